@@ -1,0 +1,44 @@
+# Lumen: the front door. `make demo` and `make test` are the two commands
+# the README documents; everything else is a step they need.
+
+BUILD     ?= build
+JOBS      ?= 2
+KVER      ?= $(shell scripts/kernel-version)
+KDIR      ?= /usr/src/linux-headers-$(KVER)
+SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
+VM        := tests/vm/run
+
+.PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-guest clean
+
+all: userspace kmod qemu
+
+deps:
+	$(SUDO) scripts/install-deps
+
+userspace:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+kmod:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod W=1 -j $(JOBS) modules
+
+qemu:
+	qemu-device/build-qemu
+
+# Everything tests/vm/run puts into a guest.
+guest-deps: userspace kmod qemu
+
+demo: deps guest-deps
+	$(VM) --cards 4 -- sh -c 'npu-smi info'
+
+test-host: userspace
+	ctest --test-dir $(BUILD) --output-on-failure
+
+test-guest: guest-deps
+	$(VM) --cards 3 -- lumen-guest-tests
+
+test: deps test-host test-guest
+
+clean:
+	rm -rf $(BUILD)
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lumen N1 device MMU: per-context page tables.
+ *
+ * Each of LUMEN_CONTEXTS_MAX contexts has its own 48-bit device virtual
+ * address space, translated by a four-level table of 512 8-byte entries per
+ * 4 KiB table (VA bits 47:39, 38:30, 29:21, 20:12). A level-2 entry with
+ * LUMEN_PTE_LEAF maps a 2 MiB page; level-3 entries map 4 KiB pages. An
+ * entry's address is either a device-memory offset or a host bus address,
+ * chosen by its target field; table pages may live in either.
+ */
+#ifndef LUMEN_MMU_H
+#define LUMEN_MMU_H
+
+#include "lumen_types.h"
+
+#define LUMEN_VA_BITS			48
+#define LUMEN_PAGE_SHIFT		12
+#define LUMEN_HUGE_PAGE_SHIFT		21
+#define LUMEN_PT_LEVELS			4
+#define LUMEN_PT_ENTRIES		512
+
+#define LUMEN_PTE_VALID			(1ull << 0)
+#define LUMEN_PTE_READ			(1ull << 1)
+#define LUMEN_PTE_WRITE			(1ull << 2)
+#define LUMEN_PTE_LEAF			(1ull << 3)	/* level 2: 2 MiB page */
+#define LUMEN_PTE_TARGET_SHIFT		4
+#define LUMEN_PTE_TARGET_MASK		(3ull << LUMEN_PTE_TARGET_SHIFT)
+#define LUMEN_PTE_TARGET_DEVMEM		(0ull << LUMEN_PTE_TARGET_SHIFT)
+#define LUMEN_PTE_TARGET_HOST		(1ull << LUMEN_PTE_TARGET_SHIFT)
+#define LUMEN_PTE_ADDR_MASK		0x000ffffffffff000ull	/* bits 51:12 */
+#define LUMEN_PTE_RESERVED_MASK		(~(LUMEN_PTE_ADDR_MASK | 0x3full))
+
+#define LUMEN_MMU_CTX_VALID		(1u << 0)
+
+/* MMU_FAULT_INFO values. */
+enum lumen_mmu_fault {
+	LUMEN_MMU_FAULT_NONE = 0,
+	LUMEN_MMU_FAULT_NOT_MAPPED = 1,		/* no valid entry on the walk */
+	LUMEN_MMU_FAULT_READ = 2,		/* read of a page without READ */
+	LUMEN_MMU_FAULT_WRITE = 3,		/* write of a page without WRITE */
+	LUMEN_MMU_FAULT_BAD_PTE = 4,		/* reserved bits or bad target */
+	LUMEN_MMU_FAULT_BAD_CONTEXT = 5,	/* queue's context not valid */
+};
+
+/** lumen_va_index() - table index of @va at @level (0 = root) */
+static inline unsigned int lumen_va_index(uint64_t va, unsigned int level)
+{
+	return (unsigned int)(va >> (39 - 9 * level)) & (LUMEN_PT_ENTRIES - 1);
+}
+
+#endif /* LUMEN_MMU_H */

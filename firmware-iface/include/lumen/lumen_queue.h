@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lumen N1 DMA queues: per-queue registers and command descriptors.
+ *
+ * A queue is a ring of 2^RING_ORDER 64-byte descriptors in host memory. The
+ * driver fills descriptors, then writes the new tail index to the queue's
+ * doorbell page (BAR4 + q * LUMEN_DOORBELL_STRIDE). The device executes
+ * descriptors in order in the queue's MMU context, advances HEAD, and after a
+ * descriptor with LUMEN_CMD_F_IRQ signals vector LUMEN_VEC_QUEUE_BASE + q.
+ * Indices are free-running 32-bit counters; slot = index & (entries - 1).
+ */
+#ifndef LUMEN_QUEUE_H
+#define LUMEN_QUEUE_H
+
+#include "lumen_types.h"
+
+/* Per-queue registers, offsets within LUMEN_REG_QUEUE(q, 0). */
+#define LUMEN_QREG_RING_BASE_LO		0x00	/* RW: host bus address, 64 B aligned */
+#define LUMEN_QREG_RING_BASE_HI		0x04
+#define LUMEN_QREG_RING_ORDER		0x08	/* RW: log2(entries) */
+#define LUMEN_QREG_CTRL			0x0c	/* RW: LUMEN_QCTRL_* */
+#define LUMEN_QREG_HEAD			0x10	/* RO: next descriptor to execute */
+#define LUMEN_QREG_TAIL			0x14	/* RO: last doorbell value */
+#define LUMEN_QREG_STATUS		0x18	/* RO: LUMEN_QSTS_* */
+#define LUMEN_QREG_ERROR		0x1c	/* RO: enum lumen_status of a stop */
+#define LUMEN_QREG_ERROR_INDEX		0x20	/* RO: descriptor index that failed */
+#define LUMEN_QREG_COMPLETED		0x24	/* RO: descriptors retired */
+
+#define LUMEN_QUEUE_ORDER_MIN		4
+#define LUMEN_QUEUE_ORDER_MAX		16
+
+#define LUMEN_QCTRL_ENABLE		(1u << 0)
+#define LUMEN_QCTRL_RESET		(1u << 1)	/* WO: drop state, HEAD = TAIL = 0 */
+#define LUMEN_QCTRL_CTX_SHIFT		8		/* MMU context the queue runs in */
+#define LUMEN_QCTRL_CTX_MASK		(0xffu << LUMEN_QCTRL_CTX_SHIFT)
+
+#define LUMEN_QSTS_IDLE			0	/* enabled, HEAD == TAIL */
+#define LUMEN_QSTS_RUNNING		1
+#define LUMEN_QSTS_STOPPED		2	/* error or fault; ERROR says why */
+#define LUMEN_QSTS_DISABLED		3
+
+/* Descriptor opcodes. */
+enum lumen_cmd_op {
+	LUMEN_CMD_NOP = 0,
+	LUMEN_CMD_COPY = 1,		/* dst[0..size) = src[0..size) */
+	LUMEN_CMD_FILL = 2,		/* dst[0..size) = repeated 8-byte pattern */
+	LUMEN_CMD_SIGNAL = 3,		/* *(u64 *)addr = value */
+	LUMEN_CMD_WAIT = 4,		/* until *(u64 *)addr >= value */
+	LUMEN_CMD_TIMESTAMP = 5,	/* *(u64 *)addr = device time, ns */
+	LUMEN_CMD_LAUNCH = 6,		/* compute operator, lumen_compute.h */
+	LUMEN_CMD_OP_COUNT
+};
+
+#define LUMEN_CMD_F_IRQ			(1u << 0)	/* signal the queue vector after */
+#define LUMEN_CMD_F_BARRIER		(1u << 1)	/* earlier commands complete first */
+#define LUMEN_CMD_F_MASK		0x03u
+
+/** struct lumen_cmd_copy - LUMEN_CMD_COPY arguments (device VAs) */
+struct lumen_cmd_copy {
+	lumen_le64 src;
+	lumen_le64 dst;
+	lumen_le64 size;
+	lumen_le64 reserved[4];
+};
+
+/** struct lumen_cmd_fill - LUMEN_CMD_FILL arguments */
+struct lumen_cmd_fill {
+	lumen_le64 dst;
+	lumen_le64 size;
+	lumen_le64 pattern;	/* byte i of the region = byte (dst + i) % 8 */
+	lumen_le64 reserved[4];
+};
+
+/** struct lumen_cmd_fence - SIGNAL, WAIT and TIMESTAMP arguments */
+struct lumen_cmd_fence {
+	lumen_le64 addr;	/* 8-byte aligned device VA */
+	lumen_le64 value;	/* SIGNAL: written; WAIT: threshold */
+	lumen_le64 reserved[5];
+};
+
+/**
+ * struct lumen_cmd - one 64-byte queue descriptor
+ * @opcode: enum lumen_cmd_op
+ * @flags: LUMEN_CMD_F_*
+ * @reserved0: must be zero
+ * @tag: driver's cookie, reported in fault records
+ * @u: per-opcode arguments; unused bytes must be zero
+ */
+struct lumen_cmd {
+	unsigned char opcode;
+	unsigned char flags;
+	lumen_le16 reserved0;
+	lumen_le32 tag;
+	union {
+		struct lumen_cmd_copy copy;
+		struct lumen_cmd_fill fill;
+		struct lumen_cmd_fence fence;
+		lumen_le64 raw[7];
+	} u;
+};
+LUMEN_CHECK_SIZE(struct lumen_cmd_copy, 56);
+LUMEN_CHECK_SIZE(struct lumen_cmd_fill, 56);
+LUMEN_CHECK_SIZE(struct lumen_cmd_fence, 56);
+LUMEN_CHECK_SIZE(struct lumen_cmd, 64);
+LUMEN_CHECK_OFFSET(struct lumen_cmd, tag, 4);
+LUMEN_CHECK_OFFSET(struct lumen_cmd, u, 8);
+
+#endif /* LUMEN_QUEUE_H */

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+// The contract headers compiled as C++ (the runtime's language): the
+// LUMEN_CHECK_* static_asserts run here too, and the sizes are compared at
+// run time with the C translation unit's.
+#include <cstddef>
+
+#include "lumen/lumen_iface.h"
+
+extern "C" int layout_cxx_sizes_match(void)
+{
+	return sizeof(lumen_fw_header) == 64 && sizeof(lumen_mbox_msg) == 256 &&
+	       sizeof(lumen_mbox_identity) == 64 && sizeof(lumen_cmd) == 64 &&
+	       offsetof(lumen_cmd, u) == 8 && offsetof(lumen_mbox_identity, mem_size) == 40 &&
+	       sizeof(lumen_link_pkt_hdr) == 32;
+}
