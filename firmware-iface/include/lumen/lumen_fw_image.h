@@ -33,7 +33,7 @@
  * @magic: LUMEN_FW_MAGIC
  * @abi_major: firmware ABI the image implements; must equal the device's
  * @abi_minor: compatible additions; the device runs min(image, device)
- * @header_size: sizeof(struct lumen_fw_header); larger is allowed later
+ * @header_size: sizeof(struct lumen_fw_header), exactly 64 in ABI major 1
  * @image_size: header plus payload, bytes; at most LUMEN_FW_MAX_SIZE
  * @fw_version: LUMEN_FW_VERSION(major, minor, patch)
  * @payload_crc32: CRC-32 (IEEE 802.3) of the payload

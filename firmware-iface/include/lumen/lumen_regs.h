@@ -88,7 +88,7 @@
 
 #define LUMEN_DEVSTS_FW_RUNNING		(1u << 0)
 #define LUMEN_DEVSTS_HALTED		(1u << 1)	/* fatal error, needs reset */
-#define LUMEN_DEVSTS_RESET_DONE		(1u << 2)	/* set after a reset, W1C via INT */
+#define LUMEN_DEVSTS_RESET_DONE		(1u << 2)	/* reset finished; clears on BOOT */
 
 /* ---- Interrupts and errors (0x100 - 0x1ff) ---------------------------- */
 #define LUMEN_REG_INT_STATUS		0x100	/* RW1C: LUMEN_INT_* causes */
