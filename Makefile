@@ -6,7 +6,7 @@ JOBS      ?= 2
 KVER      ?= $(shell scripts/kernel-version)
 KDIR      ?= /usr/src/linux-headers-$(KVER)
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
-VM        := tests/vm/run
+VM        := tests/vm/run --no-build
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-guest clean
 

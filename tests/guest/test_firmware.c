@@ -45,7 +45,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+/* Before and after each test: good image configured, every card bound. */
+static int restore(void **state)
 {
 	char pci[GU_MAX_CARDS][16];
 	int n = gu_list_pci(pci), i;
@@ -132,10 +133,11 @@ static void test_module_unloads_after_failed_probe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_corrupt_images_fail_probe),
-		cmocka_unit_test(test_missing_image_fails_probe),
-		cmocka_unit_test(test_module_unloads_after_failed_probe),
+		cmocka_unit_test_setup_teardown(test_corrupt_images_fail_probe, restore, restore),
+		cmocka_unit_test_setup_teardown(test_missing_image_fails_probe, restore, restore),
+		cmocka_unit_test_setup_teardown(test_module_unloads_after_failed_probe, restore,
+						restore),
 	};
 
-	return cmocka_run_group_tests_name("guest_firmware", tests, setup, teardown);
+	return cmocka_run_group_tests_name("guest_firmware", tests, setup, restore);
 }
