@@ -8,7 +8,7 @@ KDIR      ?= /usr/src/linux-headers-$(KVER)
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 VM        := tests/vm/run --no-build
 
-.PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-guest clean
+.PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest clean
 
 all: userspace kmod qemu
 
@@ -34,10 +34,14 @@ demo: deps guest-deps
 test-host: userspace
 	ctest --test-dir $(BUILD) --output-on-failure
 
+# The device model alone, driven through QEMU's qtest protocol (no guest).
+test-device: qemu
+	qemu-device/tests/qtest-lumen-npu.py
+
 test-guest: guest-deps
 	$(VM) --cards 3 -- lumen-guest-tests
 
-test: deps test-host test-guest
+test: deps test-host test-device test-guest
 
 clean:
 	rm -rf $(BUILD)

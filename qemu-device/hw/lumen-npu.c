@@ -1,0 +1,344 @@
+/*
+ * Lumen N1 accelerator (lumen-npu): QOM type, properties, BARs, reset and
+ * migration. The register behaviour lives in the other lumen-*.c files;
+ * see lumen-npu.h for the map and docs/hw-spec.md for the contract.
+ *
+ *   -device lumen-npu[,mem-size=256M][,queues=16][,link-ports=6]
+ *                    [,chip-id=N][,serial=STR]
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/cutils.h"
+#include "qemu/module.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pcie.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "lumen-npu.h"
+#include "trace.h"
+
+#define LUMEN_PCIE_CAP_OFFSET   0x80
+
+static bool lumen_check_properties(LumenState *s, Error **errp)
+{
+    const char *p;
+
+    if (!is_power_of_2(s->mem_size) || s->mem_size < LUMEN_MEM_SIZE_MIN ||
+        s->mem_size > LUMEN_MEM_SIZE_MAX) {
+        g_autofree char *sz = size_to_str(s->mem_size);
+
+        error_setg(errp, "lumen-npu: mem-size %s (%" PRIu64 " bytes) must be "
+                   "a power of two from 16 MiB to 16 GiB", sz, s->mem_size);
+        return false;
+    }
+    if (s->num_queues < LUMEN_QUEUES_MIN || s->num_queues > LUMEN_QUEUES_MAX) {
+        error_setg(errp, "lumen-npu: queues %u is outside [%u, %u]",
+                   s->num_queues, LUMEN_QUEUES_MIN, LUMEN_QUEUES_MAX);
+        return false;
+    }
+    if (s->num_link_ports > LUMEN_LINK_PORTS_MAX) {
+        error_setg(errp, "lumen-npu: link-ports %u is outside [0, %u]",
+                   s->num_link_ports, LUMEN_LINK_PORTS_MAX);
+        return false;
+    }
+
+    memset(s->serial_str, 0, sizeof(s->serial_str));
+    if (!s->serial) {
+        snprintf(s->serial_str, sizeof(s->serial_str), "LN1-%08X", s->chip_id);
+        return true;
+    }
+    if (!*s->serial || strlen(s->serial) > LUMEN_NPU_SERIAL_MAX) {
+        error_setg(errp, "lumen-npu: serial must have 1 to %d characters",
+                   LUMEN_NPU_SERIAL_MAX);
+        return false;
+    }
+    for (p = s->serial; *p; p++) {
+        if (*p < 0x20 || *p > 0x7e) {
+            error_setg(errp, "lumen-npu: serial must be printable ASCII");
+            return false;
+        }
+    }
+    pstrcpy(s->serial_str, sizeof(s->serial_str), s->serial);
+    return true;
+}
+
+/* Device-internal state to its reset values (not PCI config or MSI-X). */
+static void lumen_reset_state(LumenState *s, bool power_on)
+{
+    lumen_boot_reset(s);
+    lumen_mbox_reset(s);
+    lumen_queue_reset(s);
+    lumen_irq_reset(s);
+    lumen_telemetry_reset(s, power_on);
+    s->scratch = 0;
+    /* RESET_DONE reports a completed soft reset until the next BOOT. */
+    s->dev_status = power_on ? 0 : LUMEN_DEVSTS_RESET_DONE;
+}
+
+/*
+ * SOFT_RESET: everything but PCI config space, BARs, the MSI-X table and
+ * PBA, device memory and the die temperature. The emulation completes it
+ * inside the MMIO write; pending bottom halves are cancelled, so no DMA
+ * happens afterwards.
+ */
+void lumen_soft_reset(LumenState *s)
+{
+    trace_lumen_soft_reset(s->chip_id);
+    lumen_reset_state(s, false);
+}
+
+/* Power-on, bus reset and FLR (the PCI core resets config and MSI-X). */
+static void lumen_reset_hold(Object *obj, ResetType type)
+{
+    lumen_reset_state(LUMEN_NPU(obj), true);
+}
+
+static void lumen_config_write(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                               int len)
+{
+    pci_default_write_config(pdev, addr, val, len);
+    /* DevCtl "Initiate FLR": resets the function (lumen_reset_hold). */
+    pcie_cap_flr_write_config(pdev, addr, val, len);
+}
+
+static void lumen_realize(PCIDevice *pdev, Error **errp)
+{
+    LumenState *s = LUMEN_NPU(pdev);
+    unsigned int v;
+
+    if (!lumen_check_properties(s, errp)) {
+        return;
+    }
+    s->num_vectors = LUMEN_NUM_VECTORS(s->num_queues);
+    s->caps = LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY;
+
+    pci_config_set_prog_interface(pdev->config, LUMEN_PCI_CLASS & 0xff);
+    pdev->config[PCI_INTERRUPT_PIN] = 0;        /* MSI-X only */
+
+    if (pcie_endpoint_cap_init(pdev, LUMEN_PCIE_CAP_OFFSET) < 0) {
+        error_setg(errp, "lumen-npu: cannot add the PCIe capability");
+        return;
+    }
+    pcie_cap_deverr_init(pdev);
+    pcie_cap_flr_init(pdev);
+
+    /* BAR2: device memory, migrated as RAM under the device's qdev path. */
+    if (!memory_region_init_ram(&s->mem, OBJECT(s), "lumen-npu.mem",
+                                s->mem_size, errp)) {
+        return;
+    }
+    pci_register_bar(pdev, LUMEN_BAR_MEM, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                     PCI_BASE_ADDRESS_MEM_PREFETCH, &s->mem);
+
+    /* BAR4: doorbells. */
+    memory_region_init_io(&s->db_bar, OBJECT(s), &lumen_doorbell_ops, s,
+                          "lumen-npu.doorbell",
+                          lumen_doorbell_bar_size(s->num_queues));
+    pci_register_bar(pdev, LUMEN_BAR_DOORBELL, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64, &s->db_bar);
+
+    /*
+     * BAR0: registers underneath the MSI-X table and PBA, so accesses to
+     * the reserved rest of the BAR reach the register decoder.
+     */
+    memory_region_init(&s->bar0, OBJECT(s), "lumen-npu.bar0",
+                       LUMEN_REGS_BAR_SIZE);
+    memory_region_init_io(&s->regs, OBJECT(s), &lumen_regs_ops, s,
+                          "lumen-npu.regs", LUMEN_REGS_BAR_SIZE);
+    memory_region_add_subregion_overlap(&s->bar0, 0, &s->regs, -1);
+    pci_register_bar(pdev, LUMEN_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &s->bar0);
+    if (msix_init(pdev, s->num_vectors, &s->bar0, LUMEN_BAR_REGS,
+                  LUMEN_MSIX_TABLE_OFFSET, &s->bar0, LUMEN_BAR_REGS,
+                  LUMEN_MSIX_PBA_OFFSET, 0, errp) < 0) {
+        return;
+    }
+    for (v = 0; v < s->num_vectors; v++) {
+        msix_vector_use(pdev, v);
+    }
+
+    lumen_boot_init(s);
+    lumen_mbox_init(s);
+    lumen_reset_state(s, true);
+    trace_lumen_realize(s->chip_id, s->mem_size, s->num_queues,
+                        s->num_link_ports);
+}
+
+static void lumen_exit(PCIDevice *pdev)
+{
+    LumenState *s = LUMEN_NPU(pdev);
+
+    lumen_mbox_exit(s);
+    lumen_boot_exit(s);
+    msix_uninit(pdev, &s->bar0, &s->bar0);
+}
+
+/* ---- Migration --------------------------------------------------------- */
+
+static int lumen_post_load(void *opaque, int version_id)
+{
+    LumenState *s = opaque;
+    LumenMbox *m = &s->mbox;
+
+    if (s->boot.state > LUMEN_BOOT_FAILED) {
+        return -EINVAL;
+    }
+    if (s->boot.state == LUMEN_BOOT_RUNNING) {
+        uint32_t entries;
+
+        if (!lumen_mbox_config_ok(s)) {
+            return -EINVAL;
+        }
+        entries = 1u << m->ring_order;
+        if (m->req_tail - m->req_head > entries ||
+            m->resp_tail - m->resp_head > entries) {
+            return -EINVAL;
+        }
+    }
+    lumen_boot_post_load(s);
+    lumen_mbox_post_load(s);
+    return 0;
+}
+
+static const VMStateDescription vmstate_lumen_boot = {
+    .name = "lumen-npu/boot",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(fw_addr_lo, LumenBoot),
+        VMSTATE_UINT64(fw_addr, LumenBoot),
+        VMSTATE_UINT32(fw_size, LumenBoot),
+        VMSTATE_UINT32(state, LumenBoot),
+        VMSTATE_UINT32(error, LumenBoot),
+        VMSTATE_UINT32(fw_version, LumenBoot),
+        VMSTATE_UINT32(abi_version, LumenBoot),
+        VMSTATE_UINT8_ARRAY(build_id, LumenBoot, LUMEN_FW_BUILD_ID_LEN),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_lumen_mbox = {
+    .name = "lumen-npu/mbox",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(req_base_lo, LumenMbox),
+        VMSTATE_UINT64(req_base, LumenMbox),
+        VMSTATE_UINT32(resp_base_lo, LumenMbox),
+        VMSTATE_UINT64(resp_base, LumenMbox),
+        VMSTATE_UINT32(ring_order, LumenMbox),
+        VMSTATE_UINT32(req_tail, LumenMbox),
+        VMSTATE_UINT32(req_head, LumenMbox),
+        VMSTATE_UINT32(resp_tail, LumenMbox),
+        VMSTATE_UINT32(resp_head, LumenMbox),
+        VMSTATE_UINT64(handled, LumenMbox),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_lumen_telemetry = {
+    .name = "lumen-npu/telemetry",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_INT64(reset_ns, LumenTelemetry),
+        VMSTATE_INT64(last_ns, LumenTelemetry),
+        VMSTATE_UINT64(busy_ns, LumenTelemetry),
+        VMSTATE_UINT64(busy_at_last, LumenTelemetry),
+        VMSTATE_INT32(temp_mc, LumenTelemetry),
+        VMSTATE_UINT32(power_mw, LumenTelemetry),
+        VMSTATE_UINT32(power_cap_mw, LumenTelemetry),
+        VMSTATE_BOOL(over_temp, LumenTelemetry),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_lumen = {
+    .name = TYPE_LUMEN_NPU,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = lumen_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, LumenState),
+        VMSTATE_MSIX(parent_obj, LumenState),
+        VMSTATE_UINT32(dev_status, LumenState),
+        VMSTATE_UINT32(scratch, LumenState),
+        VMSTATE_UINT32(int_status, LumenState),
+        VMSTATE_UINT32(int_mask, LumenState),
+        VMSTATE_UINT32(err_status, LumenState),
+        VMSTATE_UINT32(err_count, LumenState),
+        VMSTATE_UINT32(err_last_code, LumenState),
+        VMSTATE_UINT64(err_last_info, LumenState),
+        VMSTATE_STRUCT(boot, LumenState, 1, vmstate_lumen_boot, LumenBoot),
+        VMSTATE_STRUCT(mbox, LumenState, 1, vmstate_lumen_mbox, LumenMbox),
+        VMSTATE_STRUCT(telem, LumenState, 1, vmstate_lumen_telemetry,
+                       LumenTelemetry),
+        VMSTATE_UINT32_ARRAY(db_last, LumenState, LUMEN_QUEUES_MAX),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* ---- QOM --------------------------------------------------------------- */
+
+static const Property lumen_properties[] = {
+    DEFINE_PROP_SIZE("mem-size", LumenState, mem_size, LUMEN_MEM_SIZE_DEFAULT),
+    DEFINE_PROP_UINT32("queues", LumenState, num_queues, LUMEN_QUEUES_DEFAULT),
+    DEFINE_PROP_UINT32("link-ports", LumenState, num_link_ports,
+                       LUMEN_LINK_PORTS_DEFAULT),
+    DEFINE_PROP_UINT32("chip-id", LumenState, chip_id, 0),
+    DEFINE_PROP_STRING("serial", LumenState, serial),
+};
+
+static void lumen_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    k->realize = lumen_realize;
+    k->exit = lumen_exit;
+    k->config_write = lumen_config_write;
+    k->vendor_id = LUMEN_PCI_VENDOR_ID;
+    k->device_id = LUMEN_PCI_DEVICE_ID;
+    k->revision = LUMEN_PCI_REVISION;
+    k->class_id = LUMEN_PCI_CLASS >> 8;
+    k->subsystem_vendor_id = LUMEN_PCI_SUBSYS_VENDOR_ID;
+    k->subsystem_id = LUMEN_PCI_SUBSYS_ID;
+
+    dc->desc = "Lumen N1 AI inference accelerator";
+    dc->vmsd = &vmstate_lumen;
+    rc->phases.hold = lumen_reset_hold;
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+
+    device_class_set_props(dc, lumen_properties);
+    object_class_property_set_description(klass, "mem-size",
+        "device memory (BAR2), power of two from 16M to 16G");
+    object_class_property_set_description(klass, "queues",
+        "hardware DMA queues, 1..64");
+    object_class_property_set_description(klass, "link-ports",
+        "optical link ports, 0..8");
+    object_class_property_set_description(klass, "chip-id",
+        "position of the chip in the supernode");
+    object_class_property_set_description(klass, "serial",
+        "board serial, up to 31 printable ASCII characters "
+        "(default LN1-<chip-id in hex>)");
+}
+
+static const TypeInfo lumen_types[] = {
+    {
+        .name = TYPE_LUMEN_NPU,
+        .parent = TYPE_PCI_DEVICE,
+        .instance_size = sizeof(LumenState),
+        .class_init = lumen_class_init,
+        .interfaces = (InterfaceInfo[]) {
+            { INTERFACE_PCIE_DEVICE },
+            { }
+        },
+    },
+};
+
+DEFINE_TYPES(lumen_types)

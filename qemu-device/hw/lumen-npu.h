@@ -1,0 +1,164 @@
+/*
+ * Lumen N1 accelerator (lumen-npu): device state shared by the model's files.
+ *
+ * The hardware/firmware contract lives in firmware-iface/include/lumen/ and
+ * docs/hw-spec.md; this header only holds the model's own bookkeeping.
+ *
+ * Files, one concern each:
+ *   lumen-npu.c        QOM type, properties, BARs, reset, migration
+ *   lumen-regs.c       BAR0 decode: access checks, global registers
+ *   lumen-irq.c        INT_STATUS/INT_MASK, MSI-X, error reporting
+ *   lumen-boot.c       firmware image fetch and validation
+ *   lumen-mbox.c       firmware mailbox rings and messages
+ *   lumen-telemetry.c  thermal/power/clock model
+ *   lumen-queue.c      DMA queue registers and the doorbell BAR
+ *
+ * Locking: everything runs under the BQL (MMIO callbacks, bottom halves and
+ * timers of the main loop), so the state needs no lock of its own.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_MISC_LUMEN_NPU_H
+#define HW_MISC_LUMEN_NPU_H
+
+#include "hw/pci/pci_device.h"
+#include "qom/object.h"
+#include "lumen/lumen_iface.h"
+
+#define TYPE_LUMEN_NPU "lumen-npu"
+OBJECT_DECLARE_SIMPLE_TYPE(LumenState, LUMEN_NPU)
+
+/* Board constants of the model (not part of the register contract). */
+#define LUMEN_NPU_BOARD_REV         1
+#define LUMEN_NPU_SERIAL_MAX        (LUMEN_SERIAL_LEN - 1)
+
+/* Firmware boot state (lumen-boot.c). */
+typedef struct LumenBoot {
+    uint32_t fw_addr_lo;            /* pending low half until _HI is written */
+    uint64_t fw_addr;
+    uint32_t fw_size;
+    uint32_t state;                 /* enum lumen_boot_state */
+    uint32_t error;                 /* enum lumen_status */
+    uint32_t fw_version;
+    uint32_t abi_version;           /* negotiated major << 16 | minor */
+    uint8_t build_id[LUMEN_FW_BUILD_ID_LEN];
+    QEMUBH *bh;
+} LumenBoot;
+
+/* Firmware mailbox (lumen-mbox.c). Indices are free-running. */
+typedef struct LumenMbox {
+    uint32_t req_base_lo;
+    uint64_t req_base;
+    uint32_t resp_base_lo;
+    uint64_t resp_base;
+    uint32_t ring_order;
+    uint32_t req_tail;              /* written by the driver (doorbell) */
+    uint32_t req_head;              /* device consumer index */
+    uint32_t resp_tail;             /* device producer index */
+    uint32_t resp_head;             /* written by the driver */
+    uint64_t handled;               /* messages answered since reset */
+    QEMUBH *bh;
+} LumenMbox;
+
+/* Telemetry model (lumen-telemetry.c), advanced lazily on every use. */
+typedef struct LumenTelemetry {
+    int64_t reset_ns;               /* QEMU_CLOCK_VIRTUAL at reset */
+    int64_t last_ns;                /* model time */
+    uint64_t busy_ns;               /* cumulative engine busy time */
+    uint64_t busy_at_last;          /* busy_ns at last_ns */
+    int32_t temp_mc;                /* die temperature, milli-degrees C */
+    uint32_t power_mw;
+    uint32_t power_cap_mw;
+    bool over_temp;                 /* ERR_THERMAL reported, not yet cooled */
+} LumenTelemetry;
+
+struct LumenState {
+    PCIDevice parent_obj;
+
+    /* Properties. */
+    uint64_t mem_size;
+    uint32_t num_queues;
+    uint32_t num_link_ports;
+    uint32_t chip_id;
+    char *serial;
+
+    /* Derived at realize. */
+    char serial_str[LUMEN_SERIAL_LEN];
+    uint32_t num_vectors;
+    uint32_t caps;
+
+    /* BARs. */
+    MemoryRegion bar0;              /* container: registers + MSI-X */
+    MemoryRegion regs;
+    MemoryRegion mem;               /* device memory, RAM backed */
+    MemoryRegion db_bar;            /* doorbells, one page per queue */
+
+    /* Global registers. */
+    uint32_t dev_status;
+    uint32_t scratch;
+
+    /* Interrupts and errors (lumen-irq.c). */
+    uint32_t int_status;
+    uint32_t int_mask;
+    uint32_t err_status;
+    uint32_t err_count;
+    uint32_t err_last_code;
+    uint64_t err_last_info;
+
+    LumenBoot boot;
+    LumenMbox mbox;
+    LumenTelemetry telem;
+    uint32_t db_last[LUMEN_QUEUES_MAX];     /* last doorbell values */
+};
+
+/* lumen-npu.c */
+void lumen_soft_reset(LumenState *s);
+
+/* lumen-regs.c */
+extern const MemoryRegionOps lumen_regs_ops;
+void lumen_reg_error(LumenState *s, hwaddr addr, enum lumen_status code,
+                     const char *why);
+
+/* lumen-irq.c */
+void lumen_irq_raise(LumenState *s, uint32_t cause);
+void lumen_irq_queue(LumenState *s, unsigned int q);
+void lumen_report_error(LumenState *s, uint32_t err_bit,
+                        enum lumen_status code, uint64_t info);
+void lumen_irq_reset(LumenState *s);
+bool lumen_irq_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_irq_write(LumenState *s, hwaddr addr, uint32_t val);
+
+/* lumen-boot.c */
+void lumen_boot_init(LumenState *s);
+void lumen_boot_exit(LumenState *s);
+void lumen_boot_reset(LumenState *s);
+void lumen_boot_post_load(LumenState *s);
+bool lumen_boot_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_boot_write(LumenState *s, hwaddr addr, uint32_t val);
+
+/* lumen-mbox.c */
+void lumen_mbox_init(LumenState *s);
+void lumen_mbox_exit(LumenState *s);
+void lumen_mbox_reset(LumenState *s);
+bool lumen_mbox_config_ok(LumenState *s);
+void lumen_mbox_post_load(LumenState *s);
+void lumen_mbox_open(LumenState *s);
+bool lumen_mbox_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_mbox_write(LumenState *s, hwaddr addr, uint32_t val);
+
+/* lumen-telemetry.c */
+void lumen_telemetry_reset(LumenState *s, bool power_on);
+void lumen_telemetry_add_busy(LumenState *s, uint64_t ns);
+void lumen_telemetry_fill(LumenState *s, struct lumen_mbox_telemetry *t);
+bool lumen_telemetry_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_telemetry_write(LumenState *s, hwaddr addr, uint32_t val);
+
+/* lumen-queue.c */
+extern const MemoryRegionOps lumen_doorbell_ops;
+uint64_t lumen_doorbell_bar_size(uint32_t num_queues);
+void lumen_queue_reset(LumenState *s);
+bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val);
+
+#endif /* HW_MISC_LUMEN_NPU_H */

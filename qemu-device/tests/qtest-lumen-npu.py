@@ -1,0 +1,1169 @@
+#!/usr/bin/python3
+"""Device-level tests of the lumen-npu QEMU model, without a guest.
+
+QEMU runs with the qtest accelerator: this script is the "CPU". It programs
+PCI config space through ports 0xcf8/0xcfc, places firmware images and
+mailbox rings in guest RAM, drives the registers, and reads what the device
+DMA'd back. MSI-X table entries point into guest RAM, so every MSI-X message
+is a visible memory write. Register offsets and codes are parsed from
+firmware-iface/include/lumen/*.h, so the test follows the contract.
+
+Usage: qemu-device/tests/qtest-lumen-npu.py [--qemu PATH] [-v] [TEST...]
+The QEMU binary is --qemu, else $LUMEN_QEMU, else
+`qemu-device/build-qemu --print-path`. Prints one line per test and a final
+"N passed, N failed" line; exits 1 if any test failed.
+"""
+
+import argparse
+import os
+import random
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import zlib
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+IFACE = os.path.join(REPO, 'firmware-iface', 'include', 'lumen')
+
+
+# ---- Contract constants from the C headers ----------------------------------
+
+class Contract:
+    """#define NAME VALUE and enum NAME = VALUE of the lumen headers."""
+
+    def __init__(self, headers):
+        ns = {}
+        define = re.compile(r'^#define\s+(LUMEN_\w+)\s+(.+?)\s*(/\*.*)?$')
+        enum_item = re.compile(r'^\s+(LUMEN_\w+)\s*=\s*([^,/]+),?')
+        for name in headers:
+            with open(os.path.join(IFACE, name)) as f:
+                for line in f:
+                    m = define.match(line) or enum_item.match(line)
+                    if not m:
+                        continue
+                    expr = re.sub(r'(0x[0-9a-fA-F]+|\d+)[uUlL]+\b', r'\1',
+                                  m.group(2))
+                    try:
+                        ns[m.group(1)] = int(eval(expr, {}, dict(ns)))
+                    except Exception:
+                        pass        # function-like or non-integer macro
+        self.__dict__.update(ns)
+
+
+C = Contract(['lumen_regs.h', 'lumen_fw_image.h', 'lumen_mbox.h',
+              'lumen_queue.h'])
+
+
+# ---- qtest transport --------------------------------------------------------
+
+class QTest:
+    def __init__(self, qemu, args, workdir, name='qemu'):
+        self.log = os.path.join(workdir, name + '.log')
+        self.stderr = open(os.path.join(workdir, name + '.stderr'), 'w+')
+        self.mon_path = os.path.join(workdir, name + '.mon')
+        argv = [qemu, '-machine', 'q35', '-accel', 'qtest', '-qtest', 'stdio',
+                '-nodefaults', '-display', 'none', '-m', '128M',
+                '-monitor', 'unix:%s,server=on,wait=off' % self.mon_path,
+                '-d', 'guest_errors,unimp', '-D', self.log] + args
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True)
+        self.mon = None
+
+    def hmp(self, command):
+        """Run a human monitor command, return its output."""
+        if self.mon is None:
+            for _ in range(100):
+                if os.path.exists(self.mon_path):
+                    break
+                time.sleep(0.05)
+            self.mon = socket.socket(socket.AF_UNIX)
+            self.mon.connect(self.mon_path)
+            self.mon_buf = b''
+            self._until_prompt()
+        self.mon.sendall(command.encode() + b'\n')
+        out = self._until_prompt().decode(errors='replace')
+        return out.split('\n', 1)[1] if '\n' in out else ''
+
+    def _until_prompt(self):
+        while b'(qemu) ' not in self.mon_buf:
+            data = self.mon.recv(65536)
+            if not data:
+                raise RuntimeError('monitor closed')
+            self.mon_buf += data
+        out, self.mon_buf = self.mon_buf.split(b'(qemu) ', 1)
+        return out.replace(b'\r', b'')
+
+    def cmd(self, line):
+        self.proc.stdin.write(line + '\n')
+        self.proc.stdin.flush()
+        while True:
+            resp = self.proc.stdout.readline()
+            if not resp:
+                self.stderr.seek(0)
+                raise RuntimeError('QEMU exited (%s) after "%s": %s' % (
+                    self.proc.poll(), line, self.stderr.read().strip()))
+            if not resp.startswith('IRQ'):
+                break
+        words = resp.split()
+        if not words or words[0] != 'OK':
+            raise RuntimeError('qtest "%s" -> %s' % (line, resp.strip()))
+        return words[1:]
+
+    def close(self):
+        if self.mon:
+            self.mon.close()
+        if self.proc.poll() is None:
+            # qtest has no quit command; libqtest also ends QEMU by signal.
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdin.close()
+        self.stderr.close()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def guest_log(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    # Memory and ports.
+    def rd(self, width, addr):
+        return int(self.cmd('read%s 0x%x' % (width, addr))[0], 16)
+
+    def wr(self, width, addr, val):
+        self.cmd('write%s 0x%x 0x%x' % (width, addr, val))
+
+    def readl(self, addr):
+        return self.rd('l', addr)
+
+    def writel(self, addr, val):
+        self.wr('l', addr, val)
+
+    def memread(self, addr, size):
+        return bytes.fromhex(self.cmd('read 0x%x 0x%x' % (addr, size))[0][2:])
+
+    def memwrite(self, addr, data):
+        self.cmd('write 0x%x 0x%x 0x%s' % (addr, len(data), data.hex()))
+
+    def outl(self, port, val):
+        self.cmd('outl 0x%x 0x%x' % (port, val))
+
+    def inl(self, port):
+        return int(self.cmd('inl 0x%x' % port)[0], 16)
+
+    def outw(self, port, val):
+        self.cmd('outw 0x%x 0x%x' % (port, val))
+
+    def inw(self, port):
+        return int(self.cmd('inw 0x%x' % port)[0], 16)
+
+    def clock_step(self, ns):
+        return int(self.cmd('clock_step %d' % ns)[0])
+
+
+# ---- One card ---------------------------------------------------------------
+
+MSI_BASE = 0x10000          # MSI-X landing words, 4 bytes per vector
+FW_ADDR = 0x100000
+REQ_RING = 0x200000
+RESP_RING = 0x300000
+MSG = C.LUMEN_MBOX_MSG_SIZE
+
+
+class Card:
+    """A lumen-npu at bus 0, slot @slot; BARs placed by the test."""
+
+    def __init__(self, q, slot, bar0, bar2, bar4, mem_size=256 << 20,
+                 queues=16, bus=0):
+        self.q, self.slot, self.bus = q, slot, bus
+        self.bar0, self.bar2, self.bar4 = bar0, bar2, bar4
+        self.mem_size, self.queues = mem_size, queues
+        self.msi = MSI_BASE + slot * 0x400
+        self.setup()
+
+    def cfg_addr(self, reg):
+        return 0x80000000 | self.bus << 16 | self.slot << 11 | (reg & 0xfc)
+
+    def cfg_read(self, reg):
+        self.q.outl(0xcf8, self.cfg_addr(reg))
+        return self.q.inl(0xcfc)
+
+    def cfg_write(self, reg, val):
+        self.q.outl(0xcf8, self.cfg_addr(reg))
+        self.q.outl(0xcfc, val)
+
+    def cfg_read16(self, reg):
+        self.q.outl(0xcf8, self.cfg_addr(reg))
+        return self.q.inw(0xcfc + (reg & 2))
+
+    def cfg_write16(self, reg, val):
+        self.q.outl(0xcf8, self.cfg_addr(reg))
+        self.q.outw(0xcfc + (reg & 2), val)
+
+    def bar_size(self, reg, is64):
+        old = self.cfg_read(reg)
+        self.cfg_write(reg, 0xffffffff)
+        lo = self.cfg_read(reg) & ~0xf
+        self.cfg_write(reg, old)
+        hi = 0xffffffff
+        if is64:
+            old_hi = self.cfg_read(reg + 4)
+            self.cfg_write(reg + 4, 0xffffffff)
+            hi = self.cfg_read(reg + 4)
+            self.cfg_write(reg + 4, old_hi)
+        mask = (hi << 32 | lo) if is64 else (0xffffffff00000000 | lo)
+        return (~mask + 1) & 0xffffffffffffffff
+
+    def find_cap(self, cap_id):
+        pos = self.cfg_read(0x34) & 0xff
+        while pos:
+            hdr = self.cfg_read(pos)
+            if hdr & 0xff == cap_id:
+                return pos
+            pos = (hdr >> 8) & 0xff
+        return None
+
+    def setup(self):
+        self.cfg_write(0x10, self.bar0)
+        self.cfg_write(0x18, self.bar2 & 0xffffffff)
+        self.cfg_write(0x1c, self.bar2 >> 32)
+        self.cfg_write(0x20, self.bar4 & 0xffffffff)
+        self.cfg_write(0x24, self.bar4 >> 32)
+        self.cfg_write16(0x04, 0x0006)          # memory space + bus master
+        self.msix_cap = self.find_cap(0x11)
+        nvec = self.reg(C.LUMEN_REG_NUM_VECTORS)
+        for v in range(nvec):
+            e = self.bar0 + C.LUMEN_MSIX_TABLE_OFFSET + 16 * v
+            self.q.writel(e + 0, self.msi + 4 * v)
+            self.q.writel(e + 4, 0)
+            self.q.writel(e + 8, 0xa000 + v)
+            self.q.writel(e + 12, 0)            # unmasked
+        ctrl = self.cfg_read16(self.msix_cap + 2)
+        self.cfg_write16(self.msix_cap + 2, ctrl | 0x8000)
+        self.clear_msi()
+
+    # MSI-X observation.
+    def clear_msi(self):
+        self.q.memwrite(self.msi, bytes(0x400))
+
+    def msi_fired(self, v):
+        return self.q.readl(self.msi + 4 * v) == 0xa000 + v
+
+    # Registers.
+    def reg(self, off):
+        return self.q.readl(self.bar0 + off)
+
+    def wreg(self, off, val):
+        self.q.writel(self.bar0 + off, val)
+
+    def wreg64(self, off, val):
+        self.wreg(off, val & 0xffffffff)
+        self.wreg(off + 4, val >> 32)
+
+    def reg64(self, off):
+        return self.reg(off) | self.reg(off + 4) << 32
+
+    def errors(self):
+        return (self.reg(C.LUMEN_REG_ERR_STATUS),
+                self.reg(C.LUMEN_REG_ERR_LAST_CODE),
+                self.reg64(C.LUMEN_REG_ERR_LAST_INFO_LO))
+
+    def clear_errors(self):
+        self.wreg(C.LUMEN_REG_ERR_STATUS, 0xffffffff)
+        self.wreg(C.LUMEN_REG_INT_STATUS, 0xffffffff)
+        self.clear_msi()
+
+    def poll(self, off, pred, what, tries=200):
+        for _ in range(tries):
+            v = self.reg(off)
+            if pred(v):
+                return v
+            self.q.clock_step(100000)
+        raise AssertionError('timed out waiting for %s (reg 0x%x = 0x%x)' %
+                             (what, off, v))
+
+    # Firmware and mailbox.
+    def soft_reset(self):
+        self.wreg(C.LUMEN_REG_SOFT_RESET, C.LUMEN_RESET_KEY)
+        self.poll(C.LUMEN_REG_DEVICE_STATUS,
+                  lambda v: v & C.LUMEN_DEVSTS_RESET_DONE, 'RESET_DONE')
+        self.clear_msi()
+
+    def boot(self, image, order=2, size=None, addr=None):
+        base = addr if addr is not None else FW_ADDR + self.slot * 0x100000
+        self.fw_addr = base
+        if image is not None:
+            self.q.memwrite(base, image)
+        self.req = REQ_RING + self.slot * 0x10000
+        self.resp = RESP_RING + self.slot * 0x10000
+        self.wreg64(C.LUMEN_REG_MBOX_REQ_BASE_LO, self.req)
+        self.wreg64(C.LUMEN_REG_MBOX_RESP_BASE_LO, self.resp)
+        if order is not None:
+            self.wreg(C.LUMEN_REG_MBOX_RING_ORDER, order)
+        self.order = order or 0
+        self.wreg64(C.LUMEN_REG_FW_ADDR_LO, base)
+        self.wreg(C.LUMEN_REG_FW_SIZE, len(image) if size is None else size)
+        self.wreg(C.LUMEN_REG_BOOT_CTRL, C.LUMEN_BOOT_CTRL_BOOT)
+        return self.poll(C.LUMEN_REG_BOOT_STATUS,
+                         lambda v: v in (C.LUMEN_BOOT_RUNNING,
+                                         C.LUMEN_BOOT_FAILED), 'boot end')
+
+    def post(self, msgs):
+        """Write requests at REQ_TAIL and ring the doorbell once."""
+        tail = self.reg(C.LUMEN_REG_MBOX_REQ_TAIL)
+        entries = 1 << self.order
+        for m in msgs:
+            self.q.memwrite(self.req + (tail % entries) * MSG, m)
+            tail = (tail + 1) & 0xffffffff
+        self.wreg(C.LUMEN_REG_MBOX_REQ_TAIL, tail)
+        return tail
+
+    def responses(self, count):
+        """Wait for @count new responses, consume them, return them."""
+        head = self.reg(C.LUMEN_REG_MBOX_RESP_HEAD)
+        self.poll(C.LUMEN_REG_MBOX_RESP_TAIL,
+                  lambda v: (v - head) & 0xffffffff >= count, 'responses')
+        entries = 1 << self.order
+        out = []
+        for i in range(count):
+            slot = ((head + i) & 0xffffffff) % entries
+            out.append(parse_msg(self.q.memread(self.resp + slot * MSG, MSG)))
+        self.wreg(C.LUMEN_REG_MBOX_RESP_HEAD, (head + count) & 0xffffffff)
+        return out
+
+    def call(self, msg):
+        self.post([msg])
+        return self.responses(1)[0]
+
+
+def make_msg(mtype, payload=b'', seq=1, version=None, status=0, flags=0,
+             length=None):
+    version = C.LUMEN_MBOX_VERSION if version is None else version
+    length = len(payload) if length is None else length
+    hdr = struct.pack('<HHIIHH', version, mtype, seq, status, length, flags)
+    return (hdr + payload).ljust(MSG, b'\0')[:MSG]
+
+
+def parse_msg(raw):
+    version, mtype, seq, status, length, flags = struct.unpack_from('<HHIIHH',
+                                                                    raw)
+    return dict(version=version, type=mtype, seq=seq, status=status,
+                len=length, flags=flags, payload=raw[16:16 + length],
+                tail=raw[16 + length:])
+
+
+def make_image(payload=b'lumen qtest firmware payload', magic=None,
+               abi_major=None, abi_minor=0, fw_version=0x010203, flags=0,
+               build_id=b'qtest-build', header_size=64, image_size=None,
+               bad_hcrc=False, bad_pcrc=False):
+    magic = C.LUMEN_FW_MAGIC if magic is None else magic
+    abi_major = C.LUMEN_FW_ABI_MAJOR if abi_major is None else abi_major
+    image_size = 64 + len(payload) if image_size is None else image_size
+    pcrc = zlib.crc32(payload) ^ (1 if bad_pcrc else 0)
+    hdr = struct.pack('<IHHIIIIII32s', magic, abi_major, abi_minor,
+                      header_size, image_size, fw_version, pcrc, flags, 0,
+                      build_id)
+    hcrc = zlib.crc32(hdr) ^ (1 if bad_hcrc else 0)
+    return hdr[:28] + struct.pack('<I', hcrc) + hdr[32:] + payload
+
+
+# ---- Tests ------------------------------------------------------------------
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def one_card(env, props=''):
+    q = env.start(['-device', 'lumen-npu,addr=4.0' + props])
+    return q, Card(q, 4, 0xe0000000, 0xd0000000, 0xe0100000)
+
+
+def expect_error(card, err_bit, code, info=None):
+    status, last, last_info = card.errors()
+    assert status & err_bit, 'ERR_STATUS 0x%x lacks 0x%x' % (status, err_bit)
+    assert last == code, 'ERR_LAST_CODE %d, expected %d' % (last, code)
+    if info is not None:
+        assert last_info == info, 'ERR_LAST_INFO 0x%x, expected 0x%x' % (
+            last_info, info)
+
+
+@test
+def identity(env):
+    q = env.start(['-device', 'lumen-npu,addr=4.0,chip-id=5,queues=20,'
+                   'link-ports=4,mem-size=64M'])
+    card = Card(q, 4, 0xe0000000, 0xd0000000, 0xe0100000, mem_size=64 << 20,
+                queues=20)
+    vid = card.cfg_read(0)
+    assert vid == C.LUMEN_PCI_DEVICE_ID << 16 | C.LUMEN_PCI_VENDOR_ID, hex(vid)
+    assert card.cfg_read(8) == C.LUMEN_PCI_CLASS << 8 | C.LUMEN_PCI_REVISION
+    assert card.cfg_read(0x2c) == (C.LUMEN_PCI_SUBSYS_ID << 16 |
+                                   C.LUMEN_PCI_SUBSYS_VENDOR_ID)
+    assert card.cfg_read(0x3c) >> 8 & 0xff == 0, 'interrupt pin should be 0'
+    assert card.find_cap(0x10) is not None, 'no PCIe capability'
+    assert card.bar_size(0x10, False) == C.LUMEN_REGS_BAR_SIZE
+    assert card.bar_size(0x18, True) == 64 << 20
+    assert card.bar_size(0x20, True) == 128 << 10     # 20 pages -> 32 pages
+    assert card.cfg_read(0x18) & 0xf == 0xc, 'BAR2: 64-bit prefetchable'
+    assert card.cfg_read(0x20) & 0xf == 0x4, 'BAR4: 64-bit'
+    card.setup()
+    expect = {
+        C.LUMEN_REG_MAGIC: C.LUMEN_MAGIC,
+        C.LUMEN_REG_HW_VERSION: C.LUMEN_HW_VERSION,
+        C.LUMEN_REG_CAPS: C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY,
+        C.LUMEN_REG_CHIP_ID: 5,
+        C.LUMEN_REG_MEM_SIZE_LO: 64 << 20,
+        C.LUMEN_REG_MEM_SIZE_HI: 0,
+        C.LUMEN_REG_NUM_QUEUES: 20,
+        C.LUMEN_REG_NUM_LINK_PORTS: 4,
+        C.LUMEN_REG_NUM_VECTORS: 24,
+        C.LUMEN_REG_DEVICE_STATUS: 0,
+        C.LUMEN_REG_BOOT_STATUS: C.LUMEN_BOOT_OFF,
+        C.LUMEN_REG_ERR_STATUS: 0,
+        C.LUMEN_REG_TEMP_CRIT_MC: 95000,
+    }
+    for off, val in expect.items():
+        got = card.reg(off)
+        assert got == val, 'reg 0x%x = 0x%x, expected 0x%x' % (off, got, val)
+    msix_ctrl = card.cfg_read16(card.msix_cap + 2)
+    assert msix_ctrl & 0x7ff == 23, 'MSI-X table size %d' % (msix_ctrl & 0x7ff)
+    tbl = card.cfg_read(card.msix_cap + 4)
+    pba = card.cfg_read(card.msix_cap + 8)
+    assert tbl == C.LUMEN_MSIX_TABLE_OFFSET | C.LUMEN_BAR_REGS, hex(tbl)
+    assert pba == C.LUMEN_MSIX_PBA_OFFSET | C.LUMEN_BAR_REGS, hex(pba)
+
+
+@test
+def device_memory(env):
+    q, card = one_card(env)
+    q.writel(card.bar2, 0x12345678)
+    q.writel(card.bar2 + (256 << 20) - 4, 0xcafef00d)
+    q.wr('b', card.bar2 + 9, 0x5a)
+    card.soft_reset()
+    assert q.readl(card.bar2) == 0x12345678
+    assert q.readl(card.bar2 + (256 << 20) - 4) == 0xcafef00d
+    assert q.rd('b', card.bar2 + 9) == 0x5a
+
+
+@test
+def scratch_and_soft_reset(env):
+    q, card = one_card(env)
+    card.wreg(C.LUMEN_REG_SCRATCH, 0xdeadbeef)
+    assert card.reg(C.LUMEN_REG_SCRATCH) == 0xdeadbeef
+    card.wreg(C.LUMEN_REG_INT_MASK, C.LUMEN_INT_ALL)
+    card.wreg(C.LUMEN_REG_SOFT_RESET, 0x1234)     # wrong key
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 C.LUMEN_REG_SOFT_RESET)
+    assert card.reg(C.LUMEN_REG_SCRATCH) == 0xdeadbeef
+    card.soft_reset()
+    assert card.reg(C.LUMEN_REG_SCRATCH) == 0
+    assert card.reg(C.LUMEN_REG_INT_MASK) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == 0
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == C.LUMEN_DEVSTS_RESET_DONE
+    assert card.reg(C.LUMEN_REG_SOFT_RESET) == 0
+
+
+@test
+def boot_ok(env):
+    q, card = one_card(env)
+    card.soft_reset()
+    st = card.boot(make_image(abi_minor=7, build_id=b'build-42'))
+    assert st == C.LUMEN_BOOT_RUNNING, 'BOOT_ERROR %d' % card.reg(
+        C.LUMEN_REG_BOOT_ERROR)
+    assert card.reg(C.LUMEN_REG_BOOT_ERROR) == 0
+    assert card.reg(C.LUMEN_REG_FW_VERSION) == 0x010203
+    assert card.reg(C.LUMEN_REG_FW_ABI_VERSION) == (
+        C.LUMEN_FW_ABI_MAJOR << 16 | min(7, C.LUMEN_FW_ABI_MINOR))
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == C.LUMEN_DEVSTS_FW_RUNNING
+    assert card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_BOOT
+    assert card.msi_fired(C.LUMEN_VEC_MBOX), 'no MSI-X on vector 0'
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    for reg in (C.LUMEN_REG_MBOX_REQ_TAIL, C.LUMEN_REG_MBOX_REQ_HEAD,
+                C.LUMEN_REG_MBOX_RESP_TAIL, C.LUMEN_REG_MBOX_RESP_HEAD):
+        assert card.reg(reg) == 0
+
+
+@test
+def boot_refusals(env):
+    q, card = one_card(env)
+    good = make_image()
+    cases = [
+        ('magic', make_image(magic=0x11111111), None,
+         C.LUMEN_STATUS_BAD_MAGIC),
+        ('header crc', make_image(bad_hcrc=True), None,
+         C.LUMEN_STATUS_BAD_CHECKSUM),
+        ('payload crc', make_image(bad_pcrc=True), None,
+         C.LUMEN_STATUS_BAD_CHECKSUM),
+        ('abi', make_image(abi_major=2), None, C.LUMEN_STATUS_BAD_ABI),
+        ('flags', make_image(flags=1), None, C.LUMEN_STATUS_RESERVED_SET),
+        ('header_size', make_image(header_size=128), None,
+         C.LUMEN_STATUS_BAD_SIZE),
+        ('image_size', make_image(image_size=200), None,
+         C.LUMEN_STATUS_BAD_SIZE),
+        ('FW_SIZE short', good, len(good) - 1, C.LUMEN_STATUS_BAD_SIZE),
+        ('FW_SIZE < header', good, 63, C.LUMEN_STATUS_BAD_SIZE),
+        ('FW_SIZE 0', good, 0, C.LUMEN_STATUS_BAD_SIZE),
+        ('FW_SIZE huge', good, C.LUMEN_FW_MAX_SIZE + 1,
+         C.LUMEN_STATUS_BAD_SIZE),
+    ]
+    for name, image, size, code in cases:
+        card.soft_reset()
+        card.clear_errors()
+        st = card.boot(image, size=size)
+        assert st == C.LUMEN_BOOT_FAILED, name
+        assert card.reg(C.LUMEN_REG_BOOT_ERROR) == code, '%s: BOOT_ERROR %d' % (
+            name, card.reg(C.LUMEN_REG_BOOT_ERROR))
+        expect_error(card, C.LUMEN_ERR_FW_IMAGE, code, card.fw_addr)
+        assert card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_BOOT, name
+        assert card.msi_fired(C.LUMEN_VEC_MBOX), name
+        assert card.msi_fired(C.LUMEN_VEC_ERROR), name
+        assert card.reg(C.LUMEN_REG_FW_VERSION) == 0, name
+        assert not card.reg(C.LUMEN_REG_DEVICE_STATUS) & \
+            C.LUMEN_DEVSTS_FW_RUNNING, name
+        # FAILED needs a soft reset before another BOOT.
+        card.wreg(C.LUMEN_REG_BOOT_CTRL, C.LUMEN_BOOT_CTRL_BOOT)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE,
+                     C.LUMEN_REG_BOOT_CTRL)
+    # Bad ring order (never programmed) is refused before any fetch.
+    card.soft_reset()
+    card.clear_errors()
+    assert card.boot(good, order=None) == C.LUMEN_BOOT_FAILED
+    assert card.reg(C.LUMEN_REG_BOOT_ERROR) == C.LUMEN_STATUS_BAD_ARGUMENT
+    expect_error(card, C.LUMEN_ERR_FW_IMAGE, C.LUMEN_STATUS_BAD_ARGUMENT)
+    # And after all that a good image still boots.
+    card.soft_reset()
+    assert card.boot(good) == C.LUMEN_BOOT_RUNNING
+
+
+@test
+def boot_dma_errors(env):
+    q, card = one_card(env)
+    good = make_image()
+    # An address nothing decodes.
+    card.soft_reset()
+    card.clear_errors()
+    assert card.boot(good, addr=0x7ff000000000) == C.LUMEN_BOOT_FAILED
+    assert card.reg(C.LUMEN_REG_BOOT_ERROR) == C.LUMEN_STATUS_DMA_ERROR
+    expect_error(card, C.LUMEN_ERR_DMA, C.LUMEN_STATUS_DMA_ERROR,
+                 0x7ff000000000)
+    # An image that wraps the 64-bit bus address space.
+    card.soft_reset()
+    card.clear_errors()
+    assert card.boot(None, addr=0xffffffffffffff00,
+                     size=len(good)) == C.LUMEN_BOOT_FAILED
+    assert card.reg(C.LUMEN_REG_BOOT_ERROR) == C.LUMEN_STATUS_DMA_ERROR
+    # Bus mastering off: DMA must fail, not read memory.
+    card.soft_reset()
+    card.clear_errors()
+    card.cfg_write16(0x04, 0x0002)
+    st = card.boot(good)
+    card.cfg_write16(0x04, 0x0006)
+    assert st == C.LUMEN_BOOT_FAILED
+    assert card.reg(C.LUMEN_REG_BOOT_ERROR) == C.LUMEN_STATUS_DMA_ERROR
+
+
+@test
+def wrong_state_writes(env):
+    q, card = one_card(env)
+    card.soft_reset()
+    assert card.boot(make_image()) == C.LUMEN_BOOT_RUNNING
+    card.clear_errors()
+    for off in (C.LUMEN_REG_FW_ADDR_LO, C.LUMEN_REG_FW_SIZE,
+                C.LUMEN_REG_MBOX_REQ_BASE_HI, C.LUMEN_REG_MBOX_RING_ORDER,
+                C.LUMEN_REG_BOOT_CTRL):
+        before = card.reg(off)
+        card.wreg(off, 1)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE,
+                     off)
+        assert card.reg(off) == before, 'reg 0x%x changed' % off
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_RUNNING
+    assert card.call(make_msg(C.LUMEN_MBOX_PING))['status'] == 0
+
+
+@test
+def register_access_rules(env):
+    q, card = one_card(env)
+    card.clear_errors()
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    # Reserved offsets read 0 without an error.
+    for off in (0x030, 0x108, 0x244, 0x328, 0x600, 0xc00, 0x2000, 0x7ffc,
+                0xa000, 0xfffc):
+        assert card.reg(off) == 0, hex(off)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count
+    # Fault injection is reserved without its capability.
+    assert card.reg(0x504) == 0
+    card.wreg(0x500, 1)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 0x500)
+    assert card.msi_fired(C.LUMEN_VEC_ERROR)
+    # Bad widths, alignment, read-only and reserved writes.
+    bad = [
+        lambda: q.wr('b', card.bar0 + C.LUMEN_REG_SCRATCH, 1),
+        lambda: q.wr('w', card.bar0 + C.LUMEN_REG_SCRATCH, 1),
+        lambda: q.wr('q', card.bar0 + C.LUMEN_REG_SCRATCH, 1),
+        lambda: q.rd('b', card.bar0 + C.LUMEN_REG_MAGIC),
+        lambda: q.rd('q', card.bar0 + C.LUMEN_REG_MAGIC),
+        lambda: q.writel(card.bar0 + C.LUMEN_REG_SCRATCH + 2, 1),
+        lambda: card.wreg(C.LUMEN_REG_MAGIC, 0),
+        lambda: card.wreg(C.LUMEN_REG_ERR_COUNT, 0),
+        lambda: card.wreg(C.LUMEN_REG_BOOT_STATUS, 0),
+        lambda: card.wreg(C.LUMEN_REG_MBOX_REQ_HEAD, 0),
+        lambda: card.wreg(C.LUMEN_REG_TEMP_MC, 0),
+        lambda: card.wreg(0x030, 0),
+        lambda: card.wreg(0x2000, 0),
+        lambda: card.wreg(C.LUMEN_REG_INT_MASK, 0x40),
+        lambda: card.wreg(C.LUMEN_REG_BOOT_CTRL, 2),
+        lambda: card.wreg(C.LUMEN_REG_MBOX_RING_ORDER, 9),
+        lambda: card.wreg(C.LUMEN_REG_POWER_CAP_MW, 0),
+        lambda: card.wreg(C.LUMEN_REG_POWER_CAP_MW, 150001),
+    ]
+    for i, access in enumerate(bad):
+        before = card.reg(C.LUMEN_REG_ERR_COUNT)
+        access()
+        assert card.reg(C.LUMEN_REG_ERR_COUNT) == before + 1, 'access %d' % i
+        assert card.reg(C.LUMEN_REG_ERR_STATUS) & C.LUMEN_ERR_REG_ACCESS
+    assert card.reg(C.LUMEN_REG_SCRATCH) == 0
+    assert card.reg(C.LUMEN_REG_MAGIC) == C.LUMEN_MAGIC
+    assert card.reg(C.LUMEN_REG_MBOX_RING_ORDER) == 0
+    assert 'lumen-npu: chip 0: BAR0 0x2c' in q.guest_log()
+
+
+@test
+def error_interrupt_rules(env):
+    q, card = one_card(env)
+    card.clear_errors()
+    card.wreg(C.LUMEN_REG_MAGIC, 0)
+    assert card.msi_fired(C.LUMEN_VEC_ERROR)
+    assert card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_ERROR
+    # Same class again: counted, no new INT_ERROR message.
+    card.clear_msi()
+    card.wreg(C.LUMEN_REG_INT_STATUS, C.LUMEN_INT_ERROR)
+    card.wreg(C.LUMEN_REG_CAPS, 0)
+    assert not card.msi_fired(C.LUMEN_VEC_ERROR)
+    assert card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_ERROR == 0
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 C.LUMEN_REG_CAPS)
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == 2
+    # Masked cause: INT_STATUS bit set, no message, no replay on unmask.
+    card.wreg(C.LUMEN_REG_ERR_STATUS, C.LUMEN_ERR_REG_ACCESS)
+    card.wreg(C.LUMEN_REG_INT_MASK, C.LUMEN_INT_ERROR)
+    card.wreg(C.LUMEN_REG_CAPS, 0)
+    assert card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_ERROR
+    assert not card.msi_fired(C.LUMEN_VEC_ERROR)
+    card.wreg(C.LUMEN_REG_INT_MASK, 0)
+    assert not card.msi_fired(C.LUMEN_VEC_ERROR)
+    # MSI-X per-vector mask: the PBA records the pending message.
+    card.wreg(C.LUMEN_REG_ERR_STATUS, 0xffffffff)
+    entry = card.bar0 + C.LUMEN_MSIX_TABLE_OFFSET + 16 * C.LUMEN_VEC_ERROR
+    q.writel(entry + 12, 1)
+    card.wreg(C.LUMEN_REG_CAPS, 0)
+    assert not card.msi_fired(C.LUMEN_VEC_ERROR)
+    pba = q.readl(card.bar0 + C.LUMEN_MSIX_PBA_OFFSET)
+    assert pba & (1 << C.LUMEN_VEC_ERROR), 'PBA 0x%x' % pba
+    q.writel(entry + 12, 0)
+    assert card.msi_fired(C.LUMEN_VEC_ERROR), 'pending message not sent'
+
+
+@test
+def mailbox_messages(env):
+    q, card = one_card(env, ',chip-id=3')
+    card.soft_reset()
+    assert card.boot(make_image(build_id=b'bid-7'), order=3) == \
+        C.LUMEN_BOOT_RUNNING
+    card.clear_errors()
+
+    r = card.call(make_msg(C.LUMEN_MBOX_PING, b'hello lumen', seq=77))
+    assert r['status'] == 0 and r['seq'] == 77 and r['version'] == 1
+    assert r['type'] == C.LUMEN_MBOX_PING | C.LUMEN_MBOX_RESPONSE
+    assert r['payload'] == b'hello lumen' and r['flags'] == 0
+    assert r['tail'] == bytes(len(r['tail'])), 'response tail not zeroed'
+    assert card.msi_fired(C.LUMEN_VEC_MBOX)
+    assert card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_MBOX
+
+    big = bytes(range(240))
+    r = card.call(make_msg(C.LUMEN_MBOX_PING, big, seq=78))
+    assert r['status'] == 0 and r['payload'] == big
+
+    r = card.call(make_msg(C.LUMEN_MBOX_GET_VERSION, seq=79))
+    assert r['status'] == 0 and r['len'] == 48
+    fw, amaj, amin, mv, rsv, hw = struct.unpack_from('<IHHHHI', r['payload'])
+    assert (fw, amaj, amin, mv, rsv, hw) == (
+        0x010203, C.LUMEN_FW_ABI_MAJOR, C.LUMEN_FW_ABI_MINOR,
+        C.LUMEN_MBOX_VERSION, 0, C.LUMEN_HW_VERSION)
+    assert r['payload'][16:48].rstrip(b'\0') == b'bid-7'
+
+    r = card.call(make_msg(C.LUMEN_MBOX_GET_IDENTITY, seq=80))
+    assert r['status'] == 0 and r['len'] == 64
+    serial = r['payload'][:32]
+    chip, rev, mem, nq, nl, caps, rsv = struct.unpack_from('<IIQIIII',
+                                                           r['payload'], 32)
+    assert serial.rstrip(b'\0') == b'LN1-00000003', serial
+    assert (chip, rev, mem, nq, nl, caps, rsv) == (
+        3, 1, 256 << 20, 16, 6,
+        C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY, 0)
+
+    r = card.call(make_msg(C.LUMEN_MBOX_GET_TELEMETRY, seq=81))
+    assert r['status'] == 0 and r['len'] == 40
+    (temp, power, core, memclk, busy, uptime, crit,
+     cap) = struct.unpack_from('<IIIIQQII', r['payload'])
+    assert (temp, power, core, memclk, busy, crit, cap) == (
+        35000, 25000, 1000, 1600, 0, 95000, 150000), r['payload'].hex()
+
+    # Per-message errors: answered, never ignored, no ERR_STATUS.
+    bad = [
+        (make_msg(C.LUMEN_MBOX_PING, version=2, seq=90),
+         C.LUMEN_STATUS_BAD_VERSION),
+        (make_msg(C.LUMEN_MBOX_PING, version=0, seq=91),
+         C.LUMEN_STATUS_BAD_VERSION),
+        (make_msg(0x0777, seq=92), C.LUMEN_STATUS_UNKNOWN_MSG),
+        (make_msg(0x0100, seq=93), C.LUMEN_STATUS_UNKNOWN_MSG),
+        (make_msg(C.LUMEN_MBOX_PING | C.LUMEN_MBOX_RESPONSE, seq=94),
+         C.LUMEN_STATUS_UNKNOWN_MSG),
+        (make_msg(C.LUMEN_MBOX_GET_VERSION, b'xx', seq=95),
+         C.LUMEN_STATUS_BAD_LENGTH),
+        (make_msg(C.LUMEN_MBOX_PING, length=241, seq=96),
+         C.LUMEN_STATUS_BAD_LENGTH),
+        (make_msg(C.LUMEN_MBOX_PING, length=0xffff, seq=97),
+         C.LUMEN_STATUS_BAD_LENGTH),
+        (make_msg(C.LUMEN_MBOX_PING, flags=1, seq=98),
+         C.LUMEN_STATUS_RESERVED_SET),
+        (make_msg(C.LUMEN_MBOX_GET_IDENTITY, status=5, seq=99),
+         C.LUMEN_STATUS_RESERVED_SET),
+        # Order of checks: version before type before length.
+        (make_msg(0x0777, version=9, length=300, seq=100),
+         C.LUMEN_STATUS_BAD_VERSION),
+        (make_msg(0x0777, length=300, seq=101), C.LUMEN_STATUS_UNKNOWN_MSG),
+        (make_msg(C.LUMEN_MBOX_GET_VERSION, length=3, flags=1, seq=102),
+         C.LUMEN_STATUS_BAD_LENGTH),
+    ]
+    card.post([m for m, _ in bad[:8]])
+    rs = card.responses(8)
+    card.post([m for m, _ in bad[8:]])
+    rs += card.responses(len(bad) - 8)
+    for (m, code), r in zip(bad, rs):
+        req = parse_msg(m)
+        assert r['status'] == code, 'seq %d: status %d, expected %d' % (
+            req['seq'], r['status'], code)
+        assert r['seq'] == req['seq'] and r['len'] == 0
+        assert r['version'] == req['version']
+        assert r['type'] == req['type'] | C.LUMEN_MBOX_RESPONSE
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) & C.LUMEN_DEVSTS_HALTED == 0
+
+
+@test
+def mailbox_flow_control(env):
+    q, card = one_card(env)
+    card.soft_reset()
+    assert card.boot(make_image(), order=1) == C.LUMEN_BOOT_RUNNING
+    # Many round trips through a 2-slot ring: indices wrap the slots.
+    for i in range(9):
+        r = card.call(make_msg(C.LUMEN_MBOX_PING, bytes([i]) * 3, seq=i))
+        assert r['seq'] == i and r['payload'] == bytes([i]) * 3
+    # Fill both request slots while the response ring is not consumed.
+    card.post([make_msg(C.LUMEN_MBOX_PING, seq=100),
+               make_msg(C.LUMEN_MBOX_PING, seq=101)])
+    card.poll(C.LUMEN_REG_MBOX_RESP_TAIL, lambda v: v == 11, 'two responses')
+    # Two more requests: the response ring is full, so they wait.
+    tail = card.reg(C.LUMEN_REG_MBOX_REQ_TAIL)
+    for i in range(2):
+        card.q.memwrite(card.req + ((tail + i) % 2) * MSG,
+                        make_msg(C.LUMEN_MBOX_PING, seq=102 + i))
+    card.wreg(C.LUMEN_REG_MBOX_REQ_TAIL, tail + 2)
+    for _ in range(5):
+        card.q.clock_step(1000000)
+    assert card.reg(C.LUMEN_REG_MBOX_REQ_HEAD) == 11
+    assert card.reg(C.LUMEN_REG_MBOX_RESP_TAIL) == 11
+    rs = card.responses(2)
+    assert [r['seq'] for r in rs] == [100, 101]
+    rs = card.responses(2)
+    assert [r['seq'] for r in rs] == [102, 103]
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def mailbox_protocol_errors(env):
+    q, card = one_card(env)
+    card.soft_reset()
+    card.clear_errors()
+    # Doorbell while closed.
+    card.wreg(C.LUMEN_REG_MBOX_REQ_TAIL, 1)
+    expect_error(card, C.LUMEN_ERR_MBOX_PROTOCOL, C.LUMEN_STATUS_BAD_STATE, 1)
+    assert card.reg(C.LUMEN_REG_MBOX_REQ_TAIL) == 0
+    assert card.msi_fired(C.LUMEN_VEC_ERROR)
+    assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
+    card.clear_errors()
+    # Overrun: more than 4 outstanding requests.
+    card.wreg(C.LUMEN_REG_MBOX_REQ_TAIL, 5)
+    expect_error(card, C.LUMEN_ERR_MBOX_PROTOCOL, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 5)
+    card.wreg(C.LUMEN_REG_MBOX_REQ_TAIL, 0xffffffff)
+    assert card.reg(C.LUMEN_REG_MBOX_REQ_TAIL) == 0
+    # RESP_HEAD beyond RESP_TAIL, and behind RESP_HEAD.
+    card.clear_errors()
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    assert card.call(make_msg(C.LUMEN_MBOX_PING))['status'] == 0
+    card.wreg(C.LUMEN_REG_MBOX_RESP_HEAD, 2)
+    expect_error(card, C.LUMEN_ERR_MBOX_PROTOCOL, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 2)
+    card.wreg(C.LUMEN_REG_MBOX_RESP_HEAD, 0)
+    assert card.reg(C.LUMEN_REG_MBOX_RESP_HEAD) == 1
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count + 2
+    # Still serving.
+    assert card.call(make_msg(C.LUMEN_MBOX_PING, seq=5))['seq'] == 5
+
+
+@test
+def mailbox_dma_failure_halts(env):
+    q, card = one_card(env)
+    card.soft_reset()
+    assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
+    card.clear_errors()
+    # Take bus mastering away under the running mailbox.
+    card.cfg_write16(0x04, 0x0002)
+    card.post([make_msg(C.LUMEN_MBOX_PING)])
+    card.poll(C.LUMEN_REG_DEVICE_STATUS,
+              lambda v: v & C.LUMEN_DEVSTS_HALTED, 'HALTED')
+    expect_error(card, C.LUMEN_ERR_DMA, C.LUMEN_STATUS_DMA_ERROR, card.req)
+    card.cfg_write16(0x04, 0x0006)
+    card.post([make_msg(C.LUMEN_MBOX_PING)])
+    q.clock_step(1000000)
+    assert card.reg(C.LUMEN_REG_MBOX_RESP_TAIL) == 0, 'halted mailbox served'
+    # Recovery: soft reset and boot again.
+    card.soft_reset()
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == C.LUMEN_DEVSTS_RESET_DONE
+    assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == C.LUMEN_DEVSTS_FW_RUNNING
+    assert card.call(make_msg(C.LUMEN_MBOX_PING, seq=9))['seq'] == 9
+
+
+@test
+def telemetry(env):
+    q, card = one_card(env)
+    card.soft_reset()
+    assert card.reg(C.LUMEN_REG_TEMP_MC) == 35000
+    assert card.reg(C.LUMEN_REG_POWER_MW) == 25000
+    assert card.reg(C.LUMEN_REG_CLK_CORE_MHZ) == 1000
+    assert card.reg(C.LUMEN_REG_CLK_MEM_MHZ) == 1600
+    assert card.reg64(C.LUMEN_REG_BUSY_NS_LO) == 0
+    assert card.reg(C.LUMEN_REG_POWER_MAX_MW) == 150000
+    assert card.reg(C.LUMEN_REG_POWER_CAP_MW) == 150000
+    up = card.reg(C.LUMEN_REG_UPTIME_MS)
+    q.clock_step(1500 * 1000 * 1000)
+    up2 = card.reg(C.LUMEN_REG_UPTIME_MS)
+    assert up2 - up == 1500, (up, up2)
+    card.wreg(C.LUMEN_REG_POWER_CAP_MW, 60000)
+    assert card.reg(C.LUMEN_REG_POWER_CAP_MW) == 60000
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    card.soft_reset()
+    assert card.reg(C.LUMEN_REG_POWER_CAP_MW) == 150000
+    assert card.reg(C.LUMEN_REG_UPTIME_MS) == 0
+
+
+@test
+def doorbells(env):
+    q, card = one_card(env, ',queues=3')
+    card.clear_errors()
+    assert card.bar_size(0x20, True) == 4 << 12
+    # Queue registers read 0 while CAPS.DMA_QUEUES is clear.
+    qreg = C.LUMEN_REG_QUEUE_BASE
+    assert card.reg(qreg + C.LUMEN_QREG_STATUS) == 0
+    card.wreg(qreg + C.LUMEN_QREG_CTRL, 1)
+    assert card.reg(qreg + C.LUMEN_QREG_CTRL) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # Doorbell of a (necessarily disabled) queue.
+    q.writel(card.bar4, 5)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE, 0)
+    q.writel(card.bar4 + 3 * 0x1000, 1)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 0x3000)
+    q.writel(card.bar4 + 0x1004, 1)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 0x1004)
+    q.wr('w', card.bar4 + 0x2000, 1)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 0x2000)
+    assert q.readl(card.bar4) == 0
+
+
+@test
+def function_level_reset(env):
+    q, card = one_card(env)
+    card.soft_reset()
+    assert card.boot(make_image()) == C.LUMEN_BOOT_RUNNING
+    card.wreg(C.LUMEN_REG_SCRATCH, 7)
+    pcie = card.find_cap(0x10)
+    devcap = card.cfg_read(pcie + 4)
+    assert devcap & (1 << 28), 'FLR not advertised'
+    card.cfg_write16(pcie + 8, card.cfg_read16(pcie + 8) | 0x8000)
+    card.setup()                        # FLR cleared BARs and MSI-X
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_OFF
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_SCRATCH) == 0
+    assert card.reg(C.LUMEN_REG_MBOX_RING_ORDER) == 0
+    assert card.boot(make_image()) == C.LUMEN_BOOT_RUNNING
+
+
+@test
+def four_cards(env):
+    q = env.start(['-device', 'lumen-npu,addr=4.0,chip-id=10',
+                   '-device', 'lumen-npu,addr=5.0,chip-id=11,serial=SN-B',
+                   '-device', 'lumen-npu,addr=6.0,chip-id=12,mem-size=16M',
+                   '-device', 'lumen-npu,addr=7.0,chip-id=13,queues=64'])
+    cards = [Card(q, 4 + i, 0xe0000000 + i * 0x200000,
+                  0x400000000 + i * 0x10000000, 0xe0100000 + i * 0x200000)
+             for i in range(4)]
+    for c in cards:
+        c.soft_reset()
+    for c in cards:
+        c.wreg(C.LUMEN_REG_SCRATCH, c.slot)
+    for i, c in enumerate(cards):
+        assert c.boot(make_image(fw_version=0x0100 + i)) == C.LUMEN_BOOT_RUNNING
+    serials = []
+    for i, c in enumerate(cards):
+        assert c.reg(C.LUMEN_REG_SCRATCH) == c.slot
+        assert c.reg(C.LUMEN_REG_CHIP_ID) == 10 + i
+        assert c.reg(C.LUMEN_REG_FW_VERSION) == 0x0100 + i
+        r = c.call(make_msg(C.LUMEN_MBOX_GET_IDENTITY, seq=i))
+        serials.append(r['payload'][:32].rstrip(b'\0'))
+    assert serials == [b'LN1-0000000A', b'SN-B', b'LN1-0000000C',
+                       b'LN1-0000000D'], serials
+    assert cards[2].reg(C.LUMEN_REG_MEM_SIZE_LO) == 16 << 20
+    assert cards[3].reg(C.LUMEN_REG_NUM_VECTORS) == 68
+    q.writel(cards[1].bar2, 0x1111)
+    q.writel(cards[2].bar2, 0x2222)
+    assert q.readl(cards[1].bar2) == 0x1111
+    cards[0].soft_reset()
+    assert cards[1].reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_RUNNING
+    assert cards[0].reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_OFF
+
+
+def pcie_type(card):
+    return card.cfg_read16(card.find_cap(0x10) + 2) >> 4 & 0xf
+
+
+@test
+def behind_root_port(env):
+    q = env.start(['-device', 'pcie-root-port,id=rp0,chassis=1,slot=1,'
+                   'addr=8.0', '-device', 'lumen-npu,bus=rp0,chip-id=9',
+                   '-device', 'lumen-npu,addr=4.0,chip-id=1'])
+    # Root port 0:8.0: bus 1 behind it, memory windows for the card's BARs.
+    port = 0x80000000 | 8 << 11
+
+    def port_write(reg, val):
+        q.outl(0xcf8, port | reg)
+        q.outl(0xcfc, val)
+    port_write(0x18, 0x00010100)            # primary 0, secondary 1, sub 1
+    port_write(0x20, 0xe030e000)            # 0xe0000000 - 0xe03fffff
+    port_write(0x24, 0x0ff00000)            # prefetchable, 64-bit, with:
+    port_write(0x28, 0x4)                   # base 0x4_0000_0000
+    port_write(0x2c, 0x4)                   # limit 0x4_0fff_ffff
+    port_write(0x04, 0x0006)
+    card = Card(q, 0, 0xe0000000, 0x400000000, 0xe0100000, bus=1)
+    integrated = Card(q, 4, 0xe1000000, 0xd0000000, 0xe1100000)
+    assert pcie_type(card) == 0, 'behind a root port: PCIe endpoint'
+    assert pcie_type(integrated) == 9, 'on pcie.0: root complex integrated'
+    card.soft_reset()
+    assert card.reg(C.LUMEN_REG_CHIP_ID) == 9
+    assert card.boot(make_image()) == C.LUMEN_BOOT_RUNNING
+    assert card.msi_fired(C.LUMEN_VEC_MBOX)
+    r = card.call(make_msg(C.LUMEN_MBOX_PING, b'via root port', seq=3))
+    assert r['payload'] == b'via root port'
+    q.writel(card.bar2 + 0x100, 0xabcd)
+    assert q.readl(card.bar2 + 0x100) == 0xabcd
+
+
+@test
+def migration(env):
+    dev = ['-device', 'lumen-npu,addr=4.0,chip-id=6']
+    q = env.start(dev, 'src')
+    card = Card(q, 4, 0xe0000000, 0xd0000000, 0xe0100000)
+    card.soft_reset()
+    assert card.boot(make_image(build_id=b'mig'), order=2) == \
+        C.LUMEN_BOOT_RUNNING
+    assert card.call(make_msg(C.LUMEN_MBOX_PING, seq=1))['seq'] == 1
+    card.wreg(C.LUMEN_REG_SCRATCH, 0x5eed)
+    card.wreg(C.LUMEN_REG_POWER_CAP_MW, 99000)
+    q.writel(card.bar2 + 0x1000, 0x600df00d)
+    card.wreg(C.LUMEN_REG_MAGIC, 0)          # an error to carry over
+    # Fill the response ring, then publish two requests that must wait.
+    card.post([make_msg(C.LUMEN_MBOX_PING, seq=10 + i) for i in range(4)])
+    card.poll(C.LUMEN_REG_MBOX_RESP_TAIL, lambda v: v == 5, 'full ring')
+    card.post([make_msg(C.LUMEN_MBOX_PING, seq=20 + i) for i in range(2)])
+    q.hmp('stop')
+    req_tail = card.reg(C.LUMEN_REG_MBOX_REQ_TAIL)
+    assert req_tail == 7 and card.reg(C.LUMEN_REG_MBOX_REQ_HEAD) == 5
+    state = os.path.join(env.workdir, 'state')
+    q.hmp('migrate file:' + state)
+    for _ in range(200):
+        if 'Migration status: completed' in q.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError('migration did not complete: ' +
+                             q.hmp('info migrate'))
+    before = {off: card.reg(off) for off in (
+        C.LUMEN_REG_SCRATCH, C.LUMEN_REG_BOOT_STATUS, C.LUMEN_REG_FW_VERSION,
+        C.LUMEN_REG_FW_ABI_VERSION, C.LUMEN_REG_ERR_STATUS,
+        C.LUMEN_REG_ERR_COUNT, C.LUMEN_REG_ERR_LAST_INFO_LO,
+        C.LUMEN_REG_MBOX_RING_ORDER, C.LUMEN_REG_MBOX_RESP_TAIL,
+        C.LUMEN_REG_POWER_CAP_MW, C.LUMEN_REG_DEVICE_STATUS)}
+
+    d = env.start(dev + ['-incoming', 'file:' + state], 'dst')
+    for _ in range(200):
+        if 'completed' in d.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    d.hmp('cont')
+    dcard = Card.__new__(Card)
+    dcard.__dict__.update(card.__dict__)
+    dcard.q = d
+    for off, val in before.items():
+        got = dcard.reg(off)
+        assert got == val, 'reg 0x%x: 0x%x after migration, 0x%x before' % (
+            off, got, val)
+    assert d.readl(card.bar2 + 0x1000) == 0x600df00d, 'device memory lost'
+    assert dcard.reg(C.LUMEN_REG_MBOX_REQ_TAIL) == req_tail
+    assert [r['seq'] for r in dcard.responses(4)] == [10, 11, 12, 13]
+    assert [r['seq'] for r in dcard.responses(2)] == [20, 21]
+    dcard.clear_msi()
+    r = dcard.call(make_msg(C.LUMEN_MBOX_GET_VERSION, seq=2))
+    assert r['seq'] == 2 and r['payload'][16:19] == b'mig'
+    assert dcard.msi_fired(C.LUMEN_VEC_MBOX), 'MSI-X state lost'
+
+
+@test
+def fuzz_registers(env):
+    """Random guest behaviour must never crash or hang QEMU."""
+    q, card = one_card(env)
+    rng = random.Random(1234)
+    card.soft_reset()
+    card.boot(make_image(), order=2)
+    offsets = list(range(0, 0x330, 4)) + list(range(0x400, 0x440, 4)) + \
+        list(range(0x800, 0x900, 4)) + list(range(0x1000, 0x1100, 4)) + \
+        [0x7ffc, 0x9ffc, 0xfffc]
+    widths = ['b', 'w', 'l', 'q']
+    for i in range(3000):
+        off = rng.choice(offsets)
+        if off == C.LUMEN_REG_SOFT_RESET and rng.random() < 0.7:
+            continue
+        width = rng.choice(widths) if rng.random() < 0.1 else 'l'
+        off += rng.choice([0, 0, 0, 1, 2]) if width != 'l' else 0
+        val = rng.choice([0, 1, 0xffffffff, rng.getrandbits(32),
+                          rng.getrandbits(8), 0x80000000])
+        if off in (C.LUMEN_REG_FW_ADDR_HI, C.LUMEN_REG_MBOX_REQ_BASE_HI,
+                   C.LUMEN_REG_MBOX_RESP_BASE_HI) and rng.random() < 0.8:
+            val = 0
+        if off == C.LUMEN_REG_FW_SIZE and rng.random() < 0.8:
+            val &= 0xfff
+        if rng.random() < 0.5:
+            q.wr(width, card.bar0 + off, val & ((1 << {
+                'b': 8, 'w': 16, 'l': 32, 'q': 64}[width]) - 1))
+        else:
+            q.rd(width, card.bar0 + off)
+        if i % 50 == 0:
+            # Garbage in the request ring, then a doorbell.
+            q.memwrite(REQ_RING + 4 * 0x10000, bytes(
+                rng.getrandbits(8) for _ in range(4 * MSG)))
+            q.writel(card.bar4 + rng.choice([0, 0x1000, 0x10000 - 4]),
+                     rng.getrandbits(32))
+        if i % 500 == 0:
+            q.clock_step(rng.randrange(1, 10 ** 9))
+    assert card.reg(C.LUMEN_REG_MAGIC) == C.LUMEN_MAGIC
+    card.soft_reset()
+    assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
+    assert card.call(make_msg(C.LUMEN_MBOX_PING, seq=4242))['seq'] == 4242
+
+
+# ---- Runner -----------------------------------------------------------------
+
+class Env:
+    def __init__(self, qemu, workdir):
+        self.qemu, self.workdir, self.q = qemu, workdir, None
+        self.all = []
+
+    def start(self, args, name='qemu'):
+        self.q = QTest(self.qemu, args, self.workdir, name)
+        self.all.append(self.q)
+        return self.q
+
+    def close(self):
+        """Stop every QEMU; False if one had died on its own."""
+        alive = True
+        for q in self.all:
+            alive = q.alive() and alive
+            q.close()
+        self.all = []
+        return alive
+
+
+def find_qemu(arg):
+    if arg:
+        return arg
+    if os.environ.get('LUMEN_QEMU'):
+        return os.environ['LUMEN_QEMU']
+    out = subprocess.run([os.path.join(REPO, 'qemu-device', 'build-qemu'),
+                          '--print-path'], stdout=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        sys.exit('qtest-lumen-npu: no QEMU; run qemu-device/build-qemu')
+    return out.stdout.strip().splitlines()[-1]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--qemu')
+    ap.add_argument('-v', '--verbose', action='store_true')
+    ap.add_argument('tests', nargs='*')
+    args = ap.parse_args()
+    qemu = find_qemu(args.qemu)
+    selected = [t for t in TESTS if not args.tests or t.__name__ in args.tests]
+    if not selected:
+        sys.exit('qtest-lumen-npu: no such test; have: ' +
+                 ' '.join(t.__name__ for t in TESTS))
+    passed = failed = 0
+    for t in selected:
+        with tempfile.TemporaryDirectory(prefix='lumen-qtest-') as wd:
+            env = Env(qemu, wd)
+            err = None
+            try:
+                t(env)
+            except Exception as e:       # noqa: BLE001 - report any failure
+                err = e
+                tb = traceback.format_exc()
+            log = '\n'.join(q.guest_log() for q in env.all)
+            if not env.close() and err is None:
+                err = RuntimeError('QEMU exited during the test')
+                tb = ''
+            if err is None:
+                passed += 1
+                print('ok     %s' % t.__name__)
+            else:
+                failed += 1
+                print('FAILED %s: %s' % (t.__name__, err))
+                if args.verbose:
+                    print(tb + '\n--- QEMU log ---\n' + log[-3000:])
+    print('%d passed, %d failed' % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
