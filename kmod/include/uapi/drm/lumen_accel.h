@@ -93,6 +93,12 @@ enum drm_lumen_query_type {
  * @data: user pointer to the output buffer; may be 0 only if @size is 0
  * @flags: must be zero
  * @reserved: must be zero
+ *
+ * Errors: -EINVAL for an unknown @type or non-zero @flags or @reserved;
+ * -EFAULT if @data cannot be written; -EOPNOTSUPP if the device lacks the
+ * feature behind @type (DRM_LUMEN_CAP_TELEMETRY for
+ * DRM_LUMEN_QUERY_TELEMETRY); -ENODEV once the card has been removed. On
+ * error no field is updated.
  */
 struct drm_lumen_query {
 	__u32 type;

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Lumen N1 AI accelerator: module, PCI driver and DRM accel driver.
+ *
+ * Lifetime: the &struct lumen_device is embedded in the drm_device and
+ * freed on its last reference (drmm). Everything tied to the PCI binding is
+ * device-managed (devm/pcim/dmam) and released after lumen_remove() in
+ * reverse order of acquisition, which this probe orders so that the device
+ * is quiesced first, then the interrupt handlers are freed, then the MSI-X
+ * vectors, then the DMA memory, the BAR mapping and the PCI enable:
+ *
+ *   probe                          release (reverse)
+ *   devm_drm_dev_alloc             drm_dev_put
+ *   pcim_enable_device             pci disable
+ *   pcim_iomap_region (BAR0)       unmap
+ *   lumen_mbox_init (dmam rings)   free rings
+ *   lumen_irq_init (vectors, IRQs) free IRQs, free vectors
+ *   lumen_quiesce_action           mask, soft reset, fail mailbox waiters
+ *   lumen_fw_boot, identify        -
+ *   lumen_hwmon_init               unregister hwmon
+ *   drm_dev_register               (drm_dev_unplug in remove)
+ *
+ * Copyright (C) 2025 The Lumen Authors
+ */
+
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include <drm/drm_accel.h>
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_ioctl.h>
+#include <drm/drm_managed.h>
+
+#include <uapi/drm/lumen_accel.h>
+
+#include "lumen_debugfs.h"
+#include "lumen_drv.h"
+#include "lumen_fw.h"
+#include "lumen_hw.h"
+#include "lumen_hwmon.h"
+#include "lumen_irq.h"
+#include "lumen_mbox.h"
+#include "lumen_query.h"
+#include "lumen_sysfs.h"
+
+static int lumen_open(struct drm_device *drm, struct drm_file *file)
+{
+	struct lumen_device *ldev = to_lumen_device(drm);
+	struct lumen_file *lfile;
+	int ret;
+
+	lfile = kzalloc(sizeof(*lfile), GFP_KERNEL);
+	if (!lfile)
+		return -ENOMEM;
+
+	lfile->ldev = ldev;
+	ret = xa_alloc(&ldev->files, &lfile->id, lfile, xa_limit_31b, GFP_KERNEL);
+	if (ret) {
+		kfree(lfile);
+		return ret;
+	}
+
+	file->driver_priv = lfile;
+	return 0;
+}
+
+static void lumen_postclose(struct drm_device *drm, struct drm_file *file)
+{
+	struct lumen_file *lfile = file->driver_priv;
+
+	xa_erase(&lfile->ldev->files, lfile->id);
+	kfree(lfile);
+}
+
+static const struct drm_ioctl_desc lumen_ioctls[] = {
+	DRM_IOCTL_DEF_DRV(LUMEN_GET_PARAM, lumen_get_param_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_QUERY, lumen_query_ioctl, 0),
+};
+
+DEFINE_DRM_ACCEL_FOPS(lumen_fops);
+
+static const struct drm_driver lumen_drm_driver = {
+	.driver_features = DRIVER_COMPUTE_ACCEL,
+	.open = lumen_open,
+	.postclose = lumen_postclose,
+	.ioctls = lumen_ioctls,
+	.num_ioctls = ARRAY_SIZE(lumen_ioctls),
+	.fops = &lumen_fops,
+	.name = DRIVER_NAME,
+	.desc = DRIVER_DESC,
+	.major = DRM_LUMEN_UAPI_MAJOR,
+	.minor = DRM_LUMEN_UAPI_MINOR,
+};
+
+static void lumen_drm_release(struct drm_device *drm, void *arg)
+{
+	struct lumen_device *ldev = to_lumen_device(drm);
+
+	WARN_ON(!xa_empty(&ldev->files));
+	xa_destroy(&ldev->files);
+}
+
+static void lumen_quiesce_action(void *arg)
+{
+	lumen_hw_quiesce(arg);
+}
+
+/* Enable the function, map BAR0 and set the DMA mask. */
+static int lumen_pci_init(struct lumen_device *ldev)
+{
+	struct pci_dev *pdev = ldev->pdev;
+	struct device *dev = &pdev->dev;
+	int ret;
+
+	ret = pcim_enable_device(pdev);
+	if (ret) {
+		dev_err(dev, "cannot enable PCI device: %pe\n", ERR_PTR(ret));
+		return ret;
+	}
+
+	if (!(pci_resource_flags(pdev, LUMEN_BAR_REGS) & IORESOURCE_MEM) ||
+	    pci_resource_len(pdev, LUMEN_BAR_REGS) < LUMEN_REGS_BAR_SIZE) {
+		dev_err(dev, "BAR%d is not a %u-byte memory BAR\n", LUMEN_BAR_REGS,
+			LUMEN_REGS_BAR_SIZE);
+		return -ENODEV;
+	}
+
+	ldev->regs = pcim_iomap_region(pdev, LUMEN_BAR_REGS, DRIVER_NAME);
+	if (IS_ERR(ldev->regs)) {
+		ret = PTR_ERR(ldev->regs);
+		ldev->regs = NULL;
+		dev_err(dev, "cannot map BAR%d: %pe\n", LUMEN_BAR_REGS, ERR_PTR(ret));
+		return ret;
+	}
+
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (ret) {
+		dev_err(dev, "cannot set a 64-bit DMA mask: %pe\n", ERR_PTR(ret));
+		return ret;
+	}
+
+	return 0;
+}
+
+static int lumen_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
+{
+	struct device *dev = &pdev->dev;
+	struct lumen_device *ldev;
+	int ret;
+
+	ldev = devm_drm_dev_alloc(dev, &lumen_drm_driver, struct lumen_device, drm);
+	if (IS_ERR(ldev)) {
+		dev_err(dev, "cannot allocate the DRM device: %pe\n", ldev);
+		return PTR_ERR(ldev);
+	}
+	ldev->pdev = pdev;
+	pci_set_drvdata(pdev, ldev);
+	xa_init_flags(&ldev->files, XA_FLAGS_ALLOC1);
+	init_waitqueue_head(&ldev->boot_wq);
+	atomic_set(&ldev->err_count, 0);
+
+	ret = drmm_add_action(&ldev->drm, lumen_drm_release, NULL);
+	if (ret) {
+		dev_err(dev, "cannot add the DRM release action: %pe\n", ERR_PTR(ret));
+		return ret;
+	}
+
+	ret = lumen_pci_init(ldev);
+	if (ret)
+		return ret;
+
+	ret = lumen_hw_init(ldev);
+	if (ret)
+		return ret;
+
+	/*
+	 * Whatever ran before (an earlier binding, a crash, kexec) may have
+	 * left the device busy: stop it before it may master the bus.
+	 */
+	ret = lumen_hw_soft_reset(ldev);
+	if (ret)
+		return ret;
+	pci_set_master(pdev);
+
+	ret = lumen_mbox_init(ldev);
+	if (ret)
+		return ret;
+
+	ret = lumen_irq_init(ldev);
+	if (ret)
+		return ret;
+
+	ret = devm_add_action_or_reset(dev, lumen_quiesce_action, ldev);
+	if (ret) {
+		dev_err(dev, "cannot add the quiesce action: %pe\n", ERR_PTR(ret));
+		return ret;
+	}
+
+	ret = lumen_fw_boot(ldev);
+	if (ret)
+		return ret;
+
+	ret = lumen_fw_identify(ldev);
+	if (ret)
+		return ret;
+
+	ret = lumen_hwmon_init(ldev);
+	if (ret)
+		return ret;
+
+	lumen_debugfs_init(ldev);
+
+	ret = drm_dev_register(&ldev->drm, 0);
+	if (ret) {
+		dev_err(dev, "cannot register the DRM device: %pe\n", ERR_PTR(ret));
+		return ret;
+	}
+
+	dev_info(dev, "Lumen N1 %s, chip %u, firmware %u.%u.%u (%s), %llu MiB, %u queues, %u link ports\n",
+		 ldev->id.serial, ldev->id.chip_id, LUMEN_FW_VERSION_MAJ(ldev->id.fw_version),
+		 LUMEN_FW_VERSION_MIN(ldev->id.fw_version),
+		 LUMEN_FW_VERSION_PAT(ldev->id.fw_version), ldev->id.fw_build_id,
+		 ldev->id.mem_size >> 20, ldev->num_queues, ldev->id.num_link_ports);
+	return 0;
+}
+
+/*
+ * Unplug first: new ioctls fail with -ENODEV and running ones (drm_dev_enter
+ * sections) are waited for. The device is then quiesced and its resources
+ * freed by devres, in the order documented at the top of this file.
+ */
+static void lumen_remove(struct pci_dev *pdev)
+{
+	struct lumen_device *ldev = pci_get_drvdata(pdev);
+
+	drm_dev_unplug(&ldev->drm);
+}
+
+/* Reboot or kexec: stop all DMA so the next kernel starts from a quiet card. */
+static void lumen_shutdown(struct pci_dev *pdev)
+{
+	struct lumen_device *ldev = pci_get_drvdata(pdev);
+
+	lumen_hw_quiesce(ldev);
+}
+
+static const struct pci_device_id lumen_pci_ids[] = {
+	{ PCI_DEVICE(LUMEN_PCI_VENDOR_ID, LUMEN_PCI_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, lumen_pci_ids);
+
+static struct pci_driver lumen_pci_driver = {
+	.name = DRIVER_NAME,
+	.id_table = lumen_pci_ids,
+	.probe = lumen_probe,
+	.remove = lumen_remove,
+	.shutdown = lumen_shutdown,
+	.dev_groups = lumen_dev_groups,
+};
+module_pci_driver(lumen_pci_driver);
+
+MODULE_AUTHOR("The Lumen Authors");
+MODULE_DESCRIPTION(DRIVER_DESC);
+MODULE_LICENSE("GPL");

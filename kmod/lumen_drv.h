@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Lumen N1 accelerator driver: the device and per-file structures.
+ *
+ * Copyright (C) 2025 The Lumen Authors
+ */
+#ifndef __LUMEN_DRV_H__
+#define __LUMEN_DRV_H__
+
+#include <linux/pci.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include <drm/drm_device.h>
+#include <drm/drm_file.h>
+
+#include <lumen/lumen_iface.h>
+
+#include "lumen_fw.h"
+#include "lumen_mbox.h"
+
+#define DRIVER_NAME	"lumen"
+#define DRIVER_DESC	"Lumen N1 AI accelerator"
+
+/*
+ * Capability bits (LUMEN_CAP_*) this driver version implements. The uAPI
+ * reports the intersection with what the device advertises, so a bit only
+ * shows up once both sides support the feature. Later issues add
+ * DMA_QUEUES, MMU, COMPUTE and LINKS here.
+ */
+#define LUMEN_DRIVER_CAPS	(LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY)
+
+/**
+ * struct lumen_identity - what the card is, fixed for the life of a binding
+ * @serial: board serial number, NUL-terminated, non-printable bytes as '?'
+ * @fw_build_id: build identification of the running firmware, NUL-terminated
+ * @mem_size: device memory in bytes
+ * @chip_id: position of the chip in the supernode
+ * @board_rev: board revision
+ * @hw_version: hardware interface version, major << 16 | minor
+ * @fw_version: running firmware, LUMEN_FW_VERSION() encoding
+ * @fw_abi_version: negotiated firmware ABI, major << 16 | minor
+ * @mbox_version: highest mailbox protocol version the firmware speaks
+ * @caps: LUMEN_CAP_* the device advertises
+ * @num_queues: hardware DMA queues the device implements
+ * @num_link_ports: optical link ports
+ * @num_vectors: MSI-X vectors the device implements (NUM_VECTORS register)
+ *
+ * Geometry fields are read from the registers in lumen_hw_init(); the
+ * firmware-reported fields are filled by lumen_fw_identify() after boot,
+ * which also cross-checks every value the registers and the mailbox both
+ * report. Written only during probe, read-only afterwards: no locking.
+ */
+struct lumen_identity {
+	char serial[LUMEN_SERIAL_LEN + 1];
+	char fw_build_id[LUMEN_FW_BUILD_ID_LEN + 1];
+	u64 mem_size;
+	u32 chip_id;
+	u32 board_rev;
+	u32 hw_version;
+	u32 fw_version;
+	u32 fw_abi_version;
+	u32 mbox_version;
+	u32 caps;
+	u32 num_queues;
+	u32 num_link_ports;
+	u32 num_vectors;
+};
+
+/**
+ * struct lumen_device - one Lumen N1 card
+ * @drm: DRM device; embeds the refcount that keeps this structure alive.
+ *	It can outlive the PCI binding while files are open: anything that
+ *	touches the hardware must be inside drm_dev_enter()/drm_dev_exit().
+ * @pdev: the PCI function; valid for the life of @drm.
+ * @regs: BAR0 mapping (pcim-managed); only valid while bound, so only
+ *	dereferenced in probe, remove, interrupt handlers (freed before the
+ *	BAR is unmapped) and drm_dev_enter() sections.
+ * @id: identity, see &struct lumen_identity.
+ * @fw: firmware that was booted, see &struct lumen_fw_info.
+ * @mbox: firmware mailbox.
+ * @nvec: MSI-X vectors allocated.
+ * @num_queues: DMA queues usable by this binding: the hardware queues that
+ *	got a completion vector, min(@id.num_queues, @nvec - QUEUE_BASE).
+ * @irq_mbox: Linux IRQ number of LUMEN_VEC_MBOX.
+ * @irq_error: Linux IRQ number of LUMEN_VEC_ERROR.
+ * @boot_wq: woken by the mailbox vector on LUMEN_INT_BOOT.
+ * @boot_irq_seen: set by the interrupt handler when LUMEN_INT_BOOT fired;
+ *	lets the boot code tell a missed interrupt from a slow device.
+ * @err_count: device errors reported on LUMEN_VEC_ERROR since probe.
+ * @files: open files by &lumen_file.id; the xarray's own lock protects it.
+ */
+struct lumen_device {
+	struct drm_device drm;
+	struct pci_dev *pdev;
+	void __iomem *regs;
+
+	struct lumen_identity id;
+	struct lumen_fw_info fw;
+	struct lumen_mbox mbox;
+
+	int nvec;
+	u32 num_queues;
+	int irq_mbox;
+	int irq_error;
+
+	wait_queue_head_t boot_wq;
+	bool boot_irq_seen;
+	atomic_t err_count;
+
+	struct xarray files;
+};
+
+/**
+ * struct lumen_file - per open file (one device context in later issues)
+ * @ldev: the device; the drm_file holds a reference on @ldev->drm.
+ * @id: index in &lumen_device.files, stable for the life of the file.
+ *
+ * Created in lumen_open(), freed in lumen_postclose(). Later issues hang the
+ * MMU context, GEM handles and queues here.
+ */
+struct lumen_file {
+	struct lumen_device *ldev;
+	u32 id;
+};
+
+static inline struct lumen_device *to_lumen_device(struct drm_device *drm)
+{
+	return container_of(drm, struct lumen_device, drm);
+}
+
+static inline struct device *lumen_dev(struct lumen_device *ldev)
+{
+	return &ldev->pdev->dev;
+}
+
+#endif /* __LUMEN_DRV_H__ */

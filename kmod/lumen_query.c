@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Lumen N1: DRM_IOCTL_LUMEN_GET_PARAM and DRM_IOCTL_LUMEN_QUERY.
+ *
+ * The DRM core copies the ioctl structure in and (always) back out, so a
+ * handler only writes output fields, and only on success.
+ *
+ * Copyright (C) 2025 The Lumen Authors
+ */
+
+#include <linux/pci.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+
+#include <uapi/drm/lumen_accel.h>
+
+#include "lumen_drv.h"
+#include "lumen_hw.h"
+#include "lumen_query.h"
+
+/* The uAPI mirrors the contract's capability bits one for one. */
+static_assert(DRM_LUMEN_CAP_MAILBOX == LUMEN_CAP_MAILBOX);
+static_assert(DRM_LUMEN_CAP_DMA_QUEUES == LUMEN_CAP_DMA_QUEUES);
+static_assert(DRM_LUMEN_CAP_MMU == LUMEN_CAP_MMU);
+static_assert(DRM_LUMEN_CAP_COMPUTE == LUMEN_CAP_COMPUTE);
+static_assert(DRM_LUMEN_CAP_LINKS == LUMEN_CAP_LINKS);
+static_assert(DRM_LUMEN_CAP_TELEMETRY == LUMEN_CAP_TELEMETRY);
+static_assert(DRM_LUMEN_CAP_FAULT_INJECT == LUMEN_CAP_FAULT_INJECT);
+static_assert(DRM_LUMEN_SERIAL_LEN == LUMEN_SERIAL_LEN);
+static_assert(DRM_LUMEN_BUILD_ID_LEN == LUMEN_FW_BUILD_ID_LEN);
+
+/* uAPI layouts: no implicit padding, 64-bit fields 8-byte aligned. */
+static_assert(sizeof(struct drm_lumen_get_param) == 16);
+static_assert(sizeof(struct drm_lumen_query) == 24);
+static_assert(sizeof(struct drm_lumen_device_info) == 120);
+static_assert(offsetof(struct drm_lumen_device_info, capabilities) == 40);
+static_assert(sizeof(struct drm_lumen_telemetry) == 40);
+static_assert(offsetof(struct drm_lumen_telemetry, busy_ns) == 24);
+
+/**
+ * lumen_capabilities() - DRM_LUMEN_CAP_* bits of a device
+ * @ldev: device
+ *
+ * Return: what the device advertises and this driver implements.
+ */
+u64 lumen_capabilities(struct lumen_device *ldev)
+{
+	return ldev->id.caps & LUMEN_DRIVER_CAPS;
+}
+
+static int lumen_param_value(struct lumen_device *ldev, u32 param, u64 *value)
+{
+	const struct lumen_identity *id = &ldev->id;
+
+	switch (param) {
+	case DRM_LUMEN_PARAM_PCI_DEVICE_ID:
+		*value = ldev->pdev->device;
+		break;
+	case DRM_LUMEN_PARAM_PCI_REVISION:
+		*value = ldev->pdev->revision;
+		break;
+	case DRM_LUMEN_PARAM_CHIP_ID:
+		*value = id->chip_id;
+		break;
+	case DRM_LUMEN_PARAM_HW_VERSION:
+		*value = id->hw_version;
+		break;
+	case DRM_LUMEN_PARAM_FW_VERSION:
+		*value = id->fw_version;
+		break;
+	case DRM_LUMEN_PARAM_FW_ABI_VERSION:
+		*value = id->fw_abi_version;
+		break;
+	case DRM_LUMEN_PARAM_MEM_SIZE:
+		*value = id->mem_size;
+		break;
+	case DRM_LUMEN_PARAM_NUM_QUEUES:
+		*value = ldev->num_queues;
+		break;
+	case DRM_LUMEN_PARAM_NUM_LINK_PORTS:
+		*value = id->num_link_ports;
+		break;
+	case DRM_LUMEN_PARAM_CAPABILITIES:
+		*value = lumen_capabilities(ldev);
+		break;
+	case DRM_LUMEN_PARAM_NUM_CONTEXTS:
+		*value = LUMEN_CONTEXTS_MAX;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/**
+ * lumen_get_param_ioctl() - DRM_IOCTL_LUMEN_GET_PARAM
+ * @drm: DRM device
+ * @data: &struct drm_lumen_get_param, copied in by the DRM core
+ * @file: caller
+ *
+ * Return: 0; -EINVAL for a non-zero reserved field or an unknown param;
+ * -ENODEV once the device is unplugged.
+ */
+int lumen_get_param_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct lumen_device *ldev = to_lumen_device(drm);
+	struct drm_lumen_get_param *args = data;
+	u64 value;
+	int ret, idx;
+
+	if (args->reserved)
+		return -EINVAL;
+
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+
+	ret = lumen_param_value(ldev, args->param, &value);
+	if (!ret)
+		args->value = value;
+
+	drm_dev_exit(idx);
+	return ret;
+}
+
+static void lumen_fill_device_info(struct lumen_device *ldev,
+				   struct drm_lumen_device_info *info)
+{
+	const struct lumen_identity *id = &ldev->id;
+
+	memset(info, 0, sizeof(*info));
+	info->pci_vendor_id = ldev->pdev->vendor;
+	info->pci_device_id = ldev->pdev->device;
+	info->pci_revision = ldev->pdev->revision;
+	info->chip_id = id->chip_id;
+	info->hw_version = id->hw_version;
+	info->fw_version = id->fw_version;
+	info->fw_abi_version = id->fw_abi_version;
+	info->num_queues = ldev->num_queues;
+	info->num_link_ports = id->num_link_ports;
+	info->num_contexts = LUMEN_CONTEXTS_MAX;
+	info->capabilities = lumen_capabilities(ldev);
+	info->mem_size = id->mem_size;
+	strscpy(info->serial, id->serial, sizeof(info->serial));
+	strscpy(info->fw_build_id, id->fw_build_id, sizeof(info->fw_build_id));
+}
+
+/**
+ * lumen_read_telemetry() - sample the telemetry registers
+ * @ldev: device; caller is inside drm_dev_enter()
+ * @tel: out
+ */
+void lumen_read_telemetry(struct lumen_device *ldev, struct drm_lumen_telemetry *tel)
+{
+	memset(tel, 0, sizeof(*tel));
+	tel->temp_mc = lumen_rd32(ldev, LUMEN_REG_TEMP_MC);
+	tel->temp_crit_mc = lumen_rd32(ldev, LUMEN_REG_TEMP_CRIT_MC);
+	tel->power_mw = lumen_rd32(ldev, LUMEN_REG_POWER_MW);
+	tel->power_cap_mw = lumen_rd32(ldev, LUMEN_REG_POWER_CAP_MW);
+	tel->clk_core_mhz = lumen_rd32(ldev, LUMEN_REG_CLK_CORE_MHZ);
+	tel->clk_mem_mhz = lumen_rd32(ldev, LUMEN_REG_CLK_MEM_MHZ);
+	tel->busy_ns = lumen_rd64(ldev, LUMEN_REG_BUSY_NS_LO);
+	tel->uptime_ns = (u64)lumen_rd32(ldev, LUMEN_REG_UPTIME_MS) * NSEC_PER_MSEC;
+}
+
+/**
+ * lumen_query_ioctl() - DRM_IOCTL_LUMEN_QUERY
+ * @drm: DRM device
+ * @data: &struct drm_lumen_query, copied in by the DRM core
+ * @file: caller
+ *
+ * Copies min(@size, full size) bytes of the structure to @data and returns
+ * the full size in @size; @size 0 only asks for the size.
+ *
+ * Return: 0; -EINVAL for non-zero flags or reserved, or an unknown type;
+ * -EFAULT if @data cannot be written; -EOPNOTSUPP for telemetry on a
+ * device without it; -ENODEV once the device is unplugged.
+ */
+int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct lumen_device *ldev = to_lumen_device(drm);
+	struct drm_lumen_query *args = data;
+	union {
+		struct drm_lumen_device_info info;
+		struct drm_lumen_telemetry tel;
+	} out;
+	u32 full;
+	int ret = 0, idx;
+
+	if (args->flags || args->reserved)
+		return -EINVAL;
+
+	switch (args->type) {
+	case DRM_LUMEN_QUERY_DEVICE_INFO:
+		full = sizeof(out.info);
+		break;
+	case DRM_LUMEN_QUERY_TELEMETRY:
+		full = sizeof(out.tel);
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+
+	if (!args->size)
+		goto out_size;
+
+	if (args->type == DRM_LUMEN_QUERY_DEVICE_INFO) {
+		lumen_fill_device_info(ldev, &out.info);
+	} else {
+		if (!(lumen_capabilities(ldev) & LUMEN_CAP_TELEMETRY)) {
+			ret = -EOPNOTSUPP;
+			goto out_exit;
+		}
+		lumen_read_telemetry(ldev, &out.tel);
+	}
+
+	if (copy_to_user(u64_to_user_ptr(args->data), &out, min(args->size, full))) {
+		ret = -EFAULT;
+		goto out_exit;
+	}
+
+out_size:
+	args->size = full;
+out_exit:
+	drm_dev_exit(idx);
+	return ret;
+}
