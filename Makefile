@@ -29,7 +29,7 @@ qemu:
 guest-deps: userspace kmod qemu
 
 demo: deps guest-deps
-	$(VM) --cards 4 -- sh -c 'npu-smi info'
+	$(VM) --cards 4 -- lumen-demo
 
 test-host: userspace
 	ctest --test-dir $(BUILD) --output-on-failure
