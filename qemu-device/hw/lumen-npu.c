@@ -4,7 +4,7 @@
  * see lumen-npu.h for the map and docs/hw-spec.md for the contract.
  *
  *   -device lumen-npu[,mem-size=256M][,queues=16][,link-ports=6]
- *                    [,chip-id=N][,serial=STR]
+ *                    [,chip-id=N][,serial=STR][,fault-inject=on|off]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -70,7 +70,9 @@ static void lumen_reset_state(LumenState *s, bool power_on)
 {
     lumen_boot_reset(s);
     lumen_mbox_reset(s);
+    lumen_engine_reset(s);
     lumen_queue_reset(s);
+    lumen_mmu_reset(s);
     lumen_irq_reset(s);
     lumen_telemetry_reset(s, power_on);
     s->scratch = 0;
@@ -113,7 +115,11 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     s->num_vectors = LUMEN_NUM_VECTORS(s->num_queues);
-    s->caps = LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY;
+    s->caps = LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY |
+              LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_MMU;
+    if (s->fault_inject) {
+        s->caps |= LUMEN_CAP_FAULT_INJECT;
+    }
 
     pci_config_set_prog_interface(pdev->config, LUMEN_PCI_CLASS & 0xff);
     pdev->config[PCI_INTERRUPT_PIN] = 0;        /* MSI-X only */
@@ -163,6 +169,7 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
 
     lumen_boot_init(s);
     lumen_mbox_init(s);
+    lumen_engine_init(s);
     lumen_reset_state(s, true);
     trace_lumen_realize(s->chip_id, s->mem_size, s->num_queues,
                         s->num_link_ports);
@@ -172,6 +179,7 @@ static void lumen_exit(PCIDevice *pdev)
 {
     LumenState *s = LUMEN_NPU(pdev);
 
+    lumen_engine_exit(s);
     lumen_mbox_exit(s);
     lumen_boot_exit(s);
     msix_uninit(pdev, &s->bar0, &s->bar0);
@@ -199,8 +207,13 @@ static int lumen_post_load(void *opaque, int version_id)
             return -EINVAL;
         }
     }
+    if (s->mmu.select >= LUMEN_CONTEXTS_MAX || !lumen_queue_post_load(s) ||
+        !lumen_engine_post_load(s)) {
+        return -EINVAL;
+    }
     lumen_boot_post_load(s);
     lumen_mbox_post_load(s);
+    lumen_mmu_post_load(s);
     return 0;
 }
 
@@ -257,9 +270,68 @@ static const VMStateDescription vmstate_lumen_telemetry = {
     },
 };
 
+static const VMStateDescription vmstate_lumen_mmu_ctx = {
+    .name = "lumen-npu/mmu-ctx",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(root, LumenMmuCtx),
+        VMSTATE_UINT32(ctrl, LumenMmuCtx),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_lumen_mmu = {
+    .name = "lumen-npu/mmu",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(select, LumenMmu),
+        VMSTATE_UINT32(root_lo, LumenMmu),
+        VMSTATE_UINT32(fault_status, LumenMmu),
+        VMSTATE_UINT32(fault_ctx, LumenMmu),
+        VMSTATE_UINT64(fault_addr, LumenMmu),
+        VMSTATE_UINT32(fault_info, LumenMmu),
+        VMSTATE_UINT32(fault_queue, LumenMmu),
+        VMSTATE_UINT32(fault_tag, LumenMmu),
+        VMSTATE_STRUCT_ARRAY(ctx, LumenMmu, LUMEN_CONTEXTS_MAX, 1,
+                             vmstate_lumen_mmu_ctx, LumenMmuCtx),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_lumen_queue = {
+    .name = "lumen-npu/queue",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(base_lo, LumenQueue),
+        VMSTATE_UINT64(base, LumenQueue),
+        VMSTATE_UINT32(order, LumenQueue),
+        VMSTATE_UINT32(ctrl, LumenQueue),
+        VMSTATE_UINT32(head, LumenQueue),
+        VMSTATE_UINT32(tail, LumenQueue),
+        VMSTATE_UINT32(status, LumenQueue),
+        VMSTATE_UINT32(error, LumenQueue),
+        VMSTATE_UINT32(error_index, LumenQueue),
+        VMSTATE_UINT32(completed, LumenQueue),
+        VMSTATE_UINT32(inject, LumenQueue),
+        VMSTATE_BOOL(hung, LumenQueue),
+        VMSTATE_BOOL(waiting, LumenQueue),
+        VMSTATE_BOOL(has_cur, LumenQueue),
+        VMSTATE_UINT64(progress, LumenQueue),
+        VMSTATE_BUFFER_UNSAFE(cur, LumenQueue, 1, sizeof(struct lumen_cmd)),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * Version 2 added the device MMU and the queue engine; a version 1 stream
+ * (no queue ever ran) loads with both in their reset state.
+ */
 static const VMStateDescription vmstate_lumen = {
     .name = TYPE_LUMEN_NPU,
-    .version_id = 1,
+    .version_id = 2,
     .minimum_version_id = 1,
     .post_load = lumen_post_load,
     .fields = (const VMStateField[]) {
@@ -278,6 +350,9 @@ static const VMStateDescription vmstate_lumen = {
         VMSTATE_STRUCT(telem, LumenState, 1, vmstate_lumen_telemetry,
                        LumenTelemetry),
         VMSTATE_UINT32_ARRAY(db_last, LumenState, LUMEN_QUEUES_MAX),
+        VMSTATE_STRUCT(mmu, LumenState, 2, vmstate_lumen_mmu, LumenMmu),
+        VMSTATE_STRUCT_ARRAY(queues, LumenState, LUMEN_QUEUES_MAX, 2,
+                             vmstate_lumen_queue, LumenQueue),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -291,6 +366,7 @@ static const Property lumen_properties[] = {
                        LUMEN_LINK_PORTS_DEFAULT),
     DEFINE_PROP_UINT32("chip-id", LumenState, chip_id, 0),
     DEFINE_PROP_STRING("serial", LumenState, serial),
+    DEFINE_PROP_BOOL("fault-inject", LumenState, fault_inject, true),
 };
 
 static void lumen_class_init(ObjectClass *klass, void *data)
@@ -326,6 +402,8 @@ static void lumen_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "serial",
         "board serial, up to 31 printable ASCII characters "
         "(default LN1-<chip-id in hex>)");
+    object_class_property_set_description(klass, "fault-inject",
+        "test-only fault injection block (CAPS.FAULT_INJECT)");
 }
 
 static const TypeInfo lumen_types[] = {

@@ -11,7 +11,10 @@
  *   lumen-boot.c       firmware image fetch and validation
  *   lumen-mbox.c       firmware mailbox rings and messages
  *   lumen-telemetry.c  thermal/power/clock model
- *   lumen-queue.c      DMA queue registers and the doorbell BAR
+ *   lumen-queue.c      DMA queue registers, doorbells, queue stop/reset
+ *   lumen-engine.c     descriptor fetch, validation and execution (BH)
+ *   lumen-mmu.c        device MMU: contexts, table walk, TLB, fault record
+ *   lumen-inject.c     test-only fault injection block
  *
  * Locking: everything runs under the BQL (MMIO callbacks, bottom halves and
  * timers of the main loop), so the state needs no lock of its own.
@@ -73,6 +76,70 @@ typedef struct LumenTelemetry {
     bool over_temp;                 /* ERR_THERMAL reported, not yet cooled */
 } LumenTelemetry;
 
+/* Device MMU (lumen-mmu.c). */
+#define LUMEN_TLB_ENTRIES           8       /* per context, round robin */
+
+typedef struct LumenTlbEntry {
+    uint64_t tag;                   /* va >> shift */
+    uint64_t pte;                   /* the leaf entry */
+    uint8_t shift;                  /* LUMEN_PAGE_SHIFT or HUGE_PAGE_SHIFT */
+    bool valid;
+} LumenTlbEntry;
+
+typedef struct LumenMmuCtx {
+    uint64_t root;                  /* table pointer, PTE form */
+    uint32_t ctrl;                  /* LUMEN_MMU_CTX_* */
+    uint32_t tlb_next;              /* not migrated (TLB is flushed) */
+    LumenTlbEntry tlb[LUMEN_TLB_ENTRIES];
+} LumenMmuCtx;
+
+typedef struct LumenMmu {
+    uint32_t select;                /* MMU_CTX_SELECT */
+    uint32_t root_lo;               /* pending low half until _HI */
+    uint32_t fault_status;
+    uint32_t fault_ctx;
+    uint64_t fault_addr;
+    uint32_t fault_info;
+    uint32_t fault_queue;
+    uint32_t fault_tag;
+    LumenMmuCtx ctx[LUMEN_CONTEXTS_MAX];
+} LumenMmu;
+
+/* Result of a translation: where @len bytes from the VA live. */
+typedef struct LumenXlate {
+    uint64_t addr;                  /* device-memory offset or bus address */
+    uint64_t len;                   /* bytes up to the end of the page */
+    bool host;                      /* LUMEN_PTE_TARGET_HOST */
+} LumenXlate;
+
+/* One hardware DMA queue (lumen-queue.c, lumen-engine.c). */
+typedef struct LumenQueue {
+    uint32_t base_lo;               /* pending low half until _HI */
+    uint64_t base;
+    uint32_t order;
+    uint32_t ctrl;                  /* ENABLE | CTX (RESET never stored) */
+    uint32_t head;
+    uint32_t tail;
+    uint32_t status;                /* LUMEN_QSTS_* */
+    uint32_t error;
+    uint32_t error_index;
+    uint32_t completed;
+    uint32_t inject;                /* armed enum lumen_inject, or NONE */
+    bool hung;                      /* HANG_QUEUE fired */
+    bool waiting;                   /* parked on a WAIT at HEAD */
+    bool has_cur;                   /* cur holds the descriptor at HEAD */
+    uint64_t progress;              /* bytes of cur done (COPY, FILL) */
+    struct lumen_cmd cur;
+} LumenQueue;
+
+/* The queue engine: one bottom half serves all queues round robin. */
+typedef struct LumenEngine {
+    QEMUBH *bh;
+    QEMUTimer *wait_timer;          /* re-checks parked WAITs */
+    uint32_t next;                  /* queue served first on the next run */
+    bool kick;                      /* a SIGNAL ran: re-check WAITs */
+} LumenEngine;
+
 struct LumenState {
     PCIDevice parent_obj;
 
@@ -82,6 +149,7 @@ struct LumenState {
     uint32_t num_link_ports;
     uint32_t chip_id;
     char *serial;
+    bool fault_inject;
 
     /* Derived at realize. */
     char serial_str[LUMEN_SERIAL_LEN];
@@ -110,6 +178,9 @@ struct LumenState {
     LumenMbox mbox;
     LumenTelemetry telem;
     uint32_t db_last[LUMEN_QUEUES_MAX];     /* last doorbell values */
+    LumenMmu mmu;
+    LumenQueue queues[LUMEN_QUEUES_MAX];
+    LumenEngine engine;
 };
 
 /* lumen-npu.c */
@@ -158,7 +229,30 @@ bool lumen_telemetry_write(LumenState *s, hwaddr addr, uint32_t val);
 extern const MemoryRegionOps lumen_doorbell_ops;
 uint64_t lumen_doorbell_bar_size(uint32_t num_queues);
 void lumen_queue_reset(LumenState *s);
+bool lumen_queue_post_load(LumenState *s);
 bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val);
+void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code);
+unsigned int lumen_queue_ctx(LumenQueue *lq);
+
+/* lumen-engine.c */
+void lumen_engine_init(LumenState *s);
+void lumen_engine_exit(LumenState *s);
+void lumen_engine_reset(LumenState *s);
+bool lumen_engine_post_load(LumenState *s);
+void lumen_engine_kick(LumenState *s);
+
+/* lumen-mmu.c */
+void lumen_mmu_reset(LumenState *s);
+void lumen_mmu_post_load(LumenState *s);
+bool lumen_mmu_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_mmu_write(LumenState *s, hwaddr addr, uint32_t val);
+enum lumen_status lumen_mmu_translate(LumenState *s, unsigned int q,
+                                      uint64_t va, bool write,
+                                      LumenXlate *out);
+
+/* lumen-inject.c (armed injections live in LumenQueue.inject) */
+bool lumen_inject_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_inject_write(LumenState *s, hwaddr addr, uint32_t val);
 
 #endif /* HW_MISC_LUMEN_NPU_H */

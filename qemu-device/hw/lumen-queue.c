@@ -1,12 +1,11 @@
 /*
  * Lumen N1 accelerator: DMA queue registers and doorbells (docs/hw-spec.md
- * section 10).
+ * section 10, lumen_queue.h).
  *
- * CAPS.DMA_QUEUES is clear in this revision of the model: the per-queue
- * register block reads 0 and drops writes, and every queue is DISABLED, so
- * a doorbell write is dropped and reported as a bad register access
- * (BAD_STATE). The doorbell value is still recorded and traced, which is
- * where queue execution plugs in.
+ * This file owns the per-queue register block, the doorbell BAR and the
+ * queue state machine (DISABLED, IDLE, RUNNING, STOPPED). A doorbell only
+ * records the tail and schedules the engine's bottom half
+ * (lumen-engine.c), which fetches and executes the descriptors.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,9 +16,118 @@
 #include "lumen-npu.h"
 #include "trace.h"
 
+#define LUMEN_QCTRL_RESERVED    (~(LUMEN_QCTRL_ENABLE | LUMEN_QCTRL_RESET | \
+                                   LUMEN_QCTRL_CTX_MASK))
+
 uint64_t lumen_doorbell_bar_size(uint32_t num_queues)
 {
     return pow2ceil((uint64_t)num_queues * LUMEN_DOORBELL_STRIDE);
+}
+
+unsigned int lumen_queue_ctx(LumenQueue *lq)
+{
+    /* Enabling checks the field; the mask keeps any stored value safe. */
+    return ((lq->ctrl & LUMEN_QCTRL_CTX_MASK) >> LUMEN_QCTRL_CTX_SHIFT) %
+           LUMEN_CONTEXTS_MAX;
+}
+
+/*
+ * Stop queue @q with @code at its HEAD: the descriptor there is not
+ * retired. The queue's vector is signalled so that waiters see the stop.
+ * The caller reports the error class in ERR_STATUS.
+ */
+void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code)
+{
+    LumenQueue *lq = &s->queues[q];
+
+    trace_lumen_queue_stop(s->chip_id, q, lq->head, code);
+    qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u stopped at "
+                  "index %u: %s\n", s->chip_id, q, lq->head,
+                  lumen_status_name(code));
+    lq->status = LUMEN_QSTS_STOPPED;
+    lq->error = code;
+    lq->error_index = lq->head;
+    lq->has_cur = false;
+    lq->waiting = false;
+    lq->progress = 0;
+    lumen_irq_queue(s, q);
+}
+
+/* Drop the queue's state (QCTRL_RESET): DISABLED, indices and errors 0. */
+static void lumen_queue_clear(LumenQueue *lq)
+{
+    uint32_t base_lo = lq->base_lo, order = lq->order;
+    uint64_t base = lq->base;
+    uint32_t ctx = lq->ctrl & LUMEN_QCTRL_CTX_MASK;
+
+    memset(lq, 0, sizeof(*lq));
+    lq->base_lo = base_lo;
+    lq->base = base;
+    lq->order = order;
+    lq->ctrl = ctx;
+    lq->status = LUMEN_QSTS_DISABLED;
+    lq->inject = LUMEN_INJECT_NONE;
+}
+
+static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
+                                   uint32_t val)
+{
+    LumenQueue *lq = &s->queues[q];
+    uint32_t ctx = (val & LUMEN_QCTRL_CTX_MASK) >> LUMEN_QCTRL_CTX_SHIFT;
+    bool enable = val & LUMEN_QCTRL_ENABLE;
+
+    if (val & LUMEN_QCTRL_RESERVED) {
+        lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
+                        "queue CTRL reserved bits set");
+        return;
+    }
+    if (val & LUMEN_QCTRL_RESET) {
+        trace_lumen_queue_reset(s->chip_id, q);
+        lumen_queue_clear(lq);
+    }
+    if (lq->status != LUMEN_QSTS_DISABLED &&
+        (lq->ctrl & LUMEN_QCTRL_CTX_MASK) != (val & LUMEN_QCTRL_CTX_MASK)) {
+        lumen_reg_error(s, addr, LUMEN_STATUS_BAD_STATE,
+                        "queue CTRL.CTX changed while enabled");
+        return;
+    }
+    if (!enable) {
+        lq->ctrl = val & LUMEN_QCTRL_CTX_MASK;
+        /*
+         * A STOPPED queue stays STOPPED until RESET. A queue busy with a
+         * COPY or FILL finishes it first (lumen-engine.c); a parked WAIT
+         * is abandoned and runs again from the start when re-enabled.
+         */
+        lq->waiting = false;
+        if (lq->status != LUMEN_QSTS_STOPPED &&
+            (!lq->has_cur || lq->cur.opcode == LUMEN_CMD_WAIT)) {
+            lq->has_cur = false;
+            lq->status = LUMEN_QSTS_DISABLED;
+        }
+        return;
+    }
+    if (lq->status == LUMEN_QSTS_DISABLED) {
+        if (ctx >= LUMEN_CONTEXTS_MAX) {
+            lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
+                            "queue CTRL.CTX beyond LUMEN_CONTEXTS_MAX");
+            return;
+        }
+        if ((lq->base & 63) || lq->order < LUMEN_QUEUE_ORDER_MIN ||
+            lq->order > LUMEN_QUEUE_ORDER_MAX) {
+            qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u not "
+                          "enabled: ring base 0x%" PRIx64 " order %u\n",
+                          s->chip_id, q, lq->base, lq->order);
+            lumen_report_error(s, LUMEN_ERR_QUEUE_DESC,
+                               LUMEN_STATUS_BAD_ARGUMENT, q);
+            return;
+        }
+        lq->status = lq->head == lq->tail ? LUMEN_QSTS_IDLE :
+                     LUMEN_QSTS_RUNNING;
+    }
+    lq->ctrl = val & (LUMEN_QCTRL_ENABLE | LUMEN_QCTRL_CTX_MASK);
+    if (lq->status == LUMEN_QSTS_RUNNING) {
+        lumen_engine_kick(s);
+    }
 }
 
 /* @addr is a BAR0 offset inside the queue block. */
@@ -27,30 +135,93 @@ bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val)
 {
     uint32_t q = (addr - LUMEN_REG_QUEUE_BASE) / LUMEN_REG_QUEUE_STRIDE;
     hwaddr reg = (addr - LUMEN_REG_QUEUE_BASE) % LUMEN_REG_QUEUE_STRIDE;
+    LumenQueue *lq;
 
-    if (q >= s->num_queues || reg > LUMEN_QREG_COMPLETED) {
+    if (q >= s->num_queues) {
         return false;
     }
-    qemu_log_mask(LOG_UNIMP, "lumen-npu: chip %u: queue %u register 0x%"
-                  HWADDR_PRIx " read as 0: DMA queues not implemented\n",
-                  s->chip_id, q, reg);
-    *val = 0;
-    return true;
+    lq = &s->queues[q];
+    switch (reg) {
+    case LUMEN_QREG_RING_BASE_LO:
+        *val = (uint32_t)lq->base;
+        return true;
+    case LUMEN_QREG_RING_BASE_HI:
+        *val = lq->base >> 32;
+        return true;
+    case LUMEN_QREG_RING_ORDER:
+        *val = lq->order;
+        return true;
+    case LUMEN_QREG_CTRL:
+        *val = lq->ctrl;
+        return true;
+    case LUMEN_QREG_HEAD:
+        *val = lq->head;
+        return true;
+    case LUMEN_QREG_TAIL:
+        *val = lq->tail;
+        return true;
+    case LUMEN_QREG_STATUS:
+        *val = lq->status;
+        return true;
+    case LUMEN_QREG_ERROR:
+        *val = lq->error;
+        return true;
+    case LUMEN_QREG_ERROR_INDEX:
+        *val = lq->error_index;
+        return true;
+    case LUMEN_QREG_COMPLETED:
+        *val = lq->completed;
+        return true;
+    default:
+        return false;
+    }
 }
 
 bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val)
 {
     uint32_t q = (addr - LUMEN_REG_QUEUE_BASE) / LUMEN_REG_QUEUE_STRIDE;
     hwaddr reg = (addr - LUMEN_REG_QUEUE_BASE) % LUMEN_REG_QUEUE_STRIDE;
+    LumenQueue *lq;
 
-    if (q >= s->num_queues || reg > LUMEN_QREG_COMPLETED) {
+    if (q >= s->num_queues) {
         return false;
     }
-    qemu_log_mask(LOG_UNIMP, "lumen-npu: chip %u: queue %u register 0x%"
-                  HWADDR_PRIx " write 0x%x dropped: DMA queues not "
-                  "implemented\n", s->chip_id, q, reg, val);
-    return true;
+    lq = &s->queues[q];
+    switch (reg) {
+    case LUMEN_QREG_RING_BASE_LO:
+    case LUMEN_QREG_RING_BASE_HI:
+    case LUMEN_QREG_RING_ORDER:
+        if (lq->status != LUMEN_QSTS_DISABLED) {
+            lumen_reg_error(s, addr, LUMEN_STATUS_BAD_STATE,
+                            "queue ring programmed while not DISABLED");
+            return true;
+        }
+        if (reg == LUMEN_QREG_RING_BASE_LO) {
+            lq->base_lo = val;
+        } else if (reg == LUMEN_QREG_RING_BASE_HI) {
+            lq->base = (uint64_t)val << 32 | lq->base_lo;
+        } else {
+            lq->order = val;    /* checked when the queue is enabled */
+        }
+        return true;
+    case LUMEN_QREG_CTRL:
+        lumen_queue_ctrl_write(s, q, addr, val);
+        return true;
+    case LUMEN_QREG_HEAD:
+    case LUMEN_QREG_TAIL:
+    case LUMEN_QREG_STATUS:
+    case LUMEN_QREG_ERROR:
+    case LUMEN_QREG_ERROR_INDEX:
+    case LUMEN_QREG_COMPLETED:
+        lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
+                        "write to a read-only register");
+        return true;
+    default:
+        return false;
+    }
 }
+
+/* ---- Doorbells (BAR4) -------------------------------------------------- */
 
 static void lumen_doorbell_error(LumenState *s, hwaddr addr,
                                  enum lumen_status code, const char *why)
@@ -77,6 +248,8 @@ static void lumen_doorbell_write(void *opaque, hwaddr addr, uint64_t data,
 {
     LumenState *s = opaque;
     uint32_t q = addr / LUMEN_DOORBELL_STRIDE;
+    uint32_t tail = data;
+    LumenQueue *lq;
 
     if (size != 4 || (addr & 3)) {
         lumen_doorbell_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
@@ -93,11 +266,40 @@ static void lumen_doorbell_write(void *opaque, hwaddr addr, uint64_t data,
                              "write to a reserved doorbell offset");
         return;
     }
-    trace_lumen_doorbell(s->chip_id, q, data);
-    s->db_last[q] = data;
-    /* Every queue is DISABLED while CAPS.DMA_QUEUES is clear. */
-    lumen_doorbell_error(s, addr, LUMEN_STATUS_BAD_STATE,
-                         "doorbell of a disabled queue");
+    trace_lumen_doorbell(s->chip_id, q, tail);
+    s->db_last[q] = tail;
+    lq = &s->queues[q];
+    switch (lq->status) {
+    case LUMEN_QSTS_DISABLED:
+        lumen_doorbell_error(s, addr, LUMEN_STATUS_BAD_STATE,
+                             "doorbell of a disabled queue");
+        return;
+    case LUMEN_QSTS_STOPPED:
+        /* Recorded; nothing runs until the queue is reset. */
+        lq->tail = tail;
+        return;
+    }
+    if (!(lq->ctrl & LUMEN_QCTRL_ENABLE)) {
+        /* Disabling, finishing its current descriptor. */
+        lumen_doorbell_error(s, addr, LUMEN_STATUS_BAD_STATE,
+                             "doorbell of a queue being disabled");
+        return;
+    }
+    if (tail - lq->head > (1u << lq->order)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
+                      "doorbell %u overruns the ring (HEAD %u, %u entries)\n",
+                      s->chip_id, q, tail, lq->head, 1u << lq->order);
+        lq->tail = tail;
+        lumen_queue_stop(s, q, LUMEN_STATUS_BAD_ARGUMENT);
+        lumen_report_error(s, LUMEN_ERR_QUEUE_DESC, LUMEN_STATUS_BAD_ARGUMENT,
+                           q);
+        return;
+    }
+    lq->tail = tail;
+    if (lq->head != lq->tail || lq->has_cur) {
+        lq->status = LUMEN_QSTS_RUNNING;
+        lumen_engine_kick(s);
+    }
 }
 
 const MemoryRegionOps lumen_doorbell_ops = {
@@ -116,7 +318,43 @@ const MemoryRegionOps lumen_doorbell_ops = {
     },
 };
 
+/* Check migrated queue state before anything uses it. */
+bool lumen_queue_post_load(LumenState *s)
+{
+    unsigned int q;
+
+    for (q = 0; q < LUMEN_QUEUES_MAX; q++) {
+        LumenQueue *lq = &s->queues[q];
+
+        if (lq->status > LUMEN_QSTS_DISABLED ||
+            lq->inject > LUMEN_INJECT_CORRUPT_DESC) {
+            return false;
+        }
+        if (q >= s->num_queues && lq->status != LUMEN_QSTS_DISABLED) {
+            return false;
+        }
+        if (lq->status == LUMEN_QSTS_DISABLED) {
+            continue;
+        }
+        if ((lq->base & 63) || lq->order < LUMEN_QUEUE_ORDER_MIN ||
+            lq->order > LUMEN_QUEUE_ORDER_MAX ||
+            (lq->status != LUMEN_QSTS_STOPPED &&
+             lq->tail - lq->head > (1u << lq->order)) ||
+            ((lq->ctrl & LUMEN_QCTRL_CTX_MASK) >> LUMEN_QCTRL_CTX_SHIFT) >=
+            LUMEN_CONTEXTS_MAX) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void lumen_queue_reset(LumenState *s)
 {
+    unsigned int q;
+
     memset(s->db_last, 0, sizeof(s->db_last));
+    for (q = 0; q < LUMEN_QUEUES_MAX; q++) {
+        memset(&s->queues[q], 0, sizeof(s->queues[q]));
+        s->queues[q].status = LUMEN_QSTS_DISABLED;
+    }
 }

@@ -23,6 +23,7 @@
 #define LUMEN_REG_BOOT          0x200
 #define LUMEN_REG_TELEMETRY     0x300
 #define LUMEN_REG_MMU           0x400
+#define LUMEN_REG_INJECT        0x500
 #define LUMEN_REG_LINK_END      (LUMEN_REG_LINK_BASE + \
                                  LUMEN_LINK_PORTS_MAX * LUMEN_REG_LINK_STRIDE)
 #define LUMEN_REG_QUEUE_END     (LUMEN_REG_QUEUE_BASE + \
@@ -117,28 +118,22 @@ static bool lumen_global_write(LumenState *s, hwaddr addr, uint32_t val)
 }
 
 /*
- * Documented blocks whose capability is still clear (device MMU, link
- * ports): they read 0 and writes are dropped until their revision of the
- * model implements them.
+ * Documented blocks whose capability is still clear (link ports): they
+ * read 0 and writes are dropped until their revision of the model
+ * implements them.
  */
 static bool lumen_unimp_block(LumenState *s, hwaddr addr, bool write)
 {
-    const char *block;
-
-    if (addr >= LUMEN_REG_MMU && addr <= LUMEN_REG_MMU_FAULT_INFO) {
-        block = "device MMU";
-    } else if (addr >= LUMEN_REG_LINK_BASE && addr < LUMEN_REG_LINK_END &&
-               (addr - LUMEN_REG_LINK_BASE) / LUMEN_REG_LINK_STRIDE <
-               s->num_link_ports &&
-               (addr - LUMEN_REG_LINK_BASE) % LUMEN_REG_LINK_STRIDE <=
-               LUMEN_LREG_DOWN_EVENTS) {
-        block = "link port";
-    } else {
+    if (addr < LUMEN_REG_LINK_BASE || addr >= LUMEN_REG_LINK_END ||
+        (addr - LUMEN_REG_LINK_BASE) / LUMEN_REG_LINK_STRIDE >=
+        s->num_link_ports ||
+        (addr - LUMEN_REG_LINK_BASE) % LUMEN_REG_LINK_STRIDE >
+        LUMEN_LREG_DOWN_EVENTS) {
         return false;
     }
-    qemu_log_mask(LOG_UNIMP, "lumen-npu: chip %u: %s register 0x%"
-                  HWADDR_PRIx " %s: not implemented\n", s->chip_id, block,
-                  addr, write ? "write dropped" : "read as 0");
+    qemu_log_mask(LOG_UNIMP, "lumen-npu: chip %u: link port register 0x%"
+                  HWADDR_PRIx " %s: not implemented\n", s->chip_id, addr,
+                  write ? "write dropped" : "read as 0");
     return true;
 }
 
@@ -157,6 +152,10 @@ static bool lumen_block_read(LumenState *s, hwaddr addr, uint32_t *val)
         return lumen_boot_read(s, addr, val) || lumen_mbox_read(s, addr, val);
     case LUMEN_REG_TELEMETRY:
         return lumen_telemetry_read(s, addr, val);
+    case LUMEN_REG_MMU:
+        return lumen_mmu_read(s, addr, val);
+    case LUMEN_REG_INJECT:
+        return lumen_inject_read(s, addr, val);
     }
     if (addr >= LUMEN_REG_QUEUE_BASE && addr < LUMEN_REG_QUEUE_END) {
         return lumen_queue_read(s, addr, val);
@@ -177,6 +176,10 @@ static bool lumen_block_write(LumenState *s, hwaddr addr, uint32_t val)
                lumen_mbox_write(s, addr, val);
     case LUMEN_REG_TELEMETRY:
         return lumen_telemetry_write(s, addr, val);
+    case LUMEN_REG_MMU:
+        return lumen_mmu_write(s, addr, val);
+    case LUMEN_REG_INJECT:
+        return lumen_inject_write(s, addr, val);
     }
     if (addr >= LUMEN_REG_QUEUE_BASE && addr < LUMEN_REG_QUEUE_END) {
         return lumen_queue_write(s, addr, val);

@@ -57,7 +57,10 @@ class Contract:
 
 
 C = Contract(['lumen_regs.h', 'lumen_fw_image.h', 'lumen_mbox.h',
-              'lumen_queue.h'])
+              'lumen_queue.h', 'lumen_mmu.h'])
+CAPS_ALL = (C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY |
+            C.LUMEN_CAP_DMA_QUEUES | C.LUMEN_CAP_MMU |
+            C.LUMEN_CAP_FAULT_INJECT)
 
 
 # ---- qtest transport --------------------------------------------------------
@@ -427,7 +430,7 @@ def identity(env):
     expect = {
         C.LUMEN_REG_MAGIC: C.LUMEN_MAGIC,
         C.LUMEN_REG_HW_VERSION: C.LUMEN_HW_VERSION,
-        C.LUMEN_REG_CAPS: C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY,
+        C.LUMEN_REG_CAPS: CAPS_ALL,
         C.LUMEN_REG_CHIP_ID: 5,
         C.LUMEN_REG_MEM_SIZE_LO: 64 << 20,
         C.LUMEN_REG_MEM_SIZE_HI: 0,
@@ -600,7 +603,8 @@ def wrong_state_writes(env):
 
 @test
 def register_access_rules(env):
-    q, card = one_card(env)
+    q, card = one_card(env, ',fault-inject=off')
+    assert card.reg(C.LUMEN_REG_CAPS) == CAPS_ALL & ~C.LUMEN_CAP_FAULT_INJECT
     card.clear_errors()
     count = card.reg(C.LUMEN_REG_ERR_COUNT)
     # Reserved offsets read 0 without an error.
@@ -718,8 +722,7 @@ def mailbox_messages(env):
                                                            r['payload'], 32)
     assert serial.rstrip(b'\0') == b'LN1-00000003', serial
     assert (chip, rev, mem, nq, nl, caps, rsv) == (
-        3, 1, 256 << 20, 16, 6,
-        C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY, 0)
+        3, 1, 256 << 20, 16, 6, CAPS_ALL, 0)
 
     r = card.call(make_msg(C.LUMEN_MBOX_GET_TELEMETRY, seq=81))
     assert r['status'] == 0 and r['len'] == 40
@@ -884,13 +887,12 @@ def doorbells(env):
     q, card = one_card(env, ',queues=3')
     card.clear_errors()
     assert card.bar_size(0x20, True) == 4 << 12
-    # Queue registers read 0 while CAPS.DMA_QUEUES is clear.
     qreg = C.LUMEN_REG_QUEUE_BASE
-    assert card.reg(qreg + C.LUMEN_QREG_STATUS) == 0
-    card.wreg(qreg + C.LUMEN_QREG_CTRL, 1)
-    assert card.reg(qreg + C.LUMEN_QREG_CTRL) == 0
+    assert card.reg(qreg + C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+    # Queue 3 does not exist: its block is reserved.
+    assert card.reg(qreg + 3 * 0x40 + C.LUMEN_QREG_STATUS) == 0
     assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
-    # Doorbell of a (necessarily disabled) queue.
+    # Doorbell of a disabled queue.
     q.writel(card.bar4, 5)
     expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE, 0)
     q.writel(card.bar4 + 3 * 0x1000, 1)
@@ -911,6 +913,10 @@ def function_level_reset(env):
     card.soft_reset()
     assert card.boot(make_image()) == C.LUMEN_BOOT_RUNNING
     card.wreg(C.LUMEN_REG_SCRATCH, 7)
+    Space(card, 3)
+    qu = Queue(card, 1, ctx=3)
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 1 << 8 | C.LUMEN_INJECT_HANG_QUEUE)
+    qu.submit([nop()])
     pcie = card.find_cap(0x10)
     devcap = card.cfg_read(pcie + 4)
     assert devcap & (1 << 28), 'FLR not advertised'
@@ -920,7 +926,14 @@ def function_level_reset(env):
     assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == 0
     assert card.reg(C.LUMEN_REG_SCRATCH) == 0
     assert card.reg(C.LUMEN_REG_MBOX_RING_ORDER) == 0
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+    assert qu.reg(C.LUMEN_QREG_TAIL) == 0
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    card.wreg(C.LUMEN_REG_MMU_CTX_SELECT, 3)
+    assert card.reg(C.LUMEN_REG_MMU_CTX_CTRL) == 0
     assert card.boot(make_image()) == C.LUMEN_BOOT_RUNNING
+    Space(card, 3)
+    Queue(card, 1, ctx=3).run([nop()])
 
 
 @test
@@ -1092,6 +1105,849 @@ def fuzz_registers(env):
     card.soft_reset()
     assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
     assert card.call(make_msg(C.LUMEN_MBOX_PING, seq=4242))['seq'] == 4242
+
+
+# ---- DMA queues, device MMU, fault injection ---------------------------------
+
+RING_AREA = 0x1000000       # queue rings in guest RAM, 16 KiB per queue
+PT_AREA = 0x1800000         # host page-table pages
+HOST_AREA = 0x2000000       # data buffers, up to 0x7000000
+PAGE = 1 << C.LUMEN_PAGE_SHIFT
+HUGE = 1 << C.LUMEN_HUGE_PAGE_SHIFT
+RW = C.LUMEN_PTE_READ | C.LUMEN_PTE_WRITE
+HOST_T = C.LUMEN_PTE_TARGET_HOST
+DEV_T = C.LUMEN_PTE_TARGET_DEVMEM
+
+
+def qreg(q, r):
+    return C.LUMEN_REG_QUEUE_BASE + q * C.LUMEN_REG_QUEUE_STRIDE + r
+
+
+def cmd(op, args=(), flags=0, tag=0, reserved0=0):
+    words = list(args) + [0] * (7 - len(args))
+    return struct.pack('<BBHI7Q', op, flags, reserved0, tag, *words)
+
+
+def copy(src, dst, size, **kw):
+    return cmd(C.LUMEN_CMD_COPY, (src, dst, size), **kw)
+
+
+def fill(dst, size, pattern, **kw):
+    return cmd(C.LUMEN_CMD_FILL, (dst, size, pattern), **kw)
+
+
+def fence(op, addr, value=0, **kw):
+    return cmd(op, (addr, value), **kw)
+
+
+def nop(**kw):
+    return cmd(C.LUMEN_CMD_NOP, **kw)
+
+
+class Space:
+    """One MMU context: page tables built by the test, plus a model of the
+    mapping so the test can read and write through device VAs itself."""
+
+    def __init__(self, card, ctx, tables='host', pt_base=None):
+        self.card, self.q, self.ctx = card, card.q, ctx
+        self.tables = tables
+        base = pt_base if pt_base is not None else (
+            PT_AREA + ctx * 0x40000 if tables == 'host' else
+            card.mem_size - (ctx + 1) * 0x40000)
+        self.next_pt = base
+        self.limit = base + 0x40000
+        self.pages = {}         # va page -> (target, addr, size)
+        self.root = self.new_table()
+        card.wreg(C.LUMEN_REG_MMU_CTX_SELECT, ctx)
+        card.wreg64(C.LUMEN_REG_MMU_CTX_ROOT_LO, self.root | self.tt())
+        card.wreg(C.LUMEN_REG_MMU_CTX_CTRL, C.LUMEN_MMU_CTX_VALID)
+
+    def tt(self):
+        return HOST_T if self.tables == 'host' else DEV_T
+
+    def phys_write(self, target, addr, data):
+        base = self.card.bar2 if target == DEV_T else 0
+        self.q.memwrite(base + addr, data)
+
+    def phys_read(self, target, addr, size):
+        base = self.card.bar2 if target == DEV_T else 0
+        return self.q.memread(base + addr, size)
+
+    def new_table(self):
+        t = self.next_pt
+        assert t + PAGE <= self.limit
+        self.next_pt += PAGE
+        self.phys_write(self.tt(), t, bytes(PAGE))
+        return t
+
+    def entry_addr(self, va, level):
+        table = self.root
+        for lvl in range(level):
+            idx = (va >> (39 - 9 * lvl)) & 511
+            e = struct.unpack('<Q', self.phys_read(self.tt(), table + idx * 8,
+                                                   8))[0]
+            if not e & C.LUMEN_PTE_VALID:
+                nt = self.new_table()
+                self.phys_write(self.tt(), table + idx * 8, struct.pack(
+                    '<Q', nt | self.tt() | C.LUMEN_PTE_VALID))
+                table = nt
+            else:
+                table = e & C.LUMEN_PTE_ADDR_MASK
+        return table + ((va >> (39 - 9 * level)) & 511) * 8
+
+    def set_pte(self, va, level, value):
+        self.phys_write(self.tt(), self.entry_addr(va, level),
+                        struct.pack('<Q', value))
+
+    def map(self, va, target, addr, size, perms=RW, huge=False):
+        step = HUGE if huge else PAGE
+        for off in range(0, size, step):
+            flags = perms | target | C.LUMEN_PTE_VALID
+            if huge:
+                flags |= C.LUMEN_PTE_LEAF
+            self.set_pte(va + off, 2 if huge else 3, (addr + off) | flags)
+            self.pages[(va + off) // step * step] = (target, addr + off, step)
+
+    def map_pages(self, va, target, addrs, perms=RW):
+        """4 KiB pages at VA va, va + 4K, ... -> the given scattered pages."""
+        for i, a in enumerate(addrs):
+            self.map(va + i * PAGE, target, a, PAGE, perms)
+
+    def invalidate(self):
+        self.card.wreg(C.LUMEN_REG_MMU_INVALIDATE, self.ctx)
+
+    def _walk(self, va, size, fn):
+        out = b''
+        while size:
+            for step in (PAGE, HUGE):
+                key = va // step * step
+                if key in self.pages and self.pages[key][2] == step:
+                    break
+            else:
+                raise KeyError('VA 0x%x not mapped in the model' % va)
+            target, addr, step = self.pages[key]
+            n = min(size, key + step - va)
+            out += fn(target, addr + va - key, n, len(out))
+            va += n
+            size -= n
+        return out
+
+    def vread(self, va, size):
+        return self._walk(va, size, lambda t, a, n, o: self.phys_read(t, a, n))
+
+    def vread_opt(self, va, size):
+        """vread, or None where the model has no mapping."""
+        try:
+            return self.vread(va, size)
+        except KeyError:
+            return None
+
+    def vwrite(self, va, data):
+        self._walk(va, len(data), lambda t, a, n, o: self.phys_write(
+            t, a, data[o:o + n]) or data[o:o + n])
+
+
+class Queue:
+    def __init__(self, card, qn, ctx=0, order=4):
+        self.card, self.qn, self.ctx, self.order = card, qn, ctx, order
+        self.ring = RING_AREA + qn * 0x4000 + card.slot * 0x100000
+        card.wreg(qreg(qn, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_RESET)
+        card.wreg64(qreg(qn, C.LUMEN_QREG_RING_BASE_LO), self.ring)
+        card.wreg(qreg(qn, C.LUMEN_QREG_RING_ORDER), order)
+        self.enable()
+
+    def enable(self):
+        self.card.wreg(qreg(self.qn, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_ENABLE |
+                       self.ctx << C.LUMEN_QCTRL_CTX_SHIFT)
+        self.tail = self.card.reg(qreg(self.qn, C.LUMEN_QREG_TAIL))
+
+    def reset(self, enable=True):
+        self.card.wreg(qreg(self.qn, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_RESET |
+                       (C.LUMEN_QCTRL_ENABLE if enable else 0) |
+                       self.ctx << C.LUMEN_QCTRL_CTX_SHIFT)
+        self.tail = 0
+
+    def reg(self, r):
+        return self.card.reg(qreg(self.qn, r))
+
+    def submit(self, cmds, ring=True):
+        entries = 1 << self.order
+        for c in cmds:
+            self.card.q.memwrite(self.ring + (self.tail % entries) * 64, c)
+            self.tail = (self.tail + 1) & 0xffffffff
+        if ring:
+            self.doorbell(self.tail)
+
+    def doorbell(self, val):
+        self.card.q.writel(self.card.bar4 + self.qn * C.LUMEN_DOORBELL_STRIDE,
+                           val)
+
+    def settle(self, tries=400):
+        """Wait until the queue is IDLE or STOPPED; return STATUS."""
+        return self.card.poll(qreg(self.qn, C.LUMEN_QREG_STATUS),
+                              lambda v: v in (C.LUMEN_QSTS_IDLE,
+                                              C.LUMEN_QSTS_STOPPED,
+                                              C.LUMEN_QSTS_DISABLED),
+                              'queue %d to settle' % self.qn, tries)
+
+    def run(self, cmds):
+        self.submit(cmds)
+        st = self.settle()
+        assert st == C.LUMEN_QSTS_IDLE, 'queue %d status %d error %d' % (
+            self.qn, st, self.reg(C.LUMEN_QREG_ERROR))
+
+    def expect_stop(self, code, index=None):
+        st = self.settle()
+        assert st == C.LUMEN_QSTS_STOPPED, 'queue %d status %d' % (self.qn, st)
+        err = self.reg(C.LUMEN_QREG_ERROR)
+        assert err == code, 'queue %d ERROR %d, expected %d' % (
+            self.qn, err, code)
+        if index is not None:
+            got = self.reg(C.LUMEN_QREG_ERROR_INDEX)
+            assert got == index, 'ERROR_INDEX %d, expected %d' % (got, index)
+            assert self.reg(C.LUMEN_QREG_HEAD) == index
+
+
+def queue_card(env, props=''):
+    q, card = one_card(env, props)
+    card.soft_reset()
+    card.clear_errors()
+    return q, card
+
+
+@test
+def queue_registers(env):
+    q, card = queue_card(env)
+    for r, v in ((C.LUMEN_QREG_STATUS, C.LUMEN_QSTS_DISABLED),
+                 (C.LUMEN_QREG_HEAD, 0), (C.LUMEN_QREG_CTRL, 0),
+                 (C.LUMEN_QREG_COMPLETED, 0)):
+        assert card.reg(qreg(15, r)) == v
+    ctrl = qreg(0, C.LUMEN_QREG_CTRL)
+    # Enabling needs a valid order, an aligned base, a context < 64.
+    card.wreg64(qreg(0, C.LUMEN_QREG_RING_BASE_LO), RING_AREA + 0x40)
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE)
+    expect_error(card, C.LUMEN_ERR_QUEUE_DESC, C.LUMEN_STATUS_BAD_ARGUMENT, 0)
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
+    card.wreg(qreg(0, C.LUMEN_QREG_RING_ORDER), 17)
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE)
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
+    card.wreg(qreg(0, C.LUMEN_QREG_RING_ORDER), 4)
+    card.wreg64(qreg(0, C.LUMEN_QREG_RING_BASE_LO), RING_AREA + 0x20)
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE)
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
+    card.wreg64(qreg(0, C.LUMEN_QREG_RING_BASE_LO), RING_AREA)
+    card.clear_errors()
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 64 << 8)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 ctrl)
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 0x4)
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 63 << 8)
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_IDLE
+    assert card.reg(ctrl) == C.LUMEN_QCTRL_ENABLE | 63 << 8
+    assert card.reg64(qreg(0, C.LUMEN_QREG_RING_BASE_LO)) == RING_AREA
+    # While enabled: ring and context are locked, status registers RO.
+    card.clear_errors()
+    for off, val in ((C.LUMEN_QREG_RING_ORDER, 5),
+                     (C.LUMEN_QREG_RING_BASE_LO, 0)):
+        card.wreg(qreg(0, off), val)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE,
+                     qreg(0, off))
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 2 << 8)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE, ctrl)
+    for off in (C.LUMEN_QREG_HEAD, C.LUMEN_QREG_TAIL, C.LUMEN_QREG_STATUS,
+                C.LUMEN_QREG_ERROR, C.LUMEN_QREG_ERROR_INDEX,
+                C.LUMEN_QREG_COMPLETED):
+        card.wreg(qreg(0, off), 1)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                     qreg(0, off))
+    # Doorbell beyond the ring: stop with BAD_ARGUMENT.
+    card.clear_errors()
+    q.writel(card.bar4, 17)
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_STOPPED
+    assert card.reg(qreg(0, C.LUMEN_QREG_ERROR)) == C.LUMEN_STATUS_BAD_ARGUMENT
+    expect_error(card, C.LUMEN_ERR_QUEUE_DESC, C.LUMEN_STATUS_BAD_ARGUMENT, 0)
+    assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE)
+    # RESET clears indices and errors; RESET | ENABLE re-enables.
+    card.wreg(ctrl, C.LUMEN_QCTRL_RESET)
+    for r, v in ((C.LUMEN_QREG_STATUS, C.LUMEN_QSTS_DISABLED),
+                 (C.LUMEN_QREG_HEAD, 0), (C.LUMEN_QREG_TAIL, 0),
+                 (C.LUMEN_QREG_ERROR, 0), (C.LUMEN_QREG_ERROR_INDEX, 0),
+                 (C.LUMEN_QREG_CTRL, 0)):
+        assert card.reg(qreg(0, r)) == v, (r, card.reg(qreg(0, r)))
+    card.wreg(ctrl, C.LUMEN_QCTRL_RESET | C.LUMEN_QCTRL_ENABLE)
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_IDLE
+    # NOPs run, F_IRQ signals the queue's vector and INT_QUEUE.
+    qu = Queue(card, 2)
+    card.clear_errors()
+    qu.run([nop(), nop(), nop(flags=C.LUMEN_CMD_F_IRQ | C.LUMEN_CMD_F_BARRIER)])
+    assert qu.reg(C.LUMEN_QREG_HEAD) == 3 and \
+        qu.reg(C.LUMEN_QREG_COMPLETED) == 3
+    assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 2)
+    assert not card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 1)
+    assert card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_QUEUE
+    # Wrap the ring several times (16 entries).
+    for i in range(5):
+        qu.run([nop()] * 13)
+    assert qu.reg(C.LUMEN_QREG_COMPLETED) == 3 + 65
+    # Disable: doorbells are refused, state is kept.
+    card.wreg(qreg(2, C.LUMEN_QREG_CTRL), 0)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+    card.clear_errors()
+    qu.submit([nop()])
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE,
+                 2 * 0x1000)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == C.LUMEN_ERR_REG_ACCESS
+
+
+@test
+def mmu_registers(env):
+    q, card = queue_card(env)
+    card.wreg(C.LUMEN_REG_MMU_CTX_SELECT, 63)
+    card.wreg64(C.LUMEN_REG_MMU_CTX_ROOT_LO, 0x123456789000 | HOST_T)
+    card.wreg(C.LUMEN_REG_MMU_CTX_CTRL, C.LUMEN_MMU_CTX_VALID)
+    card.wreg(C.LUMEN_REG_MMU_CTX_SELECT, 1)
+    assert card.reg64(C.LUMEN_REG_MMU_CTX_ROOT_LO) == 0
+    card.wreg(C.LUMEN_REG_MMU_CTX_SELECT, 63)
+    assert card.reg64(C.LUMEN_REG_MMU_CTX_ROOT_LO) == 0x123456789000 | HOST_T
+    assert card.reg(C.LUMEN_REG_MMU_CTX_CTRL) == C.LUMEN_MMU_CTX_VALID
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    for off, val in ((C.LUMEN_REG_MMU_CTX_SELECT, 64),
+                     (C.LUMEN_REG_MMU_CTX_CTRL, 2),
+                     (C.LUMEN_REG_MMU_INVALIDATE, 64),
+                     (C.LUMEN_REG_MMU_FAULT_CTX, 0),
+                     (C.LUMEN_REG_MMU_FAULT_INFO, 0),
+                     (C.LUMEN_REG_MMU_FAULT_TAG, 0)):
+        card.clear_errors()
+        card.wreg(off, val)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                     off)
+    assert card.reg(C.LUMEN_REG_MMU_CTX_SELECT) == 63
+    card.wreg(C.LUMEN_REG_MMU_INVALIDATE, 63)
+    assert card.reg(C.LUMEN_REG_MMU_INVALIDATE) == 0
+    assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 0
+    card.soft_reset()
+    assert card.reg(C.LUMEN_REG_MMU_CTX_SELECT) == 0
+    card.wreg(C.LUMEN_REG_MMU_CTX_SELECT, 63)
+    assert card.reg(C.LUMEN_REG_MMU_CTX_CTRL) == 0
+    assert card.reg64(C.LUMEN_REG_MMU_CTX_ROOT_LO) == 0
+
+
+def pattern_bytes(n, seed):
+    rng = random.Random(seed)
+    return bytes(rng.getrandbits(8) for _ in range(n))
+
+
+def copy_space(card, ctx, tables):
+    """VA layout used by the copy tests:
+    0x1_0000_0000  64 host 4K pages, scattered (reverse order)
+    0x2_0000_0000  3 device 2M pages, out of order
+    0x3_0000_0000  64 device 4K pages, scattered
+    0x4_0000_0000  2 host 2M pages
+    """
+    sp = Space(card, ctx, tables)
+    hbase = HOST_AREA + ctx * 0x800000
+    sp.map_pages(0x100000000, HOST_T, [hbase + (63 - i) * PAGE * 2
+                                       for i in range(64)])
+    for i, d in enumerate((0x1000000, 0x600000, 0xa00000)):
+        sp.map(0x200000000 + i * HUGE, DEV_T, d + ctx * 0x2000000, HUGE,
+               huge=True)
+    sp.map_pages(0x300000000, DEV_T, [0x4000000 + ctx * 0x100000 +
+                                      ((i * 7) % 64) * PAGE
+                                      for i in range(64)])
+    sp.map(0x400000000, HOST_T, 0x4000000 + ctx * 0x400000, 2 * HUGE,
+           huge=True)
+    return sp
+
+
+def check_copies(card, sp, qu, seed):
+    # (src, dst, size): odd sizes and offsets crossing 4K and 2M pages.
+    cases = [
+        (0x100000000 + 0x7f3, 0x200000000 + HUGE - 0x1801, 0x5123),  # h->d
+        (0x200000000 + HUGE - 0x3333, 0x100000000 + 0x1235, 0x9877),  # d->h
+        (0x200000000 + 0x11, 0x300000000 + 0xffd, 0x12345),           # d->d
+        (0x300000000 + 0x3, 0x200000000 + 2 * HUGE - 0x777, 0x1f001),  # d->d
+        (0x100000000 + 0x5, 0x400000000 + HUGE - 0xab3, 0x21001),     # h->h
+        (0x400000000 + HUGE - 0x10001, 0x100000000 + 0x9, 0x20000),   # h->h
+        (0x200000000 + 0x100, 0x400000000 + 0x1001, 0x3fe000),        # big
+        (0x100000000 + 0x1000, 0x300000000 + 0x2000, 0),              # empty
+    ]
+    for i, (src, dst, size) in enumerate(cases):
+        data = pattern_bytes(size, seed + i)
+        sp.vwrite(src, data)
+        before = sp.vread_opt(dst - 16, 16)
+        after = sp.vread_opt(dst + size, 16)
+        qu.run([copy(src, dst, size, tag=i)])
+        got = sp.vread(dst, size)
+        assert got == data, 'copy %d (0x%x -> 0x%x, 0x%x): first bad ' \
+            'byte at 0x%x' % (i, src, dst, size, next(
+                j for j in range(size) if got[j] != data[j]))
+        assert sp.vread_opt(dst - 16, 16) == before, 'copy %d underrun' % i
+        assert sp.vread_opt(dst + size, 16) == after, 'copy %d overrun' % i
+
+
+@test
+def copy_host_tables(env):
+    q, card = queue_card(env)
+    sp = copy_space(card, 1, 'host')
+    check_copies(card, sp, Queue(card, 0, ctx=1), 100)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def copy_device_tables(env):
+    q, card = queue_card(env)
+    sp = copy_space(card, 5, 'device')
+    check_copies(card, sp, Queue(card, 7, ctx=5, order=6), 200)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # A context change needs MMU_INVALIDATE: remap a page, invalidate, copy.
+    sp.map(0x300000000, DEV_T, 0x7000000, PAGE)
+    sp.invalidate()
+    q.writel(card.bar2 + 0x7000000, 0x5eed5eed)
+    Queue(card, 7, ctx=5).run([copy(0x300000000, 0x100000000, 4)])
+    assert sp.vread(0x100000000, 4) == struct.pack('<I', 0x5eed5eed)
+
+
+@test
+def fill_patterns(env):
+    q, card = queue_card(env)
+    sp = copy_space(card, 3, 'host')
+    qu = Queue(card, 1, ctx=3)
+    pat = 0x0807060504030201
+    for i, (dst, size) in enumerate(((0x100000000 + 0xffd, 0x2003),
+                                     (0x200000000 + HUGE - 5, 0x1000b),
+                                     (0x300000000 + 1, 7),
+                                     (0x400000000 + 3, 0x200001))):
+        before = sp.vread_opt(dst - 8, 8)
+        after = sp.vread_opt(dst + size, 8)
+        qu.run([fill(dst, size, pat + i)])
+        p = struct.pack('<Q', pat + i)
+        want = (p * (size // 8 + 1))[:size]
+        assert sp.vread(dst, size) == want, 'fill %d' % i
+        assert sp.vread_opt(dst - 8, 8) == before and \
+            sp.vread_opt(dst + size, 8) == after
+    qu.run([fill(0x300000000, 0, 1)])
+
+
+@test
+def signal_wait_timestamp(env):
+    q, card = queue_card(env)
+    sp = copy_space(card, 2, 'host')
+    a, b = Queue(card, 3, ctx=2), Queue(card, 4, ctx=2)
+    hfence = 0x100000000 + 0x100          # host memory
+    dfence = 0x200000000 + 0x88           # device memory
+    for f in (hfence, dfence):
+        sp.vwrite(f, bytes(8))
+    # A waits for dfence >= 5, then signals hfence.
+    a.submit([fence(C.LUMEN_CMD_WAIT, dfence, 5, tag=1),
+              fence(C.LUMEN_CMD_SIGNAL, hfence, 77, tag=2,
+                    flags=C.LUMEN_CMD_F_IRQ)])
+    for _ in range(5):
+        q.clock_step(100000)
+    assert a.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert a.reg(C.LUMEN_QREG_HEAD) == 0
+    # B signals 4 (not enough), then 5.
+    b.run([fence(C.LUMEN_CMD_SIGNAL, dfence, 4)])
+    q.clock_step(100000)
+    assert a.reg(C.LUMEN_QREG_HEAD) == 0
+    assert not card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 3)
+    b.run([fence(C.LUMEN_CMD_SIGNAL, dfence, 0x100000005)])
+    assert a.settle() == C.LUMEN_QSTS_IDLE
+    assert sp.vread(hfence, 8) == struct.pack('<Q', 77)
+    assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 3)
+    # A WAIT satisfied by a host CPU write (seen by the poll timer).
+    a.submit([fence(C.LUMEN_CMD_WAIT, hfence, 1000),
+              fence(C.LUMEN_CMD_SIGNAL, dfence, 1)])
+    q.clock_step(200000)
+    assert a.reg(C.LUMEN_QREG_HEAD) == 2
+    sp.vwrite(hfence, struct.pack('<Q', 1000))
+    q.clock_step(100000)
+    assert a.settle() == C.LUMEN_QSTS_IDLE
+    assert sp.vread(dfence, 8) == struct.pack('<Q', 1)
+    # TIMESTAMP: ns since reset, monotonic.
+    t0 = 0x300000000 + 0x40
+    a.run([fence(C.LUMEN_CMD_TIMESTAMP, t0)])
+    q.clock_step(3000000)
+    a.run([fence(C.LUMEN_CMD_TIMESTAMP, t0 + 8),
+           fence(C.LUMEN_CMD_TIMESTAMP, t0 + 16)])
+    ts = struct.unpack('<3Q', sp.vread(t0, 24))
+    up = card.reg(C.LUMEN_REG_UPTIME_MS)
+    assert ts[0] < ts[1] <= ts[2], ts
+    assert ts[1] - ts[0] >= 3000000, ts
+    assert ts[2] // 1000000 <= up <= ts[2] // 1000000 + 2, (ts, up)
+    # Disabling a queue parked on a WAIT abandons the wait.
+    a.submit([fence(C.LUMEN_CMD_WAIT, hfence, 1 << 60)])
+    q.clock_step(100000)
+    card.wreg(qreg(3, C.LUMEN_QREG_CTRL), 2 << 8)
+    assert a.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def descriptor_validation(env):
+    q, card = queue_card(env)
+    Space(card, 0)
+    qu = Queue(card, 5)
+    big = C.LUMEN_CMD_MAX_SIZE + 1
+    bad = [
+        cmd(C.LUMEN_CMD_LAUNCH + 1),       # LUMEN_CMD_OP_COUNT
+        cmd(0xff),
+        cmd(C.LUMEN_CMD_LAUNCH),
+        nop(flags=0x4),
+        nop(flags=0x80),
+        nop(reserved0=1),
+        nop(reserved0=0x100),
+        cmd(C.LUMEN_CMD_NOP, (1,)),
+        cmd(C.LUMEN_CMD_NOP, (0, 0, 0, 0, 0, 0, 1 << 63)),
+        copy(0, 0, 8) + b'',
+        cmd(C.LUMEN_CMD_COPY, (0, 0, 8, 1)),
+        cmd(C.LUMEN_CMD_COPY, (0, 0, 8, 0, 0, 0, 1)),
+        copy(0, 0, big),
+        fill(0, big, 0),
+        cmd(C.LUMEN_CMD_FILL, (0, 8, 0, 0, 1)),
+        fence(C.LUMEN_CMD_SIGNAL, 4),
+        fence(C.LUMEN_CMD_WAIT, 1),
+        fence(C.LUMEN_CMD_TIMESTAMP, 0x1002),
+        fence(C.LUMEN_CMD_TIMESTAMP, 0, 1),
+        cmd(C.LUMEN_CMD_SIGNAL, (0, 0, 1)),
+        cmd(C.LUMEN_CMD_WAIT, (0, 0, 0, 0, 0, 0, 1)),
+    ]
+    bad[9] = bad[9][:63] + b'\x01'     # last reserved byte of COPY
+    for i, c in enumerate(bad):
+        card.clear_errors()
+        qu.reset()
+        qu.submit([nop(), nop(), c, nop()])
+        qu.expect_stop(C.LUMEN_STATUS_BAD_DESCRIPTOR, 2)
+        assert qu.reg(C.LUMEN_QREG_COMPLETED) == 2
+        expect_error(card, C.LUMEN_ERR_QUEUE_DESC,
+                     C.LUMEN_STATUS_BAD_DESCRIPTOR, 5)
+        assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 5), i
+        # A doorbell on a STOPPED queue only records TAIL.
+        qu.submit([nop()])
+        assert qu.reg(C.LUMEN_QREG_TAIL) == 5
+        assert qu.reg(C.LUMEN_QREG_HEAD) == 2
+    # ERROR_INDEX is free-running across ring wraps.
+    qu.reset()
+    for _ in range(3):
+        qu.run([nop()] * 10)
+    qu.submit([nop(), cmd(0x77)])
+    qu.expect_stop(C.LUMEN_STATUS_BAD_DESCRIPTOR, 31)
+    # The ring itself unreachable: DMA error at fetch.
+    card.clear_errors()
+    card.wreg(qreg(5, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_RESET)
+    card.wreg64(qreg(5, C.LUMEN_QREG_RING_BASE_LO), 0xfee00000000)
+    card.wreg(qreg(5, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_ENABLE)
+    qu.doorbell(1)
+    qu.expect_stop(C.LUMEN_STATUS_DMA_ERROR, 0)
+    expect_error(card, C.LUMEN_ERR_DMA, C.LUMEN_STATUS_DMA_ERROR,
+                 0xfee00000000)
+
+
+def fault_record(card):
+    return dict(status=card.reg(C.LUMEN_REG_MMU_FAULT_STATUS),
+                ctx=card.reg(C.LUMEN_REG_MMU_FAULT_CTX),
+                addr=card.reg64(C.LUMEN_REG_MMU_FAULT_ADDR_LO),
+                info=card.reg(C.LUMEN_REG_MMU_FAULT_INFO),
+                queue=card.reg(C.LUMEN_REG_MMU_FAULT_QUEUE),
+                tag=card.reg(C.LUMEN_REG_MMU_FAULT_TAG))
+
+
+@test
+def mmu_faults(env):
+    q, card = queue_card(env)
+    victim = copy_space(card, 4, 'host')
+    va = Queue(card, 8, ctx=4)
+    va2 = Queue(card, 9, ctx=4)
+    other = copy_space(card, 6, 'device')
+    ob = Queue(card, 10, ctx=6)
+    ro = 0x500000000
+    victim.map(ro, HOST_T, 0x6000000, PAGE, perms=C.LUMEN_PTE_READ)
+    victim.map(ro + PAGE, HOST_T, 0x6001000, PAGE, perms=C.LUMEN_PTE_WRITE)
+    W = C.LUMEN_MMU_FAULT_WRITE_ACCESS
+    cases = [
+        # (descriptor, fault VA, info)
+        (copy(0x900000000, 0x100000000, 8), 0x900000000,
+         C.LUMEN_MMU_FAULT_NOT_MAPPED),
+        (copy(0x100000000, 0x100000000 + 64 * PAGE - 4, 8),
+         0x100000000 + 64 * PAGE, C.LUMEN_MMU_FAULT_NOT_MAPPED | W),
+        (fill(ro + 8, 8, 0), ro + 8, C.LUMEN_MMU_FAULT_WRITE | W),
+        (fence(C.LUMEN_CMD_WAIT, ro + PAGE + 8, 1), ro + PAGE + 8,
+         C.LUMEN_MMU_FAULT_READ),
+        (fence(C.LUMEN_CMD_SIGNAL, 1 << 48, 1), 1 << 48,
+         C.LUMEN_MMU_FAULT_NOT_MAPPED | W),
+        (fence(C.LUMEN_CMD_TIMESTAMP, 0xfffffffffffffff8), 0xfffffffffffffff8,
+         C.LUMEN_MMU_FAULT_NOT_MAPPED | W),
+    ]
+    # Bad entries: reserved bits, LEAF at level 1, misaligned 2 MiB leaf,
+    # device memory beyond MEM_SIZE, target 2.
+    bad_ptes = [
+        (0x600000000, 3, 0x6002000 | HOST_T | RW | 1 | 1 << 6),
+        (0x640000000, 1, 0x6000000 | HOST_T | RW | 1 | C.LUMEN_PTE_LEAF),
+        (0x680000000, 2, 0x6001000 | HOST_T | RW | 1 | C.LUMEN_PTE_LEAF),
+        (0x6c0000000, 3, card.mem_size | DEV_T | RW | 1),
+        (0x700000000, 3, 0x6002000 | 2 << 4 | RW | 1),
+        (0x740000000, 3, 0x6002000 | HOST_T | RW | 1 | 1 << 52),
+    ]
+    for v, level, pte in bad_ptes:
+        victim.set_pte(v, level, pte)
+        cases.append((copy(v + 0x10, 0x100000000, 8), v + 0x10,
+                      C.LUMEN_MMU_FAULT_BAD_PTE))
+    ob.submit([fence(C.LUMEN_CMD_WAIT, 0x200000000, 1 << 62)])
+    for i, (c, addr, info) in enumerate(cases):
+        card.clear_errors()
+        card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+        va.reset()
+        va2.reset()
+        va2.submit([fence(C.LUMEN_CMD_WAIT, 0x100000000, 1 << 62)])
+        va.submit([nop(), cmd(c[0], struct.unpack('<7Q', c[8:]),
+                              flags=c[1], tag=0x1000 + i)])
+        va.expect_stop(C.LUMEN_STATUS_MMU_FAULT, 1)
+        rec = fault_record(card)
+        want = dict(status=1, ctx=4, addr=addr, info=info, queue=8,
+                    tag=0x1000 + i)
+        assert rec == want, 'case %d: %r != %r' % (i, rec, want)
+        expect_error(card, C.LUMEN_ERR_MMU, C.LUMEN_STATUS_MMU_FAULT, addr)
+        assert card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_MMU_FAULT
+        assert card.msi_fired(C.LUMEN_VEC_ERROR)
+        # Every queue of context 4 stopped; context 6 keeps running.
+        va2.expect_stop(C.LUMEN_STATUS_MMU_FAULT)
+        assert va2.reg(C.LUMEN_QREG_ERROR_INDEX) == va2.reg(
+            C.LUMEN_QREG_HEAD)
+        assert ob.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    other.vwrite(0x200000000, struct.pack('<Q', 1 << 62))
+    q.clock_step(100000)
+    assert ob.settle() == C.LUMEN_QSTS_IDLE
+    ob.run([copy(0x300000000, 0x200000000, 0x3000)])
+    # First fault wins: a second fault only counts.
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    card.clear_errors()
+    va.reset()
+    va.submit([copy(0xa00000000, 0x100000000, 1, tag=1)])
+    va.expect_stop(C.LUMEN_STATUS_MMU_FAULT, 0)
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    card.clear_errors()
+    va.reset()
+    va.submit([copy(0xb00000000, 0x100000000, 1, tag=2)])
+    va.expect_stop(C.LUMEN_STATUS_MMU_FAULT, 0)
+    rec = fault_record(card)
+    assert rec['addr'] == 0xa00000000 and rec['tag'] == 1, rec
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count + 1
+    assert not card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_MMU_FAULT
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 0
+    # An invalid context: BAD_CONTEXT.
+    card.wreg(C.LUMEN_REG_MMU_CTX_SELECT, 4)
+    card.wreg(C.LUMEN_REG_MMU_CTX_CTRL, 0)
+    va.reset()
+    va.submit([nop(), fence(C.LUMEN_CMD_SIGNAL, 0x100000000, 1, tag=9)])
+    va.expect_stop(C.LUMEN_STATUS_MMU_FAULT, 1)
+    rec = fault_record(card)
+    assert rec['info'] == C.LUMEN_MMU_FAULT_BAD_CONTEXT | W, rec
+    # Unmap + invalidate: the next access faults.
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    other.set_pte(0x300000000, 3, 0)
+    other.invalidate()
+    ob.submit([copy(0x300000000, 0x200000000, 8)])
+    ob.expect_stop(C.LUMEN_STATUS_MMU_FAULT, ob.reg(C.LUMEN_QREG_HEAD))
+    assert fault_record(card)['ctx'] == 6
+    # A host page-table page that cannot be read: DMA error.
+    card.clear_errors()
+    card.wreg(C.LUMEN_REG_MMU_CTX_SELECT, 4)
+    card.wreg64(C.LUMEN_REG_MMU_CTX_ROOT_LO, 0xfee00000000 | HOST_T)
+    card.wreg(C.LUMEN_REG_MMU_CTX_CTRL, C.LUMEN_MMU_CTX_VALID)
+    va.reset()
+    va.submit([fence(C.LUMEN_CMD_SIGNAL, 0x100000000, 1)])
+    va.expect_stop(C.LUMEN_STATUS_DMA_ERROR, 0)
+    expect_error(card, C.LUMEN_ERR_DMA, C.LUMEN_STATUS_DMA_ERROR,
+                 0xfee00000000 + 8 * ((0x100000000 >> 39) & 511))
+
+
+@test
+def fault_injection(env):
+    q, card = queue_card(env, ',queues=40')
+    sp = copy_space(card, 0, 'host')
+    qs = {n: Queue(card, n) for n in (0, 1, 2, 35)}
+    st = C.LUMEN_REG_INJECT_STATUS
+    assert card.reg(st) == 0 and card.reg(st + 4) == 0
+    for bad in (4, 0xff, 40 << 8 | 1, 1 << 16 | 1):
+        card.clear_errors()
+        card.wreg(C.LUMEN_REG_INJECT_CTRL, bad)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                     C.LUMEN_REG_INJECT_CTRL)
+    card.clear_errors()
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 0 << 8 | C.LUMEN_INJECT_HANG_QUEUE)
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 1 << 8 | C.LUMEN_INJECT_DMA_FAIL)
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 2 << 8 | C.LUMEN_INJECT_CORRUPT_DESC)
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 35 << 8 | C.LUMEN_INJECT_HANG_QUEUE)
+    assert card.reg(st) == 7 and card.reg(st + 4) == 1 << 3
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 35 << 8 | C.LUMEN_INJECT_NONE)
+    assert card.reg(st + 4) == 0
+    assert card.reg(C.LUMEN_REG_INJECT_CTRL) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # HANG_QUEUE: RUNNING forever, HEAD stays, until QCTRL_RESET.
+    qs[0].submit([fence(C.LUMEN_CMD_SIGNAL, 0x100000000, 1), nop()])
+    for _ in range(10):
+        q.clock_step(1000000)
+    assert qs[0].reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert qs[0].reg(C.LUMEN_QREG_HEAD) == 0
+    assert sp.vread(0x100000000, 8) == bytes(8)
+    assert card.reg(st) == 6
+    qs[0].reset()
+    qs[0].run([fence(C.LUMEN_CMD_SIGNAL, 0x100000000, 1)])
+    assert sp.vread(0x100000000, 8) == struct.pack('<Q', 1)
+    # DMA_FAIL: the next descriptor fails with DMA_ERROR.
+    qs[1].run([nop()] * 0 + [])
+    qs[1].submit([nop(), nop()])
+    qs[1].expect_stop(C.LUMEN_STATUS_DMA_ERROR, 0)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) & C.LUMEN_ERR_DMA
+    # CORRUPT_DESC: the next descriptor is garbage.
+    qs[2].submit([nop(), nop()])
+    qs[2].expect_stop(C.LUMEN_STATUS_BAD_DESCRIPTOR, 0)
+    assert card.reg(st) == 0
+    for n in (1, 2):
+        qs[n].reset()
+        qs[n].run([nop(), nop()])
+    # A queue reset disarms.
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 2 << 8 | C.LUMEN_INJECT_HANG_QUEUE)
+    qs[2].reset()
+    assert card.reg(st) == 0
+    qs[2].run([nop()])
+    # Soft reset disarms too.
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 2 << 8 | C.LUMEN_INJECT_HANG_QUEUE)
+    card.soft_reset()
+    assert card.reg(st) == 0
+
+
+@test
+def copy_throughput(env):
+    """64 MiB host -> device COPY with 2 MiB pages; prints the rate."""
+    q, card = queue_card(env)
+    sp = Space(card, 0)
+    size = 64 << 20
+    sp.map(0x100000000, HOST_T, 0x2000000, size, huge=True)
+    sp.map(0x200000000, DEV_T, 0x4000000, size, huge=True)
+    marks = [0, 0x1ffff5, 0x200003, size // 2 + 12345, size - 8]
+    for m in marks:
+        q.wr('q', m + 0x2000000, 0x1111111100000000 | m)
+    qu = Queue(card, 0)
+    q.clock_step(10 ** 9)           # room for BUSY_NS (capped at uptime)
+    times = []
+    for _ in range(2):              # first run: QEMU touches the RAM first
+        t0 = time.monotonic()
+        qu.submit([copy(0x100000000, 0x200000000, size)])
+        while qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING:
+            pass
+        times.append(time.monotonic() - t0)
+        assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_IDLE
+    for m in marks:
+        assert q.rd('q', card.bar2 + 0x4000000 + m) == \
+            0x1111111100000000 | m, hex(m)
+    busy = card.reg64(C.LUMEN_REG_BUSY_NS_LO)
+    print('       copy 64 MiB host->dev: cold %.3f s (%.0f MiB/s), warm '
+          '%.3f s (%.0f MiB/s); BUSY_NS %d' % (times[0], 64 / times[0],
+                                                times[1], 64 / times[1],
+                                                busy))
+
+
+@test
+def telemetry_busy(env):
+    q, card = queue_card(env)
+    sp = Space(card, 0)
+    sp.map(0x200000000, DEV_T, 0, 64 << 20, huge=True)
+    qu = Queue(card, 0)
+    temp0 = card.reg(C.LUMEN_REG_TEMP_MC)
+    for _ in range(20):
+        q.clock_step(10000000)
+        qu.run([fill(0x200000000, 64 << 20, 0)] * 4)
+    assert card.reg64(C.LUMEN_REG_BUSY_NS_LO) > 100000000
+    assert card.reg(C.LUMEN_REG_TEMP_MC) > temp0
+    assert card.reg(C.LUMEN_REG_POWER_MW) > 25000
+
+
+@test
+def fuzz_descriptors(env):
+    """Random descriptors and rings must never crash or hang QEMU."""
+    q, card = queue_card(env, ',queues=4')
+    spaces = [copy_space(card, 0, 'host'), copy_space(card, 1, 'device')]
+    rng = random.Random(4321)
+    vas = [0, 0x100000000, 0x200000000, 0x300000000, 0x400000000,
+           0x1ffffffffff8, 1 << 48, 0xfffffffffffffff8]
+    queues = [Queue(card, n, ctx=n % 2) for n in range(4)]
+    for i in range(600):
+        qu = rng.choice(queues)
+        if rng.random() < 0.3:
+            c = bytes(rng.getrandbits(8) for _ in range(64))
+        else:
+            op = rng.choice([0, 1, 2, 3, 4, 5, 6, 7])
+            args = [(rng.choice(vas) + rng.randrange(0, 0x300000)) &
+                    (2 ** 64 - 1) for _ in range(2)] + [rng.choice([
+                        0, 1, 7, 0x1000, 0x12345, rng.getrandbits(64)])]
+            if op in (3, 4, 5):
+                args[0] &= ~7
+                if op == 4:
+                    args[1] = rng.choice([0, 1])
+            args += [0] * 4
+            if rng.random() < 0.1:
+                args[rng.randrange(7)] = rng.getrandbits(64)
+            c = cmd(op, args, flags=rng.choice([0, 1, 2, 3, 4]),
+                    tag=rng.getrandbits(32))
+        qu.submit([c], ring=False)
+        r = rng.random()
+        if r < 0.05:
+            qu.doorbell(rng.getrandbits(32))
+        elif r < 0.1:
+            card.wreg(C.LUMEN_REG_INJECT_CTRL, qu.qn << 8 | rng.randrange(4))
+        else:
+            qu.doorbell(qu.tail)
+        if rng.random() < 0.3:
+            q.clock_step(rng.choice([1000, 60000, 1000000]))
+        st = qu.reg(C.LUMEN_QREG_STATUS)
+        if st != C.LUMEN_QSTS_IDLE and rng.random() < 0.5:
+            qu.reset()
+        if i % 100 == 0:
+            card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+            q.memwrite(qu.ring, bytes(rng.getrandbits(8)
+                                      for _ in range(64 * 16)))
+            qu.doorbell(rng.randrange(17))
+    assert card.reg(C.LUMEN_REG_MAGIC) == C.LUMEN_MAGIC
+    for qu in queues:
+        qu.reset()
+        qu.run([nop()])
+
+
+@test
+def queue_migration(env):
+    dev = ['-device', 'lumen-npu,addr=4.0,chip-id=6']
+    q = env.start(dev, 'src')
+    card = Card(q, 4, 0xe0000000, 0xd0000000, 0xe0100000)
+    card.soft_reset()
+    sp = copy_space(card, 2, 'device')
+    a = Queue(card, 3, ctx=2)
+    a.submit([fence(C.LUMEN_CMD_WAIT, 0x200000000, 9),
+              copy(0x300000000, 0x100000000, 0x3000, flags=1)])
+    q.clock_step(100000)
+    sp.vwrite(0x300000000, b'migrated!')
+    q.hmp('stop')
+    state = os.path.join(env.workdir, 'state')
+    q.hmp('migrate file:' + state)
+    for _ in range(200):
+        if 'Migration status: completed' in q.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    d = env.start(dev + ['-incoming', 'file:' + state], 'dst')
+    for _ in range(200):
+        if 'completed' in d.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    d.hmp('cont')
+    card.q = d
+    sp.q = d
+    assert a.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    sp.vwrite(0x200000000, struct.pack('<Q', 9))
+    d.clock_step(100000)
+    assert a.settle() == C.LUMEN_QSTS_IDLE
+    assert sp.vread(0x100000000, 9) == b'migrated!'
+    assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 3)
 
 
 # ---- Runner -----------------------------------------------------------------

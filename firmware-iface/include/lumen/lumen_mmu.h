@@ -8,6 +8,20 @@
  * LUMEN_PTE_LEAF maps a 2 MiB page; level-3 entries map 4 KiB pages. An
  * entry's address is either a device-memory offset or a host bus address,
  * chosen by its target field; table pages may live in either.
+ *
+ * Walk rules: a non-leaf entry needs VALID only (its READ/WRITE bits are
+ * ignored); LEAF is honoured at level 2 only and must be clear at levels 0
+ * and 1 (BAD_PTE); level-3 entries are always leaves. A 2 MiB leaf's address
+ * must be 2 MiB aligned and a device-memory address must lie below the
+ * memory size (BAD_PTE otherwise). VAs at or above 2^48 are NOT_MAPPED.
+ * The root pointer register holds a table pointer in PTE form (address and
+ * target; VALID is ignored there, MMU_CTX_CTRL.VALID enables the context).
+ * A write to MMU_INVALIDATE takes effect before the write completes.
+ *
+ * Faults: the first fault fills the record (FAULT_CTX, ADDR, INFO, QUEUE,
+ * TAG) and raises LUMEN_INT_MMU_FAULT; every queue of the faulting context
+ * stops with ERROR = MMU_FAULT. Later faults while the record is valid only
+ * count in ERR_COUNT; write 1 to FAULT_STATUS bit 0 to free the record.
  */
 #ifndef LUMEN_MMU_H
 #define LUMEN_MMU_H
@@ -42,6 +56,10 @@ enum lumen_mmu_fault {
 	LUMEN_MMU_FAULT_BAD_PTE = 4,		/* reserved bits or bad target */
 	LUMEN_MMU_FAULT_BAD_CONTEXT = 5,	/* queue's context not valid */
 };
+
+/* MMU_FAULT_INFO layout. */
+#define LUMEN_MMU_FAULT_KIND_MASK	0xffu
+#define LUMEN_MMU_FAULT_WRITE_ACCESS	(1u << 8)	/* faulting access was a write */
 
 /** lumen_va_index() - table index of @va at @level (0 = root) */
 static inline unsigned int lumen_va_index(uint64_t va, unsigned int level)

@@ -26,6 +26,21 @@
 #define LUMEN_QREG_ERROR_INDEX		0x20	/* RO: descriptor index that failed */
 #define LUMEN_QREG_COMPLETED		0x24	/* RO: descriptors retired */
 
+/*
+ * Rules: a doorbell value with TAIL - HEAD > entries stops the queue with
+ * BAD_ARGUMENT; a doorbell on a disabled queue is a REG_ACCESS error. A
+ * malformed descriptor (unknown opcode, unknown flags, non-zero reserved
+ * bytes, misaligned fence address, size over LUMEN_CMD_MAX_SIZE) stops the
+ * queue with BAD_DESCRIPTOR and ERR_QUEUE_DESC; ERROR_INDEX is the
+ * free-running index of the descriptor. QCTRL_RESET clears HEAD, TAIL,
+ * STATUS, ERROR, ERROR_INDEX and COMPLETED. The context field must be below
+ * LUMEN_CONTEXTS_MAX (else enabling fails with REG_ACCESS). The engine is
+ * in order, so LUMEN_CMD_F_BARRIER costs nothing on this device; WAIT has
+ * no timeout of its own (the driver's job timeout covers it). TIMESTAMP
+ * writes nanoseconds since the last device reset, the UPTIME time base.
+ */
+#define LUMEN_CMD_MAX_SIZE		(1ull << 34)	/* 16 GiB per COPY/FILL */
+
 #define LUMEN_QUEUE_ORDER_MIN		4
 #define LUMEN_QUEUE_ORDER_MAX		16
 
@@ -67,7 +82,7 @@ struct lumen_cmd_copy {
 struct lumen_cmd_fill {
 	lumen_le64 dst;
 	lumen_le64 size;
-	lumen_le64 pattern;	/* byte i of the region = byte (dst + i) % 8 */
+	lumen_le64 pattern;	/* byte i of the region = byte (i % 8) */
 	lumen_le64 reserved[4];
 };
 

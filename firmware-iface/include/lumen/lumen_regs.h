@@ -170,7 +170,9 @@ enum lumen_boot_state {
 #define LUMEN_REG_MMU_FAULT_CTX		0x424	/* RO */
 #define LUMEN_REG_MMU_FAULT_ADDR_LO	0x428	/* RO: faulting device VA */
 #define LUMEN_REG_MMU_FAULT_ADDR_HI	0x42c
-#define LUMEN_REG_MMU_FAULT_INFO	0x430	/* RO: enum lumen_mmu_fault_* */
+#define LUMEN_REG_MMU_FAULT_INFO	0x430	/* RO: kind | access, lumen_mmu.h */
+#define LUMEN_REG_MMU_FAULT_QUEUE	0x434	/* RO: queue that faulted */
+#define LUMEN_REG_MMU_FAULT_TAG		0x438	/* RO: tag of the faulting command */
 
 /* ---- Test-only fault injection (0x500 - 0x5ff) ------------------------- */
 /*
@@ -178,7 +180,18 @@ enum lumen_boot_state {
  * production driver outside its test modes.
  */
 #define LUMEN_REG_INJECT_CTRL		0x500	/* WO: enum lumen_inject | q << 8 */
-#define LUMEN_REG_INJECT_STATUS		0x504	/* RO: armed injections */
+#define LUMEN_REG_INJECT_STATUS		0x504	/* RO: bit q = queue q has one armed */
+#define LUMEN_REG_INJECT_STATUS_HI	0x508	/* RO: bit q - 32, queues 32..63 */
+
+/*
+ * An injection is armed by writing INJECT_CTRL and fires once, on the next
+ * descriptor queue q executes; HANG_QUEUE then holds until the queue is
+ * reset with LUMEN_QCTRL_RESET. A queue field >= NUM_QUEUES or an unknown
+ * kind is a REG_ACCESS error.
+ */
+#define LUMEN_INJECT_KIND_MASK		0xffu
+#define LUMEN_INJECT_QUEUE_SHIFT	8
+#define LUMEN_INJECT_QUEUE_MASK		(0xffu << LUMEN_INJECT_QUEUE_SHIFT)
 
 enum lumen_inject {
 	LUMEN_INJECT_NONE = 0,

@@ -1,0 +1,616 @@
+/*
+ * Lumen N1 accelerator: the DMA queue engine (docs/hw-spec.md section 10,
+ * lumen_queue.h).
+ *
+ * One bottom half serves every RUNNING queue, round robin, each with a
+ * budget per run (LUMEN_ENGINE_DESCS descriptors or LUMEN_ENGINE_BYTES
+ * bytes moved), then reschedules itself while work is left: QEMU stays
+ * responsive and a queue copying gigabytes does not starve the others.
+ * A COPY or FILL larger than the budget continues where it stopped
+ * (LumenQueue.progress) on the next run.
+ *
+ * Each descriptor is fetched from the host ring, checked field by field
+ * (opcode, flags, reserved and unused bytes, alignment, size), then run in
+ * the queue's MMU context. Data moves between device memory (the RAM of
+ * BAR2, accessed directly) and host memory (DMA through the function's
+ * address space) in chunks that never cross a page of the source or the
+ * destination; host-to-host chunks map the source instead of bouncing.
+ *
+ * A WAIT whose condition is false parks its queue; parked queues are
+ * checked again after any queue runs a SIGNAL and every
+ * LUMEN_ENGINE_WAIT_POLL_NS of QEMU_CLOCK_VIRTUAL, which also catches
+ * values written by host CPUs.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
+#include "hw/pci/pci_device.h"
+#include "system/dma.h"
+#include "lumen-npu.h"
+#include "trace.h"
+
+#define LUMEN_ENGINE_DESCS          64
+#define LUMEN_ENGINE_BYTES          (16 * MiB)
+#define LUMEN_ENGINE_WAIT_POLL_NS   (50 * SCALE_US)
+#define LUMEN_BOUNCE_SIZE           (4 * KiB)
+
+/* Busy-time model for telemetry: per descriptor, plus bytes at 16 GB/s. */
+#define LUMEN_DESC_BUSY_NS          100
+#define LUMEN_BYTES_PER_BUSY_NS     16
+
+typedef enum LumenExec {
+    LUMEN_EXEC_DONE,        /* descriptor complete: retire it */
+    LUMEN_EXEC_MORE,        /* budget used up: continue on the next run */
+    LUMEN_EXEC_PARKED,      /* WAIT condition false */
+    LUMEN_EXEC_STOPPED,     /* the queue stopped (error or fault) */
+} LumenExec;
+
+static uint8_t *lumen_devmem(LumenState *s, uint64_t off)
+{
+    return (uint8_t *)memory_region_get_ram_ptr(&s->mem) + off;
+}
+
+static AddressSpace *lumen_dma_as(LumenState *s)
+{
+    return pci_get_address_space(PCI_DEVICE(s));
+}
+
+void lumen_engine_kick(LumenState *s)
+{
+    qemu_bh_schedule(s->engine.bh);
+}
+
+/*
+ * Stop queue @q for @code unless a fault already stopped it, reporting
+ * @err_bit with @info.
+ */
+static LumenExec lumen_engine_fail(LumenState *s, unsigned int q,
+                                   uint32_t err_bit, enum lumen_status code,
+                                   uint64_t info)
+{
+    if (s->queues[q].status != LUMEN_QSTS_STOPPED) {
+        lumen_queue_stop(s, q, code);
+    }
+    if (err_bit) {
+        lumen_report_error(s, err_bit, code, info);
+    }
+    return LUMEN_EXEC_STOPPED;
+}
+
+/* A data DMA at device VA @va failed. */
+static LumenExec lumen_engine_dma_error(LumenState *s, unsigned int q,
+                                        uint64_t va, const char *what)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: DMA %s at "
+                  "device VA 0x%" PRIx64 " failed\n", s->chip_id, q, what, va);
+    return lumen_engine_fail(s, q, LUMEN_ERR_DMA, LUMEN_STATUS_DMA_ERROR, va);
+}
+
+/* The translation of queue @q failed with @st (already reported). */
+static LumenExec lumen_engine_xlate_failed(LumenState *s, unsigned int q,
+                                           enum lumen_status st)
+{
+    return lumen_engine_fail(s, q, 0, st, 0);
+}
+
+/* ---- Fences: 8-byte accesses ------------------------------------------- */
+
+static LumenExec lumen_fence_rw(LumenState *s, unsigned int q, uint64_t va,
+                                uint64_t *val, bool write)
+{
+    LumenXlate x;
+    enum lumen_status st;
+    MemTxResult r;
+
+    st = lumen_mmu_translate(s, q, va, write, &x);
+    if (st != LUMEN_STATUS_OK) {
+        return lumen_engine_xlate_failed(s, q, st);
+    }
+    /* @va is 8-byte aligned, so the word never crosses a page. */
+    if (!x.host) {
+        if (write) {
+            stq_le_p(lumen_devmem(s, x.addr), *val);
+            memory_region_set_dirty(&s->mem, x.addr, 8);
+        } else {
+            *val = ldq_le_p(lumen_devmem(s, x.addr));
+        }
+        return LUMEN_EXEC_DONE;
+    }
+    if (write) {
+        r = stq_le_pci_dma(PCI_DEVICE(s), x.addr, *val,
+                           MEMTXATTRS_UNSPECIFIED);
+    } else {
+        r = ldq_le_pci_dma(PCI_DEVICE(s), x.addr, val,
+                           MEMTXATTRS_UNSPECIFIED);
+    }
+    if (r != MEMTX_OK) {
+        return lumen_engine_dma_error(s, q, va, write ? "write" : "read");
+    }
+    return LUMEN_EXEC_DONE;
+}
+
+/* ---- COPY and FILL ----------------------------------------------------- */
+
+/* Host to host: map the source, DMA-write from the mapping. */
+static MemTxResult lumen_copy_host(LumenState *s, uint64_t src, uint64_t dst,
+                                   uint64_t n, bool *src_failed)
+{
+    AddressSpace *as = lumen_dma_as(s);
+    MemTxAttrs attrs = MEMTXATTRS_UNSPECIFIED;
+    uint8_t bounce[LUMEN_BOUNCE_SIZE];
+    MemTxResult r;
+
+    *src_failed = !dma_memory_valid(as, src, n, DMA_DIRECTION_TO_DEVICE,
+                                    attrs);
+    if (*src_failed ||
+        !dma_memory_valid(as, dst, n, DMA_DIRECTION_FROM_DEVICE, attrs)) {
+        return MEMTX_DECODE_ERROR;
+    }
+    while (n) {
+        dma_addr_t len = n;
+        void *p = dma_memory_map(as, src, &len, DMA_DIRECTION_TO_DEVICE,
+                                 attrs);
+
+        if (p && len) {
+            r = dma_memory_write(as, dst, p, len, attrs);
+            dma_memory_unmap(as, p, len, DMA_DIRECTION_TO_DEVICE, len);
+        } else {
+            /* No mapping resources: go through a small bounce buffer. */
+            if (p) {
+                dma_memory_unmap(as, p, len, DMA_DIRECTION_TO_DEVICE, 0);
+            }
+            len = MIN(n, sizeof(bounce));
+            r = dma_memory_read(as, src, bounce, len, attrs);
+            if (r != MEMTX_OK) {
+                *src_failed = true;
+                return r;
+            }
+            r = dma_memory_write(as, dst, bounce, len, attrs);
+        }
+        if (r != MEMTX_OK) {
+            return r;
+        }
+        src += len;
+        dst += len;
+        n -= len;
+    }
+    return MEMTX_OK;
+}
+
+static LumenExec lumen_copy_chunk(LumenState *s, unsigned int q,
+                                  const LumenXlate *src, const LumenXlate *dst,
+                                  uint64_t n, uint64_t src_va, uint64_t dst_va)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    bool src_failed = false;
+    MemTxResult r;
+
+    if (!src->host && !dst->host) {
+        memmove(lumen_devmem(s, dst->addr), lumen_devmem(s, src->addr), n);
+        memory_region_set_dirty(&s->mem, dst->addr, n);
+        return LUMEN_EXEC_DONE;
+    }
+    if (!src->host) {
+        r = pci_dma_write(pdev, dst->addr, lumen_devmem(s, src->addr), n);
+    } else if (!dst->host) {
+        r = pci_dma_read(pdev, src->addr, lumen_devmem(s, dst->addr), n);
+        memory_region_set_dirty(&s->mem, dst->addr, n);
+        src_failed = true;
+    } else {
+        r = lumen_copy_host(s, src->addr, dst->addr, n, &src_failed);
+    }
+    if (r != MEMTX_OK) {
+        return lumen_engine_dma_error(s, q, src_failed ? src_va : dst_va,
+                                      src_failed ? "read" : "write");
+    }
+    return LUMEN_EXEC_DONE;
+}
+
+/* Byte j of @p is byte (@phase + j) % 8 of the little-endian @pattern. */
+static void lumen_fill_pattern(uint8_t *p, uint64_t len, uint64_t pattern,
+                               uint64_t phase)
+{
+    uint8_t pat[8];
+    uint64_t j;
+
+    stq_le_p(pat, pattern);
+    for (j = 0; j < len && ((phase + j) & 7); j++) {
+        p[j] = pat[(phase + j) & 7];
+    }
+    for (; j + 8 <= len; j += 8) {
+        memcpy(p + j, pat, 8);
+    }
+    for (; j < len; j++) {
+        p[j] = pat[(phase + j) & 7];
+    }
+}
+
+static LumenExec lumen_fill_chunk(LumenState *s, unsigned int q,
+                                  const LumenXlate *dst, uint64_t n,
+                                  uint64_t pattern, uint64_t phase,
+                                  uint64_t dst_va)
+{
+    AddressSpace *as = lumen_dma_as(s);
+    MemTxAttrs attrs = MEMTXATTRS_UNSPECIFIED;
+    uint8_t bounce[LUMEN_BOUNCE_SIZE];
+    uint64_t addr = dst->addr;
+
+    if (!dst->host) {
+        lumen_fill_pattern(lumen_devmem(s, addr), n, pattern, phase);
+        memory_region_set_dirty(&s->mem, addr, n);
+        return LUMEN_EXEC_DONE;
+    }
+    if (!dma_memory_valid(as, addr, n, DMA_DIRECTION_FROM_DEVICE, attrs)) {
+        return lumen_engine_dma_error(s, q, dst_va, "write");
+    }
+    while (n) {
+        dma_addr_t len = n;
+        void *p = dma_memory_map(as, addr, &len, DMA_DIRECTION_FROM_DEVICE,
+                                 attrs);
+
+        if (p && len) {
+            lumen_fill_pattern(p, len, pattern, phase);
+            dma_memory_unmap(as, p, len, DMA_DIRECTION_FROM_DEVICE, len);
+        } else {
+            if (p) {
+                dma_memory_unmap(as, p, len, DMA_DIRECTION_FROM_DEVICE, 0);
+            }
+            len = MIN(n, sizeof(bounce));
+            lumen_fill_pattern(bounce, len, pattern, phase);
+            if (dma_memory_write(as, addr, bounce, len, attrs) != MEMTX_OK) {
+                return lumen_engine_dma_error(s, q, dst_va, "write");
+            }
+        }
+        addr += len;
+        phase += len;
+        n -= len;
+    }
+    return LUMEN_EXEC_DONE;
+}
+
+/*
+ * Run COPY (@fill false) or FILL from lq->progress on, at most @budget
+ * bytes; *@moved grows by the bytes moved.
+ */
+static LumenExec lumen_exec_move(LumenState *s, unsigned int q, bool fill,
+                                 uint64_t budget, uint64_t *moved)
+{
+    LumenQueue *lq = &s->queues[q];
+    const struct lumen_cmd *c = &lq->cur;
+    uint64_t src = le64_to_cpu(c->u.copy.src);
+    uint64_t dst = fill ? le64_to_cpu(c->u.fill.dst) :
+                   le64_to_cpu(c->u.copy.dst);
+    uint64_t size = fill ? le64_to_cpu(c->u.fill.size) :
+                    le64_to_cpu(c->u.copy.size);
+    uint64_t pattern = le64_to_cpu(c->u.fill.pattern);
+    LumenXlate sx = { 0 }, dx;
+    enum lumen_status st;
+    LumenExec r;
+
+    while (lq->progress < size) {
+        uint64_t off = lq->progress;
+        uint64_t n = MIN(size - off, budget);
+
+        if (!n) {
+            return LUMEN_EXEC_MORE;
+        }
+        if (!fill) {
+            st = lumen_mmu_translate(s, q, src + off, false, &sx);
+            if (st != LUMEN_STATUS_OK) {
+                return lumen_engine_xlate_failed(s, q, st);
+            }
+            n = MIN(n, sx.len);
+        }
+        st = lumen_mmu_translate(s, q, dst + off, true, &dx);
+        if (st != LUMEN_STATUS_OK) {
+            return lumen_engine_xlate_failed(s, q, st);
+        }
+        n = MIN(n, dx.len);
+        if (fill) {
+            r = lumen_fill_chunk(s, q, &dx, n, pattern, off, dst + off);
+        } else {
+            r = lumen_copy_chunk(s, q, &sx, &dx, n, src + off, dst + off);
+        }
+        if (r != LUMEN_EXEC_DONE) {
+            return r;
+        }
+        lq->progress += n;
+        budget -= n;
+        *moved += n;
+    }
+    return LUMEN_EXEC_DONE;
+}
+
+/* ---- Descriptors ------------------------------------------------------- */
+
+/* Why @c is malformed, or NULL if it may run. */
+static const char *lumen_cmd_check(LumenState *s, const struct lumen_cmd *c)
+{
+    unsigned int used, i;      /* argument words the opcode uses */
+
+    if (c->opcode >= LUMEN_CMD_OP_COUNT) {
+        return "unknown opcode";
+    }
+    if (c->flags & ~LUMEN_CMD_F_MASK) {
+        return "reserved flag bits set";
+    }
+    if (c->reserved0) {
+        return "reserved0 not zero";
+    }
+    switch (c->opcode) {
+    case LUMEN_CMD_NOP:
+        used = 0;
+        break;
+    case LUMEN_CMD_COPY:
+        if (le64_to_cpu(c->u.copy.size) > LUMEN_CMD_MAX_SIZE) {
+            return "COPY size over LUMEN_CMD_MAX_SIZE";
+        }
+        used = 3;
+        break;
+    case LUMEN_CMD_FILL:
+        if (le64_to_cpu(c->u.fill.size) > LUMEN_CMD_MAX_SIZE) {
+            return "FILL size over LUMEN_CMD_MAX_SIZE";
+        }
+        used = 3;
+        break;
+    case LUMEN_CMD_SIGNAL:
+    case LUMEN_CMD_WAIT:
+    case LUMEN_CMD_TIMESTAMP:
+        if (le64_to_cpu(c->u.fence.addr) & 7) {
+            return "fence address not 8-byte aligned";
+        }
+        /* TIMESTAMP's value field is unused, so must be zero. */
+        used = c->opcode == LUMEN_CMD_TIMESTAMP ? 1 : 2;
+        break;
+    default:
+        /* LUMEN_CMD_LAUNCH: CAPS.COMPUTE is clear. */
+        return "LAUNCH without a compute engine";
+    }
+    for (i = used; i < ARRAY_SIZE(c->u.raw); i++) {
+        if (c->u.raw[i]) {
+            return "reserved or unused argument bytes not zero";
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Load the descriptor at HEAD into lq->cur, applying an armed injection.
+ * False if the queue stopped or hung instead.
+ */
+static bool lumen_queue_fetch(LumenState *s, unsigned int q)
+{
+    LumenQueue *lq = &s->queues[q];
+    uint32_t entries = 1u << lq->order;
+    uint64_t addr = lq->base +
+                    (uint64_t)(lq->head & (entries - 1)) * sizeof(lq->cur);
+    uint32_t inject = lq->inject;
+    const char *why;
+
+    lq->inject = LUMEN_INJECT_NONE;
+    if (inject != LUMEN_INJECT_NONE) {
+        trace_lumen_inject_fire(s->chip_id, q, inject, lq->head);
+    }
+    if (inject == LUMEN_INJECT_HANG_QUEUE) {
+        lq->hung = true;    /* stays RUNNING until QCTRL_RESET */
+        return false;
+    }
+    if (inject == LUMEN_INJECT_DMA_FAIL ||
+        pci_dma_read(PCI_DEVICE(s), addr, &lq->cur, sizeof(lq->cur)) !=
+        MEMTX_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
+                      "descriptor fetch at 0x%" PRIx64 " failed%s\n",
+                      s->chip_id, q, addr,
+                      inject == LUMEN_INJECT_DMA_FAIL ? " (injected)" : "");
+        lumen_engine_fail(s, q, LUMEN_ERR_DMA, LUMEN_STATUS_DMA_ERROR, addr);
+        return false;
+    }
+    if (inject == LUMEN_INJECT_CORRUPT_DESC) {
+        memset(&lq->cur, 0xa5, sizeof(lq->cur));
+    }
+    why = lumen_cmd_check(s, &lq->cur);
+    if (why) {
+        qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
+                      "descriptor %u (opcode %u tag 0x%x): %s\n", s->chip_id,
+                      q, lq->head, lq->cur.opcode, le32_to_cpu(lq->cur.tag),
+                      why);
+        lumen_engine_fail(s, q, LUMEN_ERR_QUEUE_DESC,
+                          LUMEN_STATUS_BAD_DESCRIPTOR, q);
+        return false;
+    }
+    trace_lumen_queue_exec(s->chip_id, q, lq->head, lq->cur.opcode,
+                           le32_to_cpu(lq->cur.tag));
+    lq->has_cur = true;
+    lq->progress = 0;
+    return true;
+}
+
+static bool lumen_engine_any_waiting(LumenState *s)
+{
+    unsigned int q;
+
+    for (q = 0; q < s->num_queues; q++) {
+        if (s->queues[q].waiting) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Execute lq->cur; @budget bytes may move, *@moved counts them. */
+static LumenExec lumen_cmd_exec(LumenState *s, unsigned int q,
+                                uint64_t budget, uint64_t *moved)
+{
+    LumenQueue *lq = &s->queues[q];
+    const struct lumen_cmd *c = &lq->cur;
+    uint64_t addr = le64_to_cpu(c->u.fence.addr);
+    uint64_t value = le64_to_cpu(c->u.fence.value);
+    uint64_t now;
+    LumenExec r;
+
+    switch (c->opcode) {
+    case LUMEN_CMD_NOP:
+        return LUMEN_EXEC_DONE;
+    case LUMEN_CMD_COPY:
+        return lumen_exec_move(s, q, false, budget, moved);
+    case LUMEN_CMD_FILL:
+        return lumen_exec_move(s, q, true, budget, moved);
+    case LUMEN_CMD_SIGNAL:
+        r = lumen_fence_rw(s, q, addr, &value, true);
+        if (r == LUMEN_EXEC_DONE && lumen_engine_any_waiting(s)) {
+            s->engine.kick = true;
+        }
+        return r;
+    case LUMEN_CMD_WAIT: {
+        uint64_t cur = 0;
+
+        r = lumen_fence_rw(s, q, addr, &cur, false);
+        if (r != LUMEN_EXEC_DONE) {
+            return r;
+        }
+        lq->waiting = cur < value;
+        return lq->waiting ? LUMEN_EXEC_PARKED : LUMEN_EXEC_DONE;
+    }
+    case LUMEN_CMD_TIMESTAMP:
+        now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) - s->telem.reset_ns;
+        return lumen_fence_rw(s, q, addr, &now, true);
+    default:
+        /* lumen_cmd_check() let nothing else through. */
+        g_assert_not_reached();
+    }
+}
+
+/*
+ * Serve queue @q within its budget. True if it still has work that can
+ * run now (the budget ran out).
+ */
+static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t *busy_ns)
+{
+    LumenQueue *lq = &s->queues[q];
+    uint64_t moved = 0;
+    unsigned int descs = 0;
+    bool more = false;
+
+    while (lq->status == LUMEN_QSTS_RUNNING && !lq->hung) {
+        LumenExec r;
+
+        if (!lq->has_cur) {
+            if (!(lq->ctrl & LUMEN_QCTRL_ENABLE)) {
+                lq->status = LUMEN_QSTS_DISABLED;
+                break;
+            }
+            if (lq->head == lq->tail) {
+                lq->status = LUMEN_QSTS_IDLE;
+                break;
+            }
+            if (descs >= LUMEN_ENGINE_DESCS || moved >= LUMEN_ENGINE_BYTES) {
+                more = true;
+                break;
+            }
+            if (!lumen_queue_fetch(s, q)) {
+                break;
+            }
+        }
+        r = lumen_cmd_exec(s, q, LUMEN_ENGINE_BYTES - MIN(moved,
+                           LUMEN_ENGINE_BYTES), &moved);
+        if (r == LUMEN_EXEC_MORE) {
+            more = true;
+            break;
+        }
+        if (r != LUMEN_EXEC_DONE) {
+            break;
+        }
+        /* Retire: the descriptor's writes are done (synchronously). */
+        descs++;
+        lq->has_cur = false;
+        lq->progress = 0;
+        lq->head++;
+        lq->completed++;
+        if (lq->cur.flags & LUMEN_CMD_F_IRQ) {
+            lumen_irq_queue(s, q);
+        }
+    }
+    *busy_ns += descs * LUMEN_DESC_BUSY_NS + moved / LUMEN_BYTES_PER_BUSY_NS;
+    return more;
+}
+
+static void lumen_engine_bh(void *opaque)
+{
+    LumenState *s = opaque;
+    LumenEngine *e = &s->engine;
+    uint64_t busy_ns = 0;
+    bool more = false;
+    unsigned int i;
+
+    e->kick = false;
+    for (i = 0; i < s->num_queues; i++) {
+        more |= lumen_queue_run(s, (e->next + i) % s->num_queues, &busy_ns);
+    }
+    e->next = (e->next + 1) % s->num_queues;
+    if (busy_ns) {
+        lumen_telemetry_add_busy(s, busy_ns);
+    }
+    if (more || e->kick) {
+        qemu_bh_schedule(e->bh);
+    }
+    if (lumen_engine_any_waiting(s) && !timer_pending(e->wait_timer)) {
+        timer_mod(e->wait_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                  LUMEN_ENGINE_WAIT_POLL_NS);
+    }
+}
+
+static void lumen_engine_wait_timer(void *opaque)
+{
+    LumenState *s = opaque;
+
+    if (lumen_engine_any_waiting(s)) {
+        qemu_bh_schedule(s->engine.bh);
+    }
+}
+
+/*
+ * After migration: a descriptor in progress must be one the engine accepts
+ * (the stream is not trusted). Then let the BH resume the queues; it also
+ * re-arms the WAIT poll timer.
+ */
+bool lumen_engine_post_load(LumenState *s)
+{
+    unsigned int q;
+
+    for (q = 0; q < LUMEN_QUEUES_MAX; q++) {
+        if (s->queues[q].has_cur && lumen_cmd_check(s, &s->queues[q].cur)) {
+            return false;
+        }
+    }
+    lumen_engine_kick(s);
+    return true;
+}
+
+void lumen_engine_reset(LumenState *s)
+{
+    qemu_bh_cancel(s->engine.bh);
+    timer_del(s->engine.wait_timer);
+    s->engine.next = 0;
+    s->engine.kick = false;
+}
+
+void lumen_engine_init(LumenState *s)
+{
+    s->engine.bh = qemu_bh_new_guarded(lumen_engine_bh, s,
+                                       &DEVICE(s)->mem_reentrancy_guard);
+    s->engine.wait_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                        lumen_engine_wait_timer, s);
+}
+
+void lumen_engine_exit(LumenState *s)
+{
+    qemu_bh_delete(s->engine.bh);
+    s->engine.bh = NULL;
+    timer_free(s->engine.wait_timer);
+    s->engine.wait_timer = NULL;
+}
