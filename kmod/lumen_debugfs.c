@@ -10,6 +10,13 @@
  *   mbox_ping  reading it round-trips a PING with a 64-byte pattern and
  *              prints the latency
  *   telemetry  GET_TELEMETRY over the mailbox next to the registers
+ *   bo_stats   live buffer objects and bytes per placement, device-wide,
+ *              and device memory total/free (leak checks after exit)
+ *   queues     per hardware queue: owner (context, file, queue id, pid),
+ *              HEAD/TAIL/STATUS/ERROR/COMPLETED, last seqno submitted and
+ *              completed, jobs in flight
+ *   inject     write-only, test devices (CAPS.FAULT_INJECT) only:
+ *              "<hang|dma|corrupt|none> <hardware queue>" arms a fault
  *
  * The DRM core removes the directory in drm_dev_unplug(), waiting for
  * readers, but every handler still brackets hardware access with
@@ -18,6 +25,8 @@
  * Copyright (C) 2025 The Lumen Authors
  */
 
+#include <linux/debugfs.h>
+#include <linux/fs.h>
 #include <linux/ktime.h>
 #include <linux/seq_file.h>
 
@@ -28,9 +37,11 @@
 
 #include "lumen_debugfs.h"
 #include "lumen_drv.h"
+#include "lumen_gem.h"
 #include "lumen_hw.h"
 #include "lumen_mbox.h"
 #include "lumen_query.h"
+#include "lumen_queue.h"
 
 static struct lumen_device *seq_to_ldev(struct seq_file *m)
 {
@@ -187,12 +198,67 @@ static int telemetry_show(struct seq_file *m, void *unused)
 	return 0;
 }
 
+static int bo_stats_show(struct seq_file *m, void *unused)
+{
+	lumen_gem_stats_show(seq_to_ldev(m), m);
+	return 0;
+}
+
+static int queues_show(struct seq_file *m, void *unused)
+{
+	struct lumen_device *ldev = seq_to_ldev(m);
+	int idx;
+
+	if (!drm_dev_enter(&ldev->drm, &idx))
+		return -ENODEV;
+	lumen_queue_debugfs_show(ldev, m);
+	drm_dev_exit(idx);
+	return 0;
+}
+
+static ssize_t inject_write(struct file *f, const char __user *ubuf, size_t len, loff_t *pos)
+{
+	static const char * const kinds[] = {
+		[LUMEN_INJECT_NONE] = "none",
+		[LUMEN_INJECT_HANG_QUEUE] = "hang",
+		[LUMEN_INJECT_DMA_FAIL] = "dma",
+		[LUMEN_INJECT_CORRUPT_DESC] = "corrupt",
+	};
+	struct lumen_device *ldev = f->private_data;
+	char buf[32], kind[16];
+	unsigned int hwq;
+	int ret, k;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%15s %u", kind, &hwq) != 2)
+		return -EINVAL;
+	k = match_string(kinds, ARRAY_SIZE(kinds), kind);
+	if (k < 0)
+		return -EINVAL;
+
+	ret = lumen_queue_inject(ldev, k, hwq);
+	return ret ? ret : len;
+}
+
+static const struct file_operations lumen_inject_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = inject_write,
+	.llseek = noop_llseek,
+};
+
 static const struct drm_debugfs_info lumen_debugfs_list[] = {
 	{ "regs", regs_show, 0 },
 	{ "fw_info", fw_info_show, 0 },
 	{ "mbox", mbox_show, 0 },
 	{ "mbox_ping", mbox_ping_show, 0 },
 	{ "telemetry", telemetry_show, 0 },
+	{ "bo_stats", bo_stats_show, 0 },
+	{ "queues", queues_show, 0 },
 };
 
 /**
@@ -202,4 +268,7 @@ static const struct drm_debugfs_info lumen_debugfs_list[] = {
 void lumen_debugfs_init(struct lumen_device *ldev)
 {
 	drm_debugfs_add_files(&ldev->drm, lumen_debugfs_list, ARRAY_SIZE(lumen_debugfs_list));
+	if (ldev->id.caps & LUMEN_CAP_FAULT_INJECT)
+		debugfs_create_file("inject", 0200, ldev->drm.debugfs_root, ldev,
+				    &lumen_inject_fops);
 }

@@ -13,6 +13,7 @@
  *   devm_drm_dev_alloc             drm_dev_put
  *   pcim_enable_device             pci disable
  *   pcim_iomap_region (BAR0)       unmap
+ *   lumen_devmem_init (BAR2, WC)   unmap, release; allocator at drm release
  *   lumen_mbox_init (dmam rings)   free rings
  *   lumen_irq_init (vectors, IRQs) free IRQs, free vectors
  *   lumen_quiesce_action           mask, soft reset, fail mailbox waiters
@@ -41,12 +42,16 @@
 #include "lumen_debugfs.h"
 #include "lumen_drv.h"
 #include "lumen_fw.h"
+#include "lumen_gem.h"
 #include "lumen_hw.h"
 #include "lumen_hwmon.h"
 #include "lumen_irq.h"
+#include "lumen_job.h"
 #include "lumen_mbox.h"
 #include "lumen_query.h"
+#include "lumen_queue.h"
 #include "lumen_sysfs.h"
+#include "lumen_vm.h"
 
 static int lumen_open(struct drm_device *drm, struct drm_file *file)
 {
@@ -59,8 +64,25 @@ static int lumen_open(struct drm_device *drm, struct drm_file *file)
 		return -ENOMEM;
 
 	lfile->ldev = ldev;
+
+	/* The device context: -EBUSY once all LUMEN_CONTEXTS_MAX are taken. */
+	ret = lumen_vm_init(ldev, &lfile->vm);
+	if (ret) {
+		kfree(lfile);
+		return ret;
+	}
+
 	ret = xa_alloc(&ldev->files, &lfile->id, lfile, xa_limit_31b, GFP_KERNEL);
 	if (ret) {
+		lumen_vm_fini(&lfile->vm);
+		kfree(lfile);
+		return ret;
+	}
+
+	ret = lumen_uctx_open(lfile);
+	if (ret) {
+		xa_erase(&ldev->files, lfile->id);
+		lumen_vm_fini(&lfile->vm);
 		kfree(lfile);
 		return ret;
 	}
@@ -74,20 +96,39 @@ static void lumen_postclose(struct drm_device *drm, struct drm_file *file)
 	struct lumen_file *lfile = file->driver_priv;
 
 	xa_erase(&lfile->ldev->files, lfile->id);
+
+	/*
+	 * Teardown order: GEM handles are already gone (drm_gem_release()
+	 * runs before postclose). The file's queues must be stopped and freed
+	 * first, so the device no longer runs in the context; only then is the
+	 * context disabled and its mappings and page tables freed.
+	 */
+	lumen_uctx_close(lfile);
+	lumen_vm_fini(&lfile->vm);
 	kfree(lfile);
 }
 
 static const struct drm_ioctl_desc lumen_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(LUMEN_GET_PARAM, lumen_get_param_ioctl, 0),
 	DRM_IOCTL_DEF_DRV(LUMEN_QUERY, lumen_query_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_BO_CREATE, lumen_bo_create_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_BO_INFO, lumen_bo_info_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_VM_BIND, lumen_vm_bind_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_QUEUE_CREATE, lumen_queue_create_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_QUEUE_DESTROY, lumen_queue_destroy_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_SUBMIT, lumen_submit_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_WAIT, lumen_wait_ioctl, 0),
 };
 
 DEFINE_DRM_ACCEL_FOPS(lumen_fops);
 
 static const struct drm_driver lumen_drm_driver = {
-	.driver_features = DRIVER_COMPUTE_ACCEL,
+	.driver_features = DRIVER_COMPUTE_ACCEL | DRIVER_GEM | DRIVER_SYNCOBJ |
+			   DRIVER_SYNCOBJ_TIMELINE,
 	.open = lumen_open,
 	.postclose = lumen_postclose,
+	.gem_create_object = lumen_gem_create_object,
+	.gem_prime_import_sg_table = lumen_gem_prime_import_sg_table,
 	.ioctls = lumen_ioctls,
 	.num_ioctls = ARRAY_SIZE(lumen_ioctls),
 	.fops = &lumen_fops,
@@ -178,6 +219,10 @@ static int lumen_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 	if (ret)
 		return ret;
 
+	ret = lumen_devmem_init(ldev);
+	if (ret)
+		return ret;
+
 	/*
 	 * Whatever ran before (an earlier binding, a crash, kexec) may have
 	 * left the device busy: stop it before it may master the bus.
@@ -200,6 +245,11 @@ static int lumen_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 		dev_err(dev, "cannot add the quiesce action: %pe\n", ERR_PTR(ret));
 		return ret;
 	}
+
+	/* After the quiesce action, so that queues are cancelled before it. */
+	ret = lumen_queue_init(ldev);
+	if (ret)
+		return ret;
 
 	ret = lumen_fw_boot(ldev);
 	if (ret)
@@ -239,6 +289,8 @@ static void lumen_remove(struct pci_dev *pdev)
 	struct lumen_device *ldev = pci_get_drvdata(pdev);
 
 	drm_dev_unplug(&ldev->drm);
+	/* Device-memory mmaps point into BAR2, which goes away now. */
+	lumen_gem_unplug(ldev);
 }
 
 /* Reboot or kexec: stop all DMA so the next kernel starts from a quiet card. */

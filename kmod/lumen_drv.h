@@ -17,8 +17,13 @@
 
 #include <lumen/lumen_iface.h>
 
+#include "lumen_devmem.h"
 #include "lumen_fw.h"
 #include "lumen_mbox.h"
+#include "lumen_vm.h"
+
+struct lumen_qmgr;
+struct lumen_uctx;
 
 #define DRIVER_NAME	"lumen"
 #define DRIVER_DESC	"Lumen N1 AI accelerator"
@@ -29,7 +34,8 @@
  * shows up once both sides support the feature. Later issues add
  * DMA_QUEUES, MMU, COMPUTE and LINKS here.
  */
-#define LUMEN_DRIVER_CAPS	(LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY)
+#define LUMEN_DRIVER_CAPS	(LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY | LUMEN_CAP_MMU | \
+			 LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_FAULT_INJECT)
 
 /**
  * struct lumen_identity - what the card is, fixed for the life of a binding
@@ -90,6 +96,9 @@ struct lumen_identity {
  *	lets the boot code tell a missed interrupt from a slow device.
  * @err_count: device errors reported on LUMEN_VEC_ERROR since probe.
  * @files: open files by &lumen_file.id; the xarray's own lock protects it.
+ * @mem: device memory allocator, context ids and BO accounting.
+ * @qm: hardware DMA queues (lumen_queue.h); allocated in probe, lives as
+ *	long as @drm.
  */
 struct lumen_device {
 	struct drm_device drm;
@@ -110,12 +119,18 @@ struct lumen_device {
 	atomic_t err_count;
 
 	struct xarray files;
+
+	struct lumen_mem mem;
+	struct lumen_qmgr *qm;
 };
 
 /**
  * struct lumen_file - per open file (one device context in later issues)
  * @ldev: the device; the drm_file holds a reference on @ldev->drm.
  * @id: index in &lumen_device.files, stable for the life of the file.
+ * @vm: the file's device context: MMU context id, page tables, VA space
+ *	(lumen_vm.h); torn down in lumen_postclose() after the queues.
+ * @uctx: the file's queues and context status (lumen_queue.h).
  *
  * Created in lumen_open(), freed in lumen_postclose(). Later issues hang the
  * MMU context, GEM handles and queues here.
@@ -123,6 +138,8 @@ struct lumen_device {
 struct lumen_file {
 	struct lumen_device *ldev;
 	u32 id;
+	struct lumen_vm vm;
+	struct lumen_uctx *uctx;
 };
 
 static inline struct lumen_device *to_lumen_device(struct drm_device *drm)

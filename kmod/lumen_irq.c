@@ -19,9 +19,10 @@
 #include "lumen_hw.h"
 #include "lumen_irq.h"
 #include "lumen_mbox.h"
+#include "lumen_queue.h"
 
 #define LUMEN_INT_MBOX_CAUSES	(LUMEN_INT_MBOX | LUMEN_INT_BOOT)
-#define LUMEN_INT_ERROR_CAUSES	LUMEN_INT_ERROR
+#define LUMEN_INT_ERROR_CAUSES	(LUMEN_INT_ERROR | LUMEN_INT_MMU_FAULT)
 
 static const char * const lumen_err_names[] = {
 	"FW_IMAGE", "MBOX_PROTOCOL", "DMA", "MMU", "QUEUE_DESC", "INTERNAL",
@@ -66,6 +67,10 @@ static irqreturn_t lumen_irq_error(int irq, void *arg)
 
 	if (!status)
 		return IRQ_NONE;
+
+	/* Fails the faulting context; other contexts keep running. */
+	if (status & LUMEN_INT_MMU_FAULT)
+		lumen_queue_mmu_fault(ldev);
 
 	err = lumen_rd32(ldev, LUMEN_REG_ERR_STATUS);
 	if (!err)

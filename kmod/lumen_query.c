@@ -18,7 +18,9 @@
 #include <uapi/drm/lumen_accel.h>
 
 #include "lumen_drv.h"
+#include "lumen_gem.h"
 #include "lumen_hw.h"
+#include "lumen_job.h"
 #include "lumen_query.h"
 
 /* The uAPI mirrors the contract's capability bits one for one. */
@@ -185,6 +187,8 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 	union {
 		struct drm_lumen_device_info info;
 		struct drm_lumen_telemetry tel;
+		struct drm_lumen_memory_info mem;
+		struct drm_lumen_context_status ctx;
 	} out;
 	u32 full;
 	int ret = 0, idx;
@@ -199,6 +203,12 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 	case DRM_LUMEN_QUERY_TELEMETRY:
 		full = sizeof(out.tel);
 		break;
+	case DRM_LUMEN_QUERY_MEMORY:
+		full = sizeof(out.mem);
+		break;
+	case DRM_LUMEN_QUERY_CONTEXT_STATUS:
+		full = sizeof(out.ctx);
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -211,6 +221,10 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 
 	if (args->type == DRM_LUMEN_QUERY_DEVICE_INFO) {
 		lumen_fill_device_info(ldev, &out.info);
+	} else if (args->type == DRM_LUMEN_QUERY_MEMORY) {
+		lumen_gem_memory_info(ldev, file, &out.mem);
+	} else if (args->type == DRM_LUMEN_QUERY_CONTEXT_STATUS) {
+		lumen_context_status(file->driver_priv, &out.ctx);
 	} else {
 		if (!(lumen_capabilities(ldev) & LUMEN_CAP_TELEMETRY)) {
 			ret = -EOPNOTSUPP;

@@ -23,6 +23,13 @@ extern "C" {
 
 #define DRM_LUMEN_GET_PARAM	0x00
 #define DRM_LUMEN_QUERY		0x01
+#define DRM_LUMEN_BO_CREATE	0x02
+#define DRM_LUMEN_BO_INFO	0x03
+#define DRM_LUMEN_VM_BIND	0x04
+#define DRM_LUMEN_QUEUE_CREATE	0x05
+#define DRM_LUMEN_QUEUE_DESTROY	0x06
+#define DRM_LUMEN_SUBMIT	0x07
+#define DRM_LUMEN_WAIT		0x08
 
 /**
  * enum drm_lumen_param - values readable with DRM_IOCTL_LUMEN_GET_PARAM
@@ -77,10 +84,15 @@ struct drm_lumen_get_param {
  * enum drm_lumen_query_type - structures readable with DRM_IOCTL_LUMEN_QUERY
  * @DRM_LUMEN_QUERY_DEVICE_INFO: &struct drm_lumen_device_info
  * @DRM_LUMEN_QUERY_TELEMETRY: &struct drm_lumen_telemetry
+ * @DRM_LUMEN_QUERY_CONTEXT_STATUS: &struct drm_lumen_context_status of the
+ *	calling file's context
+ * @DRM_LUMEN_QUERY_MEMORY: &struct drm_lumen_memory_info
  */
 enum drm_lumen_query_type {
 	DRM_LUMEN_QUERY_DEVICE_INFO = 0,
 	DRM_LUMEN_QUERY_TELEMETRY = 1,
+	DRM_LUMEN_QUERY_CONTEXT_STATUS = 2,
+	DRM_LUMEN_QUERY_MEMORY = 3,
 };
 
 /**
@@ -167,10 +179,293 @@ struct drm_lumen_telemetry {
 	__u64 uptime_ns;
 };
 
+/**
+ * struct drm_lumen_context_status - health of the caller's device context
+ * @flags: DRM_LUMEN_CTX_* bits
+ * @fault_kind: MMU fault kind of the first fault (enum lumen_mmu_fault of
+ *	firmware-iface), 0 if none
+ * @fault_addr: device virtual address of the first fault
+ * @fault_queue: queue id (from DRM_IOCTL_LUMEN_QUEUE_CREATE) that faulted or
+ *	timed out first
+ * @fault_access: 1 if the faulting access was a write, 0 for a read
+ * @error: negative errno that failed the context's jobs (-EFAULT after an
+ *	MMU fault, -ETIMEDOUT after a hang, -EIO after a device error), 0 if
+ *	none
+ * @faults: MMU faults of this context since it was opened
+ * @timeouts: job timeouts of this context since it was opened
+ *
+ * A context with DRM_LUMEN_CTX_BANNED set accepts no more submissions
+ * (-ECANCELED); the file must be closed and reopened. Other contexts are
+ * not affected.
+ */
+struct drm_lumen_context_status {
+	__u32 flags;
+	__u32 fault_kind;
+	__u64 fault_addr;
+	__u32 fault_queue;
+	__u32 fault_access;
+	__s32 error;
+	__u32 faults;
+	__u32 timeouts;
+	__u32 pad;
+};
+
+#define DRM_LUMEN_CTX_FAULTED	(1U << 0)	/* an MMU fault was reported */
+#define DRM_LUMEN_CTX_HUNG	(1U << 1)	/* a job timed out */
+#define DRM_LUMEN_CTX_BANNED	(1U << 2)	/* no further submissions */
+
+/**
+ * struct drm_lumen_memory_info - device memory use (DRM_LUMEN_QUERY_MEMORY)
+ * @total: device memory the driver manages, bytes
+ * @free: device memory not allocated to any buffer object, bytes
+ * @ctx_device_bytes: device memory held by the caller's buffer objects
+ * @ctx_host_bytes: host memory held by the caller's buffer objects
+ *	(shmem and user pointer)
+ * @ctx_bo_count: buffer objects the caller holds handles to
+ * @pad: zero
+ */
+struct drm_lumen_memory_info {
+	__u64 total;
+	__u64 free;
+	__u64 ctx_device_bytes;
+	__u64 ctx_host_bytes;
+	__u32 ctx_bo_count;
+	__u32 pad;
+};
+
+/*
+ * Buffer objects.
+ *
+ * A buffer object (BO) is memory the device can reach once it is mapped
+ * into a context's device address space with DRM_IOCTL_LUMEN_VM_BIND. It
+ * lives in one of three places, chosen at creation and never moved.
+ */
+#define DRM_LUMEN_BO_DEVICE	(1U << 0)	/* device memory (BAR2) */
+#define DRM_LUMEN_BO_HOST	(1U << 1)	/* host memory (shmem, pinned) */
+#define DRM_LUMEN_BO_USERPTR	(1U << 2)	/* the caller's own pages, pinned */
+#define DRM_LUMEN_BO_READ_ONLY	(1U << 3)	/* USERPTR only: device may not write */
+
+/* Largest BO: the largest device memory a card can have. */
+#define DRM_LUMEN_BO_MAX_SIZE	(16ULL << 30)
+
+/**
+ * struct drm_lumen_bo_create - create a buffer object
+ * @size: in, bytes, non-zero and at most DRM_LUMEN_BO_MAX_SIZE; rounded up
+ *	to the page size; out, the size allocated
+ * @flags: in, exactly one of DRM_LUMEN_BO_DEVICE, DRM_LUMEN_BO_HOST or
+ *	DRM_LUMEN_BO_USERPTR, plus DRM_LUMEN_BO_READ_ONLY with USERPTR only
+ * @handle: out, GEM handle in the calling file
+ * @userptr: in, with DRM_LUMEN_BO_USERPTR: page-aligned address of @size
+ *	bytes of the caller's memory, which stay pinned until the BO is freed;
+ *	must be 0 otherwise
+ * @reserved: must be zero
+ *
+ * Errors: -EINVAL for bad flags, sizes or alignment, or reserved fields set;
+ * -ENOMEM / -ENOSPC when host / device memory is exhausted; -EFAULT if
+ * @userptr does not cover mapped memory.
+ */
+struct drm_lumen_bo_create {
+	__u64 size;
+	__u32 flags;
+	__u32 handle;
+	__u64 userptr;
+	__u64 reserved;
+};
+
+/**
+ * struct drm_lumen_bo_info - describe a buffer object
+ * @handle: in, GEM handle
+ * @flags: out, the DRM_LUMEN_BO_* flags it was created with
+ * @size: out, bytes
+ * @mmap_offset: out, offset to pass to mmap(2) on the accel fd to map the
+ *	BO into the process (device memory write-combined through the BAR);
+ *	0 for USERPTR BOs, which are the caller's memory already
+ * @reserved: must be zero
+ */
+struct drm_lumen_bo_info {
+	__u32 handle;
+	__u32 flags;
+	__u64 size;
+	__u64 mmap_offset;
+	__u64 reserved;
+};
+
+/*
+ * Device virtual addresses a context may bind: [DRM_LUMEN_VA_USER_START,
+ * DRM_LUMEN_VA_USER_END). Addresses below are the kernel's (fence pages).
+ */
+#define DRM_LUMEN_VA_USER_START	(1ULL << 32)
+#define DRM_LUMEN_VA_USER_END	(1ULL << 47)
+
+#define DRM_LUMEN_VM_MAP	0
+#define DRM_LUMEN_VM_UNMAP	1
+
+#define DRM_LUMEN_VM_READ_ONLY	(1U << 0)	/* MAP: the device may not write */
+
+/**
+ * struct drm_lumen_vm_bind - map or unmap a BO range in the device VA space
+ * @op: DRM_LUMEN_VM_MAP or DRM_LUMEN_VM_UNMAP
+ * @handle: MAP: GEM handle of the BO; UNMAP: must be zero
+ * @va: device virtual address, 4 KiB aligned, inside the user VA range
+ * @offset: MAP: byte offset in the BO, 4 KiB aligned; UNMAP: must be zero
+ * @size: bytes, non-zero, 4 KiB aligned; MAP: @offset + @size within the
+ *	BO; UNMAP: must be exactly one earlier mapping at @va
+ * @flags: MAP: DRM_LUMEN_VM_READ_ONLY (forced for READ_ONLY user pointers);
+ *	UNMAP: must be zero
+ * @reserved: must be zero
+ *
+ * A MAP may not overlap an existing mapping (-EEXIST). Mappings where @va,
+ * @offset and the backing are 2 MiB aligned use 2 MiB device pages. A
+ * mapping holds a reference on its BO: freeing the handle does not unmap.
+ * Unmapping while a job that uses the range runs is the caller's bug: the
+ * job faults, no other context is affected.
+ *
+ * Errors: -EINVAL for a bad op, flags, alignment, VA range, offset or size
+ * (overflowing sums included) or reserved fields; -ENOENT for an unknown
+ * handle (MAP) or when no mapping starts at @va (UNMAP); -EINVAL when the
+ * mapping at @va has another @size (UNMAP); -EEXIST for an overlap (MAP).
+ */
+struct drm_lumen_vm_bind {
+	__u32 op;
+	__u32 handle;
+	__u64 va;
+	__u64 offset;
+	__u64 size;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/**
+ * struct drm_lumen_queue_create - create a submission queue
+ * @flags: must be zero
+ * @priority: must be zero (reserved for priority levels)
+ * @queue_id: out, id of the queue in the calling file
+ * @reserved: must be zero
+ *
+ * A queue executes its jobs in submission order on a hardware DMA queue of
+ * the card that belongs to the caller's context while the queue exists.
+ * Errors: -EBUSY when every hardware queue is taken.
+ */
+struct drm_lumen_queue_create {
+	__u32 flags;
+	__u32 priority;
+	__u32 queue_id;
+	__u32 reserved;
+};
+
+/**
+ * struct drm_lumen_queue_destroy - destroy a queue after its jobs finish
+ * @queue_id: id from DRM_IOCTL_LUMEN_QUEUE_CREATE
+ * @reserved: must be zero
+ */
+struct drm_lumen_queue_destroy {
+	__u32 queue_id;
+	__u32 reserved;
+};
+
+/**
+ * struct drm_lumen_sync - a syncobj wait or signal point
+ * @handle: drm_syncobj handle in the calling file
+ * @flags: must be zero
+ * @point: timeline point; 0 for a binary syncobj
+ */
+struct drm_lumen_sync {
+	__u32 handle;
+	__u32 flags;
+	__u64 point;
+};
+
+/* Most commands one job may carry, and most BOs and syncs it may name. */
+#define DRM_LUMEN_MAX_CMDS	4096
+#define DRM_LUMEN_MAX_BOS	1024
+#define DRM_LUMEN_MAX_SYNCS	64
+
+/**
+ * struct drm_lumen_submit - queue a job of device commands
+ * @queue_id: target queue
+ * @num_cmds: number of commands at @cmds, 1..DRM_LUMEN_MAX_CMDS
+ * @cmds: user pointer to an array of struct lumen_cmd (64 bytes each,
+ *	firmware-iface/include/lumen/lumen_queue.h). Allowed opcodes: NOP,
+ *	COPY, FILL, SIGNAL, WAIT, TIMESTAMP; flags: LUMEN_CMD_F_BARRIER only;
+ *	every reserved byte zero; addresses are device VAs of the caller's
+ *	context (an unmapped one faults the context, not the kernel). Commands
+ *	may read but never write below DRM_LUMEN_VA_USER_START (the kernel's
+ *	fence pages live there): such a COPY/FILL destination or
+ *	SIGNAL/TIMESTAMP address is -EINVAL
+ * @bo_handles: user pointer to __u32 GEM handles the job uses; each is kept
+ *	alive until the job completes
+ * @num_bos: number of handles, 0..DRM_LUMEN_MAX_BOS
+ * @num_in_syncs: number of wait points at @in_syncs, 0..DRM_LUMEN_MAX_SYNCS
+ * @in_syncs: user pointer to struct drm_lumen_sync the job waits for
+ * @num_out_syncs: number of signal points at @out_syncs
+ * @flags: must be zero
+ * @out_syncs: user pointer to struct drm_lumen_sync signalled with the
+ *	job's completion fence
+ * @seqno: out, the job's sequence number on its queue (for
+ *	DRM_IOCTL_LUMEN_WAIT)
+ * @reserved: must be zero
+ *
+ * Errors: -EINVAL for a malformed command (the message in the kernel log
+ * names its index and field), bad counts or reserved fields; -ENOENT for
+ * an unknown queue, BO or syncobj handle; -ECANCELED once the context is
+ * banned.
+ */
+struct drm_lumen_submit {
+	__u32 queue_id;
+	__u32 num_cmds;
+	__u64 cmds;
+	__u64 bo_handles;
+	__u32 num_bos;
+	__u32 num_in_syncs;
+	__u64 in_syncs;
+	__u32 num_out_syncs;
+	__u32 flags;
+	__u64 out_syncs;
+	__u64 seqno;
+	__u64 reserved;
+};
+
+/**
+ * struct drm_lumen_wait - wait for a job to complete
+ * @queue_id: queue the job was submitted to
+ * @flags: must be zero
+ * @seqno: the job's &drm_lumen_submit.seqno
+ * @timeout_ns: relative timeout; 0 polls
+ * @status: out, 0 if the job completed, else its negative errno
+ *	(-EFAULT MMU fault, -ETIMEDOUT hang, -ECANCELED context banned, -EIO)
+ * @reserved: must be zero
+ *
+ * Returns 0 when the job finished (successfully or not, see @status),
+ * -ENOENT for an unknown @queue_id, -ETIME if @timeout_ns passed first,
+ * -EINVAL for a seqno not yet submitted.
+ */
+struct drm_lumen_wait {
+	__u32 queue_id;
+	__u32 flags;
+	__u64 seqno;
+	__u64 timeout_ns;
+	__s32 status;
+	__u32 reserved;
+};
+
 #define DRM_IOCTL_LUMEN_GET_PARAM \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_GET_PARAM, struct drm_lumen_get_param)
 #define DRM_IOCTL_LUMEN_QUERY \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_QUERY, struct drm_lumen_query)
+#define DRM_IOCTL_LUMEN_BO_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_BO_CREATE, struct drm_lumen_bo_create)
+#define DRM_IOCTL_LUMEN_BO_INFO \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_BO_INFO, struct drm_lumen_bo_info)
+#define DRM_IOCTL_LUMEN_VM_BIND \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_LUMEN_VM_BIND, struct drm_lumen_vm_bind)
+#define DRM_IOCTL_LUMEN_QUEUE_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_QUEUE_CREATE, struct drm_lumen_queue_create)
+#define DRM_IOCTL_LUMEN_QUEUE_DESTROY \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_LUMEN_QUEUE_DESTROY, struct drm_lumen_queue_destroy)
+#define DRM_IOCTL_LUMEN_SUBMIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_SUBMIT, struct drm_lumen_submit)
+#define DRM_IOCTL_LUMEN_WAIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_WAIT, struct drm_lumen_wait)
 
 #if defined(__cplusplus)
 }

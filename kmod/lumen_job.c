@@ -1,0 +1,612 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Lumen N1: job submission and completion.
+ *
+ * DRM_IOCTL_LUMEN_SUBMIT validates a job's descriptors completely (the
+ * device checks them again, but a malformed descriptor must fail the
+ * ioctl, not ban the context), references its BOs, resolves its in-syncs
+ * into scheduler dependencies and pushes it to the queue's only entity.
+ * run_job copies it into the ring (lumen_queue.c); the hardware fence it
+ * returns completes from the queue's interrupt.
+ *
+ * Timeouts: a job that runs longer than job_timeout_ms while its queue's
+ * HEAD does not move is hung: the context is banned (HUNG, -ETIMEDOUT) and
+ * the hardware queue reset. A context banned by an MMU fault or a queue
+ * error goes through the same handler, started at once (drm_sched_fault()).
+ * The handler fails every job on the ring with the context's error; jobs
+ * not yet on the ring fail in run_job with -ECANCELED.
+ *
+ * Copyright (C) 2025 The Lumen Authors
+ */
+
+#include <linux/dma-fence-chain.h>
+#include <linux/jiffies.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_syncobj.h>
+
+#include <uapi/drm/lumen_accel.h>
+
+#include "lumen_drv.h"
+#include "lumen_job.h"
+#include "lumen_queue.h"
+
+static_assert(sizeof(struct drm_lumen_queue_create) == 16);
+static_assert(sizeof(struct drm_lumen_queue_destroy) == 8);
+static_assert(sizeof(struct drm_lumen_sync) == 16);
+static_assert(sizeof(struct drm_lumen_submit) == 72);
+static_assert(sizeof(struct drm_lumen_wait) == 32);
+static_assert(sizeof(struct drm_lumen_context_status) == 40);
+
+static struct lumen_job *to_lumen_job(struct drm_sched_job *sjob)
+{
+	return container_of(sjob, struct lumen_job, base);
+}
+
+/* ---- Scheduler backend --------------------------------------------------- */
+
+static struct dma_fence *lumen_job_run(struct drm_sched_job *sjob)
+{
+	struct lumen_job *job = to_lumen_job(sjob);
+	struct lumen_queue *q = job->q;
+	struct lumen_hw_fence *f = job->hw_fence;
+	unsigned long flags;
+	int idx;
+
+	/* A failed dependency already carries the error. */
+	if (unlikely(sjob->s_fence->finished.error))
+		return NULL;
+	if (READ_ONCE(q->dead) || lumen_uctx_banned(q->uctx))
+		return ERR_PTR(-ECANCELED);
+	if (!drm_dev_enter(&q->ldev->drm, &idx))
+		return ERR_PTR(-ENODEV);
+
+	dma_fence_init(&f->base, &lumen_hw_fence_ops, &f->lock, q->fence_ctx, job->seqno);
+	/* The list's reference; the initial one goes to the scheduler. */
+	dma_fence_get(&f->base);
+	spin_lock_irqsave(&q->fence_lock, flags);
+	list_add_tail(&f->link, &q->fences);
+	spin_unlock_irqrestore(&q->fence_lock, flags);
+	job->hw_fence = NULL;
+
+	job->tdr_head = q->tail;
+	lumen_queue_ring_job(q, job->cmds, job->num_cmds, job->seqno);
+
+	drm_dev_exit(idx);
+	return &f->base;
+}
+
+/*
+ * Runs on the device's ordered reset workqueue; the scheduler took @sjob
+ * (the oldest job on the ring) off its pending list.
+ */
+static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
+{
+	struct lumen_job *job = to_lumen_job(sjob);
+	struct lumen_queue *q = job->q;
+	struct drm_gpu_scheduler *sched = &q->sched;
+	struct lumen_uctx *uctx = q->uctx;
+	bool hw, dead = READ_ONCE(q->dead);
+	u32 head, sts;
+	int idx, err;
+
+	hw = drm_dev_enter(&q->ldev->drm, &idx);
+
+	/* Stop run_job (which writes the ring) and the freeing of jobs. */
+	drm_sched_wqueue_stop(sched);
+	/* Back on the pending list, so that it is freed like the others. */
+	spin_lock(&sched->job_list_lock);
+	list_add(&sjob->list, &sched->pending_list);
+	spin_unlock(&sched->job_list_lock);
+
+	if (hw && !dead && !lumen_uctx_banned(uctx)) {
+		lumen_queue_signal_done(q);
+		head = lumen_queue_head(q, &sts);
+		/* Done after all, or still moving: give it another period. */
+		if (dma_fence_is_signaled(&sjob->s_fence->finished) ||
+		    (sts == LUMEN_QSTS_RUNNING && head != job->tdr_head)) {
+			job->tdr_head = head;
+			goto out_start;
+		}
+		dev_warn_ratelimited(lumen_dev(q->ldev),
+				     "context %u queue %u: job %llu timed out (HEAD %u, status %u), resetting\n",
+				     uctx->ctx_id, q->hwq->index, job->seqno, head, sts);
+		lumen_uctx_fail(uctx, q, -ETIMEDOUT, DRM_LUMEN_CTX_HUNG);
+	}
+
+	if (!hw)
+		err = -ENODEV;
+	else if (dead && !lumen_uctx_banned(uctx))
+		err = -ECANCELED;
+	else
+		err = lumen_uctx_error(uctx);
+
+	/* What completed before the reset did complete. */
+	lumen_queue_signal_done(q);
+	if (hw)
+		lumen_queue_hw_reset(q);
+	/* The scheduler's callbacks complete the jobs with this error. */
+	lumen_queue_fail_fences(q, err ? err : -ECANCELED);
+
+out_start:
+	drm_sched_wqueue_start(sched);
+	if (hw)
+		drm_dev_exit(idx);
+	return DRM_GPU_SCHED_STAT_NOMINAL;
+}
+
+static void lumen_job_free_resources(struct lumen_job *job)
+{
+	u32 i;
+
+	if (job->bos) {
+		for (i = 0; i < job->num_bos; i++)
+			if (job->bos[i])
+				drm_gem_object_put(job->bos[i]);
+		kvfree(job->bos);
+	}
+	kvfree(job->cmds);
+	kfree(job->hw_fence);
+}
+
+static void lumen_job_free(struct drm_sched_job *sjob)
+{
+	struct lumen_job *job = to_lumen_job(sjob);
+	struct lumen_queue *q = job->q;
+
+	drm_sched_job_cleanup(sjob);
+	lumen_job_free_resources(job);
+	kfree(job);
+
+	if (atomic_dec_and_test(&q->jobs))
+		wake_up_all(&q->idle_wq);
+	lumen_queue_put(q);
+}
+
+const struct drm_sched_backend_ops lumen_sched_ops = {
+	.run_job = lumen_job_run,
+	.timedout_job = lumen_job_timedout,
+	.free_job = lumen_job_free,
+};
+
+/* ---- Validation ---------------------------------------------------------- */
+
+static bool lumen_zero(const __le64 *w, unsigned int n)
+{
+	while (n--)
+		if (*w++)
+			return false;
+	return true;
+}
+
+/*
+ * A range the device writes must be user VA: below DRM_LUMEN_VA_USER_START
+ * sit the kernel's fence pages, which only the kernel's SIGNALs may write.
+ */
+static bool lumen_user_write(u64 addr, u64 size)
+{
+	return addr >= DRM_LUMEN_VA_USER_START && size <= U64_MAX - addr;
+}
+
+static const char *lumen_check_cmd(const struct lumen_cmd *c)
+{
+	const __le64 *raw = c->u.raw;
+	u64 a, b;
+
+	if (c->flags & ~LUMEN_CMD_F_BARRIER)
+		return "flags";
+	if (c->reserved0)
+		return "reserved0";
+
+	switch (c->opcode) {
+	case LUMEN_CMD_NOP:
+		if (!lumen_zero(raw, 7))
+			return "u (NOP arguments)";
+		return NULL;
+	case LUMEN_CMD_COPY:
+		a = le64_to_cpu(c->u.copy.dst);
+		b = le64_to_cpu(c->u.copy.size);
+		if (!lumen_zero(c->u.copy.reserved, ARRAY_SIZE(c->u.copy.reserved)))
+			return "u.copy.reserved";
+		if (b > LUMEN_CMD_MAX_SIZE)
+			return "u.copy.size";
+		if (le64_to_cpu(c->u.copy.src) > U64_MAX - b)
+			return "u.copy.src";
+		if (!lumen_user_write(a, b))
+			return "u.copy.dst";
+		return NULL;
+	case LUMEN_CMD_FILL:
+		a = le64_to_cpu(c->u.fill.dst);
+		b = le64_to_cpu(c->u.fill.size);
+		if (!lumen_zero(c->u.fill.reserved, ARRAY_SIZE(c->u.fill.reserved)))
+			return "u.fill.reserved";
+		if (b > LUMEN_CMD_MAX_SIZE)
+			return "u.fill.size";
+		if (!lumen_user_write(a, b))
+			return "u.fill.dst";
+		return NULL;
+	case LUMEN_CMD_SIGNAL:
+	case LUMEN_CMD_WAIT:
+	case LUMEN_CMD_TIMESTAMP:
+		a = le64_to_cpu(c->u.fence.addr);
+		if (!lumen_zero(c->u.fence.reserved, ARRAY_SIZE(c->u.fence.reserved)))
+			return "u.fence.reserved";
+		if (a & 7)
+			return "u.fence.addr (alignment)";
+		if (c->opcode == LUMEN_CMD_TIMESTAMP && c->u.fence.value)
+			return "u.fence.value";
+		if (c->opcode != LUMEN_CMD_WAIT && !lumen_user_write(a, 8))
+			return "u.fence.addr";
+		return NULL;
+	default:
+		return "opcode";
+	}
+}
+
+static int lumen_check_cmds(struct lumen_device *ldev, const struct lumen_cmd *cmds, u32 n)
+{
+	const char *field;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		field = lumen_check_cmd(&cmds[i]);
+		if (field) {
+			dev_dbg_ratelimited(lumen_dev(ldev), "SUBMIT: command %u: bad %s\n", i,
+					    field);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- SUBMIT ---------------------------------------------------------- */
+
+/**
+ * struct lumen_out_sync - a resolved out-sync of a submission
+ * @syncobj: the syncobj, referenced
+ * @chain: for a timeline point, the preallocated chain node
+ * @point: timeline point, 0 for a binary syncobj
+ */
+struct lumen_out_sync {
+	struct drm_syncobj *syncobj;
+	struct dma_fence_chain *chain;
+	u64 point;
+};
+
+static void lumen_out_syncs_free(struct lumen_out_sync *outs, u32 n)
+{
+	u32 i;
+
+	if (!outs)
+		return;
+	for (i = 0; i < n; i++) {
+		if (outs[i].syncobj)
+			drm_syncobj_put(outs[i].syncobj);
+		dma_fence_chain_free(outs[i].chain);
+	}
+	kvfree(outs);
+}
+
+static int lumen_out_syncs_get(struct drm_file *file, const struct drm_lumen_submit *args,
+			       struct lumen_out_sync **out)
+{
+	struct drm_lumen_sync *syncs;
+	struct lumen_out_sync *outs;
+	u32 i, n = args->num_out_syncs;
+	int ret = 0;
+
+	*out = NULL;
+	if (!n)
+		return 0;
+	syncs = vmemdup_array_user(u64_to_user_ptr(args->out_syncs), n, sizeof(*syncs));
+	if (IS_ERR(syncs))
+		return PTR_ERR(syncs);
+	outs = kvcalloc(n, sizeof(*outs), GFP_KERNEL);
+	if (!outs) {
+		kvfree(syncs);
+		return -ENOMEM;
+	}
+
+	for (i = 0; i < n; i++) {
+		if (syncs[i].flags) {
+			ret = -EINVAL;
+			break;
+		}
+		outs[i].syncobj = drm_syncobj_find(file, syncs[i].handle);
+		if (!outs[i].syncobj) {
+			ret = -ENOENT;
+			break;
+		}
+		outs[i].point = syncs[i].point;
+		if (outs[i].point) {
+			outs[i].chain = dma_fence_chain_alloc();
+			if (!outs[i].chain) {
+				ret = -ENOMEM;
+				break;
+			}
+		}
+	}
+	kvfree(syncs);
+	if (ret) {
+		lumen_out_syncs_free(outs, n);
+		return ret;
+	}
+	*out = outs;
+	return 0;
+}
+
+static int lumen_in_syncs_add(struct drm_file *file, const struct drm_lumen_submit *args,
+			      struct lumen_job *job)
+{
+	struct drm_lumen_sync *syncs;
+	struct dma_fence *fence;
+	u32 i, n = args->num_in_syncs;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	syncs = vmemdup_array_user(u64_to_user_ptr(args->in_syncs), n, sizeof(*syncs));
+	if (IS_ERR(syncs))
+		return PTR_ERR(syncs);
+
+	for (i = 0; i < n && !ret; i++) {
+		if (syncs[i].flags) {
+			ret = -EINVAL;
+			break;
+		}
+		ret = drm_syncobj_find_fence(file, syncs[i].handle, syncs[i].point, 0, &fence);
+		if (ret)
+			break;
+		/* Consumes the reference, also on failure. */
+		ret = drm_sched_job_add_dependency(&job->base, fence);
+	}
+	kvfree(syncs);
+	return ret;
+}
+
+static int lumen_job_get_bos(struct drm_file *file, const struct drm_lumen_submit *args,
+			     struct lumen_job *job)
+{
+	if (!args->num_bos)
+		return 0;
+	job->num_bos = args->num_bos;
+	/* On failure the array holds the objects found so far, or NULLs. */
+	return drm_gem_objects_lookup(file, u64_to_user_ptr(args->bo_handles), args->num_bos,
+				      &job->bos);
+}
+
+static int lumen_submit_check_args(const struct drm_lumen_submit *args)
+{
+	if (args->flags || args->reserved)
+		return -EINVAL;
+	if (!args->num_cmds || args->num_cmds > DRM_LUMEN_MAX_CMDS)
+		return -EINVAL;
+	if (args->num_bos > DRM_LUMEN_MAX_BOS || args->num_in_syncs > DRM_LUMEN_MAX_SYNCS ||
+	    args->num_out_syncs > DRM_LUMEN_MAX_SYNCS)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * lumen_submit_ioctl() - DRM_IOCTL_LUMEN_SUBMIT
+ * @drm: DRM device
+ * @data: &struct drm_lumen_submit
+ * @file: caller
+ *
+ * Return: 0 with &drm_lumen_submit.seqno set; -EINVAL, -ENOENT,
+ * -ECANCELED, -EFAULT, -ENOMEM as documented in the uAPI; -ENODEV once
+ * unplugged.
+ */
+int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct lumen_device *ldev = to_lumen_device(drm);
+	struct drm_lumen_submit *args = data;
+	struct lumen_file *lfile = file->driver_priv;
+	struct lumen_out_sync *outs = NULL;
+	struct dma_fence *finished;
+	struct lumen_queue *q;
+	struct lumen_job *job;
+	bool sched_init = false;
+	u32 slot, i;
+	int ret, idx;
+
+	ret = lumen_submit_check_args(args);
+	if (ret)
+		return ret;
+
+	q = lumen_queue_lookup(lfile->uctx, args->queue_id);
+	if (!q)
+		return -ENOENT;
+	if (lumen_uctx_banned(q->uctx)) {
+		lumen_queue_put(q);
+		return -ECANCELED;
+	}
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job) {
+		lumen_queue_put(q);
+		return -ENOMEM;
+	}
+	job->q = q;	/* takes over the lookup's reference */
+	job->num_cmds = args->num_cmds;
+
+	job->cmds = vmemdup_array_user(u64_to_user_ptr(args->cmds), args->num_cmds,
+				       sizeof(*job->cmds));
+	if (IS_ERR(job->cmds)) {
+		ret = PTR_ERR(job->cmds);
+		job->cmds = NULL;
+		goto err_job;
+	}
+	ret = lumen_check_cmds(ldev, job->cmds, job->num_cmds);
+	if (ret)
+		goto err_job;
+
+	ret = lumen_job_get_bos(file, args, job);
+	if (ret)
+		goto err_job;
+
+	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
+	if (!job->hw_fence) {
+		ret = -ENOMEM;
+		goto err_job;
+	}
+	spin_lock_init(&job->hw_fence->lock);
+	INIT_LIST_HEAD(&job->hw_fence->link);
+
+	ret = lumen_out_syncs_get(file, args, &outs);
+	if (ret)
+		goto err_job;
+
+	ret = drm_sched_job_init(&job->base, &q->entity,
+				 job->num_cmds + LUMEN_JOB_KERNEL_CMDS, q->uctx);
+	if (ret)
+		goto err_job;
+	sched_init = true;
+
+	ret = lumen_in_syncs_add(file, args, job);
+	if (ret)
+		goto err_job;
+
+	if (!drm_dev_enter(drm, &idx)) {
+		ret = -ENODEV;
+		goto err_job;
+	}
+
+	mutex_lock(&q->submit_lock);
+	if (q->closing) {
+		ret = -ENOENT;
+		goto err_unlock;
+	}
+	if (lumen_uctx_banned(q->uctx)) {
+		ret = -ECANCELED;
+		goto err_unlock;
+	}
+
+	drm_sched_job_arm(&job->base);
+	job->seqno = ++q->seqno;
+	finished = &job->base.s_fence->finished;
+
+	slot = job->seqno % LUMEN_WAIT_HISTORY;
+	dma_fence_put(q->history[slot]);
+	q->history[slot] = dma_fence_get(finished);
+
+	for (i = 0; i < args->num_out_syncs; i++) {
+		if (outs[i].chain) {
+			drm_syncobj_add_point(outs[i].syncobj, outs[i].chain, finished,
+					      outs[i].point);
+			outs[i].chain = NULL;
+		} else {
+			drm_syncobj_replace_fence(outs[i].syncobj, finished);
+		}
+	}
+
+	atomic_inc(&q->jobs);
+	kref_get(&q->ref);	/* the job's; the caller's goes below */
+	drm_sched_entity_push_job(&job->base);
+	args->seqno = job->seqno;
+	mutex_unlock(&q->submit_lock);
+	drm_dev_exit(idx);
+
+	lumen_out_syncs_free(outs, args->num_out_syncs);
+	lumen_queue_put(q);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&q->submit_lock);
+	drm_dev_exit(idx);
+err_job:
+	if (sched_init)
+		drm_sched_job_cleanup(&job->base);
+	lumen_out_syncs_free(outs, args->num_out_syncs);
+	lumen_job_free_resources(job);
+	kfree(job);
+	lumen_queue_put(q);
+	return ret;
+}
+
+/* ---- WAIT and status ------------------------------------------------- */
+
+/**
+ * lumen_wait_ioctl() - DRM_IOCTL_LUMEN_WAIT
+ * @drm: DRM device
+ * @data: &struct drm_lumen_wait
+ * @file: caller
+ *
+ * The status of the last LUMEN_WAIT_HISTORY jobs of a queue is exact;
+ * older jobs completed long ago and report the context's error if it is
+ * banned, else 0.
+ *
+ * Return: 0 with &drm_lumen_wait.status set; -ETIME on timeout; -EINVAL
+ * for bad flags or reserved or a seqno not yet submitted; -ENOENT for an
+ * unknown queue; -ERESTARTSYS on a signal.
+ */
+int lumen_wait_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_lumen_wait *args = data;
+	struct lumen_file *lfile = file->driver_priv;
+	struct dma_fence *fence = NULL;
+	struct lumen_queue *q;
+	long ret, timeout;
+	int status;
+
+	if (args->flags || args->reserved)
+		return -EINVAL;
+
+	q = lumen_queue_lookup(lfile->uctx, args->queue_id);
+	if (!q)
+		return -ENOENT;
+
+	mutex_lock(&q->submit_lock);
+	if (!args->seqno || args->seqno > q->seqno) {
+		mutex_unlock(&q->submit_lock);
+		lumen_queue_put(q);
+		return -EINVAL;
+	}
+	if (q->seqno - args->seqno < LUMEN_WAIT_HISTORY)
+		fence = dma_fence_get(q->history[args->seqno % LUMEN_WAIT_HISTORY]);
+	mutex_unlock(&q->submit_lock);
+
+	if (!fence) {
+		status = lumen_uctx_banned(q->uctx) ? lumen_uctx_error(q->uctx) : 0;
+		goto out;
+	}
+
+	timeout = min_t(u64, nsecs_to_jiffies64(args->timeout_ns), MAX_SCHEDULE_TIMEOUT - 1);
+	if (args->timeout_ns && !timeout)
+		timeout = 1;
+	if (!timeout)
+		ret = dma_fence_is_signaled(fence) ? 1 : 0;
+	else
+		ret = dma_fence_wait_timeout(fence, true, timeout);
+	if (ret <= 0) {
+		dma_fence_put(fence);
+		lumen_queue_put(q);
+		return ret ? ret : -ETIME;
+	}
+	status = fence->error;
+	dma_fence_put(fence);
+out:
+	args->status = status;
+	lumen_queue_put(q);
+	return 0;
+}
+
+/**
+ * lumen_context_status() - DRM_LUMEN_QUERY_CONTEXT_STATUS of a file
+ * @lfile: caller
+ * @st: out
+ */
+void lumen_context_status(struct lumen_file *lfile, struct drm_lumen_context_status *st)
+{
+	struct lumen_uctx *uctx = lfile->uctx;
+	unsigned long flags;
+
+	spin_lock_irqsave(&uctx->lock, flags);
+	*st = uctx->status;
+	spin_unlock_irqrestore(&uctx->lock, flags);
+	st->pad = 0;
+}

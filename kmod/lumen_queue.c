@@ -1,0 +1,935 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Lumen N1: user queues on hardware DMA queues.
+ *
+ * A user queue owns one hardware queue for its whole life. Its ring lives in
+ * host DMA-coherent memory and is written only by the kernel (run_job copies
+ * the validated descriptors of a job in, then appends its own SIGNAL of the
+ * job's seqno to the queue's fence slot with LUMEN_CMD_F_IRQ). The fence
+ * slot page is mapped into the owning context at a kernel VA, so the device
+ * writes it like any other memory of the context. The queue's MSI-X vector
+ * then signals the hardware fences whose seqno the slot has reached.
+ *
+ * Errors never get fixed up here: a stopped queue, an MMU fault or a job
+ * timeout bans the whole context (&struct lumen_uctx) and hands the queue
+ * to its scheduler's timeout handler, which resets the hardware queue and
+ * fails the jobs on it (lumen_job.c). All those handlers run on one ordered
+ * workqueue per device, so resets never race each other.
+ *
+ * Locking, outermost first:
+ *   lumen_queue.submit_lock (mutex)   submissions of one queue
+ *   lumen_qmgr.lock (spinlock, irq)   hardware queue ownership
+ *   lumen_uctx.lock (spinlock, irq)   context status
+ *   lumen_queue.fence_lock (spinlock, irq)  hardware fences on the ring
+ * qmgr.lock and uctx.lock are never held together.
+ *
+ * Copyright (C) 2025 The Lumen Authors
+ */
+
+#include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
+#include <linux/moduleparam.h>
+#include <linux/pci.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_managed.h>
+
+#include <lumen/lumen_mmu.h>
+
+#include "lumen_drv.h"
+#include "lumen_hw.h"
+#include "lumen_job.h"
+#include "lumen_queue.h"
+#include "lumen_vm.h"
+
+unsigned int lumen_job_timeout_ms = 2000;
+module_param_named(job_timeout_ms, lumen_job_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(job_timeout_ms,
+		 "Job timeout in ms before a hung queue is reset (default 2000, min 10; applies to queues created afterwards)");
+
+static u32 lumen_qrd(struct lumen_queue *q, u32 reg)
+{
+	return lumen_rd32(q->ldev, LUMEN_REG_QUEUE(q->hwq->index, reg));
+}
+
+static void lumen_qwr(struct lumen_queue *q, u32 reg, u32 val)
+{
+	lumen_wr32(q->ldev, LUMEN_REG_QUEUE(q->hwq->index, reg), val);
+}
+
+/* ---- Hardware fences -------------------------------------------------- */
+
+static const char *lumen_fence_driver_name(struct dma_fence *fence)
+{
+	return DRIVER_NAME;
+}
+
+/* A fence can outlive its queue: never look at the queue from here. */
+static const char *lumen_fence_timeline_name(struct dma_fence *fence)
+{
+	return "lumen-hwq";
+}
+
+const struct dma_fence_ops lumen_hw_fence_ops = {
+	.get_driver_name = lumen_fence_driver_name,
+	.get_timeline_name = lumen_fence_timeline_name,
+};
+
+/**
+ * lumen_queue_signal_done() - signal the hardware fences the device reached
+ * @q: queue
+ *
+ * The fence slot holds the seqno of the last completion SIGNAL the device
+ * executed. The device makes a descriptor's writes visible before HEAD
+ * passes it and before its MSI-X message (hw-spec 10), and the slot is
+ * DMA-coherent, so one untorn load after the interrupt (or under the
+ * stopped scheduler in the reset path) sees every completion so far.
+ * Signalling releases the fence (a full barrier on its flags), which orders
+ * this load before whatever a waiter reads from the job's buffers. The
+ * value is only compared with seqnos the kernel itself handed out, and the
+ * slot page is not writable by user descriptors (lumen_job.c rejects writes
+ * below DRM_LUMEN_VA_USER_START), so only the device can complete a job
+ * early, never user space.
+ */
+void lumen_queue_signal_done(struct lumen_queue *q)
+{
+	u64 done = le64_to_cpu(READ_ONCE(*q->fence_cpu));
+	struct lumen_hw_fence *f, *tmp;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->fence_lock, flags);
+	list_for_each_entry_safe(f, tmp, &q->fences, link) {
+		if (f->base.seqno > done)
+			break;
+		list_del_init(&f->link);
+		dma_fence_signal(&f->base);
+		dma_fence_put(&f->base);
+	}
+	spin_unlock_irqrestore(&q->fence_lock, flags);
+}
+
+/**
+ * lumen_queue_fail_fences() - signal every fence on the ring with an error
+ * @q: queue whose hardware queue was reset (or is gone)
+ * @err: negative errno for the fences
+ */
+void lumen_queue_fail_fences(struct lumen_queue *q, int err)
+{
+	struct lumen_hw_fence *f, *tmp;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->fence_lock, flags);
+	list_for_each_entry_safe(f, tmp, &q->fences, link) {
+		list_del_init(&f->link);
+		dma_fence_set_error(&f->base, err);
+		dma_fence_signal(&f->base);
+		dma_fence_put(&f->base);
+	}
+	spin_unlock_irqrestore(&q->fence_lock, flags);
+}
+
+/* ---- Ring ------------------------------------------------------------- */
+
+static void lumen_queue_hw_program(struct lumen_queue *q)
+{
+	lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
+	lumen_qwr(q, LUMEN_QREG_RING_BASE_LO, lower_32_bits(q->ring_dma));
+	lumen_qwr(q, LUMEN_QREG_RING_BASE_HI, upper_32_bits(q->ring_dma));
+	lumen_qwr(q, LUMEN_QREG_RING_ORDER, LUMEN_RING_ORDER);
+	lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_ENABLE |
+		  ((q->uctx->ctx_id << LUMEN_QCTRL_CTX_SHIFT) & LUMEN_QCTRL_CTX_MASK));
+	q->tail = 0;
+}
+
+/**
+ * lumen_queue_hw_reset() - reset a hardware queue and enable it again, empty
+ * @q: queue; its scheduler is stopped and the caller is in drm_dev_enter()
+ *
+ * QCTRL_RESET drops whatever the queue was doing (including an injected
+ * hang) and HEAD = TAIL = 0; the ring starts over at index 0.
+ */
+void lumen_queue_hw_reset(struct lumen_queue *q)
+{
+	lumen_queue_hw_program(q);
+}
+
+/**
+ * lumen_queue_head() - read the progress registers of a hardware queue
+ * @q: queue; the caller is in drm_dev_enter()
+ * @status: out, LUMEN_QSTS_*
+ *
+ * Return: HEAD.
+ */
+u32 lumen_queue_head(struct lumen_queue *q, u32 *status)
+{
+	*status = lumen_qrd(q, LUMEN_QREG_STATUS);
+	return lumen_qrd(q, LUMEN_QREG_HEAD);
+}
+
+/**
+ * lumen_queue_ring_job() - copy a job into the ring and ring the doorbell
+ * @q: queue; called from run_job only, which the scheduler serializes
+ * @cmds: validated user descriptors
+ * @n: number of @cmds
+ * @seqno: the job's seqno, written to the fence slot on completion
+ *
+ * The caller is in drm_dev_enter(). The scheduler's credits guarantee
+ * @n + 1 free slots (a job's credits are returned only once its completion
+ * SIGNAL, its last descriptor, has executed).
+ */
+void lumen_queue_ring_job(struct lumen_queue *q, const struct lumen_cmd *cmds, u32 n,
+			  u64 seqno)
+{
+	const u32 mask = LUMEN_RING_ENTRIES - 1;
+	u32 slot = q->tail & mask;
+	u32 first = min(n, LUMEN_RING_ENTRIES - slot);
+	struct lumen_cmd *sig;
+
+	memcpy(&q->ring[slot], cmds, first * sizeof(*cmds));
+	if (first < n)
+		memcpy(&q->ring[0], cmds + first, (n - first) * sizeof(*cmds));
+
+	sig = &q->ring[(q->tail + n) & mask];
+	memset(sig, 0, sizeof(*sig));
+	sig->opcode = LUMEN_CMD_SIGNAL;
+	sig->flags = LUMEN_CMD_F_IRQ | LUMEN_CMD_F_BARRIER;
+	sig->tag = cpu_to_le32(lower_32_bits(seqno));
+	sig->u.fence.addr = cpu_to_le64(q->fence_va + 0);
+	sig->u.fence.value = cpu_to_le64(seqno);
+
+	q->tail += n + LUMEN_JOB_KERNEL_CMDS;
+
+	/*
+	 * writel() orders all earlier stores to normal (here DMA-coherent)
+	 * memory before the MMIO store (memory-barriers.txt, "KERNEL I/O
+	 * BARRIER EFFECTS"), so the device sees the descriptors before the
+	 * new tail.
+	 */
+	writel(q->tail, q->ldev->qm->doorbells +
+	       q->hwq->index * LUMEN_DOORBELL_STRIDE + LUMEN_DOORBELL_TAIL);
+}
+
+/* ---- Context status ------------------------------------------------------ */
+
+/**
+ * lumen_uctx_banned() - whether a context accepts no more work
+ * @uctx: context
+ *
+ * Return: true once banned; the flag is sticky.
+ */
+bool lumen_uctx_banned(struct lumen_uctx *uctx)
+{
+	return READ_ONCE(uctx->status.flags) & DRM_LUMEN_CTX_BANNED;
+}
+
+/**
+ * lumen_uctx_error() - the errno that failed a banned context's jobs
+ * @uctx: context
+ *
+ * Return: a negative errno, -ECANCELED if banned without one, else 0.
+ */
+int lumen_uctx_error(struct lumen_uctx *uctx)
+{
+	unsigned long flags;
+	int err;
+
+	spin_lock_irqsave(&uctx->lock, flags);
+	err = uctx->status.error;
+	if (!err && (uctx->status.flags & DRM_LUMEN_CTX_BANNED))
+		err = -ECANCELED;
+	spin_unlock_irqrestore(&uctx->lock, flags);
+	return err;
+}
+
+/* Hand every queue of @ctx_id to its timeout handler now. */
+static void lumen_ctx_kick_queues(struct lumen_device *ldev, u32 ctx_id)
+{
+	struct lumen_qmgr *qm = ldev->qm;
+	unsigned long flags;
+	u32 i;
+
+	spin_lock_irqsave(&qm->lock, flags);
+	for (i = 0; i < qm->num; i++) {
+		struct lumen_queue *q = qm->hwq[i].owner;
+
+		if (q && q->uctx->ctx_id == ctx_id)
+			drm_sched_fault(&q->sched);
+	}
+	spin_unlock_irqrestore(&qm->lock, flags);
+}
+
+static void lumen_uctx_record(struct lumen_uctx *uctx, struct lumen_queue *q, int err,
+			      u32 flag, u32 kind, u64 addr, bool write)
+{
+	struct drm_lumen_context_status *st = &uctx->status;
+	unsigned long flags;
+
+	spin_lock_irqsave(&uctx->lock, flags);
+	if (!st->error) {
+		st->error = err;
+		st->fault_queue = q ? q->id : 0;
+	}
+	if ((flag & DRM_LUMEN_CTX_FAULTED) && kind) {
+		if (!st->fault_kind) {
+			/*
+			 * Every queue of the context stops on a fault and their
+			 * vectors may report first: the record names the queue
+			 * that faulted.
+			 */
+			if (st->error == err)
+				st->fault_queue = q ? q->id : 0;
+			st->fault_kind = kind;
+			st->fault_addr = addr;
+			st->fault_access = write;
+		}
+		st->faults++;
+	}
+	if (flag & DRM_LUMEN_CTX_HUNG)
+		st->timeouts++;
+	WRITE_ONCE(st->flags, st->flags | flag | DRM_LUMEN_CTX_BANNED);
+	spin_unlock_irqrestore(&uctx->lock, flags);
+}
+
+/**
+ * lumen_uctx_fail() - ban a context and reset its queues
+ * @uctx: context
+ * @q: queue that failed first, or NULL
+ * @err: errno for the context's jobs, kept if the context already has one
+ * @flag: DRM_LUMEN_CTX_FAULTED, _HUNG or 0, added to the status
+ *
+ * Any context; every queue of the context goes through its timeout
+ * handler, which resets it and fails its jobs.
+ */
+void lumen_uctx_fail(struct lumen_uctx *uctx, struct lumen_queue *q, int err, u32 flag)
+{
+	lumen_uctx_record(uctx, q, err, flag, 0, 0, false);
+	lumen_ctx_kick_queues(uctx->ldev, uctx->ctx_id);
+}
+
+/**
+ * lumen_queue_mmu_fault() - handle a valid MMU fault record
+ * @ldev: device; called from the LUMEN_VEC_ERROR handler after it
+ *	acknowledged LUMEN_INT_MMU_FAULT, and from a queue vector that found
+ *	its queue stopped by a fault (the vectors are not ordered, and the
+ *	status must be complete once the jobs fail)
+ *
+ * Copies the record, frees it (W1C) so the device can report the next
+ * fault, and fails the faulting context. Its queues stopped by themselves.
+ */
+void lumen_queue_mmu_fault(struct lumen_device *ldev)
+{
+	struct lumen_qmgr *qm = READ_ONCE(ldev->qm);
+	struct lumen_queue *q = NULL;
+	u32 ctx, info, hwq, tag, i;
+	unsigned long flags;
+	u64 addr;
+
+	if (!qm)
+		return;
+	spin_lock_irqsave(&qm->fault_lock, flags);
+	if (!(lumen_rd32(ldev, LUMEN_REG_MMU_FAULT_STATUS) & 1)) {
+		spin_unlock_irqrestore(&qm->fault_lock, flags);
+		return;
+	}
+	ctx = lumen_rd32(ldev, LUMEN_REG_MMU_FAULT_CTX);
+	addr = lumen_rd64(ldev, LUMEN_REG_MMU_FAULT_ADDR_LO);
+	info = lumen_rd32(ldev, LUMEN_REG_MMU_FAULT_INFO);
+	hwq = lumen_rd32(ldev, LUMEN_REG_MMU_FAULT_QUEUE);
+	tag = lumen_rd32(ldev, LUMEN_REG_MMU_FAULT_TAG);
+
+	dev_dbg_ratelimited(lumen_dev(ldev),
+			    "MMU fault: context %u queue %u address 0x%llx kind %u %s tag 0x%x\n",
+			    ctx, hwq, addr, info & LUMEN_MMU_FAULT_KIND_MASK,
+			    info & LUMEN_MMU_FAULT_WRITE_ACCESS ? "write" : "read", tag);
+
+	/*
+	 * Find a queue of the context, preferably the faulting one. The
+	 * pointer stays valid after the lock is dropped: queue destruction
+	 * clears the owner, then waits for this handler (synchronize_irq()).
+	 */
+	spin_lock(&qm->lock);
+	for (i = 0; i < qm->num; i++) {
+		struct lumen_queue *o = qm->hwq[i].owner;
+
+		if (o && o->uctx->ctx_id == ctx && (!q || i == hwq))
+			q = o;
+	}
+	spin_unlock(&qm->lock);
+
+	if (q)
+		lumen_uctx_record(q->uctx, q, -EFAULT, DRM_LUMEN_CTX_FAULTED,
+				  info & LUMEN_MMU_FAULT_KIND_MASK, addr,
+				  info & LUMEN_MMU_FAULT_WRITE_ACCESS);
+	/* Free the record only once the context's status holds it. */
+	lumen_wr32(ldev, LUMEN_REG_MMU_FAULT_STATUS, 1);
+	spin_unlock_irqrestore(&qm->fault_lock, flags);
+
+	if (!q) {
+		dev_warn_ratelimited(lumen_dev(ldev),
+				     "MMU fault in context %u, which runs no queue\n", ctx);
+		return;
+	}
+	lumen_ctx_kick_queues(ldev, ctx);
+}
+
+/* ---- Interrupts ---------------------------------------------------------- */
+
+static irqreturn_t lumen_hwq_irq(int irq, void *arg)
+{
+	struct lumen_hwq *hwq = arg;
+	struct lumen_device *ldev = hwq->ldev;
+	struct lumen_qmgr *qm = ldev->qm;
+	struct lumen_queue *q;
+	u32 sts, code;
+
+	/*
+	 * Acknowledge first, then read the state (hw-spec 4): a completion
+	 * during this handler sends a new message. INT_QUEUE is shared by all
+	 * queue vectors; clearing it is harmless, messages are per event.
+	 */
+	lumen_wr32(ldev, LUMEN_REG_INT_STATUS, LUMEN_INT_QUEUE);
+
+	/* Valid until this handler returns, see lumen_queue_release_hw(). */
+	spin_lock(&qm->lock);
+	q = hwq->owner;
+	spin_unlock(&qm->lock);
+	if (!q)
+		return IRQ_NONE;
+
+	lumen_queue_signal_done(q);
+
+	sts = lumen_qrd(q, LUMEN_QREG_STATUS);
+	if (sts != LUMEN_QSTS_STOPPED || lumen_uctx_banned(q->uctx))
+		return IRQ_HANDLED;
+
+	code = lumen_qrd(q, LUMEN_QREG_ERROR);
+	dev_dbg_ratelimited(lumen_dev(ldev),
+			    "queue %u (context %u) stopped: %s (%u) at index %u\n",
+			    hwq->index, q->uctx->ctx_id, lumen_status_name(code), code,
+			    lumen_qrd(q, LUMEN_QREG_ERROR_INDEX));
+	if (code == LUMEN_STATUS_MMU_FAULT) {
+		lumen_queue_mmu_fault(ldev);
+		lumen_uctx_fail(q->uctx, q, -EFAULT, DRM_LUMEN_CTX_FAULTED);
+	} else {
+		lumen_uctx_fail(q->uctx, q, -EIO, 0);
+	}
+	return IRQ_HANDLED;
+}
+
+/* ---- Device setup and removal ------------------------------------------ */
+
+static void lumen_queue_destroy_wq(struct drm_device *drm, void *arg)
+{
+	destroy_workqueue(arg);
+}
+
+/*
+ * Removal (after drm_dev_unplug(), before the device is reset and the IRQs
+ * freed): cancel every queue's jobs. The queues themselves stay until their
+ * files are closed; run_job and the timeout handler see the device gone.
+ */
+static void lumen_queue_unplug(void *arg)
+{
+	struct lumen_device *ldev = arg;
+	struct lumen_qmgr *qm = ldev->qm;
+	unsigned long flags;
+	u32 i;
+
+	for (i = 0; i < qm->num; i++) {
+		struct lumen_queue *q;
+
+		spin_lock_irqsave(&qm->lock, flags);
+		q = qm->hwq[i].owner;
+		if (q)
+			kref_get(&q->ref);
+		spin_unlock_irqrestore(&qm->lock, flags);
+		if (!q)
+			continue;
+
+		WRITE_ONCE(q->dead, true);
+		lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
+		lumen_queue_fail_fences(q, -ENODEV);
+		lumen_queue_put(q);
+	}
+}
+
+/**
+ * lumen_queue_init() - set up the hardware queues of a device
+ * @ldev: device with its MSI-X vectors allocated
+ *
+ * Maps the doorbell BAR, creates the reset workqueue and requests the
+ * completion vector of every usable queue. A device without
+ * LUMEN_CAP_DMA_QUEUES gets no queues (QUEUE_CREATE fails -EOPNOTSUPP).
+ *
+ * Return: 0 or a negative errno (logged).
+ */
+int lumen_queue_init(struct lumen_device *ldev)
+{
+	struct device *dev = lumen_dev(ldev);
+	struct pci_dev *pdev = ldev->pdev;
+	struct lumen_qmgr *qm;
+	const char *name;
+	u32 i;
+	int ret;
+
+	BUILD_BUG_ON(!in_range(LUMEN_RING_ORDER, LUMEN_QUEUE_ORDER_MIN,
+			       LUMEN_QUEUE_ORDER_MAX - LUMEN_QUEUE_ORDER_MIN + 1));
+
+	qm = drmm_kzalloc(&ldev->drm, sizeof(*qm), GFP_KERNEL);
+	if (!qm)
+		return -ENOMEM;
+	spin_lock_init(&qm->lock);
+	spin_lock_init(&qm->fault_lock);
+	ldev->qm = qm;
+
+	if (!(ldev->id.caps & LUMEN_CAP_DMA_QUEUES))
+		return 0;
+
+	if (!(pci_resource_flags(pdev, LUMEN_BAR_DOORBELL) & IORESOURCE_MEM) ||
+	    pci_resource_len(pdev, LUMEN_BAR_DOORBELL) <
+	    (resource_size_t)ldev->num_queues * LUMEN_DOORBELL_STRIDE) {
+		dev_err(dev, "BAR%d is too small for %u doorbells\n", LUMEN_BAR_DOORBELL,
+			ldev->num_queues);
+		return -ENODEV;
+	}
+	qm->doorbells = pcim_iomap_region(pdev, LUMEN_BAR_DOORBELL, DRIVER_NAME);
+	if (IS_ERR(qm->doorbells)) {
+		ret = PTR_ERR(qm->doorbells);
+		qm->doorbells = NULL;
+		dev_err(dev, "cannot map BAR%d: %pe\n", LUMEN_BAR_DOORBELL, ERR_PTR(ret));
+		return ret;
+	}
+
+	qm->reset_wq = alloc_ordered_workqueue("lumen-reset-%s", 0, pci_name(pdev));
+	if (!qm->reset_wq)
+		return -ENOMEM;
+	/* Schedulers of files still open after unbind use it: drm lifetime. */
+	ret = drmm_add_action_or_reset(&ldev->drm, lumen_queue_destroy_wq, qm->reset_wq);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < ldev->num_queues; i++) {
+		struct lumen_hwq *hwq = &qm->hwq[i];
+
+		hwq->ldev = ldev;
+		hwq->index = i;
+		hwq->irq = pci_irq_vector(pdev, LUMEN_VEC_QUEUE_BASE + i);
+		if (hwq->irq < 0) {
+			dev_err(dev, "no Linux IRQ for queue %u: %pe\n", i, ERR_PTR(hwq->irq));
+			return hwq->irq;
+		}
+		name = devm_kasprintf(dev, GFP_KERNEL, DRIVER_NAME "-q%u@%s", i, pci_name(pdev));
+		if (!name)
+			return -ENOMEM;
+		ret = devm_request_irq(dev, hwq->irq, lumen_hwq_irq, 0, name, hwq);
+		if (ret) {
+			dev_err(dev, "cannot request IRQ %d (queue %u): %pe\n", hwq->irq, i,
+				ERR_PTR(ret));
+			return ret;
+		}
+	}
+
+	ret = devm_add_action_or_reset(dev, lumen_queue_unplug, ldev);
+	if (ret)
+		return ret;
+
+	qm->num = ldev->num_queues;
+	lumen_hw_irq_enable(ldev, LUMEN_INT_QUEUE | LUMEN_INT_MMU_FAULT);
+	return 0;
+}
+
+/* ---- Queue life cycle ---------------------------------------------------- */
+
+static void lumen_queue_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct lumen_queue, ref));
+}
+
+/**
+ * lumen_queue_put() - drop a queue reference
+ * @q: queue
+ *
+ * Any context: the last reference only frees the structure, everything
+ * else was torn down by lumen_queue_destroy().
+ */
+void lumen_queue_put(struct lumen_queue *q)
+{
+	kref_put(&q->ref, lumen_queue_release);
+}
+
+/**
+ * lumen_queue_lookup() - find a queue of a file and take a reference
+ * @uctx: the file's context
+ * @id: uAPI queue id
+ *
+ * Return: the queue, or NULL.
+ */
+struct lumen_queue *lumen_queue_lookup(struct lumen_uctx *uctx, u32 id)
+{
+	struct lumen_queue *q;
+
+	xa_lock(&uctx->queues);
+	q = xa_load(&uctx->queues, id);
+	if (q)
+		kref_get(&q->ref);
+	xa_unlock(&uctx->queues);
+	return q;
+}
+
+/* Give the hardware queue back; no interrupt handler uses @q on return. */
+static void lumen_queue_release_hw(struct lumen_queue *q)
+{
+	struct lumen_device *ldev = q->ldev;
+	struct lumen_qmgr *qm = ldev->qm;
+	unsigned long flags;
+	int idx;
+
+	if (drm_dev_enter(&ldev->drm, &idx)) {
+		lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
+		drm_dev_exit(idx);
+	}
+
+	spin_lock_irqsave(&qm->lock, flags);
+	q->hwq->owner = NULL;
+	spin_unlock_irqrestore(&qm->lock, flags);
+	/* The queue's own vector and the MMU fault path look owners up. */
+	synchronize_irq(q->hwq->irq);
+	if (ldev->irq_error > 0)
+		synchronize_irq(ldev->irq_error);
+}
+
+static void lumen_queue_free_mem(struct lumen_queue *q)
+{
+	struct device *dev = lumen_dev(q->ldev);
+
+	if (q->fence_cpu)
+		dma_free_coherent(dev, SZ_4K, q->fence_cpu, q->fence_dma);
+	if (q->ring)
+		dma_free_coherent(dev, LUMEN_RING_BYTES, q->ring, q->ring_dma);
+}
+
+static void lumen_queue_free_hwq(struct lumen_queue *q)
+{
+	struct lumen_qmgr *qm = q->ldev->qm;
+	unsigned long flags;
+
+	spin_lock_irqsave(&qm->lock, flags);
+	clear_bit(q->hwq->index, qm->used);
+	spin_unlock_irqrestore(&qm->lock, flags);
+}
+
+/*
+ * Tear a queue down after it left the file's table: wait for its jobs (a
+ * hung one is reset by the timeout handler meanwhile), cancel them if they
+ * take too long, then stop the scheduler and free the hardware queue.
+ */
+static void lumen_queue_destroy(struct lumen_queue *q)
+{
+	long timeout = msecs_to_jiffies(max(lumen_job_timeout_ms, 10u));
+	unsigned int i;
+
+	mutex_lock(&q->submit_lock);
+	q->closing = true;
+	mutex_unlock(&q->submit_lock);
+
+	if (!wait_event_timeout(q->idle_wq, !atomic_read(&q->jobs), timeout)) {
+		/* Cancel: run_job refuses, the timeout handler resets. */
+		WRITE_ONCE(q->dead, true);
+		drm_sched_fault(&q->sched);
+		wait_event(q->idle_wq, !atomic_read(&q->jobs));
+	}
+
+	drm_sched_entity_destroy(&q->entity);
+	drm_sched_fini(&q->sched);
+
+	lumen_queue_release_hw(q);
+	/* Nothing left on the ring; a device gone mid-job leaves fences. */
+	lumen_queue_fail_fences(q, -ENODEV);
+
+	lumen_vm_unmap_kernel(&q->uctx->lfile->vm, q->fence_va, SZ_4K);
+	lumen_queue_free_mem(q);
+	lumen_queue_free_hwq(q);
+
+	for (i = 0; i < LUMEN_WAIT_HISTORY; i++)
+		dma_fence_put(q->history[i]);
+	put_pid(q->pid);
+
+	lumen_queue_put(q);
+}
+
+/**
+ * lumen_queue_create_ioctl() - DRM_IOCTL_LUMEN_QUEUE_CREATE
+ * @drm: DRM device
+ * @data: &struct drm_lumen_queue_create
+ * @file: caller
+ *
+ * Return: 0; -EINVAL for non-zero flags, priority or reserved; -EOPNOTSUPP
+ * on a device without DMA queues; -EBUSY when every hardware queue is
+ * taken; -ECANCELED for a banned context; -ENOMEM; -ENODEV once unplugged.
+ */
+int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct lumen_device *ldev = to_lumen_device(drm);
+	struct drm_lumen_queue_create *args = data;
+	struct lumen_file *lfile = file->driver_priv;
+	struct lumen_uctx *uctx = lfile->uctx;
+	struct lumen_qmgr *qm = ldev->qm;
+	struct drm_gpu_scheduler *sched;
+	struct device *dev = lumen_dev(ldev);
+	struct lumen_queue *q;
+	unsigned long flags;
+	int ret, idx;
+	u32 hw;
+
+	if (args->flags || args->priority || args->reserved)
+		return -EINVAL;
+	if (!qm->num)
+		return -EOPNOTSUPP;
+	if (lumen_uctx_banned(uctx))
+		return -ECANCELED;
+
+	if (!drm_dev_enter(drm, &idx))
+		return -ENODEV;
+
+	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	if (!q) {
+		ret = -ENOMEM;
+		goto out_exit;
+	}
+	kref_init(&q->ref);
+	q->ldev = ldev;
+	q->uctx = uctx;
+	mutex_init(&q->submit_lock);
+	spin_lock_init(&q->fence_lock);
+	INIT_LIST_HEAD(&q->fences);
+	atomic_set(&q->jobs, 0);
+	init_waitqueue_head(&q->idle_wq);
+	q->pid = get_pid(task_tgid(current));
+
+	q->ring = dma_alloc_coherent(dev, LUMEN_RING_BYTES, &q->ring_dma, GFP_KERNEL);
+	q->fence_cpu = dma_alloc_coherent(dev, SZ_4K, &q->fence_dma, GFP_KERNEL);
+	if (!q->ring || !q->fence_cpu) {
+		ret = -ENOMEM;
+		goto err_mem;
+	}
+
+	spin_lock_irqsave(&qm->lock, flags);
+	hw = find_first_zero_bit(qm->used, qm->num);
+	if (hw < qm->num)
+		set_bit(hw, qm->used);
+	spin_unlock_irqrestore(&qm->lock, flags);
+	if (hw >= qm->num) {
+		ret = -EBUSY;
+		goto err_mem;
+	}
+	q->hwq = &qm->hwq[hw];
+
+	q->fence_va = LUMEN_VA_FENCE(hw);
+	ret = lumen_vm_map_kernel(&lfile->vm, q->fence_va, q->fence_dma, SZ_4K, true);
+	if (ret)
+		goto err_hwq;
+
+	snprintf(q->name, sizeof(q->name), "lumen-c%u-q%u", uctx->ctx_id, hw);
+	q->fence_ctx = dma_fence_context_alloc(1);
+	ret = drm_sched_init(&q->sched, &lumen_sched_ops, NULL, DRM_SCHED_PRIORITY_COUNT,
+			     LUMEN_RING_ENTRIES, 0,
+			     msecs_to_jiffies(max(lumen_job_timeout_ms, 10u)), qm->reset_wq,
+			     NULL, q->name, dev);
+	if (ret)
+		goto err_unmap;
+	sched = &q->sched;
+	ret = drm_sched_entity_init(&q->entity, DRM_SCHED_PRIORITY_NORMAL, &sched, 1, NULL);
+	if (ret)
+		goto err_sched;
+
+	lumen_queue_hw_program(q);
+	if (lumen_qrd(q, LUMEN_QREG_STATUS) != LUMEN_QSTS_IDLE) {
+		dev_err_ratelimited(dev, "queue %u did not come up (STATUS %u)\n", hw,
+				    lumen_qrd(q, LUMEN_QREG_STATUS));
+		ret = -EIO;
+		goto err_hw;
+	}
+
+	spin_lock_irqsave(&qm->lock, flags);
+	q->hwq->owner = q;
+	spin_unlock_irqrestore(&qm->lock, flags);
+
+	ret = xa_alloc(&uctx->queues, &q->id, q, xa_limit_32b, GFP_KERNEL);
+	if (ret)
+		goto err_owner;
+
+	args->queue_id = q->id;
+	drm_dev_exit(idx);
+	return 0;
+
+err_owner:
+	lumen_queue_release_hw(q);
+	goto err_entity;
+err_hw:
+	lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
+err_entity:
+	drm_sched_entity_destroy(&q->entity);
+err_sched:
+	drm_sched_fini(&q->sched);
+err_unmap:
+	lumen_vm_unmap_kernel(&lfile->vm, q->fence_va, SZ_4K);
+err_hwq:
+	lumen_queue_free_hwq(q);
+err_mem:
+	lumen_queue_free_mem(q);
+	put_pid(q->pid);
+	kfree(q);
+out_exit:
+	drm_dev_exit(idx);
+	return ret;
+}
+
+/**
+ * lumen_queue_destroy_ioctl() - DRM_IOCTL_LUMEN_QUEUE_DESTROY
+ * @drm: DRM device
+ * @data: &struct drm_lumen_queue_destroy
+ * @file: caller
+ *
+ * Waits for the queue's jobs (cancelling them after a job timeout).
+ *
+ * Return: 0; -EINVAL for non-zero reserved; -ENOENT for an unknown queue.
+ */
+int lumen_queue_destroy_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
+{
+	struct drm_lumen_queue_destroy *args = data;
+	struct lumen_file *lfile = file->driver_priv;
+	struct lumen_queue *q;
+
+	if (args->reserved)
+		return -EINVAL;
+
+	q = xa_erase(&lfile->uctx->queues, args->queue_id);
+	if (!q)
+		return -ENOENT;
+	lumen_queue_destroy(q);
+	return 0;
+}
+
+/* ---- Files --------------------------------------------------------------- */
+
+/**
+ * lumen_uctx_open() - set up the execution state of a new file
+ * @lfile: file, with its device context (VM) already created
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int lumen_uctx_open(struct lumen_file *lfile)
+{
+	struct lumen_uctx *uctx;
+
+	uctx = kzalloc(sizeof(*uctx), GFP_KERNEL);
+	if (!uctx)
+		return -ENOMEM;
+	uctx->ldev = lfile->ldev;
+	uctx->lfile = lfile;
+	uctx->ctx_id = lumen_file_ctx_id(lfile);
+	xa_init_flags(&uctx->queues, XA_FLAGS_ALLOC1);
+	spin_lock_init(&uctx->lock);
+	lfile->uctx = uctx;
+	return 0;
+}
+
+/**
+ * lumen_uctx_close() - destroy every queue of a closing file
+ * @lfile: file; called from postclose before its device context goes
+ */
+void lumen_uctx_close(struct lumen_file *lfile)
+{
+	struct lumen_uctx *uctx = lfile->uctx;
+	struct lumen_queue *q;
+	unsigned long id;
+
+	if (!uctx)
+		return;
+	xa_for_each(&uctx->queues, id, q) {
+		xa_erase(&uctx->queues, id);
+		lumen_queue_destroy(q);
+	}
+	xa_destroy(&uctx->queues);
+	kfree(uctx);
+	lfile->uctx = NULL;
+}
+
+/* ---- Tests and debugfs ------------------------------------------------- */
+
+/**
+ * lumen_queue_inject() - arm a test fault on a hardware queue
+ * @ldev: device
+ * @kind: enum lumen_inject
+ * @hwq: hardware queue number
+ *
+ * Return: 0; -EOPNOTSUPP without LUMEN_CAP_FAULT_INJECT; -EINVAL for a bad
+ * kind or queue; -ENODEV once unplugged.
+ */
+int lumen_queue_inject(struct lumen_device *ldev, u32 kind, u32 hwq)
+{
+	int idx;
+
+	if (!(ldev->id.caps & LUMEN_CAP_FAULT_INJECT))
+		return -EOPNOTSUPP;
+	if (kind > LUMEN_INJECT_CORRUPT_DESC || hwq >= ldev->qm->num)
+		return -EINVAL;
+	if (!drm_dev_enter(&ldev->drm, &idx))
+		return -ENODEV;
+	lumen_wr32(ldev, LUMEN_REG_INJECT_CTRL, kind | hwq << LUMEN_INJECT_QUEUE_SHIFT);
+	drm_dev_exit(idx);
+	return 0;
+}
+
+static const char * const lumen_qsts_names[] = {
+	[LUMEN_QSTS_IDLE] = "idle",
+	[LUMEN_QSTS_RUNNING] = "running",
+	[LUMEN_QSTS_STOPPED] = "stopped",
+	[LUMEN_QSTS_DISABLED] = "disabled",
+};
+
+/**
+ * lumen_queue_debugfs_show() - print every hardware queue, for debugfs
+ * @ldev: device; the caller is in drm_dev_enter()
+ * @m: output
+ */
+void lumen_queue_debugfs_show(struct lumen_device *ldev, struct seq_file *m)
+{
+	struct lumen_qmgr *qm = ldev->qm;
+	unsigned long flags;
+	u32 i;
+
+	seq_puts(m, "hwq ctx file queue pid     head   tail   status   error completed seqno   done    jobs\n");
+	for (i = 0; i < qm->num; i++) {
+		u32 base = LUMEN_REG_QUEUE(i, 0), sts;
+		struct lumen_queue *q;
+
+		sts = lumen_rd32(ldev, base + LUMEN_QREG_STATUS);
+		seq_printf(m, "%-3u ", i);
+		spin_lock_irqsave(&qm->lock, flags);
+		q = qm->hwq[i].owner;
+		if (q)
+			seq_printf(m, "%-3u %-4u %-5u %-7d ", q->uctx->ctx_id, q->uctx->lfile->id,
+				   q->id, pid_nr(q->pid));
+		else
+			seq_puts(m, "-   -    -     -       ");
+		seq_printf(m, "%-6u %-6u %-8s %-5u %-9u",
+			   lumen_rd32(ldev, base + LUMEN_QREG_HEAD),
+			   lumen_rd32(ldev, base + LUMEN_QREG_TAIL),
+			   sts < ARRAY_SIZE(lumen_qsts_names) ? lumen_qsts_names[sts] : "?",
+			   lumen_rd32(ldev, base + LUMEN_QREG_ERROR),
+			   lumen_rd32(ldev, base + LUMEN_QREG_COMPLETED));
+		if (q)
+			seq_printf(m, " %-7llu %-7llu %d", READ_ONCE(q->seqno),
+				   le64_to_cpu(READ_ONCE(*q->fence_cpu)), atomic_read(&q->jobs));
+		seq_putc(m, '\n');
+		spin_unlock_irqrestore(&qm->lock, flags);
+	}
+}
