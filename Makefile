@@ -8,7 +8,7 @@ KDIR      ?= /usr/src/linux-headers-$(KVER)
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 VM        := tests/vm/run --no-build
 
-.PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest clean
+.PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest bench clean
 
 all: userspace kmod qemu
 
@@ -42,6 +42,11 @@ test-guest: guest-deps
 	$(VM) --cards 3 -- lumen-guest-tests
 
 test: deps test-host test-device test-guest
+
+# Benchmarks print figures next to an in-guest baseline (memcpy, NVMe read);
+# they are not pass/fail tests.
+bench: deps guest-deps
+	tests/bench/run-bench --no-build all
 
 clean:
 	rm -rf $(BUILD)
