@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * liblumen: the Lumen NPU runtime, C API.
+ *
+ * ABI rules (kept for the whole 1.x series, SONAME liblumen.so.1):
+ * - every object is an opaque handle; its layout is private;
+ * - every function returns lumen_status_t (LUMEN_SUCCESS == 0) and writes
+ *   results through out-pointers; a failed call leaves out-pointers unchanged;
+ * - structs passed in carry their own size in their first member
+ *   (struct_size, set with LUMEN_STRUCT_INIT): the library reads only the
+ *   fields it knows and that fit, so older and newer callers both work;
+ * - only the lumen_* symbols below are exported (version script LUMEN_1.0).
+ *
+ * Errors: a failed call also records a message naming the problem, readable
+ * with lumen_get_last_error() from the same thread until that thread's next
+ * failing call. The library never aborts, exits or prints on its own.
+ *
+ * Threads: every function may be called from any thread. Devices, contexts,
+ * streams, events and allocations may be shared between threads; operations
+ * on one stream are ordered in the order their calls return. Destroying an
+ * object while another thread still uses it is the caller's bug (the call
+ * returns LUMEN_ERROR_INVALID_HANDLE where detectable).
+ *
+ * Faults: a device MMU fault or a job timeout in a context makes that
+ * context's error sticky: every later call on it and on its streams returns
+ * the same status (LUMEN_ERROR_DEVICE_FAULT or LUMEN_ERROR_TIMEOUT), and
+ * lumen_context_get_fault() tells the faulting address and kind. Other
+ * contexts, on the same device or not, are unaffected.
+ */
+#ifndef LUMEN_LUMEN_H
+#define LUMEN_LUMEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LUMEN_API __attribute__((visibility("default")))
+#else
+#define LUMEN_API
+#endif
+
+#define LUMEN_VERSION_MAJOR 1
+#define LUMEN_VERSION_MINOR 0
+#define LUMEN_VERSION_PATCH 0
+
+/** Status codes. Values never change meaning; new ones are only added. */
+typedef enum lumen_status {
+	LUMEN_SUCCESS = 0,
+	LUMEN_ERROR_INVALID_ARGUMENT = 1, /**< a parameter is NULL, out of range or inconsistent */
+	LUMEN_ERROR_INVALID_HANDLE = 2,   /**< a handle is NULL, destroyed or of another kind */
+	LUMEN_ERROR_OUT_OF_MEMORY = 3,    /**< host memory exhausted */
+	LUMEN_ERROR_OUT_OF_DEVICE_MEMORY = 4, /**< device memory exhausted */
+	LUMEN_ERROR_NO_DEVICE = 5,        /**< no such device, or it went away */
+	LUMEN_ERROR_NOT_READY = 6,        /**< query: work still pending (not an error) */
+	LUMEN_ERROR_DEVICE_FAULT = 7,     /**< sticky: the context's work hit an MMU fault */
+	LUMEN_ERROR_TIMEOUT = 8,          /**< sticky: the context's work hung and was reset */
+	LUMEN_ERROR_WRONG_DEVICE = 9,     /**< objects of different devices/contexts mixed */
+	LUMEN_ERROR_BUSY = 10,            /**< a resource is in use (e.g. all hardware queues) */
+	LUMEN_ERROR_NOT_SUPPORTED = 11,   /**< the device or driver lacks the feature */
+	LUMEN_ERROR_SYSTEM = 12,          /**< an OS call failed; the message has errno */
+	LUMEN_ERROR_DEVICE_ERROR = 13,    /**< sticky: the device reported an error (-EIO) */
+	LUMEN_ERROR_DRIVER_VERSION = 14,  /**< lumen.ko's uAPI is incompatible */
+} lumen_status_t;
+
+/** Short constant name of a status, e.g. "LUMEN_ERROR_TIMEOUT". */
+LUMEN_API const char *lumen_status_string(lumen_status_t status);
+
+/**
+ * Message of the calling thread's last failed call, e.g. "lumen_malloc:
+ * size 0 is invalid". Valid until the thread's next failing call; "" if none.
+ */
+LUMEN_API const char *lumen_get_last_error(void);
+
+/** Library version as major << 16 | minor << 8 | patch. */
+LUMEN_API uint32_t lumen_get_version(void);
+
+/** Set a struct's size member before passing it. */
+#define LUMEN_STRUCT_INIT(s) ((s).struct_size = sizeof(s))
+
+/* ---- Devices ------------------------------------------------------------ */
+
+typedef struct lumen_device_s *lumen_device_t;
+
+/**
+ * Number of Lumen devices bound to the driver. Devices are indexed 0..n-1 in
+ * PCI address order, the same order as `npu-smi info`.
+ */
+LUMEN_API lumen_status_t lumen_device_count(int *count);
+
+/**
+ * The device with this index. Devices are opened on first use and live
+ * until the process exits; the handle is the same on every call.
+ */
+LUMEN_API lumen_status_t lumen_device_get(int index, lumen_device_t *device);
+
+typedef struct lumen_device_props {
+	size_t struct_size;       /**< in: sizeof(lumen_device_props_t) */
+	int index;                /**< device index */
+	int numa_node;            /**< -1 if unknown */
+	char pci_address[16];     /**< "0000:01:00.0" */
+	char serial[32];          /**< board serial */
+	char driver_version[16];  /**< lumen.ko uAPI "1.0.0" */
+	char firmware_version[16]; /**< "1.0.0" */
+	uint32_t chip_id;         /**< position in the supernode */
+	uint32_t num_queues;      /**< hardware DMA queues */
+	uint32_t num_link_ports;  /**< optical link ports */
+	uint32_t reserved0;
+	uint64_t memory_total;    /**< device memory, bytes */
+} lumen_device_props_t;
+
+LUMEN_API lumen_status_t lumen_device_get_props(lumen_device_t device, lumen_device_props_t *props);
+
+/* ---- Contexts ----------------------------------------------------------- */
+
+/*
+ * A context is one device address space (one open of /dev/accel/accelN):
+ * allocations and streams belong to exactly one context. A fault in a
+ * context is sticky for it and invisible to the others.
+ */
+typedef struct lumen_context_s *lumen_context_t;
+
+LUMEN_API lumen_status_t lumen_context_create(lumen_device_t device, lumen_context_t *ctx);
+/** Waits for the context's streams, then frees everything it owns. */
+LUMEN_API lumen_status_t lumen_context_destroy(lumen_context_t ctx);
+LUMEN_API lumen_status_t lumen_context_get_device(lumen_context_t ctx, lumen_device_t *device);
+
+/** Kinds of lumen_fault_t::kind. */
+typedef enum lumen_fault_kind {
+	LUMEN_FAULT_NONE = 0,
+	LUMEN_FAULT_NOT_MAPPED = 1,  /**< address not mapped in the context */
+	LUMEN_FAULT_READ = 2,        /**< read of memory mapped without read permission */
+	LUMEN_FAULT_WRITE = 3,       /**< write of read-only memory */
+	LUMEN_FAULT_BAD_PTE = 4,
+	LUMEN_FAULT_TIMEOUT = 16,    /**< a job hung and was reset */
+	LUMEN_FAULT_DEVICE = 17,     /**< the device reported an error */
+} lumen_fault_kind_t;
+
+typedef struct lumen_fault {
+	size_t struct_size;   /**< in: sizeof(lumen_fault_t) */
+	lumen_status_t status; /**< the context's sticky status, LUMEN_SUCCESS if none */
+	lumen_fault_kind_t kind;
+	uint64_t address;     /**< faulting device address (NOT_MAPPED/READ/WRITE) */
+	int is_write;         /**< the faulting access was a write */
+	int reserved0;
+} lumen_fault_t;
+
+/**
+ * The context's health: returns its sticky status (LUMEN_SUCCESS if healthy)
+ * and, unlike other failing calls, always fills *fault with the details.
+ */
+LUMEN_API lumen_status_t lumen_context_get_fault(lumen_context_t ctx, lumen_fault_t *fault);
+
+/* ---- Memory ------------------------------------------------------------- */
+
+/*
+ * Device pointers are device virtual addresses in their context (uint64_t,
+ * never dereferenced on the host). Small allocations come from a caching
+ * sub-allocator: freeing returns them to the cache, lumen_mem_trim() gives
+ * unused cache back to the kernel.
+ */
+typedef uint64_t lumen_devptr_t;
+
+LUMEN_API lumen_status_t lumen_malloc(lumen_context_t ctx, size_t size, lumen_devptr_t *ptr);
+/*
+ * lumen_free does not wait for queued work (unlike cudaFree): freeing memory
+ * that queued work still uses is the caller's bug; for allocations above
+ * 256 KiB (own buffer, unmapped at once) it shows as a sticky device fault
+ * of the context. Allocations up to 256 KiB return to the cache.
+ */
+LUMEN_API lumen_status_t lumen_free(lumen_context_t ctx, lumen_devptr_t ptr);
+/** Give cached, unused device memory back to the kernel. */
+LUMEN_API lumen_status_t lumen_mem_trim(lumen_context_t ctx);
+
+/**
+ * Pinned host memory the device reaches directly (fast copies, usable as
+ * the host side of async copies without staging).
+ */
+LUMEN_API lumen_status_t lumen_malloc_host(lumen_context_t ctx, size_t size, void **ptr);
+LUMEN_API lumen_status_t lumen_free_host(lumen_context_t ctx, void *ptr);
+
+/** Pin existing host memory [ptr, ptr + size) for the device (page-granular). */
+LUMEN_API lumen_status_t lumen_host_register(lumen_context_t ctx, void *ptr, size_t size);
+LUMEN_API lumen_status_t lumen_host_unregister(lumen_context_t ctx, void *ptr);
+
+typedef struct lumen_mem_info {
+	size_t struct_size;        /**< in: sizeof(lumen_mem_info_t) */
+	uint64_t device_total;     /**< device memory of the card */
+	uint64_t device_free;      /**< not allocated by anyone */
+	uint64_t ctx_device_used;  /**< held by this context's live allocations */
+	uint64_t ctx_device_cached; /**< held by this context's cache, reclaimable by trim */
+	uint64_t ctx_host_pinned;  /**< pinned host memory of this context */
+} lumen_mem_info_t;
+
+LUMEN_API lumen_status_t lumen_mem_get_info(lumen_context_t ctx, lumen_mem_info_t *info);
+
+/* ---- Streams and events --------------------------------------------------- */
+
+typedef struct lumen_stream_s *lumen_stream_t;
+typedef struct lumen_event_s *lumen_event_t;
+
+/** A stream runs its operations in order; streams run concurrently. */
+LUMEN_API lumen_status_t lumen_stream_create(lumen_context_t ctx, lumen_stream_t *stream);
+/** Waits for the stream's work, then destroys it. */
+LUMEN_API lumen_status_t lumen_stream_destroy(lumen_stream_t stream);
+/** Block until all work queued on the stream so far is done. */
+LUMEN_API lumen_status_t lumen_stream_synchronize(lumen_stream_t stream);
+/** LUMEN_SUCCESS if all its work is done, LUMEN_ERROR_NOT_READY if not. */
+LUMEN_API lumen_status_t lumen_stream_query(lumen_stream_t stream);
+/** Later work on the stream waits until the event's recorded work is done. */
+LUMEN_API lumen_status_t lumen_stream_wait_event(lumen_stream_t stream, lumen_event_t event);
+
+/** Direction of a copy; DEFAULT infers it from where the pointers live. */
+typedef enum lumen_copy_kind {
+	LUMEN_COPY_DEFAULT = 0,
+	LUMEN_COPY_HOST_TO_DEVICE = 1,
+	LUMEN_COPY_DEVICE_TO_HOST = 2,
+	LUMEN_COPY_DEVICE_TO_DEVICE = 3,
+	LUMEN_COPY_HOST_TO_HOST = 4,
+} lumen_copy_kind_t;
+
+/*
+ * Copies take device pointers and host pointers as uint64_t/void * pairs:
+ * host pointers may be pinned (lumen_malloc_host), registered, or ordinary
+ * pageable memory (staged through pinned buffers; the source is captured
+ * before the call returns for HOST_TO_DEVICE; the destination of
+ * DEVICE_TO_HOST is written when the stream reaches the copy). A size of 0
+ * is a no-op for every copy and fill (only the handle and a sticky context
+ * error are checked).
+ */
+LUMEN_API lumen_status_t lumen_memcpy_h2d_async(lumen_stream_t stream, lumen_devptr_t dst,
+						const void *src, size_t size);
+LUMEN_API lumen_status_t lumen_memcpy_d2h_async(lumen_stream_t stream, void *dst,
+						lumen_devptr_t src, size_t size);
+LUMEN_API lumen_status_t lumen_memcpy_d2d_async(lumen_stream_t stream, lumen_devptr_t dst,
+						lumen_devptr_t src, size_t size);
+LUMEN_API lumen_status_t lumen_memcpy_h2h_async(lumen_stream_t stream, void *dst,
+						const void *src, size_t size);
+/** Synchronous copy of any kind: queues on an internal stream and waits. */
+LUMEN_API lumen_status_t lumen_memcpy(lumen_context_t ctx, void *dst, const void *src,
+				      size_t size, lumen_copy_kind_t kind);
+
+/** Fill size bytes at dst with value (like memset). */
+LUMEN_API lumen_status_t lumen_memset_async(lumen_stream_t stream, lumen_devptr_t dst, int value,
+					    size_t size);
+/** Fill with a repeated 32-bit pattern; dst and size must be multiples of 4. */
+LUMEN_API lumen_status_t lumen_memset_d32_async(lumen_stream_t stream, lumen_devptr_t dst,
+						uint32_t value, size_t size);
+LUMEN_API lumen_status_t lumen_memset(lumen_context_t ctx, lumen_devptr_t dst, int value,
+				      size_t size);
+
+/** An operation that does nothing on the device: measures launch overhead. */
+LUMEN_API lumen_status_t lumen_launch_nop_async(lumen_stream_t stream);
+
+/**
+ * Host callback: runs on a library thread once earlier work on the stream is
+ * done; later work on the stream waits for it to return. status is the
+ * stream's status at that point. The callback must not destroy the stream.
+ */
+typedef void (*lumen_host_fn_t)(lumen_stream_t stream, lumen_status_t status, void *user_data);
+LUMEN_API lumen_status_t lumen_launch_host_func(lumen_stream_t stream, lumen_host_fn_t fn,
+						void *user_data);
+
+/** Events mark a point in a stream and can carry a device timestamp. */
+LUMEN_API lumen_status_t lumen_event_create(lumen_context_t ctx, lumen_event_t *event);
+LUMEN_API lumen_status_t lumen_event_destroy(lumen_event_t event);
+/** Capture the stream's work so far; the event completes when it is done. */
+LUMEN_API lumen_status_t lumen_event_record(lumen_event_t event, lumen_stream_t stream);
+/** LUMEN_SUCCESS if done, LUMEN_ERROR_NOT_READY if not (never recorded: done). */
+LUMEN_API lumen_status_t lumen_event_query(lumen_event_t event);
+LUMEN_API lumen_status_t lumen_event_synchronize(lumen_event_t event);
+/** Milliseconds between two completed events, from device timestamps. */
+LUMEN_API lumen_status_t lumen_event_elapsed_time(float *ms, lumen_event_t start,
+						  lumen_event_t end);
+
+/* ---- IPC ------------------------------------------------------------------ */
+
+/**
+ * Export a device allocation as a file descriptor (a dma-buf) that another
+ * process passes to lumen_ipc_import (e.g. over a unix socket). The caller
+ * owns the fd and closes it when done. ptr must be the start of an
+ * allocation larger than 256 KiB: smaller ones share a buffer with other
+ * allocations and fail with LUMEN_ERROR_NOT_SUPPORTED.
+ */
+LUMEN_API lumen_status_t lumen_ipc_export(lumen_context_t ctx, lumen_devptr_t ptr, int *fd);
+/**
+ * Map an exported allocation into this context. The fd is not consumed.
+ * Free the result with lumen_ipc_close.
+ */
+LUMEN_API lumen_status_t lumen_ipc_import(lumen_context_t ctx, int fd, lumen_devptr_t *ptr,
+					  size_t *size);
+LUMEN_API lumen_status_t lumen_ipc_close(lumen_context_t ctx, lumen_devptr_t ptr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LUMEN_LUMEN_H */

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+/*
+ * liblumen C++ wrapper: header-only RAII over the C API in lumen.h.
+ *
+ * Failures throw lumen::Error carrying the status and the library's message.
+ * Every owning type is move-only and releases its object in its destructor
+ * (errors there are ignored: destructors never throw).
+ *
+ *   lumen::Context ctx(lumen::Device::get(0));
+ *   lumen::Stream s(ctx);
+ *   lumen::DeviceBuffer<float> buf(ctx, 1024);
+ *   s.copy_to_device(buf, host.data());
+ *   s.synchronize();
+ */
+#ifndef LUMEN_LUMEN_HPP
+#define LUMEN_LUMEN_HPP
+
+#include <lumen/lumen.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace lumen {
+
+/** A failed liblumen call: status() and what() (the library's message). */
+class Error : public std::runtime_error {
+      public:
+	Error(lumen_status_t status, const std::string &msg)
+	    : std::runtime_error(msg), status_(status)
+	{
+	}
+	lumen_status_t status() const noexcept { return status_; }
+	const char *status_name() const noexcept { return lumen_status_string(status_); }
+
+      private:
+	lumen_status_t status_;
+};
+
+/** Throw lumen::Error unless s is LUMEN_SUCCESS. */
+inline void check(lumen_status_t s)
+{
+	if (s != LUMEN_SUCCESS)
+		throw Error(s, std::string(lumen_status_string(s)) + ": " + lumen_get_last_error());
+}
+
+namespace detail {
+// A move-only owner of a C handle with a destroy function.
+template <typename H, lumen_status_t (*Destroy)(H)> class Owned {
+      public:
+	Owned() = default;
+	explicit Owned(H h) noexcept : h_(h) {}
+	~Owned() { reset(); }
+	Owned(Owned &&o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+	Owned &operator=(Owned &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			h_ = std::exchange(o.h_, nullptr);
+		}
+		return *this;
+	}
+	Owned(const Owned &) = delete;
+	Owned &operator=(const Owned &) = delete;
+	H get() const noexcept { return h_; }
+	H release() noexcept { return std::exchange(h_, nullptr); }
+	void reset() noexcept
+	{
+		if (h_)
+			(void)Destroy(std::exchange(h_, nullptr));
+	}
+
+      private:
+	H h_ = nullptr;
+};
+} // namespace detail
+
+/** A device (not owned: devices live for the process). */
+class Device {
+      public:
+	explicit Device(lumen_device_t d) noexcept : d_(d) {}
+	static int count()
+	{
+		int n = 0;
+		check(lumen_device_count(&n));
+		return n;
+	}
+	static Device get(int index)
+	{
+		lumen_device_t d = nullptr;
+		check(lumen_device_get(index, &d));
+		return Device(d);
+	}
+	lumen_device_props_t props() const
+	{
+		lumen_device_props_t p{};
+		LUMEN_STRUCT_INIT(p);
+		check(lumen_device_get_props(d_, &p));
+		return p;
+	}
+	lumen_device_t get() const noexcept { return d_; }
+
+      private:
+	lumen_device_t d_;
+};
+
+/** A device context (one address space); destroys everything it owns. */
+class Context {
+      public:
+	explicit Context(Device dev)
+	{
+		lumen_context_t c = nullptr;
+		check(lumen_context_create(dev.get(), &c));
+		h_ = Handle(c);
+	}
+	explicit Context(int device_index = 0) : Context(Device::get(device_index)) {}
+	lumen_context_t get() const noexcept { return h_.get(); }
+
+	lumen_fault_t fault() const
+	{
+		lumen_fault_t f{};
+		LUMEN_STRUCT_INIT(f);
+		(void)lumen_context_get_fault(get(), &f); // returns the sticky status
+		return f;
+	}
+	lumen_mem_info_t mem_info() const
+	{
+		lumen_mem_info_t m{};
+		LUMEN_STRUCT_INIT(m);
+		check(lumen_mem_get_info(get(), &m));
+		return m;
+	}
+	void trim() { check(lumen_mem_trim(get())); }
+	void memcpy(void *dst, const void *src, size_t size,
+		    lumen_copy_kind_t kind = LUMEN_COPY_DEFAULT)
+	{
+		check(lumen_memcpy(get(), dst, src, size, kind));
+	}
+	void memset(lumen_devptr_t dst, int value, size_t size)
+	{
+		check(lumen_memset(get(), dst, value, size));
+	}
+
+      private:
+	using Handle = detail::Owned<lumen_context_t, lumen_context_destroy>;
+	Handle h_;
+};
+
+/** Untyped device memory of a context. */
+class Buffer {
+      public:
+	Buffer() = default;
+	Buffer(const Context &ctx, size_t bytes) : ctx_(ctx.get()), size_(bytes)
+	{
+		check(lumen_malloc(ctx_, bytes, &ptr_));
+	}
+	~Buffer() { reset(); }
+	Buffer(Buffer &&o) noexcept
+	    : ctx_(o.ctx_), ptr_(std::exchange(o.ptr_, 0)), size_(std::exchange(o.size_, 0))
+	{
+	}
+	Buffer &operator=(Buffer &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			ctx_ = o.ctx_;
+			ptr_ = std::exchange(o.ptr_, 0);
+			size_ = std::exchange(o.size_, 0);
+		}
+		return *this;
+	}
+	Buffer(const Buffer &) = delete;
+	Buffer &operator=(const Buffer &) = delete;
+
+	lumen_devptr_t get() const noexcept { return ptr_; }
+	size_t bytes() const noexcept { return size_; }
+	void reset() noexcept
+	{
+		if (ptr_)
+			(void)lumen_free(ctx_, std::exchange(ptr_, 0));
+	}
+
+      private:
+	lumen_context_t ctx_ = nullptr;
+	lumen_devptr_t ptr_ = 0;
+	size_t size_ = 0;
+};
+
+/** Device memory holding count elements of T. */
+template <typename T> class DeviceBuffer : public Buffer {
+      public:
+	DeviceBuffer() = default;
+	DeviceBuffer(const Context &ctx, size_t count) : Buffer(ctx, count * sizeof(T)), n_(count)
+	{
+	}
+	size_t size() const noexcept { return n_; }
+
+      private:
+	size_t n_ = 0;
+};
+
+/** Pinned host memory the device reaches directly. */
+class HostBuffer {
+      public:
+	HostBuffer() = default;
+	HostBuffer(const Context &ctx, size_t bytes) : ctx_(ctx.get()), size_(bytes)
+	{
+		check(lumen_malloc_host(ctx_, bytes, &p_));
+	}
+	~HostBuffer() { reset(); }
+	HostBuffer(HostBuffer &&o) noexcept
+	    : ctx_(o.ctx_), p_(std::exchange(o.p_, nullptr)), size_(std::exchange(o.size_, 0))
+	{
+	}
+	HostBuffer &operator=(HostBuffer &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			ctx_ = o.ctx_;
+			p_ = std::exchange(o.p_, nullptr);
+			size_ = std::exchange(o.size_, 0);
+		}
+		return *this;
+	}
+	HostBuffer(const HostBuffer &) = delete;
+	HostBuffer &operator=(const HostBuffer &) = delete;
+
+	void *get() const noexcept { return p_; }
+	template <typename T> T *as() const noexcept { return static_cast<T *>(p_); }
+	size_t bytes() const noexcept { return size_; }
+	void reset() noexcept
+	{
+		if (p_)
+			(void)lumen_free_host(ctx_, std::exchange(p_, nullptr));
+	}
+
+      private:
+	lumen_context_t ctx_ = nullptr;
+	void *p_ = nullptr;
+	size_t size_ = 0;
+};
+
+class Stream;
+
+/** A point in a stream, with a device timestamp. */
+class Event {
+      public:
+	explicit Event(const Context &ctx)
+	{
+		lumen_event_t e = nullptr;
+		check(lumen_event_create(ctx.get(), &e));
+		h_ = Handle(e);
+	}
+	lumen_event_t get() const noexcept { return h_.get(); }
+	inline void record(const Stream &s);
+	bool query() const
+	{
+		lumen_status_t st = lumen_event_query(get());
+		if (st == LUMEN_ERROR_NOT_READY)
+			return false;
+		check(st);
+		return true;
+	}
+	void synchronize() const { check(lumen_event_synchronize(get())); }
+	/** Milliseconds from start to this event. */
+	float elapsed_since(const Event &start) const
+	{
+		float ms = 0;
+		check(lumen_event_elapsed_time(&ms, start.get(), get()));
+		return ms;
+	}
+
+      private:
+	using Handle = detail::Owned<lumen_event_t, lumen_event_destroy>;
+	Handle h_;
+};
+
+/** An in-order stream of device work. */
+class Stream {
+      public:
+	explicit Stream(const Context &ctx)
+	{
+		lumen_stream_t s = nullptr;
+		check(lumen_stream_create(ctx.get(), &s));
+		h_ = Handle(s);
+	}
+	lumen_stream_t get() const noexcept { return h_.get(); }
+
+	void synchronize() const { check(lumen_stream_synchronize(get())); }
+	bool query() const
+	{
+		lumen_status_t st = lumen_stream_query(get());
+		if (st == LUMEN_ERROR_NOT_READY)
+			return false;
+		check(st);
+		return true;
+	}
+	void wait(const Event &e) const { check(lumen_stream_wait_event(get(), e.get())); }
+
+	void copy_to_device(lumen_devptr_t dst, const void *src, size_t bytes) const
+	{
+		check(lumen_memcpy_h2d_async(get(), dst, src, bytes));
+	}
+	void copy_to_device(const Buffer &dst, const void *src) const
+	{
+		copy_to_device(dst.get(), src, dst.bytes());
+	}
+	void copy_to_host(void *dst, lumen_devptr_t src, size_t bytes) const
+	{
+		check(lumen_memcpy_d2h_async(get(), dst, src, bytes));
+	}
+	void copy_to_host(void *dst, const Buffer &src) const
+	{
+		copy_to_host(dst, src.get(), src.bytes());
+	}
+	void copy(lumen_devptr_t dst, lumen_devptr_t src, size_t bytes) const
+	{
+		check(lumen_memcpy_d2d_async(get(), dst, src, bytes));
+	}
+	void copy_host(void *dst, const void *src, size_t bytes) const
+	{
+		check(lumen_memcpy_h2h_async(get(), dst, src, bytes));
+	}
+	void memset(lumen_devptr_t dst, int value, size_t bytes) const
+	{
+		check(lumen_memset_async(get(), dst, value, bytes));
+	}
+	void memset_d32(lumen_devptr_t dst, uint32_t value, size_t bytes) const
+	{
+		check(lumen_memset_d32_async(get(), dst, value, bytes));
+	}
+	void nop() const { check(lumen_launch_nop_async(get())); }
+	void host_func(lumen_host_fn_t fn, void *user_data) const
+	{
+		check(lumen_launch_host_func(get(), fn, user_data));
+	}
+
+      private:
+	using Handle = detail::Owned<lumen_stream_t, lumen_stream_destroy>;
+	Handle h_;
+};
+
+inline void Event::record(const Stream &s)
+{
+	check(lumen_event_record(get(), s.get()));
+}
+
+} // namespace lumen
+
+#endif /* LUMEN_LUMEN_HPP */

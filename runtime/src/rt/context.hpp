@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// A context: one open fd of a card (one kernel device context), its sticky
+// fault state, memory, hardware queues, staging buffers and event slots.
+#pragma once
+
+#include <lumen/lumen.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "rt/device.hpp"
+#include "rt/kernel.hpp"
+#include "rt/memory_manager.hpp"
+#include "rt/staging.hpp"
+#include "sys/drm_device.hpp"
+
+namespace lumen::rt {
+
+class Stream;
+
+class Context {
+      public:
+	Context(std::shared_ptr<Device> dev, unsigned window);
+	~Context();
+	Context(const Context &) = delete;
+	Context &operator=(const Context &) = delete;
+
+	int fd() const noexcept { return drm_.fd(); }
+	Device &device() const noexcept { return *device_; }
+	uintptr_t handle = 0;
+
+	// Sticky error: status() is LUMEN_SUCCESS while healthy. check() throws
+	// the sticky status with a message naming the fault.
+	lumen_status_t status() const noexcept { return sticky_.load(std::memory_order_acquire); }
+	void check() const;
+	// Read CONTEXT_STATUS from the kernel and latch an error; returns status().
+	lumen_status_t refresh();
+	lumen_fault_t fault() const;
+
+	MemoryManager &mem() noexcept { return mem_; }
+	StagingPool &staging() noexcept { return staging_; }
+
+	// A hardware queue for a new stream: a fresh one, or when the card has
+	// none left, one of this context's shared round-robin. BUSY if none.
+	std::shared_ptr<Queue> acquire_queue();
+	// The stream behind the synchronous calls, created on first use.
+	std::shared_ptr<Stream> internal_stream();
+
+	// Handles of the streams and events created in the context, destroyed
+	// with it.
+	void add_child(uintptr_t stream_or_event);
+	void remove_child(uintptr_t h);
+	std::vector<uintptr_t> take_children();
+	// Stops the internal stream; the fd closes when the last user drops.
+	void shutdown();
+
+	// Event timestamp slots: an 8-byte host word the device writes at va.
+	struct Slot {
+		uint64_t va = 0;
+		volatile uint64_t *host = nullptr;
+	};
+	Slot acquire_slot();
+	void release_slot(Slot s) noexcept;
+
+      private:
+	std::shared_ptr<Device> device_;
+	sys::DrmDevice drm_; // declared early: closed last
+	std::atomic<lumen_status_t> sticky_{LUMEN_SUCCESS};
+	mutable std::mutex m_;
+	lumen_fault_t fault_{};
+	MemoryManager mem_;
+	StagingPool staging_;
+	std::vector<std::weak_ptr<Queue>> queues_;
+	unsigned rr_ = 0;
+	std::shared_ptr<Stream> internal_;
+	std::vector<uintptr_t> children_;
+	std::vector<std::unique_ptr<PinnedBuffer>> slot_pages_;
+	std::vector<Slot> free_slots_;
+};
+
+std::shared_ptr<Context> context_from_handle(lumen_context_t h);
+
+} // namespace lumen::rt

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// C API of IPC: device allocations shared between processes as dma-bufs.
+#include "rt/context.hpp"
+#include "rt/status.hpp"
+
+using namespace lumen::rt;
+
+extern "C" {
+
+lumen_status_t lumen_ipc_export(lumen_context_t ctx, lumen_devptr_t ptr, int *fd)
+{
+	return guard(__func__, [&] {
+		auto c = context_from_handle(ctx);
+		require(fd, "fd");
+		c->check();
+		*fd = c->mem().export_fd(ptr);
+		return LUMEN_SUCCESS;
+	});
+}
+
+lumen_status_t lumen_ipc_import(lumen_context_t ctx, int fd, lumen_devptr_t *ptr, size_t *size)
+{
+	return guard(__func__, [&] {
+		auto c = context_from_handle(ctx);
+		require(ptr, "ptr");
+		require(size, "size");
+		if (fd < 0)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "fd " + std::to_string(fd) + " is invalid");
+		c->check();
+		auto [va, sz] = c->mem().import_fd(fd);
+		*ptr = va;
+		*size = static_cast<size_t>(sz);
+		return LUMEN_SUCCESS;
+	});
+}
+
+lumen_status_t lumen_ipc_close(lumen_context_t ctx, lumen_devptr_t ptr)
+{
+	return guard(__func__, [&] {
+		context_from_handle(ctx)->mem().ipc_close(ptr);
+		return LUMEN_SUCCESS;
+	});
+}
+
+} // extern "C"

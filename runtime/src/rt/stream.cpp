@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+#include "rt/stream.hpp"
+
+#include <cerrno>
+#include <chrono>
+
+#include "rt/context.hpp"
+#include "rt/status.hpp"
+
+namespace lumen::rt {
+
+Stream::Stream(Context &ctx, std::shared_ptr<Context> keep)
+    : ctx_(ctx), keep_(std::move(keep)), queue_(ctx.acquire_queue()),
+      tl_(std::make_shared<Timeline>(ctx.fd()))
+{
+}
+
+Stream::~Stream()
+{
+	shutdown();
+}
+
+bool Stream::on_worker_thread() const noexcept
+{
+	return worker_.joinable() && worker_.get_id() == std::this_thread::get_id();
+}
+
+bool Stream::deps_ready(const std::vector<Dep> &deps) const noexcept
+{
+	for (auto &d : deps)
+		if (d.tl->submitted() < d.point)
+			return false;
+	return true;
+}
+
+void Stream::kernel_submit(const Op &op)
+{
+	drm_lumen_sync in[DRM_LUMEN_MAX_SYNCS];
+	uint32_t nin = 0;
+	for (auto &d : op.deps) {
+		if (d.tl == tl_ || nin == DRM_LUMEN_MAX_SYNCS)
+			continue;
+		in[nin++] = drm_lumen_sync{d.tl->handle(), 0, d.point};
+	}
+	drm_lumen_sync out{tl_->handle(), 0, op.point};
+	drm_lumen_submit s{};
+	s.queue_id = queue_->id();
+	s.num_cmds = static_cast<uint32_t>(op.cmds.size());
+	s.cmds = reinterpret_cast<uintptr_t>(op.cmds.data());
+	s.num_in_syncs = nin;
+	s.in_syncs = reinterpret_cast<uintptr_t>(in);
+	s.num_out_syncs = 1;
+	s.out_syncs = reinterpret_cast<uintptr_t>(&out);
+	int ret = kioctl(ctx_.fd(), DRM_IOCTL_LUMEN_SUBMIT, &s);
+	if (ret == -ECANCELED) {
+		ctx_.refresh();
+		ctx_.check();
+		fail(LUMEN_ERROR_DEVICE_ERROR, "the context was banned by the driver");
+	}
+	if (ret)
+		fail_errno("SUBMIT", -ret);
+	tl_->set_submitted(op.point);
+}
+
+void Stream::defer(Op op)
+{
+	pending_.push_back(std::move(op));
+	if (!worker_.joinable())
+		worker_ = std::thread([this] { worker_main(); });
+	cv_.notify_all();
+}
+
+uint64_t Stream::submit(std::vector<lumen_cmd> cmds)
+{
+	ctx_.check();
+	std::lock_guard lk(m_);
+	Op op{std::move(cmds), std::move(deps_), nullptr, last_ + 1};
+	deps_.clear();
+	if (pending_.empty() && deps_ready(op.deps)) {
+		try {
+			kernel_submit(op);
+		} catch (...) {
+			deps_ = std::move(op.deps);
+			throw;
+		}
+		return ++last_;
+	}
+	++last_;
+	defer(std::move(op));
+	return last_;
+}
+
+uint64_t Stream::host_op(std::function<void(lumen_status_t)> fn)
+{
+	ctx_.check();
+	std::lock_guard lk(m_);
+	Op op{{}, std::move(deps_), std::move(fn), last_ + 1};
+	deps_.clear();
+	++last_;
+	defer(std::move(op));
+	return last_;
+}
+
+void Stream::wait_for(Dep d)
+{
+	ctx_.check();
+	if (d.tl == tl_ || d.point == 0)
+		return;
+	std::lock_guard lk(m_);
+	deps_.push_back(std::move(d));
+}
+
+void Stream::worker_main()
+{
+	std::unique_lock lk(m_);
+	for (;;) {
+		if (pending_.empty()) {
+			if (stop_)
+				return;
+			cv_.wait(lk);
+			continue;
+		}
+		Op &op = pending_.front();
+		if (!deps_ready(op.deps)) {
+			cv_.wait_for(lk, std::chrono::milliseconds(1));
+			continue;
+		}
+		if (op.fn) {
+			auto fn = std::move(op.fn);
+			uint64_t point = op.point;
+			std::vector<Dep> deps = std::move(op.deps);
+			lk.unlock();
+			try {
+				for (auto &d : deps)
+					d.tl->wait(d.point, -1);
+				tl_->wait(point - 1, -1);
+			} catch (...) {
+			}
+			lumen_status_t st = ctx_.status();
+			try {
+				st = ctx_.refresh();
+			} catch (...) {
+			}
+			try {
+				fn(st);
+			} catch (...) {
+			}
+			tl_->signal(point);
+			tl_->set_submitted(point);
+			lk.lock();
+			pending_.pop_front();
+			continue;
+		}
+		try {
+			kernel_submit(op);
+		} catch (...) {
+			// The context is faulted or the ioctl failed: complete the
+			// point so nobody waits forever; the context status tells.
+			tl_->signal(op.point);
+			tl_->set_submitted(op.point);
+		}
+		pending_.pop_front();
+	}
+}
+
+void Stream::synchronize()
+{
+	uint64_t p;
+	{
+		std::unique_lock lk(m_);
+		if (!deps_.empty()) {
+			lk.unlock();
+			submit({cmd_nop()}); // carries the pending event waits
+			lk.lock();
+		}
+		p = last_;
+	}
+	tl_->wait(p, -1);
+	if (p)
+		ctx_.refresh();
+	ctx_.check();
+}
+
+bool Stream::query()
+{
+	ctx_.check();
+	uint64_t p;
+	{
+		std::lock_guard lk(m_);
+		p = last_;
+	}
+	if (p == 0)
+		return true;
+	if (tl_->submitted() < p || !tl_->wait(p, 0))
+		return false;
+	ctx_.refresh();
+	ctx_.check();
+	return true;
+}
+
+void Stream::shutdown() noexcept
+{
+	uint64_t p;
+	{
+		std::lock_guard lk(m_);
+		if (shut_)
+			return;
+		shut_ = true;
+		p = last_;
+	}
+	try {
+		tl_->wait(p, -1);
+	} catch (...) {
+	}
+	{
+		std::lock_guard lk(m_);
+		stop_ = true;
+	}
+	cv_.notify_all();
+	if (worker_.joinable() && !on_worker_thread())
+		worker_.join();
+	else if (worker_.joinable())
+		worker_.detach();
+}
+
+} // namespace lumen::rt

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// Host unit tests of liblumen paths that need no device: status strings,
+// per-thread last error, device discovery with no card, NULL arguments and
+// invalid handles.
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <string.h>
+
+#include <lumen/lumen.h>
+
+static void status_strings(void **state)
+{
+	(void)state;
+	static const char *names[] = {
+		"LUMEN_SUCCESS",
+		"LUMEN_ERROR_INVALID_ARGUMENT",
+		"LUMEN_ERROR_INVALID_HANDLE",
+		"LUMEN_ERROR_OUT_OF_MEMORY",
+		"LUMEN_ERROR_OUT_OF_DEVICE_MEMORY",
+		"LUMEN_ERROR_NO_DEVICE",
+		"LUMEN_ERROR_NOT_READY",
+		"LUMEN_ERROR_DEVICE_FAULT",
+		"LUMEN_ERROR_TIMEOUT",
+		"LUMEN_ERROR_WRONG_DEVICE",
+		"LUMEN_ERROR_BUSY",
+		"LUMEN_ERROR_NOT_SUPPORTED",
+		"LUMEN_ERROR_SYSTEM",
+		"LUMEN_ERROR_DEVICE_ERROR",
+		"LUMEN_ERROR_DRIVER_VERSION",
+	};
+	for (int i = 0; i <= LUMEN_ERROR_DRIVER_VERSION; i++)
+		assert_string_equal(lumen_status_string((lumen_status_t)i), names[i]);
+	assert_non_null(lumen_status_string((lumen_status_t)999));
+	assert_int_equal(lumen_get_version(), 1u << 16);
+}
+
+static void no_device(void **state)
+{
+	(void)state;
+	int n = -1;
+	lumen_device_t dev = NULL;
+	assert_int_equal(lumen_device_count(&n), LUMEN_SUCCESS);
+	assert_int_equal(n, 0); /* the build host has no card */
+	assert_int_equal(lumen_device_get(0, &dev), LUMEN_ERROR_NO_DEVICE);
+	assert_null(dev); /* unchanged on failure */
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_device_get: no device 0"));
+	assert_int_equal(lumen_device_get(-1, &dev), LUMEN_ERROR_NO_DEVICE);
+}
+
+static void null_arguments(void **state)
+{
+	(void)state;
+	assert_int_equal(lumen_device_count(NULL), LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_device_count: count is NULL"));
+	assert_int_equal(lumen_device_get(0, NULL), LUMEN_ERROR_INVALID_ARGUMENT);
+	lumen_device_props_t p;
+	LUMEN_STRUCT_INIT(p);
+	assert_int_equal(lumen_device_get_props(NULL, &p), LUMEN_ERROR_INVALID_HANDLE);
+	lumen_context_t ctx = NULL;
+	assert_int_equal(lumen_context_create(NULL, &ctx), LUMEN_ERROR_INVALID_HANDLE);
+	assert_null(ctx);
+}
+
+static void invalid_handles(void **state)
+{
+	(void)state;
+	lumen_context_t bogus_ctx = (lumen_context_t)(uintptr_t)0xdead0;
+	lumen_stream_t bogus_stream = (lumen_stream_t)(uintptr_t)0xdead0;
+	lumen_event_t bogus_event = (lumen_event_t)(uintptr_t)0xdead0;
+	lumen_devptr_t p = 0;
+	char buf[16];
+	assert_int_equal(lumen_malloc(bogus_ctx, 16, &p), LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_malloc: context handle"));
+	assert_int_equal(lumen_malloc(NULL, 16, &p), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_free(NULL, 0x100000000ull), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_context_destroy(NULL), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_stream_synchronize(bogus_stream), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_stream_query(NULL), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_memcpy_h2d_async(bogus_stream, 0x100000000ull, buf, 16),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_memcpy(NULL, buf, buf, 16, LUMEN_COPY_HOST_TO_HOST),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_event_query(bogus_event), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_event_record(NULL, NULL), LUMEN_ERROR_INVALID_HANDLE);
+	float ms;
+	assert_int_equal(lumen_event_elapsed_time(&ms, NULL, NULL), LUMEN_ERROR_INVALID_HANDLE);
+	int fd;
+	assert_int_equal(lumen_ipc_export(NULL, 0, &fd), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_launch_host_func(NULL, NULL, NULL), LUMEN_ERROR_INVALID_HANDLE);
+}
+
+static void *other_thread(void *arg)
+{
+	(void)arg;
+	lumen_device_get(0, NULL); /* fails: NULL out-pointer */
+	return strstr(lumen_get_last_error(), "device is NULL") ? (void *)1 : NULL;
+}
+
+static void last_error_per_thread(void **state)
+{
+	(void)state;
+	lumen_malloc(NULL, 1, NULL);
+	char mine[256];
+	strncpy(mine, lumen_get_last_error(), sizeof(mine) - 1);
+	mine[sizeof(mine) - 1] = 0;
+	assert_non_null(strstr(mine, "lumen_malloc:"));
+	pthread_t t;
+	void *ok = NULL;
+	assert_int_equal(pthread_create(&t, NULL, other_thread, NULL), 0);
+	pthread_join(t, &ok);
+	assert_non_null(ok);
+	/* The other thread's failure did not touch this thread's message. */
+	assert_string_equal(lumen_get_last_error(), mine);
+	/* Successful calls leave it alone too. */
+	int n;
+	assert_int_equal(lumen_device_count(&n), LUMEN_SUCCESS);
+	assert_string_equal(lumen_get_last_error(), mine);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(status_strings),	 cmocka_unit_test(no_device),
+		cmocka_unit_test(null_arguments),	 cmocka_unit_test(invalid_handles),
+		cmocka_unit_test(last_error_per_thread),
+	};
+	return cmocka_run_group_tests_name("rt_api", tests, NULL, NULL);
+}
