@@ -7,8 +7,11 @@ KVER      ?= $(shell scripts/kernel-version)
 KDIR      ?= /usr/src/linux-headers-$(KVER)
 SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 VM        := tests/vm/run --no-build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest bench clean
+.PHONY: install examples test-examples
 
 all: userspace kmod qemu
 
@@ -41,12 +44,33 @@ test-device: qemu
 test-guest: guest-deps
 	$(VM) --cards 3 -- lumen-guest-tests
 
-test: deps test-host test-device test-guest
+# runtime/examples built against a staged install of liblumen (the CTest
+# install_package does the same), then run on emulated cards.
+examples: userspace
+	tests/host/install-package.sh $(BUILD)
+
+# The staged lib dir goes in too: the binaries' RUNPATH may point under /tmp,
+# which is a fresh tmpfs in the guest.
+test-examples: examples guest-deps
+	$(VM) --cards 1 --add $(BUILD)/examples-installed/bin \
+	  --add $(BUILD)/install-test/usr/local/lib -- \
+	  env LD_LIBRARY_PATH=/add/lib sh -c '/add/bin/vector_copy && /add/bin/two_streams && /add/bin/vector_copy_cpp'
+
+test: deps test-host test-device test-guest test-examples
 
 # Benchmarks print figures next to an in-guest baseline (memcpy, NVMe read);
 # they are not pass/fail tests.
 bench: deps guest-deps
 	tests/bench/run-bench --no-build all
+
+# liblumen (library, headers, pkg-config and CMake package files) and
+# npu-smi under $(PREFIX); DESTDIR stages the tree elsewhere. Configures only
+# a missing build and then builds like `ninja install` (a no-op when up to
+# date), so `make && sudo make install` writes no root-owned files in $(BUILD).
+install:
+	@[ -f $(BUILD)/CMakeCache.txt ] || $(MAKE) --no-print-directory userspace
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 clean:
 	rm -rf $(BUILD)
