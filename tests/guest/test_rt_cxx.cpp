@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/*
+ * liblumen's C++ wrapper on a real card (rt_cxx): RAII owners give back
+ * what they hold (memory use returns to zero, a moved-from owner frees
+ * nothing twice), errors surface as lumen::Error with the C status and the
+ * library's message, and a two-stream program with an event dependency
+ * computes the right bytes.
+ */
+extern "C" {
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+}
+
+#include <lumen/lumen.hpp>
+
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+lumen_mem_info_t info(const lumen::Context &c)
+{
+	return c.mem_info();
+}
+
+void raii_releases(void **)
+{
+	lumen::Context ctx(0);
+	const auto before = info(ctx);
+	{
+		lumen::DeviceBuffer<float> a(ctx, 1 << 20); // 4 MiB: own BO
+		lumen::DeviceBuffer<uint8_t> b(ctx, 100);   // sub-allocated
+		lumen::HostBuffer h(ctx, 1 << 20);
+		auto mid = info(ctx);
+		assert_true(mid.ctx_device_used >= before.ctx_device_used + (4u << 20) + 100);
+		assert_true(mid.ctx_host_pinned >= before.ctx_host_pinned + (1u << 20));
+		// Moves transfer ownership; the moved-from owner frees nothing.
+		lumen::DeviceBuffer<float> a2(std::move(a));
+		assert_int_equal(a.get(), 0);
+		assert_int_not_equal(a2.get(), 0);
+		lumen::HostBuffer h2;
+		h2 = std::move(h);
+		assert_null(h.get());
+		assert_non_null(h2.get());
+	}
+	const auto after = info(ctx);
+	assert_int_equal(after.ctx_device_used, before.ctx_device_used);
+	assert_int_equal(after.ctx_host_pinned, before.ctx_host_pinned);
+}
+
+void errors_throw(void **)
+{
+	lumen::Context ctx(0);
+	bool caught = false;
+	try {
+		lumen::Buffer b(ctx, 0);
+	} catch (const lumen::Error &e) {
+		caught = true;
+		assert_int_equal(e.status(), LUMEN_ERROR_INVALID_ARGUMENT);
+		assert_string_equal(e.status_name(), "LUMEN_ERROR_INVALID_ARGUMENT");
+		assert_non_null(std::strstr(e.what(), "lumen_malloc"));
+	}
+	assert_true(caught);
+	caught = false;
+	try {
+		lumen::Device::get(1000);
+	} catch (const lumen::Error &e) {
+		caught = true;
+		assert_int_equal(e.status(), LUMEN_ERROR_NO_DEVICE);
+	}
+	assert_true(caught);
+	caught = false;
+	try {
+		lumen::Stream s(ctx);
+		lumen::DeviceBuffer<uint8_t> b(ctx, 64);
+		s.memset_d32(b.get(), 1, 6); // not a multiple of 4
+	} catch (const lumen::Error &e) {
+		caught = true;
+		assert_int_equal(e.status(), LUMEN_ERROR_INVALID_ARGUMENT);
+	}
+	assert_true(caught);
+}
+
+void two_streams(void **)
+{
+	const size_t n = 1 << 20;
+	lumen::Context ctx(lumen::Device::get(0));
+	lumen::Stream a(ctx), b(ctx);
+	lumen::Event done(ctx), start(ctx);
+	lumen::DeviceBuffer<uint8_t> x(ctx, n), y(ctx, n);
+	lumen::HostBuffer out(ctx, n);
+	std::vector<uint8_t> in(n);
+
+	for (size_t i = 0; i < n; i++)
+		in[i] = static_cast<uint8_t>(i * 31 + 7);
+	start.record(a);
+	a.memset(x.get(), 0, n);
+	a.copy_to_device(x, in.data());
+	a.copy(y.get(), x.get(), n);
+	a.memset(y.get(), 0xab, 16);
+	done.record(a);
+	b.wait(done);
+	b.copy_to_host(out.get(), y);
+	b.synchronize();
+	assert_true(done.query());
+	assert_true(done.elapsed_since(start) >= 0.0f);
+	const uint8_t *o = out.as<uint8_t>();
+	for (size_t i = 0; i < 16; i++)
+		assert_int_equal(o[i], 0xab);
+	assert_memory_equal(o + 16, in.data() + 16, n - 16);
+	assert_true(b.query());
+	assert_int_equal(ctx.fault().status, LUMEN_SUCCESS);
+}
+
+} // namespace
+
+int main()
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(raii_releases),
+		cmocka_unit_test(errors_throw),
+		cmocka_unit_test(two_streams),
+	};
+
+	return cmocka_run_group_tests_name("rt_cxx", tests, nullptr, nullptr);
+}
