@@ -98,10 +98,8 @@ static int child_main(int sock)
 	struct msg m, r;
 	int fd;
 
-	if (lumen_device_get(0, &dev) || lumen_context_create(dev, &ctx)) {
-		fprintf(stderr, "child: %s\n", lumen_get_last_error());
+	if (rt_context_open(0, &dev, &ctx, "child"))
 		return 1;
-	}
 	while (recv_msg(sock, &m, &fd) == 0) {
 		lumen_devptr_t p = 0;
 		size_t size = 0;
@@ -172,20 +170,18 @@ struct fx {
 	pid_t child;
 };
 
-static int setup(void **state)
+/* Start process B (this program with --child) on one end of a socket
+ * pair; *sock is the other end. 0 or -1. */
+static int spawn_b(int *sock, pid_t *pid)
 {
-	struct fx *f = calloc(1, sizeof(*f));
 	int sv[2];
 
-	if (!f)
-		return -1;
-	*state = f;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -1;
-	f->child = fork();
-	if (f->child < 0)
+	*pid = fork();
+	if (*pid < 0)
 		return -1;
-	if (f->child == 0) {
+	if (*pid == 0) {
 		char arg[16];
 
 		close(sv[0]);
@@ -196,12 +192,20 @@ static int setup(void **state)
 		_exit(127);
 	}
 	close(sv[1]);
-	f->sock = sv[0];
-	if (lumen_device_get(0, &f->dev) || lumen_context_create(f->dev, &f->ctx)) {
-		fprintf(stderr, "setup: %s\n", lumen_get_last_error());
-		return -1;
-	}
+	*sock = sv[0];
 	return 0;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	*state = f;
+	if (spawn_b(&f->sock, &f->child))
+		return -1;
+	return rt_context_open(0, &f->dev, &f->ctx, "setup");
 }
 
 static int teardown(void **state)
@@ -223,11 +227,32 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void ask(struct fx *f, struct msg *m, int fd, struct msg *r)
+/* Send m (and fd, if >= 0) to process B and wait for its reply r. */
+static void ask(int sock, struct msg *m, int fd, struct msg *r)
 {
-	assert_int_equal(send_msg(f->sock, m, fd), 0);
-	assert_int_equal(recv_msg(f->sock, r, NULL), 0);
+	assert_int_equal(send_msg(sock, m, fd), 0);
+	assert_int_equal(recv_msg(sock, r, NULL), 0);
 	assert_int_equal(r->cmd, m->cmd);
+}
+
+/* A new allocation of n bytes holding ld_pattern(seed), written from h. */
+static lumen_devptr_t alloc_pattern(lumen_context_t ctx, uint8_t *h, size_t n, uint32_t seed)
+{
+	lumen_devptr_t p;
+
+	RT_OK(lumen_malloc(ctx, n, &p));
+	ld_pattern(h, n, seed);
+	rt_h2d(ctx, p, h, n);
+	return p;
+}
+
+/* The n bytes at p, read into h, hold ld_pattern(seed). */
+static void expect_device_pattern(lumen_context_t ctx, uint8_t *h, lumen_devptr_t p, size_t n,
+				  uint32_t seed, const char *what)
+{
+	memset(h, 0, n);
+	rt_d2h(ctx, h, p, n);
+	rt_expect_pattern(h, n, seed, 0, what);
 }
 
 static void expect_b(const struct msg *r, int i, lumen_status_t want, const char *what)
@@ -237,6 +262,13 @@ static void expect_b(const struct msg *r, int i, lumen_status_t want, const char
 			 rt_st((lumen_status_t)r->st[i]), rt_st(want), r->err[i]);
 	if (want != LUMEN_SUCCESS && !r->err[i][0])
 		fail_msg("process B, %s: %s with an empty message", what, rt_st(want));
+}
+
+/* Either status a or, failing that, b. */
+static void expect_b2(const struct msg *r, int i, lumen_status_t a, lumen_status_t b,
+		      const char *what)
+{
+	expect_b(r, i, r->st[i] == (int)a ? a : b, what);
 }
 
 static void test_share(void **state)
@@ -249,9 +281,7 @@ static void test_share(void **state)
 	int fd = -1;
 
 	assert_non_null(h);
-	RT_OK(lumen_malloc(f->ctx, n, &p));
-	ld_pattern(h, n, 11);
-	RT_OK(lumen_memcpy(f->ctx, (void *)(uintptr_t)p, h, n, LUMEN_COPY_HOST_TO_DEVICE));
+	p = alloc_pattern(f->ctx, h, n, 11);
 	RT_OK(lumen_ipc_export(f->ctx, p, &fd));
 	assert_true(fd >= 0);
 	assert_true(fcntl(fd, F_GETFD) >= 0);
@@ -260,7 +290,7 @@ static void test_share(void **state)
 	m.seed = 11;
 	m.newseed = 12;
 	m.size = n;
-	ask(f, &m, fd, &r);
+	ask(f->sock, &m, fd, &r);
 	expect_b(&r, 0, LUMEN_SUCCESS, "import");
 	if (r.size < n)
 		fail_msg("imported size %llu < exported %zu", (unsigned long long)r.size, n);
@@ -269,18 +299,15 @@ static void test_share(void **state)
 		fail_msg("process B read byte %ld wrong", r.bad);
 	expect_b(&r, 2, LUMEN_SUCCESS, "h2d into the import");
 	/* A sees B's pattern. */
-	memset(h, 0, n);
-	RT_OK(lumen_memcpy(f->ctx, h, (void *)(uintptr_t)p, n, LUMEN_COPY_DEVICE_TO_HOST));
-	if (ld_check_pattern(h, n, 12, 0) >= 0)
-		fail_msg("A does not see B's write: byte %ld", ld_check_pattern(h, n, 12, 0));
+	expect_device_pattern(f->ctx, h, p, n, 12, "A reading B's write");
 	/* B closes its import, twice. */
 	m.cmd = CMD_CLOSE;
-	ask(f, &m, -1, &r);
+	ask(f->sock, &m, -1, &r);
 	expect_b(&r, 0, LUMEN_SUCCESS, "ipc_close");
 	expect_b(&r, 1, LUMEN_ERROR_INVALID_ARGUMENT, "second ipc_close");
 	/* A's allocation is unaffected. */
 	RT_OK(lumen_memset(f->ctx, p, 0x3c, 4096));
-	RT_OK(lumen_memcpy(f->ctx, h, (void *)(uintptr_t)p, 8192, LUMEN_COPY_DEVICE_TO_HOST));
+	rt_d2h(f->ctx, h, p, 8192);
 	assert_int_equal(h[0], 0x3c);
 	assert_int_equal(h[4095], 0x3c);
 	assert_int_equal(ld_check_pattern(h + 4096, 4096, 12, 4096), -1);
@@ -300,16 +327,14 @@ static void test_outlives_exporter(void **state)
 	int fd = -1;
 
 	assert_non_null(h);
-	RT_OK(lumen_malloc(f->ctx, n, &p));
-	ld_pattern(h, n, 21);
-	RT_OK(lumen_memcpy(f->ctx, (void *)(uintptr_t)p, h, n, LUMEN_COPY_HOST_TO_DEVICE));
+	p = alloc_pattern(f->ctx, h, n, 21);
 	RT_OK(lumen_ipc_export(f->ctx, p, &fd));
 	RT_OK(lumen_free(f->ctx, p));
 	RT_OK(lumen_mem_trim(f->ctx));
 	m.cmd = CMD_VERIFY_CLOSE;
 	m.seed = 21;
 	m.size = n;
-	ask(f, &m, fd, &r);
+	ask(f->sock, &m, fd, &r);
 	close(fd);
 	expect_b(&r, 0, LUMEN_SUCCESS, "import after the exporter's free");
 	expect_b(&r, 1, LUMEN_SUCCESS, "d2h");
@@ -331,17 +356,13 @@ static void test_same_process(void **state)
 	int fd = -1;
 
 	assert_non_null(h);
-	RT_OK(lumen_malloc(f->ctx, n, &p));
-	ld_pattern(h, n, 31);
-	RT_OK(lumen_memcpy(f->ctx, (void *)(uintptr_t)p, h, n, LUMEN_COPY_HOST_TO_DEVICE));
+	p = alloc_pattern(f->ctx, h, n, 31);
 	RT_OK(lumen_ipc_export(f->ctx, p, &fd));
 	/* Another context of this process. */
 	RT_OK(lumen_context_create(f->dev, &c2));
 	RT_OK(lumen_ipc_import(c2, fd, &q, &size));
 	assert_true(size >= n);
-	memset(h, 0, n);
-	RT_OK(lumen_memcpy(c2, h, (void *)(uintptr_t)q, n, LUMEN_COPY_DEVICE_TO_HOST));
-	assert_int_equal(ld_check_pattern(h, n, 31, 0), -1);
+	expect_device_pattern(c2, h, q, n, 31, "import into another context");
 	/* An import is not an allocation: lumen_free refuses it. */
 	RT_FAIL(lumen_free(c2, q), LUMEN_ERROR_INVALID_ARGUMENT);
 	RT_OK(lumen_ipc_close(c2, q));
@@ -351,12 +372,10 @@ static void test_same_process(void **state)
 	size = 0;
 	RT_OK(lumen_ipc_import(f->ctx, fd, &q2, &size));
 	assert_true(size >= n);
-	memset(h, 0, n);
-	RT_OK(lumen_memcpy(f->ctx, h, (void *)(uintptr_t)q2, n, LUMEN_COPY_DEVICE_TO_HOST));
-	assert_int_equal(ld_check_pattern(h, n, 31, 0), -1);
+	expect_device_pattern(f->ctx, h, q2, n, 31, "import into the exporting context");
 	RT_OK(lumen_ipc_close(f->ctx, q2));
 	RT_OK(lumen_memset(f->ctx, p, 0x42, n));
-	RT_OK(lumen_memcpy(f->ctx, h, (void *)(uintptr_t)p, n, LUMEN_COPY_DEVICE_TO_HOST));
+	rt_d2h(f->ctx, h, p, n);
 	for (size_t i = 0; i < n; i += 4093)
 		assert_int_equal(h[i], 0x42);
 	/* ipc_close of a plain allocation is refused. */
@@ -370,16 +389,12 @@ static void test_same_process(void **state)
 
 		RT_OK(lumen_context_create(f->dev, &e));
 		RT_OK(lumen_context_create(f->dev, &c2));
-		RT_OK(lumen_malloc(e, n, &p));
-		ld_pattern(h, n, 33);
-		RT_OK(lumen_memcpy(e, (void *)(uintptr_t)p, h, n, LUMEN_COPY_HOST_TO_DEVICE));
+		p = alloc_pattern(e, h, n, 33);
 		RT_OK(lumen_ipc_export(e, p, &fd));
 		RT_OK(lumen_ipc_import(c2, fd, &q, &size));
 		close(fd);
 		RT_OK(lumen_context_destroy(e));
-		memset(h, 0, n);
-		RT_OK(lumen_memcpy(c2, h, (void *)(uintptr_t)q, n, LUMEN_COPY_DEVICE_TO_HOST));
-		assert_int_equal(ld_check_pattern(h, n, 33, 0), -1);
+		expect_device_pattern(c2, h, q, n, 33, "import after its exporter's context died");
 		RT_OK(lumen_context_destroy(c2)); /* closes the import */
 	}
 	free(h);
@@ -408,14 +423,12 @@ static void test_small_export(void **state)
 	RT_FAIL(lumen_ipc_export(f->ctx, small, &fd), LUMEN_ERROR_NOT_SUPPORTED);
 	RT_OK(lumen_free(f->ctx, small));
 
-	RT_OK(lumen_malloc(f->ctx, n, &p));
-	ld_pattern(h, n, 41);
-	RT_OK(lumen_memcpy(f->ctx, (void *)(uintptr_t)p, h, n, LUMEN_COPY_HOST_TO_DEVICE));
+	p = alloc_pattern(f->ctx, h, n, 41);
 	RT_OK(lumen_ipc_export(f->ctx, p, &fd));
 	RT_OK(lumen_context_create(f->dev, &c2));
 	RT_OK(lumen_ipc_import(c2, fd, &q, &size));
 	assert_true(size >= n);
-	RT_OK(lumen_memcpy(c2, o, (void *)(uintptr_t)q, n, LUMEN_COPY_DEVICE_TO_HOST));
+	rt_d2h(c2, o, q, n);
 	assert_memory_equal(o, h, n);
 	RT_OK(lumen_ipc_close(c2, q));
 	RT_OK(lumen_context_destroy(c2));
@@ -438,9 +451,7 @@ static void test_double_import(void **state)
 	int fd = -1, fd2 = -1;
 
 	assert_non_null(h);
-	RT_OK(lumen_malloc(f->ctx, n, &p));
-	ld_pattern(h, n, 61);
-	RT_OK(lumen_memcpy(f->ctx, (void *)(uintptr_t)p, h, n, LUMEN_COPY_HOST_TO_DEVICE));
+	p = alloc_pattern(f->ctx, h, n, 61);
 	RT_OK(lumen_ipc_export(f->ctx, p, &fd));
 	RT_OK(lumen_ipc_export(f->ctx, p, &fd2)); /* a second fd of the same memory */
 	RT_OK(lumen_context_create(f->dev, &c2));
@@ -449,20 +460,18 @@ static void test_double_import(void **state)
 	assert_int_not_equal(q1, q2);
 	assert_int_equal(s1, n);
 	assert_int_equal(s2, n);
-	memset(h, 0, n);
-	RT_OK(lumen_memcpy(c2, h, (void *)(uintptr_t)q2, n, LUMEN_COPY_DEVICE_TO_HOST));
-	assert_int_equal(ld_check_pattern(h, n, 61, 0), -1);
+	expect_device_pattern(c2, h, q2, n, 61, "second import of one fd");
 	/* Closing one import leaves the other working. */
 	RT_OK(lumen_ipc_close(c2, q1));
 	RT_OK(lumen_memset(c2, q2, 0x17, 4096));
-	RT_OK(lumen_memcpy(c2, h, (void *)(uintptr_t)q2, 8192, LUMEN_COPY_DEVICE_TO_HOST));
+	rt_d2h(c2, h, q2, 8192);
 	assert_int_equal(h[0], 0x17);
 	assert_int_equal(ld_check_pattern(h + 4096, 4096, 61, 4096), -1);
 	RT_OK(lumen_ipc_close(c2, q2));
 	RT_FAIL(lumen_ipc_close(c2, q2), LUMEN_ERROR_INVALID_ARGUMENT);
 	/* The second fd still imports. */
 	RT_OK(lumen_ipc_import(c2, fd2, &q1, &s1));
-	RT_OK(lumen_memcpy(c2, h, (void *)(uintptr_t)q1, 4096, LUMEN_COPY_DEVICE_TO_HOST));
+	rt_d2h(c2, h, q1, 4096);
 	assert_int_equal(h[0], 0x17);
 	RT_OK(lumen_ipc_close(c2, q1));
 	RT_OK(lumen_context_destroy(c2));
@@ -474,7 +483,7 @@ static void test_double_import(void **state)
 		assert_int_equal(fd3, -1);
 	}
 	/* The exporter sees the importer's write. */
-	RT_OK(lumen_memcpy(f->ctx, h, (void *)(uintptr_t)p, 4096, LUMEN_COPY_DEVICE_TO_HOST));
+	rt_d2h(f->ctx, h, p, 4096);
 	assert_int_equal(h[100], 0x17);
 	close(fd);
 	close(fd2);
@@ -504,16 +513,12 @@ static void test_cross_device(void **state)
 	}
 	RT_OK(lumen_device_get(1, &d1));
 	RT_OK(lumen_context_create(d1, &c1));
-	RT_OK(lumen_malloc(c1, n, &p));
-	ld_pattern(h, n, 51);
-	RT_OK(lumen_memcpy(c1, (void *)(uintptr_t)p, h, n, LUMEN_COPY_HOST_TO_DEVICE));
+	p = alloc_pattern(c1, h, n, 51);
 	RT_OK(lumen_ipc_export(c1, p, &fd));
 	st = lumen_ipc_import(f->ctx, fd, &q, &size);
 	if (st == LUMEN_SUCCESS) {
 		printf("# card 1's allocation imported on card 0 (%zu B)\n", size);
-		memset(h, 0, n);
-		RT_OK(lumen_memcpy(f->ctx, h, (void *)(uintptr_t)q, n, LUMEN_COPY_DEVICE_TO_HOST));
-		assert_int_equal(ld_check_pattern(h, n, 51, 0), -1);
+		expect_device_pattern(f->ctx, h, q, n, 51, "card 1's allocation on card 0");
 		RT_OK(lumen_ipc_close(f->ctx, q));
 	} else {
 		/* "Import into a context of the same device": another device's
@@ -537,44 +542,28 @@ static void test_importer_dies(void **state)
 	uint8_t *h = malloc(n);
 	lumen_devptr_t p;
 	struct msg m = { 0 }, r;
-	int sv[2], fd = -1, st = 0;
+	int sock, fd = -1, st = 0;
 	pid_t pid;
 
 	assert_non_null(h);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char arg[16];
-
-		fcntl(sv[1], F_SETFD, 0);
-		snprintf(arg, sizeof(arg), "%d", sv[1]);
-		execl("/proc/self/exe", "guest_test_rt_ipc", "--child", arg, (char *)NULL);
-		_exit(127);
-	}
-	close(sv[1]);
-	RT_OK(lumen_malloc(f->ctx, n, &p));
-	ld_pattern(h, n, 71);
-	RT_OK(lumen_memcpy(f->ctx, (void *)(uintptr_t)p, h, n, LUMEN_COPY_HOST_TO_DEVICE));
+	assert_int_equal(spawn_b(&sock, &pid), 0);
+	p = alloc_pattern(f->ctx, h, n, 71);
 	RT_OK(lumen_ipc_export(f->ctx, p, &fd));
 	m.cmd = CMD_VERIFY_WRITE;
 	m.seed = 71;
 	m.newseed = 72;
 	m.size = n;
-	assert_int_equal(send_msg(sv[0], &m, fd), 0);
-	assert_int_equal(recv_msg(sv[0], &r, NULL), 0);
+	ask(sock, &m, fd, &r);
 	expect_b(&r, 0, LUMEN_SUCCESS, "import");
 	assert_int_equal(r.bad, -1);
 	m.cmd = CMD_DIE;
-	assert_int_equal(send_msg(sv[0], &m, -1), 0);
+	assert_int_equal(send_msg(sock, &m, -1), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 3);
-	close(sv[0]);
+	close(sock);
 	close(fd);
 	/* The exporter sees the dead importer's write and keeps working. */
-	memset(h, 0, n);
-	RT_OK(lumen_memcpy(f->ctx, h, (void *)(uintptr_t)p, n, LUMEN_COPY_DEVICE_TO_HOST));
-	assert_int_equal(ld_check_pattern(h, n, 72, 0), -1);
+	expect_device_pattern(f->ctx, h, p, n, 72, "A reading the dead importer's write");
 	RT_OK(lumen_memset(f->ctx, p, 1, n));
 	RT_OK(lumen_free(f->ctx, p));
 	free(h);
@@ -601,19 +590,13 @@ static void test_bad(void **state)
 
 	RT_OK(lumen_ipc_export(f->ctx, p, &efd));
 	m.cmd = CMD_BAD;
-	ask(f, &m, efd, &r);
+	ask(f->sock, &m, efd, &r);
 	close(efd);
 	expect_b(&r, 0, LUMEN_ERROR_INVALID_ARGUMENT, "import of fd -1");
 	/* Not a dma-buf: refused (INVALID_ARGUMENT, or SYSTEM with errno). */
-	if (r.st[1] != LUMEN_ERROR_INVALID_ARGUMENT)
-		expect_b(&r, 1, LUMEN_ERROR_SYSTEM, "import of /dev/null");
-	else
-		expect_b(&r, 1, LUMEN_ERROR_INVALID_ARGUMENT, "import of /dev/null");
+	expect_b2(&r, 1, LUMEN_ERROR_INVALID_ARGUMENT, LUMEN_ERROR_SYSTEM, "import of /dev/null");
 	expect_b(&r, 2, LUMEN_ERROR_INVALID_ARGUMENT, "import with a NULL ptr");
-	if (r.st[3] != LUMEN_ERROR_INVALID_ARGUMENT)
-		expect_b(&r, 3, LUMEN_ERROR_SYSTEM, "import of a closed fd");
-	else
-		expect_b(&r, 3, LUMEN_ERROR_INVALID_ARGUMENT, "import of a closed fd");
+	expect_b2(&r, 3, LUMEN_ERROR_INVALID_ARGUMENT, LUMEN_ERROR_SYSTEM, "import of a closed fd");
 	assert_int_equal(r.size, 0);
 	printf("# B's messages: \"%s\" / \"%s\" / \"%s\"\n", r.err[0], r.err[1], r.err[3]);
 	RT_OK(lumen_free(f->ctx, p));

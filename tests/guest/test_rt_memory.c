@@ -18,43 +18,8 @@
 #define VA_LO (1ull << 32)
 #define VA_HI (1ull << 47)
 
-struct fx {
-	lumen_device_t dev;
-	lumen_context_t ctx;
-	lumen_device_props_t props;
-	char dbg[128];
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	*state = f;
-	if (lumen_device_get(0, &f->dev) || lumen_context_create(f->dev, &f->ctx)) {
-		fprintf(stderr, "setup: %s\n", lumen_get_last_error());
-		return -1;
-	}
-	LUMEN_STRUCT_INIT(f->props);
-	if (lumen_device_get_props(f->dev, &f->props))
-		return -1;
-	snprintf(f->dbg, sizeof(f->dbg), "/sys/kernel/debug/accel/%s", f->props.pci_address);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (f->ctx)
-		lumen_context_destroy(f->ctx);
-	free(f);
-	return 0;
-}
-
 /* Device-wide live BO count from debugfs bo_stats ("total N bytes"). */
-static long bo_count(struct fx *f)
+static long bo_count(struct rt_fx *f)
 {
 	char path[192], *text, *p;
 	long n = -1;
@@ -70,21 +35,11 @@ static long bo_count(struct fx *f)
 	return n;
 }
 
-static void mem_info(struct fx *f, lumen_mem_info_t *mi)
+static void mem_info(struct rt_fx *f, lumen_mem_info_t *mi)
 {
 	memset(mi, 0, sizeof(*mi));
 	LUMEN_STRUCT_INIT(*mi);
 	RT_OK(lumen_mem_get_info(f->ctx, mi));
-}
-
-static void h2d(lumen_context_t c, lumen_devptr_t d, const void *h, size_t n)
-{
-	RT_OK(lumen_memcpy(c, (void *)(uintptr_t)d, h, n, LUMEN_COPY_HOST_TO_DEVICE));
-}
-
-static void d2h(lumen_context_t c, void *h, lumen_devptr_t d, size_t n)
-{
-	RT_OK(lumen_memcpy(c, h, (const void *)(uintptr_t)d, n, LUMEN_COPY_DEVICE_TO_HOST));
 }
 
 struct alloc {
@@ -116,9 +71,34 @@ static void check_disjoint(struct alloc *a, int n)
 	free(s);
 }
 
+/* Allocation i gets ld_pattern(seed + i); buf holds the largest. */
+static void write_patterns(struct rt_fx *f, const struct alloc *a, int n, uint32_t seed,
+			   uint8_t *buf)
+{
+	for (int i = 0; i < n; i++) {
+		ld_pattern(buf, a[i].size, seed + (uint32_t)i);
+		rt_h2d(f->ctx, a[i].p, buf, a[i].size);
+	}
+}
+
+static void expect_patterns(struct rt_fx *f, const struct alloc *a, int n, uint32_t seed,
+			    uint8_t *buf)
+{
+	for (int i = 0; i < n; i++) {
+		long bad;
+
+		memset(buf, 0xee, a[i].size);
+		rt_d2h(f->ctx, buf, a[i].p, a[i].size);
+		bad = ld_check_pattern(buf, a[i].size, seed + (uint32_t)i, 0);
+		if (bad >= 0)
+			fail_msg("allocation %d (%zu B at 0x%llx): byte %ld wrong", i, a[i].size,
+				 (unsigned long long)a[i].p, bad);
+	}
+}
+
 static void test_small_sizes(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	enum { N = 120 };
 	struct alloc a[N];
 	uint8_t *buf = malloc(64 * KiB);
@@ -142,20 +122,8 @@ static void test_small_sizes(void **state)
 	}
 	check_disjoint(a, n);
 	/* Write every allocation with its own pattern, then read them all. */
-	for (int i = 0; i < n; i++) {
-		ld_pattern(buf, a[i].size, 1000u + (uint32_t)i);
-		h2d(f->ctx, a[i].p, buf, a[i].size);
-	}
-	for (int i = 0; i < n; i++) {
-		long bad;
-
-		memset(buf, 0xee, a[i].size);
-		d2h(f->ctx, buf, a[i].p, a[i].size);
-		bad = ld_check_pattern(buf, a[i].size, 1000u + (uint32_t)i, 0);
-		if (bad >= 0)
-			fail_msg("allocation %d (%zu B at 0x%llx): byte %ld wrong", i, a[i].size,
-				 (unsigned long long)a[i].p, bad);
-	}
+	write_patterns(f, a, n, 1000u, buf);
+	expect_patterns(f, a, n, 1000u, buf);
 	for (int i = 0; i < n; i++)
 		RT_OK(lumen_free(f->ctx, a[i].p));
 	free(buf);
@@ -163,7 +131,7 @@ static void test_small_sizes(void **state)
 
 static void test_large(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	static const size_t sizes[] = { 4 * MiB, 64 * MiB, 4 * MiB + 4097 };
 	struct alloc a[3];
 	lumen_mem_info_t before, mid;
@@ -179,19 +147,8 @@ static void test_large(void **state)
 	mem_info(f, &mid);
 	assert_true(mid.ctx_device_used >= before.ctx_device_used + 72 * MiB + 4097);
 	assert_true(mid.device_free + 72 * MiB <= before.device_free);
-	for (int i = 0; i < 3; i++) {
-		ld_pattern(buf, a[i].size, 77u + (uint32_t)i);
-		h2d(f->ctx, a[i].p, buf, a[i].size);
-	}
-	for (int i = 0; i < 3; i++) {
-		long bad;
-
-		memset(buf, 0, a[i].size);
-		d2h(f->ctx, buf, a[i].p, a[i].size);
-		bad = ld_check_pattern(buf, a[i].size, 77u + (uint32_t)i, 0);
-		if (bad >= 0)
-			fail_msg("large allocation of %zu B: byte %ld wrong", a[i].size, bad);
-	}
+	write_patterns(f, a, 3, 77u, buf);
+	expect_patterns(f, a, 3, 77u, buf);
 	for (int i = 0; i < 3; i++)
 		RT_OK(lumen_free(f->ctx, a[i].p));
 	RT_OK(lumen_mem_trim(f->ctx));
@@ -202,7 +159,7 @@ static void test_large(void **state)
  * them cached; trim gives them back. */
 static void test_suballocator(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	enum { N = 1000 };
 	lumen_devptr_t *p = calloc(N, sizeof(*p));
 	lumen_mem_info_t m0, m1, m2, m3;
@@ -235,8 +192,8 @@ static void test_suballocator(void **state)
 			size_t s = 64u << (i % 5);
 
 			ld_pattern(out, s, (uint32_t)i);
-			h2d(f->ctx, p[i], out, s);
-			d2h(f->ctx, in, p[i], s);
+			rt_h2d(f->ctx, p[i], out, s);
+			rt_d2h(f->ctx, in, p[i], s);
 			assert_memory_equal(in, out, s);
 		}
 	}
@@ -274,7 +231,7 @@ static void test_suballocator(void **state)
 
 static void test_host_pinned(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	lumen_mem_info_t m0, m1, m2;
 	uint8_t *a = NULL, *b = NULL;
 	lumen_devptr_t d;
@@ -308,7 +265,7 @@ static void test_host_pinned(void **state)
 
 static void test_host_register(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = 2 * MiB;
 	long pg = sysconf(_SC_PAGESIZE);
 	uint8_t *src, *dst, *u;
@@ -323,8 +280,8 @@ static void test_host_register(void **state)
 	RT_OK(lumen_host_register(f->ctx, src, n));
 	RT_OK(lumen_host_register(f->ctx, dst, n));
 	RT_OK(lumen_malloc(f->ctx, n, &d));
-	h2d(f->ctx, d, src + 100, n - 200);
-	d2h(f->ctx, dst + 100, d, n - 200);
+	rt_h2d(f->ctx, d, src + 100, n - 200);
+	rt_d2h(f->ctx, dst + 100, d, n - 200);
 	assert_int_equal(ld_check_pattern(dst + 100, n - 200, 9, 100), -1);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(dst[i], 0x11);
@@ -333,8 +290,8 @@ static void test_host_register(void **state)
 
 	/* Registered memory is the caller's memory: the device sees host writes. */
 	memset(src, 0x42, 4096);
-	h2d(f->ctx, d, src, 4096);
-	d2h(f->ctx, dst, d, 4096);
+	rt_h2d(f->ctx, d, src, 4096);
+	rt_d2h(f->ctx, dst, d, 4096);
 	for (int i = 0; i < 4096; i++)
 		assert_int_equal(dst[i], 0x42);
 
@@ -358,9 +315,9 @@ static void test_host_register(void **state)
 	if (st == LUMEN_SUCCESS) {
 		printf("# unaligned register accepted (page-rounded)\n");
 		ld_pattern(u, 5000, 12);
-		h2d(f->ctx, d, u, 5000);
+		rt_h2d(f->ctx, d, u, 5000);
 		memset(dst, 0, 8192);
-		d2h(f->ctx, dst, d, 5000);
+		rt_d2h(f->ctx, dst, d, 5000);
 		assert_int_equal(ld_check_pattern(dst, 5000, 12, 0), -1);
 		RT_OK(lumen_host_unregister(f->ctx, u));
 	} else {
@@ -374,7 +331,7 @@ static void test_host_register(void **state)
 
 static void test_memset(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = 256 * KiB;
 	uint8_t *buf = malloc(n);
 	lumen_devptr_t d;
@@ -383,11 +340,11 @@ static void test_memset(void **state)
 	assert_non_null(buf);
 	RT_OK(lumen_malloc(f->ctx, n, &d));
 	ld_pattern(buf, n, 3);
-	h2d(f->ctx, d, buf, n);
+	rt_h2d(f->ctx, d, buf, n);
 	/* Unaligned, odd-sized byte fill. */
 	RT_OK(lumen_memset(f->ctx, d + 3, 0x5c, 100001));
 	memset(buf, 0, n);
-	d2h(f->ctx, buf, d, n);
+	rt_d2h(f->ctx, buf, d, n);
 	assert_int_equal(ld_check_pattern(buf, 3, 3, 0), -1);
 	for (size_t i = 3; i < 3 + 100001; i++)
 		if (buf[i] != 0x5c)
@@ -395,7 +352,7 @@ static void test_memset(void **state)
 	assert_int_equal(ld_check_pattern(buf + 3 + 100001, n - 3 - 100001, 3, 3 + 100001), -1);
 	/* value is converted to unsigned char, like memset. */
 	RT_OK(lumen_memset(f->ctx, d, 0x1ff, 7));
-	d2h(f->ctx, buf, d, 8);
+	rt_d2h(f->ctx, buf, d, 8);
 	for (int i = 0; i < 7; i++)
 		assert_int_equal(buf[i], 0xff);
 	assert_int_equal(buf[7], 0x5c);
@@ -405,7 +362,7 @@ static void test_memset(void **state)
 	RT_OK(lumen_memset_d32_async(s, d + 8, 0x11223344u, 4096 + 12));
 	RT_OK(lumen_memset_async(s, d + 8192, 0, 1));
 	RT_OK(lumen_stream_synchronize(s));
-	d2h(f->ctx, buf, d, 8200);
+	rt_d2h(f->ctx, buf, d, 8200);
 	for (size_t i = 8; i < 8 + 4096 + 12; i += 4) {
 		uint32_t v;
 
@@ -426,7 +383,7 @@ static void test_memset(void **state)
 
 static void test_mem_info(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	lumen_mem_info_t mi, mi2;
 	struct {
 		lumen_mem_info_t m;
@@ -462,7 +419,7 @@ static void test_mem_info(void **state)
  * power-of-two class (256 B minimum); larger allocations are 2 MiB aligned. */
 static void test_alignment(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	static const size_t sizes[] = { 1, 255, 256, 257, 1000, 4096, 5000, 65536, 100000,
 					256 * KiB, 256 * KiB + 1, 3 * MiB };
 	lumen_devptr_t p[sizeof(sizes) / sizeof(sizes[0])];
@@ -491,7 +448,7 @@ static void test_alignment(void **state)
  * again after the frees. */
 static void test_exhaustion(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	enum { NSMALL = 64, NBIG = 64 };
 	lumen_devptr_t small[NSMALL], big[NBIG], p = 0x1234, s1;
 	lumen_mem_info_t m;
@@ -555,7 +512,7 @@ static void test_exhaustion(void **state)
 
 static void test_bad_args(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const lumen_devptr_t sentinel = 0xdeadbeefull;
 	lumen_devptr_t p = sentinel, q, r;
 	void *h = (void *)(uintptr_t)0x5678, *hm;
@@ -643,5 +600,5 @@ int main(void)
 		cmocka_unit_test(test_bad_args),
 	};
 
-	return cmocka_run_group_tests_name("rt_memory", tests, setup, teardown);
+	return cmocka_run_group_tests_name("rt_memory", tests, rt_fx_setup, rt_fx_teardown);
 }

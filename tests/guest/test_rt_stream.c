@@ -17,54 +17,10 @@
 #include "lumen_dev.h"
 #include "rt_test.h"
 
-struct fx {
-	lumen_device_t dev;
-	lumen_context_t ctx;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	*state = f;
-	if (lumen_device_get(0, &f->dev) || lumen_context_create(f->dev, &f->ctx)) {
-		fprintf(stderr, "setup: %s\n", lumen_get_last_error());
-		return -1;
-	}
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (f->ctx)
-		lumen_context_destroy(f->ctx);
-	free(f);
-	return 0;
-}
-
-static void d2h(lumen_context_t c, void *h, lumen_devptr_t d, size_t n)
-{
-	RT_OK(lumen_memcpy(c, h, (const void *)(uintptr_t)d, n, LUMEN_COPY_DEVICE_TO_HOST));
-}
-
-static void expect_pattern(const void *p, size_t n, uint32_t seed, size_t start,
-			   const char *what, size_t size)
-{
-	long bad = ld_check_pattern(p, n, seed, start);
-
-	if (bad >= 0)
-		fail_msg("%s, size %zu: byte %ld differs (0x%02x)", what, size, bad,
-			 ((const uint8_t *)p)[bad]);
-}
-
 /* Every direction, pageable and pinned host memory, odd offsets. */
 static void test_copies_all_directions(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	static const size_t sizes[] = { 1, 2, 7, 4095, 4096, 4097, 65537, MiB + 13, 16 * MiB };
 	const size_t max = 16 * MiB + 64;
 	uint8_t *src = malloc(max), *dst = malloc(max), *psrc, *pdst;
@@ -90,14 +46,14 @@ static void test_copies_all_directions(void **state)
 		RT_OK(lumen_memcpy_d2d_async(s, b + eo, a + doff, n));
 		RT_OK(lumen_memcpy_d2h_async(s, dst + oo, b + eo, n));
 		RT_OK(lumen_stream_synchronize(s));
-		expect_pattern(dst + oo, n, seed, 0, "pageable h2d->d2d->d2h", n);
+		rt_expect_pattern(dst + oo, n, seed, 0, "pageable h2d->d2d->d2h");
 		for (size_t k = 0; k < oo; k++)
 			assert_int_equal(dst[k], 0xee); /* nothing before the destination */
 		assert_int_equal(dst[oo + n], 0xee); /* nor after */
 		memset(dst, 0, n + 16);
 		RT_OK(lumen_memcpy_h2h_async(s, dst + 1, src + ho, n));
 		RT_OK(lumen_stream_synchronize(s));
-		expect_pattern(dst + 1, n, seed, 0, "pageable h2h", n);
+		rt_expect_pattern(dst + 1, n, seed, 0, "pageable h2h");
 		assert_int_equal(dst[0], 0);
 		assert_int_equal(dst[n + 1], 0);
 
@@ -107,13 +63,13 @@ static void test_copies_all_directions(void **state)
 		RT_OK(lumen_memcpy_h2d_async(s, b + ho, psrc + oo, n));
 		RT_OK(lumen_memcpy_d2h_async(s, pdst + eo, b + ho, n));
 		RT_OK(lumen_stream_synchronize(s));
-		expect_pattern(pdst + eo, n, seed + 50, 0, "pinned h2d->d2h", n);
+		rt_expect_pattern(pdst + eo, n, seed + 50, 0, "pinned h2d->d2h");
 		assert_int_equal(pdst[eo - 1], 0xdd);
 		assert_int_equal(pdst[eo + n], 0xdd);
 		RT_OK(lumen_memcpy_h2h_async(s, pdst + 2, psrc + oo, n));
 		RT_OK(lumen_memcpy_h2h_async(s, dst + 3, pdst + 2, n));
 		RT_OK(lumen_stream_synchronize(s));
-		expect_pattern(dst + 3, n, seed + 50, 0, "pinned h2h", n);
+		rt_expect_pattern(dst + 3, n, seed + 50, 0, "pinned h2h");
 	}
 	RT_OK(lumen_stream_destroy(s));
 	RT_OK(lumen_free(f->ctx, a));
@@ -128,7 +84,7 @@ static void test_copies_all_directions(void **state)
  * D2H: the destination is written when the stream reaches the copy. */
 static void test_pageable_semantics(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = 3 * MiB + 5;
 	uint8_t *h = malloc(n), *out = malloc(n);
 	lumen_devptr_t d;
@@ -154,7 +110,7 @@ static void test_pageable_semantics(void **state)
 			fail_msg("d2h destination written at %zu before the stream got there", i);
 	rt_gate_open(&g);
 	RT_OK(lumen_stream_synchronize(s));
-	expect_pattern(out, n, 31, 0, "pageable source captured at the call", n);
+	rt_expect_pattern(out, n, 31, 0, "pageable source captured at the call");
 	RT_OK(lumen_stream_destroy(s));
 	RT_OK(lumen_free(f->ctx, d));
 	free(h);
@@ -163,7 +119,7 @@ static void test_pageable_semantics(void **state)
 
 static void test_registered_async(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = MiB;
 	uint8_t *h, *o;
 	lumen_devptr_t d;
@@ -180,7 +136,7 @@ static void test_registered_async(void **state)
 	RT_OK(lumen_memcpy_h2d_async(s, d + 1, h + 17, n - 33));
 	RT_OK(lumen_memcpy_d2h_async(s, o + 9, d + 1, n - 33));
 	RT_OK(lumen_stream_synchronize(s));
-	expect_pattern(o + 9, n - 33, 41, 17, "registered h2d->d2h", n - 33);
+	rt_expect_pattern(o + 9, n - 33, 41, 17, "registered h2d->d2h");
 	RT_OK(lumen_stream_destroy(s));
 	RT_OK(lumen_free(f->ctx, d));
 	RT_OK(lumen_host_unregister(f->ctx, h));
@@ -191,7 +147,7 @@ static void test_registered_async(void **state)
 
 static void test_in_order(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = 256 * KiB;
 	uint8_t *p = malloc(n), *out = malloc(n);
 	lumen_devptr_t a, b;
@@ -211,8 +167,8 @@ static void test_in_order(void **state)
 	RT_OK(lumen_memset_async(s, a, 2, n));
 	RT_OK(lumen_memcpy_d2h_async(s, out, b, n));
 	RT_OK(lumen_stream_synchronize(s));
-	expect_pattern(out, n, 55, 0, "in-order chain", n);
-	d2h(f->ctx, out, a, n);
+	rt_expect_pattern(out, n, 55, 0, "in-order chain");
+	rt_d2h(f->ctx, out, a, n);
 	for (size_t i = 0; i < n; i++)
 		if (out[i] != 2)
 			fail_msg("a[%zu] = %u, want 2", i, out[i]);
@@ -234,7 +190,7 @@ static void test_in_order(void **state)
 
 static void test_query(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	lumen_stream_t s;
 	lumen_event_t e, never;
 	struct rt_gate g;
@@ -299,7 +255,7 @@ static void cb_fn(lumen_stream_t s, lumen_status_t status, void *arg)
 
 static void test_host_callbacks(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	enum { N = 12 };
 	struct cb_log log;
 	struct cb_arg args[N];
@@ -337,7 +293,7 @@ static void test_host_callbacks(void **state)
 		if (!log.seen_ok[i])
 			fail_msg("callback %d ran before the device work queued before it", i);
 	}
-	d2h(f->ctx, out, d, N);
+	rt_d2h(f->ctx, out, d, N);
 	for (int i = 0; i < N; i++)
 		if (out[i] != 0x80 + i)
 			fail_msg("copy after callback %d read 0x%02x: it did not wait for it", i,
@@ -374,7 +330,7 @@ static void *open_later(void *arg)
 
 static void test_events(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	lumen_event_t start, end, mid;
 	lumen_stream_t s;
 	lumen_devptr_t d;
@@ -452,7 +408,7 @@ static void test_events(void **state)
 /* B waits for A's event: B reads what A wrote. */
 static void test_wait_event(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = 2 * MiB + 3;
 	uint8_t *h = malloc(n), *out = malloc(n);
 	lumen_stream_t a, b;
@@ -481,7 +437,7 @@ static void test_wait_event(void **state)
 	assert_int_equal(out[0], 0x33);
 	rt_gate_open(&g);
 	RT_OK(lumen_stream_synchronize(b));
-	expect_pattern(out, n, 66, 0, "stream B after waiting for A's event", n);
+	rt_expect_pattern(out, n, 66, 0, "stream B after waiting for A's event");
 	/* Re-recording moves the event; a wait on a done event does not block. */
 	RT_OK(lumen_event_record(ev, a));
 	RT_OK(lumen_stream_synchronize(a));
@@ -500,7 +456,7 @@ static void test_wait_event(void **state)
 
 static void test_sync_calls(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = MiB + 77;
 	uint8_t *h = malloc(n), *o = malloc(n), *o2 = malloc(n);
 	lumen_devptr_t d, e;
@@ -518,18 +474,18 @@ static void test_sync_calls(void **state)
 	RT_OK(lumen_memcpy(f->ctx, ev, dv, n, LUMEN_COPY_DEVICE_TO_DEVICE));
 	memset(o, 0, n);
 	RT_OK(lumen_memcpy(f->ctx, o, ev, n, LUMEN_COPY_DEVICE_TO_HOST));
-	expect_pattern(o, n, 88, 0, "sync h2d/d2d/d2h", n);
+	rt_expect_pattern(o, n, 88, 0, "sync h2d/d2d/d2h");
 	RT_OK(lumen_memcpy(f->ctx, o2, o, n, LUMEN_COPY_HOST_TO_HOST));
-	expect_pattern(o2, n, 88, 0, "sync h2h", n);
+	rt_expect_pattern(o2, n, 88, 0, "sync h2h");
 	/* DEFAULT infers the direction from where the pointers live. */
 	ld_pattern(h, n, 89);
 	RT_OK(lumen_memcpy(f->ctx, dv, h, n, LUMEN_COPY_DEFAULT));
 	RT_OK(lumen_memcpy(f->ctx, (char *)ev + 1, dv, n - 1, LUMEN_COPY_DEFAULT));
 	memset(o, 0, n);
 	RT_OK(lumen_memcpy(f->ctx, o, (char *)ev + 1, n - 1, LUMEN_COPY_DEFAULT));
-	expect_pattern(o, n - 1, 89, 0, "DEFAULT copies", n - 1);
+	rt_expect_pattern(o, n - 1, 89, 0, "DEFAULT copies");
 	RT_OK(lumen_memcpy(f->ctx, o2, o, n, LUMEN_COPY_DEFAULT));
-	expect_pattern(o2, n - 1, 89, 0, "DEFAULT h2h", n - 1);
+	rt_expect_pattern(o2, n - 1, 89, 0, "DEFAULT h2h");
 	/* Synchronous memset. */
 	RT_OK(lumen_memset(f->ctx, d + 1, 0xa5, n - 2));
 	RT_OK(lumen_memcpy(f->ctx, o, dv, n, LUMEN_COPY_DEVICE_TO_HOST));
@@ -559,7 +515,7 @@ static void test_sync_calls(void **state)
 
 static void test_destroy_waits(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = 4 * MiB;
 	uint8_t *h = malloc(n), *o = malloc(n);
 	lumen_devptr_t d;
@@ -575,7 +531,7 @@ static void test_destroy_waits(void **state)
 	RT_OK(lumen_memcpy_h2d_async(s, d, h, n));
 	RT_OK(lumen_memcpy_d2h_async(s, o, d, n));
 	RT_OK(lumen_stream_destroy(s)); /* waits for the stream's work */
-	expect_pattern(o, n, 91, 0, "work finished by stream_destroy", n);
+	rt_expect_pattern(o, n, 91, 0, "work finished by stream_destroy");
 	RT_OK(lumen_free(f->ctx, d));
 	free(h);
 	free(o);
@@ -583,7 +539,7 @@ static void test_destroy_waits(void **state)
 
 static void test_bad_handles(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	lumen_stream_t s, s2;
 	lumen_event_t e;
 	lumen_context_t c;
@@ -648,7 +604,7 @@ static void test_bad_handles(void **state)
 /* Objects of two contexts (same device, and another device if present). */
 static void test_wrong_context(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	lumen_context_t others[2];
 	int n = 0, no = 0;
 
@@ -696,7 +652,7 @@ static void test_wrong_context(void **state)
  * queues are given back. */
 static void test_many_streams(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	enum { NS = 24 };
 	const size_t n = 64 * KiB;
 	lumen_stream_t s[NS];
@@ -732,8 +688,8 @@ static void test_many_streams(void **state)
 			RT_OK(lumen_stream_synchronize(s[i]));
 			for (int k = 0; k < 16; k++)
 				assert_int_equal(o[n * (size_t)i + (size_t)k], 0x77);
-			expect_pattern(o + n * (size_t)i + 16, n - 16, seed, 16,
-				       "stream beyond the hardware queues", n);
+			rt_expect_pattern(o + n * (size_t)i + 16, n - 16, seed, 16,
+					  "stream beyond the hardware queues");
 		}
 	}
 	/* Every hardware queue of the card may now be ours (c1 took what was
@@ -803,7 +759,7 @@ static void api_fn(lumen_stream_t s, lumen_status_t status, void *arg)
 
 static void test_callback_calls_api(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	struct api_cb a;
 	lumen_stream_t s, s2;
 
@@ -835,7 +791,7 @@ static void test_callback_calls_api(void **state)
  * a never-recorded event does not block. */
 static void test_event_lifetimes(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	lumen_stream_t s, s2;
 	lumen_event_t e, fresh;
 	struct rt_gate g;
@@ -865,18 +821,9 @@ static void test_event_lifetimes(void **state)
 /* Many pageable copies outstanding at once (more than any staging pool is
  * likely to hold), both directions, behind a callback that holds the
  * stream for a while: every byte must still arrive. */
-static void *open_after(void *arg)
-{
-	struct opener *o = arg;
-
-	rt_sleep_ms(o->ms);
-	rt_gate_open(o->g);
-	return NULL;
-}
-
 static void test_staging_pressure(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	enum { NB = 6 };
 	const size_t n = 12 * MiB + 17;
 	uint8_t *h[NB], *o[NB];
@@ -900,7 +847,7 @@ static void test_staging_pressure(void **state)
 	op.g = &g;
 	op.ms = 500;
 	RT_OK(lumen_launch_host_func(s, rt_gate_fn, &g));
-	assert_int_equal(pthread_create(&t, NULL, open_after, &op), 0);
+	assert_int_equal(pthread_create(&t, NULL, open_later, &op), 0);
 	for (int i = 0; i < NB; i++) {
 		RT_OK(lumen_memcpy_h2d_async(s, d + n * (size_t)i, h[i], n));
 		memset(h[i], 0xff, n); /* captured at the call */
@@ -940,7 +887,7 @@ static void test_staging_pressure(void **state)
  * not 4-byte aligned is INVALID_ARGUMENT. */
 static void test_memset_d32_layout(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	uint8_t out[8192];
 	lumen_devptr_t d;
 	lumen_stream_t s;
@@ -1012,7 +959,7 @@ static void overlap_fn(lumen_stream_t s, lumen_status_t st, void *arg)
 
 static void test_callbacks_per_stream(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	struct overlap o = { .lock = PTHREAD_MUTEX_INITIALIZER, .order_ok = 1 };
 	struct overlap_arg args[3][4];
 	lumen_stream_t s[3];
@@ -1043,7 +990,7 @@ static void test_callbacks_per_stream(void **state)
 /* Explicit kinds that contradict the pointers, and empty copies. */
 static void test_kind_mismatch(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	uint8_t h[256], o[256];
 	lumen_devptr_t d;
 	lumen_stream_t s;
@@ -1078,7 +1025,7 @@ static void test_kind_mismatch(void **state)
 /* docs/runtime-api.md, "Copies and fills": "size == 0 is a no-op". */
 static void test_zero_size(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	uint8_t h[16] = { 0 }, o[16];
 	lumen_devptr_t d;
 	lumen_stream_t s;
@@ -1102,7 +1049,7 @@ static void test_zero_size(void **state)
  * a callback completes (a pageable D2H lands) before destroy returns. */
 static void test_context_destroy_waits(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = 2 * MiB + 9;
 	uint8_t *h = malloc(n), *o = malloc(n);
 	lumen_context_t c;
@@ -1133,7 +1080,7 @@ static void test_context_destroy_waits(void **state)
 	dt = rt_now_ns() - t0;
 	pthread_join(t, NULL);
 	assert_true(dt >= 150ull * 1000000);
-	expect_pattern(o, n, 123, 0, "work finished by context_destroy", n);
+	rt_expect_pattern(o, n, 123, 0, "work finished by context_destroy");
 	free(h);
 	free(o);
 }
@@ -1142,7 +1089,7 @@ static void test_context_destroy_waits(void **state)
  * pinned memory is plain host memory to this context. */
 static void test_cross_stream_events(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	const size_t n = MiB;
 	lumen_stream_t a, b;
 	lumen_event_t e1, e2;
@@ -1179,11 +1126,11 @@ static void test_cross_stream_events(void **state)
 	RT_OK(lumen_memcpy_h2d_async(a, d, pin2, n));
 	RT_OK(lumen_memcpy_d2h_async(a, o, d, n));
 	RT_OK(lumen_stream_synchronize(a));
-	expect_pattern(o, n, 808, 0, "h2d from another context's pinned memory", n);
+	rt_expect_pattern(o, n, 808, 0, "h2d from another context's pinned memory");
 	memset(pin2, 0, n);
 	RT_OK(lumen_memcpy_d2h_async(a, pin2, d, n));
 	RT_OK(lumen_stream_synchronize(a));
-	expect_pattern(pin2, n, 808, 0, "d2h into another context's pinned memory", n);
+	rt_expect_pattern(pin2, n, 808, 0, "d2h into another context's pinned memory");
 	/* c2 is unharmed. */
 	RT_OK(lumen_memcpy_h2d_async(s2, d2, pin2, n));
 	RT_OK(lumen_stream_synchronize(s2));
@@ -1223,5 +1170,5 @@ int main(void)
 		cmocka_unit_test(test_zero_size),
 	};
 
-	return cmocka_run_group_tests_name("rt_stream", tests, setup, teardown);
+	return cmocka_run_group_tests_name("rt_stream", tests, rt_fx_setup, rt_fx_teardown);
 }

@@ -18,37 +18,8 @@
 
 #define NT 8
 
-struct fx {
-	lumen_device_t dev;
-	lumen_context_t ctx;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	*state = f;
-	if (lumen_device_get(0, &f->dev) || lumen_context_create(f->dev, &f->ctx)) {
-		fprintf(stderr, "setup: %s\n", lumen_get_last_error());
-		return -1;
-	}
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (f->ctx)
-		lumen_context_destroy(f->ctx);
-	free(f);
-	return 0;
-}
-
 struct worker {
-	struct fx *f;
+	struct rt_fx *f;
 	int id;
 	int cycles;
 	lumen_stream_t stream;	/* shared-stream test */
@@ -122,6 +93,17 @@ out:
 	return NULL;
 }
 
+/* NT workers on fixture f, ids 0..NT-1, each running cycles cycles. */
+static void init_workers(struct worker *w, struct rt_fx *f, int cycles)
+{
+	memset(w, 0, sizeof(*w) * NT);
+	for (int i = 0; i < NT; i++) {
+		w[i].f = f;
+		w[i].id = i;
+		w[i].cycles = cycles;
+	}
+}
+
 static void run_workers(struct worker *w, void *(*fn)(void *))
 {
 	pthread_t t[NT];
@@ -137,17 +119,12 @@ static void run_workers(struct worker *w, void *(*fn)(void *))
 
 static void test_own_streams(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	struct worker w[NT];
 	lumen_mem_info_t mi;
 	uint64_t t0 = rt_now_ns();
 
-	memset(w, 0, sizeof(w));
-	for (int i = 0; i < NT; i++) {
-		w[i].f = f;
-		w[i].id = i;
-		w[i].cycles = 40;
-	}
+	init_workers(w, f, 40);
 	run_workers(w, own_stream_worker);
 	printf("# %d threads x %d cycles in %.2f s\n", NT, w[0].cycles, (rt_now_ns() - t0) / 1e9);
 	/* Nothing leaked: every allocation was freed. */
@@ -195,7 +172,7 @@ out:
 
 static void test_shared_stream(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	struct worker w[NT];
 	const size_t rs = 64 * KiB + 8;
 	lumen_stream_t s;
@@ -206,11 +183,8 @@ static void test_shared_stream(void **state)
 	RT_OK(lumen_stream_create(f->ctx, &s));
 	RT_OK(lumen_malloc(f->ctx, rs * NT, &d));
 	RT_OK(lumen_memset(f->ctx, d, 0xee, rs * NT));
-	memset(w, 0, sizeof(w));
+	init_workers(w, f, 50);
 	for (int i = 0; i < NT; i++) {
-		w[i].f = f;
-		w[i].id = i;
-		w[i].cycles = 50;
 		w[i].stream = s;
 		w[i].region = d + rs * (size_t)i;
 		w[i].region_size = rs;
@@ -270,15 +244,10 @@ out:
 
 static void test_sync_calls(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	struct worker w[NT];
 
-	memset(w, 0, sizeof(w));
-	for (int i = 0; i < NT; i++) {
-		w[i].f = f;
-		w[i].id = i;
-		w[i].cycles = 30;
-	}
+	init_workers(w, f, 30);
 	run_workers(w, sync_worker);
 }
 
@@ -321,22 +290,17 @@ out:
 
 static void test_context_churn(void **state)
 {
-	struct fx *f = *state;
+	struct rt_fx *f = *state;
 	struct worker w[NT];
 
-	memset(w, 0, sizeof(w));
-	for (int i = 0; i < NT; i++) {
-		w[i].f = f;
-		w[i].id = i;
-		w[i].cycles = 6;
-	}
+	init_workers(w, f, 6);
 	run_workers(w, churn_worker);
 }
 
 /* With two cards: 4 threads per card, each card's own context, at once. */
 static void test_two_devices(void **state)
 {
-	struct fx *f = *state, f1;
+	struct rt_fx *f = *state, f1;
 	struct worker w[NT];
 	lumen_device_t d1;
 	int n = 0;
@@ -347,12 +311,9 @@ static void test_two_devices(void **state)
 	RT_OK(lumen_device_get(1, &d1));
 	f1.dev = d1;
 	RT_OK(lumen_context_create(d1, &f1.ctx));
-	memset(w, 0, sizeof(w));
-	for (int i = 0; i < NT; i++) {
-		w[i].f = i % 2 ? &f1 : f;
-		w[i].id = i;
-		w[i].cycles = 16;
-	}
+	init_workers(w, f, 16);
+	for (int i = 1; i < NT; i += 2)
+		w[i].f = &f1;
 	run_workers(w, own_stream_worker);
 	RT_OK(lumen_context_destroy(f1.ctx));
 }
@@ -367,5 +328,5 @@ int main(void)
 		cmocka_unit_test(test_two_devices),
 	};
 
-	return cmocka_run_group_tests_name("rt_threads", tests, setup, teardown);
+	return cmocka_run_group_tests_name("rt_threads", tests, rt_fx_setup, rt_fx_teardown);
 }
