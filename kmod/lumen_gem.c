@@ -25,11 +25,13 @@
  * Copyright (C) 2025 The Lumen Authors
  */
 
+#include <linux/capability.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
@@ -241,9 +243,20 @@ static vm_fault_t lumen_devmem_bo_fault(struct vm_fault *vmf)
 }
 
 /*
- * No .mmap: drm_gem_mmap_obj() then makes the VMA VM_PFNMAP | VM_IO with a
- * write-combined page protection, and faults come here.
+ * A VM_PFNMAP mapping must not be copy-on-write (vmf_insert_pfn() BUGs on a
+ * MAP_PRIVATE one): only shared mappings, write-combined, faulted in above.
  */
+static int lumen_devmem_bo_mmap(struct drm_gem_object *obj, struct vm_area_struct *vma)
+{
+	if (is_cow_mapping(vma->vm_flags))
+		return -EINVAL;
+
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_page_prot = pgprot_writecombine(vm_get_page_prot(vma->vm_flags));
+	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
+	return 0;
+}
+
 static const struct vm_operations_struct lumen_devmem_vm_ops = {
 	.fault = lumen_devmem_bo_fault,
 	.open = drm_gem_vm_open,
@@ -253,6 +266,7 @@ static const struct vm_operations_struct lumen_devmem_vm_ops = {
 static const struct drm_gem_object_funcs lumen_devmem_funcs = {
 	.free = lumen_devmem_bo_free,
 	.get_sg_table = lumen_devmem_bo_get_sg_table,
+	.mmap = lumen_devmem_bo_mmap,
 	.vm_ops = &lumen_devmem_vm_ops,
 };
 
@@ -305,6 +319,8 @@ static void lumen_userptr_bo_free(struct drm_gem_object *obj)
 	if (bo->pages) {
 		unpin_user_pages_dirty_lock(bo->pages, bo->npages, writable);
 		kvfree(bo->pages);
+		atomic64_sub(bo->npages, &bo->mm->pinned_vm);
+		mmdrop(bo->mm);
 	}
 	drm_gem_object_release(obj);
 	kfree(bo);
@@ -314,6 +330,9 @@ static struct sg_table *lumen_userptr_bo_get_sg_table(struct drm_gem_object *obj
 {
 	struct lumen_bo *bo = to_lumen_bo(obj);
 
+	/* An importer may write: never export pages pinned read-only. */
+	if (bo->flags & DRM_LUMEN_BO_READ_ONLY)
+		return ERR_PTR(-EOPNOTSUPP);
 	return drm_prime_pages_to_sg(obj->dev, bo->pages, bo->npages);
 }
 
@@ -325,12 +344,23 @@ static const struct drm_gem_object_funcs lumen_userptr_funcs = {
 static int lumen_userptr_pin(struct lumen_bo *bo, u64 userptr, bool writable)
 {
 	unsigned int gup = FOLL_LONGTERM | (writable ? FOLL_WRITE : 0);
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	struct mm_struct *mm = current->mm;
 	unsigned long pinned = 0;
 	int ret;
 
-	bo->pages = kvmalloc_array(bo->npages, sizeof(*bo->pages), GFP_KERNEL);
-	if (!bo->pages)
+	/* Long-term pins count against RLIMIT_MEMLOCK, like RDMA's. */
+	if (atomic64_add_return(bo->npages, &mm->pinned_vm) > limit &&
+	    !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(bo->npages, &mm->pinned_vm);
 		return -ENOMEM;
+	}
+
+	bo->pages = kvmalloc_array(bo->npages, sizeof(*bo->pages), GFP_KERNEL);
+	if (!bo->pages) {
+		atomic64_sub(bo->npages, &mm->pinned_vm);
+		return -ENOMEM;
+	}
 
 	while (pinned < bo->npages) {
 		unsigned long chunk = min_t(unsigned long, bo->npages - pinned, SZ_64K);
@@ -343,12 +373,15 @@ static int lumen_userptr_pin(struct lumen_bo *bo, u64 userptr, bool writable)
 		}
 		pinned += ret;
 	}
+	bo->mm = mm;
+	mmgrab(mm);
 	return 0;
 
 err_unpin:
 	unpin_user_pages(bo->pages, pinned);
 	kvfree(bo->pages);
 	bo->pages = NULL;
+	atomic64_sub(bo->npages, &mm->pinned_vm);
 	/* Unmapped, PROT_NONE or I/O memory: not the caller's memory. */
 	return ret == -ENOMEM ? ret : -EFAULT;
 }

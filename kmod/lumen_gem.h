@@ -20,6 +20,7 @@ struct drm_file;
 struct drm_lumen_memory_info;
 struct lumen_device;
 struct lumen_mmu_pt;
+struct mm_struct;
 struct seq_file;
 struct sg_table;
 
@@ -35,6 +36,7 @@ struct sg_table;
  * @blocks: DEVICE: &struct drm_buddy_block list, in BO offset order
  * @pages: USERPTR: the pinned pages
  * @npages: USERPTR: entries of @pages
+ * @mm: USERPTR: address space whose pinned_vm counts @pages, grabbed
  * @sgt: USERPTR: @pages, DMA-mapped for the device
  */
 struct lumen_bo {
@@ -45,6 +47,7 @@ struct lumen_bo {
 	struct list_head blocks;
 	struct page **pages;
 	unsigned long npages;
+	struct mm_struct *mm;
 	struct sg_table *sgt;
 };
 

@@ -590,6 +590,7 @@ static void lumen_queue_release_hw(struct lumen_queue *q)
 	struct lumen_qmgr *qm = ldev->qm;
 	unsigned long flags;
 	int idx;
+	u32 i;
 
 	if (drm_dev_enter(&ldev->drm, &idx)) {
 		lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
@@ -599,8 +600,12 @@ static void lumen_queue_release_hw(struct lumen_queue *q)
 	spin_lock_irqsave(&qm->lock, flags);
 	q->hwq->owner = NULL;
 	spin_unlock_irqrestore(&qm->lock, flags);
-	/* The queue's own vector and the MMU fault path look owners up. */
-	synchronize_irq(q->hwq->irq);
+	/*
+	 * Every queue vector and the error vector look owners up: any queue
+	 * vector may run the MMU fault path, which can pick any queue.
+	 */
+	for (i = 0; i < qm->num; i++)
+		synchronize_irq(qm->hwq[i].irq);
 	if (ldev->irq_error > 0)
 		synchronize_irq(ldev->irq_error);
 }
@@ -646,10 +651,16 @@ static void lumen_queue_destroy(struct lumen_queue *q)
 		wait_event(q->idle_wq, !atomic_read(&q->jobs));
 	}
 
+	/*
+	 * Give the hardware queue up first: once no interrupt handler can
+	 * find the queue, nothing calls drm_sched_fault() on it any more, and
+	 * drm_sched_fini() cancels whatever timeout work is still pending.
+	 */
+	lumen_queue_release_hw(q);
+
 	drm_sched_entity_destroy(&q->entity);
 	drm_sched_fini(&q->sched);
 
-	lumen_queue_release_hw(q);
 	/* Nothing left on the ring; a device gone mid-job leaves fences. */
 	lumen_queue_fail_fences(q, -ENODEV);
 
@@ -657,8 +668,13 @@ static void lumen_queue_destroy(struct lumen_queue *q)
 	lumen_queue_free_mem(q);
 	lumen_queue_free_hwq(q);
 
-	for (i = 0; i < LUMEN_WAIT_HISTORY; i++)
+	/* A WAIT that looked the queue up earlier may still read the history. */
+	mutex_lock(&q->submit_lock);
+	for (i = 0; i < LUMEN_WAIT_HISTORY; i++) {
 		dma_fence_put(q->history[i]);
+		q->history[i] = NULL;
+	}
+	mutex_unlock(&q->submit_lock);
 	put_pid(q->pid);
 
 	lumen_queue_put(q);
