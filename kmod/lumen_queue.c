@@ -638,6 +638,7 @@ static void lumen_queue_free_hwq(struct lumen_queue *q)
 static void lumen_queue_destroy(struct lumen_queue *q)
 {
 	long timeout = msecs_to_jiffies(max(lumen_job_timeout_ms, 10u));
+	bool entity_killed = false;
 	unsigned int i;
 
 	mutex_lock(&q->submit_lock);
@@ -645,8 +646,14 @@ static void lumen_queue_destroy(struct lumen_queue *q)
 	mutex_unlock(&q->submit_lock);
 
 	if (!wait_event_timeout(q->idle_wq, !atomic_read(&q->jobs), timeout)) {
-		/* Cancel: run_job refuses, the timeout handler resets. */
+		/*
+		 * Cancel: run_job refuses, the timeout handler resets the jobs
+		 * on the ring, and killing the entity frees the ones still
+		 * waiting for an in-fence, which may never signal.
+		 */
 		WRITE_ONCE(q->dead, true);
+		drm_sched_entity_fini(&q->entity);
+		entity_killed = true;
 		drm_sched_fault(&q->sched);
 		wait_event(q->idle_wq, !atomic_read(&q->jobs));
 	}
@@ -658,7 +665,8 @@ static void lumen_queue_destroy(struct lumen_queue *q)
 	 */
 	lumen_queue_release_hw(q);
 
-	drm_sched_entity_destroy(&q->entity);
+	if (!entity_killed)
+		drm_sched_entity_destroy(&q->entity);
 	drm_sched_fini(&q->sched);
 
 	/* Nothing left on the ring; a device gone mid-job leaves fences. */
