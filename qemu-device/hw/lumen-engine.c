@@ -60,6 +60,12 @@ static AddressSpace *lumen_dma_as(LumenState *s)
     return pci_get_address_space(PCI_DEVICE(s));
 }
 
+/* The device was reset by a DMA of the running BH: abandon everything. */
+static bool lumen_engine_was_reset(LumenState *s)
+{
+    return s->reset_gen != s->engine.run_gen;
+}
+
 void lumen_engine_kick(LumenState *s)
 {
     qemu_bh_schedule(s->engine.bh);
@@ -73,6 +79,9 @@ static LumenExec lumen_engine_fail(LumenState *s, unsigned int q,
                                    uint32_t err_bit, enum lumen_status code,
                                    uint64_t info)
 {
+    if (lumen_engine_was_reset(s)) {
+        return LUMEN_EXEC_STOPPED;
+    }
     if (s->queues[q].status != LUMEN_QSTS_STOPPED) {
         lumen_queue_stop(s, q, code);
     }
@@ -319,6 +328,9 @@ static LumenExec lumen_exec_move(LumenState *s, unsigned int q, bool fill,
         if (r != LUMEN_EXEC_DONE) {
             return r;
         }
+        if (lumen_engine_was_reset(s)) {
+            return LUMEN_EXEC_STOPPED;
+        }
         lq->progress += n;
         budget -= n;
         *moved += n;
@@ -499,6 +511,9 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t *busy_ns)
     while (lq->status == LUMEN_QSTS_RUNNING && !lq->hung) {
         LumenExec r;
 
+        if (lumen_engine_was_reset(s)) {
+            return false;
+        }
         if (!lq->has_cur) {
             if (!(lq->ctrl & LUMEN_QCTRL_ENABLE)) {
                 lq->status = LUMEN_QSTS_DISABLED;
@@ -522,7 +537,7 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t *busy_ns)
             more = true;
             break;
         }
-        if (r != LUMEN_EXEC_DONE) {
+        if (r != LUMEN_EXEC_DONE || lumen_engine_was_reset(s)) {
             break;
         }
         /* Retire: the descriptor's writes are done (synchronously). */
@@ -548,8 +563,14 @@ static void lumen_engine_bh(void *opaque)
     unsigned int i;
 
     e->kick = false;
+    e->run_gen = s->reset_gen;
     for (i = 0; i < s->num_queues; i++) {
         more |= lumen_queue_run(s, (e->next + i) % s->num_queues, &busy_ns);
+        if (lumen_engine_was_reset(s)) {
+            qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: device reset "
+                          "by a DMA of the queue engine\n", s->chip_id);
+            return;
+        }
     }
     e->next = (e->next + 1) % s->num_queues;
     if (busy_ns) {
@@ -583,7 +604,14 @@ bool lumen_engine_post_load(LumenState *s)
     unsigned int q;
 
     for (q = 0; q < LUMEN_QUEUES_MAX; q++) {
-        if (s->queues[q].has_cur && lumen_cmd_check(s, &s->queues[q].cur)) {
+        LumenQueue *lq = &s->queues[q];
+
+        if (lq->has_cur && lumen_cmd_check(s, &lq->cur)) {
+            return false;
+        }
+        /* Only a RUNNING queue parks, on a WAIT; else the poll never ends. */
+        if (lq->waiting && (lq->status != LUMEN_QSTS_RUNNING ||
+                            !lq->has_cur || lq->cur.opcode != LUMEN_CMD_WAIT)) {
             return false;
         }
     }

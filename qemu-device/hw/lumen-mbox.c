@@ -188,6 +188,7 @@ static void lumen_mbox_bh(void *opaque)
     uint32_t entries, budget;
     struct lumen_mbox_msg req, resp;
     bool answered = false;
+    uint32_t gen = s->reset_gen;
     uint64_t addr;
 
     if (!lumen_mbox_is_open(s) || (s->dev_status & LUMEN_DEVSTS_HALTED)) {
@@ -212,6 +213,12 @@ static void lumen_mbox_bh(void *opaque)
         if (pci_dma_write(pdev, addr, &resp, sizeof(resp)) != MEMTX_OK) {
             lumen_mbox_dma_failed(s, "response write", addr);
             break;
+        }
+        if (s->reset_gen != gen) {
+            /* The response write reset the function (e.g. FLR). */
+            qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: device reset "
+                          "by a mailbox DMA\n", s->chip_id);
+            return;
         }
         /* The slot is written (synchronously) before the index moves. */
         m->req_head++;

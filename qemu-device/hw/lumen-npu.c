@@ -68,6 +68,7 @@ static bool lumen_check_properties(LumenState *s, Error **errp)
 /* Device-internal state to its reset values (not PCI config or MSI-X). */
 static void lumen_reset_state(LumenState *s, bool power_on)
 {
+    s->reset_gen++;
     lumen_boot_reset(s);
     lumen_mbox_reset(s);
     lumen_engine_reset(s);

@@ -137,6 +137,7 @@ typedef struct LumenEngine {
     QEMUBH *bh;
     QEMUTimer *wait_timer;          /* re-checks parked WAITs */
     uint32_t next;                  /* queue served first on the next run */
+    uint32_t run_gen;               /* LumenState.reset_gen when the BH began */
     bool kick;                      /* a SIGNAL ran: re-check WAITs */
 } LumenEngine;
 
@@ -161,6 +162,13 @@ struct LumenState {
     MemoryRegion regs;
     MemoryRegion mem;               /* device memory, RAM backed */
     MemoryRegion db_bar;            /* doorbells, one page per queue */
+
+    /*
+     * Bumped by every reset (not migrated). A DMA of a bottom half can
+     * reset the function (an FLR or bus reset written through MMCONFIG);
+     * the BH then must not touch the freshly reset state.
+     */
+    uint32_t reset_gen;
 
     /* Global registers. */
     uint32_t dev_status;

@@ -1916,6 +1916,35 @@ def fuzz_descriptors(env):
 
 
 @test
+def reset_from_own_dma(env):
+    """A descriptor whose DMA resets the function (FLR through MMCONFIG)
+    must not let the engine keep running on the reset state."""
+    q, card = queue_card(env)
+    # Enable the q35 MMCONFIG window at 0xb0000000 (PCIEXBAR, MCH 0:0.0).
+    q.outl(0xcf8, 0x80000064)
+    q.outl(0xcfc, 0)
+    q.outl(0xcf8, 0x80000060)
+    q.outl(0xcfc, 0xb0000001)
+    devctl = card.find_cap(0x10) + 8
+    sp = Space(card, 2)
+    sp.map(0x10000, HOST_T, 0xb0000000 + (card.slot << 15), PAGE)
+    qu = Queue(card, 5, ctx=2)
+    qu.submit([fence(C.LUMEN_CMD_SIGNAL, 0x10000 + (devctl & ~7),
+                     0x8000 << (8 * (devctl & 7)), flags=1), nop(), nop()])
+    for _ in range(100):
+        if qu.reg(C.LUMEN_QREG_STATUS) == 0 or card.reg(C.LUMEN_REG_MAGIC) == 0:
+            break
+    card.setup()                        # FLR cleared BARs
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+    assert qu.reg(C.LUMEN_QREG_HEAD) == 0, 'HEAD %d after FLR' % \
+        qu.reg(C.LUMEN_QREG_HEAD)
+    assert qu.reg(C.LUMEN_QREG_COMPLETED) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    Space(card, 2)
+    Queue(card, 5, ctx=2).run([nop()])
+
+
+@test
 def queue_migration(env):
     dev = ['-device', 'lumen-npu,addr=4.0,chip-id=6']
     q = env.start(dev, 'src')
