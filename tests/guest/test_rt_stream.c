@@ -405,6 +405,44 @@ static void test_events(void **state)
 	RT_OK(lumen_free(f->ctx, d));
 }
 
+/*
+ * Re-recording an event while its earlier record is still pending: the
+ * event moves to the new point, and the earlier record's timestamp, written
+ * when it finally runs, must not change the new one's elapsed time.
+ */
+static void test_event_rerecord_pending(void **state)
+{
+	struct rt_fx *f = *state;
+	lumen_stream_t a, b;
+	lumen_event_t start, ev;
+	struct rt_gate g;
+	float ms1 = -1, ms2 = -1;
+
+	RT_OK(lumen_stream_create(f->ctx, &a));
+	RT_OK(lumen_stream_create(f->ctx, &b));
+	RT_OK(lumen_event_create(f->ctx, &start));
+	RT_OK(lumen_event_create(f->ctx, &ev));
+	rt_gate_init(&g);
+	RT_OK(lumen_launch_host_func(a, rt_gate_fn, &g));
+	RT_OK(lumen_event_record(ev, a)); /* held back by the gate */
+	assert_true(rt_gate_wait_entered(&g, 20000));
+	RT_OK(lumen_event_record(start, b));
+	RT_OK(lumen_event_record(ev, b)); /* moves ev to b */
+	RT_OK(lumen_event_synchronize(ev));
+	RT_OK(lumen_event_elapsed_time(&ms1, start, ev));
+	rt_sleep_ms(100);
+	rt_gate_open(&g);
+	RT_OK(lumen_stream_synchronize(a)); /* the first record runs now */
+	RT_OK(lumen_event_elapsed_time(&ms2, start, ev));
+	printf("# re-recorded: %.3f ms before, %.3f ms after the old record ran\n", ms1, ms2);
+	assert_true(ms1 >= 0.0f && ms1 < 50.0f);
+	assert_true(ms1 == ms2);
+	RT_OK(lumen_event_destroy(start));
+	RT_OK(lumen_event_destroy(ev));
+	RT_OK(lumen_stream_destroy(a));
+	RT_OK(lumen_stream_destroy(b));
+}
+
 /* B waits for A's event: B reads what A wrote. */
 static void test_wait_event(void **state)
 {
@@ -738,7 +776,7 @@ struct api_cb {
 	lumen_context_t ctx;
 	lumen_stream_t other;
 	lumen_devptr_t d;
-	lumen_status_t st[4];
+	lumen_status_t st[5];
 	uint8_t buf[64];
 };
 
@@ -754,6 +792,8 @@ static void api_fn(lumen_stream_t s, lumen_status_t status, void *arg)
 	a->st[1] = lumen_stream_query(s);
 	a->st[2] = lumen_memcpy(a->ctx, a->buf, (void *)(uintptr_t)a->d, 64,
 				LUMEN_COPY_DEVICE_TO_HOST);
+	/* Would wait for this very callback: refused, not a deadlock. */
+	a->st[4] = lumen_context_destroy(a->ctx);
 	a->st[3] = LUMEN_SUCCESS;
 }
 
@@ -782,6 +822,7 @@ static void test_callback_calls_api(void **state)
 	/* The callback's own stream is not done while it runs. */
 	assert_int_equal(a.st[1], LUMEN_ERROR_NOT_READY);
 	assert_int_equal(a.st[2], LUMEN_SUCCESS);
+	assert_int_equal(a.st[4], LUMEN_ERROR_INVALID_ARGUMENT);
 	RT_OK(lumen_stream_destroy(s));
 	RT_OK(lumen_stream_destroy(s2));
 	RT_OK(lumen_free(f->ctx, a.d));
@@ -1153,6 +1194,7 @@ int main(void)
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_host_callbacks),
 		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_event_rerecord_pending),
 		cmocka_unit_test(test_wait_event),
 		cmocka_unit_test(test_sync_calls),
 		cmocka_unit_test(test_destroy_waits),

@@ -258,7 +258,8 @@ LUMEN_API lumen_status_t lumen_launch_nop_async(lumen_stream_t stream);
 /**
  * Host callback: runs on a library thread once earlier work on the stream is
  * done; later work on the stream waits for it to return. status is the
- * stream's status at that point. The callback must not destroy the stream.
+ * stream's status at that point. The callback must not destroy the stream or
+ * its context (LUMEN_ERROR_INVALID_ARGUMENT).
  */
 typedef void (*lumen_host_fn_t)(lumen_stream_t stream, lumen_status_t status, void *user_data);
 LUMEN_API lumen_status_t lumen_launch_host_func(lumen_stream_t stream, lumen_host_fn_t fn,

@@ -210,22 +210,51 @@ Context::Slot Context::acquire_slot()
 {
 	std::lock_guard lk(m_);
 	if (free_slots_.empty()) {
+		// Slots whose last TIMESTAMP has completed are free again.
+		for (auto it = retired_slots_.begin(); it != retired_slots_.end();) {
+			bool done = false;
+			try {
+				done = it->tl->submitted() >= it->point &&
+				       it->tl->wait(it->point, 0);
+			} catch (...) {
+			}
+			if (done) {
+				free_slots_.push_back(it->slot);
+				it = retired_slots_.erase(it);
+			} else {
+				++it;
+			}
+		}
+	}
+	if (free_slots_.empty()) {
 		auto page = mem_.make_pinned(kSlotPage);
+		size_t n = slot_count_ + kSlotPage / 8;
+		try {
+			free_slots_.reserve(n);
+			retired_slots_.reserve(n);
+			slot_pages_.reserve(slot_pages_.size() + 1);
+		} catch (...) {
+			mem_.release_pinned(std::move(page));
+			throw;
+		}
 		auto *words = static_cast<volatile uint64_t *>(page->host());
-		free_slots_.reserve(free_slots_.size() + kSlotPage / 8 + 16);
 		for (uint64_t i = 0; i < kSlotPage / 8; i++)
 			free_slots_.push_back(Slot{page->va + i * 8, words + i});
 		slot_pages_.push_back(std::move(page));
+		slot_count_ = n;
 	}
 	Slot s = free_slots_.back();
 	free_slots_.pop_back();
 	return s;
 }
 
-void Context::release_slot(Slot s) noexcept
+void Context::release_slot(Slot s, std::shared_ptr<Timeline> tl, uint64_t point) noexcept
 {
 	std::lock_guard lk(m_);
-	free_slots_.push_back(s); // capacity reserved when the page was added
+	if (tl && point)
+		retired_slots_.push_back(RetiredSlot{s, std::move(tl), point});
+	else
+		free_slots_.push_back(s);
 }
 
 std::shared_ptr<Context> context_from_handle(lumen_context_t h)
@@ -262,6 +291,12 @@ lumen_status_t lumen_context_create(lumen_device_t device, lumen_context_t *ctx)
 lumen_status_t lumen_context_destroy(lumen_context_t ctx)
 {
 	return guard(__func__, [&] {
+		// Destroying waits for the context's streams: from one of their
+		// host callbacks it would wait for itself.
+		const Stream *w = Stream::current();
+		if (w && &w->ctx() == context_from_handle(ctx).get())
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "a host callback may not destroy the context of its own stream");
 		auto c = contexts().remove(ctx);
 		for (uintptr_t h : c->take_children()) {
 			destroy_stream_handle(h);

@@ -62,7 +62,10 @@ class Context {
 		volatile uint64_t *host = nullptr;
 	};
 	Slot acquire_slot();
-	void release_slot(Slot s) noexcept;
+	// The slot is free again once point of tl has completed (at once if tl
+	// is null): a TIMESTAMP still queued must not write a reused slot.
+	void release_slot(Slot s, std::shared_ptr<Timeline> tl = nullptr,
+			  uint64_t point = 0) noexcept;
 
       private:
 	std::shared_ptr<Device> device_;
@@ -77,7 +80,15 @@ class Context {
 	std::shared_ptr<Stream> internal_;
 	std::vector<uintptr_t> children_;
 	std::vector<std::unique_ptr<PinnedBuffer>> slot_pages_;
+	struct RetiredSlot {
+		Slot slot;
+		std::shared_ptr<Timeline> tl;
+		uint64_t point;
+	};
+	// Both hold capacity for every slot, so releasing never allocates.
 	std::vector<Slot> free_slots_;
+	std::vector<RetiredSlot> retired_slots_;
+	size_t slot_count_ = 0;
 };
 
 std::shared_ptr<Context> context_from_handle(lumen_context_t h);

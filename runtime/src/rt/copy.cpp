@@ -136,7 +136,17 @@ template <typename F> void run_sync(Context &c, F &&op)
 {
 	c.check();
 	auto s = c.internal_stream();
-	op(*s);
+	try {
+		op(*s);
+	} catch (...) {
+		// Pieces queued before the failure still read src / write dst:
+		// finish them before the caller gets its buffers back.
+		try {
+			s->synchronize();
+		} catch (...) {
+		}
+		throw;
+	}
 	s->synchronize();
 }
 

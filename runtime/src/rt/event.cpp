@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "rt/event.hpp"
 
+#include <utility>
+
 #include "rt/handles.hpp"
 #include "rt/registry.hpp"
 #include "rt/status.hpp"
@@ -18,10 +20,24 @@ Registry<Event> &events()
 
 void Event::record(Stream &s)
 {
-	// One job per record; the point it signals is the event's.
-	uint64_t p = s.submit({cmd_timestamp(slot_.va)});
-	std::lock_guard lk(m_);
-	dep_ = Dep{s.timeline(), p};
+	// One job per record; the point it signals is the event's. The
+	// previous slot is retired until its own record has completed.
+	Context::Slot fresh = ctx_->acquire_slot();
+	uint64_t p;
+	try {
+		p = s.submit({cmd_timestamp(fresh.va)});
+	} catch (...) {
+		ctx_->release_slot(fresh);
+		throw;
+	}
+	Context::Slot old;
+	Dep old_dep{s.timeline(), p};
+	{
+		std::lock_guard lk(m_);
+		old = std::exchange(slot_, fresh);
+		std::swap(dep_, old_dep);
+	}
+	ctx_->release_slot(old, std::move(old_dep.tl), old_dep.point);
 }
 
 Dep Event::dep() const
@@ -41,6 +57,26 @@ bool Event::query() const
 	ctx_->refresh();
 	ctx_->check();
 	return true;
+}
+
+Event::Stamp Event::timestamp(uint64_t *ts) const
+{
+	ctx_->check();
+	Dep d;
+	Context::Slot slot;
+	{
+		std::lock_guard lk(m_);
+		d = dep_;
+		slot = slot_;
+	}
+	if (!d.tl)
+		return Stamp::Never;
+	if (d.tl->submitted() < d.point || !d.tl->wait(d.point, 0))
+		return Stamp::Pending;
+	ctx_->refresh();
+	ctx_->check();
+	*ts = *slot.host;
+	return Stamp::Done;
 }
 
 void Event::synchronize() const
@@ -138,12 +174,15 @@ lumen_status_t lumen_event_elapsed_time(float *ms, lumen_event_t start, lumen_ev
 		if (&a->ctx() != &b->ctx())
 			fail(LUMEN_ERROR_WRONG_DEVICE,
 			     "start and end belong to different contexts");
-		if (!a->dep().tl || !b->dep().tl)
+		uint64_t ta = 0, tb = 0;
+		Event::Stamp sa = a->timestamp(&ta), sb = b->timestamp(&tb);
+		if (sa == Event::Stamp::Never || sb == Event::Stamp::Never)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     std::string(!a->dep().tl ? "start" : "end") + " was never recorded");
-		if (!a->query() || !b->query())
+			     std::string(sa == Event::Stamp::Never ? "start" : "end") +
+				     " was never recorded");
+		if (sa != Event::Stamp::Done || sb != Event::Stamp::Done)
 			return LUMEN_ERROR_NOT_READY;
-		int64_t d = static_cast<int64_t>(b->timestamp() - a->timestamp());
+		int64_t d = static_cast<int64_t>(tb - ta);
 		*ms = static_cast<float>(static_cast<double>(d) / 1e6);
 		return LUMEN_SUCCESS;
 	});

@@ -22,7 +22,7 @@ class Gem {
 	Gem() = default;
 	Gem(int fd, uint32_t handle) : fd_(fd), handle_(handle) {}
 	~Gem() { reset(); }
-	Gem(Gem &&o) noexcept : fd_(o.fd_), handle_(std::exchange(o.handle_, 0)) {}
+	Gem(Gem &&o) noexcept : fd_(o.fd_), handle_(std::exchange(o.handle_, 0)), size_(o.size_) {}
 	Gem &operator=(Gem &&o) noexcept;
 	Gem(const Gem &) = delete;
 	Gem &operator=(const Gem &) = delete;

@@ -94,7 +94,7 @@ uint64_t MemoryManager::malloc(uint64_t size)
 
 void MemoryManager::free(uint64_t ptr, const char *what)
 {
-	std::lock_guard lk(m_);
+	std::unique_lock lk(m_);
 	if (sub_.free(ptr))
 		return;
 	auto it = allocs_.find(ptr);
@@ -108,6 +108,9 @@ void MemoryManager::free(uint64_t ptr, const char *what)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     std::string(what) + " " + hex(ptr) +
 				     " points inside an allocation, not at its start");
+		// Other contexts' locks are taken unlocked: two contexts freeing
+		// each other's pointers would otherwise deadlock.
+		lk.unlock();
 		if (other_context_owns(this, ptr))
 			fail(LUMEN_ERROR_WRONG_DEVICE,
 			     std::string(what) + " " + hex(ptr) + " belongs to another context");
@@ -301,7 +304,7 @@ std::optional<uint64_t> MemoryManager::host_va(const void *p, uint64_t size) con
 
 int MemoryManager::export_fd(uint64_t ptr)
 {
-	std::lock_guard lk(m_);
+	std::unique_lock lk(m_);
 	auto it = allocs_.find(ptr);
 	if (it == allocs_.end()) {
 		uint64_t s, sz;
@@ -315,6 +318,7 @@ int MemoryManager::export_fd(uint64_t ptr)
 		if (find_alloc(ptr) || sub_.find_block(ptr, &s, &sz))
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "ptr " + hex(ptr) + " points inside an allocation, not at its start");
+		lk.unlock(); // see free()
 		if (other_context_owns(this, ptr))
 			fail(LUMEN_ERROR_WRONG_DEVICE,
 			     "ptr " + hex(ptr) + " belongs to another context");

@@ -46,12 +46,25 @@ template <typename T> class Registry {
 		return it->second;
 	}
 
-	// Takes the object out of the registry: later lookups fail.
+	// Takes the object out of the registry: later lookups fail. Of two
+	// concurrent removes of one handle, only one gets the object.
 	std::shared_ptr<T> remove(const void *handle)
 	{
-		std::shared_ptr<T> obj = get(handle);
-		std::lock_guard lk(m_);
-		live_.erase(reinterpret_cast<uintptr_t>(handle));
+		uintptr_t id = reinterpret_cast<uintptr_t>(handle);
+		if (!handle)
+			fail(LUMEN_ERROR_INVALID_HANDLE, std::string(kind_) + " handle is NULL");
+		std::shared_ptr<T> obj;
+		{
+			std::lock_guard lk(m_);
+			auto it = live_.find(id);
+			if (it != live_.end()) {
+				obj = std::move(it->second);
+				live_.erase(it);
+			}
+		}
+		if (!obj)
+			fail(LUMEN_ERROR_INVALID_HANDLE, std::string(kind_) + " handle " + hex(id) +
+								 " is destroyed or not a " + kind_);
 		return obj;
 	}
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "rt/stream.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -15,6 +16,13 @@ Stream::Stream(Context &ctx, std::shared_ptr<Context> keep)
 {
 }
 
+namespace {
+
+// The stream whose worker is the calling thread (null on other threads).
+thread_local const Stream *current_worker = nullptr;
+
+} // namespace
+
 Stream::~Stream()
 {
 	shutdown();
@@ -22,7 +30,13 @@ Stream::~Stream()
 
 bool Stream::on_worker_thread() const noexcept
 {
-	return worker_.joinable() && worker_.get_id() == std::this_thread::get_id();
+	// Not worker_ itself: defer() may assign it concurrently.
+	return current_worker == this;
+}
+
+const Stream *Stream::current() noexcept
+{
+	return current_worker;
 }
 
 bool Stream::deps_ready(const std::vector<Dep> &deps) const noexcept
@@ -62,11 +76,13 @@ void Stream::kernel_submit(const Op &op)
 	tl_->set_submitted(op.point);
 }
 
-void Stream::defer(Op op)
+void Stream::defer(Op &op)
 {
-	pending_.push_back(std::move(op));
+	// Start the worker before queueing: if either throws, nothing was
+	// queued and op (with its deps) is still the caller's.
 	if (!worker_.joinable())
 		worker_ = std::thread([this] { worker_main(); });
+	pending_.push_back(std::move(op));
 	cv_.notify_all();
 }
 
@@ -76,18 +92,16 @@ uint64_t Stream::submit(std::vector<lumen_cmd> cmds)
 	std::lock_guard lk(m_);
 	Op op{std::move(cmds), std::move(deps_), nullptr, last_ + 1};
 	deps_.clear();
-	if (pending_.empty() && deps_ready(op.deps)) {
-		try {
+	try {
+		if (pending_.empty() && deps_ready(op.deps))
 			kernel_submit(op);
-		} catch (...) {
-			deps_ = std::move(op.deps);
-			throw;
-		}
-		return ++last_;
+		else
+			defer(op);
+	} catch (...) {
+		deps_ = std::move(op.deps);
+		throw;
 	}
-	++last_;
-	defer(std::move(op));
-	return last_;
+	return ++last_;
 }
 
 uint64_t Stream::host_op(std::function<void(lumen_status_t)> fn)
@@ -96,9 +110,13 @@ uint64_t Stream::host_op(std::function<void(lumen_status_t)> fn)
 	std::lock_guard lk(m_);
 	Op op{{}, std::move(deps_), std::move(fn), last_ + 1};
 	deps_.clear();
-	++last_;
-	defer(std::move(op));
-	return last_;
+	try {
+		defer(op);
+	} catch (...) {
+		deps_ = std::move(op.deps);
+		throw;
+	}
+	return ++last_;
 }
 
 void Stream::wait_for(Dep d)
@@ -106,12 +124,29 @@ void Stream::wait_for(Dep d)
 	ctx_.check();
 	if (d.tl == tl_ || d.point == 0)
 		return;
-	std::lock_guard lk(m_);
-	deps_.push_back(std::move(d));
+	for (;;) {
+		{
+			std::lock_guard lk(m_);
+			// Points of one timeline complete in order: keep the latest.
+			for (auto &x : deps_)
+				if (x.tl == d.tl) {
+					x.point = std::max(x.point, d.point);
+					return;
+				}
+			if (deps_.size() < DRM_LUMEN_MAX_SYNCS) {
+				deps_.push_back(std::move(d));
+				return;
+			}
+		}
+		// A job takes at most DRM_LUMEN_MAX_SYNCS in-syncs (kernel_submit
+		// would drop the rest): a NOP carries the waits so far.
+		submit({cmd_nop()});
+	}
 }
 
 void Stream::worker_main()
 {
+	current_worker = this;
 	std::unique_lock lk(m_);
 	for (;;) {
 		if (pending_.empty()) {

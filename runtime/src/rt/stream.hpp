@@ -57,6 +57,8 @@ class Stream {
 	// Waits for the stream's work and stops its worker. Idempotent.
 	void shutdown() noexcept;
 	bool on_worker_thread() const noexcept;
+	// The stream whose worker thread (host callbacks) is the caller, if any.
+	static const Stream *current() noexcept;
 
       private:
 	struct Op {
@@ -67,7 +69,7 @@ class Stream {
 	};
 	bool deps_ready(const std::vector<Dep> &deps) const noexcept;
 	void kernel_submit(const Op &op); // throws
-	void defer(Op op);		  // locked
+	void defer(Op &op);		  // locked; moves op only on success
 	void worker_main();
 
 	Context &ctx_;
