@@ -134,14 +134,6 @@ void rt_expect_pattern_at(const void *p, size_t n, uint32_t seed, size_t start, 
 
 /* ---- time ----------------------------------------------------------------- */
 
-uint64_t rt_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void rt_sleep_ms(unsigned int ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -184,14 +176,14 @@ void rt_gate_open(struct rt_gate *g)
 
 int rt_gate_wait_entered(struct rt_gate *g, unsigned int ms)
 {
-	uint64_t end = rt_now_ns() + (uint64_t)ms * 1000000ull;
+	uint64_t end = ld_now_ns() + (uint64_t)ms * 1000000ull;
 	int e;
 
 	for (;;) {
 		pthread_mutex_lock(&g->lock);
 		e = g->entered;
 		pthread_mutex_unlock(&g->lock);
-		if (e || rt_now_ns() > end)
+		if (e || ld_now_ns() > end)
 			return e;
 		rt_sleep_ms(2);
 	}

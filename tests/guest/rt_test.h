@@ -29,6 +29,8 @@
 
 #include <lumen/lumen.h>
 
+#include "lumen_dev.h"
+
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
 
@@ -89,7 +91,7 @@ void rt_expect_pattern_at(const void *p, size_t n, uint32_t seed, size_t start, 
 
 /* ---- time ----------------------------------------------------------------- */
 
-uint64_t rt_now_ns(void);
+/* Monotonic time: ld_now_ns() from lumen_dev.h. */
 void rt_sleep_ms(unsigned int ms);
 
 /* ---- gate ----------------------------------------------------------------- */

@@ -118,14 +118,14 @@ static void rec_fn(lumen_stream_t s, lumen_status_t st, void *arg)
 
 static int rec_wait(struct status_rec *r, unsigned int ms)
 {
-	uint64_t end = rt_now_ns() + (uint64_t)ms * 1000000ull;
+	uint64_t end = ld_now_ns() + (uint64_t)ms * 1000000ull;
 	int c;
 
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
 		c = r->called;
 		pthread_mutex_unlock(&r->lock);
-		if (c || rt_now_ns() > end)
+		if (c || ld_now_ns() > end)
 			return c;
 		rt_sleep_ms(5);
 	}
@@ -411,13 +411,13 @@ static void test_hang(void **state)
 	for (int i = 0; i < 64; i++)
 		if (mine & (1ull << i))
 			assert_int_equal(inject(f, "hang", i), 0);
-	t0 = rt_now_ns();
+	t0 = ld_now_ns();
 	RT_OK(lumen_launch_nop_async(s));
 	b_copy_ok(f);
 	{
 		lumen_status_t st = lumen_stream_synchronize(s);
 
-		dt = rt_now_ns() - t0;
+		dt = ld_now_ns() - t0;
 		for (int i = 0; i < 64; i++)
 			if (mine & (1ull << i))
 				inject(f, "none", i);

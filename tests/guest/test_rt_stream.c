@@ -384,10 +384,10 @@ static void test_events(void **state)
 	}
 	op.g = &g;
 	op.ms = 200;
-	t0 = rt_now_ns();
+	t0 = ld_now_ns();
 	assert_int_equal(pthread_create(&t, NULL, open_later, &op), 0);
 	RT_OK(lumen_event_synchronize(end));
-	dt = rt_now_ns() - t0;
+	dt = ld_now_ns() - t0;
 	pthread_join(t, NULL);
 	assert_true(dt >= 150ull * 1000000);
 	assert_int_equal(lumen_event_query(end), LUMEN_SUCCESS);
@@ -1115,10 +1115,10 @@ static void test_context_destroy_waits(void **state)
 	assert_true(rt_gate_wait_entered(&g, 20000));
 	op.g = &g;
 	op.ms = 200;
-	t0 = rt_now_ns();
+	t0 = ld_now_ns();
 	assert_int_equal(pthread_create(&t, NULL, open_later, &op), 0);
 	RT_OK(lumen_context_destroy(c));
-	dt = rt_now_ns() - t0;
+	dt = ld_now_ns() - t0;
 	pthread_join(t, NULL);
 	assert_true(dt >= 150ull * 1000000);
 	rt_expect_pattern(o, n, 123, 0, "work finished by context_destroy");

@@ -122,11 +122,11 @@ static void test_own_streams(void **state)
 	struct rt_fx *f = *state;
 	struct worker w[NT];
 	lumen_mem_info_t mi;
-	uint64_t t0 = rt_now_ns();
+	uint64_t t0 = ld_now_ns();
 
 	init_workers(w, f, 40);
 	run_workers(w, own_stream_worker);
-	printf("# %d threads x %d cycles in %.2f s\n", NT, w[0].cycles, (rt_now_ns() - t0) / 1e9);
+	printf("# %d threads x %d cycles in %.2f s\n", NT, w[0].cycles, (ld_now_ns() - t0) / 1e9);
 	/* Nothing leaked: every allocation was freed. */
 	LUMEN_STRUCT_INIT(mi);
 	RT_OK(lumen_mem_get_info(f->ctx, &mi));
