@@ -15,58 +15,60 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "lumen_dev.h"
 
 #define MiB (1ull << 20)
 
 static int card, min_ms = 200;
 
-static double now_s(void)
+struct dma_copy {
+	int fd;
+	uint32_t q;
+	struct lumen_cmd cmd;
+	const uint32_t *bos;
+};
+
+static int run_dma_copy(void *arg)
 {
-	return (double)ld_now_ns() / 1e9;
+	struct dma_copy *c = arg;
+	int ret = ld_run1(c->fd, c->q, &c->cmd, c->bos, 2);
+
+	if (ret)
+		fprintf(stderr, "copy of %llu bytes failed: %s\n",
+			(unsigned long long)c->cmd.u.copy.size, strerror(-ret));
+	return ret;
 }
 
 /* Seconds per copy of size bytes (best of batches), or < 0 on error. */
 static double dma_time(int fd, uint32_t q, uint64_t dst, uint64_t src, uint64_t size,
 		       const uint32_t *bos)
 {
-	struct lumen_cmd cmd = ld_cmd_copy(dst, src, size);
-	double best = 1e9, start = now_s();
-	int reps = 0;
+	struct dma_copy c = { fd, q, ld_cmd_copy(dst, src, size), bos };
 
-	while (reps < 3 || now_s() - start < min_ms / 1000.0) {
-		double t0 = now_s();
-		int ret = ld_run1(fd, q, &cmd, bos, 2);
+	return bench_best_s(min_ms, run_dma_copy, &c);
+}
 
-		if (ret) {
-			fprintf(stderr, "copy of %llu bytes failed: %s\n",
-				(unsigned long long)size, strerror(-ret));
-			return -1;
-		}
-		t0 = now_s() - t0;
-		if (t0 < best)
-			best = t0;
-		reps++;
-	}
-	return best;
+struct host_copy {
+	void *dst;
+	const void *src;
+	size_t size;
+};
+
+static int run_memcpy(void *arg)
+{
+	struct host_copy *c = arg;
+
+	memcpy(c->dst, c->src, c->size);
+	__asm__ volatile("" : : "r"(c->dst) : "memory");
+	return 0;
 }
 
 static double memcpy_time(void *dst, const void *src, size_t size)
 {
-	double best = 1e9, start = now_s();
-	int reps = 0;
+	struct host_copy c = { dst, src, size };
 
-	while (reps < 3 || now_s() - start < min_ms / 1000.0) {
-		double t0 = now_s();
-
-		memcpy(dst, src, size);
-		__asm__ volatile("" : : "r"(dst) : "memory");
-		t0 = now_s() - t0;
-		if (t0 < best)
-			best = t0;
-		reps++;
-	}
-	return best;
+	return bench_best_s(min_ms, run_memcpy, &c);
 }
 
 int main(int argc, char **argv)

@@ -17,14 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "lumen_dev.h"
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 struct stats {
 	double median_us, p99_us, min_us, mean_us;
@@ -35,7 +29,7 @@ static struct stats summarize(uint64_t *ns, int n)
 	struct stats s;
 	double sum = 0;
 
-	qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
+	bench_sort_ns(ns, n);
 	for (int i = 0; i < n; i++)
 		sum += (double)ns[i];
 	s.min_us = ns[0] / 1e3;

@@ -27,6 +27,7 @@
 
 #include <lumen/lumen.h>
 
+#include "bench_util.h"
 #include "lumen_dev.h"
 
 #define KiB (1ull << 10)
@@ -56,16 +57,9 @@ static uint64_t max_size = 64 * MiB;
 		}                                                                          \
 	} while (0)
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median_ns(uint64_t *ns, int n)
 {
-	qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
+	bench_sort_ns(ns, n);
 	return (double)ns[n / 2];
 }
 
@@ -221,55 +215,61 @@ static void overhead(struct rt_env *re, struct raw_env *we)
 
 /* ---- bandwidth -------------------------------------------------------------- */
 
-static double now_s(void)
-{
-	return (double)ld_now_ns() / 1e9;
-}
-
 enum dir { H2D, D2H };
+
+struct rt_copy {
+	struct rt_env *e;
+	enum dir dir;
+	lumen_devptr_t d;
+	uint8_t *h;
+	uint64_t size;
+};
+
+static int run_rt_copy(void *arg)
+{
+	struct rt_copy *c = arg;
+
+	if (c->dir == H2D)
+		CHECK(lumen_memcpy_h2d_async(c->e->s, c->d, c->h, c->size));
+	else
+		CHECK(lumen_memcpy_d2h_async(c->e->s, c->h, c->d, c->size));
+	CHECK(lumen_stream_synchronize(c->e->s));
+	return 0;
+}
 
 /* Best seconds per copy through the runtime. */
 static double rt_copy_time(struct rt_env *e, enum dir dir, lumen_devptr_t d, uint8_t *h,
 			   uint64_t size)
 {
-	double best = 1e9, start = now_s();
-	int reps = 0;
+	struct rt_copy c = { e, dir, d, h, size };
 
-	while (reps < 3 || now_s() - start < min_ms / 1000.0) {
-		double t0 = now_s();
+	return bench_best_s(min_ms, run_rt_copy, &c);
+}
 
-		if (dir == H2D)
-			CHECK(lumen_memcpy_h2d_async(e->s, d, h, size));
-		else
-			CHECK(lumen_memcpy_d2h_async(e->s, h, d, size));
-		CHECK(lumen_stream_synchronize(e->s));
-		t0 = now_s() - t0;
-		if (t0 < best)
-			best = t0;
-		reps++;
-	}
-	return best;
+struct raw_copy {
+	struct raw_env *e;
+	struct lumen_cmd cmd;
+	uint32_t bos[2];
+};
+
+static int run_raw_copy(void *arg)
+{
+	struct raw_copy *c = arg;
+
+	RAW(ld_run1(c->e->fd, c->e->q, &c->cmd, c->bos, 2));
+	return 0;
 }
 
 static double raw_copy_time(struct raw_env *e, enum dir dir, struct ld_buf *h, struct ld_buf *d,
 			    uint64_t size)
 {
-	struct lumen_cmd cmd = dir == H2D ? ld_cmd_copy(d->va, h->va, size)
-					  : ld_cmd_copy(h->va, d->va, size);
-	uint32_t bos[2] = { h->handle, d->handle };
-	double best = 1e9, start = now_s();
-	int reps = 0;
+	struct raw_copy c = {
+		.e = e,
+		.cmd = dir == H2D ? ld_cmd_copy(d->va, h->va, size) : ld_cmd_copy(h->va, d->va, size),
+		.bos = { h->handle, d->handle },
+	};
 
-	while (reps < 3 || now_s() - start < min_ms / 1000.0) {
-		double t0 = now_s();
-
-		RAW(ld_run1(e->fd, e->q, &cmd, bos, 2));
-		t0 = now_s() - t0;
-		if (t0 < best)
-			best = t0;
-		reps++;
-	}
-	return best;
+	return bench_best_s(min_ms, run_raw_copy, &c);
 }
 
 static void bandwidth(struct rt_env *re, struct raw_env *we)
