@@ -1,19 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "card_report.hpp"
 
-#include <fmt/format.h>
-
 #include "sys/device_enum.hpp"
 #include "sys/drm_device.hpp"
 #include "sys/error.hpp"
+#include "sys/version_string.hpp"
 
 namespace npusmi {
 namespace {
-
-std::string fw_version_string(uint32_t v)
-{
-	return fmt::format("{}.{}.{}", (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
-}
 
 void fill_from_device(CardReport &r)
 {
@@ -24,9 +18,9 @@ void fill_from_device(CardReport &r)
 	r.driver_version = dev.driver_version();
 	r.serial = info.serial;
 	r.chip_id = info.chip_id;
-	r.firmware_version = fw_version_string(info.fw_version);
+	r.firmware_version = lumen::sys::fw_version_string(info.fw_version);
 	r.firmware_build_id = info.fw_build_id;
-	r.hw_version = fmt::format("{}.{}", info.hw_version >> 16, info.hw_version & 0xffff);
+	r.hw_version = lumen::sys::hw_version_string(info.hw_version);
 	r.memory_bytes = info.mem_size;
 	r.num_queues = info.num_queues;
 	r.num_link_ports = info.num_link_ports;

@@ -8,6 +8,7 @@
 #include "rt/registry.hpp"
 #include "rt/status.hpp"
 #include "sys/error.hpp"
+#include "sys/version_string.hpp"
 
 namespace lumen::rt {
 namespace {
@@ -140,9 +141,8 @@ lumen_status_t lumen_device_get_props(lumen_device_t device, lumen_device_props_
 		std::snprintf(p.serial, sizeof(p.serial), "%s", info.serial);
 		std::snprintf(p.driver_version, sizeof(p.driver_version), "%s",
 			      dev->driver_version().c_str());
-		std::snprintf(p.firmware_version, sizeof(p.firmware_version), "%u.%u.%u",
-			      info.fw_version >> 16, (info.fw_version >> 8) & 0xff,
-			      info.fw_version & 0xff);
+		std::snprintf(p.firmware_version, sizeof(p.firmware_version), "%s",
+			      lumen::sys::fw_version_string(info.fw_version).c_str());
 		p.chip_id = info.chip_id;
 		p.num_queues = info.num_queues;
 		p.num_link_ports = info.num_link_ports;
