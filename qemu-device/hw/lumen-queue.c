@@ -130,17 +130,26 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
     }
 }
 
-/* @addr is a BAR0 offset inside the queue block. */
-bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val)
+/*
+ * The queue that @addr, a BAR0 offset inside the queue block, addresses and
+ * the register offset within its block; NULL past NUM_QUEUES.
+ */
+static LumenQueue *lumen_queue_decode(LumenState *s, hwaddr addr, hwaddr *reg)
 {
     uint32_t q = (addr - LUMEN_REG_QUEUE_BASE) / LUMEN_REG_QUEUE_STRIDE;
-    hwaddr reg = (addr - LUMEN_REG_QUEUE_BASE) % LUMEN_REG_QUEUE_STRIDE;
-    LumenQueue *lq;
 
-    if (q >= s->num_queues) {
+    *reg = (addr - LUMEN_REG_QUEUE_BASE) % LUMEN_REG_QUEUE_STRIDE;
+    return q < s->num_queues ? &s->queues[q] : NULL;
+}
+
+bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val)
+{
+    hwaddr reg;
+    LumenQueue *lq = lumen_queue_decode(s, addr, &reg);
+
+    if (!lq) {
         return false;
     }
-    lq = &s->queues[q];
     switch (reg) {
     case LUMEN_QREG_RING_BASE_LO:
         *val = (uint32_t)lq->base;
@@ -179,14 +188,12 @@ bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val)
 
 bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val)
 {
-    uint32_t q = (addr - LUMEN_REG_QUEUE_BASE) / LUMEN_REG_QUEUE_STRIDE;
-    hwaddr reg = (addr - LUMEN_REG_QUEUE_BASE) % LUMEN_REG_QUEUE_STRIDE;
-    LumenQueue *lq;
+    hwaddr reg;
+    LumenQueue *lq = lumen_queue_decode(s, addr, &reg);
 
-    if (q >= s->num_queues) {
+    if (!lq) {
         return false;
     }
-    lq = &s->queues[q];
     switch (reg) {
     case LUMEN_QREG_RING_BASE_LO:
     case LUMEN_QREG_RING_BASE_HI:
@@ -205,7 +212,7 @@ bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val)
         }
         return true;
     case LUMEN_QREG_CTRL:
-        lumen_queue_ctrl_write(s, q, addr, val);
+        lumen_queue_ctrl_write(s, lq - s->queues, addr, val);
         return true;
     case LUMEN_QREG_HEAD:
     case LUMEN_QREG_TAIL:
