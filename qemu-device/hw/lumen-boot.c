@@ -194,6 +194,25 @@ bool lumen_boot_write(LumenState *s, hwaddr addr, uint32_t val)
     }
 }
 
+/*
+ * The firmware crashed (FW_CRASH injection): FAILED with FW_CRASHED, in
+ * whatever state it was. A fetch not yet run is abandoned; the mailbox is
+ * closed with it (BOOT_STATUS is no longer RUNNING). Only a reset leaves
+ * FAILED.
+ */
+void lumen_boot_crash(LumenState *s)
+{
+    LumenBoot *b = &s->boot;
+
+    qemu_bh_cancel(b->bh);
+    b->state = LUMEN_BOOT_FAILED;
+    b->error = LUMEN_STATUS_FW_CRASHED;
+    b->fw_version = 0;
+    b->abi_version = 0;
+    memset(b->build_id, 0, sizeof(b->build_id));
+    trace_lumen_boot_done(s->chip_id, b->state, b->error, b->fw_version);
+}
+
 void lumen_boot_reset(LumenState *s)
 {
     LumenBoot *b = &s->boot;

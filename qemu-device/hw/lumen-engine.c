@@ -16,6 +16,12 @@
  * address space) in chunks that never cross a page of the source or the
  * destination; host-to-host chunks map the source instead of bouncing.
  *
+ * Each queue counts the bytes it writes (COPY/FILL destinations, fence
+ * and timestamp words) in LumenQueue.written, its PROGRESS register,
+ * chunk by chunk, so the count is exact whenever the guest can look. An
+ * injected firmware crash or halt stops every queue's descriptor fetch;
+ * a descriptor already in progress still completes.
+ *
  * A WAIT whose condition is false parks its queue; parked queues are
  * checked again after any queue runs a SIGNAL and every
  * LUMEN_ENGINE_WAIT_POLL_NS of QEMU_CLOCK_VIRTUAL, which also catches
@@ -125,6 +131,7 @@ static LumenExec lumen_fence_rw(LumenState *s, unsigned int q, uint64_t va,
         if (write) {
             stq_le_p(lumen_devmem(s, x.addr), *val);
             memory_region_set_dirty(&s->mem, x.addr, 8);
+            s->queues[q].written += 8;
         } else {
             *val = ldq_le_p(lumen_devmem(s, x.addr));
         }
@@ -139,6 +146,10 @@ static LumenExec lumen_fence_rw(LumenState *s, unsigned int q, uint64_t va,
     }
     if (r != MEMTX_OK) {
         return lumen_engine_dma_error(s, q, va, write ? "write" : "read");
+    }
+    /* The write may have reset the function: then PROGRESS is already 0. */
+    if (write && !lumen_engine_was_reset(s)) {
+        s->queues[q].written += 8;
     }
     return LUMEN_EXEC_DONE;
 }
@@ -332,6 +343,7 @@ static LumenExec lumen_exec_move(LumenState *s, unsigned int q, bool fill,
             return LUMEN_EXEC_STOPPED;
         }
         lq->progress += n;
+        lq->written += n;           /* PROGRESS, modulo 2^32 */
         budget -= n;
         *moved += n;
     }
@@ -521,6 +533,10 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t *busy_ns)
             }
             if (lq->head == lq->tail) {
                 lq->status = LUMEN_QSTS_IDLE;
+                break;
+            }
+            if (lumen_inject_queues_frozen(s)) {
+                /* No fetch until a reset; the queue keeps its state. */
                 break;
             }
             if (descs >= LUMEN_ENGINE_DESCS || moved >= LUMEN_ENGINE_BYTES) {

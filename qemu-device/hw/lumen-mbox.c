@@ -191,7 +191,9 @@ static void lumen_mbox_bh(void *opaque)
     uint32_t gen = s->reset_gen;
     uint64_t addr;
 
-    if (!lumen_mbox_is_open(s) || (s->dev_status & LUMEN_DEVSTS_HALTED)) {
+    /* Not served: closed, halted, or hung by injection (silently). */
+    if (!lumen_mbox_is_open(s) || (s->dev_status & LUMEN_DEVSTS_HALTED) ||
+        lumen_inject_mbox_hung(s)) {
         return;
     }
     entries = lumen_mbox_entries(m);

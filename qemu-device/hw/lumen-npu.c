@@ -75,6 +75,7 @@ static void lumen_reset_state(LumenState *s, bool power_on)
     lumen_queue_reset(s);
     lumen_mmu_reset(s);
     lumen_irq_reset(s);
+    lumen_inject_reset(s);
     lumen_telemetry_reset(s, power_on);
     s->scratch = 0;
     /* RESET_DONE reports a completed soft reset until the next BOOT. */
@@ -193,7 +194,8 @@ static int lumen_post_load(void *opaque, int version_id)
     LumenState *s = opaque;
     LumenMbox *m = &s->mbox;
 
-    if (s->boot.state > LUMEN_BOOT_FAILED) {
+    if (s->boot.state > LUMEN_BOOT_FAILED ||
+        (s->inject_fired & ~LUMEN_INJECT_DEVICE_MASK)) {
         return -EINVAL;
     }
     if (s->boot.state == LUMEN_BOOT_RUNNING) {
@@ -327,6 +329,64 @@ static const VMStateDescription vmstate_lumen_queue = {
 };
 
 /*
+ * Subsections, sent only when their state is not the reset state, so that
+ * the stream stays loadable by a model without them in the common case:
+ * fired device injections, and the queues' PROGRESS counters.
+ */
+static bool lumen_inject_needed(void *opaque)
+{
+    LumenState *s = opaque;
+
+    return s->inject_fired != 0;
+}
+
+static const VMStateDescription vmstate_lumen_inject = {
+    .name = "lumen-npu/inject",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = lumen_inject_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(inject_fired, LumenState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_lumen_queue_progress = {
+    .name = "lumen-npu/queue-progress",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(written, LumenQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool lumen_progress_needed(void *opaque)
+{
+    LumenState *s = opaque;
+    unsigned int q;
+
+    for (q = 0; q < LUMEN_QUEUES_MAX; q++) {
+        if (s->queues[q].written) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const VMStateDescription vmstate_lumen_progress = {
+    .name = "lumen-npu/progress",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = lumen_progress_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(queues, LumenState, LUMEN_QUEUES_MAX, 1,
+                             vmstate_lumen_queue_progress, LumenQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
  * Version 2 added the device MMU and the queue engine; a version 1 stream
  * (no queue ever ran) loads with both in their reset state.
  */
@@ -355,6 +415,11 @@ static const VMStateDescription vmstate_lumen = {
         VMSTATE_STRUCT_ARRAY(queues, LumenState, LUMEN_QUEUES_MAX, 2,
                              vmstate_lumen_queue, LumenQueue),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_lumen_inject,
+        &vmstate_lumen_progress,
+        NULL
     },
 };
 

@@ -124,6 +124,7 @@ typedef struct LumenQueue {
     uint32_t error;
     uint32_t error_index;
     uint32_t completed;
+    uint32_t written;               /* PROGRESS: bytes written, mod 2^32 */
     uint32_t inject;                /* armed enum lumen_inject, or NONE */
     bool hung;                      /* HANG_QUEUE fired */
     bool waiting;                   /* parked on a WAIT at HEAD */
@@ -174,6 +175,12 @@ struct LumenState {
     uint32_t dev_status;
     uint32_t scratch;
 
+    /*
+     * Device injections that fired (lumen-inject.c), a mask of
+     * 1 << enum lumen_inject; they hold until a device reset.
+     */
+    uint32_t inject_fired;
+
     /* Interrupts and errors (lumen-irq.c). */
     uint32_t int_status;
     uint32_t int_mask;
@@ -212,6 +219,7 @@ bool lumen_irq_write(LumenState *s, hwaddr addr, uint32_t val);
 void lumen_boot_init(LumenState *s);
 void lumen_boot_exit(LumenState *s);
 void lumen_boot_reset(LumenState *s);
+void lumen_boot_crash(LumenState *s);
 void lumen_boot_post_load(LumenState *s);
 bool lumen_boot_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_boot_write(LumenState *s, hwaddr addr, uint32_t val);
@@ -259,7 +267,17 @@ enum lumen_status lumen_mmu_translate(LumenState *s, unsigned int q,
                                       uint64_t va, bool write,
                                       LumenXlate *out);
 
-/* lumen-inject.c (armed injections live in LumenQueue.inject) */
+/*
+ * lumen-inject.c (armed queue injections live in LumenQueue.inject, fired
+ * device injections in LumenState.inject_fired)
+ */
+#define LUMEN_INJECT_DEVICE_MASK    (1u << LUMEN_INJECT_FW_CRASH | \
+                                     1u << LUMEN_INJECT_HALT | \
+                                     1u << LUMEN_INJECT_MBOX_HANG)
+
+void lumen_inject_reset(LumenState *s);
+bool lumen_inject_queues_frozen(LumenState *s);
+bool lumen_inject_mbox_hung(LumenState *s);
 bool lumen_inject_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_inject_write(LumenState *s, hwaddr addr, uint32_t val);
 

@@ -53,7 +53,10 @@ void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code)
     lumen_irq_queue(s, q);
 }
 
-/* Drop the queue's state (QCTRL_RESET): DISABLED, indices and errors 0. */
+/*
+ * Drop the queue's state (QCTRL_RESET): DISABLED, indices, errors and
+ * PROGRESS 0.
+ */
 static void lumen_queue_clear(LumenQueue *lq)
 {
     uint32_t base_lo = lq->base_lo, order = lq->order;
@@ -181,6 +184,9 @@ bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val)
     case LUMEN_QREG_COMPLETED:
         *val = lq->completed;
         return true;
+    case LUMEN_QREG_PROGRESS:
+        *val = lq->written;
+        return true;
     default:
         return false;
     }
@@ -220,6 +226,7 @@ bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val)
     case LUMEN_QREG_ERROR:
     case LUMEN_QREG_ERROR_INDEX:
     case LUMEN_QREG_COMPLETED:
+    case LUMEN_QREG_PROGRESS:
         lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
                         "write to a read-only register");
         return true;

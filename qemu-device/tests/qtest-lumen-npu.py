@@ -58,6 +58,8 @@ class Contract:
 
 C = Contract(['lumen_regs.h', 'lumen_fw_image.h', 'lumen_mbox.h',
               'lumen_queue.h', 'lumen_mmu.h'])
+# Enumerators without "= value" are not parsed: LUMEN_INJECT_COUNT.
+INJECT_COUNT = C.LUMEN_INJECT_MBOX_HANG + 1
 CAPS_ALL = (C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY |
             C.LUMEN_CAP_DMA_QUEUES | C.LUMEN_CAP_MMU |
             C.LUMEN_CAP_FAULT_INJECT)
@@ -1769,7 +1771,7 @@ def fault_injection(env):
     qs = {n: Queue(card, n) for n in (0, 1, 2, 35)}
     st = C.LUMEN_REG_INJECT_STATUS
     assert card.reg(st) == 0 and card.reg(st + 4) == 0
-    for bad in (4, 0xff, 40 << 8 | 1, 1 << 16 | 1):
+    for bad in (INJECT_COUNT, 0xff, 40 << 8 | 1, 1 << 16 | 1):
         card.clear_errors()
         card.wreg(C.LUMEN_REG_INJECT_CTRL, bad)
         expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
@@ -1816,6 +1818,388 @@ def fault_injection(env):
     card.wreg(C.LUMEN_REG_INJECT_CTRL, 2 << 8 | C.LUMEN_INJECT_HANG_QUEUE)
     card.soft_reset()
     assert card.reg(st) == 0
+
+
+# Device injections: FW_CRASH, HALT, MBOX_HANG fire at once and hold until a
+# soft reset or an FLR.
+
+def alias(sp, va, dev, size):
+    """Map [va, va + size) of @sp to the 2 MiB device page at @dev, again
+    and again: a large job that touches little RAM."""
+    for i in range((size + HUGE - 1) // HUGE):
+        sp.map(va + i * HUGE, DEV_T, dev, HUGE, huge=True)
+
+
+def inject_card(env, props=''):
+    """A booted card whose mailbox answers and whose queue 0 (context 0)
+    runs; errors and interrupts cleared."""
+    q, card = queue_card(env, props)
+    assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
+    assert card.call(make_msg(C.LUMEN_MBOX_PING, seq=1))['seq'] == 1
+    sp = copy_space(card, 0, 'host')
+    qu = Queue(card, 0)
+    qu.run([fence(C.LUMEN_CMD_SIGNAL, 0x100000000, 1)])
+    card.clear_errors()
+    return q, card, sp, qu
+
+
+def inject(card, kind, qn=0):
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, qn << C.LUMEN_INJECT_QUEUE_SHIFT | kind)
+
+
+def start_wait(card, sp, qu, flag, word):
+    """Park @qu on a WAIT for *flag >= 1 with a SIGNAL of *word behind it."""
+    sp.vwrite(flag, bytes(8))
+    sp.vwrite(word, bytes(8))
+    head = qu.reg(C.LUMEN_QREG_HEAD)
+    qu.submit([fence(C.LUMEN_CMD_WAIT, flag, 1),
+               fence(C.LUMEN_CMD_SIGNAL, word, 0x77)])
+    card.q.clock_step(200000)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert qu.reg(C.LUMEN_QREG_HEAD) == head
+    return head
+
+
+def expect_stops_at_boundary(card, sp, qu, flag, word, head):
+    """The WAIT parked before the injection still completes (it was in
+    progress); the SIGNAL behind it is never fetched."""
+    sp.vwrite(flag, struct.pack('<Q', 1))
+    for _ in range(5):
+        card.q.clock_step(1000000)
+    assert qu.reg(C.LUMEN_QREG_HEAD) == head + 1, 'HEAD %d, expected %d' % (
+        qu.reg(C.LUMEN_QREG_HEAD), head + 1)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert qu.reg(C.LUMEN_QREG_COMPLETED) == head + 1
+    assert sp.vread(word, 8) == bytes(8), 'descriptor fetched after the stop'
+
+
+def expect_no_fetch(card, sp, qu, va):
+    """@qu takes a doorbell but fetches nothing: RUNNING, HEAD kept."""
+    head = qu.reg(C.LUMEN_QREG_HEAD)
+    sp.vwrite(va, bytes(8))
+    qu.submit([fence(C.LUMEN_CMD_SIGNAL, va, 0x5a), nop()])
+    for _ in range(5):
+        card.q.clock_step(1000000)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert qu.reg(C.LUMEN_QREG_HEAD) == head
+    assert qu.reg(C.LUMEN_QREG_TAIL) == qu.tail
+    assert sp.vread(va, 8) == bytes(8), 'stopped queue ran a SIGNAL'
+
+
+def expect_mbox_silent(card):
+    """A PING is accepted, but neither consumed nor answered, silently."""
+    card.clear_msi()
+    head = card.reg(C.LUMEN_REG_MBOX_REQ_HEAD)
+    resp = card.reg(C.LUMEN_REG_MBOX_RESP_TAIL)
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    tail = card.post([make_msg(C.LUMEN_MBOX_PING, seq=66)])
+    for _ in range(5):
+        card.q.clock_step(1000000)
+    # A RESP_HEAD write re-kicks the mailbox: still nothing.
+    card.wreg(C.LUMEN_REG_MBOX_RESP_HEAD,
+              card.reg(C.LUMEN_REG_MBOX_RESP_HEAD))
+    card.q.clock_step(1000000)
+    assert card.reg(C.LUMEN_REG_MBOX_REQ_TAIL) == tail
+    assert card.reg(C.LUMEN_REG_MBOX_REQ_HEAD) == head
+    assert card.reg(C.LUMEN_REG_MBOX_RESP_TAIL) == resp
+    assert not card.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_MBOX
+    assert not card.msi_fired(C.LUMEN_VEC_MBOX)
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count
+
+
+def flr(card):
+    pcie = card.find_cap(0x10)
+    card.cfg_write16(pcie + 8, card.cfg_read16(pcie + 8) | 0x8000)
+    card.setup()                        # FLR cleared BARs and MSI-X
+
+
+def expect_recovered(card, after_flr=False):
+    """After the reset: as after any reset; firmware, mailbox, queues work."""
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == (
+        0 if after_flr else C.LUMEN_DEVSTS_RESET_DONE)
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_OFF
+    assert card.reg(C.LUMEN_REG_BOOT_ERROR) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
+    assert card.reg(qreg(0, C.LUMEN_QREG_PROGRESS)) == 0
+    assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == C.LUMEN_DEVSTS_FW_RUNNING
+    assert card.call(make_msg(C.LUMEN_MBOX_PING, b'back', seq=9))[
+        'payload'] == b'back'
+    sp = copy_space(card, 0, 'host')
+    sp.vwrite(0x100000000, bytes(8))
+    Queue(card, 0).run([fence(C.LUMEN_CMD_SIGNAL, 0x100000000, 3)])
+    assert sp.vread(0x100000000, 8) == struct.pack('<Q', 3)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def inject_device_rejects(env):
+    q, card, sp, qu = inject_card(env)
+    for bad in (1 << 8 | C.LUMEN_INJECT_FW_CRASH, 1 << 8 | C.LUMEN_INJECT_HALT,
+                15 << 8 | C.LUMEN_INJECT_MBOX_HANG, INJECT_COUNT,
+                1 << 16 | C.LUMEN_INJECT_HALT):
+        card.clear_errors()
+        card.wreg(C.LUMEN_REG_INJECT_CTRL, bad)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                     C.LUMEN_REG_INJECT_CTRL)
+        assert card.reg(C.LUMEN_REG_ERR_STATUS) == C.LUMEN_ERR_REG_ACCESS
+    # Nothing fired or was armed.
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == C.LUMEN_DEVSTS_FW_RUNNING
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_RUNNING
+    assert card.call(make_msg(C.LUMEN_MBOX_PING, seq=2))['seq'] == 2
+    sp.vwrite(0x100000000, bytes(8))
+    qu.run([fence(C.LUMEN_CMD_SIGNAL, 0x100000000, 2)])
+    assert sp.vread(0x100000000, 8) == struct.pack('<Q', 2)
+    # Without CAPS.FAULT_INJECT the block is reserved for device kinds too.
+    q2, card2 = one_card(env, ',fault-inject=off')
+    card2.soft_reset()
+    card2.clear_errors()
+    card2.wreg(C.LUMEN_REG_INJECT_CTRL, C.LUMEN_INJECT_HALT)
+    expect_error(card2, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 C.LUMEN_REG_INJECT_CTRL)
+    assert card2.reg(C.LUMEN_REG_DEVICE_STATUS) == C.LUMEN_DEVSTS_RESET_DONE
+
+
+@test
+def inject_fw_crash(env):
+    q, card, sp, qu = inject_card(env)
+    flag, word = 0x100000000 + 0x200, 0x100000000 + 0x208
+    head = start_wait(card, sp, qu, flag, word)
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    inject(card, C.LUMEN_INJECT_FW_CRASH)
+    # The firmware is dead, the device is not halted.
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_FAILED
+    assert card.reg(C.LUMEN_REG_BOOT_ERROR) == C.LUMEN_STATUS_FW_CRASHED
+    assert card.reg(C.LUMEN_REG_FW_VERSION) == 0
+    assert card.reg(C.LUMEN_REG_FW_ABI_VERSION) == 0
+    # ERR_INTERNAL with FW_CRASHED on the error vector, no INT_BOOT.
+    expect_error(card, C.LUMEN_ERR_INTERNAL, C.LUMEN_STATUS_FW_CRASHED, 0)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == C.LUMEN_ERR_INTERNAL
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count + 1
+    assert card.reg(C.LUMEN_REG_INT_STATUS) == C.LUMEN_INT_ERROR
+    assert card.msi_fired(C.LUMEN_VEC_ERROR)
+    assert not card.msi_fired(C.LUMEN_VEC_MBOX)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    # Queues: the WAIT in progress completes, nothing more is fetched, by
+    # this queue or by one enabled after the crash; registers are kept.
+    expect_stops_at_boundary(card, sp, qu, flag, word, head)
+    expect_no_fetch(card, sp, Queue(card, 1), 0x100000000 + 0x300)
+    expect_no_fetch(card, sp, qu, 0x100000000 + 0x310)
+    # The mailbox is closed: a doorbell is a protocol error, no response.
+    card.clear_errors()
+    resp = card.reg(C.LUMEN_REG_MBOX_RESP_TAIL)
+    card.wreg(C.LUMEN_REG_MBOX_REQ_TAIL, 3)
+    expect_error(card, C.LUMEN_ERR_MBOX_PROTOCOL, C.LUMEN_STATUS_BAD_STATE, 3)
+    q.clock_step(1000000)
+    assert card.reg(C.LUMEN_REG_MBOX_RESP_TAIL) == resp
+    assert not card.msi_fired(C.LUMEN_VEC_MBOX)
+    # BOOT needs a reset first; the crash holds.
+    card.wreg(C.LUMEN_REG_BOOT_CTRL, C.LUMEN_BOOT_CTRL_BOOT)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE,
+                 C.LUMEN_REG_BOOT_CTRL)
+    q.clock_step(10 ** 8)
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_FAILED
+    assert qu.reg(C.LUMEN_QREG_HEAD) == head + 1
+    # Soft reset: the firmware boots again, mailbox and queues work.
+    card.soft_reset()
+    expect_recovered(card)
+    # A crash without running firmware (OFF) fails the boot state too.
+    card.soft_reset()
+    card.clear_errors()
+    inject(card, C.LUMEN_INJECT_FW_CRASH)
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_FAILED
+    assert card.reg(C.LUMEN_REG_BOOT_ERROR) == C.LUMEN_STATUS_FW_CRASHED
+    expect_error(card, C.LUMEN_ERR_INTERNAL, C.LUMEN_STATUS_FW_CRASHED, 0)
+    card.soft_reset()
+    expect_recovered(card)
+
+
+@test
+def inject_halt(env):
+    q, card, sp, qu = inject_card(env)
+    flag, word = 0x100000000 + 0x200, 0x100000000 + 0x208
+    head = start_wait(card, sp, qu, flag, word)
+    # And a long COPY (3 GiB) in progress on another queue.
+    big = Space(card, 3)
+    size = 3 << 30
+    alias(big, 0x1000000000, 0, size)
+    alias(big, 0x2000000000, HUGE, size)
+    big.map(0x3000000000, DEV_T, 2 * HUGE, PAGE)
+    q.memwrite(card.bar2 + 2 * HUGE, bytes(8))
+    bq = Queue(card, 2, ctx=3)
+    bq.submit([copy(0x1000000000, 0x2000000000, size),
+               fence(C.LUMEN_CMD_SIGNAL, 0x3000000000, 1)])
+    card.poll(qreg(2, C.LUMEN_QREG_PROGRESS), lambda v: v > 0, 'COPY start')
+    inject(card, C.LUMEN_INJECT_HALT)
+    assert bq.reg(C.LUMEN_QREG_PROGRESS) < size, 'COPY ended before HALT'
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == (C.LUMEN_DEVSTS_FW_RUNNING |
+                                                   C.LUMEN_DEVSTS_HALTED)
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_RUNNING
+    expect_error(card, C.LUMEN_ERR_INTERNAL, C.LUMEN_STATUS_INTERNAL, 0)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == C.LUMEN_ERR_INTERNAL
+    assert card.reg(C.LUMEN_REG_INT_STATUS) == C.LUMEN_INT_ERROR
+    assert card.msi_fired(C.LUMEN_VEC_ERROR)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    expect_stops_at_boundary(card, sp, qu, flag, word, head)
+    # The COPY completes, the SIGNAL behind it is not fetched.
+    card.poll(qreg(2, C.LUMEN_QREG_PROGRESS), lambda v: v == size,
+              'COPY end', tries=2000)
+    q.clock_step(1000000)
+    assert bq.reg(C.LUMEN_QREG_HEAD) == 1
+    assert bq.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert bq.reg(C.LUMEN_QREG_PROGRESS) == size
+    assert q.memread(card.bar2 + 2 * HUGE, 8) == bytes(8)
+    expect_no_fetch(card, sp, Queue(card, 1), 0x100000000 + 0x300)
+    expect_mbox_silent(card)
+    # Firing again is one more error event (same class: no new INT_ERROR).
+    card.clear_msi()
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    inject(card, C.LUMEN_INJECT_HALT)
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count + 1
+    assert not card.msi_fired(C.LUMEN_VEC_ERROR)
+    # An FLR ends it like a soft reset does.
+    flr(card)
+    expect_recovered(card, after_flr=True)
+    # And a soft reset ends it as well.
+    card.clear_errors()
+    inject(card, C.LUMEN_INJECT_HALT)
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) & C.LUMEN_DEVSTS_HALTED
+    card.soft_reset()
+    expect_recovered(card)
+
+
+@test
+def inject_mbox_hang(env):
+    q, card, sp, qu = inject_card(env)
+    card.clear_msi()
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    inject(card, C.LUMEN_INJECT_MBOX_HANG)
+    # Silent: no status change, no error, no interrupt.
+    assert card.reg(C.LUMEN_REG_DEVICE_STATUS) == C.LUMEN_DEVSTS_FW_RUNNING
+    assert card.reg(C.LUMEN_REG_BOOT_STATUS) == C.LUMEN_BOOT_RUNNING
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count
+    assert card.reg(C.LUMEN_REG_INT_STATUS) == 0
+    assert not card.msi_fired(C.LUMEN_VEC_ERROR)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    expect_mbox_silent(card)
+    # Queues keep running.
+    sp.vwrite(0x100000000, bytes(8))
+    qu.run([nop(), fence(C.LUMEN_CMD_SIGNAL, 0x100000000, 4)])
+    assert sp.vread(0x100000000, 8) == struct.pack('<Q', 4)
+    q.clock_step(10 ** 8)
+    assert card.reg(C.LUMEN_REG_MBOX_RESP_TAIL) == 1
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    card.soft_reset()
+    expect_recovered(card)
+
+
+# The queue PROGRESS register.
+
+def watch_progress(qu, cmds, tries=200000):
+    """Submit @cmds and read PROGRESS until the queue settles IDLE; return
+    PROGRESS before and every value seen (the last one after the end)."""
+    start = qu.reg(C.LUMEN_QREG_PROGRESS)
+    qu.submit(cmds)
+    seen = []
+    for _ in range(tries):
+        st = qu.reg(C.LUMEN_QREG_STATUS)
+        seen.append(qu.reg(C.LUMEN_QREG_PROGRESS))
+        if st != C.LUMEN_QSTS_RUNNING:
+            break
+    assert st == C.LUMEN_QSTS_IDLE, 'queue %d status %d' % (qu.qn, st)
+    return start, seen
+
+
+def check_growth(start, seen, size, what):
+    """PROGRESS (mod 2^32) only moved forward, by @size in all, and was seen
+    while the descriptor ran, strictly between its start and end."""
+    done, prev, mid = 0, start, False
+    for v in seen:
+        step = (v - prev) & 0xffffffff
+        assert step < 1 << 31, '%s: PROGRESS went back (0x%x -> 0x%x)' % (
+            what, prev, v)
+        done += step
+        prev = v
+        mid = mid or 0 < done < size
+    assert done == size, '%s: PROGRESS moved by 0x%x, expected 0x%x' % (
+        what, done, size)
+    assert mid, '%s: PROGRESS not seen moving (%d reads)' % (what, len(seen))
+
+
+@test
+def queue_progress(env):
+    q, card = queue_card(env)
+    sp = copy_space(card, 1, 'host')
+    qu = Queue(card, 2, ctx=1)
+    P = C.LUMEN_QREG_PROGRESS
+    assert qu.reg(P) == 0
+    # Exact counts: COPY and FILL destinations, SIGNAL and TIMESTAMP words;
+    # NOP, WAIT and an empty COPY write nothing.
+    qu.run([copy(0x100000000 + 0x7f3, 0x200000000 + HUGE - 0x1801, 0x5123)])
+    assert qu.reg(P) == 0x5123, hex(qu.reg(P))
+    qu.run([fill(0x300000000 + 1, 0x2003, 0x1122334455667788), nop(),
+            copy(0x100000000, 0x300000000, 0),
+            fence(C.LUMEN_CMD_SIGNAL, 0x200000000, 1),
+            fence(C.LUMEN_CMD_WAIT, 0x200000000, 1),
+            fence(C.LUMEN_CMD_TIMESTAMP, 0x100000008)])
+    total = 0x5123 + 0x2003 + 16
+    assert qu.reg(P) == total, hex(qu.reg(P))
+    # Per queue; read-only.
+    assert card.reg(qreg(3, P)) == 0
+    card.clear_errors()
+    card.wreg(qreg(2, P), 0)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 qreg(2, P))
+    assert qu.reg(P) == total
+    # Disabling keeps it.
+    card.wreg(qreg(2, C.LUMEN_QREG_CTRL), 1 << C.LUMEN_QCTRL_CTX_SHIFT)
+    assert qu.reg(P) == total
+    qu.enable()
+    # A COPY that faults on its third destination page wrote two; the
+    # STOPPED queue keeps the count.
+    head = qu.reg(C.LUMEN_QREG_HEAD)
+    qu.submit([copy(0x300000000, 0x100000000 + 62 * PAGE, 3 * PAGE)])
+    qu.expect_stop(C.LUMEN_STATUS_MMU_FAULT, head)
+    total += 2 * PAGE
+    assert qu.reg(P) == total, hex(qu.reg(P))
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    card.clear_errors()
+    # QCTRL_RESET clears it.
+    qu.reset()
+    assert qu.reg(P) == 0
+    qu.run([fence(C.LUMEN_CMD_SIGNAL, 0x200000000, 2)])
+    assert qu.reg(P) == 8
+
+    # Large jobs run over many engine turns (16 MiB each), so PROGRESS is
+    # seen moving. Their VA ranges are backed by one 2 MiB page of device
+    # memory each, mapped again and again, so they touch little RAM.
+    big = Space(card, 2)
+    # A COPY of 2 GiB + 0x1235 from one page to another.
+    size = (2 << 30) + 0x1235
+    alias(big, 0x1000000000, 0, size)
+    alias(big, 0x2000000000, HUGE, size)
+    q.memwrite(card.bar2 + 0x1230, b'progress')
+    bq = Queue(card, 4, ctx=2)
+    start, seen = watch_progress(bq, [copy(0x1000000000, 0x2000000000, size)])
+    check_growth(start, seen, size, 'COPY 2 GiB')
+    assert start == 0 and bq.reg(P) == size
+    assert q.memread(card.bar2 + HUGE + 0x1230, 8) == b'progress'
+    # A FILL of 4 GiB + 0x12345: PROGRESS wraps modulo 2^32.
+    fsize = (1 << 32) + 0x12345
+    alias(big, 0x4000000000, 2 * HUGE, fsize)
+    start, seen = watch_progress(bq, [fill(0x4000000000, fsize, 0x42)])
+    check_growth(start, seen, fsize, 'FILL 4 GiB')
+    assert bq.reg(P) == (size + fsize) & 0xffffffff
+    assert q.memread(card.bar2 + 2 * HUGE, 8) == b'\x42' + bytes(7)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # A soft reset clears every queue's PROGRESS.
+    card.soft_reset()
+    assert bq.reg(P) == 0 and qu.reg(P) == 0
 
 
 @test
@@ -1952,10 +2336,12 @@ def queue_migration(env):
     card.soft_reset()
     sp = copy_space(card, 2, 'device')
     a = Queue(card, 3, ctx=2)
+    a.run([fence(C.LUMEN_CMD_SIGNAL, 0x100000000 + 0x3800, 1)])
     a.submit([fence(C.LUMEN_CMD_WAIT, 0x200000000, 9),
               copy(0x300000000, 0x100000000, 0x3000, flags=1)])
     q.clock_step(100000)
     sp.vwrite(0x300000000, b'migrated!')
+    inject(card, C.LUMEN_INJECT_MBOX_HANG)      # fired state migrates too
     q.hmp('stop')
     state = os.path.join(env.workdir, 'state')
     q.hmp('migrate file:' + state)
@@ -1972,11 +2358,18 @@ def queue_migration(env):
     card.q = d
     sp.q = d
     assert a.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert a.reg(C.LUMEN_QREG_PROGRESS) == 8
     sp.vwrite(0x200000000, struct.pack('<Q', 9))
     d.clock_step(100000)
     assert a.settle() == C.LUMEN_QSTS_IDLE
     assert sp.vread(0x100000000, 9) == b'migrated!'
     assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 3)
+    assert a.reg(C.LUMEN_QREG_PROGRESS) == 8 + 0x3000
+    # The mailbox hang came along: booted firmware does not answer.
+    assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
+    expect_mbox_silent(card)
+    card.soft_reset()
+    expect_recovered(card)
 
 
 # ---- Runner -----------------------------------------------------------------

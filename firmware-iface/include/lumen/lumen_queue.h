@@ -25,6 +25,7 @@
 #define LUMEN_QREG_ERROR		0x1c	/* RO: enum lumen_status of a stop */
 #define LUMEN_QREG_ERROR_INDEX		0x20	/* RO: descriptor index that failed */
 #define LUMEN_QREG_COMPLETED		0x24	/* RO: descriptors retired */
+#define LUMEN_QREG_PROGRESS		0x28	/* RO: bytes moved, free-running */
 
 /*
  * Rules: a doorbell value with TAIL - HEAD > entries stops the queue with
@@ -33,7 +34,11 @@
  * bytes, misaligned fence address, size over LUMEN_CMD_MAX_SIZE) stops the
  * queue with BAD_DESCRIPTOR and ERR_QUEUE_DESC; ERROR_INDEX is the
  * free-running index of the descriptor. QCTRL_RESET clears HEAD, TAIL,
- * STATUS, ERROR, ERROR_INDEX and COMPLETED. The context field must be below
+ * STATUS, ERROR, ERROR_INDEX, COMPLETED and PROGRESS. PROGRESS counts the
+ * bytes the queue's engine has written (COPY and FILL destinations, fence
+ * and timestamp words) modulo 2^32, updated at least every 1 MiB of a long
+ * COPY/FILL, so that a driver can tell a slow command from a hung one. The
+ * context field must be below
  * LUMEN_CONTEXTS_MAX (else enabling fails with REG_ACCESS). The engine is
  * in order, so LUMEN_CMD_F_BARRIER costs nothing on this device; WAIT has
  * no timeout of its own (the driver's job timeout covers it). TIMESTAMP

@@ -184,10 +184,23 @@ enum lumen_boot_state {
 #define LUMEN_REG_INJECT_STATUS_HI	0x508	/* RO: bit q - 32, queues 32..63 */
 
 /*
- * An injection is armed by writing INJECT_CTRL and fires once, on the next
- * descriptor queue q executes; HANG_QUEUE then holds until the queue is
- * reset with LUMEN_QCTRL_RESET. A queue field >= NUM_QUEUES or an unknown
- * kind is a REG_ACCESS error.
+ * A queue injection (HANG_QUEUE, DMA_FAIL, CORRUPT_DESC) is armed by
+ * writing INJECT_CTRL and fires once, on the next descriptor queue q
+ * executes; HANG_QUEUE then holds until the queue is reset with
+ * LUMEN_QCTRL_RESET. A device injection (FW_CRASH, HALT, MBOX_HANG) fires
+ * at once, its queue field must be 0, and it holds until a soft reset or a
+ * function-level reset:
+ *  - FW_CRASH: the firmware dies. DEVICE_STATUS.FW_RUNNING clears,
+ *    BOOT_STATUS becomes FAILED with BOOT_ERROR FW_CRASHED, the mailbox is
+ *    no longer served, every queue stops fetching descriptors, and the
+ *    device reports ERR_INTERNAL with code FW_CRASHED on the error vector.
+ *  - HALT: the device halts: DEVICE_STATUS.HALTED sets, every queue stops
+ *    fetching descriptors, the mailbox is no longer served, and the device
+ *    reports ERR_INTERNAL with code INTERNAL on the error vector.
+ *  - MBOX_HANG: the firmware silently stops answering the mailbox (no
+ *    response, no interrupt, no error); queues keep running.
+ * A queue field >= NUM_QUEUES, a non-zero queue field with a device
+ * injection or an unknown kind is a REG_ACCESS error.
  */
 #define LUMEN_INJECT_KIND_MASK		0xffu
 #define LUMEN_INJECT_QUEUE_SHIFT	8
@@ -198,6 +211,10 @@ enum lumen_inject {
 	LUMEN_INJECT_HANG_QUEUE = 1,	/* queue stops consuming descriptors */
 	LUMEN_INJECT_DMA_FAIL = 2,	/* next DMA of the queue fails */
 	LUMEN_INJECT_CORRUPT_DESC = 3,	/* next descriptor read is garbage */
+	LUMEN_INJECT_FW_CRASH = 4,	/* device: the firmware crashes */
+	LUMEN_INJECT_HALT = 5,		/* device: the device halts */
+	LUMEN_INJECT_MBOX_HANG = 6,	/* device: the mailbox stops answering */
+	LUMEN_INJECT_COUNT
 };
 
 /* ---- Link ports (0x800 - 0xbff): 0x80 bytes per port, lumen_link.h ------ */
@@ -233,6 +250,7 @@ enum lumen_status {
 	LUMEN_STATUS_MMU_FAULT = 14,
 	LUMEN_STATUS_TIMEOUT = 15,
 	LUMEN_STATUS_RESERVED_SET = 16,	/* a must-be-zero field was not zero */
+	LUMEN_STATUS_FW_CRASHED = 17,	/* the firmware stopped running */
 	LUMEN_STATUS_COUNT
 };
 
@@ -263,6 +281,7 @@ static inline const char *lumen_status_name(uint32_t status)
 		[LUMEN_STATUS_MMU_FAULT] = "MMU fault",
 		[LUMEN_STATUS_TIMEOUT] = "timeout",
 		[LUMEN_STATUS_RESERVED_SET] = "reserved field set",
+		[LUMEN_STATUS_FW_CRASHED] = "firmware crashed",
 	};
 
 	if (status >= LUMEN_STATUS_COUNT)
