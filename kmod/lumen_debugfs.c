@@ -16,7 +16,11 @@
  *              HEAD/TAIL/STATUS/ERROR/COMPLETED, last seqno submitted and
  *              completed, jobs in flight
  *   inject     write-only, test devices (CAPS.FAULT_INJECT) only:
- *              "<hang|dma|corrupt|none> <hardware queue>" arms a fault
+ *              "<hang|dma|corrupt|none> <hardware queue>" arms a fault on
+ *              a queue; "<fw_crash|halt|mbox_hang>" breaks the whole card
+ *              at once (the driver then resets it, lumen_reset.c)
+ *   force_reset  write-only: any write resets the card now and returns
+ *              once it is back (or failed: the write fails)
  *
  * The DRM core removes the directory in drm_dev_unplug(), waiting for
  * readers, but every handler still brackets hardware access with
@@ -42,6 +46,7 @@
 #include "lumen_mbox.h"
 #include "lumen_query.h"
 #include "lumen_queue.h"
+#include "lumen_reset.h"
 
 static struct lumen_device *seq_to_ldev(struct seq_file *m)
 {
@@ -74,6 +79,8 @@ static int fw_info_show(struct seq_file *m, void *unused)
 	const struct lumen_fw_info *fw = &ldev->fw;
 	const struct lumen_identity *id = &ldev->id;
 
+	/* A reset boots the firmware again and rewrites all of this. */
+	down_read(&ldev->reset_lock);
 	seq_printf(m, "file:           %s\n", fw->name);
 	seq_printf(m, "size:           %u\n", fw->size);
 	seq_printf(m, "version:        %u.%u.%u\n", LUMEN_FW_VERSION_MAJ(fw->version),
@@ -94,6 +101,9 @@ static int fw_info_show(struct seq_file *m, void *unused)
 	seq_printf(m, "queues:         %u of %u (%d MSI-X vectors)\n", ldev->num_queues,
 		   id->num_queues, ldev->nvec);
 	seq_printf(m, "device_errors:  %d\n", atomic_read(&ldev->err_count));
+	seq_printf(m, "reset_count:    %d\n", atomic_read(&ldev->reset_count));
+	seq_printf(m, "reset_gen:      %d\n", atomic_read(&ldev->reset_gen));
+	up_read(&ldev->reset_lock);
 	return 0;
 }
 
@@ -223,10 +233,13 @@ static ssize_t inject_write(struct file *f, const char __user *ubuf, size_t len,
 		[LUMEN_INJECT_HANG_QUEUE] = "hang",
 		[LUMEN_INJECT_DMA_FAIL] = "dma",
 		[LUMEN_INJECT_CORRUPT_DESC] = "corrupt",
+		[LUMEN_INJECT_FW_CRASH] = "fw_crash",
+		[LUMEN_INJECT_HALT] = "halt",
+		[LUMEN_INJECT_MBOX_HANG] = "mbox_hang",
 	};
 	struct lumen_device *ldev = f->private_data;
 	char buf[32], kind[16];
-	unsigned int hwq;
+	unsigned int hwq = 0;
 	int ret, k;
 
 	if (len >= sizeof(buf))
@@ -234,7 +247,8 @@ static ssize_t inject_write(struct file *f, const char __user *ubuf, size_t len,
 	if (copy_from_user(buf, ubuf, len))
 		return -EFAULT;
 	buf[len] = '\0';
-	if (sscanf(buf, "%15s %u", kind, &hwq) != 2)
+	/* "<kind> <hwq>" for a queue injection, "<kind>" for a device one. */
+	if (sscanf(buf, "%15s %u", kind, &hwq) < 1)
 		return -EINVAL;
 	k = match_string(kinds, ARRAY_SIZE(kinds), kind);
 	if (k < 0)
@@ -243,6 +257,27 @@ static ssize_t inject_write(struct file *f, const char __user *ubuf, size_t len,
 	ret = lumen_queue_inject(ldev, k, hwq);
 	return ret ? ret : len;
 }
+
+/* Any write resets the card now (LUMEN_RESET_USER) and waits for it. */
+static ssize_t force_reset_write(struct file *f, const char __user *ubuf, size_t len,
+				 loff_t *pos)
+{
+	struct lumen_device *ldev = f->private_data;
+	int ret, idx;
+
+	if (!drm_dev_enter(&ldev->drm, &idx))
+		return -ENODEV;
+	ret = lumen_reset_now(ldev, LUMEN_RESET_USER);
+	drm_dev_exit(idx);
+	return ret ? ret : len;
+}
+
+static const struct file_operations lumen_force_reset_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = force_reset_write,
+	.llseek = noop_llseek,
+};
 
 static const struct file_operations lumen_inject_fops = {
 	.owner = THIS_MODULE,
@@ -268,6 +303,8 @@ static const struct drm_debugfs_info lumen_debugfs_list[] = {
 void lumen_debugfs_init(struct lumen_device *ldev)
 {
 	drm_debugfs_add_files(&ldev->drm, lumen_debugfs_list, ARRAY_SIZE(lumen_debugfs_list));
+	debugfs_create_file("force_reset", 0200, ldev->drm.debugfs_root, ldev,
+			    &lumen_force_reset_fops);
 	if (ldev->id.caps & LUMEN_CAP_FAULT_INJECT)
 		debugfs_create_file("inject", 0200, ldev->drm.debugfs_root, ldev,
 				    &lumen_inject_fops);

@@ -41,15 +41,19 @@
 
 #include "lumen_debugfs.h"
 #include "lumen_drv.h"
+#include "lumen_fdinfo.h"
 #include "lumen_fw.h"
 #include "lumen_gem.h"
 #include "lumen_hw.h"
 #include "lumen_hwmon.h"
+#include "lumen_ioctl.h"
 #include "lumen_irq.h"
 #include "lumen_job.h"
 #include "lumen_mbox.h"
+#include "lumen_pm.h"
 #include "lumen_query.h"
 #include "lumen_queue.h"
+#include "lumen_reset.h"
 #include "lumen_sysfs.h"
 #include "lumen_vm.h"
 
@@ -59,36 +63,66 @@ static int lumen_open(struct drm_device *drm, struct drm_file *file)
 	struct lumen_file *lfile;
 	int ret;
 
-	lfile = kzalloc(sizeof(*lfile), GFP_KERNEL);
+	if (READ_ONCE(ldev->lost))
+		return -ENODEV;
+
+	/* Charged to the opener's memory cgroup, like everything per file. */
+	lfile = kzalloc(sizeof(*lfile), GFP_KERNEL_ACCOUNT);
 	if (!lfile)
 		return -ENOMEM;
 
 	lfile->ldev = ldev;
+	lfile->reset_gen = atomic_read(&ldev->reset_gen);
+	mutex_init(&lfile->ctx_lock);
 
-	/* The device context: -EBUSY once all LUMEN_CONTEXTS_MAX are taken. */
-	ret = lumen_vm_init(ldev, &lfile->vm);
-	if (ret) {
-		kfree(lfile);
-		return ret;
-	}
-
-	ret = xa_alloc(&ldev->files, &lfile->id, lfile, xa_limit_31b, GFP_KERNEL);
-	if (ret) {
-		lumen_vm_fini(&lfile->vm);
-		kfree(lfile);
-		return ret;
-	}
+	ret = xa_alloc(&ldev->files, &lfile->id, lfile, xa_limit_31b, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto err_free;
 
 	ret = lumen_uctx_open(lfile);
-	if (ret) {
-		xa_erase(&ldev->files, lfile->id);
-		lumen_vm_fini(&lfile->vm);
-		kfree(lfile);
-		return ret;
-	}
+	if (ret)
+		goto err_erase;
 
 	file->driver_priv = lfile;
 	return 0;
+
+err_erase:
+	xa_erase(&ldev->files, lfile->id);
+err_free:
+	mutex_destroy(&lfile->ctx_lock);
+	kfree(lfile);
+	return ret;
+}
+
+/**
+ * lumen_file_get_ctx() - make sure a file has its device context
+ * @lfile: the file
+ *
+ * The first VM_BIND or QUEUE_CREATE of a file allocates its MMU context,
+ * page tables and VA space; an open file that only queries the card holds
+ * none of the LUMEN_CONTEXTS_MAX contexts.
+ *
+ * Return: 0; -EBUSY when all contexts are in use; -ENOMEM.
+ */
+int lumen_file_get_ctx(struct lumen_file *lfile)
+{
+	int ret = 0;
+
+	/* Pairs with the release below: a set flag means @vm is complete. */
+	if (smp_load_acquire(&lfile->has_ctx))
+		return 0;
+
+	mutex_lock(&lfile->ctx_lock);
+	if (!lfile->has_ctx) {
+		ret = lumen_vm_init(lfile->ldev, &lfile->vm);
+		if (!ret) {
+			lumen_uctx_set_ctx(lfile->uctx, lfile->vm.ctx_id);
+			/* Publishes @vm to the lockless readers (acquire). */
+			smp_store_release(&lfile->has_ctx, true);
+		}
+	}
+	mutex_unlock(&lfile->ctx_lock);
+	return ret;
 }
 
 static void lumen_postclose(struct drm_device *drm, struct drm_file *file)
@@ -104,7 +138,9 @@ static void lumen_postclose(struct drm_device *drm, struct drm_file *file)
 	 * context disabled and its mappings and page tables freed.
 	 */
 	lumen_uctx_close(lfile);
-	lumen_vm_fini(&lfile->vm);
+	if (lfile->has_ctx)
+		lumen_vm_fini(&lfile->vm);
+	mutex_destroy(&lfile->ctx_lock);
 	kfree(lfile);
 }
 
@@ -120,13 +156,27 @@ static const struct drm_ioctl_desc lumen_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(LUMEN_WAIT, lumen_wait_ioctl, 0),
 };
 
-DEFINE_DRM_ACCEL_FOPS(lumen_fops);
+/* DRM_ACCEL_FOPS with the ioctl gate of lumen_ioctl.c in front of the core. */
+static const struct file_operations lumen_fops = {
+	.owner = THIS_MODULE,
+	.open = accel_open,
+	.release = drm_release,
+	.unlocked_ioctl = lumen_ioctl,
+	.compat_ioctl = lumen_compat_ioctl,
+	.poll = drm_poll,
+	.read = drm_read,
+	.llseek = noop_llseek,
+	.mmap = drm_gem_mmap,
+	.show_fdinfo = drm_show_fdinfo,
+	.fop_flags = FOP_UNSIGNED_OFFSET,
+};
 
 static const struct drm_driver lumen_drm_driver = {
 	.driver_features = DRIVER_COMPUTE_ACCEL | DRIVER_GEM | DRIVER_SYNCOBJ |
 			   DRIVER_SYNCOBJ_TIMELINE,
 	.open = lumen_open,
 	.postclose = lumen_postclose,
+	.show_fdinfo = lumen_show_fdinfo,
 	.gem_create_object = lumen_gem_create_object,
 	.gem_prime_import_sg_table = lumen_gem_prime_import_sg_table,
 	.ioctls = lumen_ioctls,
@@ -215,6 +265,10 @@ static int lumen_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 	if (ret)
 		return ret;
 
+	ret = lumen_reset_init(ldev);
+	if (ret)
+		return ret;
+
 	ret = lumen_hw_init(ldev);
 	if (ret)
 		return ret;
@@ -265,8 +319,13 @@ static int lumen_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 
 	lumen_debugfs_init(ldev);
 
+	/* From here on a fault of the card resets it (lumen_reset.c). */
+	WRITE_ONCE(ldev->hw_up, true);
+
 	ret = drm_dev_register(&ldev->drm, 0);
 	if (ret) {
+		WRITE_ONCE(ldev->hw_up, false);
+		cancel_work_sync(&ldev->reset_work);
 		dev_err(dev, "cannot register the DRM device: %pe\n", ERR_PTR(ret));
 		return ret;
 	}
@@ -288,7 +347,10 @@ static void lumen_remove(struct pci_dev *pdev)
 {
 	struct lumen_device *ldev = pci_get_drvdata(pdev);
 
+	/* No new resets; one that runs holds drm_dev_enter(), waited for. */
+	WRITE_ONCE(ldev->hw_up, false);
 	drm_dev_unplug(&ldev->drm);
+	cancel_work_sync(&ldev->reset_work);
 	/* Device-memory mmaps point into BAR2, which goes away now. */
 	lumen_gem_unplug(ldev);
 }
@@ -300,6 +362,68 @@ static void lumen_shutdown(struct pci_dev *pdev)
 
 	lumen_hw_quiesce(ldev);
 }
+
+/*
+ * A function reset started by someone else (sysfs reset, VFIO, a sibling's
+ * bus reset): the PCI core saves and restores the config space around it;
+ * the card's own state is rebuilt like after any device reset, in a new
+ * reset generation. prepare and done run in one thread under the device
+ * lock, so remove cannot run in between.
+ */
+static void lumen_pci_reset_prepare(struct pci_dev *pdev)
+{
+	lumen_reset_prepare(pci_get_drvdata(pdev), LUMEN_RESET_FLR);
+}
+
+static void lumen_pci_reset_done(struct pci_dev *pdev)
+{
+	lumen_reset_done(pci_get_drvdata(pdev));
+}
+
+/* AER: the same two steps around the link or slot reset. */
+static pci_ers_result_t lumen_pci_error_detected(struct pci_dev *pdev,
+						 pci_channel_state_t state)
+{
+	struct lumen_device *ldev = pci_get_drvdata(pdev);
+
+	if (state == pci_channel_io_perm_failure) {
+		WRITE_ONCE(ldev->lost, true);
+		lumen_queue_lose_all(ldev);
+		return PCI_ERS_RESULT_DISCONNECT;
+	}
+	lumen_reset_prepare(ldev, LUMEN_RESET_PCI_ERROR);
+	ldev->aer_reset_pending = true;
+	return PCI_ERS_RESULT_NEED_RESET;
+}
+
+static pci_ers_result_t lumen_pci_slot_reset(struct pci_dev *pdev)
+{
+	struct lumen_device *ldev = pci_get_drvdata(pdev);
+
+	if (!ldev->aer_reset_pending)
+		return PCI_ERS_RESULT_RECOVERED;
+	ldev->aer_reset_pending = false;
+	return lumen_reset_done(ldev) ? PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
+}
+
+static void lumen_pci_error_resume(struct pci_dev *pdev)
+{
+	struct lumen_device *ldev = pci_get_drvdata(pdev);
+
+	/* Recovery went on without a slot reset: finish ours. */
+	if (ldev->aer_reset_pending) {
+		ldev->aer_reset_pending = false;
+		lumen_reset_done(ldev);
+	}
+}
+
+static const struct pci_error_handlers lumen_pci_err_handlers = {
+	.error_detected = lumen_pci_error_detected,
+	.slot_reset = lumen_pci_slot_reset,
+	.resume = lumen_pci_error_resume,
+	.reset_prepare = lumen_pci_reset_prepare,
+	.reset_done = lumen_pci_reset_done,
+};
 
 static const struct pci_device_id lumen_pci_ids[] = {
 	{ PCI_DEVICE(LUMEN_PCI_VENDOR_ID, LUMEN_PCI_DEVICE_ID) },
@@ -313,6 +437,8 @@ static struct pci_driver lumen_pci_driver = {
 	.probe = lumen_probe,
 	.remove = lumen_remove,
 	.shutdown = lumen_shutdown,
+	.err_handler = &lumen_pci_err_handlers,
+	.driver.pm = pm_sleep_ptr(&lumen_pm_ops),
 	.dev_groups = lumen_dev_groups,
 };
 module_pci_driver(lumen_pci_driver);

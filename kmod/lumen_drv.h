@@ -7,9 +7,12 @@
 #ifndef __LUMEN_DRV_H__
 #define __LUMEN_DRV_H__
 
+#include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/rwsem.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include <drm/drm_device.h>
@@ -99,6 +102,28 @@ struct lumen_identity {
  * @mem: device memory allocator, context ids and BO accounting.
  * @qm: hardware DMA queues (lumen_queue.h); allocated in probe, lives as
  *	long as @drm.
+ * @reset_wq: ordered workqueue for device resets and every queue's timeout
+ *	(TDR) work, so that they never run concurrently; lives as long as @drm.
+ * @reset_lock: held for reading by the ioctls that touch the hardware or
+ *	what a reset rebuilds (lumen_ioctl.c) and for writing by a device
+ *	reset (lumen_reset.c), which so never runs under an ioctl's feet.
+ * @reset_gen: reset generation: bumped by every device reset, under
+ *	@reset_lock for writing. A file of an older generation is dead.
+ * @reset_count: device resets since probe.
+ * @reset_reasons: LUMEN_RESET_* bits of a reset that is scheduled.
+ * @reset_work: runs a scheduled device reset on @reset_wq.
+ * @hw_up: the firmware runs and the driver uses the device; cleared when a
+ *	reset starts (so that the faults it causes trigger no new one) and
+ *	set once the card is back.
+ * @lost: the last reset failed: the card is unusable until it is rebound;
+ *	every ioctl fails with -ENODEV.
+ * @last_reset_reason: LUMEN_RESET_* bits of the last reset, for sysfs.
+ * @aer_reset_pending: AER recovery prepared a reset that its slot_reset
+ *	or resume callback must finish; only touched by those callbacks,
+ *	which the PCI core serializes.
+ * @pm_suspended: system suspend holds @reset_lock for writing until resume
+ *	(lumen_pm.c); only touched by the PM callbacks.
+ * @pm_drained: every ring was empty when the card went to sleep.
  */
 struct lumen_device {
 	struct drm_device drm;
@@ -122,25 +147,50 @@ struct lumen_device {
 
 	struct lumen_mem mem;
 	struct lumen_qmgr *qm;
+
+	struct workqueue_struct *reset_wq;
+	struct rw_semaphore reset_lock;
+	atomic_t reset_gen;
+	atomic_t reset_count;
+	atomic_t reset_reasons;
+	struct work_struct reset_work;
+	bool hw_up;
+	bool lost;
+	u32 last_reset_reason;
+	bool aer_reset_pending;
+	bool pm_suspended;
+	bool pm_drained;
 };
 
 /**
- * struct lumen_file - per open file (one device context in later issues)
+ * struct lumen_file - per open file
  * @ldev: the device; the drm_file holds a reference on @ldev->drm.
  * @id: index in &lumen_device.files, stable for the life of the file.
+ * @reset_gen: &lumen_device.reset_gen when the file was opened; once the
+ *	device has been reset since, every ioctl fails with -ENODEV.
+ * @ctx_lock: serializes the creation of the device context (@vm).
+ * @has_ctx: @vm exists; set once under @ctx_lock, read locklessly after
+ *	(acquire/release).
  * @vm: the file's device context: MMU context id, page tables, VA space
- *	(lumen_vm.h); torn down in lumen_postclose() after the queues.
+ *	(lumen_vm.h). Created on first use (lumen_file_get_ctx()), so that an
+ *	open file that never binds memory or creates a queue holds none of
+ *	the card's LUMEN_CONTEXTS_MAX contexts; torn down in lumen_postclose()
+ *	after the queues.
  * @uctx: the file's queues and context status (lumen_queue.h).
  *
- * Created in lumen_open(), freed in lumen_postclose(). Later issues hang the
- * MMU context, GEM handles and queues here.
+ * Created in lumen_open(), freed in lumen_postclose().
  */
 struct lumen_file {
 	struct lumen_device *ldev;
 	u32 id;
+	u32 reset_gen;
+	struct mutex ctx_lock;	/* creation of @vm */
+	bool has_ctx;
 	struct lumen_vm vm;
 	struct lumen_uctx *uctx;
 };
+
+int lumen_file_get_ctx(struct lumen_file *lfile);
 
 static inline struct lumen_device *to_lumen_device(struct drm_device *drm)
 {

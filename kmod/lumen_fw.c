@@ -216,6 +216,9 @@ int lumen_fw_boot(struct lumen_device *ldev)
 	lumen_fw_record(ldev, fw->data, size);
 	release_firmware(fw);
 
+	/* A reset boots again: the previous name goes. */
+	if (ldev->fw.name)
+		devm_kfree(dev, ldev->fw.name);
 	ldev->fw.name = devm_kstrdup(dev, name, GFP_KERNEL);
 	if (!ldev->fw.name) {
 		ret = -ENOMEM;

@@ -128,7 +128,7 @@ struct drm_gem_object *lumen_gem_create_object(struct drm_device *drm, size_t si
 {
 	struct lumen_bo *bo;
 
-	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL_ACCOUNT);
 	if (!bo)
 		return ERR_PTR(-ENOMEM);
 
@@ -275,7 +275,7 @@ static struct lumen_bo *lumen_devmem_bo_create(struct lumen_device *ldev, u64 si
 	struct lumen_bo *bo;
 	int ret;
 
-	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL_ACCOUNT);
 	if (!bo)
 		return ERR_PTR(-ENOMEM);
 
@@ -356,7 +356,7 @@ static int lumen_userptr_pin(struct lumen_bo *bo, u64 userptr, bool writable)
 		return -ENOMEM;
 	}
 
-	bo->pages = kvmalloc_array(bo->npages, sizeof(*bo->pages), GFP_KERNEL);
+	bo->pages = kvmalloc_array(bo->npages, sizeof(*bo->pages), GFP_KERNEL_ACCOUNT);
 	if (!bo->pages) {
 		atomic64_sub(bo->npages, &mm->pinned_vm);
 		return -ENOMEM;
@@ -393,7 +393,7 @@ static struct lumen_bo *lumen_userptr_bo_create(struct lumen_device *ldev, u64 u
 	struct lumen_bo *bo;
 	int ret;
 
-	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL_ACCOUNT);
 	if (!bo)
 		return ERR_PTR(-ENOMEM);
 
@@ -408,7 +408,7 @@ static struct lumen_bo *lumen_userptr_bo_create(struct lumen_device *ldev, u64 u
 	if (ret)
 		goto err_put;
 
-	bo->sgt = kzalloc(sizeof(*bo->sgt), GFP_KERNEL);
+	bo->sgt = kzalloc(sizeof(*bo->sgt), GFP_KERNEL_ACCOUNT);
 	if (!bo->sgt) {
 		ret = -ENOMEM;
 		goto err_put;
@@ -770,6 +770,38 @@ void lumen_gem_memory_info(struct lumen_device *ldev, struct drm_file *file,
 			info->ctx_device_bytes += obj->size;
 		else
 			info->ctx_host_bytes += obj->size;
+	}
+	spin_unlock(&file->table_lock);
+}
+
+/**
+ * lumen_gem_fdinfo_stats() - memory of a file's handles, for DRM fdinfo
+ * @file: the file
+ * @device: out, its BOs in device memory
+ * @host: out, its BOs in host memory (shmem and user pointers)
+ *
+ * A BO that another file or a dma-buf also holds counts as shared. Every
+ * BO of this driver is resident: device memory and pinned host pages.
+ */
+void lumen_gem_fdinfo_stats(struct drm_file *file, struct drm_memory_stats *device,
+			    struct drm_memory_stats *host)
+{
+	struct drm_memory_stats *st;
+	struct drm_gem_object *obj;
+	int id;
+
+	memset(device, 0, sizeof(*device));
+	memset(host, 0, sizeof(*host));
+	spin_lock(&file->table_lock);
+	idr_for_each_entry(&file->object_idr, obj, id) {
+		if (!obj || !lumen_is_lumen_bo(obj))
+			continue;
+		st = to_lumen_bo(obj)->kind == LUMEN_BO_KIND_DEVICE ? device : host;
+		if (obj->handle_count > 1 || obj->dma_buf)
+			st->shared += obj->size;
+		else
+			st->private += obj->size;
+		st->resident += obj->size;
 	}
 	spin_unlock(&file->table_lock);
 }

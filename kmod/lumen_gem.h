@@ -17,6 +17,7 @@
 struct dma_buf_attachment;
 struct drm_device;
 struct drm_file;
+struct drm_memory_stats;
 struct drm_lumen_memory_info;
 struct lumen_device;
 struct lumen_mmu_pt;
@@ -73,6 +74,8 @@ int lumen_gem_lookup_bos(struct drm_file *file, u64 user_handles, u32 count,
 			 struct drm_gem_object ***objs);
 void lumen_gem_put_bos(struct drm_gem_object **objs, u32 count);
 
+void lumen_gem_fdinfo_stats(struct drm_file *file, struct drm_memory_stats *device,
+			    struct drm_memory_stats *host);
 void lumen_gem_memory_info(struct lumen_device *ldev, struct drm_file *file,
 			   struct drm_lumen_memory_info *info);
 void lumen_gem_unplug(struct lumen_device *ldev);

@@ -20,6 +20,7 @@
 #include "lumen_irq.h"
 #include "lumen_mbox.h"
 #include "lumen_queue.h"
+#include "lumen_reset.h"
 
 #define LUMEN_INT_MBOX_CAUSES	(LUMEN_INT_MBOX | LUMEN_INT_BOOT)
 #define LUMEN_INT_ERROR_CAUSES	(LUMEN_INT_ERROR | LUMEN_INT_MMU_FAULT)
@@ -62,7 +63,7 @@ static irqreturn_t lumen_irq_error(int irq, void *arg)
 	u32 status = lumen_irq_ack(ldev, LUMEN_INT_ERROR_CAUSES);
 	char names[128];
 	size_t len = 0;
-	u32 err, code;
+	u32 err, code, sts;
 	int bit;
 
 	if (!status)
@@ -91,8 +92,16 @@ static irqreturn_t lumen_irq_error(int irq, void *arg)
 			    err, names, lumen_rd32(ldev, LUMEN_REG_ERR_COUNT),
 			    lumen_status_name(code), code,
 			    lumen_rd64(ldev, LUMEN_REG_ERR_LAST_INFO_LO));
-	if (lumen_rd32(ldev, LUMEN_REG_DEVICE_STATUS) & LUMEN_DEVSTS_HALTED)
-		dev_err_ratelimited(lumen_dev(ldev), "device halted, it needs a reset\n");
+
+	/* Only a reset brings a halted card or a dead firmware back. */
+	sts = lumen_rd32(ldev, LUMEN_REG_DEVICE_STATUS);
+	if (sts & LUMEN_DEVSTS_HALTED) {
+		dev_err_ratelimited(lumen_dev(ldev), "device halted, resetting it\n");
+		lumen_reset_schedule(ldev, LUMEN_RESET_HALTED);
+	} else if (!(sts & LUMEN_DEVSTS_FW_RUNNING) && READ_ONCE(ldev->hw_up)) {
+		dev_err_ratelimited(lumen_dev(ldev), "firmware stopped running, resetting the card\n");
+		lumen_reset_schedule(ldev, LUMEN_RESET_FW_CRASH);
+	}
 
 	return IRQ_HANDLED;
 }

@@ -9,10 +9,13 @@
  * run_job copies it into the ring (lumen_queue.c); the hardware fence it
  * returns completes from the queue's interrupt.
  *
- * Timeouts: a job that runs longer than job_timeout_ms while its queue's
- * HEAD does not move is hung: the context is banned (HUNG, -ETIMEDOUT) and
- * the hardware queue reset. A context banned by an MMU fault or a queue
- * error goes through the same handler, started at once (drm_sched_fault()).
+ * Timeouts: a job that runs longer than job_timeout_ms while its queue
+ * makes no progress (HEAD does not move and its engine writes no byte, the
+ * PROGRESS register, over a whole period) is hung: the context is banned
+ * (HUNG, -ETIMEDOUT) and the hardware queue reset. So a hang is declared
+ * after one to two job timeouts, and a long copy never is. A context
+ * banned by an MMU fault or a queue error goes through the same handler,
+ * started at once (drm_sched_fault()).
  * The handler fails every job on the ring with the context's error; jobs
  * not yet on the ring fail in run_job with -ECANCELED.
  *
@@ -21,6 +24,8 @@
 
 #include <linux/dma-fence-chain.h>
 #include <linux/jiffies.h>
+#include <linux/moduleparam.h>
+#include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -28,12 +33,14 @@
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_syncobj.h>
+#include <drm/drm_utils.h>
 
 #include <uapi/drm/lumen_accel.h>
 
 #include "lumen_drv.h"
 #include "lumen_job.h"
 #include "lumen_queue.h"
+#include "lumen_reset.h"
 
 static_assert(sizeof(struct drm_lumen_queue_create) == 16);
 static_assert(sizeof(struct drm_lumen_queue_destroy) == 8);
@@ -60,19 +67,33 @@ static struct dma_fence *lumen_job_run(struct drm_sched_job *sjob)
 	/* A failed dependency already carries the error. */
 	if (unlikely(sjob->s_fence->finished.error))
 		return NULL;
-	if (READ_ONCE(q->dead) || lumen_uctx_banned(q->uctx))
+	if (lumen_queue_stale(q))
+		return ERR_PTR(-ENODEV);
+	if (lumen_uctx_banned(q->uctx))
 		return ERR_PTR(-ECANCELED);
 	if (!drm_dev_enter(&q->ldev->drm, &idx))
 		return ERR_PTR(-ENODEV);
 
+	/*
+	 * A queue marked dead (under fence_lock, by destroy, unplug or a
+	 * device reset) gets nothing on its ring any more: whoever marked it
+	 * has already failed the fences that were there.
+	 */
+	spin_lock_irqsave(&q->fence_lock, flags);
+	if (READ_ONCE(q->dead)) {
+		spin_unlock_irqrestore(&q->fence_lock, flags);
+		drm_dev_exit(idx);
+		return ERR_PTR(lumen_queue_stale(q) ? -ENODEV : -ECANCELED);
+	}
 	dma_fence_init(&f->base, &lumen_hw_fence_ops, &f->lock, q->fence_ctx, job->seqno);
 	/* The list's reference; the initial one goes to the scheduler. */
 	dma_fence_get(&f->base);
-	spin_lock_irqsave(&q->fence_lock, flags);
 	list_add_tail(&f->link, &q->fences);
 	spin_unlock_irqrestore(&q->fence_lock, flags);
 	job->hw_fence = NULL;
 
+	job->on_ring = true;
+	atomic_inc(&q->ring_jobs);
 	job->tdr_head = q->tail;
 	lumen_queue_ring_job(q, job->cmds, job->num_cmds, job->seqno);
 
@@ -88,13 +109,24 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 {
 	struct lumen_job *job = to_lumen_job(sjob);
 	struct lumen_queue *q = job->q;
+	struct lumen_device *ldev = q->ldev;
 	struct drm_gpu_scheduler *sched = &q->sched;
 	struct lumen_uctx *uctx = q->uctx;
-	bool hw, dead = READ_ONCE(q->dead);
-	u32 head, sts;
+	bool hw, dead = READ_ONCE(q->dead), stale;
+	u32 head, sts, progress;
 	int idx, err;
 
-	hw = drm_dev_enter(&q->ldev->drm, &idx);
+	/*
+	 * The hardware is only touched for a queue of the live generation
+	 * and outside a device reset (a PCI function reset does not run on
+	 * this workqueue, so it is excluded by the lock).
+	 */
+	hw = drm_dev_enter(&ldev->drm, &idx);
+	if (hw && !down_read_trylock(&ldev->reset_lock)) {
+		drm_dev_exit(idx);
+		hw = false;
+	}
+	stale = lumen_queue_stale(q);
 
 	/* Stop run_job (which writes the ring) and the freeing of jobs. */
 	drm_sched_wqueue_stop(sched);
@@ -103,22 +135,36 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 	list_add(&sjob->list, &sched->pending_list);
 	spin_unlock(&sched->job_list_lock);
 
-	if (hw && !dead && !lumen_uctx_banned(uctx)) {
+	if (hw && !stale && !dead && !lumen_uctx_banned(uctx)) {
 		lumen_queue_signal_done(q);
 		head = lumen_queue_head(q, &sts);
-		/* Done after all, or still moving: give it another period. */
+		progress = lumen_queue_progress(q);
+		/*
+		 * Done after all, or still moving: give it another period.
+		 * Moving is HEAD passing descriptors, or, within one long
+		 * COPY/FILL (16 GiB may take long on an engine shared with
+		 * other queues), the bytes the queue's engine wrote since the
+		 * previous check; the first check only takes that baseline.
+		 */
 		if (dma_fence_is_signaled(&sjob->s_fence->finished) ||
-		    (sts == LUMEN_QSTS_RUNNING && head != job->tdr_head)) {
+		    (sts == LUMEN_QSTS_RUNNING &&
+		     (head != job->tdr_head || !job->tdr_progress_valid ||
+		      progress != job->tdr_progress))) {
 			job->tdr_head = head;
+			job->tdr_progress = progress;
+			job->tdr_progress_valid = true;
 			goto out_start;
 		}
-		dev_warn_ratelimited(lumen_dev(q->ldev),
+		dev_warn_ratelimited(lumen_dev(ldev),
 				     "context %u queue %u: job %llu timed out (HEAD %u, status %u), resetting\n",
 				     uctx->ctx_id, q->hwq->index, job->seqno, head, sts);
 		lumen_uctx_fail(uctx, q, -ETIMEDOUT, DRM_LUMEN_CTX_HUNG);
+		/* Hung again right after its last queue reset: reset the card. */
+		if (atomic_inc_return(&q->hwq->hangs) >= 2)
+			lumen_reset_schedule(ldev, LUMEN_RESET_QUEUE_HANG);
 	}
 
-	if (!hw)
+	if (!hw || stale)
 		err = -ENODEV;
 	else if (dead && !lumen_uctx_banned(uctx))
 		err = -ECANCELED;
@@ -126,16 +172,19 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 		err = lumen_uctx_error(uctx);
 
 	/* What completed before the reset did complete. */
-	lumen_queue_signal_done(q);
-	if (hw)
+	if (hw && !stale) {
+		lumen_queue_signal_done(q);
 		lumen_queue_hw_reset(q);
+	}
 	/* The scheduler's callbacks complete the jobs with this error. */
 	lumen_queue_fail_fences(q, err ? err : -ECANCELED);
 
 out_start:
 	drm_sched_wqueue_start(sched);
-	if (hw)
+	if (hw) {
+		up_read(&ldev->reset_lock);
 		drm_dev_exit(idx);
+	}
 	return DRM_GPU_SCHED_STAT_NOMINAL;
 }
 
@@ -157,12 +206,24 @@ static void lumen_job_free(struct drm_sched_job *sjob)
 {
 	struct lumen_job *job = to_lumen_job(sjob);
 	struct lumen_queue *q = job->q;
+	bool wake, on_ring = job->on_ring;
+	struct dma_fence *scheduled = &sjob->s_fence->scheduled;
+	struct dma_fence *finished = &sjob->s_fence->finished;
+
+	/* Engine time for DRM fdinfo: from run_job to the job's completion. */
+	if (on_ring && test_bit(DMA_FENCE_FLAG_TIMESTAMP_BIT, &finished->flags) &&
+	    test_bit(DMA_FENCE_FLAG_TIMESTAMP_BIT, &scheduled->flags) &&
+	    ktime_after(finished->timestamp, scheduled->timestamp))
+		atomic64_add(ktime_to_ns(ktime_sub(finished->timestamp, scheduled->timestamp)),
+			     &q->uctx->busy_ns);
 
 	drm_sched_job_cleanup(sjob);
 	lumen_job_free_resources(job);
 	kfree(job);
 
-	if (atomic_dec_and_test(&q->jobs))
+	atomic_dec(&q->uctx->jobs);
+	wake = on_ring && atomic_dec_and_test(&q->ring_jobs);
+	if (atomic_dec_and_test(&q->jobs) || wake)
 		wake_up_all(&q->idle_wq);
 	lumen_queue_put(q);
 }
@@ -265,6 +326,32 @@ static int lumen_check_cmds(struct lumen_device *ldev, const struct lumen_cmd *c
 
 /* ---- SUBMIT ---------------------------------------------------------- */
 
+unsigned int lumen_max_file_jobs = 512;
+module_param_named(max_file_jobs, lumen_max_file_jobs, uint, 0644);
+MODULE_PARM_DESC(max_file_jobs,
+		 "Jobs one open file may have submitted and not yet completed; SUBMIT fails with -EAGAIN beyond (default 512)");
+
+/*
+ * vmemdup_array_user() charged to the caller's memory cgroup: a job's
+ * commands (up to 256 KiB) live as long as the job.
+ */
+static void *lumen_copy_array_user(u64 uptr, u32 n, size_t size)
+{
+	size_t bytes;
+	void *p;
+
+	if (check_mul_overflow((size_t)n, size, &bytes))
+		return ERR_PTR(-EINVAL);
+	p = kvmalloc(bytes, GFP_KERNEL_ACCOUNT);
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(p, u64_to_user_ptr(uptr), bytes)) {
+		kvfree(p);
+		return ERR_PTR(-EFAULT);
+	}
+	return p;
+}
+
 /**
  * struct lumen_out_sync - a resolved out-sync of a submission
  * @syncobj: the syncobj, referenced
@@ -302,10 +389,10 @@ static int lumen_out_syncs_get(struct drm_file *file, const struct drm_lumen_sub
 	*out = NULL;
 	if (!n)
 		return 0;
-	syncs = vmemdup_array_user(u64_to_user_ptr(args->out_syncs), n, sizeof(*syncs));
+	syncs = lumen_copy_array_user(args->out_syncs, n, sizeof(*syncs));
 	if (IS_ERR(syncs))
 		return PTR_ERR(syncs);
-	outs = kvcalloc(n, sizeof(*outs), GFP_KERNEL);
+	outs = kvcalloc(n, sizeof(*outs), GFP_KERNEL_ACCOUNT);
 	if (!outs) {
 		kvfree(syncs);
 		return -ENOMEM;
@@ -349,7 +436,7 @@ static int lumen_in_syncs_add(struct drm_file *file, const struct drm_lumen_subm
 
 	if (!n)
 		return 0;
-	syncs = vmemdup_array_user(u64_to_user_ptr(args->in_syncs), n, sizeof(*syncs));
+	syncs = lumen_copy_array_user(args->in_syncs, n, sizeof(*syncs));
 	if (IS_ERR(syncs))
 		return PTR_ERR(syncs);
 
@@ -398,8 +485,8 @@ static int lumen_submit_check_args(const struct drm_lumen_submit *args)
  * @file: caller
  *
  * Return: 0 with &drm_lumen_submit.seqno set; -EINVAL, -ENOENT,
- * -ECANCELED, -EFAULT, -ENOMEM as documented in the uAPI; -ENODEV once
- * unplugged.
+ * -ECANCELED, -EFAULT, -ENOMEM as documented in the uAPI; -EAGAIN when the
+ * file has max_file_jobs jobs in flight; -ENODEV once unplugged or reset.
  */
 int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 {
@@ -425,17 +512,23 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 		lumen_queue_put(q);
 		return -ECANCELED;
 	}
+	/* Bounded kernel memory per file: the caller waits and retries. */
+	if (atomic_inc_return(&q->uctx->jobs) > READ_ONCE(lumen_max_file_jobs)) {
+		atomic_dec(&q->uctx->jobs);
+		lumen_queue_put(q);
+		return -EAGAIN;
+	}
 
-	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	job = kzalloc(sizeof(*job), GFP_KERNEL_ACCOUNT);
 	if (!job) {
+		atomic_dec(&q->uctx->jobs);
 		lumen_queue_put(q);
 		return -ENOMEM;
 	}
 	job->q = q;	/* takes over the lookup's reference */
 	job->num_cmds = args->num_cmds;
 
-	job->cmds = vmemdup_array_user(u64_to_user_ptr(args->cmds), args->num_cmds,
-				       sizeof(*job->cmds));
+	job->cmds = lumen_copy_array_user(args->cmds, args->num_cmds, sizeof(*job->cmds));
 	if (IS_ERR(job->cmds)) {
 		ret = PTR_ERR(job->cmds);
 		job->cmds = NULL;
@@ -449,7 +542,7 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 	if (ret)
 		goto err_job;
 
-	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
+	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL_ACCOUNT);
 	if (!job->hw_fence) {
 		ret = -ENOMEM;
 		goto err_job;
@@ -524,6 +617,7 @@ err_job:
 	lumen_out_syncs_free(outs, args->num_out_syncs);
 	lumen_job_free_resources(job);
 	kfree(job);
+	atomic_dec(&q->uctx->jobs);
 	lumen_queue_put(q);
 	return ret;
 }
@@ -540,9 +634,10 @@ err_job:
  * older jobs completed long ago and report the context's error if it is
  * banned, else 0.
  *
- * Return: 0 with &drm_lumen_wait.status set; -ETIME on timeout; -EINVAL
- * for bad flags or reserved or a seqno not yet submitted; -ENOENT for an
- * unknown queue; -ERESTARTSYS on a signal.
+ * Return: 0 with &drm_lumen_wait.status set; -ETIME once the deadline
+ * passed; -EINVAL for bad flags or reserved or a seqno not yet submitted;
+ * -ENOENT for an unknown queue; -ERESTARTSYS on a signal (restart-safe:
+ * the deadline is absolute).
  */
 int lumen_wait_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 {
@@ -575,9 +670,11 @@ int lumen_wait_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 		goto out;
 	}
 
-	timeout = min_t(u64, nsecs_to_jiffies64(args->timeout_ns), MAX_SCHEDULE_TIMEOUT - 1);
-	if (args->timeout_ns && !timeout)
-		timeout = 1;
+	/*
+	 * An absolute deadline: a wait interrupted by a signal restarts with
+	 * the same arguments and the same deadline, not a fresh timeout.
+	 */
+	timeout = drm_timeout_abs_to_jiffies(min_t(u64, args->timeout_ns, S64_MAX));
 	if (!timeout)
 		ret = dma_fence_is_signaled(fence) ? 1 : 0;
 	else

@@ -33,6 +33,10 @@ struct lumen_queue;
  * @hw_fence: preallocated hardware fence, so that run_job never allocates;
  *	NULL once run_job handed it to the scheduler
  * @tdr_head: queue HEAD at the previous timeout check of this job
+ * @tdr_progress: queue PROGRESS (bytes written) at that check
+ * @tdr_progress_valid: @tdr_progress was read (from the first check on)
+ * @on_ring: run_job put the job on the ring (counted in
+ *	&lumen_queue.ring_jobs)
  */
 struct lumen_job {
 	struct drm_sched_job base;
@@ -44,6 +48,9 @@ struct lumen_job {
 	u64 seqno;
 	struct lumen_hw_fence *hw_fence;
 	u32 tdr_head;
+	u32 tdr_progress;
+	bool tdr_progress_valid;
+	bool on_ring;
 };
 
 extern const struct drm_sched_backend_ops lumen_sched_ops;

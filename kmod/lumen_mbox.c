@@ -22,6 +22,7 @@
 #include "lumen_drv.h"
 #include "lumen_hw.h"
 #include "lumen_mbox.h"
+#include "lumen_reset.h"
 
 static unsigned int lumen_mbox_timeout_ms = 2000;
 module_param_named(mbox_timeout_ms, lumen_mbox_timeout_ms, uint, 0644);
@@ -426,6 +427,8 @@ int lumen_mbox_call(struct lumen_device *ldev, u16 type,
 		dev_err_ratelimited(lumen_dev(ldev),
 				    "mailbox: %s seq %u timed out after %u ms\n",
 				    lumen_mbox_type_name(type), w.seq, timeout_ms);
+		/* A firmware that stopped answering only comes back by a reset. */
+		lumen_reset_schedule(ldev, LUMEN_RESET_MBOX_TIMEOUT);
 		return -ETIMEDOUT;
 	}
 	spin_unlock_irq(&mbox->lock);

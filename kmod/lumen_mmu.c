@@ -41,12 +41,12 @@ static struct lumen_mmu_table *lumen_table_alloc(struct lumen_mmu_pt *pt, unsign
 {
 	struct lumen_mmu_table *t;
 
-	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return NULL;
 
 	if (level < LUMEN_PT_LEVELS - 1) {
-		t->children = kcalloc(LUMEN_PT_ENTRIES, sizeof(*t->children), GFP_KERNEL);
+		t->children = kcalloc(LUMEN_PT_ENTRIES, sizeof(*t->children), GFP_KERNEL_ACCOUNT);
 		if (!t->children)
 			goto err_free;
 	}

@@ -27,6 +27,7 @@
  */
 
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
 #include <linux/moduleparam.h>
@@ -48,6 +49,11 @@
 #include "lumen_job.h"
 #include "lumen_queue.h"
 #include "lumen_vm.h"
+
+unsigned int lumen_max_file_queues = 16;
+module_param_named(max_file_queues, lumen_max_file_queues, uint, 0644);
+MODULE_PARM_DESC(max_file_queues,
+		 "Queues one open file may have; QUEUE_CREATE fails with -EBUSY beyond (default 16)");
 
 unsigned int lumen_job_timeout_ms = 2000;
 module_param_named(job_timeout_ms, lumen_job_timeout_ms, uint, 0644);
@@ -102,6 +108,7 @@ void lumen_queue_signal_done(struct lumen_queue *q)
 {
 	u64 done = le64_to_cpu(READ_ONCE(*q->fence_cpu));
 	struct lumen_hw_fence *f, *tmp;
+	bool progress = false;
 	unsigned long flags;
 
 	spin_lock_irqsave(&q->fence_lock, flags);
@@ -111,8 +118,12 @@ void lumen_queue_signal_done(struct lumen_queue *q)
 		list_del_init(&f->link);
 		dma_fence_signal(&f->base);
 		dma_fence_put(&f->base);
+		progress = true;
 	}
 	spin_unlock_irqrestore(&q->fence_lock, flags);
+	/* A job completed: the hardware queue is not stuck. */
+	if (progress)
+		atomic_set(&q->hwq->hangs, 0);
 }
 
 /**
@@ -171,6 +182,17 @@ u32 lumen_queue_head(struct lumen_queue *q, u32 *status)
 {
 	*status = lumen_qrd(q, LUMEN_QREG_STATUS);
 	return lumen_qrd(q, LUMEN_QREG_HEAD);
+}
+
+/**
+ * lumen_queue_progress() - bytes the queue's engine has written
+ * @q: queue; the caller is in drm_dev_enter()
+ *
+ * Return: the PROGRESS register, free-running modulo 2^32.
+ */
+u32 lumen_queue_progress(struct lumen_queue *q)
+{
+	return lumen_qrd(q, LUMEN_QREG_PROGRESS);
 }
 
 /**
@@ -425,9 +447,60 @@ static irqreturn_t lumen_hwq_irq(int irq, void *arg)
 
 /* ---- Device setup and removal ------------------------------------------ */
 
-static void lumen_queue_destroy_wq(struct drm_device *drm, void *arg)
+/* The queue that owns hardware queue @i, referenced, or NULL. */
+static struct lumen_queue *lumen_queue_get_owner(struct lumen_device *ldev, u32 i)
 {
-	destroy_workqueue(arg);
+	struct lumen_qmgr *qm = ldev->qm;
+	struct lumen_queue *q;
+	unsigned long flags;
+
+	spin_lock_irqsave(&qm->lock, flags);
+	q = qm->hwq[i].owner;
+	if (q)
+		kref_get(&q->ref);
+	spin_unlock_irqrestore(&qm->lock, flags);
+	return q;
+}
+
+/* Run @op on every queue that owns a hardware queue, with a reference. */
+#define lumen_queue_for_each_owner(ldev, op)					\
+	do {									\
+		struct lumen_device *__ld = (ldev);				\
+		u32 __i;							\
+		for (__i = 0; __i < __ld->qm->num; __i++) {			\
+			struct lumen_queue *__q = lumen_queue_get_owner(__ld, __i); \
+			if (__q) {						\
+				op(__q);					\
+				lumen_queue_put(__q);				\
+			}							\
+		}								\
+	} while (0)
+
+/*
+ * Mark a queue dead and fail the jobs on its ring with -ENODEV. Under
+ * @fence_lock, so that run_job, which checks @dead under it, puts no job
+ * on the ring afterwards; jobs not on the ring yet fail there.
+ */
+static void lumen_queue_lose(struct lumen_queue *q)
+{
+	struct lumen_hw_fence *f, *tmp;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->fence_lock, flags);
+	WRITE_ONCE(q->dead, true);
+	list_for_each_entry_safe(f, tmp, &q->fences, link) {
+		list_del_init(&f->link);
+		dma_fence_set_error(&f->base, -ENODEV);
+		dma_fence_signal(&f->base);
+		dma_fence_put(&f->base);
+	}
+	spin_unlock_irqrestore(&q->fence_lock, flags);
+}
+
+static void lumen_queue_unplug_one(struct lumen_queue *q)
+{
+	lumen_queue_lose(q);
+	lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
 }
 
 /*
@@ -438,34 +511,126 @@ static void lumen_queue_destroy_wq(struct drm_device *drm, void *arg)
 static void lumen_queue_unplug(void *arg)
 {
 	struct lumen_device *ldev = arg;
+
+	lumen_queue_for_each_owner(ldev, lumen_queue_unplug_one);
+}
+
+/**
+ * lumen_queue_lose_all() - fail the work of every queue before a reset
+ * @ldev: device
+ *
+ * Every queue existing now belongs to the reset generation that ends: its
+ * jobs on the ring fail with -ENODEV and the rest fail in run_job. The
+ * hardware is not touched (the reset takes care of it).
+ */
+void lumen_queue_lose_all(struct lumen_device *ldev)
+{
+	lumen_queue_for_each_owner(ldev, lumen_queue_lose);
+}
+
+/**
+ * lumen_queue_restart() - re-enable queue interrupts after a device reset
+ * @ldev: device, with the firmware booted again
+ *
+ * Queues of the old generation are not programmed again: their hardware
+ * queues stay reset until their files close them. Forgets the hang
+ * history of every hardware queue.
+ */
+void lumen_queue_restart(struct lumen_device *ldev)
+{
 	struct lumen_qmgr *qm = ldev->qm;
-	unsigned long flags;
 	u32 i;
 
-	for (i = 0; i < qm->num; i++) {
-		struct lumen_queue *q;
+	for (i = 0; i < qm->num; i++)
+		atomic_set(&qm->hwq[i].hangs, 0);
+	if (qm->num)
+		lumen_hw_irq_enable(ldev, LUMEN_INT_QUEUE | LUMEN_INT_MMU_FAULT);
+}
 
-		spin_lock_irqsave(&qm->lock, flags);
-		q = qm->hwq[i].owner;
-		if (q)
-			kref_get(&q->ref);
-		spin_unlock_irqrestore(&qm->lock, flags);
-		if (!q)
-			continue;
+static void lumen_queue_stop_one(struct lumen_queue *q)
+{
+	drm_sched_wqueue_stop(&q->sched);
+}
 
-		WRITE_ONCE(q->dead, true);
-		lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
-		lumen_queue_fail_fences(q, -ENODEV);
-		lumen_queue_put(q);
+static void lumen_queue_start_one(struct lumen_queue *q)
+{
+	/* Completions that arrived while interrupts were masked. */
+	lumen_queue_signal_done(q);
+	drm_sched_wqueue_start(&q->sched);
+}
+
+static bool lumen_queue_ring_empty(struct lumen_queue *q)
+{
+	unsigned long flags;
+	bool empty;
+
+	lumen_queue_signal_done(q);
+	spin_lock_irqsave(&q->fence_lock, flags);
+	empty = list_empty(&q->fences);
+	spin_unlock_irqrestore(&q->fence_lock, flags);
+	return empty;
+}
+
+/**
+ * lumen_queue_suspend_all() - stop feeding the card and let it drain
+ * @ldev: device; the caller holds the reset lock for writing
+ * @timeout_ms: how long the jobs on the rings may take to finish
+ *
+ * Stops every queue's scheduler, so nothing new reaches a ring, then waits
+ * for the jobs already on the rings. Jobs not yet on a ring stay queued
+ * and run after lumen_queue_resume_all().
+ *
+ * Return: true if every ring drained in time.
+ */
+bool lumen_queue_suspend_all(struct lumen_device *ldev, unsigned int timeout_ms)
+{
+	struct lumen_qmgr *qm = ldev->qm;
+	unsigned long end = jiffies + msecs_to_jiffies(timeout_ms);
+	bool idle;
+	u32 i;
+
+	lumen_queue_for_each_owner(ldev, lumen_queue_stop_one);
+	for (;;) {
+		idle = true;
+		for (i = 0; i < qm->num && idle; i++) {
+			struct lumen_queue *q = lumen_queue_get_owner(ldev, i);
+
+			if (q) {
+				idle = lumen_queue_ring_empty(q);
+				lumen_queue_put(q);
+			}
+		}
+		if (idle || time_after(jiffies, end))
+			return idle;
+		usleep_range(5000, 10000);
 	}
+}
+
+/**
+ * lumen_queue_resume_all() - feed the card again after a suspend
+ * @ldev: device
+ */
+void lumen_queue_resume_all(struct lumen_device *ldev)
+{
+	lumen_queue_for_each_owner(ldev, lumen_queue_start_one);
+}
+
+/**
+ * lumen_queue_stale() - is a queue of an older reset generation
+ * @q: queue
+ *
+ * Return: true if the card was reset since @q was created.
+ */
+bool lumen_queue_stale(struct lumen_queue *q)
+{
+	return q->reset_gen != (u32)atomic_read(&q->ldev->reset_gen);
 }
 
 /**
  * lumen_queue_init() - set up the hardware queues of a device
  * @ldev: device with its MSI-X vectors allocated
  *
- * Maps the doorbell BAR, creates the reset workqueue and requests the
- * completion vector of every usable queue. A device without
+ * Maps the doorbell BAR and requests the completion vector of every usable queue. A device without
  * LUMEN_CAP_DMA_QUEUES gets no queues (QUEUE_CREATE fails -EOPNOTSUPP).
  *
  * Return: 0 or a negative errno (logged).
@@ -507,14 +672,6 @@ int lumen_queue_init(struct lumen_device *ldev)
 		return ret;
 	}
 
-	qm->reset_wq = alloc_ordered_workqueue("lumen-reset-%s", 0, pci_name(pdev));
-	if (!qm->reset_wq)
-		return -ENOMEM;
-	/* Schedulers of files still open after unbind use it: drm lifetime. */
-	ret = drmm_add_action_or_reset(&ldev->drm, lumen_queue_destroy_wq, qm->reset_wq);
-	if (ret)
-		return ret;
-
 	for (i = 0; i < ldev->num_queues; i++) {
 		struct lumen_hwq *hwq = &qm->hwq[i];
 
@@ -549,7 +706,10 @@ int lumen_queue_init(struct lumen_device *ldev)
 
 static void lumen_queue_release(struct kref *ref)
 {
-	kfree(container_of(ref, struct lumen_queue, ref));
+	struct lumen_queue *q = container_of(ref, struct lumen_queue, ref);
+
+	lumen_uctx_put(q->uctx);
+	kfree(q);
 }
 
 /**
@@ -638,6 +798,7 @@ static void lumen_queue_free_hwq(struct lumen_queue *q)
 static void lumen_queue_destroy(struct lumen_queue *q)
 {
 	long timeout = msecs_to_jiffies(max(lumen_job_timeout_ms, 10u));
+	unsigned long flags;
 	bool entity_killed = false;
 	unsigned int i;
 
@@ -645,17 +806,24 @@ static void lumen_queue_destroy(struct lumen_queue *q)
 	q->closing = true;
 	mutex_unlock(&q->submit_lock);
 
-	if (!wait_event_timeout(q->idle_wq, !atomic_read(&q->jobs), timeout)) {
+	/* A killed process (exit closes its files) does not wait at all. */
+	if (wait_event_killable_timeout(q->idle_wq, !atomic_read(&q->jobs), timeout) <= 0) {
 		/*
-		 * Cancel: run_job refuses, the timeout handler resets the jobs
-		 * on the ring, and killing the entity frees the ones still
-		 * waiting for an in-fence, which may never signal.
+		 * Cancel: run_job refuses, the timeout handler fails the jobs
+		 * on the ring and resets the hardware queue, and killing the
+		 * entity drops the jobs not on the ring yet. Those may still
+		 * wait for an in-fence that never signals: they hold a
+		 * reference on the queue and are freed whenever it signals,
+		 * without touching the hardware, so only the jobs on the ring
+		 * are waited for. That wait is bounded by the timeout handler.
 		 */
+		spin_lock_irqsave(&q->fence_lock, flags);
 		WRITE_ONCE(q->dead, true);
+		spin_unlock_irqrestore(&q->fence_lock, flags);
 		drm_sched_entity_fini(&q->entity);
 		entity_killed = true;
 		drm_sched_fault(&q->sched);
-		wait_event(q->idle_wq, !atomic_read(&q->jobs));
+		wait_event_timeout(q->idle_wq, !atomic_read(&q->ring_jobs), 4 * timeout);
 	}
 
 	/*
@@ -685,6 +853,7 @@ static void lumen_queue_destroy(struct lumen_queue *q)
 	mutex_unlock(&q->submit_lock);
 	put_pid(q->pid);
 
+	atomic_dec(&q->uctx->num_queues);
 	lumen_queue_put(q);
 }
 
@@ -719,13 +888,22 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 	if (lumen_uctx_banned(uctx))
 		return -ECANCELED;
 
+	ret = lumen_file_get_ctx(lfile);
+	if (ret)
+		return ret;
+
 	if (!drm_dev_enter(drm, &idx))
 		return -ENODEV;
 
-	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	if (atomic_inc_return(&uctx->num_queues) > READ_ONCE(lumen_max_file_queues)) {
+		ret = -EBUSY;
+		goto out_count;
+	}
+
+	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
 	if (!q) {
 		ret = -ENOMEM;
-		goto out_exit;
+		goto out_count;
 	}
 	kref_init(&q->ref);
 	q->ldev = ldev;
@@ -734,8 +912,10 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 	spin_lock_init(&q->fence_lock);
 	INIT_LIST_HEAD(&q->fences);
 	atomic_set(&q->jobs, 0);
+	atomic_set(&q->ring_jobs, 0);
 	init_waitqueue_head(&q->idle_wq);
 	q->pid = get_pid(task_tgid(current));
+	q->reset_gen = lfile->reset_gen;
 
 	q->ring = dma_alloc_coherent(dev, LUMEN_RING_BYTES, &q->ring_dma, GFP_KERNEL);
 	q->fence_cpu = dma_alloc_coherent(dev, SZ_4K, &q->fence_dma, GFP_KERNEL);
@@ -764,7 +944,7 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 	q->fence_ctx = dma_fence_context_alloc(1);
 	ret = drm_sched_init(&q->sched, &lumen_sched_ops, NULL, DRM_SCHED_PRIORITY_COUNT,
 			     LUMEN_RING_ENTRIES, 0,
-			     msecs_to_jiffies(max(lumen_job_timeout_ms, 10u)), qm->reset_wq,
+			     msecs_to_jiffies(max(lumen_job_timeout_ms, 10u)), ldev->reset_wq,
 			     NULL, q->name, dev);
 	if (ret)
 		goto err_unmap;
@@ -789,6 +969,8 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 	if (ret)
 		goto err_owner;
 
+	/* Dropped when the last job lets go of the queue. */
+	kref_get(&uctx->ref);
 	args->queue_id = q->id;
 	drm_dev_exit(idx);
 	return 0;
@@ -810,7 +992,8 @@ err_mem:
 	lumen_queue_free_mem(q);
 	put_pid(q->pid);
 	kfree(q);
-out_exit:
+out_count:
+	atomic_dec(&uctx->num_queues);
 	drm_dev_exit(idx);
 	return ret;
 }
@@ -853,16 +1036,27 @@ int lumen_uctx_open(struct lumen_file *lfile)
 {
 	struct lumen_uctx *uctx;
 
-	uctx = kzalloc(sizeof(*uctx), GFP_KERNEL);
+	uctx = kzalloc(sizeof(*uctx), GFP_KERNEL_ACCOUNT);
 	if (!uctx)
 		return -ENOMEM;
+	kref_init(&uctx->ref);
 	uctx->ldev = lfile->ldev;
 	uctx->lfile = lfile;
-	uctx->ctx_id = lumen_file_ctx_id(lfile);
+	uctx->ctx_id = LUMEN_CONTEXTS_MAX;	/* none until lumen_file_get_ctx() */
 	xa_init_flags(&uctx->queues, XA_FLAGS_ALLOC1);
 	spin_lock_init(&uctx->lock);
 	lfile->uctx = uctx;
 	return 0;
+}
+
+/**
+ * lumen_uctx_set_ctx() - record the MMU context of a file's queues
+ * @uctx: the file's execution state
+ * @ctx_id: MMU context id, from lumen_file_get_ctx()
+ */
+void lumen_uctx_set_ctx(struct lumen_uctx *uctx, u32 ctx_id)
+{
+	uctx->ctx_id = ctx_id;
 }
 
 /**
@@ -882,8 +1076,23 @@ void lumen_uctx_close(struct lumen_file *lfile)
 		lumen_queue_destroy(q);
 	}
 	xa_destroy(&uctx->queues);
-	kfree(uctx);
+	uctx->lfile = NULL;
 	lfile->uctx = NULL;
+	lumen_uctx_put(uctx);
+}
+
+static void lumen_uctx_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct lumen_uctx, ref));
+}
+
+/**
+ * lumen_uctx_put() - drop a reference on a file's execution state
+ * @uctx: the state; any context
+ */
+void lumen_uctx_put(struct lumen_uctx *uctx)
+{
+	kref_put(&uctx->ref, lumen_uctx_release);
 }
 
 /* ---- Tests and debugfs ------------------------------------------------- */
@@ -903,7 +1112,10 @@ int lumen_queue_inject(struct lumen_device *ldev, u32 kind, u32 hwq)
 
 	if (!(ldev->id.caps & LUMEN_CAP_FAULT_INJECT))
 		return -EOPNOTSUPP;
-	if (kind > LUMEN_INJECT_CORRUPT_DESC || hwq >= ldev->qm->num)
+	if (kind >= LUMEN_INJECT_COUNT || hwq >= ldev->qm->num)
+		return -EINVAL;
+	/* Device injections fire at once and name no queue. */
+	if (kind >= LUMEN_INJECT_FW_CRASH && hwq)
 		return -EINVAL;
 	if (!drm_dev_enter(&ldev->drm, &idx))
 		return -ENODEV;

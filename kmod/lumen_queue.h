@@ -63,19 +63,20 @@ static_assert(DRM_LUMEN_MAX_CMDS + LUMEN_JOB_KERNEL_CMDS <= LUMEN_RING_ENTRIES);
  * @irq: Linux IRQ of its completion vector (LUMEN_VEC_QUEUE_BASE + @index)
  * @owner: user queue that owns it, or NULL; written under
  *	&lumen_qmgr.lock, read by the interrupt handlers under that lock
+ * @hangs: job timeouts in a row without a job completing in between,
+ *	whoever owned the queue; a second one resets the whole card
  */
 struct lumen_hwq {
 	struct lumen_device *ldev;
 	u32 index;
 	int irq;
 	struct lumen_queue *owner;
+	atomic_t hangs;
 };
 
 /**
  * struct lumen_qmgr - hardware queue allocation of a device
  * @doorbells: BAR4 mapping, one page per queue (NULL without queues)
- * @reset_wq: ordered workqueue every queue's timeout (TDR) work runs on,
- *	so queue resets never run concurrently
  * @num: usable hardware queues (those with a vector)
  * @lock: protects @used and every &lumen_hwq.owner; taken in hard IRQ
  *	context, so process context uses the _irqsave variants
@@ -86,7 +87,6 @@ struct lumen_hwq {
  */
 struct lumen_qmgr {
 	void __iomem *doorbells;
-	struct workqueue_struct *reset_wq;
 	u32 num;
 	/* protects @used and the owners, see above */
 	spinlock_t lock;
@@ -98,9 +98,15 @@ struct lumen_qmgr {
 
 /**
  * struct lumen_uctx - execution state of one open file (device context)
+ * @ref: the file holds one reference and every queue one, so that jobs
+ *	still draining after the file closed can count themselves out
  * @ldev: device
- * @lfile: the file
- * @ctx_id: MMU context id the file's queues run in
+ * @lfile: the file; NULL once it is closed
+ * @jobs: jobs of the file submitted and not yet freed (max_file_jobs)
+ * @num_queues: queues the file has (max_file_queues)
+ * @busy_ns: engine time of the file's completed jobs (DRM fdinfo)
+ * @ctx_id: MMU context id the file's queues run in; LUMEN_CONTEXTS_MAX
+ *	until the file's device context exists (it does before any queue)
  * @queues: the file's &struct lumen_queue by uAPI id; its own lock
  *	protects lookups, each entry holds a reference
  * @lock: protects @status; taken in hard IRQ context
@@ -108,8 +114,12 @@ struct lumen_qmgr {
  *	sticky and read locklessly by the submit and run paths
  */
 struct lumen_uctx {
+	struct kref ref;
 	struct lumen_device *ldev;
 	struct lumen_file *lfile;
+	atomic_t jobs;
+	atomic_t num_queues;
+	atomic64_t busy_ns;
 	u32 ctx_id;
 	struct xarray queues;
 	/* protects @status */
@@ -144,8 +154,13 @@ struct lumen_uctx {
  * @fence_lock: protects @fences; taken in hard IRQ context
  * @fences: hardware fences of jobs on the ring, oldest first
  * @jobs: jobs submitted and not yet freed
- * @idle_wq: woken when @jobs drops to zero
- * @dead: jobs of this queue are cancelled (destroy timed out or unplug)
+ * @ring_jobs: jobs run_job put on the ring and not yet freed
+ * @idle_wq: woken when @jobs or @ring_jobs drops to zero
+ * @dead: jobs of this queue are cancelled (destroy timed out, unplug or a
+ *	device reset); set under @fence_lock, after which run_job puts no
+ *	job on the ring
+ * @reset_gen: &lumen_device.reset_gen the queue was created in; a queue of
+ *	an older generation is never programmed again
  * @pid: process that created the queue, for debugfs
  * @name: scheduler name
  */
@@ -179,8 +194,10 @@ struct lumen_queue {
 	struct list_head fences;
 
 	atomic_t jobs;
+	atomic_t ring_jobs;
 	wait_queue_head_t idle_wq;
 	bool dead;
+	u32 reset_gen;
 	struct pid *pid;
 	char name[24];
 };
@@ -199,12 +216,16 @@ struct lumen_hw_fence {
 };
 
 extern unsigned int lumen_job_timeout_ms;
+extern unsigned int lumen_max_file_jobs;
+extern unsigned int lumen_max_file_queues;
 extern const struct dma_fence_ops lumen_hw_fence_ops;
 
 int lumen_queue_init(struct lumen_device *ldev);
 
 int lumen_uctx_open(struct lumen_file *lfile);
 void lumen_uctx_close(struct lumen_file *lfile);
+void lumen_uctx_set_ctx(struct lumen_uctx *uctx, u32 ctx_id);
+void lumen_uctx_put(struct lumen_uctx *uctx);
 
 struct lumen_queue *lumen_queue_lookup(struct lumen_uctx *uctx, u32 id);
 void lumen_queue_put(struct lumen_queue *q);
@@ -213,8 +234,14 @@ void lumen_queue_ring_job(struct lumen_queue *q, const struct lumen_cmd *cmds, u
 			  u64 seqno);
 void lumen_queue_signal_done(struct lumen_queue *q);
 void lumen_queue_fail_fences(struct lumen_queue *q, int err);
+bool lumen_queue_stale(struct lumen_queue *q);
+void lumen_queue_lose_all(struct lumen_device *ldev);
+void lumen_queue_restart(struct lumen_device *ldev);
+bool lumen_queue_suspend_all(struct lumen_device *ldev, unsigned int timeout_ms);
+void lumen_queue_resume_all(struct lumen_device *ldev);
 void lumen_queue_hw_reset(struct lumen_queue *q);
 u32 lumen_queue_head(struct lumen_queue *q, u32 *status);
+u32 lumen_queue_progress(struct lumen_queue *q);
 
 bool lumen_uctx_banned(struct lumen_uctx *uctx);
 int lumen_uctx_error(struct lumen_uctx *uctx);

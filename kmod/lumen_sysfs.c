@@ -5,7 +5,8 @@
  * Attached to the PCI device through pci_driver.dev_groups, so the driver
  * core creates them after a successful probe and removes them before
  * remove() runs; they exist exactly while the card is bound. Each file holds
- * one value followed by a newline, and values never change while bound:
+ * one value followed by a newline. Identity values only change when a
+ * device reset boots a different firmware file:
  *
  * /sys/bus/pci/devices/<bdf>/ (also /sys/class/accel/accelN/device/)
  *   serial          board serial number (ASCII)
@@ -16,6 +17,13 @@
  *   fw_abi_version  negotiated firmware ABI, "major.minor"
  *   fw_build_id     firmware build identification (ASCII, may be empty)
  *   mem_size        device memory in bytes, decimal
+ *   reset_count     device resets since the driver bound, decimal
+ *                   (each also sends a KOBJ_CHANGE uevent, lumen_reset.c)
+ *   reset_reason    why the card was last reset: LUMEN_RESET_* names
+ *                   joined by '|' ("halted", "fw_crash", "mbox_timeout",
+ *                   "queue_hang", "flr", "pci_error", "resume", "user"),
+ *                   or "none"
+ *   state           "ok", "resetting" or "lost" (the last reset failed)
  *
  * Readable by everyone: none of this is secret, and tools must work without
  * root.
@@ -28,6 +36,7 @@
 #include <linux/sysfs.h>
 
 #include "lumen_drv.h"
+#include "lumen_reset.h"
 #include "lumen_sysfs.h"
 
 static struct lumen_device *lumen_sysfs_ldev(struct device *dev)
@@ -80,9 +89,42 @@ static DEVICE_ATTR_RO(fw_abi_version);
 
 static ssize_t fw_build_id_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%s\n", lumen_sysfs_ldev(dev)->id.fw_build_id);
+	struct lumen_device *ldev = lumen_sysfs_ldev(dev);
+	ssize_t ret;
+
+	/* A reset rewrites it. */
+	down_read(&ldev->reset_lock);
+	ret = sysfs_emit(buf, "%s\n", ldev->id.fw_build_id);
+	up_read(&ldev->reset_lock);
+	return ret;
 }
 static DEVICE_ATTR_RO(fw_build_id);
+
+static ssize_t reset_count_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&lumen_sysfs_ldev(dev)->reset_count));
+}
+static DEVICE_ATTR_RO(reset_count);
+
+static ssize_t reset_reason_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	char why[96];
+
+	lumen_reset_reason_names(READ_ONCE(lumen_sysfs_ldev(dev)->last_reset_reason), why,
+				 sizeof(why));
+	return sysfs_emit(buf, "%s\n", why);
+}
+static DEVICE_ATTR_RO(reset_reason);
+
+static ssize_t state_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct lumen_device *ldev = lumen_sysfs_ldev(dev);
+
+	if (READ_ONCE(ldev->lost))
+		return sysfs_emit(buf, "lost\n");
+	return sysfs_emit(buf, "%s\n", READ_ONCE(ldev->hw_up) ? "ok" : "resetting");
+}
+static DEVICE_ATTR_RO(state);
 
 static ssize_t mem_size_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
@@ -99,6 +141,9 @@ static struct attribute *lumen_dev_attrs[] = {
 	&dev_attr_fw_abi_version.attr,
 	&dev_attr_fw_build_id.attr,
 	&dev_attr_mem_size.attr,
+	&dev_attr_reset_count.attr,
+	&dev_attr_reset_reason.attr,
+	&dev_attr_state.attr,
 	NULL,
 };
 

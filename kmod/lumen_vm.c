@@ -25,6 +25,7 @@
  */
 
 #include <linux/lockdep.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -41,6 +42,11 @@
 #include "lumen_vm.h"
 
 static_assert(sizeof(struct drm_lumen_vm_bind) == 40);
+
+unsigned int lumen_max_file_mappings = 65536;
+module_param_named(max_file_mappings, lumen_max_file_mappings, uint, 0644);
+MODULE_PARM_DESC(max_file_mappings,
+		 "VM_BIND mappings one open file may have; MAP fails with -ENOSPC beyond (default 65536)");
 static_assert(BIT_ULL(LUMEN_VA_BITS) >= DRM_LUMEN_VA_USER_END);
 
 /**
@@ -56,17 +62,6 @@ struct lumen_vm_mapping {
 	struct drm_gem_object *obj;
 	u64 offset;
 };
-
-/**
- * lumen_file_ctx_id() - MMU context id of an open file
- * @lfile: the file
- *
- * Return: id in [0, LUMEN_CONTEXTS_MAX); constant for the file's life.
- */
-u32 lumen_file_ctx_id(struct lumen_file *lfile)
-{
-	return lfile->vm.ctx_id;
-}
 
 /**
  * lumen_vm_init() - create the device context of a new file
@@ -234,7 +229,7 @@ int lumen_vm_map_kernel(struct lumen_vm *vm, u64 va, dma_addr_t dma, u64 size, b
 	    check_add_overflow(va, size, &end) || end > DRM_LUMEN_VA_USER_START)
 		return -EINVAL;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m)
 		return -ENOMEM;
 
@@ -296,7 +291,7 @@ static int lumen_vm_bind_map(struct lumen_vm *vm, struct drm_file *file,
 	if (!(args->flags & DRM_LUMEN_VM_READ_ONLY) && !(bo->flags & DRM_LUMEN_BO_READ_ONLY))
 		prot |= LUMEN_PTE_WRITE;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m) {
 		ret = -ENOMEM;
 		goto err_put;
@@ -309,7 +304,13 @@ static int lumen_vm_bind_map(struct lumen_vm *vm, struct drm_file *file,
 		goto err_free;
 
 	mutex_lock(&vm->lock);
-	ret = lumen_vm_insert_locked(vm, m, args->va, args->size, 0, prot);
+	if (vm->num_user_mappings >= READ_ONCE(lumen_max_file_mappings)) {
+		ret = -ENOSPC;
+	} else {
+		ret = lumen_vm_insert_locked(vm, m, args->va, args->size, 0, prot);
+		if (!ret)
+			vm->num_user_mappings++;
+	}
 	mutex_unlock(&vm->lock);
 	if (ret)
 		goto err_unpin;
@@ -342,6 +343,7 @@ static int lumen_vm_bind_unmap(struct lumen_vm *vm, struct drm_lumen_vm_bind *ar
 	} else {
 		lumen_vm_clear_range_locked(vm, args->va, args->size);
 		lumen_vm_mapping_free_locked(vm, m);
+		vm->num_user_mappings--;
 	}
 	mutex_unlock(&vm->lock);
 	return ret;
@@ -362,6 +364,7 @@ int lumen_vm_bind_ioctl(struct drm_device *drm, void *data, struct drm_file *fil
 {
 	struct lumen_file *lfile = file->driver_priv;
 	struct drm_lumen_vm_bind *args = data;
+	bool has_ctx;
 	u64 end;
 	int ret, idx;
 
@@ -376,10 +379,15 @@ int lumen_vm_bind_ioctl(struct drm_device *drm, void *data, struct drm_file *fil
 	if (!drm_dev_enter(drm, &idx))
 		return -ENODEV;
 
-	if (args->op == DRM_LUMEN_VM_MAP)
-		ret = lumen_vm_bind_map(&lfile->vm, file, args);
-	else
-		ret = lumen_vm_bind_unmap(&lfile->vm, args);
+	if (args->op == DRM_LUMEN_VM_MAP) {
+		ret = lumen_file_get_ctx(lfile);
+		if (!ret)
+			ret = lumen_vm_bind_map(&lfile->vm, file, args);
+	} else {
+		/* Pairs with lumen_file_get_ctx(); no context: nothing mapped. */
+		has_ctx = smp_load_acquire(&lfile->has_ctx);
+		ret = has_ctx ? lumen_vm_bind_unmap(&lfile->vm, args) : -ENOENT;
+	}
 
 	drm_dev_exit(idx);
 	return ret;

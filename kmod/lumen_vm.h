@@ -5,8 +5,9 @@
  *
  * Kernel API for the rest of the driver (the job side):
  *
- *   lumen_file_ctx_id(lfile)          MMU context id of an open file; what
- *                                     QCTRL.CTX must be set to
+ *   lumen_file_get_ctx(lfile)         (lumen_drv.h) create the file's
+ *                                     context on first use; vm.ctx_id is
+ *                                     what QCTRL.CTX must be set to
  *   lumen_vm_map_kernel()             map host DMA memory (e.g. a fence page)
  *                                     at a kernel VA below DRM_LUMEN_VA_USER_START
  *   lumen_vm_unmap_kernel()           undo it (TLB invalidated on return)
@@ -47,6 +48,7 @@ struct lumen_file;
  * @mappings: all &struct lumen_vm_mapping of this VM
  * @pt: page tables of the context
  * @enabled: the context registers were programmed (MMU_CTX_CTRL.VALID)
+ * @num_user_mappings: VM_BIND mappings, under @lock (max_file_mappings)
  */
 struct lumen_vm {
 	struct lumen_device *ldev;
@@ -56,12 +58,13 @@ struct lumen_vm {
 	struct list_head mappings;
 	struct lumen_mmu_pt pt;
 	bool enabled;
+	u32 num_user_mappings;
 };
+
+extern unsigned int lumen_max_file_mappings;
 
 int lumen_vm_init(struct lumen_device *ldev, struct lumen_vm *vm);
 void lumen_vm_fini(struct lumen_vm *vm);
-
-u32 lumen_file_ctx_id(struct lumen_file *lfile);
 
 int lumen_vm_map_kernel(struct lumen_vm *vm, u64 va, dma_addr_t dma, u64 size,
 			bool writable);

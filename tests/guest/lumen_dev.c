@@ -72,9 +72,11 @@ int ld_ioctl(int fd, unsigned long req, void *arg)
 {
 	int ret;
 
+	/* Not EAGAIN: SUBMIT answers it when the file has max_file_jobs in
+	 * flight, and the tests want to see that. */
 	do {
 		ret = ioctl(fd, req, arg);
-	} while (ret == -1 && (errno == EINTR || errno == EAGAIN));
+	} while (ret == -1 && errno == EINTR);
 	return ret ? -errno : 0;
 }
 
@@ -159,8 +161,10 @@ int ld_queue_destroy(int fd, uint32_t queue_id)
 int ld_wait(int fd, uint32_t queue_id, uint64_t seqno, uint64_t timeout_ns,
 	    int32_t *status)
 {
+	/* The uAPI takes an absolute CLOCK_MONOTONIC deadline; 0 polls. */
 	struct drm_lumen_wait w = {
-		.queue_id = queue_id, .seqno = seqno, .timeout_ns = timeout_ns,
+		.queue_id = queue_id, .seqno = seqno,
+		.timeout_ns = timeout_ns ? ld_now_ns() + timeout_ns : 0,
 		.status = 0x7eadbeef,
 	};
 	int ret = ld_ioctl(fd, DRM_IOCTL_LUMEN_WAIT, &w);

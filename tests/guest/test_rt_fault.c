@@ -11,6 +11,9 @@
  *   - Hang: a queue hang injected through debugfs (job timeout lowered to
  *     300 ms) makes A's next job time out: LUMEN_ERROR_TIMEOUT, kind
  *     TIMEOUT, sticky likewise.
+ *   - Device reset (debugfs force_reset): every context of before reports
+ *     LUMEN_ERROR_DEVICE_LOST, kind DEVICE_LOST, sticky; a context created
+ *     afterwards (B again) copies byte-exact.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -438,12 +441,55 @@ static void test_hang(void **state)
 	b_copy_ok(f);
 }
 
+static void test_device_lost(void **state)
+{
+	struct fx *f = *state;
+	char path[192];
+	lumen_context_t a;
+	lumen_stream_t s, s2;
+	lumen_devptr_t small;
+	lumen_fault_t ft;
+
+	snprintf(path, sizeof(path), "%s/force_reset", f->dbg);
+	if (access(path, W_OK)) {
+		printf("# no debugfs force_reset: device loss not testable\n");
+		skip();
+	}
+	b_copy_ok(f);
+	RT_OK(lumen_context_create(f->dev, &a));
+	RT_OK(lumen_stream_create(a, &s));
+	RT_OK(lumen_stream_create(a, &s2));
+	RT_OK(lumen_malloc(a, 4096, &small));
+	RT_OK(lumen_launch_nop_async(s));
+	RT_OK(lumen_stream_synchronize(s));
+
+	assert_int_equal(gu_write_sysfs(path, "1"), 0);
+
+	/* The first call that reaches the driver learns it; then it sticks. */
+	RT_FAIL(lumen_launch_nop_async(s), LUMEN_ERROR_DEVICE_LOST);
+	expect_fault(a, LUMEN_ERROR_DEVICE_LOST, LUMEN_FAULT_DEVICE_LOST, &ft);
+	expect_sticky(a, s, s2, small, LUMEN_ERROR_DEVICE_LOST);
+	RT_OK_OR(lumen_stream_destroy(s2), LUMEN_ERROR_DEVICE_LOST);
+	RT_OK_OR(lumen_stream_destroy(s), LUMEN_ERROR_DEVICE_LOST);
+	RT_OK_OR(lumen_context_destroy(a), LUMEN_ERROR_DEVICE_LOST);
+
+	/* B was lost too; a new B works. */
+	RT_FAIL(lumen_stream_synchronize(f->sb), LUMEN_ERROR_DEVICE_LOST);
+	RT_OK_OR(lumen_context_destroy(f->b), LUMEN_ERROR_DEVICE_LOST);
+	f->b = NULL;
+	RT_OK(lumen_context_create(f->dev, &f->b));
+	RT_OK(lumen_stream_create(f->b, &f->sb));
+	RT_OK(lumen_malloc(f->b, BSIZE, &f->bd));
+	b_copy_ok(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mmu_fault),
 		cmocka_unit_test(test_read_fault),
 		cmocka_unit_test(test_hang),
+		cmocka_unit_test(test_device_lost),
 	};
 
 	return cmocka_run_group_tests_name("rt_fault", tests, setup, teardown);

@@ -64,6 +64,12 @@ typedef enum lumen_status {
 	LUMEN_ERROR_SYSTEM = 12,          /**< an OS call failed; the message has errno */
 	LUMEN_ERROR_DEVICE_ERROR = 13,    /**< sticky: the device reported an error (-EIO) */
 	LUMEN_ERROR_DRIVER_VERSION = 14,  /**< lumen.ko's uAPI is incompatible */
+	/**
+	 * sticky: the card was reset (or removed) under the context; its
+	 * work, memory and queues are gone. Destroy the context and create a
+	 * new one: contexts created after the reset work normally.
+	 */
+	LUMEN_ERROR_DEVICE_LOST = 15,
 } lumen_status_t;
 
 /** Short constant name of a status, e.g. "LUMEN_ERROR_TIMEOUT". */
@@ -137,6 +143,7 @@ typedef enum lumen_fault_kind {
 	LUMEN_FAULT_BAD_PTE = 4,
 	LUMEN_FAULT_TIMEOUT = 16,    /**< a job hung and was reset */
 	LUMEN_FAULT_DEVICE = 17,     /**< the device reported an error */
+	LUMEN_FAULT_DEVICE_LOST = 18, /**< the card was reset or removed */
 } lumen_fault_kind_t;
 
 typedef struct lumen_fault {

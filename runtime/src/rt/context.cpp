@@ -80,6 +80,9 @@ void Context::check() const
 	case LUMEN_FAULT_DEVICE:
 		what = "the device reported an error for the context's work";
 		break;
+	case LUMEN_FAULT_DEVICE_LOST:
+		what = "the card was reset or removed; the context's work and memory are lost";
+		break;
 	default:
 		what = std::string("device MMU fault (") +
 		       (f.kind == LUMEN_FAULT_NOT_MAPPED ? "not mapped"
@@ -102,6 +105,8 @@ lumen_status_t Context::refresh()
 	q.size = sizeof(st);
 	q.data = reinterpret_cast<uintptr_t>(&st);
 	int ret = kioctl(fd(), DRM_IOCTL_LUMEN_QUERY, &q);
+	if (ret == -ENODEV)
+		return mark_lost();
 	if (ret)
 		fail_errno("QUERY CONTEXT_STATUS", -ret);
 	if (!st.error && !(st.flags & DRM_LUMEN_CTX_BANNED))
@@ -124,6 +129,19 @@ lumen_status_t Context::refresh()
 		fault_.address = s == LUMEN_ERROR_DEVICE_FAULT ? st.fault_addr : 0;
 		fault_.is_write = s == LUMEN_ERROR_DEVICE_FAULT ? (st.fault_access != 0) : 0;
 		sticky_.store(s, std::memory_order_release);
+	}
+	return status();
+}
+
+lumen_status_t Context::mark_lost()
+{
+	std::lock_guard lk(m_);
+	if (status() == LUMEN_SUCCESS) {
+		fault_ = lumen_fault_t{};
+		fault_.struct_size = sizeof(fault_);
+		fault_.status = LUMEN_ERROR_DEVICE_LOST;
+		fault_.kind = LUMEN_FAULT_DEVICE_LOST;
+		sticky_.store(LUMEN_ERROR_DEVICE_LOST, std::memory_order_release);
 	}
 	return status();
 }

@@ -37,6 +37,9 @@ class Context {
 	void check() const;
 	// Read CONTEXT_STATUS from the kernel and latch an error; returns status().
 	lumen_status_t refresh();
+	// The driver answered -ENODEV: the card was reset or removed under
+	// the context. Makes LUMEN_ERROR_DEVICE_LOST sticky; returns the status.
+	lumen_status_t mark_lost();
 	lumen_fault_t fault() const;
 
 	MemoryManager &mem() noexcept { return mem_; }

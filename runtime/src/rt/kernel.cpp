@@ -16,11 +16,17 @@ namespace lumen::rt {
 
 int kioctl(int fd, unsigned long req, void *arg) noexcept
 {
-	int ret;
-	do {
-		ret = ::ioctl(fd, req, arg);
-	} while (ret == -1 && (errno == EINTR || errno == EAGAIN));
-	return ret ? -errno : 0;
+	for (;;) {
+		if (::ioctl(fd, req, arg) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		// The file's limit of jobs in flight: let the card drain a little.
+		struct timespec pause = {0, 50 * 1000};
+		nanosleep(&pause, nullptr);
+	}
 }
 
 Gem &Gem::operator=(Gem &&o) noexcept

@@ -43,7 +43,12 @@ lumen_status_t status_from_errno(int err)
 
 void fail_errno(const std::string &what, int err)
 {
-	throw Error(err == ENOENT ? LUMEN_ERROR_SYSTEM : status_from_errno(err),
+	// An ioctl on an open context's file answers -ENODEV once the card was
+	// reset or removed under it: its work and memory are gone.
+	lumen_status_t st = err == ENOENT   ? LUMEN_ERROR_SYSTEM
+			    : err == ENODEV ? LUMEN_ERROR_DEVICE_LOST
+					    : status_from_errno(err);
+	throw Error(st,
 		    what + " failed: " + std::strerror(err) + " (errno " + std::to_string(err) +
 			    ")");
 }
@@ -132,6 +137,8 @@ const char *lumen_status_string(lumen_status_t status)
 		return "LUMEN_ERROR_DEVICE_ERROR";
 	case LUMEN_ERROR_DRIVER_VERSION:
 		return "LUMEN_ERROR_DRIVER_VERSION";
+	case LUMEN_ERROR_DEVICE_LOST:
+		return "LUMEN_ERROR_DEVICE_LOST";
 	}
 	return "LUMEN_ERROR_UNKNOWN";
 }

@@ -66,6 +66,10 @@ void Stream::kernel_submit(const Op &op)
 	s.num_out_syncs = 1;
 	s.out_syncs = reinterpret_cast<uintptr_t>(&out);
 	int ret = kioctl(ctx_.fd(), DRM_IOCTL_LUMEN_SUBMIT, &s);
+	if (ret == -ENODEV) {
+		ctx_.mark_lost();
+		ctx_.check();
+	}
 	if (ret == -ECANCELED) {
 		ctx_.refresh();
 		ctx_.check();

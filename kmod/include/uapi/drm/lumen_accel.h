@@ -7,6 +7,44 @@
  * every unknown flag bit must be zero and the kernel rejects the call with
  * -EINVAL otherwise; user pointers are __u64; structures only grow at the
  * end, and variable-size outputs carry their size (see &drm_lumen_query).
+ *
+ * Core DRM ioctls: an accel file has no DRM master and no modesetting, so
+ * of the DRM core range (numbers outside DRM_COMMAND_BASE..DRM_COMMAND_END)
+ * only these are accepted: DRM_IOCTL_VERSION, DRM_IOCTL_GET_CAP,
+ * DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_PRIME_HANDLE_TO_FD,
+ * DRM_IOCTL_PRIME_FD_TO_HANDLE and every DRM_IOCTL_SYNCOBJ_* ioctl
+ * (CREATE, DESTROY, HANDLE_TO_FD, FD_TO_HANDLE, WAIT, RESET, SIGNAL,
+ * TIMELINE_WAIT, QUERY, TRANSFER, TIMELINE_SIGNAL, EVENTFD). Every other
+ * core ioctl (legacy, master/auth, GEM flink/open, modesetting) fails with
+ * -EOPNOTSUPP, and a command whose ioctl type is not 'd' with -ENOTTY,
+ * before the DRM core sees it.
+ *
+ * Device resets: when the card is reset (it halted, its firmware crashed or
+ * stopped answering, a queue hung twice in a row, a PCI function reset,
+ * a resume that found the card's state gone), a new reset generation
+ * starts. A file opened before gets -ENODEV from every ioctl, core ones
+ * included, and can only be closed; its jobs that had not completed fail
+ * with -ENODEV (WAIT status, fence error). Files opened afterwards work
+ * normally. The card's sysfs directory (the PCI device) has reset_count,
+ * reset_reason and state, and every reset sends a KOBJ_CHANGE uevent with
+ * LUMEN_EVENT=reset, LUMEN_RESET_COUNT, LUMEN_RESET_REASON and
+ * LUMEN_RESET_RESULT.
+ *
+ * Device contexts: opening the file takes none of the card's
+ * DRM_LUMEN_PARAM_NUM_CONTEXTS MMU contexts; the first VM_BIND map or
+ * QUEUE_CREATE does (-EBUSY when all are in use), so monitoring tools can
+ * open the card freely.
+ *
+ * Per-file limits (module parameters of lumen.ko, readable in
+ * /sys/module/lumen/parameters): max_file_queues queues (QUEUE_CREATE
+ * -EBUSY beyond), max_file_jobs jobs submitted and not yet completed
+ * (SUBMIT -EAGAIN beyond: wait for a job and retry), max_file_mappings
+ * VM_BIND mappings (-ENOSPC beyond). Kernel memory allocated for a file is
+ * charged to the opener's memory cgroup.
+ *
+ * DRM fdinfo (/proc/PID/fdinfo/FD) shows drm-engine-dma, per-region
+ * drm-total/shared/resident-{device,host} and the lumen-* keys documented
+ * in kmod/lumen_fdinfo.c.
  */
 #ifndef _UAPI_LUMEN_ACCEL_H_
 #define _UAPI_LUMEN_ACCEL_H_
@@ -43,7 +81,8 @@ extern "C" {
  * @DRM_LUMEN_PARAM_NUM_QUEUES: hardware DMA queues
  * @DRM_LUMEN_PARAM_NUM_LINK_PORTS: optical link ports
  * @DRM_LUMEN_PARAM_CAPABILITIES: DRM_LUMEN_CAP_* bits
- * @DRM_LUMEN_PARAM_NUM_CONTEXTS: device MMU contexts (concurrent open files)
+ * @DRM_LUMEN_PARAM_NUM_CONTEXTS: device MMU contexts: open files that have
+ *	bound memory or created a queue, at once
  */
 enum drm_lumen_param {
 	DRM_LUMEN_PARAM_PCI_DEVICE_ID = 0,
@@ -323,7 +362,9 @@ struct drm_lumen_bo_info {
  * Errors: -EINVAL for a bad op, flags, alignment, VA range, offset or size
  * (overflowing sums included) or reserved fields; -ENOENT for an unknown
  * handle (MAP) or when no mapping starts at @va (UNMAP); -EINVAL when the
- * mapping at @va has another @size (UNMAP); -EEXIST for an overlap (MAP).
+ * mapping at @va has another @size (UNMAP); -EEXIST for an overlap (MAP);
+ * -ENOSPC when the file has max_file_mappings mappings (MAP); -EBUSY when
+ * the file needs a device context and all are in use (MAP).
  */
 struct drm_lumen_vm_bind {
 	__u32 op;
@@ -344,7 +385,9 @@ struct drm_lumen_vm_bind {
  *
  * A queue executes its jobs in submission order on a hardware DMA queue of
  * the card that belongs to the caller's context while the queue exists.
- * Errors: -EBUSY when every hardware queue is taken.
+ * Errors: -EBUSY when every hardware queue is taken, when the file has
+ * max_file_queues queues, or when the file needs a device context and all
+ * are in use.
  */
 struct drm_lumen_queue_create {
 	__u32 flags;
@@ -408,7 +451,7 @@ struct drm_lumen_sync {
  * Errors: -EINVAL for a malformed command (the message in the kernel log
  * names its index and field), bad counts or reserved fields; -ENOENT for
  * an unknown queue, BO or syncobj handle; -ECANCELED once the context is
- * banned.
+ * banned; -EAGAIN when the file already has max_file_jobs jobs in flight.
  */
 struct drm_lumen_submit {
 	__u32 queue_id;
@@ -430,14 +473,19 @@ struct drm_lumen_submit {
  * @queue_id: queue the job was submitted to
  * @flags: must be zero
  * @seqno: the job's &drm_lumen_submit.seqno
- * @timeout_ns: relative timeout; 0 polls
+ * @timeout_ns: absolute deadline in nanoseconds of CLOCK_MONOTONIC (the DRM
+ *	convention, as DRM_IOCTL_SYNCOBJ_WAIT); a deadline in the past,
+ *	including 0, polls. Values above INT64_MAX mean no deadline. Because
+ *	the deadline is absolute, a call interrupted by a signal is restarted
+ *	with the same deadline, not a fresh timeout.
  * @status: out, 0 if the job completed, else its negative errno
  *	(-EFAULT MMU fault, -ETIMEDOUT hang, -ECANCELED context banned, -EIO)
  * @reserved: must be zero
  *
  * Returns 0 when the job finished (successfully or not, see @status),
- * -ENOENT for an unknown @queue_id, -ETIME if @timeout_ns passed first,
- * -EINVAL for a seqno not yet submitted.
+ * -ENOENT for an unknown @queue_id, -ETIME if the deadline passed first,
+ * -EINVAL for a seqno not yet submitted. @status is -ENODEV for a job the
+ * card lost in a device reset.
  */
 struct drm_lumen_wait {
 	__u32 queue_id;

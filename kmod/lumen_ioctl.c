@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Lumen N1: the ioctl gate of an accel file.
+ *
+ * Every ioctl on /dev/accel/accelN passes here before the DRM core sees it:
+ *
+ * - The DRM core range (everything outside DRM_COMMAND_BASE..END) holds
+ *   the legacy, master and modesetting ioctls of primary nodes. The 6.12
+ *   core lets several of them through on accel files, which have no
+ *   master (GET_MAGIC and GET_UNIQUE dereference it), so only the ones
+ *   that mean something here pass: an allow-list, documented in the uAPI
+ *   header. The rest fail with -EOPNOTSUPP.
+ * - A file opened before the last device reset belongs to a dead reset
+ *   generation: every ioctl fails with -ENODEV (lumen_reset.c).
+ * - The driver ioctls that program the hardware or read what a reset
+ *   rebuilds run with the reset lock held for reading, so a device reset
+ *   waits for them and they never see a card half reset. WAIT, BO_CREATE,
+ *   BO_INFO, QUEUE_DESTROY and the core ioctls do not: they may sleep on
+ *   fences for long, and a reset fails those fences before taking the
+ *   lock, so it is never held up by a waiter.
+ *
+ * Copyright (C) 2025 The Lumen Authors
+ */
+
+#include <linux/compat.h>
+#include <linux/fs.h>
+
+#include <drm/drm_file.h>
+#include <drm/drm_ioctl.h>
+
+#include <uapi/drm/lumen_accel.h>
+
+#include "lumen_drv.h"
+#include "lumen_ioctl.h"
+#include "lumen_reset.h"
+
+static bool lumen_core_ioctl_allowed(unsigned int nr)
+{
+	switch (nr) {
+	case DRM_IOCTL_NR(DRM_IOCTL_VERSION):
+	case DRM_IOCTL_NR(DRM_IOCTL_GET_CAP):
+	case DRM_IOCTL_NR(DRM_IOCTL_GEM_CLOSE):
+	case DRM_IOCTL_NR(DRM_IOCTL_PRIME_HANDLE_TO_FD):
+	case DRM_IOCTL_NR(DRM_IOCTL_PRIME_FD_TO_HANDLE):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_CREATE):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_DESTROY):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_WAIT):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_RESET):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_SIGNAL):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_QUERY):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_TRANSFER):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_EVENTFD):
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool lumen_ioctl_needs_hw(unsigned int nr)
+{
+	switch (nr) {
+	case DRM_COMMAND_BASE + DRM_LUMEN_GET_PARAM:
+	case DRM_COMMAND_BASE + DRM_LUMEN_QUERY:
+	case DRM_COMMAND_BASE + DRM_LUMEN_VM_BIND:
+	case DRM_COMMAND_BASE + DRM_LUMEN_QUEUE_CREATE:
+	case DRM_COMMAND_BASE + DRM_LUMEN_SUBMIT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int lumen_ioctl_check(struct file *filp, unsigned int cmd)
+{
+	struct drm_file *file = filp->private_data;
+	unsigned int nr = DRM_IOCTL_NR(cmd);
+
+	if (_IOC_TYPE(cmd) != DRM_IOCTL_BASE)
+		return -ENOTTY;
+	if ((nr < DRM_COMMAND_BASE || nr >= DRM_COMMAND_END) && !lumen_core_ioctl_allowed(nr))
+		return -EOPNOTSUPP;
+	return lumen_file_check_gen(file->driver_priv);
+}
+
+typedef long (*lumen_ioctl_fn)(struct file *filp, unsigned int cmd, unsigned long arg);
+
+static long lumen_ioctl_call(struct file *filp, unsigned int cmd, unsigned long arg,
+			     lumen_ioctl_fn fn)
+{
+	struct drm_file *file = filp->private_data;
+	struct lumen_file *lfile = file->driver_priv;
+	long ret = lumen_ioctl_check(filp, cmd);
+
+	if (ret)
+		return ret;
+	if (!lumen_ioctl_needs_hw(DRM_IOCTL_NR(cmd)))
+		return fn(filp, cmd, arg);
+
+	ret = lumen_reset_read_lock(lfile);
+	if (ret)
+		return ret;
+	ret = fn(filp, cmd, arg);
+	lumen_reset_read_unlock(lfile->ldev);
+	return ret;
+}
+
+/**
+ * lumen_ioctl() - &file_operations.unlocked_ioctl of lumen accel files
+ * @filp: the accel file
+ * @cmd: ioctl command
+ * @arg: ioctl argument
+ *
+ * Return: what drm_ioctl() returns; -ENOTTY for a non-DRM command;
+ * -EOPNOTSUPP for a core DRM ioctl outside the allow-list; -ENODEV for a
+ * file of an earlier reset generation or a card lost in a failed reset.
+ */
+long lumen_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	return lumen_ioctl_call(filp, cmd, arg, drm_ioctl);
+}
+
+#ifdef CONFIG_COMPAT
+/**
+ * lumen_compat_ioctl() - &file_operations.compat_ioctl of lumen accel files
+ * @filp: the accel file
+ * @cmd: ioctl command of a 32-bit caller
+ * @arg: ioctl argument
+ *
+ * The same gate as lumen_ioctl(); the core translates what it knows. The
+ * translated numbers are the native ones, so the allow-list applies as is.
+ *
+ * Return: see lumen_ioctl().
+ */
+long lumen_compat_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	return lumen_ioctl_call(filp, cmd, arg, drm_compat_ioctl);
+}
+#endif
