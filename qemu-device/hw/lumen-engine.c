@@ -2,12 +2,20 @@
  * Lumen N1 accelerator: the DMA queue engine (docs/hw-spec.md section 10,
  * lumen_queue.h).
  *
- * One bottom half serves every RUNNING queue, round robin, each with a
- * budget per run (LUMEN_ENGINE_DESCS descriptors or LUMEN_ENGINE_BYTES
- * bytes moved), then reschedules itself while work is left: QEMU stays
+ * One bottom half serves every RUNNING queue once per run, each with a
+ * budget (LUMEN_ENGINE_DESCS descriptors or LUMEN_ENGINE_BYTES bytes
+ * moved), then reschedules itself while work is left: QEMU stays
  * responsive and a queue copying gigabytes does not starve the others.
  * A COPY or FILL larger than the budget continues where it stopped
  * (LumenQueue.progress) on the next run.
+ *
+ * Queues are served by priority class (QCTRL.PRIO): HIGH, then NORMAL,
+ * then LOW, each class round robin from LumenEngine.next. While a HIGH
+ * queue has work at the start of a run, NORMAL and LOW queues get a
+ * quarter of the byte budget in that run (a descriptor always starts, so
+ * none starves): latency-critical work does not wait behind long turns of
+ * bulk copies. The class of each queue is taken once per run, so a run
+ * still serves each queue at most once.
  *
  * Each descriptor is fetched from the host ring, checked field by field
  * (opcode, flags, reserved and unused bytes, alignment, size), then run in
@@ -42,6 +50,7 @@
 
 #define LUMEN_ENGINE_DESCS          64
 #define LUMEN_ENGINE_BYTES          (16 * MiB)
+#define LUMEN_ENGINE_BYTES_YIELD    (LUMEN_ENGINE_BYTES / 4)  /* HIGH busy */
 #define LUMEN_ENGINE_WAIT_POLL_NS   (50 * SCALE_US)
 #define LUMEN_BOUNCE_SIZE           (4 * KiB)
 
@@ -510,10 +519,11 @@ static LumenExec lumen_cmd_exec(LumenState *s, unsigned int q,
 }
 
 /*
- * Serve queue @q within its budget. True if it still has work that can
- * run now (the budget ran out).
+ * Serve queue @q within its budget of @budget bytes. True if it still has
+ * work that can run now (the budget ran out).
  */
-static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t *busy_ns)
+static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t budget,
+                            uint64_t *busy_ns)
 {
     LumenQueue *lq = &s->queues[q];
     uint64_t moved = 0;
@@ -539,7 +549,7 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t *busy_ns)
                 /* No fetch until a reset; the queue keeps its state. */
                 break;
             }
-            if (descs >= LUMEN_ENGINE_DESCS || moved >= LUMEN_ENGINE_BYTES) {
+            if (descs >= LUMEN_ENGINE_DESCS || moved >= budget) {
                 more = true;
                 break;
             }
@@ -547,8 +557,7 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t *busy_ns)
                 break;
             }
         }
-        r = lumen_cmd_exec(s, q, LUMEN_ENGINE_BYTES - MIN(moved,
-                           LUMEN_ENGINE_BYTES), &moved);
+        r = lumen_cmd_exec(s, q, budget - MIN(moved, budget), &moved);
         if (r == LUMEN_EXEC_MORE) {
             more = true;
             break;
@@ -570,22 +579,64 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t *busy_ns)
     return more;
 }
 
+/*
+ * Does queue @q have work for the engine: a descriptor in progress (a
+ * parked WAIT included, it may be satisfied at any time) or one to fetch?
+ */
+static bool lumen_queue_has_work(LumenState *s, unsigned int q)
+{
+    LumenQueue *lq = &s->queues[q];
+
+    if (lq->status != LUMEN_QSTS_RUNNING || lq->hung) {
+        return false;
+    }
+    return lq->has_cur ||
+           ((lq->ctrl & LUMEN_QCTRL_ENABLE) && lq->head != lq->tail &&
+            !lumen_inject_queues_frozen(s));
+}
+
+/* Classes in the order a run serves them. */
+static const uint8_t lumen_prio_order[] = {
+    LUMEN_QPRIO_HIGH, LUMEN_QPRIO_NORMAL, LUMEN_QPRIO_LOW,
+};
+
 static void lumen_engine_bh(void *opaque)
 {
     LumenState *s = opaque;
     LumenEngine *e = &s->engine;
+    uint8_t prio[LUMEN_QUEUES_MAX];
     uint64_t busy_ns = 0;
+    bool high_busy = false;
     bool more = false;
-    unsigned int i;
+    unsigned int c, i;
 
     e->kick = false;
     e->run_gen = s->reset_gen;
     for (i = 0; i < s->num_queues; i++) {
-        more |= lumen_queue_run(s, (e->next + i) % s->num_queues, &busy_ns);
-        if (lumen_engine_was_reset(s)) {
-            qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: device reset "
-                          "by a DMA of the queue engine\n", s->chip_id);
-            return;
+        prio[i] = lumen_queue_prio(&s->queues[i]);
+        if (prio[i] == LUMEN_QPRIO_HIGH && lumen_queue_has_work(s, i)) {
+            high_busy = true;
+        }
+    }
+    for (c = 0; c < ARRAY_SIZE(lumen_prio_order); c++) {
+        uint64_t budget = LUMEN_ENGINE_BYTES;
+
+        if (high_busy && lumen_prio_order[c] != LUMEN_QPRIO_HIGH) {
+            budget = LUMEN_ENGINE_BYTES_YIELD;
+        }
+        for (i = 0; i < s->num_queues; i++) {
+            unsigned int q = (e->next + i) % s->num_queues;
+
+            if (prio[q] != lumen_prio_order[c]) {
+                continue;
+            }
+            more |= lumen_queue_run(s, q, budget, &busy_ns);
+            if (lumen_engine_was_reset(s)) {
+                qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: device "
+                              "reset by a DMA of the queue engine\n",
+                              s->chip_id);
+                return;
+            }
         }
     }
     e->next = (e->next + 1) % s->num_queues;

@@ -117,7 +117,7 @@ typedef struct LumenQueue {
     uint32_t base_lo;               /* pending low half until _HI */
     uint64_t base;
     uint32_t order;
-    uint32_t ctrl;                  /* ENABLE | CTX (RESET never stored) */
+    uint32_t ctrl;                  /* ENABLE | PRIO | CTX (never RESET) */
     uint32_t head;
     uint32_t tail;
     uint32_t status;                /* LUMEN_QSTS_* */
@@ -133,11 +133,14 @@ typedef struct LumenQueue {
     struct lumen_cmd cur;
 } LumenQueue;
 
-/* The queue engine: one bottom half serves all queues round robin. */
+/*
+ * The queue engine: one bottom half serves all queues by priority class,
+ * round robin within a class.
+ */
 typedef struct LumenEngine {
     QEMUBH *bh;
     QEMUTimer *wait_timer;          /* re-checks parked WAITs */
-    uint32_t next;                  /* queue served first on the next run */
+    uint32_t next;                  /* round-robin start of each class */
     uint32_t run_gen;               /* LumenState.reset_gen when the BH began */
     bool kick;                      /* a SIGNAL ran: re-check WAITs */
 } LumenEngine;
@@ -250,6 +253,7 @@ bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val);
 void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code);
 unsigned int lumen_queue_ctx(LumenQueue *lq);
+unsigned int lumen_queue_prio(LumenQueue *lq);
 
 /* lumen-engine.c */
 void lumen_engine_init(LumenState *s);

@@ -16,8 +16,10 @@
 #include "lumen-npu.h"
 #include "trace.h"
 
-#define LUMEN_QCTRL_RESERVED    (~(LUMEN_QCTRL_ENABLE | LUMEN_QCTRL_RESET | \
-                                   LUMEN_QCTRL_CTX_MASK))
+#define LUMEN_QCTRL_STORED      (LUMEN_QCTRL_ENABLE | LUMEN_QCTRL_PRIO_MASK | \
+                                 LUMEN_QCTRL_CTX_MASK)
+#define LUMEN_QCTRL_RESERVED    (~(LUMEN_QCTRL_STORED | LUMEN_QCTRL_RESET))
+#define LUMEN_QPRIO_RESERVED    3
 
 uint64_t lumen_doorbell_bar_size(uint32_t num_queues)
 {
@@ -29,6 +31,22 @@ unsigned int lumen_queue_ctx(LumenQueue *lq)
     /* Enabling checks the field; the mask keeps any stored value safe. */
     return ((lq->ctrl & LUMEN_QCTRL_CTX_MASK) >> LUMEN_QCTRL_CTX_SHIFT) %
            LUMEN_CONTEXTS_MAX;
+}
+
+static unsigned int lumen_qctrl_prio(uint32_t ctrl)
+{
+    return (ctrl & LUMEN_QCTRL_PRIO_MASK) >> LUMEN_QCTRL_PRIO_SHIFT;
+}
+
+unsigned int lumen_queue_prio(LumenQueue *lq)
+{
+    unsigned int prio = lumen_qctrl_prio(lq->ctrl);
+
+    /*
+     * Enabling refuses the reserved value, but a disabling write stores
+     * the field unchecked and the queue may still finish a COPY or FILL.
+     */
+    return prio == LUMEN_QPRIO_RESERVED ? LUMEN_QPRIO_NORMAL : prio;
 }
 
 /*
@@ -55,7 +73,7 @@ void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code)
 
 /*
  * Drop the queue's state (QCTRL_RESET): DISABLED, indices, errors and
- * PROGRESS 0.
+ * PROGRESS 0, priority NORMAL.
  */
 static void lumen_queue_clear(LumenQueue *lq)
 {
@@ -95,7 +113,7 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
         return;
     }
     if (!enable) {
-        lq->ctrl = val & LUMEN_QCTRL_CTX_MASK;
+        lq->ctrl = val & (LUMEN_QCTRL_PRIO_MASK | LUMEN_QCTRL_CTX_MASK);
         /*
          * A STOPPED queue stays STOPPED until RESET. A queue busy with a
          * COPY or FILL finishes it first (lumen-engine.c); a parked WAIT
@@ -107,6 +125,12 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
             lq->has_cur = false;
             lq->status = LUMEN_QSTS_DISABLED;
         }
+        return;
+    }
+    /* Any priority but 3; it may change while enabled (read every turn). */
+    if (lumen_qctrl_prio(val) == LUMEN_QPRIO_RESERVED) {
+        lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
+                        "queue CTRL.PRIO reserved value with ENABLE");
         return;
     }
     if (lq->status == LUMEN_QSTS_DISABLED) {
@@ -127,7 +151,7 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
         lq->status = lq->head == lq->tail ? LUMEN_QSTS_IDLE :
                      LUMEN_QSTS_RUNNING;
     }
-    lq->ctrl = val & (LUMEN_QCTRL_ENABLE | LUMEN_QCTRL_CTX_MASK);
+    lq->ctrl = val & LUMEN_QCTRL_STORED;
     if (lq->status == LUMEN_QSTS_RUNNING) {
         lumen_engine_kick(s);
     }
@@ -345,6 +369,12 @@ bool lumen_queue_post_load(LumenState *s)
             return false;
         }
         if (q >= s->num_queues && lq->status != LUMEN_QSTS_DISABLED) {
+            return false;
+        }
+        /* What a CTRL write can store (RESET never is). */
+        if ((lq->ctrl & ~LUMEN_QCTRL_STORED) ||
+            ((lq->ctrl & LUMEN_QCTRL_ENABLE) &&
+             lumen_qctrl_prio(lq->ctrl) == LUMEN_QPRIO_RESERVED)) {
             return false;
         }
         if (lq->status == LUMEN_QSTS_DISABLED) {

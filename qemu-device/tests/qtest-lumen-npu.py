@@ -1250,23 +1250,29 @@ class Space:
 
 
 class Queue:
-    def __init__(self, card, qn, ctx=0, order=4):
+    def __init__(self, card, qn, ctx=0, order=4, prio=C.LUMEN_QPRIO_NORMAL):
         self.card, self.qn, self.ctx, self.order = card, qn, ctx, order
+        self.prio = prio
         self.ring = RING_AREA + qn * 0x4000 + card.slot * 0x100000
         card.wreg(qreg(qn, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_RESET)
         card.wreg64(qreg(qn, C.LUMEN_QREG_RING_BASE_LO), self.ring)
         card.wreg(qreg(qn, C.LUMEN_QREG_RING_ORDER), order)
         self.enable()
 
+    def ctrl(self):
+        """The CTRL value that enables the queue (ENABLE, PRIO, CTX)."""
+        return (C.LUMEN_QCTRL_ENABLE |
+                self.prio << C.LUMEN_QCTRL_PRIO_SHIFT |
+                self.ctx << C.LUMEN_QCTRL_CTX_SHIFT)
+
     def enable(self):
-        self.card.wreg(qreg(self.qn, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_ENABLE |
-                       self.ctx << C.LUMEN_QCTRL_CTX_SHIFT)
+        self.card.wreg(qreg(self.qn, C.LUMEN_QREG_CTRL), self.ctrl())
         self.tail = self.card.reg(qreg(self.qn, C.LUMEN_QREG_TAIL))
 
     def reset(self, enable=True):
         self.card.wreg(qreg(self.qn, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_RESET |
-                       (C.LUMEN_QCTRL_ENABLE if enable else 0) |
-                       self.ctx << C.LUMEN_QCTRL_CTX_SHIFT)
+                       (self.ctrl() if enable else
+                        self.ctx << C.LUMEN_QCTRL_CTX_SHIFT))
         self.tail = 0
 
     def reg(self, r):
@@ -1342,7 +1348,7 @@ def queue_registers(env):
     card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 64 << 8)
     expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
                  ctrl)
-    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 0x4)
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 0x10)      # bits 7:4 reserved
     assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
     card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 63 << 8)
     assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_IDLE
@@ -2202,6 +2208,176 @@ def queue_progress(env):
     assert bq.reg(P) == 0 and qu.reg(P) == 0
 
 
+# Queue priority: QCTRL.PRIO and the engine's arbitration.
+
+PRIO_NAMES = {C.LUMEN_QPRIO_LOW: 'LOW', C.LUMEN_QPRIO_NORMAL: 'NORMAL',
+              C.LUMEN_QPRIO_HIGH: 'HIGH'}
+
+
+def prio_ctrl(prio, ctx=0, enable=True):
+    return ((C.LUMEN_QCTRL_ENABLE if enable else 0) |
+            prio << C.LUMEN_QCTRL_PRIO_SHIFT | ctx << C.LUMEN_QCTRL_CTX_SHIFT)
+
+
+@test
+def queue_priority_registers(env):
+    q, card = queue_card(env)
+    ctrl = qreg(1, C.LUMEN_QREG_CTRL)
+    status = qreg(1, C.LUMEN_QREG_STATUS)
+    assert C.LUMEN_QCTRL_PRIO_MASK == 0xc
+    card.wreg64(qreg(1, C.LUMEN_QREG_RING_BASE_LO), RING_AREA + 0x4000)
+    card.wreg(qreg(1, C.LUMEN_QREG_RING_ORDER), 4)
+    # Priority 3 is reserved: with ENABLE the write fails with REG_ACCESS
+    # and the queue stays DISABLED, also after a RESET in the same write.
+    for extra in (0, C.LUMEN_QCTRL_RESET):
+        card.clear_errors()
+        card.wreg(ctrl, prio_ctrl(3, ctx=5) | extra)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                     ctrl)
+        assert card.reg(status) == C.LUMEN_QSTS_DISABLED
+        assert card.reg(ctrl) == 0, hex(card.reg(ctrl))
+    # Without ENABLE the field is stored unchecked, like CTX.
+    card.clear_errors()
+    card.wreg(ctrl, prio_ctrl(3, ctx=5, enable=False))
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    assert card.reg(ctrl) == prio_ctrl(3, ctx=5, enable=False)
+    # Bits 7:4 stay reserved.
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 0xf0)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 ctrl)
+    assert card.reg(status) == C.LUMEN_QSTS_DISABLED
+    # LOW, NORMAL and HIGH enable and read back.
+    for p in (C.LUMEN_QPRIO_LOW, C.LUMEN_QPRIO_NORMAL, C.LUMEN_QPRIO_HIGH):
+        card.clear_errors()
+        card.wreg(ctrl, C.LUMEN_QCTRL_RESET | prio_ctrl(p, ctx=5))
+        assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0, PRIO_NAMES[p]
+        assert card.reg(status) == C.LUMEN_QSTS_IDLE, PRIO_NAMES[p]
+        assert card.reg(ctrl) == prio_ctrl(p, ctx=5), hex(card.reg(ctrl))
+    # The priority of an enabled queue changes at once (same CTX, ENABLE
+    # kept); the queue keeps its indices and runs on.
+    qu = Queue(card, 1, ctx=5, prio=C.LUMEN_QPRIO_HIGH)
+    card.clear_errors()
+    qu.run([nop(), nop()])
+    for p in (C.LUMEN_QPRIO_LOW, C.LUMEN_QPRIO_NORMAL, C.LUMEN_QPRIO_HIGH):
+        card.wreg(ctrl, prio_ctrl(p, ctx=5))
+        assert card.reg(ctrl) == prio_ctrl(p, ctx=5)
+        assert card.reg(status) == C.LUMEN_QSTS_IDLE
+        qu.run([nop()])
+    assert qu.reg(C.LUMEN_QREG_HEAD) == 5
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # An enabled queue refuses 3 and keeps its priority; a CTX change is
+    # still BAD_STATE, and the priority of that write is not taken either.
+    card.wreg(ctrl, prio_ctrl(3, ctx=5))
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 ctrl)
+    card.wreg(ctrl, prio_ctrl(C.LUMEN_QPRIO_LOW, ctx=6))
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE, ctrl)
+    assert card.reg(ctrl) == prio_ctrl(C.LUMEN_QPRIO_HIGH, ctx=5)
+    assert card.reg(status) == C.LUMEN_QSTS_IDLE
+    # QCTRL_RESET returns it to NORMAL (0); so does a soft reset.
+    card.wreg(ctrl, C.LUMEN_QCTRL_RESET)
+    assert card.reg(ctrl) == 0 and card.reg(status) == C.LUMEN_QSTS_DISABLED
+    qu.reset()
+    assert card.reg(ctrl) == prio_ctrl(C.LUMEN_QPRIO_HIGH, ctx=5)
+    card.soft_reset()
+    assert card.reg(ctrl) == 0
+
+
+ARB_SRC = 0x1000000000      # bulk sources: one 2 MiB device page, aliased
+ARB_DST = 0x2000000000      # bulk destinations: another one
+ARB_FENCE = 0x100000000     # gate and done words (host memory)
+ARB_UNMAPPED = 0x7000000000
+
+
+def arbitration_space(card):
+    """Context 1: the aliased COPY ranges and a page of fence words."""
+    sp = Space(card, 1)
+    alias(sp, ARB_SRC, 0, 256 << 20)
+    alias(sp, ARB_DST, HUGE, 256 << 20)
+    sp.map(ARB_FENCE, HOST_T, HOST_AREA, PAGE)
+    return sp
+
+
+def arbitration(card, sp, prio, lead, bulk_prio=C.LUMEN_QPRIO_LOW,
+                bulk=256 << 20):
+    """Queues 0-2 (@bulk_prio) each COPY @bulk bytes; queue 3 (@prio) runs
+    a decode step: COPY @lead bytes, then SIGNAL done. All four wait on one
+    gate word, so they start in the same engine run when the test opens it.
+    Right after its SIGNAL, queue 3 faults on purpose: an MMU fault stops
+    every queue of the context, so the bulk queues' PROGRESS freezes at the
+    bytes they had written when the SIGNAL completed. Returns those."""
+    gate, done = ARB_FENCE, ARB_FENCE + 8
+    sp.vwrite(gate, bytes(16))
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    card.clear_errors()
+    bulkq = [Queue(card, n, ctx=1, prio=bulk_prio) for n in range(3)]
+    dq = Queue(card, 3, ctx=1, prio=prio)
+    wait = fence(C.LUMEN_CMD_WAIT, gate, 1)
+    for b in bulkq:
+        b.submit([wait, copy(ARB_SRC, ARB_DST, bulk)])
+    step = [copy(ARB_SRC, ARB_DST, lead)] if lead else []
+    dq.submit([wait] + step + [fence(C.LUMEN_CMD_SIGNAL, done, 1),
+                               fence(C.LUMEN_CMD_SIGNAL, ARB_UNMAPPED, 1)])
+    card.q.clock_step(200000)
+    for qu in bulkq + [dq]:
+        assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+        assert qu.reg(C.LUMEN_QREG_HEAD) == 0, 'queue %d passed the gate' % (
+            qu.qn)
+    sp.vwrite(gate, struct.pack('<Q', 1))
+    dq.expect_stop(C.LUMEN_STATUS_MMU_FAULT, len(step) + 2)
+    assert sp.vread(done, 8) == struct.pack('<Q', 1)
+    assert dq.reg(C.LUMEN_QREG_PROGRESS) == lead + 8
+    assert card.reg64(C.LUMEN_REG_MMU_FAULT_ADDR_LO) == ARB_UNMAPPED
+    assert card.reg(C.LUMEN_REG_MMU_FAULT_QUEUE) == 3
+    moved = []
+    for b in bulkq:
+        assert b.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_STOPPED
+        assert b.reg(C.LUMEN_QREG_ERROR) == C.LUMEN_STATUS_MMU_FAULT
+        moved.append(b.reg(C.LUMEN_QREG_PROGRESS))
+        # Stopped in its COPY, or still at the WAIT if never served.
+        assert b.reg(C.LUMEN_QREG_HEAD) == (1 if moved[-1] else 0)
+    return moved
+
+
+def mib(values):
+    return '/'.join('%g' % (v / (1 << 20)) for v in values)
+
+
+@test
+def queue_priority_arbitration(env):
+    """A HIGH queue's SIGNAL behind three 256 MiB bulk COPYs: counted in
+    bytes the bulk queues wrote before it completed, not in time."""
+    q, card = queue_card(env)
+    sp = arbitration_space(card)
+    bulk, lead = 256 << 20, 32 << 20
+    HIGH, NORMAL, LOW = (C.LUMEN_QPRIO_HIGH, C.LUMEN_QPRIO_NORMAL,
+                         C.LUMEN_QPRIO_LOW)
+    # A lone SIGNAL: HIGH is served first, before the bulk wrote a byte.
+    alone = arbitration(card, sp, HIGH, 0)
+    assert alone == [0, 0, 0], alone
+    # A decode step that needs several engine turns (a 32 MiB COPY before
+    # its SIGNAL): the bulk queues move on, at a quarter of their share.
+    high = arbitration(card, sp, HIGH, lead)
+    for v in high:
+        assert 0 < v < bulk // 4, 'bulk moved %d bytes (HIGH)' % v
+    # The same step at NORMAL: still served before the LOW bulk queues, but
+    # they take full turns in between, four times as much.
+    normal = arbitration(card, sp, NORMAL, lead)
+    for h, n in zip(high, normal):
+        assert n == 4 * h, 'bulk moved %d (NORMAL) vs %d (HIGH)' % (n, h)
+    # Bulk at NORMAL: HIGH takes the same quarter from them.
+    over_normal = arbitration(card, sp, HIGH, lead, bulk_prio=NORMAL)
+    assert over_normal == high, (over_normal, high)
+    # No priorities at all (everything NORMAL): the step also waits behind
+    # bulk turns of the same class.
+    flat = arbitration(card, sp, NORMAL, lead, bulk_prio=NORMAL)
+    for f in flat:
+        assert f >= max(normal), 'bulk moved %d (all NORMAL)' % f
+    print('       bulk MiB written when the decode SIGNAL completed: '
+          'HIGH alone %s; 32 MiB step: HIGH %s, NORMAL %s, all NORMAL %s' %
+          (mib(alone), mib(high), mib(normal), mib(flat)))
+
+
 @test
 def copy_throughput(env):
     """64 MiB host -> device COPY with 2 MiB pages; prints the rate."""
@@ -2335,7 +2511,7 @@ def queue_migration(env):
     card = Card(q, 4, 0xe0000000, 0xd0000000, 0xe0100000)
     card.soft_reset()
     sp = copy_space(card, 2, 'device')
-    a = Queue(card, 3, ctx=2)
+    a = Queue(card, 3, ctx=2, prio=C.LUMEN_QPRIO_HIGH)
     a.run([fence(C.LUMEN_CMD_SIGNAL, 0x100000000 + 0x3800, 1)])
     a.submit([fence(C.LUMEN_CMD_WAIT, 0x200000000, 9),
               copy(0x300000000, 0x100000000, 0x3000, flags=1)])
@@ -2359,6 +2535,7 @@ def queue_migration(env):
     sp.q = d
     assert a.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
     assert a.reg(C.LUMEN_QREG_PROGRESS) == 8
+    assert a.reg(C.LUMEN_QREG_CTRL) == a.ctrl()        # PRIO came along
     sp.vwrite(0x200000000, struct.pack('<Q', 9))
     d.clock_step(100000)
     assert a.settle() == C.LUMEN_QSTS_IDLE

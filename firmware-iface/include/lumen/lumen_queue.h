@@ -51,8 +51,25 @@
 
 #define LUMEN_QCTRL_ENABLE		(1u << 0)
 #define LUMEN_QCTRL_RESET		(1u << 1)	/* WO: drop state, HEAD = TAIL = 0 */
+/*
+ * Priority class of the queue (LUMEN_QPRIO_*). The engine serves HIGH
+ * queues first, then NORMAL, then LOW, round robin within a class; while a
+ * HIGH queue has work, NORMAL and LOW queues get a quarter of the usual
+ * byte share of an engine turn (at least one descriptor: none starves).
+ * The value may change while the queue is enabled (same CTX, ENABLE kept)
+ * and applies from the next turn. A write with ENABLE and the reserved
+ * value 3 fails with REG_ACCESS (BAD_ARGUMENT), like a bad context field:
+ * a disabled queue stays disabled, an enabled one keeps its priority.
+ * QCTRL_RESET and a device reset give NORMAL.
+ */
+#define LUMEN_QCTRL_PRIO_SHIFT		2
+#define LUMEN_QCTRL_PRIO_MASK		(0x3u << LUMEN_QCTRL_PRIO_SHIFT)
 #define LUMEN_QCTRL_CTX_SHIFT		8		/* MMU context the queue runs in */
 #define LUMEN_QCTRL_CTX_MASK		(0xffu << LUMEN_QCTRL_CTX_SHIFT)
+
+#define LUMEN_QPRIO_NORMAL		0	/* QCTRL.PRIO values */
+#define LUMEN_QPRIO_LOW			1	/* bulk transfers */
+#define LUMEN_QPRIO_HIGH		2	/* latency-critical work */
 
 #define LUMEN_QSTS_IDLE			0	/* enabled, HEAD == TAIL */
 #define LUMEN_QSTS_RUNNING		1
