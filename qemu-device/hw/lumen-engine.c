@@ -28,7 +28,8 @@
  * and timestamp words) in LumenQueue.written, its PROGRESS register,
  * chunk by chunk, so the count is exact whenever the guest can look. An
  * injected firmware crash or halt stops every queue's descriptor fetch;
- * a descriptor already in progress still completes.
+ * a descriptor already in progress still completes. A queue whose
+ * injected hang or wedge fired is not served at all (lumen_queue_stuck()).
  *
  * A WAIT whose condition is false parks its queue; parked queues are
  * checked again after any queue runs a SIGNAL and every
@@ -79,6 +80,15 @@ static AddressSpace *lumen_dma_as(LumenState *s)
 static bool lumen_engine_was_reset(LumenState *s)
 {
     return s->reset_gen != s->engine.run_gen;
+}
+
+/*
+ * Queue @q's engine stopped answering: HANG_QUEUE fired (until
+ * QCTRL_RESET) or WEDGE_QUEUE fired (until a device reset).
+ */
+static bool lumen_queue_stuck(LumenState *s, unsigned int q)
+{
+    return s->queues[q].hung || lumen_inject_wedged(s, q);
 }
 
 void lumen_engine_kick(LumenState *s)
@@ -414,7 +424,7 @@ static const char *lumen_cmd_check(LumenState *s, const struct lumen_cmd *c)
 
 /*
  * Load the descriptor at HEAD into lq->cur, applying an armed injection.
- * False if the queue stopped or hung instead.
+ * False if the queue stopped, hung or wedged instead.
  */
 static bool lumen_queue_fetch(LumenState *s, unsigned int q)
 {
@@ -431,6 +441,10 @@ static bool lumen_queue_fetch(LumenState *s, unsigned int q)
     }
     if (inject == LUMEN_INJECT_HANG_QUEUE) {
         lq->hung = true;    /* stays RUNNING until QCTRL_RESET */
+        return false;
+    }
+    if (inject == LUMEN_INJECT_WEDGE_QUEUE) {
+        lumen_inject_wedge(s, q);   /* RUNNING until a device reset */
         return false;
     }
     if (inject == LUMEN_INJECT_DMA_FAIL ||
@@ -530,7 +544,7 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t budget,
     unsigned int descs = 0;
     bool more = false;
 
-    while (lq->status == LUMEN_QSTS_RUNNING && !lq->hung) {
+    while (lq->status == LUMEN_QSTS_RUNNING && !lumen_queue_stuck(s, q)) {
         LumenExec r;
 
         if (lumen_engine_was_reset(s)) {
@@ -587,7 +601,7 @@ static bool lumen_queue_has_work(LumenState *s, unsigned int q)
 {
     LumenQueue *lq = &s->queues[q];
 
-    if (lq->status != LUMEN_QSTS_RUNNING || lq->hung) {
+    if (lq->status != LUMEN_QSTS_RUNNING || lumen_queue_stuck(s, q)) {
         return false;
     }
     return lq->has_cur ||

@@ -6,10 +6,14 @@
  * sets CAPS.FAULT_INJECT; otherwise the block is reserved (reads 0, writes
  * are bad register accesses). INJECT_CTRL arms one queue injection per
  * queue; it fires on the next descriptor the queue fetches
- * (lumen-engine.c). A device injection (FW_CRASH, HALT, MBOX_HANG) fires
- * inside the INJECT_CTRL write and holds until a device reset: the
- * mailbox (lumen-mbox.c) and the engine's fetch loop ask
- * lumen_inject_mbox_hung() and lumen_inject_queues_frozen().
+ * (lumen-engine.c). A fired WEDGE_QUEUE is device state: it outlives
+ * QCTRL_RESET, and the engine (which never serves the queue again) and
+ * the queue registers (an enabled queue reads RUNNING, its doorbells are
+ * dropped) ask lumen_inject_wedged() until a device reset. A device
+ * injection (FW_CRASH, HALT, MBOX_HANG) fires inside the INJECT_CTRL
+ * write and holds until a device reset: the mailbox (lumen-mbox.c) and
+ * the engine's fetch loop ask lumen_inject_mbox_hung() and
+ * lumen_inject_queues_frozen().
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -26,10 +30,42 @@
 #define LUMEN_INJECT_FREEZE_MASK    (1u << LUMEN_INJECT_FW_CRASH | \
                                      1u << LUMEN_INJECT_HALT)
 
+/* A new kind must join one family (lumen-npu.h), and only one. */
+QEMU_BUILD_BUG_ON(LUMEN_INJECT_COUNT > 32);
+QEMU_BUILD_BUG_ON((LUMEN_INJECT_DEVICE_MASK | LUMEN_INJECT_QUEUE_KINDS |
+                   1u << LUMEN_INJECT_NONE) !=
+                  (1ull << LUMEN_INJECT_COUNT) - 1);
+QEMU_BUILD_BUG_ON(LUMEN_INJECT_DEVICE_MASK & LUMEN_INJECT_QUEUE_KINDS);
+
 static bool lumen_inject_is_device(uint32_t kind)
 {
     return kind < LUMEN_INJECT_COUNT &&
            (LUMEN_INJECT_DEVICE_MASK & (1u << kind));
+}
+
+/* A kind LumenQueue.inject may hold: NONE or a queue injection. */
+bool lumen_inject_queue_kind(uint32_t kind)
+{
+    return kind == LUMEN_INJECT_NONE ||
+           (kind < LUMEN_INJECT_COUNT &&
+            (LUMEN_INJECT_QUEUE_KINDS & (1u << kind)));
+}
+
+/*
+ * WEDGE_QUEUE fired on queue @q (lumen-engine.c, at a fetch): its engine
+ * stops for good, until a device reset.
+ */
+void lumen_inject_wedge(LumenState *s, unsigned int q)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: injected "
+                  "engine wedge; holds until a device reset\n", s->chip_id, q);
+    s->inject_wedged |= 1ull << q;
+}
+
+/* Queue @q's engine is wedged: it runs nothing, even after QCTRL_RESET. */
+bool lumen_inject_wedged(LumenState *s, unsigned int q)
+{
+    return q < LUMEN_QUEUES_MAX && (s->inject_wedged & (1ull << q));
 }
 
 /* FW_CRASH or HALT fired: queues fetch no descriptor until a reset. */
@@ -44,10 +80,14 @@ bool lumen_inject_mbox_hung(LumenState *s)
     return s->inject_fired & (1u << LUMEN_INJECT_MBOX_HANG);
 }
 
-/* Device reset: fired device injections end (queue ones are in LumenQueue). */
+/*
+ * Device reset: fired device injections and queue wedges end (armed queue
+ * injections are in LumenQueue).
+ */
 void lumen_inject_reset(LumenState *s)
 {
     s->inject_fired = 0;
+    s->inject_wedged = 0;
 }
 
 /* A device injection: takes effect at once. */

@@ -180,9 +180,11 @@ struct LumenState {
 
     /*
      * Device injections that fired (lumen-inject.c), a mask of
-     * 1 << enum lumen_inject; they hold until a device reset.
+     * 1 << enum lumen_inject, and the queues whose WEDGE_QUEUE fired, bit
+     * q; both hold until a device reset (QCTRL_RESET keeps a wedge).
      */
     uint32_t inject_fired;
+    uint64_t inject_wedged;
 
     /* Interrupts and errors (lumen-irq.c). */
     uint32_t int_status;
@@ -273,13 +275,21 @@ enum lumen_status lumen_mmu_translate(LumenState *s, unsigned int q,
 
 /*
  * lumen-inject.c (armed queue injections live in LumenQueue.inject, fired
- * device injections in LumenState.inject_fired)
+ * device injections in LumenState.inject_fired, fired queue wedges in
+ * LumenState.inject_wedged). Every kind but NONE is in exactly one mask.
  */
 #define LUMEN_INJECT_DEVICE_MASK    (1u << LUMEN_INJECT_FW_CRASH | \
                                      1u << LUMEN_INJECT_HALT | \
                                      1u << LUMEN_INJECT_MBOX_HANG)
+#define LUMEN_INJECT_QUEUE_KINDS    (1u << LUMEN_INJECT_HANG_QUEUE | \
+                                     1u << LUMEN_INJECT_DMA_FAIL | \
+                                     1u << LUMEN_INJECT_CORRUPT_DESC | \
+                                     1u << LUMEN_INJECT_WEDGE_QUEUE)
 
 void lumen_inject_reset(LumenState *s);
+bool lumen_inject_queue_kind(uint32_t kind);
+void lumen_inject_wedge(LumenState *s, unsigned int q);
+bool lumen_inject_wedged(LumenState *s, unsigned int q);
 bool lumen_inject_queues_frozen(LumenState *s);
 bool lumen_inject_mbox_hung(LumenState *s);
 bool lumen_inject_read(LumenState *s, hwaddr addr, uint32_t *val);

@@ -7,6 +7,10 @@
  * records the tail and schedules the engine's bottom half
  * (lumen-engine.c), which fetches and executes the descriptors.
  *
+ * A queue whose injected WEDGE_QUEUE fired (lumen-inject.c) keeps its
+ * register logic, QCTRL_RESET included, but its engine is gone until a
+ * device reset: enabled, it reads RUNNING, and its doorbells are dropped.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -73,7 +77,8 @@ void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code)
 
 /*
  * Drop the queue's state (QCTRL_RESET): DISABLED, indices, errors and
- * PROGRESS 0, priority NORMAL.
+ * PROGRESS 0, priority NORMAL, armed injection and hang gone. A fired
+ * wedge is not queue state (LumenState.inject_wedged) and stays.
  */
 static void lumen_queue_clear(LumenQueue *lq)
 {
@@ -148,8 +153,9 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
                                LUMEN_STATUS_BAD_ARGUMENT, q);
             return;
         }
-        lq->status = lq->head == lq->tail ? LUMEN_QSTS_IDLE :
-                     LUMEN_QSTS_RUNNING;
+        /* A wedged engine never reports IDLE: work seems outstanding. */
+        lq->status = lq->head == lq->tail && !lumen_inject_wedged(s, q) ?
+                     LUMEN_QSTS_IDLE : LUMEN_QSTS_RUNNING;
     }
     lq->ctrl = val & LUMEN_QCTRL_STORED;
     if (lq->status == LUMEN_QSTS_RUNNING) {
@@ -317,6 +323,11 @@ static void lumen_doorbell_write(void *opaque, hwaddr addr, uint64_t data,
         lq->tail = tail;
         return;
     }
+    if (lumen_inject_wedged(s, q)) {
+        /* The engine is wedged (injected): lost, silently; TAIL is kept. */
+        trace_lumen_doorbell_wedged(s->chip_id, q, tail);
+        return;
+    }
     if (!(lq->ctrl & LUMEN_QCTRL_ENABLE)) {
         /* Disabling, finishing its current descriptor. */
         lumen_doorbell_error(s, addr, LUMEN_STATUS_BAD_STATE,
@@ -365,10 +376,21 @@ bool lumen_queue_post_load(LumenState *s)
         LumenQueue *lq = &s->queues[q];
 
         if (lq->status > LUMEN_QSTS_DISABLED ||
-            lq->inject > LUMEN_INJECT_CORRUPT_DESC) {
+            !lumen_inject_queue_kind(lq->inject)) {
             return false;
         }
-        if (q >= s->num_queues && lq->status != LUMEN_QSTS_DISABLED) {
+        if (q >= s->num_queues && (lq->status != LUMEN_QSTS_DISABLED ||
+                                   lumen_inject_wedged(s, q))) {
+            return false;
+        }
+        /*
+         * A wedge fires at a fetch, with no descriptor in progress, and
+         * leaves the queue RUNNING or, disabled, DISABLED; nothing else.
+         */
+        if (lumen_inject_wedged(s, q) &&
+            (lq->has_cur || lq->waiting ||
+             (lq->status != LUMEN_QSTS_RUNNING &&
+              lq->status != LUMEN_QSTS_DISABLED))) {
             return false;
         }
         /* What a CTRL write can store (RESET never is). */

@@ -59,7 +59,12 @@ class Contract:
 C = Contract(['lumen_regs.h', 'lumen_fw_image.h', 'lumen_mbox.h',
               'lumen_queue.h', 'lumen_mmu.h'])
 # Enumerators without "= value" are not parsed: LUMEN_INJECT_COUNT.
-INJECT_COUNT = C.LUMEN_INJECT_MBOX_HANG + 1
+INJECT_COUNT = C.LUMEN_INJECT_WEDGE_QUEUE + 1
+# The kinds INJECT_CTRL arms on a queue (NONE disarms); the rest are device
+# injections.
+QUEUE_KINDS = (C.LUMEN_INJECT_NONE, C.LUMEN_INJECT_HANG_QUEUE,
+               C.LUMEN_INJECT_DMA_FAIL, C.LUMEN_INJECT_CORRUPT_DESC,
+               C.LUMEN_INJECT_WEDGE_QUEUE)
 CAPS_ALL = (C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY |
             C.LUMEN_CAP_DMA_QUEUES | C.LUMEN_CAP_MMU |
             C.LUMEN_CAP_FAULT_INJECT)
@@ -1787,8 +1792,10 @@ def fault_injection(env):
     card.wreg(C.LUMEN_REG_INJECT_CTRL, 1 << 8 | C.LUMEN_INJECT_DMA_FAIL)
     card.wreg(C.LUMEN_REG_INJECT_CTRL, 2 << 8 | C.LUMEN_INJECT_CORRUPT_DESC)
     card.wreg(C.LUMEN_REG_INJECT_CTRL, 35 << 8 | C.LUMEN_INJECT_HANG_QUEUE)
-    assert card.reg(st) == 7 and card.reg(st + 4) == 1 << 3
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 34 << 8 | C.LUMEN_INJECT_WEDGE_QUEUE)
+    assert card.reg(st) == 7 and card.reg(st + 4) == 1 << 3 | 1 << 2
     card.wreg(C.LUMEN_REG_INJECT_CTRL, 35 << 8 | C.LUMEN_INJECT_NONE)
+    card.wreg(C.LUMEN_REG_INJECT_CTRL, 34 << 8 | C.LUMEN_INJECT_NONE)
     assert card.reg(st + 4) == 0
     assert card.reg(C.LUMEN_REG_INJECT_CTRL) == 0
     assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
@@ -2102,6 +2109,119 @@ def inject_mbox_hang(env):
     assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
     card.soft_reset()
     expect_recovered(card)
+
+
+def expect_wedged(card, sp, qu, va, head=0):
+    """@qu is enabled but wedged: RUNNING, HEAD and TAIL kept, a doorbell
+    is dropped silently (no error, no interrupt) and runs nothing."""
+    card.clear_msi()
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    tail = qu.reg(C.LUMEN_QREG_TAIL)
+    progress = qu.reg(C.LUMEN_QREG_PROGRESS)
+    sp.vwrite(va, bytes(8))
+    qu.submit([fence(C.LUMEN_CMD_SIGNAL, va, 0x5a, flags=C.LUMEN_CMD_F_IRQ),
+               nop()])
+    for _ in range(5):
+        card.q.clock_step(1000000)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert qu.reg(C.LUMEN_QREG_HEAD) == head
+    assert qu.reg(C.LUMEN_QREG_TAIL) == tail, 'doorbell of a wedged queue ' \
+        'moved TAIL to %d' % qu.reg(C.LUMEN_QREG_TAIL)
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == progress
+    assert sp.vread(va, 8) == bytes(8), 'wedged queue ran a SIGNAL'
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    assert not card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + qu.qn)
+    qu.tail = tail                      # the dropped doorbell never happened
+
+
+@test
+def inject_wedge_queue(env):
+    q, card, sp, qu = inject_card(env)
+    other = Queue(card, 1)
+    va = 0x100000000 + 0x400
+    # Armed like any queue injection: shown in INJECT_STATUS, no error.
+    inject(card, C.LUMEN_INJECT_WEDGE_QUEUE, qu.qn)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 1 << qu.qn
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    head = qu.reg(C.LUMEN_QREG_HEAD)
+    # It fires on the next descriptor: the job stops like a hang, silently.
+    sp.vwrite(va, bytes(8))
+    qu.submit([fence(C.LUMEN_CMD_SIGNAL, va, 1), nop()])
+    for _ in range(10):
+        q.clock_step(1000000)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert qu.reg(C.LUMEN_QREG_HEAD) == head
+    assert qu.reg(C.LUMEN_QREG_TAIL) == qu.tail
+    assert sp.vread(va, 8) == bytes(8)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # Fired: device state now, no longer "armed".
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    # Unlike a hang, later doorbells are dropped (TAIL kept).
+    expect_wedged(card, sp, qu, va + 8, head)
+    # Other queues keep running.
+    sp.vwrite(va + 16, bytes(8))
+    other.run([fence(C.LUMEN_CMD_SIGNAL, va + 16, 2)])
+    assert sp.vread(va + 16, 8) == struct.pack('<Q', 2)
+    # QCTRL_RESET does not recover it. The reset itself works: DISABLED,
+    # indices 0; but re-programmed and enabled, the queue reads RUNNING
+    # with HEAD == TAIL, and a new doorbell does nothing.
+    qu.reset(enable=False)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+    assert qu.reg(C.LUMEN_QREG_HEAD) == 0 and qu.reg(C.LUMEN_QREG_TAIL) == 0
+    qu = Queue(card, qu.qn)             # QCTRL_RESET, ring, ORDER, enable
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING, \
+        'wedged queue reads %d after its reset' % qu.reg(C.LUMEN_QREG_STATUS)
+    expect_wedged(card, sp, qu, va + 24)
+    # RESET | ENABLE in one write: the same.
+    qu.reset()
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    expect_wedged(card, sp, qu, va + 32)
+    # Disabled, it is DISABLED and its doorbell is the usual error;
+    # enabled again, RUNNING.
+    card.wreg(qreg(qu.qn, C.LUMEN_QREG_CTRL), 0)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+    qu.doorbell(1)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE, 0)
+    card.clear_errors()
+    qu.enable()
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    # An injection armed on the wedged queue never fires (nothing is
+    # fetched), so it stays armed until a queue reset disarms it.
+    inject(card, C.LUMEN_INJECT_DMA_FAIL, qu.qn)
+    expect_wedged(card, sp, qu, va + 40)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 1 << qu.qn
+    qu.reset()
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    # Only a device reset clears it: the queue works normally again.
+    card.soft_reset()
+    expect_recovered(card)
+    sp = copy_space(card, 0, 'host')
+    qu = Queue(card, 0)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_IDLE
+    sp.vwrite(va, bytes(8))
+    qu.run([nop(), fence(C.LUMEN_CMD_SIGNAL, va, 5)])
+    assert sp.vread(va, 8) == struct.pack('<Q', 5)
+    assert qu.reg(C.LUMEN_QREG_HEAD) == 2
+    # An FLR clears it too.
+    inject(card, C.LUMEN_INJECT_WEDGE_QUEUE, qu.qn)
+    qu.submit([nop()])
+    for _ in range(5):
+        q.clock_step(1000000)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert qu.reg(C.LUMEN_QREG_HEAD) == 2
+    qu.reset()
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    flr(card)
+    expect_recovered(card, after_flr=True)
+    # Unknown kinds after it are still refused.
+    card.clear_errors()
+    inject(card, INJECT_COUNT, 0)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 C.LUMEN_REG_INJECT_CTRL)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
 
 
 # The queue PROGRESS register.
@@ -2428,11 +2548,20 @@ def telemetry_busy(env):
 def fuzz_descriptors(env):
     """Random descriptors and rings must never crash or hang QEMU."""
     q, card = queue_card(env, ',queues=4')
-    spaces = [copy_space(card, 0, 'host'), copy_space(card, 1, 'device')]
+
+    def setup():
+        copy_space(card, 0, 'host')
+        copy_space(card, 1, 'device')
+        return [Queue(card, n, ctx=n % 2) for n in range(4)]
+
+    def wedged(qu):
+        """After a reset with ENABLE, only a wedged queue is not IDLE."""
+        return qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+
     rng = random.Random(4321)
     vas = [0, 0x100000000, 0x200000000, 0x300000000, 0x400000000,
            0x1ffffffffff8, 1 << 48, 0xfffffffffffffff8]
-    queues = [Queue(card, n, ctx=n % 2) for n in range(4)]
+    queues = setup()
     for i in range(600):
         qu = rng.choice(queues)
         if rng.random() < 0.3:
@@ -2456,7 +2585,8 @@ def fuzz_descriptors(env):
         if r < 0.05:
             qu.doorbell(rng.getrandbits(32))
         elif r < 0.1:
-            card.wreg(C.LUMEN_REG_INJECT_CTRL, qu.qn << 8 | rng.randrange(4))
+            card.wreg(C.LUMEN_REG_INJECT_CTRL,
+                      qu.qn << 8 | rng.choice(QUEUE_KINDS))
         else:
             qu.doorbell(qu.tail)
         if rng.random() < 0.3:
@@ -2464,6 +2594,11 @@ def fuzz_descriptors(env):
         st = qu.reg(C.LUMEN_QREG_STATUS)
         if st != C.LUMEN_QSTS_IDLE and rng.random() < 0.5:
             qu.reset()
+            if wedged(qu):
+                # Only a device reset helps; the contexts go with it.
+                card.soft_reset()
+                queues = setup()
+                qu = rng.choice(queues)
         if i % 100 == 0:
             card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
             q.memwrite(qu.ring, bytes(rng.getrandbits(8)
@@ -2472,6 +2607,10 @@ def fuzz_descriptors(env):
     assert card.reg(C.LUMEN_REG_MAGIC) == C.LUMEN_MAGIC
     for qu in queues:
         qu.reset()
+    if any(wedged(qu) for qu in queues):
+        card.soft_reset()
+        queues = setup()
+    for qu in queues:
         qu.run([nop()])
 
 
@@ -2518,6 +2657,15 @@ def queue_migration(env):
     q.clock_step(100000)
     sp.vwrite(0x300000000, b'migrated!')
     inject(card, C.LUMEN_INJECT_MBOX_HANG)      # fired state migrates too
+    # A fired wedge (queue 5) and an armed one (queue 6) migrate as well.
+    w = Queue(card, 5, ctx=2)
+    inject(card, C.LUMEN_INJECT_WEDGE_QUEUE, 5)
+    w.submit([nop()])
+    q.clock_step(100000)
+    armed = Queue(card, 6, ctx=2)
+    inject(card, C.LUMEN_INJECT_WEDGE_QUEUE, 6)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 1 << 6
+    assert w.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
     q.hmp('stop')
     state = os.path.join(env.workdir, 'state')
     q.hmp('migrate file:' + state)
@@ -2542,11 +2690,26 @@ def queue_migration(env):
     assert sp.vread(0x100000000, 9) == b'migrated!'
     assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 3)
     assert a.reg(C.LUMEN_QREG_PROGRESS) == 8 + 0x3000
+    # The wedges came along: queue 5 stays RUNNING through a queue reset,
+    # queue 6's armed wedge fires on its first descriptor.
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 1 << 6
+    assert w.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert w.reg(C.LUMEN_QREG_HEAD) == 0
+    w.reset()
+    assert w.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    armed.submit([nop()])
+    d.clock_step(1000000)
+    assert card.reg(C.LUMEN_REG_INJECT_STATUS) == 0
+    assert armed.reg(C.LUMEN_QREG_HEAD) == 0
+    armed.reset()
+    assert armed.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
     # The mailbox hang came along: booted firmware does not answer.
     assert card.boot(make_image(), order=2) == C.LUMEN_BOOT_RUNNING
     expect_mbox_silent(card)
     card.soft_reset()
     expect_recovered(card)
+    for n in (5, 6):
+        Queue(card, n).run([nop()])
 
 
 # ---- Runner -----------------------------------------------------------------

@@ -184,12 +184,23 @@ enum lumen_boot_state {
 #define LUMEN_REG_INJECT_STATUS_HI	0x508	/* RO: bit q - 32, queues 32..63 */
 
 /*
- * A queue injection (HANG_QUEUE, DMA_FAIL, CORRUPT_DESC) is armed by
- * writing INJECT_CTRL and fires once, on the next descriptor queue q
- * executes; HANG_QUEUE then holds until the queue is reset with
- * LUMEN_QCTRL_RESET. A device injection (FW_CRASH, HALT, MBOX_HANG) fires
- * at once, its queue field must be 0, and it holds until a soft reset or a
- * function-level reset:
+ * A queue injection (HANG_QUEUE, DMA_FAIL, CORRUPT_DESC, WEDGE_QUEUE) is
+ * armed by writing INJECT_CTRL and fires once, on the next descriptor
+ * queue q executes; until then INJECT_STATUS shows it armed. HANG_QUEUE
+ * then holds until the queue is reset with LUMEN_QCTRL_RESET.
+ * WEDGE_QUEUE wedges the queue's engine, which only a device reset fixes:
+ * the queue stops consuming descriptors like HANG_QUEUE, but
+ * LUMEN_QCTRL_RESET does not recover it: whenever the queue is enabled
+ * its STATUS reads RUNNING (never IDLE), HEAD does not move, and
+ * doorbells are ignored (TAIL is kept, no error). Only a soft reset
+ * (SOFT_RESET) or a function-level reset clears it. Once fired, a wedge is
+ * device state like a fired device injection: it no longer shows in
+ * INJECT_STATUS. Kinds are not grouped by family: WEDGE_QUEUE (7) is a
+ * queue injection.
+ *
+ * A device injection (FW_CRASH, HALT, MBOX_HANG) fires at once, its queue
+ * field must be 0, and it holds until a soft reset or a function-level
+ * reset:
  *  - FW_CRASH: the firmware dies. DEVICE_STATUS.FW_RUNNING clears,
  *    BOOT_STATUS becomes FAILED with BOOT_ERROR FW_CRASHED, the mailbox is
  *    no longer served, every queue stops fetching descriptors, and the
@@ -214,6 +225,7 @@ enum lumen_inject {
 	LUMEN_INJECT_FW_CRASH = 4,	/* device: the firmware crashes */
 	LUMEN_INJECT_HALT = 5,		/* device: the device halts */
 	LUMEN_INJECT_MBOX_HANG = 6,	/* device: the mailbox stops answering */
+	LUMEN_INJECT_WEDGE_QUEUE = 7,	/* queue engine wedged until a device reset */
 	LUMEN_INJECT_COUNT
 };
 
