@@ -16,8 +16,8 @@
  *              HEAD/TAIL/STATUS/ERROR/COMPLETED, last seqno submitted and
  *              completed, jobs in flight
  *   inject     write-only, test devices (CAPS.FAULT_INJECT) only:
- *              "<hang|dma|corrupt|none> <hardware queue>" arms a fault on
- *              a queue; "<fw_crash|halt|mbox_hang>" breaks the whole card
+ *              "<hang|dma|corrupt|wedge|none> <hardware queue>" arms a fault
+ *              on a queue (wedge: one that only a device reset clears); "<fw_crash|halt|mbox_hang>" breaks the whole card
  *              at once (the driver then resets it, lumen_reset.c)
  *   force_reset  write-only: any write resets the card now and returns
  *              once it is back (or failed: the write fails)
@@ -236,6 +236,7 @@ static ssize_t inject_write(struct file *f, const char __user *ubuf, size_t len,
 		[LUMEN_INJECT_FW_CRASH] = "fw_crash",
 		[LUMEN_INJECT_HALT] = "halt",
 		[LUMEN_INJECT_MBOX_HANG] = "mbox_hang",
+		[LUMEN_INJECT_WEDGE_QUEUE] = "wedge",
 	};
 	struct lumen_device *ldev = f->private_data;
 	char buf[32], kind[16];

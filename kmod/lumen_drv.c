@@ -360,6 +360,9 @@ static void lumen_shutdown(struct pci_dev *pdev)
 {
 	struct lumen_device *ldev = pci_get_drvdata(pdev);
 
+	/* No reset may boot the firmware again behind the quiesce. */
+	WRITE_ONCE(ldev->hw_up, false);
+	cancel_work_sync(&ldev->reset_work);
 	lumen_hw_quiesce(ldev);
 }
 
@@ -380,47 +383,41 @@ static void lumen_pci_reset_done(struct pci_dev *pdev)
 	lumen_reset_done(pci_get_drvdata(pdev));
 }
 
-/* AER: the same two steps around the link or slot reset. */
+/*
+ * AER: stop using the card when the error is reported (no lock is held
+ * across the callbacks: recovery may end without calling the others), and
+ * rebuild it like any device reset once the slot was reset.
+ */
 static pci_ers_result_t lumen_pci_error_detected(struct pci_dev *pdev,
 						 pci_channel_state_t state)
 {
 	struct lumen_device *ldev = pci_get_drvdata(pdev);
 
+	WRITE_ONCE(ldev->hw_up, false);
+	lumen_mbox_close(&ldev->mbox);
 	if (state == pci_channel_io_perm_failure) {
 		WRITE_ONCE(ldev->lost, true);
 		lumen_queue_lose_all(ldev);
 		return PCI_ERS_RESULT_DISCONNECT;
 	}
-	lumen_reset_prepare(ldev, LUMEN_RESET_PCI_ERROR);
-	ldev->aer_reset_pending = true;
 	return PCI_ERS_RESULT_NEED_RESET;
 }
 
 static pci_ers_result_t lumen_pci_slot_reset(struct pci_dev *pdev)
 {
 	struct lumen_device *ldev = pci_get_drvdata(pdev);
+	int ret, idx;
 
-	if (!ldev->aer_reset_pending)
-		return PCI_ERS_RESULT_RECOVERED;
-	ldev->aer_reset_pending = false;
-	return lumen_reset_done(ldev) ? PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
-}
-
-static void lumen_pci_error_resume(struct pci_dev *pdev)
-{
-	struct lumen_device *ldev = pci_get_drvdata(pdev);
-
-	/* Recovery went on without a slot reset: finish ours. */
-	if (ldev->aer_reset_pending) {
-		ldev->aer_reset_pending = false;
-		lumen_reset_done(ldev);
-	}
+	if (!drm_dev_enter(&ldev->drm, &idx))
+		return PCI_ERS_RESULT_DISCONNECT;
+	ret = lumen_reset_now(ldev, LUMEN_RESET_PCI_ERROR);
+	drm_dev_exit(idx);
+	return ret ? PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
 }
 
 static const struct pci_error_handlers lumen_pci_err_handlers = {
 	.error_detected = lumen_pci_error_detected,
 	.slot_reset = lumen_pci_slot_reset,
-	.resume = lumen_pci_error_resume,
 	.reset_prepare = lumen_pci_reset_prepare,
 	.reset_done = lumen_pci_reset_done,
 };

@@ -104,8 +104,10 @@ struct lumen_identity {
  *	long as @drm.
  * @reset_wq: ordered workqueue for device resets and every queue's timeout
  *	(TDR) work, so that they never run concurrently; lives as long as @drm.
- * @reset_lock: held for reading by the ioctls that touch the hardware or
- *	what a reset rebuilds (lumen_ioctl.c) and for writing by a device
+ * @reset_mutex: one device reset at a time, held from prepare to done
+ *	(lumen_reset.c) and by system suspend.
+ * @reset_lock: held for reading around the hardware accesses of ioctls
+ *	(never across user copies or waits) and for writing by a device
  *	reset (lumen_reset.c), which so never runs under an ioctl's feet.
  * @reset_gen: reset generation: bumped by every device reset, under
  *	@reset_lock for writing. A file of an older generation is dead.
@@ -118,11 +120,8 @@ struct lumen_identity {
  * @lost: the last reset failed: the card is unusable until it is rebound;
  *	every ioctl fails with -ENODEV.
  * @last_reset_reason: LUMEN_RESET_* bits of the last reset, for sysfs.
- * @aer_reset_pending: AER recovery prepared a reset that its slot_reset
- *	or resume callback must finish; only touched by those callbacks,
- *	which the PCI core serializes.
- * @pm_suspended: system suspend holds @reset_lock for writing until resume
- *	(lumen_pm.c); only touched by the PM callbacks.
+ * @pm_suspended: the card is suspended (lumen_pm.c): set under
+ *	@reset_lock, read by the timeout handlers, which then leave it alone.
  * @pm_drained: every ring was empty when the card went to sleep.
  */
 struct lumen_device {
@@ -149,6 +148,7 @@ struct lumen_device {
 	struct lumen_qmgr *qm;
 
 	struct workqueue_struct *reset_wq;
+	struct mutex reset_mutex;	/* one reset at a time */
 	struct rw_semaphore reset_lock;
 	atomic_t reset_gen;
 	atomic_t reset_count;
@@ -157,7 +157,6 @@ struct lumen_device {
 	bool hw_up;
 	bool lost;
 	u32 last_reset_reason;
-	bool aer_reset_pending;
 	bool pm_suspended;
 	bool pm_drained;
 };

@@ -12,12 +12,9 @@
  *   header. The rest fail with -EOPNOTSUPP.
  * - A file opened before the last device reset belongs to a dead reset
  *   generation: every ioctl fails with -ENODEV (lumen_reset.c).
- * - The driver ioctls that program the hardware or read what a reset
- *   rebuilds run with the reset lock held for reading, so a device reset
- *   waits for them and they never see a card half reset. WAIT, BO_CREATE,
- *   BO_INFO, QUEUE_DESTROY and the core ioctls do not: they may sleep on
- *   fences for long, and a reset fails those fences before taking the
- *   lock, so it is never held up by a waiter.
+ * The ioctls that program the hardware take the reset lock for reading
+ * themselves, around the hardware part only (lumen_reset_read_lock()),
+ * and check the generation again under it.
  *
  * Copyright (C) 2025 The Lumen Authors
  */
@@ -60,20 +57,6 @@ static bool lumen_core_ioctl_allowed(unsigned int nr)
 	}
 }
 
-static bool lumen_ioctl_needs_hw(unsigned int nr)
-{
-	switch (nr) {
-	case DRM_COMMAND_BASE + DRM_LUMEN_GET_PARAM:
-	case DRM_COMMAND_BASE + DRM_LUMEN_QUERY:
-	case DRM_COMMAND_BASE + DRM_LUMEN_VM_BIND:
-	case DRM_COMMAND_BASE + DRM_LUMEN_QUEUE_CREATE:
-	case DRM_COMMAND_BASE + DRM_LUMEN_SUBMIT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static int lumen_ioctl_check(struct file *filp, unsigned int cmd)
 {
 	struct drm_file *file = filp->private_data;
@@ -84,28 +67,6 @@ static int lumen_ioctl_check(struct file *filp, unsigned int cmd)
 	if ((nr < DRM_COMMAND_BASE || nr >= DRM_COMMAND_END) && !lumen_core_ioctl_allowed(nr))
 		return -EOPNOTSUPP;
 	return lumen_file_check_gen(file->driver_priv);
-}
-
-typedef long (*lumen_ioctl_fn)(struct file *filp, unsigned int cmd, unsigned long arg);
-
-static long lumen_ioctl_call(struct file *filp, unsigned int cmd, unsigned long arg,
-			     lumen_ioctl_fn fn)
-{
-	struct drm_file *file = filp->private_data;
-	struct lumen_file *lfile = file->driver_priv;
-	long ret = lumen_ioctl_check(filp, cmd);
-
-	if (ret)
-		return ret;
-	if (!lumen_ioctl_needs_hw(DRM_IOCTL_NR(cmd)))
-		return fn(filp, cmd, arg);
-
-	ret = lumen_reset_read_lock(lfile);
-	if (ret)
-		return ret;
-	ret = fn(filp, cmd, arg);
-	lumen_reset_read_unlock(lfile->ldev);
-	return ret;
 }
 
 /**
@@ -120,7 +81,9 @@ static long lumen_ioctl_call(struct file *filp, unsigned int cmd, unsigned long 
  */
 long lumen_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	return lumen_ioctl_call(filp, cmd, arg, drm_ioctl);
+	int ret = lumen_ioctl_check(filp, cmd);
+
+	return ret ? ret : drm_ioctl(filp, cmd, arg);
 }
 
 #ifdef CONFIG_COMPAT
@@ -137,6 +100,8 @@ long lumen_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
  */
 long lumen_compat_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	return lumen_ioctl_call(filp, cmd, arg, drm_compat_ioctl);
+	int ret = lumen_ioctl_check(filp, cmd);
+
+	return ret ? ret : drm_compat_ioctl(filp, cmd, arg);
 }
 #endif

@@ -41,11 +41,34 @@
 #include "lumen_job.h"
 #include "lumen_queue.h"
 #include "lumen_reset.h"
+#include "lumen_trace.h"
 
 static_assert(sizeof(struct drm_lumen_queue_create) == 16);
 static_assert(sizeof(struct drm_lumen_queue_destroy) == 8);
 static_assert(sizeof(struct drm_lumen_sync) == 16);
 static_assert(sizeof(struct drm_lumen_submit) == 72);
+static_assert(sizeof(struct drm_lumen_ext) == 16);
+static_assert(sizeof(struct drm_lumen_submit_ext_priority) == 24);
+
+/* The uAPI command format (version 1) is the device's descriptor. */
+static_assert(DRM_LUMEN_CMD_VERSION == 1);
+static_assert(sizeof(struct drm_lumen_cmd) == sizeof(struct lumen_cmd));
+static_assert(offsetof(struct drm_lumen_cmd, tag) == offsetof(struct lumen_cmd, tag));
+static_assert(offsetof(struct drm_lumen_cmd, u) == offsetof(struct lumen_cmd, u));
+static_assert(offsetof(struct drm_lumen_cmd, u.copy.size) ==
+	      offsetof(struct lumen_cmd, u.copy.size));
+static_assert(offsetof(struct drm_lumen_cmd, u.fill.pattern) ==
+	      offsetof(struct lumen_cmd, u.fill.pattern));
+static_assert(offsetof(struct drm_lumen_cmd, u.fence.value) ==
+	      offsetof(struct lumen_cmd, u.fence.value));
+static_assert(DRM_LUMEN_CMD_NOP == LUMEN_CMD_NOP);
+static_assert(DRM_LUMEN_CMD_COPY == LUMEN_CMD_COPY);
+static_assert(DRM_LUMEN_CMD_FILL == LUMEN_CMD_FILL);
+static_assert(DRM_LUMEN_CMD_SIGNAL == LUMEN_CMD_SIGNAL);
+static_assert(DRM_LUMEN_CMD_WAIT == LUMEN_CMD_WAIT);
+static_assert(DRM_LUMEN_CMD_TIMESTAMP == LUMEN_CMD_TIMESTAMP);
+static_assert(DRM_LUMEN_CMD_F_BARRIER == LUMEN_CMD_F_BARRIER);
+static_assert(DRM_LUMEN_CMD_MAX_BYTES == LUMEN_CMD_MAX_SIZE);
 static_assert(sizeof(struct drm_lumen_wait) == 32);
 static_assert(sizeof(struct drm_lumen_context_status) == 40);
 
@@ -63,6 +86,10 @@ static struct dma_fence *lumen_job_run(struct drm_sched_job *sjob)
 	struct lumen_hw_fence *f = job->hw_fence;
 	unsigned long flags;
 	int idx;
+
+	/* Popped by the scheduler: queue destroy waits until it is freed. */
+	job->ran = true;
+	atomic_inc(&q->ran_jobs);
 
 	/* A failed dependency already carries the error. */
 	if (unlikely(sjob->s_fence->finished.error))
@@ -92,10 +119,10 @@ static struct dma_fence *lumen_job_run(struct drm_sched_job *sjob)
 	spin_unlock_irqrestore(&q->fence_lock, flags);
 	job->hw_fence = NULL;
 
-	job->on_ring = true;
-	atomic_inc(&q->ring_jobs);
+	lumen_queue_hw_priority(q, job->priority);
 	job->tdr_head = q->tail;
 	lumen_queue_ring_job(q, job->cmds, job->num_cmds, job->seqno);
+	trace_lumen_job_run(job);
 
 	drm_dev_exit(idx);
 	return &f->base;
@@ -103,7 +130,8 @@ static struct dma_fence *lumen_job_run(struct drm_sched_job *sjob)
 
 /*
  * Runs on the device's ordered reset workqueue; the scheduler took @sjob
- * (the oldest job on the ring) off its pending list.
+ * (the oldest job on the ring) off its pending list and re-arms the timer
+ * when this returns.
  */
 static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 {
@@ -116,15 +144,20 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 	u32 head, sts, progress;
 	int idx, err;
 
-	/*
-	 * The hardware is only touched for a queue of the live generation
-	 * and outside a device reset (a PCI function reset does not run on
-	 * this workqueue, so it is excluded by the lock).
-	 */
 	hw = drm_dev_enter(&ldev->drm, &idx);
+	/*
+	 * A device reset holds the lock: it stops the card and fails the jobs
+	 * itself; a suspended card is not touched. Leave the job as it is and
+	 * look again after another period.
+	 */
 	if (hw && !down_read_trylock(&ldev->reset_lock)) {
 		drm_dev_exit(idx);
-		hw = false;
+		goto out_requeue;
+	}
+	if (hw && READ_ONCE(ldev->pm_suspended)) {
+		up_read(&ldev->reset_lock);
+		drm_dev_exit(idx);
+		goto out_requeue;
 	}
 	stale = lumen_queue_stale(q);
 
@@ -158,10 +191,8 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 		dev_warn_ratelimited(lumen_dev(ldev),
 				     "context %u queue %u: job %llu timed out (HEAD %u, status %u), resetting\n",
 				     uctx->ctx_id, q->hwq->index, job->seqno, head, sts);
+		trace_lumen_job_timeout(job);
 		lumen_uctx_fail(uctx, q, -ETIMEDOUT, DRM_LUMEN_CTX_HUNG);
-		/* Hung again right after its last queue reset: reset the card. */
-		if (atomic_inc_return(&q->hwq->hangs) >= 2)
-			lumen_reset_schedule(ldev, LUMEN_RESET_QUEUE_HANG);
 	}
 
 	if (!hw || stale)
@@ -175,6 +206,18 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 	if (hw && !stale) {
 		lumen_queue_signal_done(q);
 		lumen_queue_hw_reset(q);
+		/*
+		 * A job that hangs is its context's business: the queue reset
+		 * ends it. A queue the reset does not bring back is the
+		 * card's: only a device reset helps then.
+		 */
+		lumen_queue_head(q, &sts);
+		if (sts != LUMEN_QSTS_IDLE) {
+			dev_err_ratelimited(lumen_dev(ldev),
+					    "queue %u still not idle after its reset (status %u)\n",
+					    q->hwq->index, sts);
+			lumen_reset_schedule(ldev, LUMEN_RESET_QUEUE_HANG);
+		}
 	}
 	/* The scheduler's callbacks complete the jobs with this error. */
 	lumen_queue_fail_fences(q, err ? err : -ECANCELED);
@@ -185,6 +228,12 @@ out_start:
 		up_read(&ldev->reset_lock);
 		drm_dev_exit(idx);
 	}
+	return DRM_GPU_SCHED_STAT_NOMINAL;
+
+out_requeue:
+	spin_lock(&sched->job_list_lock);
+	list_add(&sjob->list, &sched->pending_list);
+	spin_unlock(&sched->job_list_lock);
 	return DRM_GPU_SCHED_STAT_NOMINAL;
 }
 
@@ -206,12 +255,14 @@ static void lumen_job_free(struct drm_sched_job *sjob)
 {
 	struct lumen_job *job = to_lumen_job(sjob);
 	struct lumen_queue *q = job->q;
-	bool wake, on_ring = job->on_ring;
+	bool wake, ran = job->ran;
 	struct dma_fence *scheduled = &sjob->s_fence->scheduled;
 	struct dma_fence *finished = &sjob->s_fence->finished;
 
+	trace_lumen_job_done(job, finished->error);
+
 	/* Engine time for DRM fdinfo: from run_job to the job's completion. */
-	if (on_ring && test_bit(DMA_FENCE_FLAG_TIMESTAMP_BIT, &finished->flags) &&
+	if (ran && !finished->error && test_bit(DMA_FENCE_FLAG_TIMESTAMP_BIT, &finished->flags) &&
 	    test_bit(DMA_FENCE_FLAG_TIMESTAMP_BIT, &scheduled->flags) &&
 	    ktime_after(finished->timestamp, scheduled->timestamp))
 		atomic64_add(ktime_to_ns(ktime_sub(finished->timestamp, scheduled->timestamp)),
@@ -222,7 +273,7 @@ static void lumen_job_free(struct drm_sched_job *sjob)
 	kfree(job);
 
 	atomic_dec(&q->uctx->jobs);
-	wake = on_ring && atomic_dec_and_test(&q->ring_jobs);
+	wake = ran && atomic_dec_and_test(&q->ran_jobs);
 	if (atomic_dec_and_test(&q->jobs) || wake)
 		wake_up_all(&q->idle_wq);
 	lumen_queue_put(q);
@@ -466,9 +517,53 @@ static int lumen_job_get_bos(struct drm_file *file, const struct drm_lumen_submi
 				      &job->bos);
 }
 
+/* What a SUBMIT's extension chain asks for. */
+struct lumen_submit_exts {
+	bool has_priority;
+	u32 priority;
+};
+
+/* Walk the chain of &struct drm_lumen_ext at @uptr (DRM_LUMEN_SUBMIT_EXT_*). */
+static int lumen_submit_parse_exts(u64 uptr, struct lumen_submit_exts *exts)
+{
+	struct drm_lumen_submit_ext_priority prio;
+	struct drm_lumen_ext ext;
+	unsigned int n;
+	int ret;
+
+	memset(exts, 0, sizeof(*exts));
+	for (n = 0; uptr; n++) {
+		if (n == DRM_LUMEN_MAX_EXTENSIONS)
+			return -EINVAL;
+		if (copy_from_user(&ext, u64_to_user_ptr(uptr), sizeof(ext)))
+			return -EFAULT;
+		if (ext.flags)
+			return -EINVAL;
+		switch (ext.name) {
+		case DRM_LUMEN_SUBMIT_EXT_PRIORITY:
+			if (exts->has_priority)
+				return -EINVAL;
+			if (copy_from_user(&prio, u64_to_user_ptr(uptr), sizeof(prio)))
+				return -EFAULT;
+			if (prio.pad)
+				return -EINVAL;
+			ret = lumen_queue_check_priority(prio.priority);
+			if (ret)
+				return ret;
+			exts->has_priority = true;
+			exts->priority = prio.priority;
+			break;
+		default:
+			return -EINVAL;
+		}
+		uptr = ext.next;
+	}
+	return 0;
+}
+
 static int lumen_submit_check_args(const struct drm_lumen_submit *args)
 {
-	if (args->flags || args->reserved)
+	if (args->flags)
 		return -EINVAL;
 	if (!args->num_cmds || args->num_cmds > DRM_LUMEN_MAX_CMDS)
 		return -EINVAL;
@@ -494,6 +589,7 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 	struct drm_lumen_submit *args = data;
 	struct lumen_file *lfile = file->driver_priv;
 	struct lumen_out_sync *outs = NULL;
+	struct lumen_submit_exts exts;
 	struct dma_fence *finished;
 	struct lumen_queue *q;
 	struct lumen_job *job;
@@ -502,6 +598,9 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 	int ret, idx;
 
 	ret = lumen_submit_check_args(args);
+	if (ret)
+		return ret;
+	ret = lumen_submit_parse_exts(args->extensions, &exts);
 	if (ret)
 		return ret;
 
@@ -568,6 +667,12 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 		ret = -ENODEV;
 		goto err_job;
 	}
+	/* Everything from the user is copied: only the push is locked. */
+	ret = lumen_reset_read_lock(lfile);
+	if (ret) {
+		drm_dev_exit(idx);
+		goto err_job;
+	}
 
 	mutex_lock(&q->submit_lock);
 	if (q->closing) {
@@ -579,6 +684,9 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 		goto err_unlock;
 	}
 
+	if (exts.has_priority)
+		lumen_queue_set_priority(q, exts.priority);
+	job->priority = q->priority;
 	drm_sched_job_arm(&job->base);
 	job->seqno = ++q->seqno;
 	finished = &job->base.s_fence->finished;
@@ -599,9 +707,11 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 
 	atomic_inc(&q->jobs);
 	kref_get(&q->ref);	/* the job's; the caller's goes below */
+	trace_lumen_job_submit(job);	/* before the job may run and be freed */
 	drm_sched_entity_push_job(&job->base);
 	args->seqno = job->seqno;
 	mutex_unlock(&q->submit_lock);
+	lumen_reset_read_unlock(ldev);
 	drm_dev_exit(idx);
 
 	lumen_out_syncs_free(outs, args->num_out_syncs);
@@ -610,6 +720,7 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 
 err_unlock:
 	mutex_unlock(&q->submit_lock);
+	lumen_reset_read_unlock(ldev);
 	drm_dev_exit(idx);
 err_job:
 	if (sched_init)

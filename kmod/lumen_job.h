@@ -35,8 +35,10 @@ struct lumen_queue;
  * @tdr_head: queue HEAD at the previous timeout check of this job
  * @tdr_progress: queue PROGRESS (bytes written) at that check
  * @tdr_progress_valid: @tdr_progress was read (from the first check on)
- * @on_ring: run_job put the job on the ring (counted in
- *	&lumen_queue.ring_jobs)
+ * @ran: the scheduler popped the job and called run_job (counted in
+ *	&lumen_queue.ran_jobs until freed)
+ * @priority: DRM_LUMEN_PRIORITY_* the job runs at (its queue's when
+ *	submitted)
  */
 struct lumen_job {
 	struct drm_sched_job base;
@@ -50,7 +52,8 @@ struct lumen_job {
 	u32 tdr_head;
 	u32 tdr_progress;
 	bool tdr_progress_valid;
-	bool on_ring;
+	bool ran;
+	u32 priority;
 };
 
 extern const struct drm_sched_backend_ops lumen_sched_ops;

@@ -15,6 +15,7 @@
 #include <linux/completion.h>
 #include <linux/dma-mapping.h>
 #include <linux/jiffies.h>
+#include <linux/ktime.h>
 #include <linux/lockdep.h>
 #include <linux/moduleparam.h>
 #include <linux/string.h>
@@ -23,6 +24,7 @@
 #include "lumen_hw.h"
 #include "lumen_mbox.h"
 #include "lumen_reset.h"
+#include "lumen_trace.h"
 
 static unsigned int lumen_mbox_timeout_ms = 2000;
 module_param_named(mbox_timeout_ms, lumen_mbox_timeout_ms, uint, 0644);
@@ -364,6 +366,7 @@ int lumen_mbox_call(struct lumen_device *ldev, u16 type,
 	unsigned long timeout = msecs_to_jiffies(timeout_ms);
 	struct lumen_mbox_msg *slot;
 	struct lumen_mbox_waiter w;
+	ktime_t start = ktime_get();
 	int ret;
 
 	if (WARN_ON(req_len > LUMEN_MBOX_PAYLOAD_MAX))
@@ -427,6 +430,8 @@ int lumen_mbox_call(struct lumen_device *ldev, u16 type,
 		dev_err_ratelimited(lumen_dev(ldev),
 				    "mailbox: %s seq %u timed out after %u ms\n",
 				    lumen_mbox_type_name(type), w.seq, timeout_ms);
+		trace_lumen_mbox(ldev, type, w.seq, -ETIMEDOUT,
+				 ktime_us_delta(ktime_get(), start));
 		/* A firmware that stopped answering only comes back by a reset. */
 		lumen_reset_schedule(ldev, LUMEN_RESET_MBOX_TIMEOUT);
 		return -ETIMEDOUT;
@@ -434,10 +439,11 @@ int lumen_mbox_call(struct lumen_device *ldev, u16 type,
 	spin_unlock_irq(&mbox->lock);
 	up(&mbox->slots);
 
+	ret = w.ret ? w.ret : lumen_mbox_status_to_errno(w.status);
+	trace_lumen_mbox(ldev, type, w.seq, ret, ktime_us_delta(ktime_get(), start));
 	if (w.ret)
 		return w.ret;
 
-	ret = lumen_mbox_status_to_errno(w.status);
 	if (ret) {
 		dev_warn_ratelimited(lumen_dev(ldev), "mailbox: %s seq %u failed: %s (%u)\n",
 				     lumen_mbox_type_name(type), w.seq,

@@ -2,11 +2,14 @@
 /*
  * Lumen N1: system suspend and resume.
  *
- * Suspend keeps every ioctl that touches the card out (the reset lock, for
- * writing, held until resume), stops feeding the rings and lets the jobs
- * already on them finish (up to a job timeout, at most 2 s), then marks the
- * card with a cookie in its SCRATCH register and masks its interrupts. Jobs
- * not yet on a ring stay queued.
+ * Suspend marks the card suspended under the reset lock (taken for writing
+ * once, so no ioctl is in its hardware section; the timeout handlers
+ * leave a suspended card alone), stops feeding the rings and lets the jobs
+ * already on them finish (up to a job timeout, at most 2 s), then marks
+ * the card with a cookie in its SCRATCH register and masks its interrupts.
+ * Jobs not yet on a ring stay queued. If jobs are still running, the card
+ * is stopped (soft reset). No lock is held from suspend to resume: they may
+ * run in different threads.
  *
  * Resume checks whether the card kept its state: the cookie is still
  * there, the firmware runs and the device is not halted. Then it simply
@@ -40,7 +43,7 @@
 static int lumen_pm_suspend(struct device *dev)
 {
 	struct lumen_device *ldev = pci_get_drvdata(to_pci_dev(dev));
-	u32 cookie;
+	u32 cookie, drain_ms;
 	int idx;
 
 	if (!drm_dev_enter(&ldev->drm, &idx))
@@ -48,26 +51,33 @@ static int lumen_pm_suspend(struct device *dev)
 
 	/* A reset that is due runs now, not half way through the suspend. */
 	flush_workqueue(ldev->reset_wq);
+	mutex_lock(&ldev->reset_mutex);
+	/* No ioctl is touching the card once this is set under the lock. */
 	down_write(&ldev->reset_lock);
-	ldev->pm_suspended = true;
-	if (READ_ONCE(ldev->lost)) {
-		drm_dev_exit(idx);
-		return 0;
-	}
+	WRITE_ONCE(ldev->pm_suspended, true);
 	WRITE_ONCE(ldev->hw_up, false);
+	up_write(&ldev->reset_lock);
 
-	ldev->pm_drained = lumen_queue_suspend_all(ldev, clamp(lumen_job_timeout_ms, 10u,
-								LUMEN_PM_DRAIN_MS));
-	if (!ldev->pm_drained)
-		dev_warn(dev, "jobs still running at suspend: the card is reset on resume\n");
+	if (READ_ONCE(ldev->lost))
+		goto out;
 
-	cookie = LUMEN_PM_COOKIE(atomic_read(&ldev->reset_gen));
-	lumen_wr32(ldev, LUMEN_REG_SCRATCH, cookie);
+	drain_ms = clamp(READ_ONCE(lumen_job_timeout_ms), 10u, LUMEN_PM_DRAIN_MS);
+	ldev->pm_drained = lumen_queue_suspend_all(ldev, drain_ms);
 	lumen_hw_irq_disable_all(ldev);
 	if (ldev->irq_mbox > 0)
 		synchronize_irq(ldev->irq_mbox);
 	if (ldev->irq_error > 0)
 		synchronize_irq(ldev->irq_error);
+	if (ldev->pm_drained) {
+		cookie = LUMEN_PM_COOKIE(atomic_read(&ldev->reset_gen));
+		lumen_wr32(ldev, LUMEN_REG_SCRATCH, cookie);
+	} else {
+		/* Jobs still on a ring: stop the card; resume resets it. */
+		dev_warn(dev, "jobs still running at suspend: the card is reset on resume\n");
+		lumen_hw_soft_reset(ldev);
+	}
+out:
+	mutex_unlock(&ldev->reset_mutex);
 	drm_dev_exit(idx);
 	return 0;
 }
@@ -91,17 +101,15 @@ static int lumen_pm_resume(struct device *dev)
 	bool kept;
 	int idx;
 
-	if (!ldev->pm_suspended)
+	if (!READ_ONCE(ldev->pm_suspended))
 		return 0;
-	ldev->pm_suspended = false;
 	if (!drm_dev_enter(&ldev->drm, &idx)) {
-		up_write(&ldev->reset_lock);
+		WRITE_ONCE(ldev->pm_suspended, false);
 		return 0;
 	}
 	if (READ_ONCE(ldev->lost)) {
-		up_write(&ldev->reset_lock);
-		drm_dev_exit(idx);
-		return 0;
+		WRITE_ONCE(ldev->pm_suspended, false);
+		goto out;
 	}
 
 	kept = ldev->pm_drained && lumen_pm_state_kept(ldev);
@@ -109,16 +117,16 @@ static int lumen_pm_resume(struct device *dev)
 		lumen_hw_irq_enable(ldev, LUMEN_INT_HANDLED);
 		if (ldev->qm->num)
 			lumen_hw_irq_enable(ldev, LUMEN_INT_QUEUE | LUMEN_INT_MMU_FAULT);
+		WRITE_ONCE(ldev->pm_suspended, false);
 		WRITE_ONCE(ldev->hw_up, true);
-	}
-	lumen_queue_resume_all(ldev);
-	up_write(&ldev->reset_lock);
-
-	if (!kept) {
+	} else {
 		dev_warn(dev, "the card lost its state in suspend, resetting it\n");
-		/* hw_up is clear: reset directly rather than scheduling. */
+		WRITE_ONCE(ldev->pm_suspended, false);
+		/* Before the schedulers run again: they find stale queues. */
 		lumen_reset_now(ldev, LUMEN_RESET_RESUME);
 	}
+	lumen_queue_resume_all(ldev);
+out:
 	drm_dev_exit(idx);
 	return 0;
 }

@@ -22,6 +22,9 @@
 #include "lumen_hw.h"
 #include "lumen_job.h"
 #include "lumen_query.h"
+#include "lumen_queue.h"
+#include "lumen_reset.h"
+#include "lumen_vm.h"
 
 /* The uAPI mirrors the contract's capability bits one for one. */
 static_assert(DRM_LUMEN_CAP_MAILBOX == LUMEN_CAP_MAILBOX);
@@ -41,6 +44,7 @@ static_assert(sizeof(struct drm_lumen_device_info) == 120);
 static_assert(offsetof(struct drm_lumen_device_info, capabilities) == 40);
 static_assert(sizeof(struct drm_lumen_telemetry) == 40);
 static_assert(offsetof(struct drm_lumen_telemetry, busy_ns) == 24);
+static_assert(sizeof(struct drm_lumen_limits) == 80);
 
 /**
  * lumen_capabilities() - DRM_LUMEN_CAP_* bits of a device
@@ -167,6 +171,27 @@ void lumen_read_telemetry(struct lumen_device *ldev, struct drm_lumen_telemetry 
 	tel->uptime_ns = (u64)lumen_rd32(ldev, LUMEN_REG_UPTIME_MS) * NSEC_PER_MSEC;
 }
 
+/* What this card and driver accept, for DRM_LUMEN_QUERY_LIMITS. */
+static void lumen_fill_limits(struct lumen_device *ldev, struct drm_lumen_limits *lim)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->max_bo_size = DRM_LUMEN_BO_MAX_SIZE;
+	lim->va_user_start = DRM_LUMEN_VA_USER_START;
+	lim->va_user_end = DRM_LUMEN_VA_USER_END;
+	lim->max_cmd_bytes = DRM_LUMEN_CMD_MAX_BYTES;
+	lim->num_queues = ldev->num_queues;
+	lim->num_contexts = LUMEN_CONTEXTS_MAX;
+	lim->max_cmds = DRM_LUMEN_MAX_CMDS;
+	lim->max_bos = DRM_LUMEN_MAX_BOS;
+	lim->max_syncs = DRM_LUMEN_MAX_SYNCS;
+	lim->max_extensions = DRM_LUMEN_MAX_EXTENSIONS;
+	lim->max_file_queues = READ_ONCE(lumen_max_file_queues);
+	lim->max_file_jobs = READ_ONCE(lumen_max_file_jobs);
+	lim->max_file_mappings = READ_ONCE(lumen_max_file_mappings);
+	lim->cmd_version = DRM_LUMEN_CMD_VERSION;
+	lim->job_timeout_ms = max(READ_ONCE(lumen_job_timeout_ms), 10u);
+}
+
 /**
  * lumen_query_ioctl() - DRM_IOCTL_LUMEN_QUERY
  * @drm: DRM device
@@ -189,6 +214,7 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 		struct drm_lumen_telemetry tel;
 		struct drm_lumen_memory_info mem;
 		struct drm_lumen_context_status ctx;
+		struct drm_lumen_limits lim;
 	} out;
 	u32 full;
 	int ret = 0, idx;
@@ -209,6 +235,9 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 	case DRM_LUMEN_QUERY_CONTEXT_STATUS:
 		full = sizeof(out.ctx);
 		break;
+	case DRM_LUMEN_QUERY_LIMITS:
+		full = sizeof(out.lim);
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -219,18 +248,27 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 	if (!args->size)
 		goto out_size;
 
-	if (args->type == DRM_LUMEN_QUERY_DEVICE_INFO) {
-		lumen_fill_device_info(ldev, &out.info);
+	if (args->type == DRM_LUMEN_QUERY_DEVICE_INFO ||
+	    args->type == DRM_LUMEN_QUERY_TELEMETRY) {
+		/* Identity and telemetry: what a reset rewrites or asks the card. */
+		ret = lumen_reset_read_lock(file->driver_priv);
+		if (ret)
+			goto out_exit;
+		if (args->type == DRM_LUMEN_QUERY_DEVICE_INFO)
+			lumen_fill_device_info(ldev, &out.info);
+		else if (lumen_capabilities(ldev) & LUMEN_CAP_TELEMETRY)
+			lumen_read_telemetry(ldev, &out.tel);
+		else
+			ret = -EOPNOTSUPP;
+		lumen_reset_read_unlock(ldev);
+		if (ret)
+			goto out_exit;
 	} else if (args->type == DRM_LUMEN_QUERY_MEMORY) {
 		lumen_gem_memory_info(ldev, file, &out.mem);
 	} else if (args->type == DRM_LUMEN_QUERY_CONTEXT_STATUS) {
 		lumen_context_status(file->driver_priv, &out.ctx);
 	} else {
-		if (!(lumen_capabilities(ldev) & LUMEN_CAP_TELEMETRY)) {
-			ret = -EOPNOTSUPP;
-			goto out_exit;
-		}
-		lumen_read_telemetry(ldev, &out.tel);
+		lumen_fill_limits(ldev, &out.lim);
 	}
 
 	if (copy_to_user(u64_to_user_ptr(args->data), &out, min(args->size, full))) {

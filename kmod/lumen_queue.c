@@ -26,8 +26,10 @@
  * Copyright (C) 2025 The Lumen Authors
  */
 
+#include <linux/capability.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/dma-fence-array.h>
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
 #include <linux/moduleparam.h>
@@ -48,6 +50,8 @@
 #include "lumen_hw.h"
 #include "lumen_job.h"
 #include "lumen_queue.h"
+#include "lumen_reset.h"
+#include "lumen_trace.h"
 #include "lumen_vm.h"
 
 unsigned int lumen_max_file_queues = 16;
@@ -108,7 +112,6 @@ void lumen_queue_signal_done(struct lumen_queue *q)
 {
 	u64 done = le64_to_cpu(READ_ONCE(*q->fence_cpu));
 	struct lumen_hw_fence *f, *tmp;
-	bool progress = false;
 	unsigned long flags;
 
 	spin_lock_irqsave(&q->fence_lock, flags);
@@ -118,12 +121,8 @@ void lumen_queue_signal_done(struct lumen_queue *q)
 		list_del_init(&f->link);
 		dma_fence_signal(&f->base);
 		dma_fence_put(&f->base);
-		progress = true;
 	}
 	spin_unlock_irqrestore(&q->fence_lock, flags);
-	/* A job completed: the hardware queue is not stuck. */
-	if (progress)
-		atomic_set(&q->hwq->hangs, 0);
 }
 
 /**
@@ -148,15 +147,79 @@ void lumen_queue_fail_fences(struct lumen_queue *q, int err)
 
 /* ---- Ring ------------------------------------------------------------- */
 
+/* uAPI priority -> the device's QCTRL priority and the scheduler's. */
+static const struct {
+	u32 hw;
+	enum drm_sched_priority sched;
+} lumen_prio_map[] = {
+	[DRM_LUMEN_PRIORITY_NORMAL] = { LUMEN_QPRIO_NORMAL, DRM_SCHED_PRIORITY_NORMAL },
+	[DRM_LUMEN_PRIORITY_LOW] = { LUMEN_QPRIO_LOW, DRM_SCHED_PRIORITY_LOW },
+	[DRM_LUMEN_PRIORITY_HIGH] = { LUMEN_QPRIO_HIGH, DRM_SCHED_PRIORITY_HIGH },
+};
+
+/**
+ * lumen_queue_check_priority() - may the caller use a uAPI priority
+ * @prio: DRM_LUMEN_PRIORITY_*
+ *
+ * Return: 0; -EINVAL for an unknown value; -EPERM for HIGH without
+ * CAP_SYS_NICE.
+ */
+int lumen_queue_check_priority(u32 prio)
+{
+	if (prio >= ARRAY_SIZE(lumen_prio_map))
+		return -EINVAL;
+	if (prio == DRM_LUMEN_PRIORITY_HIGH && !capable(CAP_SYS_NICE))
+		return -EPERM;
+	return 0;
+}
+
+static u32 lumen_queue_ctrl(struct lumen_queue *q, u32 prio)
+{
+	return LUMEN_QCTRL_ENABLE |
+	       ((q->uctx->ctx_id << LUMEN_QCTRL_CTX_SHIFT) & LUMEN_QCTRL_CTX_MASK) |
+	       ((lumen_prio_map[prio].hw << LUMEN_QCTRL_PRIO_SHIFT) & LUMEN_QCTRL_PRIO_MASK);
+}
+
 static void lumen_queue_hw_program(struct lumen_queue *q)
 {
 	lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
 	lumen_qwr(q, LUMEN_QREG_RING_BASE_LO, lower_32_bits(q->ring_dma));
 	lumen_qwr(q, LUMEN_QREG_RING_BASE_HI, upper_32_bits(q->ring_dma));
 	lumen_qwr(q, LUMEN_QREG_RING_ORDER, LUMEN_RING_ORDER);
-	lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_ENABLE |
-		  ((q->uctx->ctx_id << LUMEN_QCTRL_CTX_SHIFT) & LUMEN_QCTRL_CTX_MASK));
+	lumen_qwr(q, LUMEN_QREG_CTRL, lumen_queue_ctrl(q, q->hw_priority));
 	q->tail = 0;
+}
+
+/**
+ * lumen_queue_set_priority() - change the priority a queue runs at
+ * @q: queue; called by SUBMIT under @q->submit_lock, for the jobs it
+ *	pushes from now on
+ * @prio: DRM_LUMEN_PRIORITY_*, checked by lumen_queue_check_priority()
+ */
+void lumen_queue_set_priority(struct lumen_queue *q, u32 prio)
+{
+	lockdep_assert_held(&q->submit_lock);
+
+	if (q->priority == prio)
+		return;
+	q->priority = prio;
+	drm_sched_entity_set_priority(&q->entity, lumen_prio_map[prio].sched);
+}
+
+/**
+ * lumen_queue_hw_priority() - tell the device a job's priority
+ * @q: queue; called from run_job, in drm_dev_enter()
+ * @prio: DRM_LUMEN_PRIORITY_* of the job about to go on the ring
+ *
+ * The engine takes a priority change of an enabled queue at once; the
+ * queue keeps its ring and its place (same CTX, ENABLE kept).
+ */
+void lumen_queue_hw_priority(struct lumen_queue *q, u32 prio)
+{
+	if (q->hw_priority == prio)
+		return;
+	q->hw_priority = prio;
+	lumen_qwr(q, LUMEN_QREG_CTRL, lumen_queue_ctrl(q, prio));
 }
 
 /**
@@ -370,6 +433,7 @@ void lumen_queue_mmu_fault(struct lumen_device *ldev)
 			    "MMU fault: context %u queue %u address 0x%llx kind %u %s tag 0x%x\n",
 			    ctx, hwq, addr, info & LUMEN_MMU_FAULT_KIND_MASK,
 			    info & LUMEN_MMU_FAULT_WRITE_ACCESS ? "write" : "read", tag);
+	trace_lumen_mmu_fault(ldev, ctx, addr, info, hwq);
 
 	/*
 	 * Find a queue of the context, preferably the faulting one. The
@@ -533,16 +597,12 @@ void lumen_queue_lose_all(struct lumen_device *ldev)
  * @ldev: device, with the firmware booted again
  *
  * Queues of the old generation are not programmed again: their hardware
- * queues stay reset until their files close them. Forgets the hang
- * history of every hardware queue.
+ * queues stay reset until their files close them.
  */
 void lumen_queue_restart(struct lumen_device *ldev)
 {
 	struct lumen_qmgr *qm = ldev->qm;
-	u32 i;
 
-	for (i = 0; i < qm->num; i++)
-		atomic_set(&qm->hwq[i].hangs, 0);
 	if (qm->num)
 		lumen_hw_irq_enable(ldev, LUMEN_INT_QUEUE | LUMEN_INT_MMU_FAULT);
 }
@@ -707,9 +767,13 @@ int lumen_queue_init(struct lumen_device *ldev)
 static void lumen_queue_release(struct kref *ref)
 {
 	struct lumen_queue *q = container_of(ref, struct lumen_queue, ref);
+	struct lumen_device *ldev = q->ldev;
 
 	lumen_uctx_put(q->uctx);
 	kfree(q);
+	/* Possibly the last reference: lumen_drm_release() may run here. */
+	drm_dev_put(&ldev->drm);
+	module_put(THIS_MODULE);
 }
 
 /**
@@ -823,7 +887,10 @@ static void lumen_queue_destroy(struct lumen_queue *q)
 		drm_sched_entity_fini(&q->entity);
 		entity_killed = true;
 		drm_sched_fault(&q->sched);
-		wait_event_timeout(q->idle_wq, !atomic_read(&q->ring_jobs), 4 * timeout);
+		if (!wait_event_timeout(q->idle_wq, !atomic_read(&q->ran_jobs), 4 * timeout))
+			dev_warn(lumen_dev(q->ldev),
+				 "queue %u: jobs still pending at destroy, they may leak\n",
+				 q->hwq->index);
 	}
 
 	/*
@@ -863,8 +930,9 @@ static void lumen_queue_destroy(struct lumen_queue *q)
  * @data: &struct drm_lumen_queue_create
  * @file: caller
  *
- * Return: 0; -EINVAL for non-zero flags, priority or reserved; -EOPNOTSUPP
- * on a device without DMA queues; -EBUSY when every hardware queue is
+ * Return: 0; -EINVAL for non-zero flags or reserved or an unknown priority;
+ * -EPERM for HIGH priority without CAP_SYS_NICE; -EOPNOTSUPP on a device
+ * without DMA queues; -EBUSY when every hardware queue is
  * taken; -ECANCELED for a banned context; -ENOMEM; -ENODEV once unplugged.
  */
 int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
@@ -879,43 +947,66 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 	struct lumen_queue *q;
 	unsigned long flags;
 	int ret, idx;
-	u32 hw;
+	u32 hw, id;
 
-	if (args->flags || args->priority || args->reserved)
+	if (args->flags || args->reserved)
 		return -EINVAL;
+	ret = lumen_queue_check_priority(args->priority);
+	if (ret)
+		return ret;
 	if (!qm->num)
 		return -EOPNOTSUPP;
 	if (lumen_uctx_banned(uctx))
 		return -ECANCELED;
 
-	ret = lumen_file_get_ctx(lfile);
-	if (ret)
-		return ret;
-
 	if (!drm_dev_enter(drm, &idx))
 		return -ENODEV;
+	ret = lumen_reset_read_lock(lfile);
+	if (ret)
+		goto out_exit;
+
+	ret = lumen_file_get_ctx(lfile);
+	if (ret)
+		goto out_unlock;
 
 	if (atomic_inc_return(&uctx->num_queues) > READ_ONCE(lumen_max_file_queues)) {
 		ret = -EBUSY;
 		goto out_count;
 	}
 
+	/* The id, reserved: lookups see nothing there until the queue works. */
+	ret = xa_alloc(&uctx->queues, &id, NULL, xa_limit_32b, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		goto out_count;
+
 	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
 	if (!q) {
 		ret = -ENOMEM;
-		goto out_count;
+		goto out_id;
 	}
 	kref_init(&q->ref);
 	q->ldev = ldev;
+	q->id = id;
+	/*
+	 * Jobs may outlive the file, the binding and the drm_device's other
+	 * users (one blocked on a foreign fence is freed when it signals):
+	 * the queue, which every job references, keeps the file's execution
+	 * state, the drm_device and the module alive until the last one.
+	 */
 	q->uctx = uctx;
+	kref_get(&uctx->ref);
+	drm_dev_get(drm);
+	__module_get(THIS_MODULE);
 	mutex_init(&q->submit_lock);
 	spin_lock_init(&q->fence_lock);
 	INIT_LIST_HEAD(&q->fences);
 	atomic_set(&q->jobs, 0);
-	atomic_set(&q->ring_jobs, 0);
+	atomic_set(&q->ran_jobs, 0);
 	init_waitqueue_head(&q->idle_wq);
 	q->pid = get_pid(task_tgid(current));
 	q->reset_gen = lfile->reset_gen;
+	q->priority = args->priority;
+	q->hw_priority = args->priority;
 
 	q->ring = dma_alloc_coherent(dev, LUMEN_RING_BYTES, &q->ring_dma, GFP_KERNEL);
 	q->fence_cpu = dma_alloc_coherent(dev, SZ_4K, &q->fence_dma, GFP_KERNEL);
@@ -949,7 +1040,8 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 	if (ret)
 		goto err_unmap;
 	sched = &q->sched;
-	ret = drm_sched_entity_init(&q->entity, DRM_SCHED_PRIORITY_NORMAL, &sched, 1, NULL);
+	ret = drm_sched_entity_init(&q->entity, lumen_prio_map[q->priority].sched, &sched, 1,
+				    NULL);
 	if (ret)
 		goto err_sched;
 
@@ -965,22 +1057,16 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 	q->hwq->owner = q;
 	spin_unlock_irqrestore(&qm->lock, flags);
 
-	ret = xa_alloc(&uctx->queues, &q->id, q, xa_limit_32b, GFP_KERNEL);
-	if (ret)
-		goto err_owner;
-
-	/* Dropped when the last job lets go of the queue. */
-	kref_get(&uctx->ref);
-	args->queue_id = q->id;
+	/* Into the reserved slot: allocates nothing, cannot fail. */
+	xa_store(&uctx->queues, id, q, GFP_KERNEL);
+	/* @q may be destroyed by another thread from here on. */
+	args->queue_id = id;
+	lumen_reset_read_unlock(ldev);
 	drm_dev_exit(idx);
 	return 0;
 
-err_owner:
-	lumen_queue_release_hw(q);
-	goto err_entity;
 err_hw:
 	lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
-err_entity:
 	drm_sched_entity_destroy(&q->entity);
 err_sched:
 	drm_sched_fini(&q->sched);
@@ -991,9 +1077,14 @@ err_hwq:
 err_mem:
 	lumen_queue_free_mem(q);
 	put_pid(q->pid);
-	kfree(q);
+	lumen_queue_put(q);
+out_id:
+	xa_erase(&uctx->queues, id);
 out_count:
 	atomic_dec(&uctx->num_queues);
+out_unlock:
+	lumen_reset_read_unlock(ldev);
+out_exit:
 	drm_dev_exit(idx);
 	return ret;
 }
@@ -1060,6 +1151,64 @@ void lumen_uctx_set_ctx(struct lumen_uctx *uctx, u32 ctx_id)
 }
 
 /**
+ * lumen_uctx_busy_fence() - a fence for every unfinished job of a file
+ * @uctx: the file's execution state
+ *
+ * Jobs of a queue complete in order, so the last job of each queue stands
+ * for all of that queue's. Several queues give a dma_fence_array. If that
+ * cannot be allocated, waits for the jobs here instead (bounded by the job
+ * timeout) and returns NULL.
+ *
+ * Return: a referenced fence, or NULL if nothing is outstanding.
+ */
+struct dma_fence *lumen_uctx_busy_fence(struct lumen_uctx *uctx)
+{
+	struct dma_fence_array *array;
+	struct dma_fence **fences, *f;
+	struct lumen_queue *q;
+	unsigned long id;
+	u32 n = 0, max = 0, i;
+
+	xa_for_each(&uctx->queues, id, q)
+		max++;
+	if (!max)
+		return NULL;
+	fences = kmalloc_array(max, sizeof(*fences), GFP_KERNEL);
+
+	xa_for_each(&uctx->queues, id, q) {
+		q = lumen_queue_lookup(uctx, id);
+		if (!q)
+			continue;
+		mutex_lock(&q->submit_lock);
+		f = q->seqno ? q->history[q->seqno % LUMEN_WAIT_HISTORY] : NULL;
+		if (f && !dma_fence_is_signaled(f)) {
+			if (fences && n < max)
+				fences[n++] = dma_fence_get(f);
+			else
+				dma_fence_wait(f, false);	/* no memory: wait here */
+		}
+		mutex_unlock(&q->submit_lock);
+		lumen_queue_put(q);
+	}
+
+	if (n <= 1) {
+		f = n ? fences[0] : NULL;
+		kfree(fences);
+		return f;
+	}
+	/* The array takes over the fences and the array of them. */
+	array = dma_fence_array_create(n, fences, dma_fence_context_alloc(1), 1, false);
+	if (array)
+		return &array->base;
+	for (i = 0; i < n; i++) {
+		dma_fence_wait(fences[i], false);
+		dma_fence_put(fences[i]);
+	}
+	kfree(fences);
+	return NULL;
+}
+
+/**
  * lumen_uctx_close() - destroy every queue of a closing file
  * @lfile: file; called from postclose before its device context goes
  */
@@ -1115,7 +1264,8 @@ int lumen_queue_inject(struct lumen_device *ldev, u32 kind, u32 hwq)
 	if (kind >= LUMEN_INJECT_COUNT || hwq >= ldev->qm->num)
 		return -EINVAL;
 	/* Device injections fire at once and name no queue. */
-	if (kind >= LUMEN_INJECT_FW_CRASH && hwq)
+	if ((kind == LUMEN_INJECT_FW_CRASH || kind == LUMEN_INJECT_HALT ||
+	     kind == LUMEN_INJECT_MBOX_HANG) && hwq)
 		return -EINVAL;
 	if (!drm_dev_enter(&ldev->drm, &idx))
 		return -ENODEV;

@@ -63,15 +63,12 @@ static_assert(DRM_LUMEN_MAX_CMDS + LUMEN_JOB_KERNEL_CMDS <= LUMEN_RING_ENTRIES);
  * @irq: Linux IRQ of its completion vector (LUMEN_VEC_QUEUE_BASE + @index)
  * @owner: user queue that owns it, or NULL; written under
  *	&lumen_qmgr.lock, read by the interrupt handlers under that lock
- * @hangs: job timeouts in a row without a job completing in between,
- *	whoever owned the queue; a second one resets the whole card
  */
 struct lumen_hwq {
 	struct lumen_device *ldev;
 	u32 index;
 	int irq;
 	struct lumen_queue *owner;
-	atomic_t hangs;
 };
 
 /**
@@ -154,13 +151,19 @@ struct lumen_uctx {
  * @fence_lock: protects @fences; taken in hard IRQ context
  * @fences: hardware fences of jobs on the ring, oldest first
  * @jobs: jobs submitted and not yet freed
- * @ring_jobs: jobs run_job put on the ring and not yet freed
- * @idle_wq: woken when @jobs or @ring_jobs drops to zero
+ * @ran_jobs: jobs the scheduler popped (run_job called) and not yet
+ *	freed; all of them are on its pending list, which drm_sched_fini()
+ *	would leak
+ * @idle_wq: woken when @jobs or @ran_jobs drops to zero
  * @dead: jobs of this queue are cancelled (destroy timed out, unplug or a
  *	device reset); set under @fence_lock, after which run_job puts no
  *	job on the ring
  * @reset_gen: &lumen_device.reset_gen the queue was created in; a queue of
  *	an older generation is never programmed again
+ * @priority: DRM_LUMEN_PRIORITY_* of the jobs SUBMIT pushes, under
+ *	@submit_lock
+ * @hw_priority: DRM_LUMEN_PRIORITY_* programmed into QCTRL; written by
+ *	run_job and the reset paths, which the scheduler serializes
  * @pid: process that created the queue, for debugfs
  * @name: scheduler name
  */
@@ -194,10 +197,12 @@ struct lumen_queue {
 	struct list_head fences;
 
 	atomic_t jobs;
-	atomic_t ring_jobs;
+	atomic_t ran_jobs;
 	wait_queue_head_t idle_wq;
 	bool dead;
 	u32 reset_gen;
+	u32 priority;
+	u32 hw_priority;
 	struct pid *pid;
 	char name[24];
 };
@@ -226,6 +231,7 @@ int lumen_uctx_open(struct lumen_file *lfile);
 void lumen_uctx_close(struct lumen_file *lfile);
 void lumen_uctx_set_ctx(struct lumen_uctx *uctx, u32 ctx_id);
 void lumen_uctx_put(struct lumen_uctx *uctx);
+struct dma_fence *lumen_uctx_busy_fence(struct lumen_uctx *uctx);
 
 struct lumen_queue *lumen_queue_lookup(struct lumen_uctx *uctx, u32 id);
 void lumen_queue_put(struct lumen_queue *q);
@@ -242,6 +248,9 @@ void lumen_queue_resume_all(struct lumen_device *ldev);
 void lumen_queue_hw_reset(struct lumen_queue *q);
 u32 lumen_queue_head(struct lumen_queue *q, u32 *status);
 u32 lumen_queue_progress(struct lumen_queue *q);
+int lumen_queue_check_priority(u32 prio);
+void lumen_queue_set_priority(struct lumen_queue *q, u32 prio);
+void lumen_queue_hw_priority(struct lumen_queue *q, u32 prio);
 
 bool lumen_uctx_banned(struct lumen_uctx *uctx);
 int lumen_uctx_error(struct lumen_uctx *uctx);

@@ -4,14 +4,14 @@
  *
  * What resets the card: the device halting (DEVICE_STATUS.HALTED), the
  * firmware dying (FW_RUNNING clears), a mailbox request the firmware never
- * answers, a hardware queue that hangs again right after its queue reset
+ * answers, a hardware queue that does not come back from its queue reset
  * (lumen_job.c), a PCI function reset started by someone else (the PCI
  * core calls reset_prepare/reset_done around it), AER recovery, a resume
  * that finds the card's state gone, and debugfs (force_reset).
  *
  * A reset starts a new *reset generation*: everything the old one owned is
- * dead. Jobs of the old generation fail with -ENODEV (their fences first,
- * before the reset waits for anything, so no waiter holds it up); files
+ * dead. Jobs of the old generation fail with -ENODEV once the card is
+ * stopped (so their buffers are free when their fences say so); files
  * opened before the reset get -ENODEV from every ioctl and must be closed
  * (lumen_ioctl.c); their queues and device contexts keep their ids until
  * then, on a card that no longer runs them. The kernel's own state, the
@@ -21,13 +21,20 @@
  * KOBJ_CHANGE uevent on the PCI device with LUMEN_EVENT=reset,
  * LUMEN_RESET_COUNT, LUMEN_RESET_REASON and LUMEN_RESET_RESULT.
  *
- * Exclusion: a reset holds &lumen_device.reset_lock for writing; the
- * ioctls that touch the hardware or read what a reset rewrites hold it for
- * reading. Scheduled resets run on &lumen_device.reset_wq, the ordered
- * workqueue of the queues' timeout handlers, so a reset and a queue reset
- * never overlap either. &lumen_device.hw_up is clear while a reset runs,
- * so that the faults it provokes (a mailbox timeout, an error interrupt)
- * do not schedule another.
+ * Exclusion: one reset at a time (&lumen_device.reset_mutex); a reset
+ * holds &lumen_device.reset_lock for writing, and the ioctls hold it for
+ * reading only around their hardware accesses, never across a user copy,
+ * a fence wait or a firmware wait, so a reset never waits long for them.
+ * Scheduled resets run on &lumen_device.reset_wq, the ordered workqueue of
+ * the queues' timeout handlers, so a reset and a queue reset never overlap
+ * either (a timeout handler that finds the lock taken, e.g. during a PCI
+ * function reset, leaves the job alone and is re-armed).
+ * &lumen_device.hw_up is clear while a reset runs, so that the faults it
+ * provokes (a mailbox timeout, an error interrupt) do not schedule another.
+ *
+ * Only the device can ask for a reset: a job that hangs (also twice in a
+ * row) costs its own context a queue reset; the card is reset for a queue
+ * only when the queue reset does not bring the queue back (lumen_job.c).
  *
  * Copyright (C) 2025 The Lumen Authors
  */
@@ -45,6 +52,7 @@
 #include "lumen_mbox.h"
 #include "lumen_queue.h"
 #include "lumen_reset.h"
+#include "lumen_trace.h"
 
 static const char * const lumen_reset_names[LUMEN_RESET_NUM_REASONS] = {
 	"halted", "fw_crash", "mbox_timeout", "queue_hang", "flr", "pci_error",
@@ -125,39 +133,44 @@ void lumen_reset_read_unlock(struct lumen_device *ldev)
  * @ldev: device, bound
  * @reason: LUMEN_RESET_* bits
  *
- * Fails every job of the current generation, then takes the reset lock
- * for writing (waiting for the ioctls in flight), starts the next
- * generation, masks the interrupts and closes the mailbox. Returns with
- * the lock held: lumen_reset_done() must follow. Sleeps.
+ * Takes &lumen_device.reset_mutex (one reset at a time) and the reset
+ * lock for writing: the ioctls that hold it for reading only touch the
+ * hardware and never wait on a fence or a user page, so this waits
+ * briefly (the mailbox is closed first, so no reader waits for the
+ * firmware). Starts the next generation, masks the interrupts and stops
+ * the card (soft reset), and only then fails the jobs of the old
+ * generation with -ENODEV: a job's fence completes once the device can no
+ * longer touch its buffers. Returns with both locks held:
+ * lumen_reset_done() must follow, in the same task. Sleeps.
  */
 void lumen_reset_prepare(struct lumen_device *ldev, u32 reason)
 {
 	char why[96];
 
+	mutex_lock(&ldev->reset_mutex);
 	WRITE_ONCE(ldev->hw_up, false);
-	lumen_reset_reason_names(reason, why, sizeof(why));
-	dev_warn(lumen_dev(ldev), "resetting the card (%s), reset generation %u ends\n", why,
-		 atomic_read(&ldev->reset_gen));
-
-	/*
-	 * Waiters (WAIT, syncobjs, queue destroy) and mailbox callers must
-	 * not hold the reset up: fail them before waiting for the lock.
-	 */
-	lumen_queue_lose_all(ldev);
 	lumen_mbox_close(&ldev->mbox);
 
 	down_write(&ldev->reset_lock);
+	WRITE_ONCE(ldev->hw_up, false);
 	atomic_inc(&ldev->reset_gen);
 	/* This reset also answers whatever was scheduled meanwhile. */
 	ldev->last_reset_reason = reason | atomic_xchg(&ldev->reset_reasons, 0);
-	/* Jobs pushed by submissions that were in flight above. */
-	lumen_queue_lose_all(ldev);
+	lumen_reset_reason_names(ldev->last_reset_reason, why, sizeof(why));
+	dev_warn(lumen_dev(ldev), "resetting the card (%s), reset generation %u ends\n", why,
+		 atomic_read(&ldev->reset_gen) - 1);
+	trace_lumen_reset(ldev, ldev->last_reset_reason, 0, false);
 
 	lumen_hw_irq_disable_all(ldev);
 	if (ldev->irq_mbox > 0)
 		synchronize_irq(ldev->irq_mbox);
 	if (ldev->irq_error > 0)
 		synchronize_irq(ldev->irq_error);
+	/* A surprise-removed card reads all ones: nothing left to stop. */
+	if (lumen_rd32(ldev, LUMEN_REG_MAGIC) == LUMEN_MAGIC)
+		lumen_hw_soft_reset(ldev);
+
+	lumen_queue_lose_all(ldev);
 	lumen_mbox_close(&ldev->mbox);
 }
 
@@ -205,11 +218,13 @@ int lumen_reset_done(struct lumen_device *ldev)
 	int ret;
 
 	ret = lumen_reset_restart(ldev);
+	trace_lumen_reset(ldev, ldev->last_reset_reason, ret, true);
 	WRITE_ONCE(ldev->lost, ret != 0);
 	atomic_inc(&ldev->reset_count);
 	if (!ret)
 		WRITE_ONCE(ldev->hw_up, true);
 	up_write(&ldev->reset_lock);
+	mutex_unlock(&ldev->reset_mutex);
 
 	lumen_reset_reason_names(ldev->last_reset_reason, reason, sizeof(reason));
 	if (ret) {
@@ -292,6 +307,7 @@ static void lumen_reset_fini(struct drm_device *drm, void *arg)
 int lumen_reset_init(struct lumen_device *ldev)
 {
 	init_rwsem(&ldev->reset_lock);
+	mutex_init(&ldev->reset_mutex);
 	atomic_set(&ldev->reset_gen, 0);
 	atomic_set(&ldev->reset_count, 0);
 	atomic_set(&ldev->reset_reasons, 0);

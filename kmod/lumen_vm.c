@@ -24,11 +24,13 @@
  * Copyright (C) 2025 The Lumen Authors
  */
 
+#include <linux/dma-fence.h>
 #include <linux/lockdep.h>
 #include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
@@ -39,6 +41,8 @@
 #include "lumen_drv.h"
 #include "lumen_gem.h"
 #include "lumen_mmu.h"
+#include "lumen_queue.h"
+#include "lumen_reset.h"
 #include "lumen_vm.h"
 
 static_assert(sizeof(struct drm_lumen_vm_bind) == 40);
@@ -83,6 +87,7 @@ int lumen_vm_init(struct lumen_device *ldev, struct lumen_vm *vm)
 	vm->ctx_id = ret;
 	mutex_init(&vm->lock);
 	INIT_LIST_HEAD(&vm->mappings);
+	INIT_LIST_HEAD(&vm->zombies);
 	drm_mm_init(&vm->mm, LUMEN_VA_KERNEL_START,
 		    DRM_LUMEN_VA_USER_END - LUMEN_VA_KERNEL_START);
 
@@ -99,6 +104,101 @@ err_fini:
 	mutex_destroy(&vm->lock);
 	ida_free(&ldev->mem.ctx_ida, vm->ctx_id);
 	return ret;
+}
+
+/**
+ * struct lumen_vm_zombie - what an unmap took out of a context, kept until
+ *	the context's jobs of before the unmap are done with it
+ * @vm: the context
+ * @link: on &lumen_vm.zombies, under &lumen_vm.lock
+ * @obj: the unmapped BO, still pinned and referenced
+ * @tables: page-table pages the unmap emptied (&struct lumen_mmu_table)
+ * @fence: completes once those jobs are done
+ * @cb: on @fence
+ * @work: frees everything, in process context
+ *
+ * hw-spec section 11: a device may keep using translations, and walking
+ * tables, of a context until the queues running in it stop; the TLB
+ * invalidation alone does not make the pages free. So an unmapped BO stays
+ * pinned (its device pages are not handed to another context) and the
+ * emptied tables stay allocated until every job the context submitted
+ * before the unmap has completed.
+ */
+struct lumen_vm_zombie {
+	struct lumen_vm *vm;
+	struct list_head link;
+	struct drm_gem_object *obj;
+	struct list_head tables;
+	struct dma_fence *fence;
+	struct dma_fence_cb cb;
+	struct work_struct work;
+};
+
+/* Free a zombie that is no longer on its context's list. */
+static void lumen_vm_zombie_free(struct lumen_vm_zombie *z)
+{
+	lumen_mmu_free_tables(&z->vm->pt, &z->tables);
+	if (z->obj) {
+		lumen_bo_unpin(to_lumen_bo(z->obj));
+		drm_gem_object_put(z->obj);
+	}
+	dma_fence_put(z->fence);
+	kfree(z);
+}
+
+static void lumen_vm_zombie_work(struct work_struct *work)
+{
+	struct lumen_vm_zombie *z = container_of(work, struct lumen_vm_zombie, work);
+	struct lumen_vm *vm = z->vm;
+
+	mutex_lock(&vm->lock);
+	list_del(&z->link);
+	mutex_unlock(&vm->lock);
+	lumen_vm_zombie_free(z);
+}
+
+static void lumen_vm_zombie_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
+{
+	struct lumen_vm_zombie *z = container_of(cb, struct lumen_vm_zombie, cb);
+
+	/* Any context: unpinning and page-table frees may sleep. */
+	queue_work(system_unbound_wq, &z->work);
+}
+
+/*
+ * Free @z once @fence (NULL: nothing outstanding) completes. @z is on the
+ * context's list already, so lumen_vm_fini() finds it whatever happens.
+ */
+static void lumen_vm_zombie_arm(struct lumen_vm_zombie *z, struct dma_fence *fence)
+{
+	z->fence = fence;
+	if (!fence || dma_fence_add_callback(fence, &z->cb, lumen_vm_zombie_cb))
+		lumen_vm_zombie_work(&z->work);
+}
+
+/*
+ * File close: the context's queues are stopped and freed, so the device no
+ * longer runs in it: free every zombie now. One whose callback already
+ * fired is freed by its work, which is waited for.
+ */
+static void lumen_vm_reap_zombies(struct lumen_vm *vm)
+{
+	struct lumen_vm_zombie *z;
+
+	for (;;) {
+		mutex_lock(&vm->lock);
+		z = list_first_entry_or_null(&vm->zombies, struct lumen_vm_zombie, link);
+		if (z && dma_fence_remove_callback(z->fence, &z->cb)) {
+			list_del(&z->link);
+			mutex_unlock(&vm->lock);
+			lumen_vm_zombie_free(z);
+			continue;
+		}
+		mutex_unlock(&vm->lock);
+		if (!z)
+			return;
+		flush_work(&z->work);
+	}
 }
 
 /* Drop a mapping's node, pin and reference; its PTEs are already gone. */
@@ -142,6 +242,8 @@ void lumen_vm_fini(struct lumen_vm *vm)
 	if (vm->enabled)
 		lumen_mmu_ctx_disable(vm->ldev, vm->ctx_id);
 	vm->enabled = false;
+
+	lumen_vm_reap_zombies(vm);
 
 	mutex_lock(&vm->lock);
 	list_for_each_entry_safe(m, tmp, &vm->mappings, link)
@@ -326,13 +428,28 @@ err_put:
 	return ret;
 }
 
-static int lumen_vm_bind_unmap(struct lumen_vm *vm, struct drm_lumen_vm_bind *args)
+/*
+ * Unmap: on success *@zp is the zombie holding what was unmapped, for the
+ * caller to arm with lumen_vm_zombie_arm() once it dropped the reset lock
+ * (collecting the fences may wait, if memory is short).
+ */
+static int lumen_vm_bind_unmap(struct lumen_file *lfile, struct drm_lumen_vm_bind *args,
+			       struct lumen_vm_zombie **zp)
 {
+	struct lumen_vm *vm = &lfile->vm;
 	struct lumen_vm_mapping *m;
+	struct lumen_vm_zombie *z;
 	int ret = 0;
 
 	if (args->handle || args->offset || args->flags)
 		return -EINVAL;
+
+	z = kzalloc(sizeof(*z), GFP_KERNEL_ACCOUNT);
+	if (!z)
+		return -ENOMEM;
+	z->vm = vm;
+	INIT_LIST_HEAD(&z->tables);
+	INIT_WORK(&z->work, lumen_vm_zombie_work);
 
 	mutex_lock(&vm->lock);
 	m = lumen_vm_find_locked(vm, args->va);
@@ -341,12 +458,24 @@ static int lumen_vm_bind_unmap(struct lumen_vm *vm, struct drm_lumen_vm_bind *ar
 	} else if (m->node.size != args->size) {
 		ret = -EINVAL;
 	} else {
-		lumen_vm_clear_range_locked(vm, args->va, args->size);
+		/* From here on no job of the context reaches the range... */
+		lumen_mmu_unmap(&vm->pt, args->va, args->size, &z->tables);
+		lumen_mmu_invalidate(vm->ldev, vm->ctx_id);
+		/* ...but one already running may: the zombie keeps the pages. */
+		z->obj = m->obj;
+		m->obj = NULL;
 		lumen_vm_mapping_free_locked(vm, m);
 		vm->num_user_mappings--;
+		list_add_tail(&z->link, &vm->zombies);
 	}
 	mutex_unlock(&vm->lock);
-	return ret;
+
+	if (ret) {
+		kfree(z);
+		return ret;
+	}
+	*zp = z;
+	return 0;
 }
 
 /**
@@ -364,6 +493,7 @@ int lumen_vm_bind_ioctl(struct drm_device *drm, void *data, struct drm_file *fil
 {
 	struct lumen_file *lfile = file->driver_priv;
 	struct drm_lumen_vm_bind *args = data;
+	struct lumen_vm_zombie *z = NULL;
 	bool has_ctx;
 	u64 end;
 	int ret, idx;
@@ -378,6 +508,10 @@ int lumen_vm_bind_ioctl(struct drm_device *drm, void *data, struct drm_file *fil
 
 	if (!drm_dev_enter(drm, &idx))
 		return -ENODEV;
+	/* Page tables and TLB invalidations: not under a reset's feet. */
+	ret = lumen_reset_read_lock(lfile);
+	if (ret)
+		goto out_exit;
 
 	if (args->op == DRM_LUMEN_VM_MAP) {
 		ret = lumen_file_get_ctx(lfile);
@@ -386,9 +520,14 @@ int lumen_vm_bind_ioctl(struct drm_device *drm, void *data, struct drm_file *fil
 	} else {
 		/* Pairs with lumen_file_get_ctx(); no context: nothing mapped. */
 		has_ctx = smp_load_acquire(&lfile->has_ctx);
-		ret = has_ctx ? lumen_vm_bind_unmap(&lfile->vm, args) : -ENOENT;
+		ret = has_ctx ? lumen_vm_bind_unmap(lfile, args, &z) : -ENOENT;
 	}
 
+	lumen_reset_read_unlock(lfile->ldev);
+	/* Every job submitted before the invalidation is covered. */
+	if (z)
+		lumen_vm_zombie_arm(z, lumen_uctx_busy_fence(lfile->uctx));
+out_exit:
 	drm_dev_exit(idx);
 	return ret;
 }

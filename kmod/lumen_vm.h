@@ -49,6 +49,8 @@ struct lumen_file;
  * @pt: page tables of the context
  * @enabled: the context registers were programmed (MMU_CTX_CTRL.VALID)
  * @num_user_mappings: VM_BIND mappings, under @lock (max_file_mappings)
+ * @zombies: what unmaps took out while jobs of the context may still use
+ *	it (struct lumen_vm_zombie in lumen_vm.c), under @lock
  */
 struct lumen_vm {
 	struct lumen_device *ldev;
@@ -59,6 +61,7 @@ struct lumen_vm {
 	struct lumen_mmu_pt pt;
 	bool enabled;
 	u32 num_user_mappings;
+	struct list_head zombies;
 };
 
 extern unsigned int lumen_max_file_mappings;

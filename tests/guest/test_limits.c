@@ -10,7 +10,8 @@
  *     returns after about a job timeout, and so does close;
  *   - a single 4 GiB COPY beside another context's copies, with a job
  *     timeout of 20 ms, completes: hang detection measures bytes moved;
- *   - DRM fdinfo shows the documented keys with the file's real numbers.
+ *   - DRM fdinfo shows the documented keys with the file's real numbers;
+ *   - the lumen tracepoints follow one job from submit to done.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -455,6 +456,53 @@ static void test_fdinfo(void **state)
 	close(fd);
 }
 
+/* ---- tracepoints ------------------------------------------------------------- */
+
+/* tracefs, mounted by the kernel under debugfs or on its own. */
+static const char *tracefs(void)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK))
+		return "/sys/kernel/tracing";
+	if (!access("/sys/kernel/debug/tracing/events", F_OK))
+		return "/sys/kernel/debug/tracing";
+	return NULL;
+}
+
+static void test_tracepoints(void **state)
+{
+	const char *tr = tracefs();
+	char path[160], *text;
+	struct lumen_cmd cmd = ld_cmd_nop();
+	uint32_t q;
+	int fd = ld_open(0);
+
+	(void)state;
+	assert_true(fd >= 0);
+	if (!tr) {
+		gu_system("mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null");
+		tr = tracefs();
+	}
+	if (!tr)
+		skip();
+	snprintf(path, sizeof(path), "%s/events/lumen/enable", tr);
+	assert_int_equal(gu_write_sysfs(path, "1"), 0);
+	snprintf(path, sizeof(path), "%s/trace", tr);
+	assert_int_equal(gu_write_sysfs(path, ""), 0);	/* clear */
+
+	assert_int_equal(ld_queue_create(fd, &q), 0);
+	assert_int_equal(ld_run1(fd, q, &cmd, NULL, 0), 0);
+	close(fd);	/* the job is retired by the time close returns */
+
+	text = ld_read_file(path);
+	assert_non_null(text);
+	snprintf(path, sizeof(path), "%s/events/lumen/enable", tr);
+	gu_write_sysfs(path, "0");
+	if (!strstr(text, "lumen_job_submit:") || !strstr(text, "lumen_job_run:") ||
+	    !strstr(text, "lumen_job_done:") || !strstr(text, "error=0"))
+		fail_msg("missing lumen job events in the trace:\n%s", text);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_foreign_fence),
 		cmocka_unit_test(test_big_copy_busy_card),
 		cmocka_unit_test(test_fdinfo),
+		cmocka_unit_test(test_tracepoints),
 	};
 
 	return cmocka_run_group_tests_name("limits", tests, NULL, NULL);

@@ -3,8 +3,9 @@
  * Device recovery with reset generations (kmod/lumen_reset.c). For every
  * way the card gets reset (debugfs force_reset, an injected firmware crash,
  * an injected halt, a mailbox the firmware stops answering, a hardware
- * queue that hangs again right after its queue reset, and a PCI function
- * reset through sysfs):
+ * queue that its queue reset does not bring back, and a PCI function
+ * reset through sysfs; a queue that merely hangs again and again only
+ * gets queue resets):
  *   - a job blocked on the card when it happens fails with -ENODEV and its
  *     waiter returns at once (nothing waits for a timeout);
  *   - the file opened before gets -ENODEV from every ioctl, core ones too;
@@ -373,8 +374,8 @@ static int hwq_of(struct ctx *c, uint32_t queue_id)
 	return found;
 }
 
-/* One context hangs a hardware queue: only that context is banned. */
-static int hang_once(struct ctx *c, int want_hwq)
+/* One context hangs a hardware queue with injection @kind. */
+static int hang_once(struct ctx *c, const char *kind)
 {
 	struct lumen_cmd cmd = ld_cmd_nop();
 	char val[32];
@@ -385,27 +386,32 @@ static int hang_once(struct ctx *c, int want_hwq)
 	assert_int_equal(ld_queue_create(fd, &q), 0);
 	hwq = hwq_of(c, q);
 	assert_true(hwq >= 0);
-	if (want_hwq >= 0)
-		assert_int_equal(hwq, want_hwq);
-	snprintf(val, sizeof(val), "hang %d", hwq);
+	snprintf(val, sizeof(val), "%s %d", kind, hwq);
 	debugfs_write(c, "inject", val);
 	assert_int_equal(ld_run1(fd, q, &cmd, NULL, 0), -ETIMEDOUT);
 	close(fd);
 	return hwq;
 }
 
-/* A first hang is a queue reset; the same queue hanging again right after,
- * with no job completed in between, resets the card. */
+/*
+ * Hangs are a context's business: the same hardware queue hanging again
+ * and again (from different files) costs queue resets only, never the
+ * card. A queue that its reset does not bring back (an engine that
+ * stopped answering, injected as "wedge") resets the card.
+ */
 static void test_repeated_hang(void **state)
 {
 	struct ctx *c = *state;
 	long before = reset_count(c);
-	int ev = uevent_open(), hwq;
+	int ev, i;
 
 	assert_int_equal(gu_write_sysfs(JOB_TIMEOUT_PARAM, "300"), 0);
-	hwq = hang_once(c, -1);
-	assert_int_equal(reset_count(c), before);	/* one hang: queue reset only */
-	hang_once(c, hwq);				/* lowest free queue again */
+	for (i = 0; i < 3; i++)
+		hang_once(c, "hang");
+	assert_int_equal(reset_count(c), before);
+
+	ev = uevent_open();
+	hang_once(c, "wedge");
 	wait_reset_done(c, before);
 	expect_reason(c, "queue_hang");
 	assert_true(uevent_seen(ev, "queue_hang"));

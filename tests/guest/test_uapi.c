@@ -7,6 +7,7 @@
  * double destroys. Each case asserts the errno the uAPI documents, and that
  * a rejected call had no effect.
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,10 +18,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <xf86drm.h>
 #include <cmocka.h>
 
+#include "guest_util.h"
 #include "lumen_dev.h"
 
 #define MiB (1ull << 20)
@@ -229,7 +232,7 @@ static void query_type_negative(struct ctx *c, uint32_t type, uint32_t full)
 static void test_query(void **state)
 {
 	struct ctx *c = *state;
-	struct drm_lumen_query q = { .type = DRM_LUMEN_QUERY_MEMORY + 1 };
+	struct drm_lumen_query q = { .type = DRM_LUMEN_QUERY_LIMITS + 1 };
 
 	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_QUERY, &q), -EINVAL);
 	q.type = ~0u;
@@ -496,7 +499,9 @@ static void test_queues(void **state)
 	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_QUEUE_CREATE, &qc), -EINVAL);
 	qc = (struct drm_lumen_queue_create){ .flags = 1u << 31 };
 	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_QUEUE_CREATE, &qc), -EINVAL);
-	qc = (struct drm_lumen_queue_create){ .priority = 1 };
+	qc = (struct drm_lumen_queue_create){ .priority = 3 };
+	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_QUEUE_CREATE, &qc), -EINVAL);
+	qc = (struct drm_lumen_queue_create){ .priority = ~0u };
 	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_QUEUE_CREATE, &qc), -EINVAL);
 	qc = (struct drm_lumen_queue_create){ .reserved = 1 };
 	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_QUEUE_CREATE, &qc), -EINVAL);
@@ -580,9 +585,6 @@ static void test_submit_fields(void **state)
 
 	s = submit_of(c, &cmd, 1);
 	s.flags = 1;
-	assert_int_equal(submit_raw(c, &s), -EINVAL);
-	s = submit_of(c, &cmd, 1);
-	s.reserved = 1;
 	assert_int_equal(submit_raw(c, &s), -EINVAL);
 	s = submit_of(c, &cmd, 1);
 	s.queue_id = c->q + 1000;
@@ -772,6 +774,127 @@ static void test_submit_descriptors(void **state)
 #undef MOD
 }
 
+/* ---- extensions and priorities ------------------------------------------------------- */
+
+static int submit_ext(struct ctx *c, const void *ext)
+{
+	struct lumen_cmd cmd = ld_cmd_nop();
+	struct drm_lumen_submit s = submit_of(c, &cmd, 1);
+
+	s.extensions = (uintptr_t)ext;
+	return submit_raw(c, &s);
+}
+
+static void test_submit_extensions(void **state)
+{
+	struct ctx *c = *state;
+	struct drm_lumen_submit_ext_priority p = {
+		.base = { .name = DRM_LUMEN_SUBMIT_EXT_PRIORITY },
+		.priority = DRM_LUMEN_PRIORITY_LOW,
+	}, p2;
+	struct drm_lumen_ext loop;
+
+	assert_int_equal(submit_ext(c, &p), 0);
+	p.priority = DRM_LUMEN_PRIORITY_HIGH;		/* root has CAP_SYS_NICE */
+	assert_int_equal(submit_ext(c, &p), 0);
+	p.priority = DRM_LUMEN_PRIORITY_NORMAL;
+	assert_int_equal(submit_ext(c, &p), 0);
+
+	p.priority = 3;
+	assert_int_equal(submit_ext(c, &p), -EINVAL);
+	p.priority = DRM_LUMEN_PRIORITY_LOW;
+	p.pad = 1;
+	assert_int_equal(submit_ext(c, &p), -EINVAL);
+	p.pad = 0;
+	p.base.flags = 1;
+	assert_int_equal(submit_ext(c, &p), -EINVAL);
+	p.base.flags = 0;
+	p.base.name = 99;				/* unknown */
+	assert_int_equal(submit_ext(c, &p), -EINVAL);
+	p.base.name = DRM_LUMEN_SUBMIT_EXT_PRIORITY;
+	/* The same extension twice. */
+	p2 = p;
+	p.base.next = (uintptr_t)&p2;
+	assert_int_equal(submit_ext(c, &p), -EINVAL);
+	p.base.next = 0;
+	/* A chain that points at itself stops at DRM_LUMEN_MAX_EXTENSIONS. */
+	loop = (struct drm_lumen_ext){ .name = 99, .next = 0 };
+	loop.next = (uintptr_t)&loop;
+	loop.name = 0;
+	assert_int_equal(submit_ext(c, &loop), -EINVAL);
+	/* Unreadable extensions. */
+	assert_int_equal(submit_ext(c, (void *)BAD_PTR), -EFAULT);
+	p.base.next = BAD_PTR;
+	assert_int_equal(submit_ext(c, &p), -EFAULT);
+}
+
+/* Without CAP_SYS_NICE (an unprivileged child), HIGH is -EPERM. */
+static void test_priority_needs_cap(void **state)
+{
+	struct ctx *c = *state;
+	int st = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct drm_lumen_submit_ext_priority p = {
+			.base = { .name = DRM_LUMEN_SUBMIT_EXT_PRIORITY },
+			.priority = DRM_LUMEN_PRIORITY_HIGH,
+		};
+		struct drm_lumen_queue_create qc = { .priority = DRM_LUMEN_PRIORITY_HIGH };
+
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(10);
+		if (ld_ioctl(c->fd, DRM_IOCTL_LUMEN_QUEUE_CREATE, &qc) != -EPERM)
+			_exit(11);
+		if (submit_ext(c, &p) != -EPERM)
+			_exit(12);
+		p.priority = DRM_LUMEN_PRIORITY_LOW;
+		if (submit_ext(c, &p) != 0)
+			_exit(13);
+		qc.priority = DRM_LUMEN_PRIORITY_LOW;
+		_exit(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_QUEUE_CREATE, &qc) ? 14 : 0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* ---- LIMITS ---------------------------------------------------------------------------- */
+
+static void test_limits_query(void **state)
+{
+	struct ctx *c = *state;
+	struct drm_lumen_limits lim;
+	uint32_t size = sizeof(lim);
+	uint64_t nq;
+	char buf[32];
+
+	memset(&lim, 0xa5, sizeof(lim));
+	assert_int_equal(ld_query(c->fd, DRM_LUMEN_QUERY_LIMITS, &lim, &size), 0);
+	assert_int_equal(size, sizeof(lim));
+	assert_int_equal(lim.max_bo_size, DRM_LUMEN_BO_MAX_SIZE);
+	assert_int_equal(lim.va_user_start, DRM_LUMEN_VA_USER_START);
+	assert_int_equal(lim.va_user_end, DRM_LUMEN_VA_USER_END);
+	assert_int_equal(lim.max_cmd_bytes, DRM_LUMEN_CMD_MAX_BYTES);
+	assert_int_equal(ld_get_param(c->fd, DRM_LUMEN_PARAM_NUM_QUEUES, &nq), 0);
+	assert_int_equal(lim.num_queues, nq);
+	assert_int_equal(lim.max_cmds, DRM_LUMEN_MAX_CMDS);
+	assert_int_equal(lim.max_bos, DRM_LUMEN_MAX_BOS);
+	assert_int_equal(lim.max_syncs, DRM_LUMEN_MAX_SYNCS);
+	assert_int_equal(lim.max_extensions, DRM_LUMEN_MAX_EXTENSIONS);
+	assert_int_equal(lim.cmd_version, DRM_LUMEN_CMD_VERSION);
+	assert_int_equal(lim.pad, 0);
+	assert_int_equal(gu_read_sysfs("/sys/module/lumen/parameters/max_file_jobs", buf,
+				       sizeof(buf)), 0);
+	assert_int_equal(lim.max_file_jobs, strtoul(buf, NULL, 10));
+	assert_int_equal(gu_read_sysfs("/sys/module/lumen/parameters/job_timeout_ms", buf,
+				       sizeof(buf)), 0);
+	assert_int_equal(lim.job_timeout_ms, strtoul(buf, NULL, 10));
+	assert_true(lim.num_contexts >= 1 && lim.max_file_queues >= 1 &&
+		    lim.max_file_mappings >= 1);
+}
+
 /* ---- WAIT ---------------------------------------------------------------------------- */
 
 static void test_wait(void **state)
@@ -848,6 +971,9 @@ int main(void)
 		cmocka_unit_test(test_queues),
 		cmocka_unit_test(test_submit_fields),
 		cmocka_unit_test(test_submit_descriptors),
+		cmocka_unit_test(test_submit_extensions),
+		cmocka_unit_test(test_priority_needs_cap),
+		cmocka_unit_test(test_limits_query),
 		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_banned),
 	};

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "rt/kernel.hpp"
 
+#include <endian.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <xf86drm.h>
@@ -212,41 +213,41 @@ void Timeline::signal(uint64_t point) const noexcept
 	drmSyncobjTimelineSignal(fd_, &h, &point, 1);
 }
 
-static lumen_cmd cmd_of(uint8_t op)
+static drm_lumen_cmd cmd_of(uint8_t op)
 {
-	lumen_cmd c;
+	drm_lumen_cmd c;
 	std::memset(&c, 0, sizeof(c));
 	c.opcode = op;
 	return c;
 }
 
-lumen_cmd cmd_nop()
+drm_lumen_cmd cmd_nop()
 {
-	return cmd_of(LUMEN_CMD_NOP);
+	return cmd_of(DRM_LUMEN_CMD_NOP);
 }
 
-lumen_cmd cmd_copy(uint64_t dst, uint64_t src, uint64_t size)
+drm_lumen_cmd cmd_copy(uint64_t dst, uint64_t src, uint64_t size)
 {
-	lumen_cmd c = cmd_of(LUMEN_CMD_COPY);
-	c.u.copy.src = lumen_cpu_to_le64(src);
-	c.u.copy.dst = lumen_cpu_to_le64(dst);
-	c.u.copy.size = lumen_cpu_to_le64(size);
+	drm_lumen_cmd c = cmd_of(DRM_LUMEN_CMD_COPY);
+	c.u.copy.src = htole64(src);
+	c.u.copy.dst = htole64(dst);
+	c.u.copy.size = htole64(size);
 	return c;
 }
 
-lumen_cmd cmd_fill(uint64_t dst, uint64_t size, uint64_t pattern)
+drm_lumen_cmd cmd_fill(uint64_t dst, uint64_t size, uint64_t pattern)
 {
-	lumen_cmd c = cmd_of(LUMEN_CMD_FILL);
-	c.u.fill.dst = lumen_cpu_to_le64(dst);
-	c.u.fill.size = lumen_cpu_to_le64(size);
-	c.u.fill.pattern = lumen_cpu_to_le64(pattern);
+	drm_lumen_cmd c = cmd_of(DRM_LUMEN_CMD_FILL);
+	c.u.fill.dst = htole64(dst);
+	c.u.fill.size = htole64(size);
+	c.u.fill.pattern = htole64(pattern);
 	return c;
 }
 
-lumen_cmd cmd_timestamp(uint64_t addr)
+drm_lumen_cmd cmd_timestamp(uint64_t addr)
 {
-	lumen_cmd c = cmd_of(LUMEN_CMD_TIMESTAMP);
-	c.u.fence.addr = lumen_cpu_to_le64(addr);
+	drm_lumen_cmd c = cmd_of(DRM_LUMEN_CMD_TIMESTAMP);
+	c.u.fence.addr = htole64(addr);
 	return c;
 }
 

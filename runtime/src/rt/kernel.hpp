@@ -5,7 +5,6 @@
 #pragma once
 
 #include <drm/lumen_accel.h>
-#include <lumen/lumen_queue.h>
 
 #include <atomic>
 #include <cstdint>
@@ -119,9 +118,9 @@ class Timeline {
 };
 
 // Command builders.
-lumen_cmd cmd_nop();
-lumen_cmd cmd_copy(uint64_t dst, uint64_t src, uint64_t size);
-lumen_cmd cmd_fill(uint64_t dst, uint64_t size, uint64_t pattern);
-lumen_cmd cmd_timestamp(uint64_t addr);
+drm_lumen_cmd cmd_nop();
+drm_lumen_cmd cmd_copy(uint64_t dst, uint64_t src, uint64_t size);
+drm_lumen_cmd cmd_fill(uint64_t dst, uint64_t size, uint64_t pattern);
+drm_lumen_cmd cmd_timestamp(uint64_t addr);
 
 } // namespace lumen::rt

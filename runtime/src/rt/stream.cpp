@@ -90,7 +90,7 @@ void Stream::defer(Op &op)
 	cv_.notify_all();
 }
 
-uint64_t Stream::submit(std::vector<lumen_cmd> cmds)
+uint64_t Stream::submit(std::vector<drm_lumen_cmd> cmds)
 {
 	ctx_.check();
 	std::lock_guard lk(m_);

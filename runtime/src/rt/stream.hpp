@@ -45,7 +45,7 @@ class Stream {
 	uintptr_t handle = 0;
 
 	// Queue a job; returns its point. Throws the context's sticky status.
-	uint64_t submit(std::vector<lumen_cmd> cmds);
+	uint64_t submit(std::vector<drm_lumen_cmd> cmds);
 	// Queue host work; fn gets the context status when it runs.
 	uint64_t host_op(std::function<void(lumen_status_t)> fn);
 	// Later work waits for d.
@@ -62,7 +62,7 @@ class Stream {
 
       private:
 	struct Op {
-		std::vector<lumen_cmd> cmds;
+		std::vector<drm_lumen_cmd> cmds;
 		std::vector<Dep> deps;
 		std::function<void(lumen_status_t)> fn; // host op if set
 		uint64_t point;

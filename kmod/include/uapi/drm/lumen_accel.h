@@ -55,9 +55,14 @@
 extern "C" {
 #endif
 
-/* Reported by DRM_IOCTL_VERSION (drmGetVersion()) as major.minor.patch. */
+/*
+ * Reported by DRM_IOCTL_VERSION (drmGetVersion()) as major.minor.patch.
+ * 1.1: core-ioctl allow-list, reset generations, QUERY_LIMITS, the command
+ * format and priorities in this header, SUBMIT extensions, absolute WAIT
+ * deadlines.
+ */
 #define DRM_LUMEN_UAPI_MAJOR	1
-#define DRM_LUMEN_UAPI_MINOR	0
+#define DRM_LUMEN_UAPI_MINOR	1
 
 #define DRM_LUMEN_GET_PARAM	0x00
 #define DRM_LUMEN_QUERY		0x01
@@ -126,12 +131,14 @@ struct drm_lumen_get_param {
  * @DRM_LUMEN_QUERY_CONTEXT_STATUS: &struct drm_lumen_context_status of the
  *	calling file's context
  * @DRM_LUMEN_QUERY_MEMORY: &struct drm_lumen_memory_info
+ * @DRM_LUMEN_QUERY_LIMITS: &struct drm_lumen_limits
  */
 enum drm_lumen_query_type {
 	DRM_LUMEN_QUERY_DEVICE_INFO = 0,
 	DRM_LUMEN_QUERY_TELEMETRY = 1,
 	DRM_LUMEN_QUERY_CONTEXT_STATUS = 2,
 	DRM_LUMEN_QUERY_MEMORY = 3,
+	DRM_LUMEN_QUERY_LIMITS = 4,
 };
 
 /**
@@ -272,6 +279,48 @@ struct drm_lumen_memory_info {
 	__u32 pad;
 };
 
+/**
+ * struct drm_lumen_limits - what this card and driver accept
+ *	(DRM_LUMEN_QUERY_LIMITS), so programs need no compile-time constants
+ * @max_bo_size: largest BO_CREATE size, bytes (device BOs are further
+ *	bounded by the free device memory)
+ * @va_user_start: first device VA a context may bind
+ * @va_user_end: end (exclusive) of the bindable device VA range
+ * @max_cmd_bytes: largest size of one COPY or FILL command, bytes
+ * @num_queues: hardware DMA queues
+ * @num_contexts: device contexts (open files that bound memory or created
+ *	a queue, at once)
+ * @max_cmds: most commands one SUBMIT may carry
+ * @max_bos: most BO handles one SUBMIT may name
+ * @max_syncs: most in-syncs, and most out-syncs, of one SUBMIT
+ * @max_extensions: most extensions one ioctl may chain
+ * @max_file_queues: queues one open file may have (module parameter)
+ * @max_file_jobs: jobs one open file may have in flight (module parameter)
+ * @max_file_mappings: VM_BIND mappings one open file may have (module
+ *	parameter)
+ * @cmd_version: DRM_LUMEN_CMD_VERSION of the command format SUBMIT takes
+ * @job_timeout_ms: a job making no progress for this long is hung
+ * @pad: zero
+ */
+struct drm_lumen_limits {
+	__u64 max_bo_size;
+	__u64 va_user_start;
+	__u64 va_user_end;
+	__u64 max_cmd_bytes;
+	__u32 num_queues;
+	__u32 num_contexts;
+	__u32 max_cmds;
+	__u32 max_bos;
+	__u32 max_syncs;
+	__u32 max_extensions;
+	__u32 max_file_queues;
+	__u32 max_file_jobs;
+	__u32 max_file_mappings;
+	__u32 cmd_version;
+	__u32 job_timeout_ms;
+	__u32 pad;
+};
+
 /*
  * Buffer objects.
  *
@@ -376,10 +425,20 @@ struct drm_lumen_vm_bind {
 	__u32 reserved;
 };
 
+/*
+ * Queue priorities. The card's DMA engine serves HIGH queues first and,
+ * while any HIGH queue has work, gives NORMAL and LOW queues a smaller
+ * share; the driver's scheduler uses the matching drm_sched priority.
+ * HIGH needs CAP_SYS_NICE (-EPERM otherwise), like a real-time nice level.
+ */
+#define DRM_LUMEN_PRIORITY_NORMAL	0
+#define DRM_LUMEN_PRIORITY_LOW		1
+#define DRM_LUMEN_PRIORITY_HIGH		2
+
 /**
  * struct drm_lumen_queue_create - create a submission queue
  * @flags: must be zero
- * @priority: must be zero (reserved for priority levels)
+ * @priority: DRM_LUMEN_PRIORITY_NORMAL (0), _LOW or _HIGH
  * @queue_id: out, id of the queue in the calling file
  * @reserved: must be zero
  *
@@ -387,7 +446,8 @@ struct drm_lumen_vm_bind {
  * the card that belongs to the caller's context while the queue exists.
  * Errors: -EBUSY when every hardware queue is taken, when the file has
  * max_file_queues queues, or when the file needs a device context and all
- * are in use.
+ * are in use; -EINVAL for an unknown priority; -EPERM for HIGH without
+ * CAP_SYS_NICE.
  */
 struct drm_lumen_queue_create {
 	__u32 flags;
@@ -418,6 +478,134 @@ struct drm_lumen_sync {
 	__u64 point;
 };
 
+/*
+ * The command format SUBMIT takes: 64-byte commands, executed in order on
+ * the queue's hardware DMA queue. The layout is versioned: this header
+ * describes version DRM_LUMEN_CMD_VERSION, which DRM_LUMEN_QUERY_LIMITS
+ * reports as cmd_version; a later format would be selected by a SUBMIT
+ * flag, never by changing this one. Addresses are device VAs of the
+ * caller's context. All fields are little-endian.
+ */
+#define DRM_LUMEN_CMD_VERSION		1
+
+#define DRM_LUMEN_CMD_NOP		0	/* nothing */
+#define DRM_LUMEN_CMD_COPY		1	/* dst[0, size) = src[0, size) */
+#define DRM_LUMEN_CMD_FILL		2	/* dst[0, size) = 8-byte pattern repeated */
+#define DRM_LUMEN_CMD_SIGNAL		3	/* *(u64 *)addr = value */
+#define DRM_LUMEN_CMD_WAIT		4	/* until *(u64 *)addr >= value */
+#define DRM_LUMEN_CMD_TIMESTAMP		5	/* *(u64 *)addr = device time, ns */
+
+/* Earlier commands of the queue complete before this one starts. */
+#define DRM_LUMEN_CMD_F_BARRIER		(1U << 1)
+
+/* Largest size of one COPY or FILL. */
+#define DRM_LUMEN_CMD_MAX_BYTES		(1ULL << 34)
+
+/**
+ * struct drm_lumen_cmd_copy - DRM_LUMEN_CMD_COPY arguments
+ * @src: source device VA
+ * @dst: destination device VA, at or above DRM_LUMEN_VA_USER_START
+ * @size: bytes, at most DRM_LUMEN_CMD_MAX_BYTES
+ * @reserved: must be zero
+ */
+struct drm_lumen_cmd_copy {
+	__u64 src;
+	__u64 dst;
+	__u64 size;
+	__u64 reserved[4];
+};
+
+/**
+ * struct drm_lumen_cmd_fill - DRM_LUMEN_CMD_FILL arguments
+ * @dst: destination device VA, at or above DRM_LUMEN_VA_USER_START
+ * @size: bytes, at most DRM_LUMEN_CMD_MAX_BYTES
+ * @pattern: byte i of the region is byte (i % 8) of the pattern
+ * @reserved: must be zero
+ */
+struct drm_lumen_cmd_fill {
+	__u64 dst;
+	__u64 size;
+	__u64 pattern;
+	__u64 reserved[4];
+};
+
+/**
+ * struct drm_lumen_cmd_fence - SIGNAL, WAIT and TIMESTAMP arguments
+ * @addr: 8-byte aligned device VA; SIGNAL and TIMESTAMP write it, so it
+ *	must be at or above DRM_LUMEN_VA_USER_START
+ * @value: SIGNAL: the value written; WAIT: the threshold; TIMESTAMP: zero
+ * @reserved: must be zero
+ */
+struct drm_lumen_cmd_fence {
+	__u64 addr;
+	__u64 value;
+	__u64 reserved[5];
+};
+
+/**
+ * struct drm_lumen_cmd - one command of a job
+ * @opcode: DRM_LUMEN_CMD_*
+ * @flags: DRM_LUMEN_CMD_F_* (BARRIER only)
+ * @reserved0: must be zero
+ * @tag: the caller's cookie, reported in MMU fault records
+ * @u: the opcode's arguments; unused bytes must be zero
+ * @u.copy: DRM_LUMEN_CMD_COPY
+ * @u.fill: DRM_LUMEN_CMD_FILL
+ * @u.fence: SIGNAL, WAIT and TIMESTAMP
+ * @u.raw: all 56 bytes
+ */
+struct drm_lumen_cmd {
+	__u8 opcode;
+	__u8 flags;
+	__u16 reserved0;
+	__u32 tag;
+	union {
+		struct drm_lumen_cmd_copy copy;
+		struct drm_lumen_cmd_fill fill;
+		struct drm_lumen_cmd_fence fence;
+		__u64 raw[7];
+	} u;
+};
+
+/**
+ * struct drm_lumen_ext - header of an ioctl extension
+ * @name: DRM_LUMEN_*_EXT_* of the ioctl the chain belongs to; unknown
+ *	names fail the ioctl with -EINVAL
+ * @flags: must be zero
+ * @next: user pointer to the next extension, 0 at the end of the chain
+ *
+ * Extensions grow an ioctl without growing its structure: each is this
+ * header followed by its own fields. A chain holds at most
+ * DRM_LUMEN_MAX_EXTENSIONS entries (-EINVAL beyond, which also stops
+ * loops); each name may appear once.
+ */
+struct drm_lumen_ext {
+	__u32 name;
+	__u32 flags;
+	__u64 next;
+};
+
+#define DRM_LUMEN_MAX_EXTENSIONS	16
+
+/* SUBMIT extensions. */
+#define DRM_LUMEN_SUBMIT_EXT_PRIORITY	1
+
+/**
+ * struct drm_lumen_submit_ext_priority - run a job at another priority
+ * @base: name DRM_LUMEN_SUBMIT_EXT_PRIORITY
+ * @priority: DRM_LUMEN_PRIORITY_*; HIGH needs CAP_SYS_NICE (-EPERM)
+ * @pad: must be zero
+ *
+ * Jobs of one queue run in order, so a job's priority is its queue's: the
+ * queue runs at @priority from this job on (until another job says
+ * otherwise).
+ */
+struct drm_lumen_submit_ext_priority {
+	struct drm_lumen_ext base;
+	__u32 priority;
+	__u32 pad;
+};
+
 /* Most commands one job may carry, and most BOs and syncs it may name. */
 #define DRM_LUMEN_MAX_CMDS	4096
 #define DRM_LUMEN_MAX_BOS	1024
@@ -427,14 +615,14 @@ struct drm_lumen_sync {
  * struct drm_lumen_submit - queue a job of device commands
  * @queue_id: target queue
  * @num_cmds: number of commands at @cmds, 1..DRM_LUMEN_MAX_CMDS
- * @cmds: user pointer to an array of struct lumen_cmd (64 bytes each,
- *	firmware-iface/include/lumen/lumen_queue.h). Allowed opcodes: NOP,
- *	COPY, FILL, SIGNAL, WAIT, TIMESTAMP; flags: LUMEN_CMD_F_BARRIER only;
- *	every reserved byte zero; addresses are device VAs of the caller's
- *	context (an unmapped one faults the context, not the kernel). Commands
- *	may read but never write below DRM_LUMEN_VA_USER_START (the kernel's
- *	fence pages live there): such a COPY/FILL destination or
- *	SIGNAL/TIMESTAMP address is -EINVAL
+ * @cmds: user pointer to an array of &struct drm_lumen_cmd (format
+ *	DRM_LUMEN_CMD_VERSION). Allowed opcodes: NOP, COPY, FILL, SIGNAL,
+ *	WAIT, TIMESTAMP; flags: DRM_LUMEN_CMD_F_BARRIER only; every reserved
+ *	byte zero; addresses are device VAs of the caller's context (an
+ *	unmapped one faults the context, not the kernel). Commands may read
+ *	but never write below DRM_LUMEN_VA_USER_START (the kernel's fence
+ *	pages live there): such a COPY/FILL destination or SIGNAL/TIMESTAMP
+ *	address is -EINVAL
  * @bo_handles: user pointer to __u32 GEM handles the job uses; each is kept
  *	alive until the job completes
  * @num_bos: number of handles, 0..DRM_LUMEN_MAX_BOS
@@ -446,10 +634,14 @@ struct drm_lumen_sync {
  *	job's completion fence
  * @seqno: out, the job's sequence number on its queue (for
  *	DRM_IOCTL_LUMEN_WAIT)
- * @reserved: must be zero
+ * @extensions: user pointer to a chain of &struct drm_lumen_ext
+ *	(DRM_LUMEN_SUBMIT_EXT_*), 0 for none
  *
  * Errors: -EINVAL for a malformed command (the message in the kernel log
- * names its index and field), bad counts or reserved fields; -ENOENT for
+ * names its index and field), bad counts, reserved fields or a bad
+ * extension (unknown name, flags set, a name twice, a chain longer than
+ * DRM_LUMEN_MAX_EXTENSIONS); -EPERM for a HIGH priority without
+ * CAP_SYS_NICE; -EFAULT for an unreadable extension; -ENOENT for
  * an unknown queue, BO or syncobj handle; -ECANCELED once the context is
  * banned; -EAGAIN when the file already has max_file_jobs jobs in flight.
  */
@@ -465,7 +657,7 @@ struct drm_lumen_submit {
 	__u32 flags;
 	__u64 out_syncs;
 	__u64 seqno;
-	__u64 reserved;
+	__u64 extensions;
 };
 
 /**
@@ -477,7 +669,8 @@ struct drm_lumen_submit {
  *	convention, as DRM_IOCTL_SYNCOBJ_WAIT); a deadline in the past,
  *	including 0, polls. Values above INT64_MAX mean no deadline. Because
  *	the deadline is absolute, a call interrupted by a signal is restarted
- *	with the same deadline, not a fresh timeout.
+ *	with the same deadline, not a fresh timeout. (uAPI 1.0 took a
+ *	relative timeout here; 1.1 changed it before any release.)
  * @status: out, 0 if the job completed, else its negative errno
  *	(-EFAULT MMU fault, -ETIMEDOUT hang, -ECANCELED context banned, -EIO)
  * @reserved: must be zero
