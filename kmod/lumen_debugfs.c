@@ -17,8 +17,9 @@
  *              completed, jobs in flight
  *   inject     write-only, test devices (CAPS.FAULT_INJECT) only:
  *              "<hang|dma|corrupt|wedge|none> <hardware queue>" arms a fault
- *              on a queue (wedge: one that only a device reset clears); "<fw_crash|halt|mbox_hang>" breaks the whole card
- *              at once (the driver then resets it, lumen_reset.c)
+ *              on a queue (wedge: one that only a device reset clears);
+ *              "<fw_crash|halt|mbox_hang>" breaks the whole card at once
+ *              (the driver then resets it, lumen_reset.c)
  *   force_reset  write-only: any write resets the card now and returns
  *              once it is back (or failed: the write fails)
  *

@@ -52,6 +52,8 @@ int lumen_devmem_init(struct lumen_device *ldev)
 
 	mutex_init(&mem->lock);
 	mutex_init(&mem->mmu_lock);
+	mutex_init(&mem->devbos_lock);
+	INIT_LIST_HEAD(&mem->devbos);
 	ida_init(&mem->ctx_ida);
 	for (i = 0; i < LUMEN_BO_KIND_COUNT; i++) {
 		atomic_set(&mem->bo_count[i], 0);

@@ -58,6 +58,8 @@ struct lumen_mem {
 	struct mutex mmu_lock;	/* MMU_CTX_SELECT sequences */
 	atomic_t bo_count[LUMEN_BO_KIND_COUNT];
 	atomic64_t bo_bytes[LUMEN_BO_KIND_COUNT];
+	struct mutex devbos_lock;	/* @devbos */
+	struct list_head devbos;
 };
 
 int lumen_devmem_init(struct lumen_device *ldev);

@@ -183,7 +183,11 @@ static struct lumen_bo *lumen_host_bo_create(struct lumen_device *ldev, u64 size
 static void lumen_devmem_bo_free(struct drm_gem_object *obj)
 {
 	struct lumen_bo *bo = to_lumen_bo(obj);
+	struct lumen_mem *mem = lumen_bo_mem(bo);
 
+	mutex_lock(&mem->devbos_lock);
+	list_del(&bo->devbo_link);
+	mutex_unlock(&mem->devbos_lock);
 	lumen_bo_unaccount(bo);
 	lumen_devmem_free(to_lumen_device(obj->dev), &bo->blocks);
 	drm_gem_free_mmap_offset(obj);
@@ -284,6 +288,10 @@ static struct lumen_bo *lumen_devmem_bo_create(struct lumen_device *ldev, u64 si
 	bo->kind = LUMEN_BO_KIND_DEVICE;
 	bo->base.base.funcs = &lumen_devmem_funcs;
 	drm_gem_private_object_init(&ldev->drm, &bo->base.base, size);
+	/* Listed for lumen_gem_unplug(): its dma-buf mmaps point at the BAR. */
+	mutex_lock(&ldev->mem.devbos_lock);
+	list_add(&bo->devbo_link, &ldev->mem.devbos);
+	mutex_unlock(&ldev->mem.devbos_lock);
 
 	ret = lumen_devmem_alloc(ldev, size, &bo->blocks);
 	if (ret)
@@ -336,9 +344,21 @@ static struct sg_table *lumen_userptr_bo_get_sg_table(struct drm_gem_object *obj
 	return drm_prime_pages_to_sg(obj->dev, bo->pages, bo->npages);
 }
 
+/*
+ * A user-pointer BO is the caller's own memory: there is nothing to map.
+ * This must exist nonetheless: without it, an mmap of its dma-buf takes
+ * drm_gem_prime_mmap()'s fallback, which assumes a primary DRM node and
+ * dereferences NULL on an accel device (found by lumen-fuzz).
+ */
+static int lumen_userptr_bo_mmap(struct drm_gem_object *obj, struct vm_area_struct *vma)
+{
+	return -EOPNOTSUPP;
+}
+
 static const struct drm_gem_object_funcs lumen_userptr_funcs = {
 	.free = lumen_userptr_bo_free,
 	.get_sg_table = lumen_userptr_bo_get_sg_table,
+	.mmap = lumen_userptr_bo_mmap,
 };
 
 static int lumen_userptr_pin(struct lumen_bo *bo, u64 userptr, bool writable)
@@ -734,13 +754,29 @@ void lumen_gem_put_bos(struct drm_gem_object **objs, u32 count)
  * lumen_gem_unplug() - revoke CPU mappings of BOs when the card goes away
  * @ldev: device, after drm_dev_unplug()
  *
- * Zaps every mmap of the device's BOs. Device-memory BOs then fault with
+ * Zaps every mmap of the device's BOs, through the accel files and through
+ * the dma-bufs exported from device-memory BOs (a dma-buf mmap lives in
+ * the dma-buf file's own mapping). Device-memory BOs then fault with
  * SIGBUS (no BAR anymore); shmem BOs simply fault their pages back in.
  */
 void lumen_gem_unplug(struct lumen_device *ldev)
 {
+	struct lumen_bo *bo;
+
 	if (ldev->drm.anon_inode)
 		unmap_mapping_range(ldev->drm.anon_inode->i_mapping, 0, 0, 1);
+
+	/* object_name_lock: obj->dma_buf is set and cleared under it. */
+	mutex_lock(&ldev->drm.object_name_lock);
+	mutex_lock(&ldev->mem.devbos_lock);
+	list_for_each_entry(bo, &ldev->mem.devbos, devbo_link) {
+		struct dma_buf *dmabuf = bo->base.base.dma_buf;
+
+		if (dmabuf)
+			unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, 1);
+	}
+	mutex_unlock(&ldev->mem.devbos_lock);
+	mutex_unlock(&ldev->drm.object_name_lock);
 }
 
 /* ---- accounting --------------------------------------------------------- */

@@ -50,6 +50,7 @@ struct lumen_bo {
 	unsigned long npages;
 	struct mm_struct *mm;
 	struct sg_table *sgt;
+	struct list_head devbo_link;
 };
 
 static inline struct lumen_bo *to_lumen_bo(struct drm_gem_object *obj)

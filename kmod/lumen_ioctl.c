@@ -21,6 +21,7 @@
 
 #include <linux/compat.h>
 #include <linux/fs.h>
+#include <linux/uaccess.h>
 
 #include <drm/drm_file.h>
 #include <drm/drm_ioctl.h>
@@ -57,15 +58,65 @@ static bool lumen_core_ioctl_allowed(unsigned int nr)
 	}
 }
 
-static int lumen_ioctl_check(struct file *filp, unsigned int cmd)
+/*
+ * The 6.12 core kmalloc()s the syncobj handle arrays of these ioctls with
+ * the user's count and no __GFP_NOWARN: a count of a few hundred thousand
+ * or more makes the page allocator WARN (found by lumen-fuzz). Refuse such
+ * counts before the core sees them. Best effort: another thread may change
+ * the count after this read, and then the core only fails its allocation
+ * (-ENOMEM) with a warning; nothing worse.
+ */
+static int lumen_core_ioctl_check_count(unsigned int cmd, unsigned long arg)
+{
+	size_t off;
+	u32 count;
+
+	switch (DRM_IOCTL_NR(cmd)) {
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_WAIT):
+		off = offsetof(struct drm_syncobj_wait, count_handles);
+		break;
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT):
+		off = offsetof(struct drm_syncobj_timeline_wait, count_handles);
+		break;
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_RESET):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_SIGNAL):
+		off = offsetof(struct drm_syncobj_array, count_handles);
+		break;
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_QUERY):
+	case DRM_IOCTL_NR(DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL):
+		off = offsetof(struct drm_syncobj_timeline_array, count_handles);
+		break;
+	default:
+		return 0;
+	}
+	/*
+	 * The core copies _IOC_SIZE bytes (if the command writes) and zeroes
+	 * the rest: a short argument may carry part of the count.
+	 */
+	if (!(_IOC_DIR(cmd) & _IOC_WRITE) || _IOC_SIZE(cmd) <= off)
+		return 0;
+	count = 0;
+	if (copy_from_user(&count, (void __user *)(arg + off),
+			   min_t(size_t, _IOC_SIZE(cmd) - off, sizeof(count))))
+		return -EFAULT;
+	return le32_to_cpu((__force __le32)count) > DRM_LUMEN_MAX_SYNCOBJ_HANDLES ? -EINVAL : 0;
+}
+
+static int lumen_ioctl_check(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct drm_file *file = filp->private_data;
 	unsigned int nr = DRM_IOCTL_NR(cmd);
+	int ret;
 
 	if (_IOC_TYPE(cmd) != DRM_IOCTL_BASE)
 		return -ENOTTY;
-	if ((nr < DRM_COMMAND_BASE || nr >= DRM_COMMAND_END) && !lumen_core_ioctl_allowed(nr))
-		return -EOPNOTSUPP;
+	if (nr < DRM_COMMAND_BASE || nr >= DRM_COMMAND_END) {
+		if (!lumen_core_ioctl_allowed(nr))
+			return -EOPNOTSUPP;
+		ret = lumen_core_ioctl_check_count(cmd, arg);
+		if (ret)
+			return ret;
+	}
 	return lumen_file_check_gen(file->driver_priv);
 }
 
@@ -81,7 +132,7 @@ static int lumen_ioctl_check(struct file *filp, unsigned int cmd)
  */
 long lumen_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	int ret = lumen_ioctl_check(filp, cmd);
+	int ret = lumen_ioctl_check(filp, cmd, arg);
 
 	return ret ? ret : drm_ioctl(filp, cmd, arg);
 }
@@ -100,7 +151,7 @@ long lumen_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
  */
 long lumen_compat_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	int ret = lumen_ioctl_check(filp, cmd);
+	int ret = lumen_ioctl_check(filp, cmd, (unsigned long)compat_ptr(arg));
 
 	return ret ? ret : drm_compat_ioctl(filp, cmd, arg);
 }

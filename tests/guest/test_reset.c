@@ -17,14 +17,15 @@
  * files keep working; a job parked on a ring at suspend makes the resume
  * reset the card, and that job fails with -ENODEV. Last, the PCI function
  * is removed (sysfs remove) while a process copies: the process gets
- * -ENODEV, never a wrong byte, exits cleanly, and the card comes back on a
- * rescan.
+ * -ENODEV, never a wrong byte, exits cleanly; a dma-buf mmap of device
+ * memory is revoked (SIGBUS); the card comes back on a rescan.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -476,12 +477,59 @@ static void copier_main(void)
 	}
 }
 
+static sigjmp_buf mapper_jmp;
+
+static void mapper_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(mapper_jmp, 1);
+}
+
+/*
+ * Map a device-memory BO through a dma-buf, tell the parent (@ready), wait
+ * for the card's removal (@go), then touch the mapping: it must be revoked
+ * (SIGBUS), never reach a BAR that no longer belongs to a bound card.
+ */
+static void mapper_main(int ready, int go)
+{
+	struct sigaction sa = { .sa_handler = mapper_sigbus };
+	volatile uint8_t *map;
+	uint32_t h;
+	char byte = 0;
+	int fd = ld_open(0), dfd;
+
+	if (fd < 0 || ld_bo_create(fd, 65536, DRM_LUMEN_BO_DEVICE, 0, &h, NULL) ||
+	    drmPrimeHandleToFD(fd, h, DRM_CLOEXEC | DRM_RDWR, &dfd))
+		_exit(20);
+	map = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	if (map == MAP_FAILED)
+		_exit(21);
+	map[0] = 0x5a;
+	if (map[0] != 0x5a)
+		_exit(22);
+	sigaction(SIGBUS, &sa, NULL);
+	if (write(ready, &byte, 1) != 1 || read(go, &byte, 1) != 1)
+		_exit(23);
+	if (sigsetjmp(mapper_jmp, 1))
+		_exit(0);	/* revoked */
+	map[0] = 0xa5;
+	_exit(24);		/* the mapping outlived the card */
+}
+
 static void test_remove_under_load(void **state)
 {
 	struct ctx *c = *state;
-	char path[160];
-	int st = 0;
-	pid_t pid;
+	char path[160], byte = 0;
+	int st = 0, ready[2], go[2];
+	pid_t pid, mapper;
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	mapper = fork();
+	assert_true(mapper >= 0);
+	if (mapper == 0)
+		mapper_main(ready[1], go[0]);
+	assert_int_equal(read(ready[0], &byte, 1), 1);
 
 	pid = fork();
 	assert_true(pid >= 0);
@@ -501,6 +549,15 @@ static void test_remove_under_load(void **state)
 	}
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+	/* The dma-buf mapping of device memory was revoked with the card. */
+	assert_int_equal(write(go[1], &byte, 1), 1);
+	assert_int_equal(waitpid(mapper, &st, 0), mapper);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
 	/* The card comes back on a rescan and works. */
 	assert_int_equal(gu_write_sysfs("/sys/bus/pci/rescan", "1"), 0);
 	for (int i = 0; i < 100 && !gu_is_bound(c->pci); i++)

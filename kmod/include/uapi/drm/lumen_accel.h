@@ -17,7 +17,9 @@
  * TIMELINE_WAIT, QUERY, TRANSFER, TIMELINE_SIGNAL, EVENTFD). Every other
  * core ioctl (legacy, master/auth, GEM flink/open, modesetting) fails with
  * -EOPNOTSUPP, and a command whose ioctl type is not 'd' with -ENOTTY,
- * before the DRM core sees it.
+ * before the DRM core sees it. The syncobj ioctls that take an array of
+ * handles (WAIT, TIMELINE_WAIT, RESET, SIGNAL, QUERY, TIMELINE_SIGNAL)
+ * accept at most DRM_LUMEN_MAX_SYNCOBJ_HANDLES of them (-EINVAL beyond).
  *
  * Device resets: when the card is reset (it halted, its firmware crashed or
  * stopped answering, a queue hung twice in a row, a PCI function reset,
@@ -54,6 +56,9 @@
 #if defined(__cplusplus)
 extern "C" {
 #endif
+
+/* Most handles one syncobj array ioctl may name on a lumen file. */
+#define DRM_LUMEN_MAX_SYNCOBJ_HANDLES	65536
 
 /*
  * Reported by DRM_IOCTL_VERSION (drmGetVersion()) as major.minor.patch.
