@@ -60,7 +60,44 @@ void TokenBucket::consume(size_t bytes, Nanos now)
 	tokens_ -= double(bytes);
 }
 
-uint64_t flip_bits(std::vector<uint8_t> &payload, double ber, std::mt19937_64 &rng)
+namespace {
+
+uint64_t splitmix64(uint64_t &x)
+{
+	uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+} // namespace
+
+FiberRng::FiberRng(uint64_t seed)
+{
+	// The authors' recommended seeding: never all zero.
+	for (uint64_t &word : state_)
+		word = splitmix64(seed);
+}
+
+FiberRng::result_type FiberRng::operator()()
+{
+	const uint64_t result = rotl(state_[1] * 5, 7) * 9;
+	const uint64_t t = state_[1] << 17;
+	state_[2] ^= state_[0];
+	state_[3] ^= state_[1];
+	state_[1] ^= state_[2];
+	state_[0] ^= state_[3];
+	state_[2] ^= t;
+	state_[3] = rotl(state_[3], 45);
+	return result;
+}
+
+uint64_t flip_bits(std::vector<uint8_t> &payload, double ber, FiberRng &rng)
 {
 	if (ber <= 0 || payload.empty())
 		return 0;

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <random>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -86,6 +87,18 @@ int main(int argc, char **argv)
 		seed = (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
 	log_line("seed " + std::to_string(seed) + " (reproduce with --seed " +
 		 std::to_string(seed) + ")");
+
+	// Every port of every card is a socket: 8192 chips are 49152 of them.
+	rlimit files;
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+		files.rlim_cur = files.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &files);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+	    files.rlim_cur < 2 * topology.cables.size() + 64)
+		log_line("warning: open-file limit " + std::to_string(files.rlim_cur) +
+			 " is below the topology's " + std::to_string(2 * topology.cables.size()) +
+			 " ports (ulimit -n)");
 
 	Fabric fabric(seed, defaults, fiber_queue_bytes);
 	fabric.repatch(topology, 0, 0);

@@ -151,7 +151,7 @@ TEST(FiberModel, BitErrorsFlipRealBitsAtTheRate)
 
 TEST(FiberModel, FlipBitsEdgeCases)
 {
-	std::mt19937_64 rng(7);
+	FiberRng rng(7);
 	std::vector<uint8_t> p(100, 0);
 	EXPECT_EQ(flip_bits(p, 0, rng), 0u);
 	EXPECT_EQ(p, std::vector<uint8_t>(100, 0));
