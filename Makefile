@@ -41,8 +41,9 @@ test-host: userspace
 test-device: qemu
 	qemu-device/tests/qtest-lumen-npu.py
 
+# The suites take about 12 minutes under TCG on 2 cores (the fuzzer ~2.5).
 test-guest: guest-deps
-	$(VM) --cards 3 -- lumen-guest-tests
+	$(VM) --cards 3 --timeout 2400 -- lumen-guest-tests
 
 # runtime/examples built against a staged install of liblumen (the CTest
 # install_package does the same), then run on emulated cards.
