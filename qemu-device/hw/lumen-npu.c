@@ -5,6 +5,7 @@
  *
  *   -device lumen-npu[,mem-size=256M][,queues=16][,link-ports=6]
  *                    [,chip-id=N][,serial=STR][,fault-inject=on|off]
+ *                    [,port0=CHARDEV ... ,port7=CHARDEV]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -16,6 +17,7 @@
 #include "hw/pci/msix.h"
 #include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
+#include "hw/qdev-properties-system.h"
 #include "migration/vmstate.h"
 #include "lumen-npu.h"
 #include "trace.h"
@@ -77,6 +79,7 @@ static void lumen_reset_state(LumenState *s, bool power_on)
     lumen_irq_reset(s);
     lumen_inject_reset(s);
     lumen_telemetry_reset(s, power_on);
+    lumen_link_reset(s);
     s->scratch = 0;
     /* RESET_DONE reports a completed soft reset until the next BOOT. */
     s->dev_status = power_on ? 0 : LUMEN_DEVSTS_RESET_DONE;
@@ -118,7 +121,7 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
     }
     s->num_vectors = LUMEN_NUM_VECTORS(s->num_queues);
     s->caps = LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY |
-              LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_MMU;
+              LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_MMU | LUMEN_CAP_LINK_PORTS;
     if (s->fault_inject) {
         s->caps |= LUMEN_CAP_FAULT_INJECT;
     }
@@ -172,6 +175,13 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
     lumen_boot_init(s);
     lumen_mbox_init(s);
     lumen_engine_init(s);
+    if (!lumen_link_init(s, errp)) {
+        lumen_engine_exit(s);
+        lumen_mbox_exit(s);
+        lumen_boot_exit(s);
+        msix_uninit(pdev, &s->bar0, &s->bar0);
+        return;
+    }
     lumen_reset_state(s, true);
     trace_lumen_realize(s->chip_id, s->mem_size, s->num_queues,
                         s->num_link_ports);
@@ -181,6 +191,7 @@ static void lumen_exit(PCIDevice *pdev)
 {
     LumenState *s = LUMEN_NPU(pdev);
 
+    lumen_link_exit(s);
     lumen_engine_exit(s);
     lumen_mbox_exit(s);
     lumen_boot_exit(s);
@@ -211,7 +222,7 @@ static int lumen_post_load(void *opaque, int version_id)
         }
     }
     if (s->mmu.select >= LUMEN_CONTEXTS_MAX || !lumen_queue_post_load(s) ||
-        !lumen_engine_post_load(s)) {
+        !lumen_engine_post_load(s) || !lumen_link_post_load(s)) {
         return -EINVAL;
     }
     lumen_boot_post_load(s);
@@ -410,6 +421,42 @@ static const VMStateDescription vmstate_lumen_progress = {
     },
 };
 
+/* Link port CTRL registers (the only link state that migrates). */
+static const VMStateDescription vmstate_lumen_link_port = {
+    .name = "lumen-npu/link-port",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(ctrl, LumenLinkPort),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool lumen_link_needed(void *opaque)
+{
+    LumenState *s = opaque;
+    unsigned int p;
+
+    for (p = 0; p < LUMEN_LINK_PORTS_MAX; p++) {
+        if (s->link.ports[p].ctrl) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const VMStateDescription vmstate_lumen_link = {
+    .name = "lumen-npu/link",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = lumen_link_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(link.ports, LumenState, LUMEN_LINK_PORTS_MAX, 1,
+                             vmstate_lumen_link_port, LumenLinkPort),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 /*
  * Version 2 added the device MMU and the queue engine; a version 1 stream
  * (no queue ever ran) loads with both in their reset state.
@@ -444,6 +491,7 @@ static const VMStateDescription vmstate_lumen = {
         &vmstate_lumen_inject,
         &vmstate_lumen_wedge,
         &vmstate_lumen_progress,
+        &vmstate_lumen_link,
         NULL
     },
 };
@@ -458,6 +506,14 @@ static const Property lumen_properties[] = {
     DEFINE_PROP_UINT32("chip-id", LumenState, chip_id, 0),
     DEFINE_PROP_STRING("serial", LumenState, serial),
     DEFINE_PROP_BOOL("fault-inject", LumenState, fault_inject, true),
+    DEFINE_PROP_CHR("port0", LumenState, link.ports[0].chr),
+    DEFINE_PROP_CHR("port1", LumenState, link.ports[1].chr),
+    DEFINE_PROP_CHR("port2", LumenState, link.ports[2].chr),
+    DEFINE_PROP_CHR("port3", LumenState, link.ports[3].chr),
+    DEFINE_PROP_CHR("port4", LumenState, link.ports[4].chr),
+    DEFINE_PROP_CHR("port5", LumenState, link.ports[5].chr),
+    DEFINE_PROP_CHR("port6", LumenState, link.ports[6].chr),
+    DEFINE_PROP_CHR("port7", LumenState, link.ports[7].chr),
 };
 
 static void lumen_class_init(ObjectClass *klass, void *data)
@@ -495,6 +551,13 @@ static void lumen_class_init(ObjectClass *klass, void *data)
         "(default LN1-<chip-id in hex>)");
     object_class_property_set_description(klass, "fault-inject",
         "test-only fault injection block (CAPS.FAULT_INJECT)");
+    for (unsigned int p = 0; p < LUMEN_LINK_PORTS_MAX; p++) {
+        g_autofree char *name = g_strdup_printf("port%u", p);
+
+        object_class_property_set_description(klass, name,
+            "chardev of an optical link port: a client socket to "
+            "lumen-fabric's ports.sock (docs/hw-spec.md 13.1)");
+    }
 }
 
 static const TypeInfo lumen_types[] = {

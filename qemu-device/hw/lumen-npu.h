@@ -15,6 +15,7 @@
  *   lumen-engine.c     descriptor fetch, validation and execution (BH)
  *   lumen-mmu.c        device MMU: contexts, table walk, TLB, fault record
  *   lumen-inject.c     test-only fault injection block
+ *   lumen-link.c       optical link ports: fiber chardevs, training
  *
  * Locking: everything runs under the BQL (MMIO callbacks, bottom halves and
  * timers of the main loop), so the state needs no lock of its own.
@@ -26,8 +27,10 @@
 #define HW_MISC_LUMEN_NPU_H
 
 #include "hw/pci/pci_device.h"
+#include "chardev/char-fe.h"
 #include "qom/object.h"
 #include "lumen/lumen_iface.h"
+#include "lumen/lumen_fiber.h"
 
 #define TYPE_LUMEN_NPU "lumen-npu"
 OBJECT_DECLARE_SIMPLE_TYPE(LumenState, LUMEN_NPU)
@@ -145,6 +148,53 @@ typedef struct LumenEngine {
     bool kick;                      /* a SIGNAL ran: re-check WAITs */
 } LumenEngine;
 
+/*
+ * One optical link port (lumen-link.c). The fiber side (chardev, record
+ * framing, light) is physical and survives a device reset; the rest are
+ * the port's registers and training state, which a reset clears.
+ */
+#define LUMEN_LINK_RX_BUF   (2 * (16 + LUMEN_FIBER_MAX_PAYLOAD))
+#define LUMEN_LINK_TXQ_MAX  (64 * 1024)     /* bytes queued for the socket */
+
+typedef struct LumenLinkPort {
+    struct LumenState *s;
+    unsigned int index;
+    CharBackend chr;
+
+    /* Fiber (emulation physical layer). */
+    bool connected;                 /* chardev open, HELLO sent */
+    bool attached;                  /* HELLO_ACK OK received */
+    bool refused;                   /* HELLO_ACK with an error status */
+    bool wire_error;                /* bad record: discard until reconnect */
+    bool lit;
+    uint32_t fiber_id;
+    uint8_t rx[LUMEN_LINK_RX_BUF];
+    uint32_t rx_len;
+    GByteArray *txq;                /* whole records, written in order */
+    guint tx_watch;
+
+    /* Registers and training. */
+    uint32_t ctrl;
+    uint32_t state;                 /* enum lumen_link_state */
+    uint32_t generation;
+    bool heard;                     /* peer_* hold the last valid frame */
+    uint32_t peer_chip;
+    uint32_t peer_port;
+    uint32_t peer_gen;
+    int64_t last_rx_ms;             /* QEMU_CLOCK_REALTIME of last good frame */
+    uint64_t tx_frames, rx_frames, tx_bytes, rx_bytes;
+    uint32_t crc_errors;
+    uint32_t frame_errors;
+    uint32_t down_events;
+    QEMUTimer *timer;               /* training period / keepalive */
+} LumenLinkPort;
+
+typedef struct LumenLink {
+    LumenLinkPort ports[LUMEN_LINK_PORTS_MAX];
+    uint32_t changed;               /* LINK_CHANGED */
+    Error *blocker;                 /* migration blocker while chardevs */
+} LumenLink;
+
 struct LumenState {
     PCIDevice parent_obj;
 
@@ -201,6 +251,7 @@ struct LumenState {
     LumenMmu mmu;
     LumenQueue queues[LUMEN_QUEUES_MAX];
     LumenEngine engine;
+    LumenLink link;
 };
 
 /* lumen-npu.c */
@@ -294,5 +345,13 @@ bool lumen_inject_queues_frozen(LumenState *s);
 bool lumen_inject_mbox_hung(LumenState *s);
 bool lumen_inject_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_inject_write(LumenState *s, hwaddr addr, uint32_t val);
+
+/* lumen-link.c */
+bool lumen_link_init(LumenState *s, Error **errp);
+void lumen_link_exit(LumenState *s);
+void lumen_link_reset(LumenState *s);
+bool lumen_link_post_load(LumenState *s);
+bool lumen_link_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_link_write(LumenState *s, hwaddr addr, uint32_t val);
 
 #endif /* HW_MISC_LUMEN_NPU_H */

@@ -7,7 +7,8 @@
  * read-only register, a bad width or alignment, or an invalid value is
  * dropped, logged as a guest error and recorded as ERR_STATUS.REG_ACCESS
  * with ERR_LAST_INFO = the offset (docs/hw-spec.md section 1). The fault
- * injection block (0x500) is reserved while CAPS.FAULT_INJECT is clear.
+ * injection block (0x500) is reserved while CAPS.FAULT_INJECT is clear;
+ * the block of a link port p >= NUM_LINK_PORTS is reserved.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -24,8 +25,6 @@
 #define LUMEN_REG_TELEMETRY     0x300
 #define LUMEN_REG_MMU           0x400
 #define LUMEN_REG_INJECT        0x500
-#define LUMEN_REG_LINK_END      (LUMEN_REG_LINK_BASE + \
-                                 LUMEN_LINK_PORTS_MAX * LUMEN_REG_LINK_STRIDE)
 #define LUMEN_REG_QUEUE_END     (LUMEN_REG_QUEUE_BASE + \
                                  LUMEN_QUEUES_MAX * LUMEN_REG_QUEUE_STRIDE)
 
@@ -118,26 +117,6 @@ static bool lumen_global_write(LumenState *s, hwaddr addr, uint32_t val)
 }
 
 /*
- * Documented blocks whose capability is still clear (link ports): they
- * read 0 and writes are dropped until their revision of the model
- * implements them.
- */
-static bool lumen_unimp_block(LumenState *s, hwaddr addr, bool write)
-{
-    if (addr < LUMEN_REG_LINK_BASE || addr >= LUMEN_REG_LINK_END ||
-        (addr - LUMEN_REG_LINK_BASE) / LUMEN_REG_LINK_STRIDE >=
-        s->num_link_ports ||
-        (addr - LUMEN_REG_LINK_BASE) % LUMEN_REG_LINK_STRIDE >
-        LUMEN_LREG_DOWN_EVENTS) {
-        return false;
-    }
-    qemu_log_mask(LOG_UNIMP, "lumen-npu: chip %u: link port register 0x%"
-                  HWADDR_PRIx " %s: not implemented\n", s->chip_id, addr,
-                  write ? "write dropped" : "read as 0");
-    return true;
-}
-
-/*
  * Route a read to the block owning @addr. False means a reserved offset,
  * which reads 0 without complaint.
  */
@@ -147,7 +126,7 @@ static bool lumen_block_read(LumenState *s, hwaddr addr, uint32_t *val)
     case LUMEN_REG_GLOBAL:
         return lumen_global_read(s, addr, val);
     case LUMEN_REG_IRQ:
-        return lumen_irq_read(s, addr, val);
+        return lumen_irq_read(s, addr, val) || lumen_link_read(s, addr, val);
     case LUMEN_REG_BOOT:
         return lumen_boot_read(s, addr, val) || lumen_mbox_read(s, addr, val);
     case LUMEN_REG_TELEMETRY:
@@ -160,7 +139,7 @@ static bool lumen_block_read(LumenState *s, hwaddr addr, uint32_t *val)
     if (addr >= LUMEN_REG_QUEUE_BASE && addr < LUMEN_REG_QUEUE_END) {
         return lumen_queue_read(s, addr, val);
     }
-    return lumen_unimp_block(s, addr, false);
+    return lumen_link_read(s, addr, val);
 }
 
 /* Route a write; false means a reserved offset, a bad register access. */
@@ -170,7 +149,8 @@ static bool lumen_block_write(LumenState *s, hwaddr addr, uint32_t val)
     case LUMEN_REG_GLOBAL:
         return lumen_global_write(s, addr, val);
     case LUMEN_REG_IRQ:
-        return lumen_irq_write(s, addr, val);
+        return lumen_irq_write(s, addr, val) ||
+               lumen_link_write(s, addr, val);
     case LUMEN_REG_BOOT:
         return lumen_boot_write(s, addr, val) ||
                lumen_mbox_write(s, addr, val);
@@ -184,7 +164,7 @@ static bool lumen_block_write(LumenState *s, hwaddr addr, uint32_t val)
     if (addr >= LUMEN_REG_QUEUE_BASE && addr < LUMEN_REG_QUEUE_END) {
         return lumen_queue_write(s, addr, val);
     }
-    return lumen_unimp_block(s, addr, true);
+    return lumen_link_write(s, addr, val);
 }
 
 static uint64_t lumen_regs_read(void *opaque, hwaddr addr, unsigned size)

@@ -15,6 +15,7 @@ The QEMU binary is --qemu, else $LUMEN_QEMU, else
 """
 
 import argparse
+import json
 import os
 import random
 import re
@@ -57,7 +58,7 @@ class Contract:
 
 
 C = Contract(['lumen_regs.h', 'lumen_fw_image.h', 'lumen_mbox.h',
-              'lumen_queue.h', 'lumen_mmu.h'])
+              'lumen_queue.h', 'lumen_mmu.h', 'lumen_link.h', 'lumen_fiber.h'])
 # Enumerators without "= value" are not parsed: LUMEN_INJECT_COUNT.
 INJECT_COUNT = C.LUMEN_INJECT_WEDGE_QUEUE + 1
 # The kinds INJECT_CTRL arms on a queue (NONE disarms); the rest are device
@@ -67,7 +68,7 @@ QUEUE_KINDS = (C.LUMEN_INJECT_NONE, C.LUMEN_INJECT_HANG_QUEUE,
                C.LUMEN_INJECT_WEDGE_QUEUE)
 CAPS_ALL = (C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY |
             C.LUMEN_CAP_DMA_QUEUES | C.LUMEN_CAP_MMU |
-            C.LUMEN_CAP_FAULT_INJECT)
+            C.LUMEN_CAP_FAULT_INJECT | C.LUMEN_CAP_LINK_PORTS)
 
 
 # ---- qtest transport --------------------------------------------------------
@@ -2712,12 +2713,501 @@ def queue_migration(env):
         Queue(card, n).run([nop()])
 
 
+# ---- Optical link ports -----------------------------------------------------
+#
+# Link timers run on QEMU_CLOCK_REALTIME, so these tests wait in real time
+# (bounded, a few seconds) instead of stepping the virtual clock.
+
+FABRIC = os.path.join(REPO, 'build', 'bin', 'lumen-fabric')
+LINK_WAIT = 8.0             # seconds; training takes tens of ms when idle
+
+
+def lreg(p, r):
+    return C.LUMEN_REG_LINK_BASE + p * C.LUMEN_REG_LINK_STRIDE + r
+
+
+class Fabric:
+    """lumen-fabric in the test's directory, driven by its control socket."""
+
+    def __init__(self, env, topology, args=()):
+        if not os.access(FABRIC, os.X_OK):
+            raise RuntimeError('%s missing: cmake --build build --target '
+                               'lumen-fabric' % FABRIC)
+        self.dir = os.path.join(env.workdir, 'fab')
+        self.ports = os.path.join(self.dir, 'ports.sock')
+        self.err = open(os.path.join(env.workdir, 'fabric.stderr'), 'w+')
+        self.proc = subprocess.Popen(
+            [FABRIC, '--topology', topology, '--socket-dir', self.dir,
+             '--seed', '1'] + list(args),
+            stdout=subprocess.DEVNULL, stderr=self.err)
+        env.others.append(self)
+        ctl = os.path.join(self.dir, 'control.sock')
+        deadline = time.monotonic() + 10
+        while not os.path.exists(ctl):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.err.seek(0)
+                raise RuntimeError('lumen-fabric did not start: ' +
+                                   self.err.read())
+            time.sleep(0.02)
+        self.ctl = socket.socket(socket.AF_UNIX)
+        self.ctl.settimeout(10)
+        self.ctl.connect(ctl)
+        self.buf = b''
+
+    def call(self, **req):
+        self.ctl.sendall(json.dumps(req).encode() + b'\n')
+        while b'\n' not in self.buf:
+            data = self.ctl.recv(65536)
+            if not data:
+                raise RuntimeError('lumen-fabric control socket closed')
+            self.buf += data
+        line, self.buf = self.buf.split(b'\n', 1)
+        ans = json.loads(line)
+        assert ans.get('ok'), 'fabric %s -> %s' % (req, ans)
+        return ans
+
+    def close(self):
+        self.ctl.close() if hasattr(self, 'ctl') else None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()
+
+
+def link_card(env, sock, chip, ports, name, props=''):
+    args = []
+    for p in ports:
+        args += ['-chardev', 'socket,id=fib%d,path=%s,reconnect-ms=200' %
+                 (p, sock)]
+        props += ',port%d=fib%d' % (p, p)
+    q = env.start(args + ['-device', 'lumen-npu,addr=4.0,chip-id=%d%s' %
+                          (chip, props)], name)
+    return Card(q, 4, 0xe0000000, 0xd0000000, 0xe0100000)
+
+
+def wait_link(card, p, pred, what, timeout=LINK_WAIT, reg=None):
+    reg = C.LUMEN_LREG_STATE if reg is None else reg
+    deadline = time.monotonic() + timeout
+    while True:
+        v = card.reg(lreg(p, reg))
+        if pred(v):
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError('chip %d port %d: timed out waiting for %s '
+                                 '(reg 0x%x = 0x%x)' % (
+                                     card.reg(C.LUMEN_REG_CHIP_ID), p, what,
+                                     reg, v))
+        time.sleep(0.01)
+
+
+def wait_state(card, p, state, timeout=LINK_WAIT):
+    names = {C.LUMEN_LINK_DOWN: 'DOWN', C.LUMEN_LINK_TRAINING: 'TRAINING',
+             C.LUMEN_LINK_UP: 'UP'}
+    wait_link(card, p, lambda v: v == state, names.get(state, state),
+              timeout)
+
+
+def enable(card, p, on=True):
+    card.wreg(lreg(p, C.LUMEN_LREG_CTRL), C.LUMEN_LCTRL_ENABLE if on else 0)
+
+
+def lit(card, p):
+    wait_link(card, p, lambda v: v & C.LUMEN_LSTS_LIGHT == C.LUMEN_LSTS_LIGHT,
+              'light', reg=C.LUMEN_LREG_STATUS)
+
+
+def peer(card, p):
+    return (card.reg(lreg(p, C.LUMEN_LREG_PEER_CHIP)),
+            card.reg(lreg(p, C.LUMEN_LREG_PEER_PORT)))
+
+
+def ring2(env, args=()):
+    """lumen-fabric ring:2 and chips 0 and 1 with ports 0 and 1 attached:
+    0.+x (0.0) - 1.-x (1.1) and 1.+x (1.0) - 0.-x (0.1)."""
+    fab = Fabric(env, 'ring:2', args)
+    a = link_card(env, fab.ports, 0, (0, 1), 'chip0')
+    b = link_card(env, fab.ports, 1, (0, 1), 'chip1')
+    for c in (a, b):
+        for p in (0, 1):
+            lit(c, p)
+    return fab, a, b
+
+
+@test
+def link_ports_train(env):
+    fab, a, b = ring2(env)
+    caps = a.reg(C.LUMEN_REG_CAPS)
+    assert caps & C.LUMEN_CAP_LINK_PORTS and not caps & C.LUMEN_CAP_LINKS
+    for c in (a, b):
+        c.clear_errors()
+        c.wreg(C.LUMEN_REG_LINK_CHANGED, 0xffffffff)
+        for p in (0, 1):
+            assert c.reg(lreg(p, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+            assert c.reg(lreg(p, C.LUMEN_LREG_STATUS)) == \
+                C.LUMEN_LSTS_ATTACHED | C.LUMEN_LSTS_LIGHT
+            assert peer(c, p) == (0xffffffff, 0xffffffff)
+            assert c.reg(lreg(p, C.LUMEN_LREG_TX_PKTS_LO)) == 0, \
+                'a disabled port sends nothing'
+    # One side enabled alone trains but cannot come up.
+    enable(a, 0)
+    wait_state(a, 0, C.LUMEN_LINK_TRAINING)
+    wait_link(a, 0, lambda v: v >= 3, 'training frames',
+              reg=C.LUMEN_LREG_TX_PKTS_LO)
+    assert a.reg(lreg(0, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_TRAINING
+    assert b.reg(lreg(1, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+    for c, p in ((b, 1), (a, 1), (b, 0)):
+        enable(c, p)
+    want = {(a, 0): (1, 1), (a, 1): (1, 0), (b, 0): (0, 1), (b, 1): (0, 0)}
+    for (c, p), who in want.items():
+        wait_state(c, p, C.LUMEN_LINK_UP)
+    for (c, p), who in want.items():
+        o, op = (b if c is a else a), who[1]
+        assert peer(c, p) == who, (p, peer(c, p))
+        gen = c.reg(lreg(p, C.LUMEN_LREG_GENERATION))
+        assert gen >= 1
+        assert o.reg(lreg(op, C.LUMEN_LREG_PEER_GENERATION)) == gen
+        tx = c.reg64(lreg(p, C.LUMEN_LREG_TX_PKTS_LO))
+        assert tx >= 1 and c.reg64(lreg(p, C.LUMEN_LREG_TX_BYTES_LO)) == \
+            tx * 32
+        assert c.reg64(lreg(p, C.LUMEN_LREG_RX_PKTS_LO)) >= 1
+        assert c.reg(lreg(p, C.LUMEN_LREG_CRC_ERRORS)) == 0
+        assert c.reg(lreg(p, C.LUMEN_LREG_DOWN_EVENTS)) == 0
+    for c in (a, b):
+        assert c.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_LINK
+        assert c.msi_fired(C.LUMEN_VEC_LINK)
+        assert c.reg(C.LUMEN_REG_LINK_CHANGED) == 0b11
+        c.wreg(C.LUMEN_REG_LINK_CHANGED, 0b01)
+        assert c.reg(C.LUMEN_REG_LINK_CHANGED) == 0b10
+        c.wreg(C.LUMEN_REG_LINK_CHANGED, 0xffffffff)
+        assert c.reg(C.LUMEN_REG_LINK_CHANGED) == 0
+        assert c.reg(C.LUMEN_REG_ERR_STATUS) == 0
+        c.wreg(C.LUMEN_REG_INT_STATUS, 0xffffffff)
+        c.clear_msi()
+    # A port without a chardev stays DOWN when enabled.
+    enable(a, 2)
+    time.sleep(0.2)
+    assert a.reg(lreg(2, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+    assert a.reg(lreg(2, C.LUMEN_LREG_STATUS)) == 0
+    assert a.reg(lreg(2, C.LUMEN_LREG_TX_PKTS_LO)) == 0
+    assert a.reg(C.LUMEN_REG_LINK_CHANGED) == 0
+    # Cut the fiber 0.+x - 1.-x: both ends DOWN, the other fiber stays UP.
+    gen = a.reg(lreg(0, C.LUMEN_LREG_GENERATION))
+    fab.call(cmd='cut', port='0.+x')
+    wait_state(a, 0, C.LUMEN_LINK_DOWN)
+    wait_state(b, 1, C.LUMEN_LINK_DOWN)
+    for c, p in ((a, 0), (b, 1)):
+        assert c.reg(lreg(p, C.LUMEN_LREG_DOWN_EVENTS)) == 1
+        assert c.reg(lreg(p, C.LUMEN_LREG_STATUS)) == C.LUMEN_LSTS_ATTACHED
+        assert peer(c, p) == (0xffffffff, 0xffffffff)
+        assert c.reg(C.LUMEN_REG_LINK_CHANGED) == 1 << p
+        assert c.msi_fired(C.LUMEN_VEC_LINK)
+    assert a.reg(lreg(1, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_UP
+    assert b.reg(lreg(0, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_UP
+    # Restore: UP again with a new generation, one down event.
+    fab.call(cmd='restore', port='0.+x')
+    wait_state(a, 0, C.LUMEN_LINK_UP)
+    wait_state(b, 1, C.LUMEN_LINK_UP)
+    assert a.reg(lreg(0, C.LUMEN_LREG_GENERATION)) > gen
+    assert peer(a, 0) == (1, 1) and peer(b, 1) == (0, 0)
+    for c, p in ((a, 0), (b, 1)):
+        assert c.reg(lreg(p, C.LUMEN_LREG_DOWN_EVENTS)) == 1
+    # Disabling one end: it goes DOWN at once and sends nothing; the other
+    # end sees no keepalives and retrains.
+    enable(a, 1, False)
+    assert a.reg(lreg(1, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+    assert a.reg(lreg(1, C.LUMEN_LREG_DOWN_EVENTS)) == 1
+    tx = a.reg(lreg(1, C.LUMEN_LREG_TX_PKTS_LO))
+    wait_state(b, 0, C.LUMEN_LINK_TRAINING,
+               timeout=C.LUMEN_LINK_DEAD_MS / 1000 + LINK_WAIT)
+    assert b.reg(lreg(0, C.LUMEN_LREG_DOWN_EVENTS)) == 1
+    assert a.reg(lreg(1, C.LUMEN_LREG_TX_PKTS_LO)) == tx
+    enable(a, 1)
+    wait_state(a, 1, C.LUMEN_LINK_UP)
+    wait_state(b, 0, C.LUMEN_LINK_UP)
+    # A soft reset takes every port DOWN and clears the registers; the
+    # neighbours retrain and come UP again once the ports are enabled.
+    a.soft_reset()
+    for p in (0, 1):
+        assert a.reg(lreg(p, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+        for r in (C.LUMEN_LREG_CTRL, C.LUMEN_LREG_GENERATION,
+                  C.LUMEN_LREG_DOWN_EVENTS, C.LUMEN_LREG_TX_PKTS_LO,
+                  C.LUMEN_LREG_RX_BYTES_LO):
+            assert a.reg(lreg(p, r)) == 0, hex(r)
+        assert a.reg(lreg(p, C.LUMEN_LREG_STATUS)) == \
+            C.LUMEN_LSTS_ATTACHED | C.LUMEN_LSTS_LIGHT
+    assert a.reg(C.LUMEN_REG_LINK_CHANGED) == 0
+    for p in (0, 1):
+        enable(a, p)
+    for c in (a, b):
+        for p in (0, 1):
+            wait_state(c, p, C.LUMEN_LINK_UP)
+    assert peer(a, 0) == (1, 1) and peer(a, 1) == (1, 0)
+
+
+@test
+def link_bit_errors(env):
+    """BER 1.0: every training frame fails its CRC, the ports never come
+    UP; with the errors gone they train."""
+    fab, a, b = ring2(env, ('--ber', '1'))
+    for c in (a, b):
+        enable(c, 0)
+        enable(c, 1)
+    for c in (a, b):
+        for p in (0, 1):
+            wait_link(c, p, lambda v: v >= 5, 'CRC errors',
+                      reg=C.LUMEN_LREG_CRC_ERRORS)
+            assert c.reg(lreg(p, C.LUMEN_LREG_STATE)) == \
+                C.LUMEN_LINK_TRAINING
+            assert c.reg(lreg(p, C.LUMEN_LREG_FRAME_ERRORS)) == 0
+            assert peer(c, p) == (0xffffffff, 0xffffffff)
+    fab.call(cmd='set', all=True, ber=0)
+    for c in (a, b):
+        for p in (0, 1):
+            wait_state(c, p, C.LUMEN_LINK_UP)
+    assert peer(b, 0) == (0, 1)
+
+
+@test
+def link_register_rules(env):
+    q, card = one_card(env, ',link-ports=3')
+    card.clear_errors()
+    count = card.reg(C.LUMEN_REG_ERR_COUNT)
+    # Port blocks of ports >= NUM_LINK_PORTS and holes read 0 silently.
+    for off in (lreg(3, C.LUMEN_LREG_STATE), lreg(7, C.LUMEN_LREG_CTRL),
+                lreg(0, C.LUMEN_LREG_LAST + 4), lreg(2, 0x7c)):
+        assert card.reg(off) == 0, hex(off)
+    assert card.reg(C.LUMEN_REG_ERR_COUNT) == count
+    for p in range(3):
+        assert card.reg(lreg(p, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+        assert card.reg(lreg(p, C.LUMEN_LREG_PEER_CHIP)) == 0xffffffff
+    bad = [
+        (lreg(0, C.LUMEN_LREG_CTRL), 2),
+        (lreg(0, C.LUMEN_LREG_STATE), 0),
+        (lreg(1, C.LUMEN_LREG_CRC_ERRORS), 0),
+        (lreg(2, C.LUMEN_LREG_GENERATION), 1),
+        (lreg(3, C.LUMEN_LREG_CTRL), 1),
+        (lreg(0, C.LUMEN_LREG_LAST + 4), 1),
+    ]
+    for off, val in bad:
+        card.wreg(off, val)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS,
+                     C.LUMEN_STATUS_BAD_ARGUMENT, off)
+    assert card.reg(lreg(0, C.LUMEN_LREG_CTRL)) == 0
+    enable(card, 2)
+    assert card.reg(lreg(2, C.LUMEN_LREG_CTRL)) == C.LUMEN_LCTRL_ENABLE
+    assert card.reg(lreg(2, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+    # A chardev on a port the card does not have is refused at realize.
+    out = subprocess.run(
+        [env.qemu, '-machine', 'q35', '-accel', 'qtest', '-display', 'none',
+         '-nodefaults', '-chardev', 'null,id=x', '-device',
+         'lumen-npu,link-ports=2,port3=x'],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert out.returncode != 0 and 'port3' in out.stdout, out.stdout
+
+
+@test
+def link_migration_blocked(env):
+    fab = Fabric(env, 'none')
+    card = link_card(env, fab.ports, 0, (0,), 'src')
+    out = card.q.hmp('migrate file:' + os.path.join(env.workdir, 'state'))
+    assert 'cannot be migrated' in out, out
+    # Without port chardevs CTRL migrates and the card keeps working.
+    q = env.start(['-device', 'lumen-npu,addr=5.0,chip-id=3'], 'plain')
+    plain = Card(q, 5, 0xe0200000, 0xc0000000, 0xe0300000)
+    enable(plain, 4)
+    q.hmp('stop')
+    state = os.path.join(env.workdir, 'plain-state')
+    q.hmp('migrate file:' + state)
+    for _ in range(200):
+        if 'Migration status: completed' in q.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError('migration did not complete')
+    d = env.start(['-device', 'lumen-npu,addr=5.0,chip-id=3',
+                   '-incoming', 'file:' + state], 'dst')
+    for _ in range(200):
+        if 'completed' in d.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    d.hmp('cont')
+    dcard = Card.__new__(Card)
+    dcard.__dict__.update(plain.__dict__)
+    dcard.q = d
+    assert dcard.reg(lreg(4, C.LUMEN_LREG_CTRL)) == C.LUMEN_LCTRL_ENABLE
+    assert dcard.reg(lreg(4, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+
+
+def fiber_rec(rtype, payload, magic=None, version=None, length=None):
+    magic = C.LUMEN_FIBER_MAGIC if magic is None else magic
+    version = C.LUMEN_FIBER_VERSION if version is None else version
+    length = len(payload) if length is None else length
+    return struct.pack('<HBBHHII', magic, version, rtype, 0, 0, length,
+                       0) + payload
+
+
+def train_frame(chip, port, gen, heard=None, up=False, crc_xor=0):
+    flags = (C.LUMEN_TRAIN_F_HEARD if heard else 0) | \
+        (C.LUMEN_TRAIN_F_UP if up else 0)
+    pc, pp, pg = heard or (0, 0, 0)
+    f = struct.pack('<HBBIBBHIIB3sII', C.LUMEN_LINK_MAGIC, 0,
+                    C.LUMEN_LINK_FRAME_TRAIN, chip, port, 6, flags, gen, pc,
+                    pp, b'\0' * 3, 0, pg)
+    crc = zlib.crc32(f) ^ crc_xor
+    return f[:24] + struct.pack('<I', crc) + f[28:]
+
+
+class FakeFabric:
+    """A one-connection stand-in for lumen-fabric, to send what the real
+    one never would."""
+
+    def __init__(self, env):
+        self.path = os.path.join(env.workdir, 'fake.sock')
+        self.srv = socket.socket(socket.AF_UNIX)
+        self.srv.bind(self.path)
+        self.srv.listen(4)
+        self.srv.settimeout(LINK_WAIT)
+        self.conn = None
+        env.others.append(self)
+
+    def accept(self):
+        if self.conn:
+            self.conn.close()
+        self.conn, _ = self.srv.accept()
+        self.conn.settimeout(LINK_WAIT)
+        self.buf = b''
+        return self.record()
+
+    def record(self):
+        while True:
+            if len(self.buf) >= 16:
+                magic, ver, rtype, fl, res, ln, res2 = struct.unpack_from(
+                    '<HBBHHII', self.buf)
+                assert (magic, ver, fl, res, res2) == (
+                    C.LUMEN_FIBER_MAGIC, C.LUMEN_FIBER_VERSION, 0, 0, 0)
+                if len(self.buf) >= 16 + ln:
+                    payload = self.buf[16:16 + ln]
+                    self.buf = self.buf[16 + ln:]
+                    return rtype, payload
+            data = self.conn.recv(65536)
+            if not data:
+                raise RuntimeError('the port closed the socket')
+            self.buf += data
+
+    def send(self, data, pieces=1):
+        step = max(1, len(data) // pieces)
+        for i in range(0, len(data), step):
+            self.conn.sendall(data[i:i + step])
+            time.sleep(0.005)
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+        self.srv.close()
+
+
+@test
+def link_fiber_protocol(env):
+    """Framing with partial records, the handshake against a scripted
+    neighbour, bad CRCs, and a malformed record taking the port DOWN."""
+    fake = FakeFabric(env)
+    card = link_card(env, fake.path, 9, (2,), 'chip9', ',link-ports=4')
+    rtype, hello = fake.accept()
+    assert rtype == C.LUMEN_FIBER_HELLO
+    assert struct.unpack('<IBBH', hello) == (9, 2, 4, 0)
+    enable(card, 2)
+    ack = struct.pack('<IB3sII', C.LUMEN_FIBER_OK, 1, b'\0' * 3, 7,
+                      C.LUMEN_FIBER_MAX_PAYLOAD)
+    fake.send(fiber_rec(C.LUMEN_FIBER_HELLO_ACK, ack), pieces=5)
+    wait_state(card, 2, C.LUMEN_LINK_TRAINING)
+    rtype, f = fake.record()
+    assert rtype == C.LUMEN_FIBER_DATA and len(f) == 32
+    magic, vc, ftype, chip, port, nports, flags, gen = struct.unpack_from(
+        '<HBBIBBHI', f)
+    assert (magic, vc, ftype, chip, port, nports) == (
+        C.LUMEN_LINK_MAGIC, 0, C.LUMEN_LINK_FRAME_TRAIN, 9, 2, 4)
+    assert zlib.crc32(f[:24] + b'\0' * 4 + f[28:]) == \
+        struct.unpack_from('<I', f, 24)[0], 'training frame CRC'
+    assert gen == card.reg(lreg(2, C.LUMEN_LREG_GENERATION)) >= 1
+    # A corrupted frame is counted and ignored; two records in one write,
+    # the second split.
+    bad = fiber_rec(C.LUMEN_FIBER_DATA, train_frame(5, 3, 1, crc_xor=4))
+    good = fiber_rec(C.LUMEN_FIBER_DATA, train_frame(5, 3, 1,
+                                                     heard=(9, 2, gen)))
+    fake.send(bad + good[:7])
+    fake.send(good[7:])
+    wait_state(card, 2, C.LUMEN_LINK_UP)
+    assert card.reg(lreg(2, C.LUMEN_LREG_CRC_ERRORS)) == 1
+    assert peer(card, 2) == (5, 3)
+    assert card.reg(lreg(2, C.LUMEN_LREG_PEER_GENERATION)) == 1
+    # The port answered with F_UP and our identity.
+    while True:
+        rtype, f = fake.record()
+        flags, = struct.unpack_from('<H', f, 10)
+        if flags & C.LUMEN_TRAIN_F_UP:
+            break
+    assert struct.unpack_from('<IB', f, 16) == (5, 3)
+    # The neighbour comes back with a new generation: retrain, then UP.
+    fake.send(fiber_rec(C.LUMEN_FIBER_DATA, train_frame(5, 3, 2)))
+    wait_state(card, 2, C.LUMEN_LINK_TRAINING)
+    assert card.reg(lreg(2, C.LUMEN_LREG_DOWN_EVENTS)) == 1
+    gen2 = card.reg(lreg(2, C.LUMEN_LREG_GENERATION))
+    assert gen2 > gen
+    fake.send(fiber_rec(C.LUMEN_FIBER_DATA,
+                        train_frame(5, 3, 2, heard=(9, 2, gen2), up=True)))
+    wait_state(card, 2, C.LUMEN_LINK_UP)
+    # Frames too short or of an unknown type are frame errors.
+    fake.send(fiber_rec(C.LUMEN_FIBER_DATA, b'\x4b\x4c'))
+    f = bytearray(train_frame(5, 3, 2, heard=(9, 2, gen2)))
+    f[3] = 0x77
+    f[24:28] = struct.pack('<I', zlib.crc32(bytes(f[:24]) + b'\0' * 4 +
+                                            bytes(f[28:])))
+    fake.send(fiber_rec(C.LUMEN_FIBER_DATA, bytes(f)))
+    wait_link(card, 2, lambda v: v == 2, 'frame errors',
+              reg=C.LUMEN_LREG_FRAME_ERRORS)
+    assert card.reg(lreg(2, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_UP
+    # A bad record header: logged, the port DOWN, the socket kept open.
+    fake.send(fiber_rec(C.LUMEN_FIBER_DATA, b'x', magic=0x1234))
+    wait_state(card, 2, C.LUMEN_LINK_DOWN)
+    assert card.reg(lreg(2, C.LUMEN_LREG_STATUS)) & C.LUMEN_LSTS_WIRE_ERROR
+    assert card.reg(lreg(2, C.LUMEN_LREG_DOWN_EVENTS)) == 2
+    assert 'bad record from the fabric: bad magic' in card.q.guest_log()
+    fake.send(fiber_rec(C.LUMEN_FIBER_DATA, train_frame(5, 3, 2)))
+    time.sleep(0.1)
+    assert card.reg(lreg(2, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+    # The fabric restarting (socket closed) brings a new HELLO; a record
+    # longer than the maximum is refused too.
+    rtype, hello = fake.accept()
+    assert rtype == C.LUMEN_FIBER_HELLO
+    assert card.reg(lreg(2, C.LUMEN_LREG_STATUS)) == 0
+    fake.send(fiber_rec(C.LUMEN_FIBER_HELLO_ACK, ack))
+    wait_state(card, 2, C.LUMEN_LINK_TRAINING)
+    fake.send(fiber_rec(C.LUMEN_FIBER_DATA, b'',
+                        length=C.LUMEN_FIBER_MAX_PAYLOAD + 1))
+    wait_state(card, 2, C.LUMEN_LINK_DOWN)
+    assert 'record too long' in card.q.guest_log()
+    # A refused HELLO (another card has this chip id) shows in STATUS.
+    rtype, hello = fake.accept()
+    busy = struct.pack('<IB3sII', C.LUMEN_FIBER_BUSY, 0, b'\0' * 3,
+                       0xffffffff, C.LUMEN_FIBER_MAX_PAYLOAD)
+    fake.send(fiber_rec(C.LUMEN_FIBER_HELLO_ACK, busy))
+    wait_link(card, 2, lambda v: v & C.LUMEN_LSTS_REFUSED, 'REFUSED',
+              reg=C.LUMEN_LREG_STATUS)
+    assert card.reg(lreg(2, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
+
+
 # ---- Runner -----------------------------------------------------------------
 
 class Env:
     def __init__(self, qemu, workdir):
         self.qemu, self.workdir, self.q = qemu, workdir, None
         self.all = []
+        self.others = []        # lumen-fabric and fake fabrics
 
     def start(self, args, name='qemu'):
         self.q = QTest(self.qemu, args, self.workdir, name)
@@ -2731,6 +3221,9 @@ class Env:
             alive = q.alive() and alive
             q.close()
         self.all = []
+        for o in self.others:
+            o.close()
+        self.others = []
         return alive
 
 
