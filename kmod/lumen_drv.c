@@ -305,11 +305,7 @@ static int lumen_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 	if (ret)
 		return ret;
 
-	ret = lumen_fw_boot(ldev);
-	if (ret)
-		return ret;
-
-	ret = lumen_fw_identify(ldev);
+	ret = lumen_fw_start(ldev);
 	if (ret)
 		return ret;
 

@@ -378,3 +378,18 @@ int lumen_fw_identify(struct lumen_device *ldev)
 
 	return 0;
 }
+
+/**
+ * lumen_fw_start() - boot the firmware and learn the card's identity
+ * @ldev: device after a (soft or function) reset, interrupts enabled
+ *
+ * What probe and every device reset do to bring the firmware up.
+ *
+ * Return: 0, or the errno of lumen_fw_boot() or lumen_fw_identify().
+ */
+int lumen_fw_start(struct lumen_device *ldev)
+{
+	int ret = lumen_fw_boot(ldev);
+
+	return ret ? ret : lumen_fw_identify(ldev);
+}

@@ -41,5 +41,6 @@ struct lumen_fw_info {
 
 int lumen_fw_boot(struct lumen_device *ldev);
 int lumen_fw_identify(struct lumen_device *ldev);
+int lumen_fw_start(struct lumen_device *ldev);
 
 #endif /* __LUMEN_FW_H__ */

@@ -187,10 +187,7 @@ static int lumen_reset_restart(struct lumen_device *ldev)
 	lumen_wr32(ldev, LUMEN_REG_ERR_STATUS, lumen_rd32(ldev, LUMEN_REG_ERR_STATUS));
 	lumen_hw_irq_enable(ldev, LUMEN_INT_HANDLED);
 
-	ret = lumen_fw_boot(ldev);
-	if (ret)
-		return ret;
-	ret = lumen_fw_identify(ldev);
+	ret = lumen_fw_start(ldev);
 	if (ret)
 		return ret;
 

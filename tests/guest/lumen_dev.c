@@ -535,3 +535,65 @@ int ld_count_lines(const char *s)
 			n++;
 	return n;
 }
+
+int ld_hwq_of(int idx, uint32_t queue_id)
+{
+	char dbg[128], path[192], *text, *line, *save = NULL;
+	int found = -1;
+
+	if (ld_debugfs_dir(idx, dbg, sizeof(dbg)))
+		return -1;
+	snprintf(path, sizeof(path), "%s/queues", dbg);
+	text = ld_read_file(path);
+	if (!text)
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned int hwq, ctx_id, file, queue;
+		int pid;
+
+		if (sscanf(line, "%u %u %u %u %d", &hwq, &ctx_id, &file, &queue, &pid) == 5 &&
+		    pid == getpid() && queue == queue_id) {
+			found = (int)hwq;
+			break;
+		}
+	}
+	free(text);
+	return found;
+}
+
+int ld_copy_check(int fd, uint32_t seed)
+{
+	const uint64_t size = 1ull << 20;
+	struct ld_buf host, dev;
+	struct lumen_cmd cmd;
+	uint32_t q, bos[2];
+	int ret;
+
+	ret = ld_queue_create(fd, &q);
+	if (ret)
+		return ret;
+	ret = ld_buf_new(fd, LD_HOST, size, &host);
+	if (ret)
+		goto out_queue;
+	ret = ld_buf_new(fd, LD_DEVICE, size, &dev);
+	if (ret)
+		goto out_host;
+	bos[0] = host.handle;
+	bos[1] = dev.handle;
+	ld_pattern(host.map, size, seed);
+	cmd = ld_cmd_copy(dev.va, host.va, size);
+	ret = ld_run1(fd, q, &cmd, bos, 2);
+	if (!ret) {
+		memset(host.map, 0, size);
+		cmd = ld_cmd_copy(host.va, dev.va, size);
+		ret = ld_run1(fd, q, &cmd, bos, 2);
+	}
+	if (!ret && ld_check_pattern(host.map, size, seed, 0) != -1)
+		ret = -EIO;
+	ld_buf_free(&dev);
+out_host:
+	ld_buf_free(&host);
+out_queue:
+	ld_queue_destroy(fd, q);
+	return ret;
+}

@@ -119,6 +119,12 @@ void ld_pattern(void *p, size_t len, uint32_t seed);
 /* Index of the first byte where p differs from ld_pattern(seed) at offset
  * start, or -1 if none. */
 long ld_check_pattern(const void *p, size_t len, uint32_t seed, size_t start);
+/* Hardware queue behind (this process, queue id) on card idx, from debugfs
+ * "queues" ("hwq ctx file queue pid ..."); -1 if not found. */
+int ld_hwq_of(int idx, uint32_t queue_id);
+/* A new queue of fd copies 1 MiB host -> device -> host byte-exact; 0 or
+ * -errno (the queue is destroyed again, the buffers freed). */
+int ld_copy_check(int fd, uint32_t seed);
 /* Read a whole (debugfs) file into a malloc'd NUL-terminated string. */
 char *ld_read_file(const char *path);
 /* Number of lines in a text (for debugfs BO lists). */

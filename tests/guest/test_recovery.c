@@ -70,31 +70,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Hardware queue behind (our pid, queue id) from debugfs "queues":
- * "hwq ctx file queue pid head tail ...". -1 if not found. */
-static int hwq_of(struct ctx *c, uint32_t queue_id)
-{
-	char path[192], *text, *line, *save = NULL;
-	int found = -1;
-
-	snprintf(path, sizeof(path), "%s/queues", c->dbg);
-	text = ld_read_file(path);
-	if (!text)
-		return -1;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned int hwq, ctx_id, file, queue;
-		int pid;
-
-		if (sscanf(line, "%u %u %u %u %d", &hwq, &ctx_id, &file, &queue, &pid) == 5 &&
-		    pid == getpid() && queue == queue_id) {
-			found = (int)hwq;
-			break;
-		}
-	}
-	free(text);
-	return found;
-}
-
 /* Arm an injection (enum lumen_inject) on a hardware queue. */
 static int inject(struct ctx *c, unsigned int kind, int hwq)
 {
@@ -176,7 +151,7 @@ static void test_hang_timeout(void **state)
 	assert_int_equal(ld_run(fd, q, &job), 0);
 	copy_ok(other, oq, 1);
 
-	hwq = hwq_of(c, q);
+	hwq = ld_hwq_of(0, q);
 	assert_true(hwq >= 0);
 	assert_int_equal(inject(c, LUMEN_INJECT_HANG_QUEUE, hwq), 0);
 	t0 = ld_now_ns();
@@ -241,7 +216,7 @@ static void test_reset_queue_reusable(void **state)
 
 	assert_true(fd >= 0);
 	assert_int_equal(ld_queue_create(fd, &q), 0);
-	first = hwq = hwq_of(c, q);
+	first = hwq = ld_hwq_of(0, q);
 	assert_true(hwq >= 0);
 	assert_int_equal(inject(c, LUMEN_INJECT_HANG_QUEUE, hwq), 0);
 	assert_int_equal(ld_submit(fd, q, &job, &seq), 0);
@@ -254,7 +229,7 @@ static void test_reset_queue_reusable(void **state)
 	assert_true(fd >= 0);
 	for (int i = 0; i < 64; i++) {
 		assert_int_equal(ld_queue_create(fd, &q), 0);
-		hwq = hwq_of(c, q);
+		hwq = ld_hwq_of(0, q);
 		copy_ok(fd, q, (uint32_t)i);
 		if (hwq == first)
 			break;
@@ -281,7 +256,7 @@ static void test_dma_fail(void **state)
 	assert_int_equal(ld_buf_new(fd, LD_DEVICE, MiB, &d), 0);
 	bos[0] = s.handle;
 	bos[1] = d.handle;
-	hwq = hwq_of(c, q);
+	hwq = ld_hwq_of(0, q);
 	assert_true(hwq >= 0);
 	assert_int_equal(inject(c, LUMEN_INJECT_DMA_FAIL, hwq), 0);
 	cmd = ld_cmd_copy(d.va, s.va, MiB);
@@ -332,7 +307,7 @@ static void test_no_leak_after_exit(void **state)
 			if (ld_buf_new(fd, (enum ld_place)(i % 3), 4 * MiB, &b[i]))
 				_exit(3);
 		sync = ld_syncobj(fd, 0);
-		hwq = hwq_of(c, q);
+		hwq = ld_hwq_of(0, q);
 		if (hwq < 0 || inject(c, LUMEN_INJECT_HANG_QUEUE, hwq))
 			_exit(4);
 		job.bos = &b[1].handle;

@@ -228,26 +228,10 @@ static void blocker_check(struct blocker *b)
 /* A file opened after the reset works: byte-exact copy device <-> host. */
 static void new_file_works(void)
 {
-	struct ld_buf src, dst;
-	struct lumen_cmd cmd;
-	uint32_t q, bos[2];
 	int fd = ld_open(0);
 
 	assert_true(fd >= 0);
-	assert_int_equal(ld_queue_create(fd, &q), 0);
-	assert_int_equal(ld_buf_new(fd, LD_HOST, MiB, &src), 0);
-	assert_int_equal(ld_buf_new(fd, LD_DEVICE, MiB, &dst), 0);
-	ld_pattern(src.map, MiB, 77);
-	cmd = ld_cmd_copy(dst.va, src.va, MiB);
-	bos[0] = src.handle;
-	bos[1] = dst.handle;
-	assert_int_equal(ld_run1(fd, q, &cmd, bos, 2), 0);
-	memset(src.map, 0, MiB);
-	cmd = ld_cmd_copy(src.va, dst.va, MiB);
-	assert_int_equal(ld_run1(fd, q, &cmd, bos, 2), 0);
-	assert_int_equal(ld_check_pattern(src.map, MiB, 77, 0), -1);
-	ld_buf_free(&src);
-	ld_buf_free(&dst);
+	assert_int_equal(ld_copy_check(fd, 77), 0);
 	close(fd);
 }
 
@@ -351,30 +335,6 @@ static void test_flr(void **state)
 	recover_from(*state, "flr", trigger_flr);
 }
 
-/* Hardware queue of (this process, queue id) from debugfs "queues". */
-static int hwq_of(struct ctx *c, uint32_t queue_id)
-{
-	char path[192], *text, *line, *save = NULL;
-	int found = -1;
-
-	snprintf(path, sizeof(path), "%s/queues", c->dbg);
-	text = ld_read_file(path);
-	if (!text)
-		return -1;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned int hwq, ctx_id, file, queue;
-		int pid;
-
-		if (sscanf(line, "%u %u %u %u %d", &hwq, &ctx_id, &file, &queue, &pid) == 5 &&
-		    pid == getpid() && queue == queue_id) {
-			found = (int)hwq;
-			break;
-		}
-	}
-	free(text);
-	return found;
-}
-
 /* One context hangs a hardware queue with injection @kind. */
 static int hang_once(struct ctx *c, const char *kind)
 {
@@ -385,7 +345,7 @@ static int hang_once(struct ctx *c, const char *kind)
 
 	assert_true(fd >= 0);
 	assert_int_equal(ld_queue_create(fd, &q), 0);
-	hwq = hwq_of(c, q);
+	hwq = ld_hwq_of(0, q);
 	assert_true(hwq >= 0);
 	snprintf(val, sizeof(val), "%s %d", kind, hwq);
 	debugfs_write(c, "inject", val);
