@@ -504,8 +504,8 @@ static void lumen_link_chr_read(void *opaque, const uint8_t *buf, int size)
             lumen_link_rx_frame(lp, lp->rx + FIBER_HDR_SIZE, len);
             break;
         }
-        if (lp->wire_error) {
-            return;
+        if (lp->wire_error || !lp->connected) {
+            return;             /* rx was reset (a write can disconnect) */
         }
         lp->rx_len -= FIBER_HDR_SIZE + len;
         memmove(lp->rx, lp->rx + FIBER_HDR_SIZE + len, lp->rx_len);

@@ -3201,6 +3201,50 @@ def link_fiber_protocol(env):
     assert card.reg(lreg(2, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
 
 
+@test
+def link_fiber_fuzz(env):
+    """Random frames and random records from the fabric never crash QEMU;
+    the port recovers on reconnect."""
+    rng = random.Random(77)
+    fake = FakeFabric(env)
+    card = link_card(env, fake.path, 4, (0,), 'chip4')
+    ack = struct.pack('<IB3sII', C.LUMEN_FIBER_OK, 1, b'\0' * 3, 1,
+                      C.LUMEN_FIBER_MAX_PAYLOAD)
+    for round_ in range(3):
+        assert fake.accept()[0] == C.LUMEN_FIBER_HELLO
+        fake.send(fiber_rec(C.LUMEN_FIBER_HELLO_ACK, ack))
+        enable(card, 0)
+        wait_state(card, 0, C.LUMEN_LINK_TRAINING)
+        blob = b''
+        for i in range(400):
+            kind = rng.random()
+            if kind < 0.4:
+                f = bytes(rng.getrandbits(8)
+                          for _ in range(rng.choice([1, 8, 31, 32, 33, 64])))
+            else:
+                f = bytearray(train_frame(rng.choice([0, 5, 0xffffffff]),
+                                          rng.randrange(10),
+                                          rng.choice([0, 1, 2, 0xffffffff]),
+                                          heard=rng.choice([None,
+                                                            (4, 0, 1)]),
+                                          up=rng.random() < 0.5))
+                f[rng.randrange(32)] ^= rng.choice([0, 0, 1, 0x80])
+                if rng.random() < 0.7:
+                    f[24:28] = struct.pack('<I', zlib.crc32(
+                        bytes(f[:24]) + b'\0' * 4 + bytes(f[28:])))
+                f = bytes(f)
+            blob += fiber_rec(C.LUMEN_FIBER_DATA, f)
+        fake.send(blob, pieces=37)
+        # Garbage: a random header sooner or later breaks the protocol.
+        fake.send(bytes(rng.getrandbits(8) for _ in range(4096)), pieces=9)
+        wait_state(card, 0, C.LUMEN_LINK_DOWN)
+        assert card.reg(lreg(0, C.LUMEN_LREG_STATUS)) & \
+            C.LUMEN_LSTS_WIRE_ERROR
+        assert card.reg64(lreg(0, C.LUMEN_LREG_RX_PKTS_LO)) >= \
+            400 * (round_ + 1)
+    assert card.reg(C.LUMEN_REG_MAGIC) == C.LUMEN_MAGIC
+
+
 # ---- Runner -----------------------------------------------------------------
 
 class Env:
