@@ -10,8 +10,9 @@
 #   LUMEN-VM-EXIT=<n>            the command ran and exited with status n
 #   LUMEN-VM-SETUP-FAILED=<why>  the command could not be run
 # /lumen/config (written per run) sets LUMEN_MODULE (module to modprobe,
-# empty for none), LUMEN_CWD, LUMEN_OUTPUT (virtio or serial) and the
-# command as positional parameters.
+# empty for none), LUMEN_CWD, LUMEN_OUTPUT (virtio or serial), the exported
+# LUMEN_VM_* description of the machine (and LUMEN_FABRIC_CTL with --fabric)
+# and the command as positional parameters.
 
 PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin
 export PATH
@@ -84,6 +85,27 @@ else
 	cmd_out=/dev/ttyS1
 	[ -c $cmd_out ] || setup_failed "no $cmd_out for the command's output"
 	stty -F $cmd_out raw -echo 2>/dev/null || setup_failed "cannot set $cmd_out to raw mode"
+fi
+
+# With --fabric, LUMEN_FABRIC_CTL (from /lumen/config) is
+# /dev/virtio-ports/lumen.fabric, a stream to lumen-fabric's control socket.
+# No udev here: make the /dev/virtio-ports/<name> links it would.
+virtio_port_links() {
+	mkdir -p /dev/virtio-ports
+	for p in /sys/class/virtio-ports/*; do
+		name=$(cat "$p/name" 2>/dev/null) && [ -n "$name" ] &&
+			ln -sf "../${p##*/}" "/dev/virtio-ports/$name"
+	done
+}
+if [ -n "${LUMEN_FABRIC_CTL:-}" ]; then
+	n=0
+	virtio_port_links
+	while [ ! -c "$LUMEN_FABRIC_CTL" ] && [ $n -lt 100 ]; do
+		sleep 0.05
+		virtio_port_links
+		n=$((n + 1))
+	done
+	[ -c "$LUMEN_FABRIC_CTL" ] || setup_failed "fabric control port $LUMEN_FABRIC_CTL not found"
 fi
 
 if [ -n "$LUMEN_MODULE" ]; then
