@@ -10,12 +10,13 @@
  * the same sequences), 4 processes, 120000 ioctls in total, both modes. The
  * CMocka suite "fuzz" (test_fuzz.c, in lumen-guest-tests) runs the same
  * engine; there LUMEN_FUZZ_SEED, _COUNT, _PROCS, _MODE and _KILL=0 override
- * them. --known (or LUMEN_FUZZ_KNOWN) names kernel bugs the fuzzer found
- * that are not fixed yet, to steer around them while looking for others:
- * syncobj-count (SYNCOBJ array ioctls with a count in the millions WARN in
- * the page allocator), dmabuf-mmap (mmap of a PRIME fd of a USERPTR BO
- * oopses), bo-leak (BOs left after the run only reported). --verbose adds
- * where each process spent its time.
+ * them. --known (or LUMEN_FUZZ_KNOWN) names kernel bugs to steer around
+ * while looking for others, for modules older than their fixes:
+ * syncobj-count (SYNCOBJ array ioctls with counts in the millions WARNed in
+ * the page allocator; fixed by b8f6962), dmabuf-mmap (mmap of the PRIME fd
+ * of a USERPTR BO oopsed; b8f6962), bo-leak (BOs left after the run are
+ * only reported; ca12370 leaked those of SIGKILLed processes, fixed by
+ * b5a4bdf). --verbose adds where each process spent its time.
  *
  * A parent forks the processes, SIGKILLs one at a random moment every
  * 0.1-1.6 s and respawns it; process slot i runs (seed, i, generation)'s
@@ -2479,13 +2480,13 @@ static void s_submit(struct s_state *s)
 			if (ro)	/* valid, read-only */
 				a.cmds = (uintptr_t)ro;
 		}
-	} else if (how < 50) {	/* one command: often a fault and a ban */
+	} else if (how < 42) {	/* one command: often a fault, a ban, a reopen */
 		s_mutate_cmd(s, &s->cmds[rn(n)]);
 #if LF_UAPI_1_1
-	} else if (how < 55 && a.extensions) {
+	} else if (how < 50 && a.extensions) {
 		s_mutate_ext(s, (struct drm_lumen_submit_ext_priority *)(uintptr_t)a.extensions);
 #endif
-	} else if (how < 60 && (nin || nout)) {
+	} else if (how < 58 && (nin || nout)) {
 		if (nin && (!nout || pct(50)))
 			MUTATE(s, s->ins[rn(nin)], sf);
 		else

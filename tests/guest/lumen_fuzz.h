@@ -25,10 +25,10 @@ struct lf_opts {
 	enum lf_mode mode;
 	int kill;		/* SIGKILL and respawn processes at random */
 	int verbose;
-	/* Known kernel bugs not to trip over, comma-separated (also from
-	 * LUMEN_FUZZ_KNOWN): syncobj-count (no huge SYNCOBJ array counts),
-	 * dmabuf-mmap (no mmap of PRIME fds), bo-leak (BOs left after the run
-	 * are reported, not a failure). */
+	/* Known kernel bugs not to trip over (older modules), comma-separated,
+	 * also from LUMEN_FUZZ_KNOWN: syncobj-count (no huge SYNCOBJ array
+	 * counts), dmabuf-mmap (no mmap of PRIME fds), bo-leak (BOs left after
+	 * the run are reported, not a failure). */
 	char known[128];
 };
 
