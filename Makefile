@@ -10,7 +10,8 @@ VM        := tests/vm/run --no-build
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest bench clean
+.PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest test-link
+.PHONY: bench clean
 .PHONY: install examples test-examples
 
 all: userspace kmod qemu
@@ -57,7 +58,11 @@ test-examples: examples guest-deps
 	  --add $(BUILD)/install-test/usr/local/lib -- \
 	  env LD_LIBRARY_PATH=/add/lib sh -c '/add/bin/vector_copy && /add/bin/two_streams && /add/bin/vector_copy_cpp'
 
-test: deps test-host test-device test-guest test-examples
+# Link ports on cards cabled in a ring by lumen-fabric.
+test-link: guest-deps
+	$(VM) --cards 4 --fabric ring -- lumen-guest-tests link
+
+test: deps test-host test-device test-guest test-link test-examples
 
 # Benchmarks print figures next to an in-guest baseline (memcpy, NVMe read);
 # they are not pass/fail tests.

@@ -48,6 +48,7 @@
 #include "lumen_hwmon.h"
 #include "lumen_ioctl.h"
 #include "lumen_irq.h"
+#include "lumen_link.h"
 #include "lumen_job.h"
 #include "lumen_mbox.h"
 #include "lumen_pm.h"
@@ -306,6 +307,10 @@ static int lumen_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 		return ret;
 
 	ret = lumen_fw_start(ldev);
+	if (ret)
+		return ret;
+
+	ret = lumen_link_init(ldev);
 	if (ret)
 		return ret;
 

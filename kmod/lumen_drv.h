@@ -19,12 +19,14 @@
 #include <drm/drm_file.h>
 
 #include <lumen/lumen_iface.h>
+#include <lumen/lumen_link.h>
 
 #include "lumen_devmem.h"
 #include "lumen_fw.h"
 #include "lumen_mbox.h"
 #include "lumen_vm.h"
 
+struct lumen_links;
 struct lumen_qmgr;
 struct lumen_uctx;
 
@@ -38,7 +40,7 @@ struct lumen_uctx;
  * DMA_QUEUES, MMU, COMPUTE and LINKS here.
  */
 #define LUMEN_DRIVER_CAPS	(LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY | LUMEN_CAP_MMU | \
-			 LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_FAULT_INJECT)
+			 LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_FAULT_INJECT | LUMEN_CAP_LINK_PORTS)
 
 /**
  * struct lumen_identity - what the card is, fixed for the life of a binding
@@ -102,6 +104,7 @@ struct lumen_identity {
  * @mem: device memory allocator, context ids and BO accounting.
  * @qm: hardware DMA queues (lumen_queue.h); allocated in probe, lives as
  *	long as @drm.
+ * @links: optical link ports (lumen_link.c); allocated in probe.
  * @reset_wq: ordered workqueue for device resets and every queue's timeout
  *	(TDR) work, so that they never run concurrently; lives as long as @drm.
  * @reset_mutex: one device reset at a time, held from prepare to done
@@ -146,6 +149,7 @@ struct lumen_device {
 
 	struct lumen_mem mem;
 	struct lumen_qmgr *qm;
+	struct lumen_links *links;
 
 	struct workqueue_struct *reset_wq;
 	struct mutex reset_mutex;	/* one reset at a time */

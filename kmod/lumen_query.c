@@ -17,6 +17,8 @@
 
 #include <uapi/drm/lumen_accel.h>
 
+#include <lumen/lumen_link.h>
+
 #include "lumen_drv.h"
 #include "lumen_gem.h"
 #include "lumen_hw.h"
@@ -34,6 +36,7 @@ static_assert(DRM_LUMEN_CAP_COMPUTE == LUMEN_CAP_COMPUTE);
 static_assert(DRM_LUMEN_CAP_LINKS == LUMEN_CAP_LINKS);
 static_assert(DRM_LUMEN_CAP_TELEMETRY == LUMEN_CAP_TELEMETRY);
 static_assert(DRM_LUMEN_CAP_FAULT_INJECT == LUMEN_CAP_FAULT_INJECT);
+static_assert(DRM_LUMEN_CAP_LINK_PORTS == LUMEN_CAP_LINK_PORTS);
 static_assert(DRM_LUMEN_SERIAL_LEN == LUMEN_SERIAL_LEN);
 static_assert(DRM_LUMEN_BUILD_ID_LEN == LUMEN_FW_BUILD_ID_LEN);
 

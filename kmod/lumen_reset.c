@@ -49,6 +49,7 @@
 #include "lumen_drv.h"
 #include "lumen_fw.h"
 #include "lumen_hw.h"
+#include "lumen_link.h"
 #include "lumen_mbox.h"
 #include "lumen_queue.h"
 #include "lumen_reset.h"
@@ -192,6 +193,8 @@ static int lumen_reset_restart(struct lumen_device *ldev)
 		return ret;
 
 	lumen_queue_restart(ldev);
+	/* The ports went down with the card: enable them, they retrain. */
+	lumen_link_restart(ldev);
 	return 0;
 }
 

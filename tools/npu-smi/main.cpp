@@ -25,8 +25,13 @@ int main(int argc, char **argv)
 	app.require_subcommand(1);
 
 	bool json = false;
+	bool errors_only = false;
 	CLI::App *info = app.add_subcommand("info", "List every card with identity and health");
 	info->add_flag("--json", json, "Machine-readable JSON output (schema_version 1)");
+	CLI::App *link =
+		app.add_subcommand("link", "Every optical link port: state, peer, counters");
+	link->add_flag("--json", json, "Machine-readable JSON output (schema_version 1)");
+	link->add_flag("--errors", errors_only, "Only ports with errors or down events");
 
 	try {
 		app.parse(argc, argv);
@@ -36,6 +41,19 @@ int main(int argc, char **argv)
 	}
 
 	try {
+		if (link->parsed()) {
+			const auto cards = npusmi::collect_links();
+			std::cout << (json ? npusmi::render_link_json(cards)
+					   : npusmi::render_link_table(cards, errors_only));
+			for (const auto &c : cards) {
+				if (c.error) {
+					std::cerr << "npu-smi: card " << c.index << " ("
+						  << c.pci_address << "): " << *c.error << "\n";
+					return kCardError;
+				}
+			}
+			return kOk;
+		}
 		const auto cards = npusmi::collect_reports();
 		std::cout << (json ? npusmi::render_info_json(cards)
 				   : npusmi::render_info_table(cards));

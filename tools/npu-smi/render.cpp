@@ -31,9 +31,9 @@ std::string render_info_table(const std::vector<CardReport> &cards)
 {
 	if (cards.empty())
 		return "No Lumen NPU found.\n";
-	std::string out = fmt::format("{:<4} {:<13} {:<14} {:>4}  {:<9} {:>8} {:>8} {:>8}\n", "NPU",
-				      "PCI Address", "Serial", "Chip", "Firmware", "Memory",
-				      "Temp", "Power");
+	std::string out =
+		fmt::format("{:<4} {:<13} {:<14} {:>4}  {:<9} {:>8} {:>8} {:>8}\n", "NPU",
+			    "PCI Address", "Serial", "Chip", "Firmware", "Memory", "Temp", "Power");
 	for (const auto &c : cards) {
 		if (c.error) {
 			out += fmt::format("{:<4} {:<13} error: {}\n", c.index, c.pci_address,
@@ -79,6 +79,96 @@ std::string render_info_json(const std::vector<CardReport> &cards)
 	}
 	nlohmann::json doc = {{"schema_version", kJsonSchemaVersion}, {"devices", devices}};
 	return doc.dump(2) + "\n";
+}
+
+namespace {
+
+// Port names of the default 6-port card: the directions of a 3D torus.
+std::string port_name(unsigned port)
+{
+	static const char *const names[] = {"+x", "-x", "+y", "-y", "+z", "-z"};
+	return port < 6 ? names[port] : fmt::format("p{}", port);
+}
+
+std::string opt_u32(const std::optional<uint32_t> &v)
+{
+	return v ? std::to_string(*v) : std::string("-");
+}
+
+bool has_errors(const PortReport &p)
+{
+	return p.crc_errors || p.frame_errors || p.retransmits || p.down_events;
+}
+
+} // namespace
+
+std::string render_link_table(const std::vector<CardLinks> &cards, bool errors_only)
+{
+	if (cards.empty())
+		return "No Lumen NPU found.\n";
+	std::string out =
+		fmt::format("{:<4} {:>4} {:<5} {:<9} {:>5} {:>9} {:>5} {:>12} {:>12} {:>8} "
+			    "{:>8} {:>8}\n",
+			    "NPU", "Chip", "Port", "State", "Light", "Peer", "Gen", "TX frames",
+			    "RX frames", "CRC err", "Replays", "Downs");
+	for (const auto &c : cards) {
+		if (c.error) {
+			out += fmt::format("{:<4} error: {}\n", c.index, *c.error);
+			continue;
+		}
+		for (const auto &p : c.ports) {
+			if (errors_only && !has_errors(p))
+				continue;
+			const std::string peer =
+				p.peer_chip ? fmt::format("{}.{}", *p.peer_chip,
+							  port_name(p.peer_port.value_or(0)))
+					    : std::string("-");
+			out += fmt::format(
+				"{:<4} {:>4} {:<5} {:<9} {:>5} {:>9} {:>5} {:>12} {:>12} "
+				"{:>8} {:>8} {:>8}\n",
+				c.index, opt_u32(c.chip_id), port_name(p.port), p.state,
+				p.light ? "on" : "off", peer, p.generation, p.tx_frames,
+				p.rx_frames, p.crc_errors, p.retransmits, p.down_events);
+		}
+	}
+	return out;
+}
+
+std::string render_link_json(const std::vector<CardLinks> &cards)
+{
+	nlohmann::json j;
+	j["schema_version"] = 1;
+	j["cards"] = nlohmann::json::array();
+	for (const auto &c : cards) {
+		nlohmann::json card;
+		card["index"] = c.index;
+		card["pci_address"] = c.pci_address;
+		card["chip_id"] = opt_json(c.chip_id);
+		card["error"] = opt_json(c.error);
+		card["ports"] = nlohmann::json::array();
+		for (const auto &p : c.ports) {
+			card["ports"].push_back({
+				{"port", p.port},
+				{"name", port_name(p.port)},
+				{"state", p.state},
+				{"light", p.light},
+				{"enabled", p.enabled},
+				{"peer_chip", opt_json(p.peer_chip)},
+				{"peer_port", opt_json(p.peer_port)},
+				{"generation", p.generation},
+				{"tx_frames", p.tx_frames},
+				{"rx_frames", p.rx_frames},
+				{"tx_bytes", p.tx_bytes},
+				{"rx_bytes", p.rx_bytes},
+				{"crc_errors", p.crc_errors},
+				{"frame_errors", p.frame_errors},
+				{"retransmits", p.retransmits},
+				{"down_events", p.down_events},
+			});
+		}
+		j["cards"].push_back(std::move(card));
+	}
+	return j.dump(2) + "\n";
 }
 
 } // namespace npusmi

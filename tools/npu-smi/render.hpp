@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "card_report.hpp"
+#include "link_report.hpp"
 
 namespace npusmi {
 
@@ -14,5 +15,10 @@ inline constexpr int kJsonSchemaVersion = 1;
 
 std::string render_info_table(const std::vector<CardReport> &cards);
 std::string render_info_json(const std::vector<CardReport> &cards);
+
+// `npu-smi link`: one row per port of every card; --errors keeps the ports
+// with errors or down events. JSON: schema_version 1, cards[].ports[].
+std::string render_link_table(const std::vector<CardLinks> &cards, bool errors_only);
+std::string render_link_json(const std::vector<CardLinks> &cards);
 
 } // namespace npusmi

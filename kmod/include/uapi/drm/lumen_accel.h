@@ -116,6 +116,8 @@ enum drm_lumen_param {
 #define DRM_LUMEN_CAP_LINKS		(1ULL << 4)
 #define DRM_LUMEN_CAP_TELEMETRY		(1ULL << 5)
 #define DRM_LUMEN_CAP_FAULT_INJECT	(1ULL << 6)
+/* Link ports train and report state (sysfs links/); LINKS is the engine. */
+#define DRM_LUMEN_CAP_LINK_PORTS	(1ULL << 7)
 
 /**
  * struct drm_lumen_get_param - read one device parameter

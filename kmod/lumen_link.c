@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Lumen N1: optical link ports (docs/hw-spec.md 13.2).
+ *
+ * On a card with CAPS.LINK_PORTS the driver enables every port at probe
+ * and after each device reset; the card then trains each lit port with its
+ * neighbour on its own. The driver only watches: LINK_CHANGED says which
+ * ports changed state, and each change becomes a KOBJ_CHANGE uevent on the
+ * PCI device:
+ *
+ *   LUMEN_EVENT=link LUMEN_PORT=<p> LUMEN_LINK_STATE=<down|training|up|error>
+ *   LUMEN_PEER_CHIP=<id> LUMEN_PEER_PORT=<p>   (while up)
+ *
+ * and a sysfs_notify() on the port's state file. Every port's state, peer
+ * and counters are in sysfs, readable by any user without opening the
+ * device (npu-smi link):
+ *
+ * /sys/bus/pci/devices/<bdf>/links/port<N>/
+ *   state          down, training, up or error
+ *   peer_chip      neighbour's chip id while up, else -1
+ *   peer_port      neighbour's port while up, else -1
+ *   light          1 if the fiber carries light, else 0
+ *   enabled        1 if the driver enabled the port (write 0/1, root)
+ *   generation     the port's link generation (bumped on every retrain)
+ *   tx_frames rx_frames tx_bytes rx_bytes crc_errors frame_errors
+ *   retransmits down_events   counters since the last device reset
+ *
+ * Copyright (C) 2025 The Lumen Authors
+ */
+
+#include <linux/device.h>
+#include <linux/interrupt.h>
+#include <linux/kobject.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include <linux/workqueue.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_managed.h>
+
+#include <lumen/lumen_link.h>
+
+#include "lumen_drv.h"
+#include "lumen_hw.h"
+#include "lumen_link.h"
+
+/**
+ * struct lumen_link_port - sysfs directory of one link port
+ * @kobj: links/port<N>
+ * @ldev: device
+ * @index: port number
+ */
+struct lumen_link_port {
+	struct kobject kobj;
+	struct lumen_device *ldev;
+	u32 index;
+};
+
+/**
+ * struct lumen_links - the link ports of a device
+ * @ldev: device
+ * @num: ports with registers (NUM_LINK_PORTS) when CAPS.LINK_PORTS
+ * @dir: the "links" directory under the PCI device
+ * @ports: per-port directories
+ * @changed: LINK_CHANGED bits the interrupt collected, for @work
+ * @work: turns changes into uevents and sysfs notifications
+ */
+struct lumen_links {
+	struct lumen_device *ldev;
+	u32 num;
+	struct kobject *dir;
+	struct lumen_link_port *ports[LUMEN_LINK_PORTS_MAX];
+	atomic_t changed;
+	struct work_struct work;
+};
+
+static const char * const lumen_link_state_names[] = {
+	[LUMEN_LINK_DOWN] = "down",
+	[LUMEN_LINK_TRAINING] = "training",
+	[LUMEN_LINK_UP] = "up",
+	[LUMEN_LINK_ERROR] = "error",
+};
+
+static const char *lumen_link_state_name(u32 state)
+{
+	return state < ARRAY_SIZE(lumen_link_state_names) ? lumen_link_state_names[state] :
+							     "unknown";
+}
+
+static u32 lumen_lrd(struct lumen_device *ldev, u32 port, u32 reg)
+{
+	return lumen_rd32(ldev, LUMEN_REG_LINK(port, reg));
+}
+
+static u64 lumen_lrd64(struct lumen_device *ldev, u32 port, u32 reg)
+{
+	return lumen_rd64(ldev, LUMEN_REG_LINK(port, reg));
+}
+
+/* ---- sysfs ---------------------------------------------------------------- */
+
+struct lumen_link_attr {
+	struct attribute attr;
+	ssize_t (*show)(struct lumen_link_port *p, char *buf);
+	ssize_t (*store)(struct lumen_link_port *p, const char *buf, size_t len);
+};
+
+static ssize_t lumen_link_attr_show(struct kobject *kobj, struct attribute *attr, char *buf)
+{
+	struct lumen_link_port *p = container_of(kobj, struct lumen_link_port, kobj);
+	struct lumen_link_attr *la = container_of(attr, struct lumen_link_attr, attr);
+	ssize_t ret;
+	int idx;
+
+	/* Registers only while the card is bound. */
+	if (!drm_dev_enter(&p->ldev->drm, &idx))
+		return -ENODEV;
+	ret = la->show(p, buf);
+	drm_dev_exit(idx);
+	return ret;
+}
+
+static ssize_t lumen_link_attr_store(struct kobject *kobj, struct attribute *attr,
+				     const char *buf, size_t len)
+{
+	struct lumen_link_port *p = container_of(kobj, struct lumen_link_port, kobj);
+	struct lumen_link_attr *la = container_of(attr, struct lumen_link_attr, attr);
+	ssize_t ret;
+	int idx;
+
+	if (!la->store)
+		return -EIO;
+	if (!drm_dev_enter(&p->ldev->drm, &idx))
+		return -ENODEV;
+	ret = la->store(p, buf, len);
+	drm_dev_exit(idx);
+	return ret;
+}
+
+static const struct sysfs_ops lumen_link_sysfs_ops = {
+	.show = lumen_link_attr_show,
+	.store = lumen_link_attr_store,
+};
+
+static ssize_t state_show(struct lumen_link_port *p, char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  lumen_link_state_name(lumen_lrd(p->ldev, p->index, LUMEN_LREG_STATE)));
+}
+
+/* ~0 (no neighbour) reads as -1. */
+static ssize_t lumen_link_show_peer(struct lumen_link_port *p, char *buf, u32 reg)
+{
+	u32 v = lumen_lrd(p->ldev, p->index, reg);
+
+	return v == U32_MAX ? sysfs_emit(buf, "-1\n") : sysfs_emit(buf, "%u\n", v);
+}
+
+static ssize_t peer_chip_show(struct lumen_link_port *p, char *buf)
+{
+	return lumen_link_show_peer(p, buf, LUMEN_LREG_PEER_CHIP);
+}
+
+static ssize_t peer_port_show(struct lumen_link_port *p, char *buf)
+{
+	return lumen_link_show_peer(p, buf, LUMEN_LREG_PEER_PORT);
+}
+
+static ssize_t light_show(struct lumen_link_port *p, char *buf)
+{
+	u32 sts = lumen_lrd(p->ldev, p->index, LUMEN_LREG_STATUS);
+
+	return sysfs_emit(buf, "%d\n", !!(sts & LUMEN_LSTS_LIGHT));
+}
+
+static ssize_t enabled_show(struct lumen_link_port *p, char *buf)
+{
+	u32 ctrl = lumen_lrd(p->ldev, p->index, LUMEN_LREG_CTRL);
+
+	return sysfs_emit(buf, "%d\n", !!(ctrl & LUMEN_LCTRL_ENABLE));
+}
+
+/* Taking a port down is an administrative action: root only (mode 0644). */
+static ssize_t enabled_store(struct lumen_link_port *p, const char *buf, size_t len)
+{
+	bool on;
+	int ret = kstrtobool(buf, &on);
+
+	if (ret)
+		return ret;
+	lumen_wr32(p->ldev, LUMEN_REG_LINK(p->index, LUMEN_LREG_CTRL),
+		   on ? LUMEN_LCTRL_ENABLE : 0);
+	return len;
+}
+
+#define LUMEN_LINK_U32(_n, reg)							\
+static ssize_t _n##_show(struct lumen_link_port *p, char *buf)			\
+{										\
+	return sysfs_emit(buf, "%u\n", lumen_lrd(p->ldev, p->index, reg));	\
+}
+
+#define LUMEN_LINK_U64(_n, reg)							\
+static ssize_t _n##_show(struct lumen_link_port *p, char *buf)			\
+{										\
+	return sysfs_emit(buf, "%llu\n", lumen_lrd64(p->ldev, p->index, reg));	\
+}
+
+LUMEN_LINK_U32(generation, LUMEN_LREG_GENERATION)
+LUMEN_LINK_U32(crc_errors, LUMEN_LREG_CRC_ERRORS)
+LUMEN_LINK_U32(frame_errors, LUMEN_LREG_FRAME_ERRORS)
+LUMEN_LINK_U32(retransmits, LUMEN_LREG_RETRANSMITS)
+LUMEN_LINK_U32(down_events, LUMEN_LREG_DOWN_EVENTS)
+LUMEN_LINK_U64(tx_frames, LUMEN_LREG_TX_PKTS_LO)
+LUMEN_LINK_U64(rx_frames, LUMEN_LREG_RX_PKTS_LO)
+LUMEN_LINK_U64(tx_bytes, LUMEN_LREG_TX_BYTES_LO)
+LUMEN_LINK_U64(rx_bytes, LUMEN_LREG_RX_BYTES_LO)
+
+#define LUMEN_LINK_ATTR_RO(_n)							\
+	static struct lumen_link_attr lumen_link_attr_##_n =			\
+		{ .attr = { .name = #_n, .mode = 0444 }, .show = _n##_show }
+
+LUMEN_LINK_ATTR_RO(state);
+LUMEN_LINK_ATTR_RO(peer_chip);
+LUMEN_LINK_ATTR_RO(peer_port);
+LUMEN_LINK_ATTR_RO(light);
+LUMEN_LINK_ATTR_RO(generation);
+LUMEN_LINK_ATTR_RO(crc_errors);
+LUMEN_LINK_ATTR_RO(frame_errors);
+LUMEN_LINK_ATTR_RO(retransmits);
+LUMEN_LINK_ATTR_RO(down_events);
+LUMEN_LINK_ATTR_RO(tx_frames);
+LUMEN_LINK_ATTR_RO(rx_frames);
+LUMEN_LINK_ATTR_RO(tx_bytes);
+LUMEN_LINK_ATTR_RO(rx_bytes);
+static struct lumen_link_attr lumen_link_attr_enabled = {
+	.attr = { .name = "enabled", .mode = 0644 },
+	.show = enabled_show,
+	.store = enabled_store,
+};
+
+static struct attribute *lumen_link_port_attrs[] = {
+	&lumen_link_attr_state.attr,
+	&lumen_link_attr_peer_chip.attr,
+	&lumen_link_attr_peer_port.attr,
+	&lumen_link_attr_light.attr,
+	&lumen_link_attr_enabled.attr,
+	&lumen_link_attr_generation.attr,
+	&lumen_link_attr_tx_frames.attr,
+	&lumen_link_attr_rx_frames.attr,
+	&lumen_link_attr_tx_bytes.attr,
+	&lumen_link_attr_rx_bytes.attr,
+	&lumen_link_attr_crc_errors.attr,
+	&lumen_link_attr_frame_errors.attr,
+	&lumen_link_attr_retransmits.attr,
+	&lumen_link_attr_down_events.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(lumen_link_port);
+
+static void lumen_link_port_release(struct kobject *kobj)
+{
+	kfree(container_of(kobj, struct lumen_link_port, kobj));
+}
+
+static const struct kobj_type lumen_link_port_ktype = {
+	.release = lumen_link_port_release,
+	.sysfs_ops = &lumen_link_sysfs_ops,
+	.default_groups = lumen_link_port_groups,
+};
+
+/* ---- state changes ----------------------------------------------------------- */
+
+static void lumen_link_report(struct lumen_links *links, u32 port)
+{
+	struct lumen_device *ldev = links->ldev;
+	char ev_port[24], ev_state[40], ev_chip[32], ev_peer[32], *envp[6];
+	u32 state = lumen_lrd(ldev, port, LUMEN_LREG_STATE);
+	int n = 0;
+
+	snprintf(ev_port, sizeof(ev_port), "LUMEN_PORT=%u", port);
+	snprintf(ev_state, sizeof(ev_state), "LUMEN_LINK_STATE=%s", lumen_link_state_name(state));
+	envp[n++] = "LUMEN_EVENT=link";
+	envp[n++] = ev_port;
+	envp[n++] = ev_state;
+	if (state == LUMEN_LINK_UP) {
+		snprintf(ev_chip, sizeof(ev_chip), "LUMEN_PEER_CHIP=%u",
+			 lumen_lrd(ldev, port, LUMEN_LREG_PEER_CHIP));
+		snprintf(ev_peer, sizeof(ev_peer), "LUMEN_PEER_PORT=%u",
+			 lumen_lrd(ldev, port, LUMEN_LREG_PEER_PORT));
+		envp[n++] = ev_chip;
+		envp[n++] = ev_peer;
+	}
+	envp[n] = NULL;
+	dev_dbg(lumen_dev(ldev), "link port %u %s\n", port, lumen_link_state_name(state));
+	kobject_uevent_env(&lumen_dev(ldev)->kobj, KOBJ_CHANGE, envp);
+	if (links->ports[port])
+		sysfs_notify(&links->ports[port]->kobj, NULL, "state");
+}
+
+static void lumen_link_work(struct work_struct *work)
+{
+	struct lumen_links *links = container_of(work, struct lumen_links, work);
+	unsigned long changed = atomic_xchg(&links->changed, 0);
+	unsigned int port;
+	int idx;
+
+	if (!drm_dev_enter(&links->ldev->drm, &idx))
+		return;
+	for_each_set_bit(port, &changed, links->num)
+		lumen_link_report(links, port);
+	drm_dev_exit(idx);
+}
+
+static irqreturn_t lumen_link_irq(int irq, void *arg)
+{
+	struct lumen_links *links = arg;
+	struct lumen_device *ldev = links->ldev;
+	u32 status = lumen_rd32(ldev, LUMEN_REG_INT_STATUS) & LUMEN_INT_LINK;
+	u32 changed;
+
+	if (!status)
+		return IRQ_NONE;
+	/* Acknowledge before reading, so that a new change signals again. */
+	lumen_wr32(ldev, LUMEN_REG_INT_STATUS, status);
+	changed = lumen_rd32(ldev, LUMEN_REG_LINK_CHANGED);
+	if (changed) {
+		lumen_wr32(ldev, LUMEN_REG_LINK_CHANGED, changed);
+		atomic_or(changed, &links->changed);
+		schedule_work(&links->work);
+	}
+	return IRQ_HANDLED;
+}
+
+/**
+ * lumen_link_restart() - enable every port after probe or a device reset
+ * @ldev: device, firmware running, interrupts set up
+ *
+ * The card trains the lit ports on its own from here.
+ */
+void lumen_link_restart(struct lumen_device *ldev)
+{
+	struct lumen_links *links = ldev->links;
+	u32 p;
+
+	if (!links || !links->num)
+		return;
+	lumen_wr32(ldev, LUMEN_REG_LINK_CHANGED, lumen_rd32(ldev, LUMEN_REG_LINK_CHANGED));
+	for (p = 0; p < links->num; p++)
+		lumen_wr32(ldev, LUMEN_REG_LINK(p, LUMEN_LREG_CTRL), LUMEN_LCTRL_ENABLE);
+	lumen_hw_irq_enable(ldev, LUMEN_INT_LINK);
+}
+
+/* ---- setup -------------------------------------------------------------------- */
+
+static void lumen_link_fini(void *arg)
+{
+	struct lumen_links *links = arg;
+	u32 p;
+
+	/* Before the IRQ is freed (devres order) no more work is queued... */
+	for (p = 0; p < LUMEN_LINK_PORTS_MAX; p++)
+		if (links->ports[p])
+			kobject_put(&links->ports[p]->kobj);
+	kobject_put(links->dir);
+	/* ...and what is queued must not outlive the binding. */
+	cancel_work_sync(&links->work);
+}
+
+/**
+ * lumen_link_init() - link ports: sysfs, interrupt, enable
+ * @ldev: device with its MSI-X vectors allocated and the firmware running
+ *
+ * Return: 0 (also without link ports) or a negative errno (logged).
+ */
+int lumen_link_init(struct lumen_device *ldev)
+{
+	struct device *dev = lumen_dev(ldev);
+	struct lumen_links *links;
+	const char *name;
+	int irq, ret;
+	u32 p;
+
+	links = devm_kzalloc(dev, sizeof(*links), GFP_KERNEL);
+	if (!links)
+		return -ENOMEM;
+	links->ldev = ldev;
+	INIT_WORK(&links->work, lumen_link_work);
+	ldev->links = links;
+	if (!(ldev->id.caps & LUMEN_CAP_LINK_PORTS) || !ldev->id.num_link_ports)
+		return 0;
+	links->num = ldev->id.num_link_ports;
+
+	irq = pci_irq_vector(ldev->pdev, LUMEN_VEC_LINK);
+	if (irq < 0) {
+		dev_err(dev, "no Linux IRQ for the link vector: %pe\n", ERR_PTR(irq));
+		return irq;
+	}
+	name = devm_kasprintf(dev, GFP_KERNEL, DRIVER_NAME "-link@%s", pci_name(ldev->pdev));
+	if (!name)
+		return -ENOMEM;
+	ret = devm_request_irq(dev, irq, lumen_link_irq, 0, name, links);
+	if (ret) {
+		dev_err(dev, "cannot request IRQ %d (link): %pe\n", irq, ERR_PTR(ret));
+		return ret;
+	}
+
+	links->dir = kobject_create_and_add("links", &dev->kobj);
+	if (!links->dir)
+		return -ENOMEM;
+	ret = devm_add_action_or_reset(dev, lumen_link_fini, links);
+	if (ret)
+		return ret;
+	for (p = 0; p < links->num; p++) {
+		struct lumen_link_port *port = kzalloc(sizeof(*port), GFP_KERNEL);
+
+		if (!port)
+			return -ENOMEM;
+		port->ldev = ldev;
+		port->index = p;
+		ret = kobject_init_and_add(&port->kobj, &lumen_link_port_ktype, links->dir,
+					   "port%u", p);
+		links->ports[p] = port;	/* put by lumen_link_fini(), also on failure */
+		if (ret) {
+			dev_err(dev, "cannot create links/port%u: %pe\n", p, ERR_PTR(ret));
+			return ret;
+		}
+	}
+
+	lumen_link_restart(ldev);
+	return 0;
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+#include "link_report.hpp"
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "sys/device_enum.hpp"
+#include "sys/error.hpp"
+
+namespace npusmi {
+namespace {
+
+namespace fs = std::filesystem;
+
+// First line of a sysfs file; throws sys::Error naming the file.
+std::string read_line(const fs::path &path)
+{
+	std::ifstream in(path);
+	std::string line;
+	if (!in || !std::getline(in, line))
+		throw lumen::sys::Error(path.string() + ": cannot read", errno ? errno : EIO);
+	return line;
+}
+
+uint64_t read_u64(const fs::path &path)
+{
+	const std::string s = read_line(path);
+	try {
+		return std::stoull(s);
+	} catch (const std::exception &) {
+		throw lumen::sys::Error(path.string() + ": not a number: '" + s + "'", EINVAL);
+	}
+}
+
+// -1 in sysfs means "no neighbour".
+std::optional<uint32_t> read_peer(const fs::path &path)
+{
+	const std::string s = read_line(path);
+	if (s == "-1")
+		return std::nullopt;
+	return static_cast<uint32_t>(read_u64(path));
+}
+
+PortReport read_port(const fs::path &dir, unsigned port)
+{
+	PortReport p;
+	p.port = port;
+	p.state = read_line(dir / "state");
+	p.peer_chip = read_peer(dir / "peer_chip");
+	p.peer_port = read_peer(dir / "peer_port");
+	p.light = read_u64(dir / "light") != 0;
+	p.enabled = read_u64(dir / "enabled") != 0;
+	p.generation = read_u64(dir / "generation");
+	p.tx_frames = read_u64(dir / "tx_frames");
+	p.rx_frames = read_u64(dir / "rx_frames");
+	p.tx_bytes = read_u64(dir / "tx_bytes");
+	p.rx_bytes = read_u64(dir / "rx_bytes");
+	p.crc_errors = read_u64(dir / "crc_errors");
+	p.frame_errors = read_u64(dir / "frame_errors");
+	p.retransmits = read_u64(dir / "retransmits");
+	p.down_events = read_u64(dir / "down_events");
+	return p;
+}
+
+} // namespace
+
+std::vector<CardLinks> collect_links()
+{
+	std::vector<CardLinks> out;
+	const auto nodes = lumen::sys::enumerate_devices();
+	for (size_t i = 0; i < nodes.size(); i++) {
+		CardLinks c;
+		c.index = static_cast<unsigned>(i);
+		c.pci_address = nodes[i].pci_address;
+		const fs::path dev = fs::path("/sys/bus/pci/devices") / c.pci_address;
+		try {
+			c.chip_id = static_cast<uint32_t>(read_u64(dev / "chip_id"));
+			for (unsigned p = 0;
+			     fs::exists(dev / "links" / ("port" + std::to_string(p))); p++)
+				c.ports.push_back(
+					read_port(dev / "links" / ("port" + std::to_string(p)), p));
+		} catch (const lumen::sys::Error &e) {
+			c.error = e.what();
+		}
+		out.push_back(std::move(c));
+	}
+	return out;
+}
+
+} // namespace npusmi
