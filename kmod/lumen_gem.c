@@ -28,7 +28,9 @@
 #include <linux/capability.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -164,10 +166,52 @@ struct drm_gem_object *lumen_gem_prime_import_sg_table(struct drm_device *drm,
 	return obj;
 }
 
+/*
+ * Host BOs are pinned while the device may reach them (VM_BIND), so their
+ * pages can be neither swapped nor reclaimed: the OOM killer could not free
+ * them. All cards together pin at most max_pinned_host_mb (default: half
+ * of RAM); a bind beyond fails with -ENOMEM instead of exhausting memory
+ * (a 2 GiB bind on a 1 GiB machine did, found by lumen-fuzz).
+ */
+static unsigned int lumen_max_pinned_host_mb;
+module_param_named(max_pinned_host_mb, lumen_max_pinned_host_mb, uint, 0644);
+MODULE_PARM_DESC(max_pinned_host_mb,
+		 "Host memory all lumen host BOs together may pin, MiB (0: half of RAM, the default)");
+
+static atomic64_t lumen_pinned_host_bytes = ATOMIC64_INIT(0);
+
+static u64 lumen_pinned_limit(void)
+{
+	unsigned int mb = READ_ONCE(lumen_max_pinned_host_mb);
+
+	return mb ? (u64)mb << 20 : ((u64)totalram_pages() << PAGE_SHIFT) / 2;
+}
+
+static bool lumen_pinned_reserve(u64 bytes)
+{
+	u64 limit = lumen_pinned_limit();
+	s64 old = atomic64_read(&lumen_pinned_host_bytes);
+
+	do {
+		if (bytes > limit || old > (s64)(limit - bytes))
+			return false;
+	} while (!atomic64_try_cmpxchg(&lumen_pinned_host_bytes, &old, old + bytes));
+	return true;
+}
+
+static void lumen_pinned_release(u64 bytes)
+{
+	atomic64_sub(bytes, &lumen_pinned_host_bytes);
+}
+
 static struct lumen_bo *lumen_host_bo_create(struct lumen_device *ldev, u64 size)
 {
 	struct drm_gem_shmem_object *shmem;
 	struct lumen_bo *bo;
+
+	/* One that could never be pinned is refused at once. */
+	if (size > lumen_pinned_limit())
+		return ERR_PTR(-ENOMEM);
 
 	shmem = drm_gem_shmem_create(&ldev->drm, size);
 	if (IS_ERR(shmem))
@@ -598,9 +642,26 @@ out_put:
  */
 int lumen_bo_pin(struct lumen_bo *bo)
 {
+	struct drm_gem_object *obj = &bo->base.base;
+	int ret;
+
 	if (bo->kind != LUMEN_BO_KIND_HOST)
 		return 0;
-	return drm_gem_shmem_pin(&bo->base);
+
+	/* The first pin of a BO takes its size from the machine's budget. */
+	dma_resv_lock(obj->resv, NULL);
+	if (!bo->host_pins && !lumen_pinned_reserve(obj->size)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = drm_gem_shmem_pin_locked(&bo->base);
+	if (!ret)
+		bo->host_pins++;
+	else if (!bo->host_pins)
+		lumen_pinned_release(obj->size);
+out:
+	dma_resv_unlock(obj->resv);
+	return ret;
 }
 
 /**
@@ -609,8 +670,15 @@ int lumen_bo_pin(struct lumen_bo *bo)
  */
 void lumen_bo_unpin(struct lumen_bo *bo)
 {
-	if (bo->kind == LUMEN_BO_KIND_HOST)
-		drm_gem_shmem_unpin(&bo->base);
+	struct drm_gem_object *obj = &bo->base.base;
+
+	if (bo->kind != LUMEN_BO_KIND_HOST)
+		return;
+	dma_resv_lock(obj->resv, NULL);
+	drm_gem_shmem_unpin_locked(&bo->base);
+	if (!--bo->host_pins)
+		lumen_pinned_release(obj->size);
+	dma_resv_unlock(obj->resv);
 }
 
 struct lumen_map_walk {

@@ -39,6 +39,11 @@ struct sg_table;
  * @npages: USERPTR: entries of @pages
  * @mm: USERPTR: address space whose pinned_vm counts @pages, grabbed
  * @sgt: USERPTR: @pages, DMA-mapped for the device
+ * @devbo_link: DEVICE: on &lumen_mem.devbos (unplug revokes its dma-buf
+ *	mmaps)
+ * @host_pins: HOST: lumen_bo_pin() calls not yet undone, under the BO's
+ *	reservation lock; the first takes the BO's size from the pinned-host
+ *	budget, the last gives it back
  */
 struct lumen_bo {
 	struct drm_gem_shmem_object base;
@@ -51,6 +56,7 @@ struct lumen_bo {
 	struct mm_struct *mm;
 	struct sg_table *sgt;
 	struct list_head devbo_link;
+	unsigned int host_pins;
 };
 
 static inline struct lumen_bo *to_lumen_bo(struct drm_gem_object *obj)

@@ -4,7 +4,8 @@
  *   - 200 idle opens take no device context: a real user still works;
  *   - per-file limits (module parameters max_file_queues, max_file_jobs,
  *     max_file_mappings) answer -EBUSY, -EAGAIN and -ENOSPC, and the
- *     file works again once below them;
+ *     file works again once below them; pinned host BOs stay within
+ *     max_pinned_host_mb (-ENOMEM);
  *   - WAIT's deadline is absolute: a signal storm does not stretch it;
  *   - destroying a queue whose job waits on a fence that never signals
  *     returns after about a job timeout, and so does close;
@@ -173,6 +174,39 @@ static void test_mapping_limit(void **state)
 	assert_int_equal(ld_vm_map(fd, h, va[2], 0, 64 * 1024, 0), -ENOSPC);
 	assert_int_equal(ld_vm_unmap(fd, va[0], 64 * 1024), 0);
 	assert_int_equal(ld_vm_map(fd, h, va[2], 0, 64 * 1024, 0), 0);
+	param_restore(&p);
+	close(fd);
+}
+
+/* Host BOs are pinned while bound: all of them together stay within
+ * max_pinned_host_mb (default half of RAM), so a bind can never exhaust
+ * memory the OOM killer cannot reclaim. */
+static void test_pinned_host_limit(void **state)
+{
+	struct param p;
+	uint32_t h1, h2, h3;
+	uint64_t va1 = ld_va_alloc(2 * MiB), va2 = ld_va_alloc(4 * MiB);
+	int fd = ld_open(0);
+
+	(void)state;
+	assert_true(fd >= 0);
+	/* More than half of this 1 GiB guest: refused at creation. */
+	assert_int_equal(ld_bo_create(fd, 2048 * MiB, DRM_LUMEN_BO_HOST, 0, &h3, NULL), -ENOMEM);
+
+	param_set(&p, PARAM("max_pinned_host_mb"), "5");
+	assert_int_equal(ld_bo_create(fd, 2 * MiB, DRM_LUMEN_BO_HOST, 0, &h1, NULL), 0);
+	assert_int_equal(ld_bo_create(fd, 4 * MiB, DRM_LUMEN_BO_HOST, 0, &h2, NULL), 0);
+	assert_int_equal(ld_vm_map(fd, h1, va1, 0, 2 * MiB, 0), 0);
+	/* A second mapping of the same BO pins nothing more. */
+	assert_int_equal(ld_vm_map(fd, h1, va2, 0, 2 * MiB, 0), 0);
+	assert_int_equal(ld_vm_unmap(fd, va2, 2 * MiB), 0);
+	assert_int_equal(ld_vm_map(fd, h2, va2, 0, 4 * MiB, 0), -ENOMEM);
+	assert_int_equal(ld_vm_unmap(fd, va1, 2 * MiB), 0);
+	/* The unmap's pages come back once nothing can reach them (at once:
+	 * no job ran), and the 4 MiB fit. */
+	for (int i = 0; i < 100 && ld_vm_map(fd, h2, va2, 0, 4 * MiB, 0); i++)
+		usleep(10 * 1000);
+	assert_int_equal(ld_vm_unmap(fd, va2, 4 * MiB), 0);
 	param_restore(&p);
 	close(fd);
 }
@@ -580,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_queue_limit),
 		cmocka_unit_test(test_job_limit),
 		cmocka_unit_test(test_mapping_limit),
+		cmocka_unit_test(test_pinned_host_limit),
 		cmocka_unit_test(test_wait_signal_storm),
 		cmocka_unit_test(test_destroy_foreign_fence),
 		cmocka_unit_test(test_big_copy_busy_card),

@@ -356,8 +356,9 @@ struct drm_lumen_limits {
  * @reserved: must be zero
  *
  * Errors: -EINVAL for bad flags, sizes or alignment, or reserved fields set;
- * -ENOMEM / -ENOSPC when host / device memory is exhausted; -EFAULT if
- * @userptr does not cover mapped memory.
+ * -ENOMEM / -ENOSPC when host / device memory is exhausted (-ENOMEM also
+ * for a HOST BO larger than the pinned-host budget, see VM_BIND); -EFAULT
+ * if @userptr does not cover mapped memory.
  */
 struct drm_lumen_bo_create {
 	__u64 size;
@@ -420,7 +421,9 @@ struct drm_lumen_bo_info {
  * handle (MAP) or when no mapping starts at @va (UNMAP); -EINVAL when the
  * mapping at @va has another @size (UNMAP); -EEXIST for an overlap (MAP);
  * -ENOSPC when the file has max_file_mappings mappings (MAP); -EBUSY when
- * the file needs a device context and all are in use (MAP).
+ * the file needs a device context and all are in use (MAP); -ENOMEM when
+ * mapping a HOST BO would pin more host memory than all lumen cards
+ * together may (module parameter max_pinned_host_mb, default half of RAM).
  */
 struct drm_lumen_vm_bind {
 	__u32 op;
