@@ -33,7 +33,7 @@ qemu:
 guest-deps: userspace kmod qemu
 
 demo: deps guest-deps
-	$(VM) --cards 4 -- lumen-demo
+	$(VM) --cards 4 --fabric ring -- lumen-demo
 
 test-host: userspace
 	ctest --test-dir $(BUILD) --output-on-failure
