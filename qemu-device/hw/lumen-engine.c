@@ -22,7 +22,9 @@
  * the queue's MMU context. Data moves between device memory (the RAM of
  * BAR2, accessed directly) and host memory (DMA through the function's
  * address space) in chunks that never cross a page of the source or the
- * destination; host-to-host chunks map the source instead of bouncing.
+ * destination. Both sides of a COPY chunk are mapped (host pages with
+ * dma_memory_map()) and moved with memmove(): a host page may be the same
+ * RAM as the other side (this card's own BAR2, or a shared host page).
  *
  * Each queue counts the bytes it writes (COPY/FILL destinations, fence
  * and timestamp words) in LumenQueue.written, its PROGRESS register,
@@ -175,77 +177,104 @@ static LumenExec lumen_fence_rw(LumenState *s, unsigned int q, uint64_t va,
 
 /* ---- COPY and FILL ----------------------------------------------------- */
 
-/* Host to host: map the source, DMA-write from the mapping. */
-static MemTxResult lumen_copy_host(LumenState *s, uint64_t src, uint64_t dst,
-                                   uint64_t n, bool *src_failed)
+/*
+ * One side of a COPY chunk as a host pointer: device memory directly, a
+ * host page through dma_memory_map().  *@len is cut to what was mapped;
+ * NULL if nothing could be mapped (then *@len is 0).
+ */
+static void *lumen_copy_map(LumenState *s, const LumenXlate *x, uint64_t off,
+                            dma_addr_t *len, bool write)
 {
-    AddressSpace *as = lumen_dma_as(s);
-    MemTxAttrs attrs = MEMTXATTRS_UNSPECIFIED;
-    uint8_t bounce[LUMEN_BOUNCE_SIZE];
-    MemTxResult r;
+    void *p;
 
-    *src_failed = !dma_memory_valid(as, src, n, DMA_DIRECTION_TO_DEVICE,
-                                    attrs);
-    if (*src_failed ||
-        !dma_memory_valid(as, dst, n, DMA_DIRECTION_FROM_DEVICE, attrs)) {
-        return MEMTX_DECODE_ERROR;
+    if (!x->host) {
+        return lumen_devmem(s, x->addr + off);
     }
-    while (n) {
-        dma_addr_t len = n;
-        void *p = dma_memory_map(as, src, &len, DMA_DIRECTION_TO_DEVICE,
-                                 attrs);
-
-        if (p && len) {
-            r = dma_memory_write(as, dst, p, len, attrs);
-            dma_memory_unmap(as, p, len, DMA_DIRECTION_TO_DEVICE, len);
-        } else {
-            /* No mapping resources: go through a small bounce buffer. */
-            if (p) {
-                dma_memory_unmap(as, p, len, DMA_DIRECTION_TO_DEVICE, 0);
-            }
-            len = MIN(n, sizeof(bounce));
-            r = dma_memory_read(as, src, bounce, len, attrs);
-            if (r != MEMTX_OK) {
-                *src_failed = true;
-                return r;
-            }
-            r = dma_memory_write(as, dst, bounce, len, attrs);
-        }
-        if (r != MEMTX_OK) {
-            return r;
-        }
-        src += len;
-        dst += len;
-        n -= len;
+    p = dma_memory_map(lumen_dma_as(s), x->addr + off, len,
+                       write ? DMA_DIRECTION_FROM_DEVICE :
+                       DMA_DIRECTION_TO_DEVICE, MEMTXATTRS_UNSPECIFIED);
+    if (p && !*len) {
+        dma_memory_unmap(lumen_dma_as(s), p, 0,
+                         write ? DMA_DIRECTION_FROM_DEVICE :
+                         DMA_DIRECTION_TO_DEVICE, 0);
+        p = NULL;
     }
-    return MEMTX_OK;
+    if (!p) {
+        *len = 0;
+    }
+    return p;
 }
 
+static void lumen_copy_unmap(LumenState *s, const LumenXlate *x, void *p,
+                             dma_addr_t len, bool write, dma_addr_t done)
+{
+    if (x->host) {
+        dma_memory_unmap(lumen_dma_as(s), p, len,
+                         write ? DMA_DIRECTION_FROM_DEVICE :
+                         DMA_DIRECTION_TO_DEVICE, done);
+    }
+}
+
+/*
+ * Any source and destination, device memory or host pages.  Both sides are
+ * turned into host pointers and moved with memmove(): a host page may be
+ * RAM that the other side also reaches (overlapping host ranges, or a host
+ * address that is this card's own BAR2), and the result is then that of a
+ * copy through a temporary buffer, as for device-to-device.  A side that
+ * cannot be mapped (MMIO, no bounce buffer left) goes through a small
+ * bounce buffer instead; the sides then cannot share memory.
+ */
 static LumenExec lumen_copy_chunk(LumenState *s, unsigned int q,
                                   const LumenXlate *src, const LumenXlate *dst,
                                   uint64_t n, uint64_t src_va, uint64_t dst_va)
 {
-    PCIDevice *pdev = PCI_DEVICE(s);
-    bool src_failed = false;
-    MemTxResult r;
+    AddressSpace *as = lumen_dma_as(s);
+    MemTxAttrs attrs = MEMTXATTRS_UNSPECIFIED;
+    uint8_t bounce[LUMEN_BOUNCE_SIZE];
+    uint64_t off = 0;
 
-    if (!src->host && !dst->host) {
-        memmove(lumen_devmem(s, dst->addr), lumen_devmem(s, src->addr), n);
-        memory_region_set_dirty(&s->mem, dst->addr, n);
-        return LUMEN_EXEC_DONE;
+    if (src->host &&
+        !dma_memory_valid(as, src->addr, n, DMA_DIRECTION_TO_DEVICE, attrs)) {
+        return lumen_engine_dma_error(s, q, src_va, "read");
     }
-    if (!src->host) {
-        r = pci_dma_write(pdev, dst->addr, lumen_devmem(s, src->addr), n);
-    } else if (!dst->host) {
-        r = pci_dma_read(pdev, src->addr, lumen_devmem(s, dst->addr), n);
-        memory_region_set_dirty(&s->mem, dst->addr, n);
-        src_failed = true;
-    } else {
-        r = lumen_copy_host(s, src->addr, dst->addr, n, &src_failed);
+    if (dst->host &&
+        !dma_memory_valid(as, dst->addr, n, DMA_DIRECTION_FROM_DEVICE,
+                          attrs)) {
+        return lumen_engine_dma_error(s, q, dst_va, "write");
     }
-    if (r != MEMTX_OK) {
-        return lumen_engine_dma_error(s, q, src_failed ? src_va : dst_va,
-                                      src_failed ? "read" : "write");
+    while (off < n) {
+        dma_addr_t slen = n - off, dlen = n - off, len;
+        void *sp = lumen_copy_map(s, src, off, &slen, false);
+        void *dp = sp ? lumen_copy_map(s, dst, off, &dlen, true) : NULL;
+
+        if (sp && dp) {
+            len = MIN(slen, dlen);
+            memmove(dp, sp, len);
+            lumen_copy_unmap(s, dst, dp, dlen, true, len);
+            lumen_copy_unmap(s, src, sp, slen, false, len);
+        } else {
+            /* No mapping: bounce (the unmapped side is not RAM). */
+            if (sp) {
+                lumen_copy_unmap(s, src, sp, slen, false, 0);
+            }
+            len = MIN(n - off, sizeof(bounce));
+            if (!src->host) {
+                memcpy(bounce, lumen_devmem(s, src->addr + off), len);
+            } else if (dma_memory_read(as, src->addr + off, bounce, len,
+                                       attrs) != MEMTX_OK) {
+                return lumen_engine_dma_error(s, q, src_va, "read");
+            }
+            if (!dst->host) {
+                memcpy(lumen_devmem(s, dst->addr + off), bounce, len);
+            } else if (dma_memory_write(as, dst->addr + off, bounce, len,
+                                        attrs) != MEMTX_OK) {
+                return lumen_engine_dma_error(s, q, dst_va, "write");
+            }
+        }
+        if (!dst->host) {
+            memory_region_set_dirty(&s->mem, dst->addr + off, len);
+        }
+        off += len;
     }
     return LUMEN_EXEC_DONE;
 }

@@ -1523,6 +1523,62 @@ def copy_device_tables(env):
 
 
 @test
+def copy_host_page_in_own_bar(env):
+    """A "host" page whose guest-physical address is the card's own BAR2
+    (or a host page both sides share) is the same memory as the device
+    page behind it: a COPY between the two must not hand overlapping
+    ranges to memcpy (ASAN memcpy-param-overlap, issue 14) and must give
+    the memmove result, as device-to-device does."""
+    q, card = queue_card(env)
+    sp = Space(card, 3)
+    qu = Queue(card, 4, ctx=3)
+    D = 0x8000000                    # device page, also seen through BAR2
+    E = 0x8002000                    # another device page
+    R = HOST_AREA + 0x3000000        # a guest RAM page
+    sp.map(0x10000, HOST_T, card.bar2 + D, PAGE)    # host alias of D
+    sp.map(0x20000, DEV_T, D, PAGE)
+    sp.map(0x30000, HOST_T, card.bar2 + D, PAGE)    # second alias of D
+    sp.map(0x40000, DEV_T, E, PAGE)
+    sp.map(0x50000, HOST_T, R, PAGE)
+    sp.map(0x60000, HOST_T, R, PAGE)                # alias of R
+    sp.map(0x70000, HOST_T, card.bar2 + E, PAGE)    # host alias of E
+    # (src VA, dst VA, size, page the source is in, page the destination
+    # is in): offsets inside one page, so one chunk, both directions.
+    dpage = (DEV_T, D)
+    cases = [
+        (0x10000 + 0x10, 0x20000 + 0x230, 0xc01, dpage, dpage),   # h->d
+        (0x10000 + 0x377, 0x20000 + 0x5, 0xc00, dpage, dpage),    # h->d
+        (0x20000 + 0x8, 0x10000 + 0x100, 0xe00, dpage, dpage),    # d->h
+        (0x20000 + 0x400, 0x10000 + 0x3, 0xbff, dpage, dpage),    # d->h
+        (0x10000 + 0x21, 0x30000 + 0x801, 0x7ff, dpage, dpage),   # h->h
+        (0x30000 + 0x900, 0x10000 + 0x11, 0x6f0, dpage, dpage),   # h->h
+        (0x50000 + 0x40, 0x60000 + 0x333, 0xc00, (HOST_T, R), (HOST_T, R)),
+        (0x60000 + 0x333, 0x50000 + 0x41, 0xc00, (HOST_T, R), (HOST_T, R)),
+        # No overlap: the host alias of D to device page E and back, and
+        # BAR2 to BAR2 through two host pages.
+        (0x10000 + 0x10, 0x40000 + 0x20, 0xfe0, dpage, (DEV_T, E)),
+        (0x40000 + 0x7, 0x10000 + 0x9, 0xff0, (DEV_T, E), dpage),
+        (0x70000 + 0x3, 0x30000 + 0x5, 0xff8, (DEV_T, E), dpage),
+    ]
+    for i, (src, dst, size, spg, dpg) in enumerate(cases):
+        sp.phys_write(DEV_T, D, pattern_bytes(PAGE, 300 + i))
+        sp.phys_write(DEV_T, E, pattern_bytes(PAGE, 400 + i))
+        sp.phys_write(HOST_T, R, pattern_bytes(PAGE, 500 + i))
+        pages = {p: bytearray(sp.phys_read(p[0], p[1], PAGE))
+                 for p in (spg, dpg)}
+        so, do = src % PAGE, dst % PAGE
+        # memmove: the source as it was before the copy.
+        pages[dpg][do:do + size] = pages[spg][so:so + size]
+        qu.run([copy(src, dst, size, tag=i)])
+        for p, want in pages.items():
+            got = sp.phys_read(p[0], p[1], PAGE)
+            assert got == bytes(want), 'copy %d (0x%x -> 0x%x, 0x%x): page ' \
+                '0x%x: first bad byte at 0x%x' % (i, src, dst, size, p[1], next(
+                    j for j in range(PAGE) if got[j] != want[j]))
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
 def fill_patterns(env):
     q, card = queue_card(env)
     sp = copy_space(card, 3, 'host')
