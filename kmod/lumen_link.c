@@ -62,6 +62,7 @@ struct lumen_link_port {
  * @num: ports with registers (NUM_LINK_PORTS) when CAPS.LINK_PORTS
  * @dir: the "links" directory under the PCI device
  * @ports: per-port directories
+ * @irq: Linux IRQ of LUMEN_VEC_LINK, 0 without link ports
  * @changed: LINK_CHANGED bits the interrupt collected, for @work
  * @work: turns changes into uevents and sysfs notifications
  */
@@ -70,6 +71,7 @@ struct lumen_links {
 	u32 num;
 	struct kobject *dir;
 	struct lumen_link_port *ports[LUMEN_LINK_PORTS_MAX];
+	int irq;
 	atomic_t changed;
 	struct work_struct work;
 };
@@ -332,10 +334,11 @@ static irqreturn_t lumen_link_irq(int irq, void *arg)
 }
 
 /**
- * lumen_link_restart() - enable every port after probe or a device reset
+ * lumen_link_restart() - enable every port and its interrupt
  * @ldev: device, firmware running, interrupts set up
  *
- * The card trains the lit ports on its own from here.
+ * After probe, a device reset and a resume. The card trains the lit ports
+ * on its own from here (an enabled, trained port is left as it is).
  */
 void lumen_link_restart(struct lumen_device *ldev)
 {
@@ -355,15 +358,21 @@ void lumen_link_restart(struct lumen_device *ldev)
 static void lumen_link_fini(void *arg)
 {
 	struct lumen_links *links = arg;
+	struct lumen_device *ldev = links->ldev;
 	u32 p;
 
-	/* Before the IRQ is freed (devres order) no more work is queued... */
+	/*
+	 * The IRQ is freed only after this (devres order) and @links later
+	 * still: mask the cause and wait for a running handler, so that no
+	 * work is queued once the pending one is cancelled.
+	 */
+	lumen_wr32(ldev, LUMEN_REG_INT_MASK, lumen_rd32(ldev, LUMEN_REG_INT_MASK) | LUMEN_INT_LINK);
+	synchronize_irq(links->irq);
+	cancel_work_sync(&links->work);
 	for (p = 0; p < LUMEN_LINK_PORTS_MAX; p++)
 		if (links->ports[p])
 			kobject_put(&links->ports[p]->kobj);
 	kobject_put(links->dir);
-	/* ...and what is queued must not outlive the binding. */
-	cancel_work_sync(&links->work);
 }
 
 /**
@@ -403,6 +412,7 @@ int lumen_link_init(struct lumen_device *ldev)
 		dev_err(dev, "cannot request IRQ %d (link): %pe\n", irq, ERR_PTR(ret));
 		return ret;
 	}
+	links->irq = irq;
 
 	links->dir = kobject_create_and_add("links", &dev->kobj);
 	if (!links->dir)

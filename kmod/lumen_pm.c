@@ -30,6 +30,7 @@
 
 #include "lumen_drv.h"
 #include "lumen_hw.h"
+#include "lumen_link.h"
 #include "lumen_pm.h"
 #include "lumen_queue.h"
 #include "lumen_reset.h"
@@ -117,6 +118,8 @@ static int lumen_pm_resume(struct device *dev)
 		lumen_hw_irq_enable(ldev, LUMEN_INT_HANDLED);
 		if (ldev->qm->num)
 			lumen_hw_irq_enable(ldev, LUMEN_INT_QUEUE | LUMEN_INT_MMU_FAULT);
+		/* Suspend masked the link interrupt with the others. */
+		lumen_link_restart(ldev);
 		WRITE_ONCE(ldev->pm_suspended, false);
 		WRITE_ONCE(ldev->hw_up, true);
 	} else {

@@ -220,3 +220,20 @@ int gu_log_clean(void)
 	}
 	return 1;
 }
+
+int gu_pm_cycle(void)
+{
+	char states[64];
+	const char *state;
+	int ret;
+
+	if (gu_read_sysfs("/sys/power/state", states, sizeof(states)))
+		return -ENOENT;
+	state = strstr(states, "freeze") ? "freeze" : "mem";
+	ret = gu_write_sysfs("/sys/power/pm_test", "devices");
+	if (ret)
+		return ret;
+	ret = gu_write_sysfs("/sys/power/state", state);
+	gu_write_sysfs("/sys/power/pm_test", "none");
+	return ret;
+}

@@ -29,6 +29,9 @@ int gu_unbind(const char *pci);
 int gu_set_firmware(const char *name);
 /* Run a shell command; its exit status, or -1. */
 int gu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Suspend and resume every device with /sys/power/pm_test "devices" (no
+ * real sleep); 0, -ENOENT without suspend support, or the write's -errno. */
+int gu_pm_cycle(void);
 /* Kernel log since the last gu_log_mark(): does it contain needle? */
 void gu_log_mark(void);
 int gu_log_contains(const char *needle);

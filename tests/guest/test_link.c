@@ -8,7 +8,8 @@
  *   - npu-smi link --json says the same without opening a device;
  *   - a fiber cut through the fabric's control channel takes both ends
  *     down (down_events 1, a LUMEN_EVENT=link uevent), a restore up again;
- *   - after a device reset the ports retrain by themselves.
+ *   - after a device reset the ports retrain by themselves, and after a
+ *     system suspend they still report their changes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -343,6 +344,39 @@ static void test_retrain_after_reset(void **state)
 	wait_ring_up(c);
 }
 
+/* After a system suspend the ports still report their changes. */
+static void test_link_events_after_suspend(void **state)
+{
+	struct ctx *c = *state;
+	char reply[4096], st[32];
+	int i0, ev, ret;
+	uint64_t t0;
+
+	if (!c->cards)
+		skip();
+	wait_ring_up(c);
+	ret = gu_pm_cycle();
+	if (ret == -ENOENT || ret == -EINVAL || ret == -EOPNOTSUPP)
+		skip();
+	assert_int_equal(ret, 0);
+	wait_ring_up(c);
+	i0 = card_of(c, 0);
+	ev = uevent_open();
+	assert_int_equal(fabric_cmd("{\"cmd\":\"cut\",\"port\":\"0.+x\"}", reply,
+				    sizeof(reply)), 0);
+	t0 = ld_now_ns();
+	do {
+		assert_int_equal(attr_read(c->pci[i0], 0, "state", st, sizeof(st)), 0);
+		assert_true(ld_now_ns() - t0 < 5 * LD_SEC_NS);
+		usleep(10 * 1000);
+	} while (strcmp(st, "down"));
+	assert_true(link_uevent_seen(ev, "down"));
+	close(ev);
+	assert_int_equal(fabric_cmd("{\"cmd\":\"restore\",\"port\":\"0.+x\"}", reply,
+				    sizeof(reply)), 0);
+	wait_ring_up(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_npu_smi_link),
 		cmocka_unit_test(test_cut_and_restore),
 		cmocka_unit_test(test_retrain_after_reset),
+		cmocka_unit_test(test_link_events_after_suspend),
 	};
 
 	return cmocka_run_group_tests_name("link", tests, setup, teardown);

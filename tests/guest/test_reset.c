@@ -529,24 +529,6 @@ static void test_remove_under_load(void **state)
 
 /* ---- system suspend with /sys/power/pm_test (lumen_pm.c) --------------------- */
 
-/* Suspend and resume the devices (pm_test "devices": no real sleep). */
-static int pm_cycle(void)
-{
-	char states[64];
-	const char *state;
-	int ret;
-
-	if (gu_read_sysfs("/sys/power/state", states, sizeof(states)))
-		return -ENOENT;
-	state = strstr(states, "freeze") ? "freeze" : "mem";
-	ret = gu_write_sysfs("/sys/power/pm_test", "devices");
-	if (ret)
-		return ret;
-	ret = gu_write_sysfs("/sys/power/state", state);
-	gu_write_sysfs("/sys/power/pm_test", "none");
-	return ret;
-}
-
 /* Work finished before suspend stays done, the file keeps working after. */
 static void test_suspend_resume(void **state)
 {
@@ -572,7 +554,7 @@ static void test_suspend_resume(void **state)
 		assert_int_equal(ld_submit(fd, q, &(struct ld_job){ .cmds = &cmd, .num_cmds = 1,
 				 .bos = bos, .num_bos = 2 }, &seq), 0);
 	}
-	ret = pm_cycle();
+	ret = gu_pm_cycle();
 	if (ret == -ENOENT || ret == -EINVAL || ret == -EOPNOTSUPP)
 		skip();	/* no suspend support in this kernel or machine */
 	assert_int_equal(ret, 0);
@@ -599,7 +581,7 @@ static void test_suspend_with_parked_job(void **state)
 	int ret;
 
 	blocker_start(&b);
-	ret = pm_cycle();
+	ret = gu_pm_cycle();
 	if (ret == -ENOENT || ret == -EINVAL || ret == -EOPNOTSUPP)
 		skip();
 	assert_int_equal(ret, 0);
