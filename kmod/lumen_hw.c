@@ -196,6 +196,22 @@ void lumen_hw_irq_disable_all(struct lumen_device *ldev)
 }
 
 /**
+ * lumen_hw_irq_quiet() - mask every cause and wait for running handlers
+ * @ldev: device
+ *
+ * Of the mailbox and error vectors, whose handlers act on the whole card;
+ * queue and link handlers find their objects under their own rules.
+ */
+void lumen_hw_irq_quiet(struct lumen_device *ldev)
+{
+	lumen_hw_irq_disable_all(ldev);
+	if (ldev->irq_mbox > 0)
+		synchronize_irq(ldev->irq_mbox);
+	if (ldev->irq_error > 0)
+		synchronize_irq(ldev->irq_error);
+}
+
+/**
  * lumen_hw_quiesce() - stop the device before its host memory goes away
  * @ldev: device
  *
@@ -207,11 +223,7 @@ void lumen_hw_irq_disable_all(struct lumen_device *ldev)
  */
 void lumen_hw_quiesce(struct lumen_device *ldev)
 {
-	lumen_hw_irq_disable_all(ldev);
-	if (ldev->irq_mbox > 0)
-		synchronize_irq(ldev->irq_mbox);
-	if (ldev->irq_error > 0)
-		synchronize_irq(ldev->irq_error);
+	lumen_hw_irq_quiet(ldev);
 
 	/* A surprise-removed device reads all ones: nothing left to stop. */
 	if (lumen_rd32(ldev, LUMEN_REG_MAGIC) != LUMEN_MAGIC)

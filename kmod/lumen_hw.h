@@ -70,6 +70,7 @@ int lumen_hw_init(struct lumen_device *ldev);
 int lumen_hw_soft_reset(struct lumen_device *ldev);
 void lumen_hw_irq_enable(struct lumen_device *ldev, u32 causes);
 void lumen_hw_irq_disable_all(struct lumen_device *ldev);
+void lumen_hw_irq_quiet(struct lumen_device *ldev);
 void lumen_hw_quiesce(struct lumen_device *ldev);
 
 const char *lumen_boot_state_name(u32 state);

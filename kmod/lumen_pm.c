@@ -23,7 +23,6 @@
  * Copyright (C) 2025 The Lumen Authors
  */
 
-#include <linux/interrupt.h>
 #include <linux/pm.h>
 
 #include <drm/drm_drv.h>
@@ -64,11 +63,7 @@ static int lumen_pm_suspend(struct device *dev)
 
 	drain_ms = clamp(READ_ONCE(lumen_job_timeout_ms), 10u, LUMEN_PM_DRAIN_MS);
 	ldev->pm_drained = lumen_queue_suspend_all(ldev, drain_ms);
-	lumen_hw_irq_disable_all(ldev);
-	if (ldev->irq_mbox > 0)
-		synchronize_irq(ldev->irq_mbox);
-	if (ldev->irq_error > 0)
-		synchronize_irq(ldev->irq_error);
+	lumen_hw_irq_quiet(ldev);
 	if (ldev->pm_drained) {
 		cookie = LUMEN_PM_COOKIE(atomic_read(&ldev->reset_gen));
 		lumen_wr32(ldev, LUMEN_REG_SCRATCH, cookie);

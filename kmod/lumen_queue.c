@@ -125,6 +125,21 @@ void lumen_queue_signal_done(struct lumen_queue *q)
 	spin_unlock_irqrestore(&q->fence_lock, flags);
 }
 
+/* lumen_queue_fail_fences() with @q->fence_lock held. */
+static void lumen_queue_fail_fences_locked(struct lumen_queue *q, int err)
+{
+	struct lumen_hw_fence *f, *tmp;
+
+	lockdep_assert_held(&q->fence_lock);
+
+	list_for_each_entry_safe(f, tmp, &q->fences, link) {
+		list_del_init(&f->link);
+		dma_fence_set_error(&f->base, err);
+		dma_fence_signal(&f->base);
+		dma_fence_put(&f->base);
+	}
+}
+
 /**
  * lumen_queue_fail_fences() - signal every fence on the ring with an error
  * @q: queue whose hardware queue was reset (or is gone)
@@ -132,16 +147,10 @@ void lumen_queue_signal_done(struct lumen_queue *q)
  */
 void lumen_queue_fail_fences(struct lumen_queue *q, int err)
 {
-	struct lumen_hw_fence *f, *tmp;
 	unsigned long flags;
 
 	spin_lock_irqsave(&q->fence_lock, flags);
-	list_for_each_entry_safe(f, tmp, &q->fences, link) {
-		list_del_init(&f->link);
-		dma_fence_set_error(&f->base, err);
-		dma_fence_signal(&f->base);
-		dma_fence_put(&f->base);
-	}
+	lumen_queue_fail_fences_locked(q, err);
 	spin_unlock_irqrestore(&q->fence_lock, flags);
 }
 
@@ -547,17 +556,11 @@ static struct lumen_queue *lumen_queue_get_owner(struct lumen_device *ldev, u32 
  */
 static void lumen_queue_lose(struct lumen_queue *q)
 {
-	struct lumen_hw_fence *f, *tmp;
 	unsigned long flags;
 
 	spin_lock_irqsave(&q->fence_lock, flags);
 	WRITE_ONCE(q->dead, true);
-	list_for_each_entry_safe(f, tmp, &q->fences, link) {
-		list_del_init(&f->link);
-		dma_fence_set_error(&f->base, -ENODEV);
-		dma_fence_signal(&f->base);
-		dma_fence_put(&f->base);
-	}
+	lumen_queue_fail_fences_locked(q, -ENODEV);
 	spin_unlock_irqrestore(&q->fence_lock, flags);
 }
 

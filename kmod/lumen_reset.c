@@ -39,7 +39,6 @@
  * Copyright (C) 2025 The Lumen Authors
  */
 
-#include <linux/interrupt.h>
 #include <linux/kobject.h>
 #include <linux/workqueue.h>
 
@@ -162,17 +161,9 @@ void lumen_reset_prepare(struct lumen_device *ldev, u32 reason)
 		 atomic_read(&ldev->reset_gen) - 1);
 	trace_lumen_reset(ldev, ldev->last_reset_reason, 0, false);
 
-	lumen_hw_irq_disable_all(ldev);
-	if (ldev->irq_mbox > 0)
-		synchronize_irq(ldev->irq_mbox);
-	if (ldev->irq_error > 0)
-		synchronize_irq(ldev->irq_error);
-	/* A surprise-removed card reads all ones: nothing left to stop. */
-	if (lumen_rd32(ldev, LUMEN_REG_MAGIC) == LUMEN_MAGIC)
-		lumen_hw_soft_reset(ldev);
-
+	/* Masks the interrupts, soft-resets the card, closes the mailbox. */
+	lumen_hw_quiesce(ldev);
 	lumen_queue_lose_all(ldev);
-	lumen_mbox_close(&ldev->mbox);
 }
 
 /* Bring the card from any state to a booted firmware and live interrupts. */

@@ -4,11 +4,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/klog.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
 #include <unistd.h>
 
 #include "lumen/lumen_regs.h"
@@ -236,4 +239,44 @@ int gu_pm_cycle(void)
 	ret = gu_write_sysfs("/sys/power/state", state);
 	gu_write_sysfs("/sys/power/pm_test", "none");
 	return ret;
+}
+
+int gu_uevent_open(void)
+{
+	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int gu_uevent_seen(int fd, const char *event, const char *key, int prefix)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t klen = strlen(key);
+	char buf[4096];
+
+	while (poll(&p, 1, 2000) > 0) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+		int ev = 0, kv = 0;
+
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		/* "action@devpath\0KEY=VALUE\0..." */
+		for (char *s = buf; s < buf + n; s += strlen(s) + 1) {
+			ev |= !strcmp(s, event);
+			kv |= prefix ? !strncmp(s, key, klen) : !strcmp(s, key);
+		}
+		if (ev && kv)
+			return 1;
+	}
+	return 0;
 }

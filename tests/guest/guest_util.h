@@ -32,6 +32,12 @@ int gu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Suspend and resume every device with /sys/power/pm_test "devices" (no
  * real sleep); 0, -ENOENT without suspend support, or the write's -errno. */
 int gu_pm_cycle(void);
+/* A netlink socket receiving kernel uevents (fd, or -errno). */
+int gu_uevent_open(void);
+/* Wait up to 2 s per message for one uevent on @fd that has the line
+ * @event and the line @key (with @prefix, a line starting with @key);
+ * 1 if seen, else 0. */
+int gu_uevent_seen(int fd, const char *event, const char *key, int prefix);
 /* Kernel log since the last gu_log_mark(): does it contain needle? */
 void gu_log_mark(void);
 int gu_log_contains(const char *needle);

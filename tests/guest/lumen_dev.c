@@ -561,12 +561,31 @@ int ld_hwq_of(int idx, uint32_t queue_id)
 	return found;
 }
 
+int ld_copy_roundtrip(int fd, uint32_t queue_id, struct ld_buf *host, struct ld_buf *dev,
+		      uint64_t size, uint32_t seed)
+{
+	uint32_t bos[2] = { host->handle, dev->handle };
+	struct lumen_cmd cmd;
+	int ret;
+
+	ld_pattern(host->map, size, seed);
+	cmd = ld_cmd_copy(dev->va, host->va, size);
+	ret = ld_run1(fd, queue_id, &cmd, bos, 2);
+	if (ret)
+		return ret;
+	memset(host->map, 0, size);
+	cmd = ld_cmd_copy(host->va, dev->va, size);
+	ret = ld_run1(fd, queue_id, &cmd, bos, 2);
+	if (ret)
+		return ret;
+	return ld_check_pattern(host->map, size, seed, 0) == -1 ? 0 : -EIO;
+}
+
 int ld_copy_check(int fd, uint32_t seed)
 {
 	const uint64_t size = 1ull << 20;
 	struct ld_buf host, dev;
-	struct lumen_cmd cmd;
-	uint32_t q, bos[2];
+	uint32_t q;
 	int ret;
 
 	ret = ld_queue_create(fd, &q);
@@ -578,18 +597,7 @@ int ld_copy_check(int fd, uint32_t seed)
 	ret = ld_buf_new(fd, LD_DEVICE, size, &dev);
 	if (ret)
 		goto out_host;
-	bos[0] = host.handle;
-	bos[1] = dev.handle;
-	ld_pattern(host.map, size, seed);
-	cmd = ld_cmd_copy(dev.va, host.va, size);
-	ret = ld_run1(fd, q, &cmd, bos, 2);
-	if (!ret) {
-		memset(host.map, 0, size);
-		cmd = ld_cmd_copy(host.va, dev.va, size);
-		ret = ld_run1(fd, q, &cmd, bos, 2);
-	}
-	if (!ret && ld_check_pattern(host.map, size, seed, 0) != -1)
-		ret = -EIO;
+	ret = ld_copy_roundtrip(fd, q, &host, &dev, size, seed);
 	ld_buf_free(&dev);
 out_host:
 	ld_buf_free(&host);

@@ -122,8 +122,11 @@ long ld_check_pattern(const void *p, size_t len, uint32_t seed, size_t start);
 /* Hardware queue behind (this process, queue id) on card idx, from debugfs
  * "queues" ("hwq ctx file queue pid ..."); -1 if not found. */
 int ld_hwq_of(int idx, uint32_t queue_id);
-/* A new queue of fd copies 1 MiB host -> device -> host byte-exact; 0 or
- * -errno (the queue is destroyed again, the buffers freed). */
+/* size bytes of pattern @seed host -> device -> host through queue_id, then
+ * checked: 0, the -errno of a job, or -EIO for a wrong byte. */
+int ld_copy_roundtrip(int fd, uint32_t queue_id, struct ld_buf *host, struct ld_buf *dev,
+		      uint64_t size, uint32_t seed);
+/* The same on a new queue and new 1 MiB buffers of fd (freed again). */
 int ld_copy_check(int fd, uint32_t seed);
 /* Read a whole (debugfs) file into a malloc'd NUL-terminated string. */
 char *ld_read_file(const char *path);

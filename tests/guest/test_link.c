@@ -21,8 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <linux/netlink.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -250,36 +248,19 @@ static int fabric_cmd(const char *json, char *reply, size_t len)
 
 static int uevent_open(void)
 {
-	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = 1 };
-	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+	int fd = gu_uevent_open();
 
 	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
 	return fd;
 }
 
 /* A LUMEN_EVENT=link uevent with LUMEN_LINK_STATE=@state queued on @fd? */
 static int link_uevent_seen(int fd, const char *state)
 {
-	char buf[4096], want[64];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char want[64];
 
 	snprintf(want, sizeof(want), "LUMEN_LINK_STATE=%s", state);
-	while (poll(&p, 1, 2000) > 0) {
-		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
-		int ev = 0, st = 0;
-
-		if (n <= 0)
-			break;
-		buf[n] = '\0';
-		for (char *s = buf; s < buf + n; s += strlen(s) + 1) {
-			ev |= !strcmp(s, "LUMEN_EVENT=link");
-			st |= !strcmp(s, want);
-		}
-		if (ev && st)
-			return 1;
-	}
-	return 0;
+	return gu_uevent_seen(fd, "LUMEN_EVENT=link", want, 0);
 }
 
 static void test_cut_and_restore(void **state)

@@ -26,14 +26,11 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <linux/netlink.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,40 +112,22 @@ static void wait_reset_done(struct ctx *c, long before)
 		 RESET_WAIT_MS, reset_count(c), before, state);
 }
 
-/* A netlink socket that receives kernel uevents. */
-static int uevent_open(void)
-{
-	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = 1 };
-	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	return fd;
-}
-
-/* Is there a LUMEN_EVENT=reset uevent naming @reason among those queued? */
+/* A LUMEN_EVENT=reset uevent naming @reason first? (Reasons that came
+ * together are joined by '|'.) */
 static int uevent_seen(int fd, const char *reason)
 {
-	char buf[4096], want[64];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char want[64];
 
 	snprintf(want, sizeof(want), "LUMEN_RESET_REASON=%s", reason);
-	while (poll(&p, 1, 2000) > 0) {
-		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
-		int ev = 0, why = 0;
+	return gu_uevent_seen(fd, "LUMEN_EVENT=reset", want, 1);
+}
 
-		if (n <= 0)
-			break;
-		buf[n] = '\0';
-		/* "action@devpath\0KEY=VALUE\0..." */
-		for (char *s = buf; s < buf + n; s += strlen(s) + 1) {
-			ev |= !strcmp(s, "LUMEN_EVENT=reset");
-			why |= strstr(s, want) == s;
-		}
-		if (ev && why)
-			return 1;
-	}
-	return 0;
+static int uevent_open(void)
+{
+	int fd = gu_uevent_open();
+
+	assert_true(fd >= 0);
+	return fd;
 }
 
 /* ---- a job the card holds when it is reset --------------------------------- */
@@ -407,33 +386,22 @@ static void test_idle_file_after_reset(void **state)
 static void copier_main(void)
 {
 	struct ld_buf a, b;
-	struct lumen_cmd cmd;
-	uint32_t q, bos[2], seed = 1;
+	uint32_t q, seed = 1;
 	int fd = ld_open(0), ret;
 
 	if (fd < 0 || ld_queue_create(fd, &q) || ld_buf_new(fd, LD_HOST, MiB, &a) ||
 	    ld_buf_new(fd, LD_DEVICE, MiB, &b))
 		_exit(2);
-	bos[0] = a.handle;
-	bos[1] = b.handle;
-	for (;;) {
-		ld_pattern(a.map, MiB, seed);
-		cmd = ld_cmd_copy(b.va, a.va, MiB);
-		ret = ld_run1(fd, q, &cmd, bos, 2);
-		if (!ret) {
-			memset(a.map, 0, MiB);
-			cmd = ld_cmd_copy(a.va, b.va, MiB);
-			ret = ld_run1(fd, q, &cmd, bos, 2);
-		}
+	for (;; seed++) {
+		ret = ld_copy_roundtrip(fd, q, &a, &b, MiB, seed);
 		if (ret == -ENODEV)
 			_exit(0);	/* the error the card's removal must give */
+		if (ret == -EIO)
+			_exit(4);	/* a completed copy must be exact */
 		if (ret) {
 			fprintf(stderr, "copier: %d\n", ret);
 			_exit(3);
 		}
-		if (ld_check_pattern(a.map, MiB, seed, 0) != -1)
-			_exit(4);	/* a completed copy must be exact */
-		seed++;
 	}
 }
 
