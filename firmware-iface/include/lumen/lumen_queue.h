@@ -45,6 +45,7 @@
  * writes nanoseconds since the last device reset, the UPTIME time base.
  */
 #define LUMEN_CMD_MAX_SIZE		(1ull << 34)	/* 16 GiB per COPY/FILL */
+#define LUMEN_CMD_REMOTE_MAX_SIZE	(1ull << 28)	/* 256 MiB per RWRITE/RREAD */
 
 #define LUMEN_QUEUE_ORDER_MIN		4
 #define LUMEN_QUEUE_ORDER_MAX		16
@@ -85,6 +86,9 @@ enum lumen_cmd_op {
 	LUMEN_CMD_WAIT = 4,		/* until *(u64 *)addr >= value */
 	LUMEN_CMD_TIMESTAMP = 5,	/* *(u64 *)addr = device time, ns */
 	LUMEN_CMD_LAUNCH = 6,		/* compute operator, lumen_compute.h */
+	LUMEN_CMD_RWRITE = 7,		/* remote[offset..) = local[0..size) (CAPS.LINKS) */
+	LUMEN_CMD_RREAD = 8,		/* local[0..size) = remote[offset..) (CAPS.LINKS) */
+	LUMEN_CMD_RATOMIC = 9,		/* 64-bit atomic on a remote word (CAPS.LINKS) */
 	LUMEN_CMD_OP_COUNT
 };
 
@@ -116,6 +120,55 @@ struct lumen_cmd_fence {
 };
 
 /**
+ * struct lumen_cmd_remote - RWRITE and RREAD arguments (hw-spec 13.7)
+ * @local: device VA in the queue's context (RWRITE source, RREAD target)
+ * @offset: byte offset in the remote window
+ * @size: bytes, up to LUMEN_CMD_REMOTE_MAX_SIZE; 0 completes at once
+ * @dst_chip: target chip id, <= LUMEN_CHIP_ID_MAX
+ * @window: window slot on the target, < LUMEN_NUM_WINDOWS
+ * @key: the window's key
+ * @reserved: zero
+ */
+struct lumen_cmd_remote {
+	lumen_le64 local;
+	lumen_le64 offset;
+	lumen_le64 size;
+	lumen_le32 dst_chip;
+	lumen_le32 window;
+	lumen_le64 key;
+	lumen_le64 reserved[2];
+};
+
+/* RATOMIC operations. */
+#define LUMEN_RATOMIC_FETCH_ADD		0	/* old = *w; *w += operand */
+#define LUMEN_RATOMIC_SIGNAL		1	/* old = *w; *w = operand */
+#define LUMEN_RATOMIC_COUNT		2
+
+/**
+ * struct lumen_cmd_ratomic - RATOMIC arguments (hw-spec 13.7)
+ * @result: 8-byte aligned local VA that receives the old value, 0 = none
+ * @offset: 8-byte aligned offset of the word in the remote window
+ * @operand: value added or stored
+ * @dst_chip: target chip id
+ * @window: window slot on the target
+ * @key: the window's key
+ * @op: LUMEN_RATOMIC_*
+ * @reserved0: zero
+ * @reserved: zero
+ */
+struct lumen_cmd_ratomic {
+	lumen_le64 result;
+	lumen_le64 offset;
+	lumen_le64 operand;
+	lumen_le32 dst_chip;
+	lumen_le32 window;
+	lumen_le64 key;
+	lumen_le32 op;
+	lumen_le32 reserved0;
+	lumen_le64 reserved;
+};
+
+/**
  * struct lumen_cmd - one 64-byte queue descriptor
  * @opcode: enum lumen_cmd_op
  * @flags: LUMEN_CMD_F_*
@@ -132,12 +185,16 @@ struct lumen_cmd {
 		struct lumen_cmd_copy copy;
 		struct lumen_cmd_fill fill;
 		struct lumen_cmd_fence fence;
+		struct lumen_cmd_remote remote;
+		struct lumen_cmd_ratomic ratomic;
 		lumen_le64 raw[7];
 	} u;
 };
 LUMEN_CHECK_SIZE(struct lumen_cmd_copy, 56);
 LUMEN_CHECK_SIZE(struct lumen_cmd_fill, 56);
 LUMEN_CHECK_SIZE(struct lumen_cmd_fence, 56);
+LUMEN_CHECK_SIZE(struct lumen_cmd_remote, 56);
+LUMEN_CHECK_SIZE(struct lumen_cmd_ratomic, 56);
 LUMEN_CHECK_SIZE(struct lumen_cmd, 64);
 LUMEN_CHECK_OFFSET(struct lumen_cmd, tag, 4);
 LUMEN_CHECK_OFFSET(struct lumen_cmd, u, 8);

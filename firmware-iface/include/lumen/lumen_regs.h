@@ -105,7 +105,8 @@
 #define LUMEN_INT_MMU_FAULT		(1u << 3)	/* fault record valid */
 #define LUMEN_INT_LINK			(1u << 4)	/* a link port changed state */
 #define LUMEN_INT_QUEUE			(1u << 5)	/* any queue completed */
-#define LUMEN_INT_ALL			0x3fu
+#define LUMEN_INT_MGMT			(1u << 6)	/* management packet received (CAPS.LINKS) */
+#define LUMEN_INT_ALL			0x7fu
 
 #define LUMEN_ERR_FW_IMAGE		(1u << 0)
 #define LUMEN_ERR_MBOX_PROTOCOL		(1u << 1)
@@ -263,6 +264,8 @@ enum lumen_status {
 	LUMEN_STATUS_TIMEOUT = 15,
 	LUMEN_STATUS_RESERVED_SET = 16,	/* a must-be-zero field was not zero */
 	LUMEN_STATUS_FW_CRASHED = 17,	/* the firmware stopped running */
+	LUMEN_STATUS_ACCESS = 18,	/* remote window refused the operation */
+	LUMEN_STATUS_UNREACHABLE = 19,	/* no route to the chip, or TTL ran out */
 	LUMEN_STATUS_COUNT
 };
 
@@ -294,6 +297,8 @@ static inline const char *lumen_status_name(uint32_t status)
 		[LUMEN_STATUS_TIMEOUT] = "timeout",
 		[LUMEN_STATUS_RESERVED_SET] = "reserved field set",
 		[LUMEN_STATUS_FW_CRASHED] = "firmware crashed",
+		[LUMEN_STATUS_ACCESS] = "remote access refused",
+		[LUMEN_STATUS_UNREACHABLE] = "chip unreachable",
 	};
 
 	if (status >= LUMEN_STATUS_COUNT)
