@@ -65,9 +65,12 @@ extern "C" {
  * 1.1: core-ioctl allow-list, reset generations, QUERY_LIMITS, the command
  * format and priorities in this header, SUBMIT extensions, absolute WAIT
  * deadlines.
+ * 1.2: the link engine: remote windows, the RWRITE/RREAD/RATOMIC commands,
+ * DRM_LUMEN_QUERY_LINK, and the admin ioctls for routes, ports and
+ * management packets.
  */
 #define DRM_LUMEN_UAPI_MAJOR	1
-#define DRM_LUMEN_UAPI_MINOR	1
+#define DRM_LUMEN_UAPI_MINOR	2
 
 #define DRM_LUMEN_GET_PARAM	0x00
 #define DRM_LUMEN_QUERY		0x01
@@ -78,6 +81,12 @@ extern "C" {
 #define DRM_LUMEN_QUEUE_DESTROY	0x06
 #define DRM_LUMEN_SUBMIT	0x07
 #define DRM_LUMEN_WAIT		0x08
+#define DRM_LUMEN_WINDOW_OPEN	0x09
+#define DRM_LUMEN_WINDOW_CLOSE	0x0a
+#define DRM_LUMEN_ROUTE		0x0b
+#define DRM_LUMEN_PORT_CTRL	0x0c
+#define DRM_LUMEN_MGMT_SEND	0x0d
+#define DRM_LUMEN_MGMT_RECV	0x0e
 
 /**
  * enum drm_lumen_param - values readable with DRM_IOCTL_LUMEN_GET_PARAM
@@ -139,6 +148,7 @@ struct drm_lumen_get_param {
  *	calling file's context
  * @DRM_LUMEN_QUERY_MEMORY: &struct drm_lumen_memory_info
  * @DRM_LUMEN_QUERY_LIMITS: &struct drm_lumen_limits
+ * @DRM_LUMEN_QUERY_LINK: &struct drm_lumen_link_info (DRM_LUMEN_CAP_LINKS)
  */
 enum drm_lumen_query_type {
 	DRM_LUMEN_QUERY_DEVICE_INFO = 0,
@@ -146,6 +156,7 @@ enum drm_lumen_query_type {
 	DRM_LUMEN_QUERY_CONTEXT_STATUS = 2,
 	DRM_LUMEN_QUERY_MEMORY = 3,
 	DRM_LUMEN_QUERY_LIMITS = 4,
+	DRM_LUMEN_QUERY_LINK = 5,
 };
 
 /**
@@ -435,6 +446,29 @@ struct drm_lumen_vm_bind {
 	__u32 reserved;
 };
 
+/**
+ * struct drm_lumen_link_info - this chip on the fabric (DRM_LUMEN_QUERY_LINK)
+ * @chip_id: the chip's id in the supernode, what remote commands address
+ * @num_ports: link ports of the chip
+ * @num_windows: remote window slots of the card (all files together)
+ * @route_table_size: destination chip ids are below this
+ * @max_file_windows: windows one file may have open (module parameter)
+ * @ports_up: bit p set: port p is UP
+ * @reserved: zero
+ *
+ * Port details (state, neighbour, counters) are in sysfs, readable without
+ * opening the device: /sys/bus/pci/devices/BDF/links/portN/.
+ */
+struct drm_lumen_link_info {
+	__u32 chip_id;
+	__u32 num_ports;
+	__u32 num_windows;
+	__u32 route_table_size;
+	__u32 max_file_windows;
+	__u32 ports_up;
+	__u64 reserved[4];
+};
+
 /*
  * Queue priorities. The card's DMA engine serves HIGH queues first and,
  * while any HIGH queue has work, gives NORMAL and LOW queues a smaller
@@ -504,12 +538,18 @@ struct drm_lumen_sync {
 #define DRM_LUMEN_CMD_SIGNAL		3	/* *(u64 *)addr = value */
 #define DRM_LUMEN_CMD_WAIT		4	/* until *(u64 *)addr >= value */
 #define DRM_LUMEN_CMD_TIMESTAMP		5	/* *(u64 *)addr = device time, ns */
+#define DRM_LUMEN_CMD_RWRITE		7	/* remote window[offset..) = local[0..size) */
+#define DRM_LUMEN_CMD_RREAD		8	/* local[0..size) = remote window[offset..) */
+#define DRM_LUMEN_CMD_RATOMIC		9	/* atomic on a remote 64-bit word */
 
 /* Earlier commands of the queue complete before this one starts. */
 #define DRM_LUMEN_CMD_F_BARRIER		(1U << 1)
 
 /* Largest size of one COPY or FILL. */
 #define DRM_LUMEN_CMD_MAX_BYTES		(1ULL << 34)
+/* Largest size of one RWRITE or RREAD, and the largest chip id + 1. */
+#define DRM_LUMEN_CMD_REMOTE_MAX_BYTES	(1ULL << 28)
+#define DRM_LUMEN_MAX_CHIPS		8192
 
 /**
  * struct drm_lumen_cmd_copy - DRM_LUMEN_CMD_COPY arguments
@@ -553,6 +593,64 @@ struct drm_lumen_cmd_fence {
 };
 
 /**
+ * struct drm_lumen_cmd_remote - DRM_LUMEN_CMD_RWRITE and _RREAD arguments
+ * @local: device VA in the caller's context: RWRITE reads it; RREAD writes
+ *	it, so it must be at or above DRM_LUMEN_VA_USER_START
+ * @offset: byte offset in the target window
+ * @size: bytes, at most DRM_LUMEN_CMD_REMOTE_MAX_BYTES; 0 does nothing
+ * @dst_chip: target chip id (below DRM_LUMEN_MAX_CHIPS; may be this chip)
+ * @window: window id on the target (from its DRM_IOCTL_LUMEN_WINDOW_OPEN)
+ * @key: that window's key
+ * @reserved: must be zero
+ *
+ * The command completes when the target acknowledged every byte. The job
+ * fails with -EACCES when the target refused (no such window, wrong key,
+ * out of range, missing right; nothing is written there), -EHOSTUNREACH
+ * when no route leads to @dst_chip, -ETIMEDOUT when the target or a chip
+ * on the path stopped answering. Commands of one queue to one chip are
+ * delivered in order and exactly once.
+ */
+struct drm_lumen_cmd_remote {
+	__u64 local;
+	__u64 offset;
+	__u64 size;
+	__u32 dst_chip;
+	__u32 window;
+	__u64 key;
+	__u64 reserved[2];
+};
+
+#define DRM_LUMEN_RATOMIC_FETCH_ADD	0	/* old = *w; *w += operand */
+#define DRM_LUMEN_RATOMIC_SIGNAL	1	/* old = *w; *w = operand */
+
+/**
+ * struct drm_lumen_cmd_ratomic - DRM_LUMEN_CMD_RATOMIC arguments
+ * @result: 8-byte aligned device VA at or above DRM_LUMEN_VA_USER_START
+ *	that receives the word's old value, or 0
+ * @offset: 8-byte aligned offset of the word in the target window
+ * @operand: value added (FETCH_ADD) or stored (SIGNAL)
+ * @dst_chip: target chip id
+ * @window: window id on the target; it needs DRM_LUMEN_WINDOW_ATOMIC
+ * @key: that window's key
+ * @op: DRM_LUMEN_RATOMIC_*
+ * @reserved0: must be zero
+ * @reserved: must be zero
+ *
+ * Applied exactly once at the target, errors as &struct drm_lumen_cmd_remote.
+ */
+struct drm_lumen_cmd_ratomic {
+	__u64 result;
+	__u64 offset;
+	__u64 operand;
+	__u32 dst_chip;
+	__u32 window;
+	__u64 key;
+	__u32 op;
+	__u32 reserved0;
+	__u64 reserved;
+};
+
+/**
  * struct drm_lumen_cmd - one command of a job
  * @opcode: DRM_LUMEN_CMD_*
  * @flags: DRM_LUMEN_CMD_F_* (BARRIER only)
@@ -562,6 +660,8 @@ struct drm_lumen_cmd_fence {
  * @u.copy: DRM_LUMEN_CMD_COPY
  * @u.fill: DRM_LUMEN_CMD_FILL
  * @u.fence: SIGNAL, WAIT and TIMESTAMP
+ * @u.remote: RWRITE and RREAD
+ * @u.ratomic: RATOMIC
  * @u.raw: all 56 bytes
  */
 struct drm_lumen_cmd {
@@ -573,6 +673,8 @@ struct drm_lumen_cmd {
 		struct drm_lumen_cmd_copy copy;
 		struct drm_lumen_cmd_fill fill;
 		struct drm_lumen_cmd_fence fence;
+		struct drm_lumen_cmd_remote remote;
+		struct drm_lumen_cmd_ratomic ratomic;
 		__u64 raw[7];
 	} u;
 };
@@ -627,7 +729,8 @@ struct drm_lumen_submit_ext_priority {
  * @num_cmds: number of commands at @cmds, 1..DRM_LUMEN_MAX_CMDS
  * @cmds: user pointer to an array of &struct drm_lumen_cmd (format
  *	DRM_LUMEN_CMD_VERSION). Allowed opcodes: NOP, COPY, FILL, SIGNAL,
- *	WAIT, TIMESTAMP; flags: DRM_LUMEN_CMD_F_BARRIER only; every reserved
+ *	WAIT, TIMESTAMP, and with DRM_LUMEN_CAP_LINKS RWRITE, RREAD and
+ *	RATOMIC (-EOPNOTSUPP without); flags: DRM_LUMEN_CMD_F_BARRIER only; every reserved
  *	byte zero; addresses are device VAs of the caller's context (an
  *	unmapped one faults the context, not the kernel). Commands may read
  *	but never write below DRM_LUMEN_VA_USER_START (the kernel's fence
@@ -682,7 +785,9 @@ struct drm_lumen_submit {
  *	with the same deadline, not a fresh timeout. (uAPI 1.0 took a
  *	relative timeout here; 1.1 changed it before any release.)
  * @status: out, 0 if the job completed, else its negative errno
- *	(-EFAULT MMU fault, -ETIMEDOUT hang, -ECANCELED context banned, -EIO)
+ *	(-EFAULT MMU fault, -ETIMEDOUT hang or remote timeout, -ECANCELED
+ *	context banned, -EACCES remote access refused, -EHOSTUNREACH no
+ *	route to the remote chip, -EIO)
  * @reserved: must be zero
  *
  * Returns 0 when the job finished (successfully or not, see @status),
@@ -697,6 +802,134 @@ struct drm_lumen_wait {
 	__u64 timeout_ns;
 	__s32 status;
 	__u32 reserved;
+};
+
+#define DRM_LUMEN_WINDOW_READ	(1U << 0)	/* remote chips may read */
+#define DRM_LUMEN_WINDOW_WRITE	(1U << 1)	/* remote chips may write */
+#define DRM_LUMEN_WINDOW_ATOMIC	(1U << 2)	/* remote chips may RATOMIC */
+
+/**
+ * struct drm_lumen_window_open - let other chips access a VA range
+ * @va: start, 4 KiB aligned, at or above DRM_LUMEN_VA_USER_START
+ * @size: bytes, non-zero, 4 KiB multiple; [@va, @va + @size) must be
+ *	covered by the caller's mappings (DRM_IOCTL_LUMEN_VM_BIND)
+ * @flags: DRM_LUMEN_WINDOW_* rights, at least one; WRITE and ATOMIC need
+ *	writable mappings
+ * @window: out, the window id remote commands name
+ * @key: out, a random 64-bit key remote commands must present
+ * @reserved: must be zero
+ *
+ * Like an RDMA memory registration: the caller hands @window and @key to
+ * its peers (over its own channels); remote commands from any chip with
+ * both may then access the range with the given rights, through the
+ * caller's device context. The window stays open until
+ * DRM_IOCTL_LUMEN_WINDOW_CLOSE or the file is closed; unmapping any part
+ * of it meanwhile fails with -EBUSY. A device reset keeps it open (the
+ * driver reprograms it).
+ *
+ * Errors: -EOPNOTSUPP without DRM_LUMEN_CAP_LINKS; -EINVAL for bad
+ * alignment, size, flags or reserved fields; -EFAULT when the range is not
+ * wholly mapped, or mapped read-only for WRITE or ATOMIC; -ENOSPC when the
+ * file has max_file_windows windows or the card has none free.
+ */
+struct drm_lumen_window_open {
+	__u64 va;
+	__u64 size;
+	__u32 flags;
+	__u32 window;
+	__u64 key;
+	__u64 reserved;
+};
+
+/**
+ * struct drm_lumen_window_close - close a window of the calling file
+ * @window: id from DRM_IOCTL_LUMEN_WINDOW_OPEN
+ * @reserved: must be zero
+ *
+ * Once this returns no remote command can reach the window (later ones
+ * fail with -EACCES at their sender). -ENOENT for a window this file
+ * does not own.
+ */
+struct drm_lumen_window_close {
+	__u32 window;
+	__u32 reserved;
+};
+
+#define DRM_LUMEN_ROUTE_GET	0
+#define DRM_LUMEN_ROUTE_SET	1
+
+/**
+ * struct drm_lumen_route - read or write the chip's route table (admin)
+ * @op: DRM_LUMEN_ROUTE_GET or DRM_LUMEN_ROUTE_SET
+ * @first: first destination chip id
+ * @count: entries, 1..DRM_LUMEN_MAX_CHIPS, @first + @count <=
+ *	DRM_LUMEN_MAX_CHIPS
+ * @reserved: must be zero
+ * @words: user pointer to @count __u32 route words, the device format of
+ *	docs/hw-spec.md 13.4 (lumen_route_word() in firmware-iface's
+ *	lumen_link.h): bit 31 VALID, bits 3:0 port, 7:4 alternative port
+ *	(0xf none), bit 8 lane, bit 9 FIXED_LANE, other bits zero
+ *
+ * Needs CAP_SYS_ADMIN (-EPERM): routes steer every chip's traffic. SET
+ * checks every word first (-EINVAL for reserved bits or a port the chip
+ * does not have, nothing written) and keeps the table across device
+ * resets. -EOPNOTSUPP without DRM_LUMEN_CAP_LINKS.
+ */
+struct drm_lumen_route {
+	__u32 op;
+	__u32 first;
+	__u32 count;
+	__u32 reserved;
+	__u64 words;
+};
+
+#define DRM_LUMEN_PORT_ENABLE	(1U << 0)	/* the port trains and carries traffic */
+#define DRM_LUMEN_PORT_DATELINE	(1U << 1)	/* packets leaving change lane */
+
+/**
+ * struct drm_lumen_port_ctrl - read or set a link port's control (admin)
+ * @port: port number, below drm_lumen_link_info.num_ports
+ * @set: 1 to write @ctrl, 0 to read it
+ * @ctrl: DRM_LUMEN_PORT_* (in for set, out for both)
+ * @reserved: must be zero
+ *
+ * Needs CAP_SYS_ADMIN for set (-EPERM). The driver enables every port at
+ * load; the setting survives device resets.
+ */
+struct drm_lumen_port_ctrl {
+	__u32 port;
+	__u32 set;
+	__u32 ctrl;
+	__u32 reserved;
+};
+
+/* Largest management packet (struct lumen_mgmt of lumen_mgmt.h). */
+#define DRM_LUMEN_MGMT_MAX	584
+
+/**
+ * struct drm_lumen_mgmt - send or receive a management packet (admin)
+ * @data: user pointer to the packet (struct lumen_mgmt, lumen_mgmt.h)
+ * @size: SEND: bytes at @data, 72..DRM_LUMEN_MGMT_MAX; RECV: in, bytes
+ *	available (at least DRM_LUMEN_MGMT_MAX), out, bytes received
+ * @flags: must be zero
+ * @timeout_ns: RECV: absolute CLOCK_MONOTONIC deadline as in
+ *	&struct drm_lumen_wait (0 polls); SEND: must be zero
+ * @reserved: must be zero
+ *
+ * Directed-route management packets (docs/hw-spec.md 13.6) let a fabric
+ * manager discover and program chips it has no route to. SEND needs
+ * CAP_SYS_ADMIN; -EINVAL when the card refuses the packet (the kernel log
+ * says why), -EHOSTUNREACH when its first port is not UP. RECV returns the
+ * oldest answer or trap that reached this chip; the driver keeps at most
+ * 256 (older ones are dropped and counted). RECV needs CAP_SYS_ADMIN,
+ * -ETIME when the deadline passes first.
+ */
+struct drm_lumen_mgmt {
+	__u64 data;
+	__u32 size;
+	__u32 flags;
+	__u64 timeout_ns;
+	__u64 reserved;
 };
 
 #define DRM_IOCTL_LUMEN_GET_PARAM \
@@ -717,6 +950,18 @@ struct drm_lumen_wait {
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_SUBMIT, struct drm_lumen_submit)
 #define DRM_IOCTL_LUMEN_WAIT \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_WAIT, struct drm_lumen_wait)
+#define DRM_IOCTL_LUMEN_WINDOW_OPEN \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_WINDOW_OPEN, struct drm_lumen_window_open)
+#define DRM_IOCTL_LUMEN_WINDOW_CLOSE \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_LUMEN_WINDOW_CLOSE, struct drm_lumen_window_close)
+#define DRM_IOCTL_LUMEN_ROUTE \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_LUMEN_ROUTE, struct drm_lumen_route)
+#define DRM_IOCTL_LUMEN_PORT_CTRL \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_PORT_CTRL, struct drm_lumen_port_ctrl)
+#define DRM_IOCTL_LUMEN_MGMT_SEND \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_LUMEN_MGMT_SEND, struct drm_lumen_mgmt)
+#define DRM_IOCTL_LUMEN_MGMT_RECV \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_MGMT_RECV, struct drm_lumen_mgmt)
 
 #if defined(__cplusplus)
 }
