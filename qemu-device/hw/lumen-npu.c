@@ -80,6 +80,7 @@ static void lumen_reset_state(LumenState *s, bool power_on)
     lumen_inject_reset(s);
     lumen_telemetry_reset(s, power_on);
     lumen_link_reset(s);
+    lumen_remote_reset(s);
     s->scratch = 0;
     /* RESET_DONE reports a completed soft reset until the next BOOT. */
     s->dev_status = power_on ? 0 : LUMEN_DEVSTS_RESET_DONE;
@@ -175,7 +176,9 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
     lumen_boot_init(s);
     lumen_mbox_init(s);
     lumen_engine_init(s);
+    lumen_remote_init(s);
     if (!lumen_link_init(s, errp)) {
+        lumen_remote_exit(s);
         lumen_engine_exit(s);
         lumen_mbox_exit(s);
         lumen_boot_exit(s);
@@ -192,6 +195,7 @@ static void lumen_exit(PCIDevice *pdev)
     LumenState *s = LUMEN_NPU(pdev);
 
     lumen_link_exit(s);
+    lumen_remote_exit(s);
     lumen_engine_exit(s);
     lumen_mbox_exit(s);
     lumen_boot_exit(s);

@@ -29,6 +29,8 @@
 #include "hw/pci/pci_device.h"
 #include "chardev/char-fe.h"
 #include "qom/object.h"
+#include "lumen-route.h"
+#include "lumen-remote.h"
 #include "lumen/lumen_iface.h"
 #include "lumen/lumen_fiber.h"
 
@@ -252,6 +254,7 @@ struct LumenState {
     LumenQueue queues[LUMEN_QUEUES_MAX];
     LumenEngine engine;
     LumenLink link;
+    LumenRemote *remote;            /* lumen-remote.c */
 };
 
 /* lumen-npu.c */

@@ -139,7 +139,8 @@ static bool lumen_block_read(LumenState *s, hwaddr addr, uint32_t *val)
     if (addr >= LUMEN_REG_QUEUE_BASE && addr < LUMEN_REG_QUEUE_END) {
         return lumen_queue_read(s, addr, val);
     }
-    return lumen_link_read(s, addr, val);
+    return lumen_remote_reg_read(s, addr, val) ||
+           lumen_link_read(s, addr, val);
 }
 
 /* Route a write; false means a reserved offset, a bad register access. */
@@ -164,7 +165,8 @@ static bool lumen_block_write(LumenState *s, hwaddr addr, uint32_t val)
     if (addr >= LUMEN_REG_QUEUE_BASE && addr < LUMEN_REG_QUEUE_END) {
         return lumen_queue_write(s, addr, val);
     }
-    return lumen_link_write(s, addr, val);
+    return lumen_remote_reg_write(s, addr, val) ||
+           lumen_link_write(s, addr, val);
 }
 
 static uint64_t lumen_regs_read(void *opaque, hwaddr addr, unsigned size)
