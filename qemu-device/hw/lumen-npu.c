@@ -80,6 +80,7 @@ static void lumen_reset_state(LumenState *s, bool power_on)
     lumen_inject_reset(s);
     lumen_telemetry_reset(s, power_on);
     lumen_link_reset(s);
+    lumen_route_reset(s);
     lumen_remote_reset(s);
     s->scratch = 0;
     /* RESET_DONE reports a completed soft reset until the next BOOT. */
@@ -177,7 +178,9 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
     lumen_mbox_init(s);
     lumen_engine_init(s);
     lumen_remote_init(s);
+    lumen_route_init(s);
     if (!lumen_link_init(s, errp)) {
+        lumen_route_exit(s);
         lumen_remote_exit(s);
         lumen_engine_exit(s);
         lumen_mbox_exit(s);
@@ -195,6 +198,7 @@ static void lumen_exit(PCIDevice *pdev)
     LumenState *s = LUMEN_NPU(pdev);
 
     lumen_link_exit(s);
+    lumen_route_exit(s);
     lumen_remote_exit(s);
     lumen_engine_exit(s);
     lumen_mbox_exit(s);

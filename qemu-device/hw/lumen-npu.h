@@ -15,7 +15,10 @@
  *   lumen-engine.c     descriptor fetch, validation and execution (BH)
  *   lumen-mmu.c        device MMU: contexts, table walk, TLB, fault record
  *   lumen-inject.c     test-only fault injection block
- *   lumen-link.c       optical link ports: fiber chardevs, training
+ *   lumen-link.c       optical link ports: fiber chardevs, training,
+ *                      reliable link layer (seq, ACK/NAK, replay, credits)
+ *   lumen-route.c      packets, route table, forwarding, local delivery
+ *   lumen-remote.c     remote windows and remote memory operations
  *
  * Locking: everything runs under the BQL (MMIO callbacks, bottom halves and
  * timers of the main loop), so the state needs no lock of its own.
@@ -254,6 +257,7 @@ struct LumenState {
     LumenQueue queues[LUMEN_QUEUES_MAX];
     LumenEngine engine;
     LumenLink link;
+    LumenRoute route;               /* lumen-route.c */
     LumenRemote *remote;            /* lumen-remote.c */
 };
 

@@ -7,9 +7,73 @@
 #ifndef HW_MISC_LUMEN_ROUTE_H
 #define HW_MISC_LUMEN_ROUTE_H
 
+#include "qemu/queue.h"
 #include "lumen/lumen_remote.h"
+#include "lumen/lumen_link.h"
 
 typedef struct LumenState LumenState;
+typedef struct LumenLinkPort LumenLinkPort;
+
+/*
+ * A packet held by the chip: created here, or received and not yet
+ * consumed or forwarded. One allocation carries the fiber record header,
+ * the per-hop DATA header and the packet, so that a frame goes to the
+ * socket with one copy and the packet is never copied between hops.
+ */
+#define LUMEN_PKT_HEADROOM      (16 + 32)   /* fiber record + hop header */
+#define LUMEN_PKT_NO_PORT       0xff        /* created here: no input port */
+
+typedef struct LumenPkt {
+    QTAILQ_ENTRY(LumenPkt) next;    /* the one queue that holds it */
+    uint32_t len;                   /* packet bytes (e2e header + payload) */
+    uint32_t seq;                   /* hop seq while in a replay buffer */
+    uint32_t in_gen;                /* in_port's GENERATION when it arrived */
+    uint8_t in_port;                /* LUMEN_PKT_NO_PORT if created here */
+    uint8_t in_vc;                  /* VC it arrived on (its credit) */
+    uint8_t in_flags;               /* hop flags it arrived with */
+    uint8_t ttl;                    /* TTL it leaves with */
+    uint8_t class;                  /* 0 requests, 1 answers, 2 management */
+    uint8_t vc;                     /* output VC once routed */
+    bool holds_credit;              /* owns a receive buffer of in_port */
+    bool stalled;                   /* counted in CREDIT_STALLS already */
+    bool sent;                      /* written to the fiber at least once */
+    bool detour;                    /* leaves with LUMEN_HOP_F_DETOUR */
+    uint8_t buf[];                  /* LUMEN_PKT_HEADROOM, then the packet */
+} LumenPkt;
+
+typedef QTAILQ_HEAD(, LumenPkt) LumenPktQueue;
+
+static inline struct lumen_pkt_hdr *lumen_pkt_hdr(LumenPkt *p)
+{
+    return (struct lumen_pkt_hdr *)(p->buf + LUMEN_PKT_HEADROOM);
+}
+
+static inline uint8_t *lumen_pkt_payload(LumenPkt *p)
+{
+    return p->buf + LUMEN_PKT_HEADROOM + sizeof(struct lumen_pkt_hdr);
+}
+
+/* Route table, chip counters and the local delivery queue. */
+typedef struct LumenRoute {
+    uint32_t table[LUMEN_ROUTE_TABLE_SIZE];
+    uint32_t index;                 /* ROUTE_INDEX */
+    uint32_t ttl_default;           /* TTL_DEFAULT */
+    uint64_t fwd_pkts;
+    uint32_t no_route_drops;
+    uint32_t ttl_drops;
+    uint32_t lane_errors;
+    uint32_t reroute_drops;
+    uint32_t bad_pkts;
+    LumenPktQueue local;            /* created for this chip: BH delivers */
+    QEMUBH *local_bh;
+} LumenRoute;
+
+void lumen_route_init(LumenState *s);
+void lumen_route_exit(LumenState *s);
+void lumen_route_reset(LumenState *s);
+
+LumenPkt *lumen_pkt_new(uint32_t len);
+void lumen_pkt_free(LumenPkt *p);
 
 /*
  * Send a packet this chip creates: fills in hdr->crc32 (end-to-end CRC),
