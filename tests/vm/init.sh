@@ -9,10 +9,11 @@
 # Results are marker lines in the kernel log, parsed by tests/vm/run:
 #   LUMEN-VM-EXIT=<n>            the command ran and exited with status n
 #   LUMEN-VM-SETUP-FAILED=<why>  the command could not be run
-# /lumen/config (written per run) sets LUMEN_MODULE (module to modprobe,
-# empty for none), LUMEN_CWD, LUMEN_OUTPUT (virtio or serial), the exported
-# LUMEN_VM_* description of the machine (and LUMEN_FABRIC_CTL with --fabric)
-# and the command as positional parameters.
+# /lumen/config (written per run and guest) sets LUMEN_MODULE (module to
+# modprobe, empty for none), LUMEN_CWD, LUMEN_OUTPUT (virtio or serial), the
+# exported LUMEN_VM_* description of the machine (LUMEN_FABRIC_CTL with
+# --fabric; LUMEN_VM_MGMT_* with several guests) and the command as
+# positional parameters.
 
 PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin
 export PATH
@@ -66,6 +67,7 @@ LUMEN_CWD=/tmp
 LUMEN_OUTPUT=serial
 # shellcheck source=/dev/null
 . /lumen/config
+[ "${LUMEN_VM_GUESTS:-1}" -le 1 ] || hostname "lumen-vm-g$LUMEN_VM_GUEST"
 
 # The command's output channel: a virtio-serial port named lumen.output
 # (fast; writes return once QEMU has the data) or else ttyS1 (raw mode, so
@@ -106,6 +108,38 @@ if [ -n "${LUMEN_FABRIC_CTL:-}" ]; then
 		n=$((n + 1))
 	done
 	[ -c "$LUMEN_FABRIC_CTL" ] || setup_failed "fabric control port $LUMEN_FABRIC_CTL not found"
+fi
+
+# With several guests: the management Ethernet, a virtio-net NIC with MAC
+# LUMEN_VM_MGMT_MAC on one segment with the other guests, gets the static
+# address LUMEN_VM_MGMT_IP/24.
+if [ -n "${LUMEN_VM_MGMT_IP:-}" ]; then
+	modout=$(modprobe virtio_net 2>&1) || setup_failed "modprobe virtio_net: $modout"
+	dev="" n=0
+	while [ -z "$dev" ] && [ $n -lt 100 ]; do
+		for d in /sys/class/net/*; do
+			[ "$(cat "$d/address" 2>/dev/null)" = "$LUMEN_VM_MGMT_MAC" ] && dev=${d##*/}
+		done
+		[ -n "$dev" ] || sleep 0.05
+		n=$((n + 1))
+	done
+	[ -n "$dev" ] || setup_failed "no network interface with MAC $LUMEN_VM_MGMT_MAC (management Ethernet)"
+	# QEMU's multicast segment echoes a guest's own frames back to it:
+	# IPv6 duplicate address detection would fail on them, and is not used.
+	echo 1 >"/proc/sys/net/ipv6/conf/$dev/disable_ipv6" 2>/dev/null
+	if ! ip addr add "$LUMEN_VM_MGMT_IP/24" dev "$dev" || ! ip link set "$dev" up; then
+		setup_failed "cannot configure $dev as $LUMEN_VM_MGMT_IP/24"
+	fi
+	n=0
+	while [ "$(cat "/sys/class/net/$dev/operstate")" != up ] && [ $n -lt 100 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	[ "$(cat "/sys/class/net/$dev/operstate")" = up ] ||
+		setup_failed "management interface $dev is $(cat "/sys/class/net/$dev/operstate") after 5 s"
+	LUMEN_VM_MGMT_DEV=$dev
+	export LUMEN_VM_MGMT_DEV
+	kmsg "management Ethernet: $dev $LUMEN_VM_MGMT_IP/24"
 fi
 
 if [ -n "$LUMEN_MODULE" ]; then
