@@ -28,8 +28,8 @@ static void lumen_notify(LumenState *s, unsigned int vector)
 
 /*
  * Raise non-queue causes: MBOX and BOOT share LUMEN_VEC_MBOX, ERROR and
- * MMU_FAULT share LUMEN_VEC_ERROR, LINK has LUMEN_VEC_LINK. Causes raised
- * together on one vector send one message.
+ * MMU_FAULT share LUMEN_VEC_ERROR, LINK and MGMT share LUMEN_VEC_LINK.
+ * Causes raised together on one vector send one message.
  */
 void lumen_irq_raise(LumenState *s, uint32_t cause)
 {
@@ -42,7 +42,7 @@ void lumen_irq_raise(LumenState *s, uint32_t cause)
     if (cause & (LUMEN_INT_ERROR | LUMEN_INT_MMU_FAULT)) {
         lumen_notify(s, LUMEN_VEC_ERROR);
     }
-    if (cause & LUMEN_INT_LINK) {
+    if (cause & (LUMEN_INT_LINK | LUMEN_INT_MGMT)) {
         lumen_notify(s, LUMEN_VEC_LINK);
     }
 }

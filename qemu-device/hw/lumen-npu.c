@@ -41,6 +41,11 @@ static bool lumen_check_properties(LumenState *s, Error **errp)
                    s->num_queues, LUMEN_QUEUES_MIN, LUMEN_QUEUES_MAX);
         return false;
     }
+    if (s->chip_id > LUMEN_CHIP_ID_MAX) {
+        error_setg(errp, "lumen-npu: chip-id %u is outside [0, %u]",
+                   s->chip_id, LUMEN_CHIP_ID_MAX);
+        return false;
+    }
     if (s->num_link_ports > LUMEN_LINK_PORTS_MAX) {
         error_setg(errp, "lumen-npu: link-ports %u is outside [0, %u]",
                    s->num_link_ports, LUMEN_LINK_PORTS_MAX);
@@ -81,6 +86,7 @@ static void lumen_reset_state(LumenState *s, bool power_on)
     lumen_telemetry_reset(s, power_on);
     lumen_link_reset(s);
     lumen_route_reset(s);
+    lumen_mgmt_reset(s);
     lumen_remote_reset(s);
     s->scratch = 0;
     /* RESET_DONE reports a completed soft reset until the next BOOT. */
@@ -179,7 +185,9 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
     lumen_engine_init(s);
     lumen_remote_init(s);
     lumen_route_init(s);
+    lumen_mgmt_init(s);
     if (!lumen_link_init(s, errp)) {
+        lumen_mgmt_exit(s);
         lumen_route_exit(s);
         lumen_remote_exit(s);
         lumen_engine_exit(s);
@@ -198,6 +206,7 @@ static void lumen_exit(PCIDevice *pdev)
     LumenState *s = LUMEN_NPU(pdev);
 
     lumen_link_exit(s);
+    lumen_mgmt_exit(s);
     lumen_route_exit(s);
     lumen_remote_exit(s);
     lumen_engine_exit(s);

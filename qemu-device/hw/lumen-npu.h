@@ -18,6 +18,7 @@
  *   lumen-link.c       optical link ports: fiber chardevs, training,
  *                      reliable link layer (seq, ACK/NAK, replay, credits)
  *   lumen-route.c      packets, route table, forwarding, local delivery
+ *   lumen-mgmt.c       directed-route management packets and agent, traps
  *   lumen-remote.c     remote windows and remote memory operations
  *
  * Locking: everything runs under the BQL (MMIO callbacks, bottom halves and
@@ -33,6 +34,7 @@
 #include "chardev/char-fe.h"
 #include "qom/object.h"
 #include "lumen-route.h"
+#include "lumen-mgmt.h"
 #include "lumen-remote.h"
 #include "lumen/lumen_iface.h"
 #include "lumen/lumen_fiber.h"
@@ -156,10 +158,12 @@ typedef struct LumenEngine {
 /*
  * One optical link port (lumen-link.c). The fiber side (chardev, record
  * framing, light) is physical and survives a device reset; the rest are
- * the port's registers and training state, which a reset clears.
+ * the port's registers, training and link-layer state, which a reset
+ * clears.
  */
 #define LUMEN_LINK_RX_BUF   (2 * (16 + LUMEN_FIBER_MAX_PAYLOAD))
 #define LUMEN_LINK_TXQ_MAX  (64 * 1024)     /* bytes queued for the socket */
+#define LUMEN_LINK_TXQ_DATA (32 * 1024)     /* DATA stops here: control goes on */
 
 typedef struct LumenLinkPort {
     struct LumenState *s;
@@ -191,12 +195,45 @@ typedef struct LumenLinkPort {
     uint32_t crc_errors;
     uint32_t frame_errors;
     uint32_t down_events;
-    QEMUTimer *timer;               /* training period / keepalive */
+    QEMUTimer *timer;               /* training, keepalive, ERROR hold-off */
+
+    /*
+     * Reliable link layer (13.3): sequence spaces and credits restart
+     * whenever the port goes UP. The replay buffer holds the DATA frames
+     * sent and not yet acknowledged, in seq order; tx_next is the first of
+     * them not yet written to the socket (NULL: all written).
+     */
+    uint32_t tx_seq;                /* seq of the next new DATA frame */
+    uint32_t tx_acked;              /* oldest seq not acknowledged */
+    uint32_t tx_sent[LUMEN_LINK_NUM_VCS];   /* new frames per VC since UP */
+    uint32_t tx_limit[LUMEN_LINK_NUM_VCS];  /* neighbour's credit_limit */
+    LumenPktQueue replay;
+    LumenPkt *tx_next;
+    LumenPktQueue waitq[LUMEN_LINK_NUM_VCS];    /* waiting for credit */
+    uint32_t replays;               /* replays without ACK progress */
+    QEMUTimer *replay_timer;
+    uint32_t rx_seq;                /* next seq expected */
+    uint32_t rx_accepted[LUMEN_LINK_NUM_VCS];
+    uint32_t rx_limit[LUMEN_LINK_NUM_VCS];  /* credit_limit granted */
+    bool nak_pending;               /* NAKed, expected frame not yet in */
+    bool ack_pending;               /* an ACK is due (LumenLink.ack_bh) */
+
+    /* Link-layer counters (13.5). */
+    uint32_t retransmits;
+    uint32_t naks_rx, naks_tx;
+    uint32_t replay_timeouts;
+    uint32_t ttl_drops;
+    uint32_t credit_stalls;
+    uint32_t failovers;
+    uint32_t retrains;
+    uint32_t seq_errors;
+    uint64_t data_tx, data_rx;
 } LumenLinkPort;
 
 typedef struct LumenLink {
     LumenLinkPort ports[LUMEN_LINK_PORTS_MAX];
     uint32_t changed;               /* LINK_CHANGED */
+    QEMUBH *ack_bh;                 /* sends the ACKs that are due */
     Error *blocker;                 /* migration blocker while chardevs */
 } LumenLink;
 
@@ -258,6 +295,7 @@ struct LumenState {
     LumenEngine engine;
     LumenLink link;
     LumenRoute route;               /* lumen-route.c */
+    LumenMgmt mgmt;                 /* lumen-mgmt.c */
     LumenRemote *remote;            /* lumen-remote.c */
 };
 
@@ -360,5 +398,14 @@ void lumen_link_reset(LumenState *s);
 bool lumen_link_post_load(LumenState *s);
 bool lumen_link_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_link_write(LumenState *s, hwaddr addr, uint32_t val);
+bool lumen_link_port_up(LumenState *s, unsigned int port);
+bool lumen_link_set_ctrl(LumenState *s, unsigned int port, uint32_t ctrl);
+void lumen_link_enqueue(LumenState *s, unsigned int port, LumenPkt *p);
+void lumen_link_free_credit(LumenState *s, LumenPkt *p);
+uint32_t lumen_link_port_state(LumenState *s, unsigned int port,
+                               uint32_t *ctrl, uint32_t *peer_chip,
+                               uint32_t *peer_port);
+void lumen_link_port_counters(LumenState *s, unsigned int port,
+                              uint32_t *words, unsigned int n);
 
 #endif /* HW_MISC_LUMEN_NPU_H */

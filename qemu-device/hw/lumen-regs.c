@@ -140,6 +140,8 @@ static bool lumen_block_read(LumenState *s, hwaddr addr, uint32_t *val)
         return lumen_queue_read(s, addr, val);
     }
     return lumen_remote_reg_read(s, addr, val) ||
+           lumen_route_reg_read(s, addr, val) ||
+           lumen_mgmt_reg_read(s, addr, val) ||
            lumen_link_read(s, addr, val);
 }
 
@@ -166,6 +168,8 @@ static bool lumen_block_write(LumenState *s, hwaddr addr, uint32_t val)
         return lumen_queue_write(s, addr, val);
     }
     return lumen_remote_reg_write(s, addr, val) ||
+           lumen_route_reg_write(s, addr, val) ||
+           lumen_mgmt_reg_write(s, addr, val) ||
            lumen_link_write(s, addr, val);
 }
 

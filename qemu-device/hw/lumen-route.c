@@ -1,10 +1,16 @@
 /*
  * Lumen N1 accelerator: packets, route table and forwarding
- * (docs/hw-spec.md 13.4).
+ * (docs/hw-spec.md 13.4), and the route registers of 13.5.
  *
- * Packets live in LumenPkt buffers (lumen-route.h). A packet this chip
- * creates for its own id goes to the local queue and a bottom half hands
- * it to the consumer, so lumen_route_send() never re-enters its caller.
+ * Packets live in LumenPkt buffers (lumen-route.h). Every packet the chip
+ * creates or accepts from a link comes here: one for this chip is
+ * consumed (management packets by lumen-mgmt.c, the rest by
+ * lumen_remote_rx() after the end-to-end checks), a transit packet is
+ * looked up in the route table and queued on its output port and VC
+ * (lumen-link.c), where it waits for credit while still holding its
+ * receive buffer upstream. A packet this chip creates for its own id goes
+ * to the local queue and a bottom half hands it over, so
+ * lumen_route_send() never re-enters its caller.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,6 +23,7 @@
 #include "trace.h"
 
 #define PKT_HDR_SIZE    ((uint32_t)sizeof(struct lumen_pkt_hdr))
+#define CLASS_MGMT      2
 
 LumenPkt *lumen_pkt_new(uint32_t len)
 {
@@ -34,15 +41,14 @@ void lumen_pkt_free(LumenPkt *p)
 }
 
 /* End-to-end CRC: the 64-byte header with crc32 zero, then the payload. */
-static uint32_t lumen_pkt_crc(const uint8_t *pkt, uint32_t len)
+uint32_t lumen_pkt_crc(const uint8_t *pkt, uint32_t len)
 {
     static const uint8_t zero[4];
     uLong crc = crc32(0L, Z_NULL, 0);
 
     crc = crc32(crc, pkt, 24);
     crc = crc32(crc, zero, sizeof(zero));
-    crc = crc32(crc, pkt + 28, len - 28);
-    return crc;
+    return crc32(crc, pkt + 28, len - 28);
 }
 
 /* VC class of an op: 0 requests, 1 answers, 2 management; -1 unknown. */
@@ -58,7 +64,7 @@ static int lumen_pkt_class(uint8_t op)
     case LUMEN_PKT_ATOMIC_RESP:
         return 1;
     case LUMEN_PKT_MGMT:
-        return 2;
+        return CLASS_MGMT;
     default:
         return -1;
     }
@@ -66,8 +72,9 @@ static int lumen_pkt_class(uint8_t op)
 
 /*
  * The checks of 13.4 where a packet is consumed: end-to-end CRC, a known
- * op, flags zero, and a payload only where one belongs, no longer than the
- * op's bytes of packet pkt. NULL if the packet is fine.
+ * op of the class it travelled in, flags zero, and a payload only where
+ * one belongs, no longer than the op's bytes of packet pkt. NULL if the
+ * packet is fine.
  */
 static const char *lumen_pkt_check(LumenPkt *p)
 {
@@ -78,8 +85,8 @@ static const char *lumen_pkt_check(LumenPkt *p)
     if (le32_to_cpu(h->crc32) != lumen_pkt_crc((uint8_t *)h, p->len)) {
         return "end-to-end CRC";
     }
-    if (lumen_pkt_class(h->op) < 0 || h->flags) {
-        return "unknown op or flags";
+    if (lumen_pkt_class(h->op) != p->class || h->flags) {
+        return "op unknown or not of its VC class, or flags set";
     }
     switch (h->op) {
     case LUMEN_PKT_WRITE:
@@ -98,7 +105,7 @@ static const char *lumen_pkt_check(LumenPkt *p)
     }
 }
 
-static void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why)
+void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why)
 {
     struct lumen_pkt_hdr *h = lumen_pkt_hdr(p);
 
@@ -110,18 +117,27 @@ static void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why)
                            le32_to_cpu(h->dst_chip), why);
 }
 
-/* A packet for this chip: check it, hand it over, free it. */
+void lumen_route_drop(LumenState *s, LumenPkt *p)
+{
+    lumen_link_free_credit(s, p);
+    lumen_pkt_free(p);
+}
+
+/*
+ * A packet for this chip: check it, hand it over, then free its receive
+ * buffer (lumen_remote_rx() copies what it keeps).
+ */
 static void lumen_route_consume(LumenState *s, LumenPkt *p)
 {
     const char *why = lumen_pkt_check(p);
 
     if (why) {
         lumen_route_bad_pkt(s, p, why);
-    } else if (lumen_pkt_hdr(p)->op != LUMEN_PKT_MGMT) {
+    } else {
         lumen_remote_rx(s, lumen_pkt_hdr(p), lumen_pkt_payload(p),
                         p->len - PKT_HDR_SIZE);
     }
-    lumen_pkt_free(p);
+    lumen_route_drop(s, p);
 }
 
 static void lumen_route_local_bh(void *opaque)
@@ -137,14 +153,203 @@ static void lumen_route_local_bh(void *opaque)
     }
 }
 
+/*
+ * A request this chip cannot route (no route, TTL out) is answered with
+ * UNREACHABLE, so that its source fails fast (13.4 step 4).
+ */
+static void lumen_route_unreachable(LumenState *s, LumenPkt *p)
+{
+    struct lumen_pkt_hdr *h = lumen_pkt_hdr(p);
+    struct lumen_pkt_hdr a = {
+        .src_chip = cpu_to_le32(s->chip_id),
+        .dst_chip = h->src_chip,
+        .stream = h->stream,
+        .epoch = h->epoch,
+        .msg = h->msg,
+        .pkt = h->pkt,
+        .status = LUMEN_STATUS_UNREACHABLE,
+        .aop = h->aop,
+        .window = h->window,
+        .offset = h->offset,
+        .size = h->size,
+    };
+
+    if (p->class != 0 || p->in_port == LUMEN_PKT_NO_PORT) {
+        return;                 /* answers are not answered; ours fail */
+    }
+    switch (h->op) {
+    case LUMEN_PKT_WRITE:
+        a.op = LUMEN_PKT_ACK;
+        break;
+    case LUMEN_PKT_READ_REQ:
+        a.op = LUMEN_PKT_READ_RESP;
+        break;
+    case LUMEN_PKT_ATOMIC:
+        a.op = LUMEN_PKT_ATOMIC_RESP;
+        break;
+    default:
+        return;                 /* not a request: the target drops it */
+    }
+    lumen_route_send(s, &a, NULL, 0);
+}
+
+/*
+ * Output port of @p by route word @w (13.4 step 3), or -1. A packet on a
+ * detour tries the alternative port first and never turns back through
+ * the port it came in on, so a detour does not bounce.
+ */
+static int lumen_route_pick(LumenState *s, LumenPkt *p, uint32_t w,
+                            bool *alt)
+{
+    unsigned int port = w & LUMEN_ROUTE_W_PORT_MASK;
+    unsigned int altp = (w & LUMEN_ROUTE_W_ALT_MASK) >> LUMEN_ROUTE_W_ALT_SHIFT;
+    bool detour = p->in_flags & LUMEN_HOP_F_DETOUR;
+    unsigned int order[2] = { port, altp };
+    unsigned int i;
+
+    if (detour) {
+        order[0] = altp;
+        order[1] = port;
+    }
+    for (i = 0; i < 2; i++) {
+        if (detour && order[i] == p->in_port) {
+            continue;
+        }
+        if (lumen_link_port_up(s, order[i])) {
+            *alt = order[i] == altp && altp != port;
+            return order[i];
+        }
+    }
+    return -1;
+}
+
+enum lumen_route_verdict {
+    ROUTE_QUEUED,
+    ROUTE_NO_ROUTE,
+    ROUTE_LANE_ERROR,
+};
+
+/*
+ * Route @p (not for this chip, TTL already settled) and queue it on its
+ * output port and VC (13.4 steps 3 to 6). On failure @p is left to the
+ * caller.
+ */
+static enum lumen_route_verdict lumen_route_forward(LumenState *s,
+                                                    LumenPkt *p)
+{
+    uint32_t dst = le32_to_cpu(lumen_pkt_hdr(p)->dst_chip);
+    bool created = p->in_port == LUMEN_PKT_NO_PORT;
+    unsigned int lane;
+    uint32_t w;
+    bool alt = false;
+    bool fixed;
+    int port;
+
+    if (dst >= LUMEN_ROUTE_TABLE_SIZE) {
+        return ROUTE_NO_ROUTE;
+    }
+    w = s->route.table[dst];
+    if (!(w & LUMEN_ROUTE_W_VALID)) {
+        return ROUTE_NO_ROUTE;
+    }
+    port = lumen_route_pick(s, p, w, &alt);
+    if (port < 0) {
+        return ROUTE_NO_ROUTE;
+    }
+    fixed = w & LUMEN_ROUTE_W_FIXED_LANE;
+    if (fixed || created || port / 2 != p->in_port / 2 ||
+        port == p->in_port) {
+        lane = (w & LUMEN_ROUTE_W_LANE_MASK) >> LUMEN_ROUTE_W_LANE_SHIFT;
+    } else {
+        lane = p->in_vc & 1;    /* keeps its lane through the dimension */
+    }
+    if (!fixed && (s->link.ports[port].ctrl & LUMEN_LCTRL_DATELINE)) {
+        lane++;
+    }
+    if (lane >= LUMEN_LINK_LANES) {
+        return ROUTE_LANE_ERROR;
+    }
+    p->vc = 2 * p->class + lane;
+    p->detour = (p->in_flags & LUMEN_HOP_F_DETOUR) || alt;
+    if (alt) {
+        s->link.ports[port].failovers++;
+    }
+    lumen_link_enqueue(s, port, p);
+    return ROUTE_QUEUED;
+}
+
+/* A packet accepted from a link: consume, or forward with TTL - 1. */
+void lumen_route_rx(LumenState *s, LumenPkt *p)
+{
+    struct lumen_pkt_hdr *h = lumen_pkt_hdr(p);
+    uint32_t dst = le32_to_cpu(h->dst_chip);
+
+    p->class = p->in_vc == LUMEN_VC_MGMT ? CLASS_MGMT : p->in_vc / 2;
+    if (p->class == CLASS_MGMT) {
+        lumen_mgmt_rx(s, p);
+        return;
+    }
+    if (dst == s->chip_id) {
+        lumen_route_consume(s, p);
+        return;
+    }
+    if (!p->ttl) {
+        s->route.ttl_drops++;
+        s->link.ports[p->in_port].ttl_drops++;
+        trace_lumen_route_drop(s->chip_id, le32_to_cpu(h->src_chip), dst,
+                               "TTL ran out");
+        lumen_route_unreachable(s, p);
+        lumen_route_drop(s, p);
+        return;
+    }
+    p->ttl--;
+    switch (lumen_route_forward(s, p)) {
+    case ROUTE_QUEUED:
+        s->route.fwd_pkts++;
+        return;
+    case ROUTE_NO_ROUTE:
+        s->route.no_route_drops++;
+        trace_lumen_route_drop(s->chip_id, le32_to_cpu(h->src_chip), dst,
+                               "no route");
+        lumen_route_unreachable(s, p);
+        break;
+    case ROUTE_LANE_ERROR:
+        s->route.lane_errors++;
+        trace_lumen_route_drop(s->chip_id, le32_to_cpu(h->src_chip), dst,
+                               "lane past the last");
+        break;
+    }
+    lumen_route_drop(s, p);
+}
+
+/*
+ * A packet of a port that left UP, looked up again (13.3). Management
+ * packets follow their directed path, which is gone: dropped.
+ */
+void lumen_route_reroute(LumenState *s, LumenPkt *p)
+{
+    p->stalled = false;
+    if (p->class != CLASS_MGMT &&
+        lumen_route_forward(s, p) == ROUTE_QUEUED) {
+        return;
+    }
+    s->route.reroute_drops++;
+    trace_lumen_route_drop(s->chip_id,
+                           le32_to_cpu(lumen_pkt_hdr(p)->src_chip),
+                           le32_to_cpu(lumen_pkt_hdr(p)->dst_chip),
+                           "no way out after the port left UP");
+    lumen_route_drop(s, p);
+}
+
 uint32_t lumen_route_send(LumenState *s, struct lumen_pkt_hdr *hdr,
                           const void *payload, uint32_t len)
 {
     uint32_t dst = le32_to_cpu(hdr->dst_chip);
+    enum lumen_route_verdict v;
     LumenPkt *p;
+    int class = lumen_pkt_class(hdr->op);
 
-    if (len > LUMEN_PKT_PAYLOAD_MAX || lumen_pkt_class(hdr->op) < 0 ||
-        hdr->op == LUMEN_PKT_MGMT) {
+    if (len > LUMEN_PKT_PAYLOAD_MAX || class < 0 || class == CLASS_MGMT) {
         return LUMEN_STATUS_BAD_ARGUMENT;   /* a bug of the caller */
     }
     p = lumen_pkt_new(PKT_HDR_SIZE + len);
@@ -156,17 +361,117 @@ uint32_t lumen_route_send(LumenState *s, struct lumen_pkt_hdr *hdr,
     hdr->crc32 = cpu_to_le32(lumen_pkt_crc((uint8_t *)lumen_pkt_hdr(p),
                                            p->len));
     lumen_pkt_hdr(p)->crc32 = hdr->crc32;
-    p->class = lumen_pkt_class(hdr->op);
+    p->class = class;
+    p->ttl = s->route.ttl_default;
 
     if (dst == s->chip_id) {
         QTAILQ_INSERT_TAIL(&s->route.local, p, next);
         qemu_bh_schedule(s->route.local_bh);
         return LUMEN_STATUS_OK;
     }
-    /* Forwarding is not in yet: nothing leaves this chip. */
-    s->route.no_route_drops++;
+    v = lumen_route_forward(s, p);
+    if (v == ROUTE_QUEUED) {
+        return LUMEN_STATUS_OK;
+    }
+    if (v == ROUTE_LANE_ERROR) {
+        s->route.lane_errors++;
+    } else {
+        s->route.no_route_drops++;
+    }
+    trace_lumen_route_drop(s->chip_id, s->chip_id, dst,
+                           v == ROUTE_LANE_ERROR ? "lane past the last" :
+                           "no route");
     lumen_pkt_free(p);
     return LUMEN_STATUS_UNREACHABLE;
+}
+
+/* ---- Registers (13.5) ------------------------------------------------------ */
+
+bool lumen_route_reg_read(LumenState *s, hwaddr addr, uint32_t *val)
+{
+    LumenRoute *r = &s->route;
+
+    switch (addr) {
+    case LUMEN_REG_ROUTE_INDEX:
+        *val = r->index;
+        return true;
+    case LUMEN_REG_ROUTE_ENTRY:
+        *val = r->table[r->index];
+        return true;
+    case LUMEN_REG_ROUTE_SIZE:
+        *val = LUMEN_ROUTE_TABLE_SIZE;
+        return true;
+    case LUMEN_REG_LINK_CHIP_ID:
+        *val = s->chip_id;
+        return true;
+    case LUMEN_REG_TTL_DEFAULT:
+        *val = r->ttl_default;
+        return true;
+    case LUMEN_REG_FWD_PKTS_LO:
+        *val = (uint32_t)r->fwd_pkts;
+        return true;
+    case LUMEN_REG_FWD_PKTS_HI:
+        *val = r->fwd_pkts >> 32;
+        return true;
+    case LUMEN_REG_NO_ROUTE_DROPS:
+        *val = r->no_route_drops;
+        return true;
+    case LUMEN_REG_TTL_DROPS:
+        *val = r->ttl_drops;
+        return true;
+    case LUMEN_REG_LANE_ERRORS:
+        *val = r->lane_errors;
+        return true;
+    case LUMEN_REG_REROUTE_DROPS:
+        *val = r->reroute_drops;
+        return true;
+    case LUMEN_REG_BAD_PKTS:
+        *val = r->bad_pkts;
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool lumen_route_reg_write(LumenState *s, hwaddr addr, uint32_t val)
+{
+    LumenRoute *r = &s->route;
+    uint32_t dummy;
+
+    switch (addr) {
+    case LUMEN_REG_ROUTE_INDEX:
+        if (val >= LUMEN_ROUTE_TABLE_SIZE) {
+            lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
+                            "ROUTE_INDEX beyond the table");
+            return true;
+        }
+        r->index = val;
+        return true;
+    case LUMEN_REG_ROUTE_ENTRY:
+        if (val & LUMEN_ROUTE_W_RESERVED) {
+            lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
+                            "route word reserved bits set");
+            return true;
+        }
+        r->table[r->index] = val;
+        r->index = (r->index + 1) % LUMEN_ROUTE_TABLE_SIZE;
+        return true;
+    case LUMEN_REG_TTL_DEFAULT:
+        if (val < 1 || val > LUMEN_LINK_TTL_MAX) {
+            lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
+                            "TTL_DEFAULT outside 1..63");
+            return true;
+        }
+        r->ttl_default = val;
+        return true;
+    default:
+        if (!lumen_route_reg_read(s, addr, &dummy)) {
+            return false;
+        }
+        lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
+                        "write to a read-only register");
+        return true;
+    }
 }
 
 /* ---- Life cycle ------------------------------------------------------------ */

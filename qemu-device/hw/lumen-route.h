@@ -71,9 +71,21 @@ typedef struct LumenRoute {
 void lumen_route_init(LumenState *s);
 void lumen_route_exit(LumenState *s);
 void lumen_route_reset(LumenState *s);
+bool lumen_route_reg_read(LumenState *s, hwaddr addr, uint32_t *val);
+bool lumen_route_reg_write(LumenState *s, hwaddr addr, uint32_t val);
 
 LumenPkt *lumen_pkt_new(uint32_t len);
 void lumen_pkt_free(LumenPkt *p);
+uint32_t lumen_pkt_crc(const uint8_t *pkt, uint32_t len);
+
+/* A packet accepted from a link (lumen-link.c): consume or forward it. */
+void lumen_route_rx(LumenState *s, LumenPkt *p);
+/* A packet a port held when it left UP: route it again or drop it. */
+void lumen_route_reroute(LumenState *s, LumenPkt *p);
+/* Drop a packet (its receive buffer, if any, is freed). */
+void lumen_route_drop(LumenState *s, LumenPkt *p);
+/* Count a packet dropped where it was consumed (BAD_PKTS) and log why. */
+void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why);
 
 /*
  * Send a packet this chip creates: fills in hdr->crc32 (end-to-end CRC),

@@ -58,7 +58,8 @@ class Contract:
 
 
 C = Contract(['lumen_regs.h', 'lumen_fw_image.h', 'lumen_mbox.h',
-              'lumen_queue.h', 'lumen_mmu.h', 'lumen_link.h', 'lumen_fiber.h'])
+              'lumen_queue.h', 'lumen_mmu.h', 'lumen_link.h', 'lumen_fiber.h',
+              'lumen_remote.h', 'lumen_mgmt.h'])
 # Enumerators without "= value" are not parsed: LUMEN_INJECT_COUNT.
 INJECT_COUNT = C.LUMEN_INJECT_WEDGE_QUEUE + 1
 # The kinds INJECT_CTRL arms on a queue (NONE disarms); the rest are device
@@ -616,8 +617,8 @@ def register_access_rules(env):
     card.clear_errors()
     count = card.reg(C.LUMEN_REG_ERR_COUNT)
     # Reserved offsets read 0 without an error.
-    for off in (0x030, 0x108, 0x244, 0x328, 0x600, 0xc00, 0x2000, 0x7ffc,
-                0xa000, 0xfffc):
+    for off in (0x030, 0x108, 0x244, 0x328, 0x600, 0xc98, 0xcfc, 0x2800,
+                0x7ffc, 0xa000, 0xfffc):
         assert card.reg(off) == 0, hex(off)
     assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
     assert card.reg(C.LUMEN_REG_ERR_COUNT) == count
@@ -641,8 +642,8 @@ def register_access_rules(env):
         lambda: card.wreg(C.LUMEN_REG_MBOX_REQ_HEAD, 0),
         lambda: card.wreg(C.LUMEN_REG_TEMP_MC, 0),
         lambda: card.wreg(0x030, 0),
-        lambda: card.wreg(0x2000, 0),
-        lambda: card.wreg(C.LUMEN_REG_INT_MASK, 0x40),
+        lambda: card.wreg(0x2800, 0),
+        lambda: card.wreg(C.LUMEN_REG_INT_MASK, 0x80),
         lambda: card.wreg(C.LUMEN_REG_BOOT_CTRL, 2),
         lambda: card.wreg(C.LUMEN_REG_MBOX_RING_ORDER, 9),
         lambda: card.wreg(C.LUMEN_REG_POWER_CAP_MW, 0),
@@ -3041,7 +3042,7 @@ def link_register_rules(env):
         assert card.reg(lreg(p, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
         assert card.reg(lreg(p, C.LUMEN_LREG_PEER_CHIP)) == 0xffffffff
     bad = [
-        (lreg(0, C.LUMEN_LREG_CTRL), 2),
+        (lreg(0, C.LUMEN_LREG_CTRL), 4),
         (lreg(0, C.LUMEN_LREG_STATE), 0),
         (lreg(1, C.LUMEN_LREG_CRC_ERRORS), 0),
         (lreg(2, C.LUMEN_LREG_GENERATION), 1),
@@ -3299,6 +3300,111 @@ def link_fiber_fuzz(env):
         assert card.reg64(lreg(0, C.LUMEN_LREG_RX_PKTS_LO)) >= \
             400 * (round_ + 1)
     assert card.reg(C.LUMEN_REG_MAGIC) == C.LUMEN_MAGIC
+
+
+# ---- Link engine: management packets -----------------------------------------
+#
+# hw-spec 13.3-13.6. Several QEMUs cabled by lumen-fabric; the management
+# agent of every chip answers directed-route GET and SET, so management
+# packets exercise the link layer and the directed route end to end.
+
+MGMT_FMT = '<BBBBHBBIIQQII16s16s'
+MGMT_NAMES = ('version method attr flags status hop_count hop_ptr data_len '
+              'reserved0 tid mkey attr_mod reserved path return_path').split()
+assert struct.calcsize(MGMT_FMT) == C.LUMEN_MGMT_HDR_SIZE
+
+
+def mgmt_raw(method, attr, path=(), data=b'', tid=1, mkey=0, attr_mod=0,
+             **kw):
+    f = dict(version=C.LUMEN_MGMT_VERSION, flags=0, status=0, hop_ptr=0,
+             data_len=len(data), reserved0=0, reserved=0,
+             hop_count=len(path), return_path=b'')
+    f.update(kw)
+    return struct.pack(MGMT_FMT, f['version'], method, attr, f['flags'],
+                       f['status'], f['hop_count'], f['hop_ptr'],
+                       f['data_len'], f['reserved0'], tid, mkey, attr_mod,
+                       f['reserved'], bytes(path),
+                       bytes(f['return_path'])) + data
+
+
+def mgmt_parse(raw):
+    m = dict(zip(MGMT_NAMES, struct.unpack_from(MGMT_FMT, raw)))
+    m['data'] = raw[C.LUMEN_MGMT_HDR_SIZE:C.LUMEN_MGMT_HDR_SIZE +
+                    m['data_len']]
+    return m
+
+
+def mgmt_send(card, raw, length=None):
+    """Write @raw into MGMT_TX_BUF and send it; MGMT_TX_STATUS."""
+    padded = raw + b'\0' * (-len(raw) % 4)
+    for i in range(0, len(padded), 4):
+        card.wreg(C.LUMEN_REG_MGMT_TX_BUF + i,
+                  struct.unpack_from('<I', padded, i)[0])
+    card.wreg(C.LUMEN_REG_MGMT_TX_LEN, len(raw) if length is None else length)
+    return card.reg(C.LUMEN_REG_MGMT_TX_STATUS)
+
+
+def mgmt_recv(card, timeout=LINK_WAIT):
+    """Pop the head of the management receive queue (None on timeout)."""
+    deadline = time.monotonic() + timeout
+    while not card.reg(C.LUMEN_REG_MGMT_RX_COUNT):
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.005)
+    n = card.reg(C.LUMEN_REG_MGMT_RX_LEN)
+    raw = b''.join(struct.pack('<I', card.reg(C.LUMEN_REG_MGMT_RX_BUF + i))
+                   for i in range(0, n + 4, 4))
+    assert raw[n:] == bytes(len(raw) - n), 'MGMT_RX_BUF not zero past len'
+    card.wreg(C.LUMEN_REG_MGMT_RX_POP, 1)
+    return mgmt_parse(raw[:n])
+
+
+def mgmt_call(card, method, attr, path=(), status=C.LUMEN_STATUS_OK, **kw):
+    tid = kw.setdefault('tid', random.getrandbits(64))
+    sent = mgmt_send(card, mgmt_raw(method, attr, path, **kw))
+    assert sent == C.LUMEN_STATUS_OK, 'MGMT_TX_STATUS %d' % sent
+    m = mgmt_recv(card)
+    assert m is not None, 'no answer to method %d attr %d path %s' % (
+        method, attr, list(path))
+    assert (m['tid'], m['method'], m['attr'], m['flags'], m['hop_ptr']) == (
+        tid, C.LUMEN_MGMT_RESP, attr, C.LUMEN_MGMT_F_RETURN, 0), m
+    assert m['status'] == status, 'status %d, expected %d' % (m['status'],
+                                                              status)
+    return m
+
+
+def mgmt_get(card, attr, path=(), **kw):
+    return mgmt_call(card, C.LUMEN_MGMT_GET, attr, path, **kw)
+
+
+def parse_info(data):
+    chip, nports, mkey_set, _, size, hw = struct.unpack_from('<IBBHII', data)
+    serial = data[16:48].rstrip(b'\0').decode()
+    ports = [struct.unpack_from('<BBHII', data, 48 + 12 * p)
+             for p in range(nports)]
+    return dict(chip=chip, nports=nports, mkey_set=mkey_set, size=size,
+                hw=hw, serial=serial,
+                ports=[(st, ctrl, pc, pp) for st, ctrl, _, pc, pp in ports])
+
+
+def ring3(env, args=(), ports=(0, 1)):
+    """lumen-fabric ring:3, chips 0-2 with ports 0 (+x) and 1 (-x), all
+    enabled and UP: chip i +x <-> chip i+1 -x."""
+    fab = Fabric(env, 'ring:3', args)
+    cards = [link_card(env, fab.ports, c, ports, 'chip%d' % c)
+             for c in range(3)]
+    for c in cards:
+        for p in ports:
+            lit(c, p)
+            enable(c, p)
+    for c in cards:
+        for p in ports:
+            wait_state(c, p, C.LUMEN_LINK_UP)
+    return fab, cards
+
+
+def port_total(cards, reg, ports=(0, 1)):
+    return sum(c.reg(lreg(p, reg)) for c in cards for p in ports)
 
 
 # ---- Runner -----------------------------------------------------------------
