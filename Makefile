@@ -11,6 +11,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest test-link
+.PHONY: test-guests
 .PHONY: bench clean
 .PHONY: install examples test-examples
 
@@ -61,6 +62,13 @@ test-examples: examples guest-deps
 # Link ports on cards cabled in a ring by lumen-fabric.
 test-link: guest-deps
 	$(VM) --cards 4 --fabric ring -- lumen-guest-tests link
+
+# Two guests on one fabric and management Ethernet (tests/vm/guests-selftest):
+# ping, barrier, key exchange, ports trained across guests, a fiber cut from
+# a guest. About 45 s.
+test-guests: guest-deps
+	$(VM) --guests 2 --cards 1 --fabric ring --timeout 300 \
+	  --add tests/vm/guests-selftest -- /add/guests-selftest
 
 test: deps test-host test-device test-guest test-link test-examples
 
