@@ -194,31 +194,25 @@ static void lumen_route_unreachable(LumenState *s, LumenPkt *p)
 }
 
 /*
- * Output port of @p by route word @w (13.4 step 3), or -1. A packet on a
- * detour tries the alternative port first and never turns back through
- * the port it came in on, so a detour does not bounce.
+ * Output port of @p by route word @w (13.4 step 3), or -1: port, else
+ * alt_port. A packet on a detour never takes port back out of the port it
+ * arrived on (it would bounce): then only alt_port, so it keeps going
+ * round the long way.
  */
 static int lumen_route_pick(LumenState *s, LumenPkt *p, uint32_t w,
                             bool *alt)
 {
     unsigned int port = w & LUMEN_ROUTE_W_PORT_MASK;
     unsigned int altp = (w & LUMEN_ROUTE_W_ALT_MASK) >> LUMEN_ROUTE_W_ALT_SHIFT;
-    bool detour = p->in_flags & LUMEN_HOP_F_DETOUR;
-    unsigned int order[2] = { port, altp };
-    unsigned int i;
+    bool back = (p->in_flags & LUMEN_HOP_F_DETOUR) && port == p->in_port;
 
-    if (detour) {
-        order[0] = altp;
-        order[1] = port;
+    if (!back && lumen_link_port_up(s, port)) {
+        *alt = false;
+        return port;
     }
-    for (i = 0; i < 2; i++) {
-        if (detour && order[i] == p->in_port) {
-            continue;
-        }
-        if (lumen_link_port_up(s, order[i])) {
-            *alt = order[i] == altp && altp != port;
-            return order[i];
-        }
+    if (lumen_link_port_up(s, altp)) {
+        *alt = true;
+        return altp;
     }
     return -1;
 }

@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import zlib
@@ -3405,6 +3406,435 @@ def ring3(env, args=(), ports=(0, 1)):
 
 def port_total(cards, reg, ports=(0, 1)):
     return sum(c.reg(lreg(p, reg)) for c in cards for p in ports)
+
+
+# ---- Link engine: a fake neighbour chip ---------------------------------------
+#
+# To send what a real chip never would (and to see exactly what a card
+# forwards) the test plays the fabric and the neighbour chips itself: each
+# card port connects to a socket of the test, which answers HELLO, trains
+# the port and speaks the reliable link layer (13.2, 13.3) from Python.
+
+DATA_FMT = '<HBBIIBBHIIII'         # struct lumen_link_data_hdr
+ACK_FMT = '<HBBIIIQII8I'           # struct lumen_link_ack
+PKT_FMT = '<IIBBHIIIIBBHQQQQ'      # struct lumen_pkt_hdr
+assert struct.calcsize(DATA_FMT) == 32 and struct.calcsize(ACK_FMT) == 64
+assert struct.calcsize(PKT_FMT) == 64
+
+
+def frame_crc(f):
+    return zlib.crc32(f[:24] + b'\0' * 4 + f[28:])
+
+
+def with_crc(f, xor=0):
+    return f[:24] + struct.pack('<I', frame_crc(f) ^ xor) + f[28:]
+
+
+def packet(src, dst, op, payload=b'', stream=1, epoch=1, msg=1, pkt=0,
+           status=0, size=None, flags=0, crc_xor=0):
+    """A struct lumen_pkt_hdr with its end-to-end CRC, then @payload."""
+    size = len(payload) if size is None else size
+    h = struct.pack(PKT_FMT, src, dst, op, flags, stream, epoch, msg, pkt, 0,
+                    status, 0, 0, 0, 0, size, 0)
+    crc = zlib.crc32(h + payload) ^ crc_xor
+    return h[:24] + struct.pack('<I', crc) + h[28:] + payload
+
+
+def parse_packet(raw):
+    names = ('src dst op flags stream epoch msg pkt crc status aop window '
+             'key offset size arg').split()
+    h = dict(zip(names, struct.unpack_from(PKT_FMT, raw)))
+    h['payload'] = raw[64:]
+    h['crc_ok'] = zlib.crc32(raw[:24] + b'\0' * 4 + raw[28:]) == h['crc']
+    return h
+
+
+class Wire:
+    """One card port's connection to the test's fake fabric."""
+
+    def __init__(self, conn):
+        self.conn, self.buf = conn, b''
+        self.conn.settimeout(LINK_WAIT)
+        self.lock = threading.Lock()
+
+    def record(self):
+        while True:
+            if len(self.buf) >= 16:
+                ln, = struct.unpack_from('<I', self.buf, 8)
+                if len(self.buf) >= 16 + ln:
+                    rtype, payload = self.buf[3], self.buf[16:16 + ln]
+                    self.buf = self.buf[16 + ln:]
+                    return rtype, payload
+            data = self.conn.recv(65536)
+            if not data:
+                raise EOFError('the port closed the socket')
+            self.buf += data
+
+    def send(self, data):
+        with self.lock:
+            self.conn.sendall(data)
+
+    def frame(self, f):
+        self.send(fiber_rec(C.LUMEN_FIBER_DATA, f))
+
+
+class FakePlant:
+    """Accepts card ports, answers HELLO with light, keyed by port."""
+
+    def __init__(self, env):
+        self.path = os.path.join(env.workdir, 'plant.sock')
+        self.srv = socket.socket(socket.AF_UNIX)
+        self.srv.bind(self.path)
+        self.srv.listen(8)
+        self.srv.settimeout(LINK_WAIT)
+        self.peers = []
+        env.others.append(self)
+
+    def attach(self, n):
+        """Accept @n ports; {port: Wire}, each lit."""
+        wires = {}
+        for _ in range(n):
+            conn, _ = self.srv.accept()
+            w = Wire(conn)
+            rtype, hello = w.record()
+            assert rtype == C.LUMEN_FIBER_HELLO
+            port = hello[4]
+            w.send(fiber_rec(C.LUMEN_FIBER_HELLO_ACK, struct.pack(
+                '<IB3sII', C.LUMEN_FIBER_OK, 1, b'\0' * 3, port,
+                C.LUMEN_FIBER_MAX_PAYLOAD)))
+            wires[port] = w
+        return wires
+
+    def close(self):
+        for p in self.peers:
+            p.stop()
+        self.srv.close()
+
+
+class LinkPeer:
+    """A neighbour chip on one wire: trains, keeps the link alive, and
+    speaks 13.3. Received DATA packets land in self.data in order; with
+    auto_ack each is acknowledged and its credit returned at once."""
+
+    def __init__(self, plant, wire, chip, port, card_chip, card_port):
+        self.w, self.chip, self.port = wire, chip, port
+        self.card = (card_chip, card_port)
+        self.gen, self.card_gen, self.up = 1, None, False
+        self.auto_ack = True
+        self.tx_seq = 0
+        self.rx_seq = 0
+        self.consumed = [0] * C.LUMEN_LINK_NUM_VCS
+        self.data, self.acks, self.seen = [], [], []
+        self.cv = threading.Condition()
+        self.running = True
+        plant.peers.append(self)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
+        self.ticker.start()
+
+    def stop(self):
+        self.running = False
+        try:
+            self.w.conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.w.conn.close()
+
+    def train(self):
+        heard = self.card + (self.card_gen,) if self.card_gen else None
+        self.w.frame(train_frame(self.chip, self.port, self.gen, heard=heard,
+                                 up=self.up))
+
+    def ack(self, nak=False, next_seq=None, credits=None, gen=None):
+        credits = credits or [C.LUMEN_LINK_VC_CREDITS + c
+                              for c in self.consumed]
+        f = struct.pack(ACK_FMT, C.LUMEN_LINK_MAGIC, 0,
+                        C.LUMEN_LINK_FRAME_NAK if nak else
+                        C.LUMEN_LINK_FRAME_ACK,
+                        self.rx_seq if next_seq is None else next_seq,
+                        self.gen if gen is None else gen, 0, 0, 0, 0,
+                        *(credits + [0] * (8 - len(credits))))
+        self.w.frame(with_crc(f))
+
+    def _tick(self):
+        while self.running:
+            time.sleep(0.15)
+            try:
+                if self.card_gen:
+                    self.train()
+            except OSError:
+                return
+
+    def _read(self):
+        while self.running:
+            try:
+                rtype, f = self.w.record()
+            except (OSError, EOFError):
+                return
+            if rtype != C.LUMEN_FIBER_DATA:
+                continue
+            with self.cv:
+                self._frame(f)
+                self.cv.notify_all()
+
+    def _frame(self, f):
+        crc_ok = len(f) >= 32 and struct.unpack_from('<I', f, 24)[0] == \
+            frame_crc(f)
+        ftype = f[3]
+        if ftype == C.LUMEN_LINK_FRAME_TRAIN:
+            chip, port, _, flags, gen = struct.unpack_from('<IBBHI', f, 4)
+            if self.card_gen != gen:
+                self.card_gen, self.up = gen, False
+                self.rx_seq, self.tx_seq = 0, 0
+                self.consumed = [0] * C.LUMEN_LINK_NUM_VCS
+                self.train()
+            elif flags & C.LUMEN_TRAIN_F_HEARD and not self.up:
+                self.up = True
+                self.train()
+        elif ftype == C.LUMEN_LINK_FRAME_DATA:
+            h = dict(zip('magic vc type seq len ttl flags r0 gen r1 crc r2'
+                         .split(), struct.unpack_from(DATA_FMT, f)))
+            h['crc_ok'] = crc_ok
+            self.seen.append(h)
+            if h['seq'] != self.rx_seq or not self.auto_ack:
+                return
+            self.rx_seq += 1
+            pkt = parse_packet(f[32:])
+            pkt['hop'] = h
+            self.data.append(pkt)
+            self.consumed[h['vc']] += 1
+            self.ack()
+        elif ftype in (C.LUMEN_LINK_FRAME_ACK, C.LUMEN_LINK_FRAME_NAK):
+            a = struct.unpack_from(ACK_FMT, f)
+            self.acks.append(dict(nak=ftype == C.LUMEN_LINK_FRAME_NAK,
+                                  next_seq=a[3], gen=a[4],
+                                  credits=list(a[9:14]), crc_ok=crc_ok))
+
+    def wait(self, pred, what, timeout=LINK_WAIT):
+        with self.cv:
+            if not self.cv.wait_for(pred, timeout):
+                raise AssertionError('peer chip %d: timed out waiting for %s'
+                                     % (self.chip, what))
+
+    def wait_up(self):
+        self.wait(lambda: self.up, 'UP')
+
+    def send(self, pkt, vc=0, ttl=8, flags=0, seq=None, gen=None, crc_xor=0,
+             **hdr):
+        """One DATA frame; seq defaults to the next one."""
+        if seq is None:
+            seq, self.tx_seq = self.tx_seq, self.tx_seq + 1
+        f = struct.pack(DATA_FMT, C.LUMEN_LINK_MAGIC, hdr.get('vc_raw', vc),
+                        C.LUMEN_LINK_FRAME_DATA, seq,
+                        hdr.get('len', len(pkt)), ttl, flags,
+                        hdr.get('r0', 0), self.gen if gen is None else gen,
+                        0, 0, 0) + pkt
+        self.w.frame(with_crc(f, crc_xor))
+
+    def last_ack(self):
+        with self.cv:
+            return self.acks[-1] if self.acks else None
+
+
+def fake_neighbours(env, chip, neighbours, props=''):
+    """One card (chip id @chip) whose ports are cabled to fake neighbour
+    chips: @neighbours maps card port -> (peer chip, peer port). Every
+    port enabled and UP; returns the card and {card port: LinkPeer}."""
+    plant = FakePlant(env)
+    card = link_card(env, plant.path, chip, sorted(neighbours), 'chip%d' % chip,
+                     props)
+    wires = plant.attach(len(neighbours))
+    peers = {p: LinkPeer(plant, wires[p], pc, pp, chip, p)
+             for p, (pc, pp) in neighbours.items()}
+    for p in neighbours:
+        enable(card, p)
+    for p, peer in peers.items():
+        peer.wait_up()
+        wait_state(card, p, C.LUMEN_LINK_UP)
+    return card, peers
+
+
+def set_routes(card, routes):
+    for dst, word in routes.items():
+        card.wreg(C.LUMEN_REG_ROUTE_INDEX, dst)
+        card.wreg(C.LUMEN_REG_ROUTE_ENTRY, word)
+
+
+def route_word(port, alt=0xf, lane=0, fixed=False):
+    return (1 << 31) | port | alt << 4 | lane << 8 | (1 << 9 if fixed else 0)
+
+
+def wait_reg(card, off, pred, what, timeout=LINK_WAIT):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = card.reg(off)
+        if pred(v):
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out waiting for %s (0x%x = %d)' %
+                                 (what, off, v))
+        time.sleep(0.005)
+
+
+# Card chip 5: port 0 (+x) to chip 9, port 1 (-x) to chip 7, port 2 (+y)
+# to chip 8, port 3 (-y) to chip 6, all fake.
+FAKE_CARD = 5
+FAKE_NEIGHBOURS = {0: (9, 1), 1: (7, 0), 2: (8, 3), 3: (6, 2)}
+FAKE_ROUTES = {7: route_word(1, alt=3), 8: route_word(2), 9: route_word(0),
+               6: route_word(3), 20: route_word(1, lane=1, fixed=True)}
+
+
+def fake_card(env):
+    card, peers = fake_neighbours(env, FAKE_CARD, FAKE_NEIGHBOURS)
+    set_routes(card, FAKE_ROUTES)
+    card.clear_errors()
+    return card, peers
+
+
+def expect_packets(peer, n, what):
+    peer.wait(lambda: len(peer.data) >= n, what)
+    time.sleep(0.05)
+    assert len(peer.data) == n, '%s: %d packets, expected %d' % (
+        what, len(peer.data), n)
+    return peer.data[-1]
+
+
+@test
+def link_forwarding(env):
+    """A transit chip between fake neighbours: route table, TTL, lanes,
+    datelines, turns, UNREACHABLE answers, checks where consumed."""
+    card, peers = fake_card(env)
+    a, b, c = peers[0], peers[1], peers[2]
+    assert card.reg(C.LUMEN_REG_ROUTE_SIZE) == C.LUMEN_ROUTE_TABLE_SIZE
+    assert card.reg(C.LUMEN_REG_LINK_CHIP_ID) == FAKE_CARD
+    assert card.reg(C.LUMEN_REG_TTL_DEFAULT) == C.LUMEN_LINK_TTL_DEFAULT
+    # A write 9 -> 7 crosses: same packet, TTL - 1, lane kept, its receive
+    # buffer freed at once (credit + 1 in A's next ACK).
+    w = packet(9, 7, C.LUMEN_PKT_WRITE, bytes(range(100)), msg=3)
+    a.send(w, vc=0, ttl=8)
+    got = expect_packets(b, 1, 'forwarded write')
+    assert got['hop']['crc_ok'] and got['crc_ok']
+    assert got['hop']['vc'] == 0 and got['hop']['ttl'] == 7
+    assert got['hop']['flags'] == 0 and got['hop']['seq'] == 0
+    assert got['hop']['gen'] == card.reg(lreg(1, C.LUMEN_LREG_GENERATION))
+    assert (got['src'], got['dst'], got['msg'], got['payload']) == (
+        9, 7, 3, bytes(range(100)))
+    a.wait(lambda: any(k['next_seq'] == 1 and
+                       k['credits'][0] == C.LUMEN_LINK_VC_CREDITS + 1
+                       for k in a.acks), 'ACK with the credit back')
+    assert card.reg64(C.LUMEN_REG_FWD_PKTS_LO) == 1
+    assert card.reg64(lreg(0, C.LUMEN_LREG_DATA_RX_LO)) == 1
+    assert card.reg64(lreg(1, C.LUMEN_LREG_DATA_TX_LO)) == 1
+    # Lane 1 stays lane 1 along a dimension; a turn (port 0 -> 2, x -> y)
+    # takes the entry's lane; answers travel on class 1.
+    a.send(w, vc=1)
+    assert expect_packets(b, 2, 'lane 1')['hop']['vc'] == 1
+    a.send(packet(9, 8, C.LUMEN_PKT_WRITE, b'turn'), vc=1)
+    assert expect_packets(c, 1, 'turn')['hop']['vc'] == 0
+    a.send(packet(9, 7, C.LUMEN_PKT_ACK), vc=3)
+    assert expect_packets(b, 3, 'answer')['hop']['vc'] == 3
+    # A dateline on the output port moves lane 0 to 1; lane 1 has no lane
+    # above it (LANE_ERRORS); FIXED_LANE ignores datelines.
+    card.wreg(lreg(1, C.LUMEN_LREG_CTRL),
+              C.LUMEN_LCTRL_ENABLE | C.LUMEN_LCTRL_DATELINE)
+    assert card.reg(lreg(1, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_UP
+    a.send(w, vc=0)
+    assert expect_packets(b, 4, 'dateline')['hop']['vc'] == 1
+    a.send(w, vc=1)
+    wait_reg(card, C.LUMEN_REG_LANE_ERRORS, lambda v: v == 1, 'lane error')
+    a.send(packet(9, 20, C.LUMEN_PKT_WRITE, b'fixed'), vc=0)
+    assert expect_packets(b, 5, 'fixed lane')['hop']['vc'] == 1
+    card.wreg(lreg(1, C.LUMEN_LREG_CTRL), C.LUMEN_LCTRL_ENABLE)
+    # Back out of the port it came in on: the entry's lane.
+    a.send(packet(6, 9, C.LUMEN_PKT_WRITE, b'u-turn'), vc=1)
+    got = expect_packets(a, 1, 'u-turn')
+    assert got['hop']['vc'] == 0 and got['payload'] == b'u-turn'
+    # TTL: 1 still crosses (leaves with 0); 0 is dropped here and a request
+    # is answered UNREACHABLE by this chip; an answer is just dropped.
+    a.send(w, ttl=1)
+    assert expect_packets(b, 6, 'ttl 1')['hop']['ttl'] == 0
+    a.send(packet(9, 7, C.LUMEN_PKT_READ_REQ, stream=4, epoch=5, msg=6,
+                  pkt=7, size=4096), ttl=0)
+    got = expect_packets(a, 2, 'UNREACHABLE for TTL')
+    assert (got['op'], got['status'], got['src'], got['dst'], got['stream'],
+            got['epoch'], got['msg'], got['pkt'], got['payload']) == (
+        C.LUMEN_PKT_READ_RESP, C.LUMEN_STATUS_UNREACHABLE, FAKE_CARD, 9, 4,
+        5, 6, 7, b''), got
+    assert got['crc_ok'] and got['hop']['vc'] == 2
+    assert got['hop']['ttl'] == C.LUMEN_LINK_TTL_DEFAULT
+    a.send(packet(9, 7, C.LUMEN_PKT_ACK), vc=2, ttl=0)
+    wait_reg(card, C.LUMEN_REG_TTL_DROPS, lambda v: v == 2, 'TTL drops')
+    assert card.reg(lreg(0, C.LUMEN_LREG_TTL_DROPS)) == 2
+    # No route: dropped and answered (WRITE -> ACK, ATOMIC -> ATOMIC_RESP).
+    card.wreg(C.LUMEN_REG_TTL_DEFAULT, 9)
+    a.send(packet(9, 100, C.LUMEN_PKT_WRITE, b'x', msg=11))
+    got = expect_packets(a, 3, 'UNREACHABLE for no route')
+    assert (got['op'], got['status'], got['msg']) == (
+        C.LUMEN_PKT_ACK, C.LUMEN_STATUS_UNREACHABLE, 11)
+    assert got['hop']['ttl'] == 9
+    a.send(packet(9, 4000, C.LUMEN_PKT_ATOMIC, size=8))
+    assert expect_packets(a, 4, 'atomic')['op'] == C.LUMEN_PKT_ATOMIC_RESP
+    assert card.reg(C.LUMEN_REG_NO_ROUTE_DROPS) == 2
+    assert len(b.data) == 6
+    # Packets for this chip are checked where they are consumed.
+    bad = [packet(9, 5, C.LUMEN_PKT_WRITE, b'abc', crc_xor=1),
+           packet(9, 5, C.LUMEN_PKT_ACK),                 # class 1 on VC 0
+           packet(9, 5, C.LUMEN_PKT_READ_REQ, b'data', size=4096),
+           packet(9, 5, C.LUMEN_PKT_WRITE, b'toolong', size=4),
+           packet(9, 5, C.LUMEN_PKT_WRITE, b'x', size=4096, pkt=1),
+           packet(9, 5, 9),
+           packet(9, 5, C.LUMEN_PKT_WRITE, b'x', flags=1)]
+    for pk in bad:
+        a.send(pk)
+    wait_reg(card, C.LUMEN_REG_BAD_PKTS, lambda v: v == len(bad), 'BAD_PKTS')
+    assert 'end-to-end CRC' in card.q.guest_log()
+    assert card.reg(C.LUMEN_REG_FWD_PKTS_LO) == 8
+    # Transit chips do not check the end-to-end CRC.
+    a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'abc', crc_xor=1))
+    assert not expect_packets(b, 7, 'corrupt transit')['crc_ok']
+    assert card.reg(C.LUMEN_REG_FWD_PKTS_LO) == 9
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == len(bad)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # Route registers: reserved bits, index range, RO writes, TTL range.
+    card.wreg(C.LUMEN_REG_ROUTE_INDEX, 7)
+    assert card.reg(C.LUMEN_REG_ROUTE_ENTRY) == FAKE_ROUTES[7]
+    for off, val in ((C.LUMEN_REG_ROUTE_ENTRY, (1 << 31) | (1 << 10)),
+                     (C.LUMEN_REG_ROUTE_INDEX, C.LUMEN_ROUTE_TABLE_SIZE),
+                     (C.LUMEN_REG_TTL_DEFAULT, 0),
+                     (C.LUMEN_REG_TTL_DEFAULT, 64),
+                     (C.LUMEN_REG_ROUTE_SIZE, 1),
+                     (C.LUMEN_REG_FWD_PKTS_LO, 0),
+                     (C.LUMEN_REG_BAD_PKTS, 0),
+                     (C.LUMEN_REG_LINK_CHIP_ID, 1),
+                     (lreg(1, C.LUMEN_LREG_FAILOVERS), 0),
+                     (lreg(1, C.LUMEN_LREG_DATA_TX_HI), 0)):
+        card.clear_errors()
+        card.wreg(off, val)
+        expect_error(card, C.LUMEN_ERR_REG_ACCESS,
+                     C.LUMEN_STATUS_BAD_ARGUMENT, off)
+    assert card.reg(C.LUMEN_REG_ROUTE_INDEX) == 7
+    assert card.reg(C.LUMEN_REG_ROUTE_ENTRY) == FAKE_ROUTES[7]
+    assert card.reg(C.LUMEN_REG_TTL_DEFAULT) == 9
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == len(bad)
+    # ROUTE_ENTRY writes advance the index, wrapping at the table's end.
+    card.wreg(C.LUMEN_REG_ROUTE_INDEX, C.LUMEN_ROUTE_TABLE_SIZE - 1)
+    card.wreg(C.LUMEN_REG_ROUTE_ENTRY, route_word(2))
+    card.wreg(C.LUMEN_REG_ROUTE_ENTRY, route_word(3))
+    assert card.reg(C.LUMEN_REG_ROUTE_INDEX) == 1
+    card.wreg(C.LUMEN_REG_ROUTE_INDEX, 0)
+    assert card.reg(C.LUMEN_REG_ROUTE_ENTRY) == route_word(3)
+    # A soft reset clears the table, TTL_DEFAULT and the counters.
+    card.soft_reset()
+    for off in (C.LUMEN_REG_FWD_PKTS_LO, C.LUMEN_REG_TTL_DROPS,
+                C.LUMEN_REG_NO_ROUTE_DROPS, C.LUMEN_REG_LANE_ERRORS,
+                C.LUMEN_REG_BAD_PKTS, C.LUMEN_REG_ROUTE_INDEX,
+                lreg(0, C.LUMEN_LREG_TTL_DROPS),
+                lreg(1, C.LUMEN_LREG_DATA_TX_LO)):
+        assert card.reg(off) == 0, hex(off)
+    card.wreg(C.LUMEN_REG_ROUTE_INDEX, 7)
+    assert card.reg(C.LUMEN_REG_ROUTE_ENTRY) == 0
+    assert card.reg(C.LUMEN_REG_TTL_DEFAULT) == C.LUMEN_LINK_TTL_DEFAULT
 
 
 # ---- Runner -----------------------------------------------------------------

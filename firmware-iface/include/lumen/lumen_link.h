@@ -278,7 +278,7 @@ LUMEN_CHECK_OFFSET(struct lumen_link_ack, crc32, LUMEN_LINK_CRC_OFFSET);
 #define LUMEN_ROUTE_W_LANE_MASK		0x00000100u
 #define LUMEN_ROUTE_W_FIXED_LANE	(1u << 9)
 #define LUMEN_ROUTE_W_VALID		(1u << 31)
-#define LUMEN_ROUTE_W_RESERVED		0x7ffffe00u
+#define LUMEN_ROUTE_W_RESERVED		0x7ffffc00u	/* bits 30:10 */
 #define LUMEN_ROUTE_NO_PORT		0xfu
 
 /**
