@@ -3837,6 +3837,264 @@ def link_forwarding(env):
     assert card.reg(C.LUMEN_REG_TTL_DEFAULT) == C.LUMEN_LINK_TTL_DEFAULT
 
 
+@test
+def link_layer_errors(env):
+    """Sequence gaps and bad CRCs are NAKed once, duplicates ACKed,
+    malformed DATA and ACK frames counted; nothing reaches the far side
+    twice or out of order."""
+    card, peers = fake_card(env)
+    a, b = peers[0], peers[1]
+    base = C.LUMEN_LINK_VC_CREDITS
+
+    def reg(r, p=0):
+        return card.reg(lreg(p, r))
+
+    def pk(i):
+        return packet(9, 7, C.LUMEN_PKT_WRITE, b'%d' % i, msg=i)
+
+    a.send(pk(0))
+    expect_packets(b, 1, 'first')
+    # A gap: SEQ_ERRORS, one NAK carrying the expected seq; a second gap
+    # frame sends no second NAK (one pending).
+    a.send(pk(9), seq=3)
+    a.wait(lambda: any(k['nak'] for k in a.acks), 'NAK')
+    nak = [k for k in a.acks if k['nak']][0]
+    assert nak['next_seq'] == 1 and nak['crc_ok']
+    a.send(pk(9), seq=2)
+    wait_link(card, 0, lambda v: v == 2, 'seq errors',
+              reg=C.LUMEN_LREG_SEQ_ERRORS)
+    assert reg(C.LUMEN_LREG_NAKS_TX) == 1
+    # The expected frame clears the NAK; a corrupted DATA frame then gets a
+    # new one (CRC_ERRORS), and so does the next gap after it.
+    a.send(pk(1), seq=1)
+    a.tx_seq = 2
+    expect_packets(b, 2, 'expected frame after the gap')
+    a.send(pk(2), crc_xor=0x10)
+    wait_link(card, 0, lambda v: v == 1, 'CRC error',
+              reg=C.LUMEN_LREG_CRC_ERRORS)
+    wait_link(card, 0, lambda v: v == 2, 'second NAK',
+              reg=C.LUMEN_LREG_NAKS_TX)
+    a.send(pk(2), seq=2)
+    expect_packets(b, 3, 'after the CRC error')
+    # A duplicate (seq behind) is dropped and answered by an ACK.
+    acks = len(a.acks)
+    a.send(pk(2), seq=2)
+    a.wait(lambda: len(a.acks) > acks, 'ACK for a duplicate')
+    assert a.last_ack()['next_seq'] == 3 and not a.last_ack()['nak']
+    # Malformed DATA frames: bad VC, len disagreeing, reserved bits, an old
+    # generation. FRAME_ERRORS; the sequence does not move.
+    frames = reg(C.LUMEN_LREG_FRAME_ERRORS)
+    a.send(pk(3), seq=3, vc_raw=5)
+    a.send(pk(3), seq=3, len=70)
+    a.send(pk(3), seq=3, r0=1)
+    a.send(pk(3), seq=3, flags=2)
+    a.send(pk(3), seq=3, gen=7)
+    a.send(b'\0' * 40, seq=3)                   # shorter than a packet header
+    wait_link(card, 0, lambda v: v == frames + 6, 'frame errors',
+              reg=C.LUMEN_LREG_FRAME_ERRORS)
+    a.send(pk(3), seq=3)
+    a.tx_seq = 4
+    got = expect_packets(b, 4, 'after malformed frames')
+    assert [d['msg'] for d in b.data] == [0, 1, 2, 3]
+    assert reg(C.LUMEN_LREG_DATA_RX_LO) == 4
+    # ACK and NAK frames are checked too: acknowledging a seq never sent,
+    # another generation, credit entries beyond VC 4.
+    frames = reg(C.LUMEN_LREG_FRAME_ERRORS)
+    a.ack(next_seq=50)
+    a.ack(gen=9)
+    a.ack(credits=[base] * 6)
+    wait_link(card, 0, lambda v: v == frames + 3, 'ACK frame errors',
+              reg=C.LUMEN_LREG_FRAME_ERRORS)
+    assert reg(C.LUMEN_LREG_STATE) == C.LUMEN_LINK_UP
+    # A NAK from the far side replays the frames it did not acknowledge.
+    b.auto_ack = False
+    for i in range(4, 7):
+        a.send(pk(i))
+    b.wait(lambda: len(b.seen) >= 7, 'three unacknowledged frames')
+    seen = len(b.seen)
+    b.ack(nak=True)
+    b.wait(lambda: len(b.seen) >= seen + 3, 'replay after NAK')
+    assert [h['seq'] for h in b.seen[seen:seen + 3]] == [4, 5, 6]
+    assert card.reg(lreg(1, C.LUMEN_LREG_NAKS_RX)) == 1
+    assert card.reg(lreg(1, C.LUMEN_LREG_RETRANSMITS)) >= 3
+    b.auto_ack = True
+    expect_packets(b, 7, 'after the NAK')
+    assert [d['msg'] for d in b.data] == list(range(7))
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def link_credits_and_failover(env):
+    """Credit back-pressure, replay on timeout, ERROR after four failed
+    replays, and rerouting to alt_port (DETOUR, FAILOVERS) when the output
+    port leaves UP."""
+    card, peers = fake_card(env)
+    a, b, d = peers[0], peers[1], peers[3]
+    base = C.LUMEN_LINK_VC_CREDITS
+
+    def pk(i):
+        return packet(9, 7, C.LUMEN_PKT_WRITE, b'%d' % i, msg=i)
+
+    # B grants no credit back: 16 frames reach it, 4 wait in the card and
+    # keep their receive buffers on port 0 (A gets only 16 credits back).
+    b.auto_ack = False
+    for i in range(20):
+        a.send(pk(i))
+    b.wait(lambda: len(b.seen) >= base, '16 frames')
+    time.sleep(0.02)
+    assert len({h['seq'] for h in b.seen}) == base
+    a.wait(lambda: a.acks and a.last_ack()['next_seq'] == 20, 'all accepted')
+    assert a.last_ack()['credits'][0] == 2 * base
+    assert card.reg(lreg(1, C.LUMEN_LREG_CREDIT_STALLS)) == 4
+    # Its replay timer resends the unacknowledged frames every 50 ms.
+    wait_link(card, 1, lambda v: v >= 2, 'replay timeouts',
+              reg=C.LUMEN_LREG_REPLAY_TIMEOUTS)
+    assert card.reg(lreg(1, C.LUMEN_LREG_RETRANSMITS)) >= base
+    assert card.reg(lreg(1, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_UP
+    # B takes them now: the replays are accepted, the credits return and
+    # the waiting four follow, in order.
+    b.auto_ack = True
+    expect_packets(b, 20, 'all twenty')
+    assert [x['msg'] for x in b.data] == list(range(20))
+    a.wait(lambda: a.last_ack()['credits'][0] == base + 20, 'all credits')
+    assert card.reg64(lreg(1, C.LUMEN_LREG_DATA_TX_LO)) == 20
+    # B goes silent for good: four replays without progress put the port
+    # in ERROR; what it held goes out of alt_port 3 with DETOUR.
+    b.auto_ack = False
+    card.wreg(C.LUMEN_REG_LINK_CHANGED, 0xffffffff)
+    a.send(pk(20))
+    d.wait(lambda: len(d.data) == 1, 'rerouted after ERROR', timeout=2)
+    got = d.data[0]
+    assert got['msg'] == 20 and got['hop']['flags'] == C.LUMEN_HOP_F_DETOUR
+    assert got['hop']['vc'] == 0        # x -> y is a turn: the entry's lane
+    assert card.reg(lreg(1, C.LUMEN_LREG_RETRAINS)) == 1
+    assert card.reg(lreg(1, C.LUMEN_LREG_REPLAY_TIMEOUTS)) >= 5
+    assert card.reg(lreg(1, C.LUMEN_LREG_DOWN_EVENTS)) == 1
+    assert card.reg(lreg(3, C.LUMEN_LREG_FAILOVERS)) == 1
+    assert card.reg(C.LUMEN_REG_LINK_CHANGED) & 0b10
+    # It retrains and comes back UP with the neighbour.
+    b.auto_ack = True
+    wait_state(card, 1, C.LUMEN_LINK_UP)
+    # Light off while frames wait unacknowledged and more wait for credit:
+    # all of them leave by the alternative port, none twice, in order.
+    b.wait_up()
+    b.auto_ack = False
+    seen = len(b.seen)
+    for i in range(21, 41):
+        a.send(pk(i))
+    b.wait(lambda: len(b.seen) >= seen + base, 'frames before the cut')
+    b.w.send(fiber_rec(C.LUMEN_FIBER_LIGHT, struct.pack('<BBHI', 0, 1, 0, 1)))
+    wait_state(card, 1, C.LUMEN_LINK_DOWN)
+    d.wait(lambda: len(d.data) == 21, 'rerouted after the cut')
+    assert [x['msg'] for x in d.data] == list(range(20, 41))
+    assert all(x['hop']['flags'] == C.LUMEN_HOP_F_DETOUR for x in d.data)
+    assert card.reg(lreg(3, C.LUMEN_LREG_FAILOVERS)) == 21
+    assert card.reg(C.LUMEN_REG_REROUTE_DROPS) == 0
+    # New packets take the alternative port while port 1 is down; without
+    # it there is no way out: UNREACHABLE for requests.
+    a.send(pk(41))
+    d.wait(lambda: len(d.data) == 22, 'alternative port')
+    enable(card, 3, False)
+    a.send(pk(42))
+    got = expect_packets(a, 1, 'UNREACHABLE')
+    assert got['status'] == C.LUMEN_STATUS_UNREACHABLE and got['msg'] == 42
+    assert card.reg(lreg(3, C.LUMEN_LREG_FAILOVERS)) == 22
+    b.w.send(fiber_rec(C.LUMEN_FIBER_LIGHT, struct.pack('<BBHI', 1, 2, 0, 1)))
+    b.auto_ack = True
+    wait_state(card, 1, C.LUMEN_LINK_UP)
+    a.send(pk(43))
+    b.wait(lambda: b.data and b.data[-1]['msg'] == 43, 'primary again')
+    assert b.data[-1]['hop']['flags'] == 0
+
+
+@test
+def link_mgmt_from_a_link(env):
+    """Management packets from a fake neighbour: answered as target,
+    forwarded on their path with return_path filled in, malformed ones
+    counted in BAD_PKTS."""
+    card, peers = fake_card(env)
+    a, b = peers[0], peers[1]
+
+    def mg(m, crc_xor=0, op=C.LUMEN_PKT_MGMT):
+        return packet(9, 0xffffffff, op, m, crc_xor=crc_xor)
+
+    # Target (hop_ptr == hop_count): the answer comes back on port 0.
+    a.send(mg(mgmt_raw(C.LUMEN_MGMT_GET, C.LUMEN_MGMT_ATTR_INFO, (1,),
+                       tid=77, hop_ptr=1)), vc=C.LUMEN_VC_MGMT, ttl=0)
+    got = expect_packets(a, 1, 'INFO answer')
+    assert got['hop']['vc'] == C.LUMEN_VC_MGMT and got['crc_ok']
+    assert got['op'] == C.LUMEN_PKT_MGMT and got['src'] == FAKE_CARD
+    m = mgmt_parse(got['payload'])
+    assert (m['method'], m['flags'], m['hop_ptr'], m['tid'], m['status']) == (
+        C.LUMEN_MGMT_RESP, C.LUMEN_MGMT_F_RETURN, 0, 77, 0)
+    assert m['return_path'][0] == 0
+    info = parse_info(m['data'])
+    assert info['chip'] == FAKE_CARD and info['nports'] == 6
+    assert info['ports'][1][0] == C.LUMEN_LINK_UP
+    assert info['ports'][1][2:] == (7, 0)
+    # Transit: sent on path[hop_ptr] with hop_ptr + 1, return_path set.
+    a.send(mg(mgmt_raw(C.LUMEN_MGMT_GET, C.LUMEN_MGMT_ATTR_INFO, (2, 1, 0),
+                       tid=78, hop_ptr=1)), vc=C.LUMEN_VC_MGMT)
+    got = expect_packets(b, 1, 'forwarded management packet')
+    m = mgmt_parse(got['payload'])
+    assert got['crc_ok'] and got['hop']['vc'] == C.LUMEN_VC_MGMT
+    assert (m['hop_ptr'], m['tid'], m['return_path'][:2]) == (2, 78,
+                                                              b'\0\0')
+    assert m['return_path'][0] == 0
+    # A returning answer follows return_path back.
+    ret = bytearray(mgmt_raw(C.LUMEN_MGMT_RESP, C.LUMEN_MGMT_ATTR_INFO,
+                             (1, 1), tid=79, hop_ptr=1,
+                             flags=C.LUMEN_MGMT_F_RETURN,
+                             return_path=b'\x03\x00'))
+    b.send(mg(bytes(ret)), vc=C.LUMEN_VC_MGMT)
+    got = expect_packets(peers[3], 1, 'returning answer')
+    assert mgmt_parse(got['payload'])['hop_ptr'] == 0
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == 0
+    # Malformed: counted, dropped, never forwarded or answered.
+    good = dict(method=C.LUMEN_MGMT_GET, attr=C.LUMEN_MGMT_ATTR_INFO,
+                path=(1,), hop_ptr=1)
+
+    def raw(**kw):
+        f = dict(good)
+        f.update(kw)
+        return mgmt_raw(f.pop('method'), f.pop('attr'), f.pop('path'), **f)
+
+    bad = [mg(raw(version=2)),
+           mg(raw(hop_ptr=2)),
+           mg(raw(hop_count=17, hop_ptr=17)),
+           mg(raw(data_len=4)),
+           mg(raw(data=b'abcd', data_len=8)),
+           mg(raw(hop_ptr=0)),
+           mg(raw(flags=2)),
+           mg(raw(reserved0=1)),
+           mg(raw(status=3)),
+           mg(raw(method=C.LUMEN_MGMT_RESP)),
+           mg(raw(method=9)),
+           mg(raw(flags=C.LUMEN_MGMT_F_RETURN, hop_ptr=1)),
+           mg(raw(), crc_xor=1),
+           mg(raw()[:40]),
+           mg(raw() + bytes(600)),
+           mg(raw(), op=C.LUMEN_PKT_WRITE)]
+    for pk in bad:
+        a.send(pk, vc=C.LUMEN_VC_MGMT)
+    # A management packet off VC 4 is not one (class disagrees).
+    a.send(packet(9, FAKE_CARD, C.LUMEN_PKT_MGMT, raw()), vc=0)
+    wait_reg(card, C.LUMEN_REG_BAD_PKTS, lambda v: v == len(bad) + 1,
+             'BAD_PKTS')
+    time.sleep(0.1)
+    assert len(a.data) == 1 and len(b.data) == 1
+    assert card.reg(C.LUMEN_REG_MGMT_RX_COUNT) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # Path through a port that is not UP (or not a port): dropped.
+    drops = card.reg(C.LUMEN_REG_NO_ROUTE_DROPS)
+    a.send(mg(mgmt_raw(C.LUMEN_MGMT_GET, C.LUMEN_MGMT_ATTR_INFO, (0, 5),
+                       hop_ptr=1)), vc=C.LUMEN_VC_MGMT)
+    a.send(mg(mgmt_raw(C.LUMEN_MGMT_GET, C.LUMEN_MGMT_ATTR_INFO, (0, 200),
+                       hop_ptr=1)), vc=C.LUMEN_VC_MGMT)
+    wait_reg(card, C.LUMEN_REG_NO_ROUTE_DROPS, lambda v: v == drops + 2,
+             'dropped on a dead path')
+
+
 # ---- Runner -----------------------------------------------------------------
 
 class Env:
