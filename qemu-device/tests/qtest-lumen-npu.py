@@ -4095,6 +4095,268 @@ def link_mgmt_from_a_link(env):
              'dropped on a dead path')
 
 
+@test
+def mgmt_directed_route(env):
+    """GET over 0, 1 and 2 hops with return paths, the host's send checks,
+    dead paths, and the receive queue's registers and limits."""
+    fab, cards = ring3(env)
+    a, b, c = cards
+    a.clear_errors()
+    for hops, want in (((), 0), ((0,), 1), ((0, 0), 2), ((1,), 2),
+                       ((1, 1), 1), ((0, 1), 0)):
+        m = mgmt_get(a, C.LUMEN_MGMT_ATTR_INFO, hops)
+        info = parse_info(m['data'])
+        assert info['chip'] == want, (hops, info)
+        assert m['hop_count'] == len(hops) and m['mkey'] == 0
+        assert m['data_len'] == 144 and len(m['data']) == 144
+        # Each hop recorded the port it arrived on: always the far end's
+        # opposite port on a ring.
+        assert list(m['return_path'][:len(hops)]) == [1 - p for p in hops]
+    info = parse_info(mgmt_get(a, C.LUMEN_MGMT_ATTR_INFO, (0,))['data'])
+    assert info == dict(chip=1, nports=6, mkey_set=0,
+                        size=C.LUMEN_ROUTE_TABLE_SIZE, hw=C.LUMEN_HW_VERSION,
+                        serial='LN1-00000001', ports=[
+                            (C.LUMEN_LINK_UP, 1, 2, 1),
+                            (C.LUMEN_LINK_UP, 1, 0, 0)] + [
+                            (0, 0, 0xffffffff, 0xffffffff)] * 4), info
+    # PORT: CTRL, STATE and the port's registers 0x10-0x7c.
+    m = mgmt_get(a, C.LUMEN_MGMT_ATTR_PORT, (0,), attr_mod=1)
+    ctrl, state = struct.unpack_from('<II', m['data'])
+    words = struct.unpack_from('<28I', m['data'], 16)
+    assert (ctrl, state, m['data_len']) == (1, C.LUMEN_LINK_UP, 128)
+    gen = (C.LUMEN_LREG_GENERATION - 0x10) // 4
+    assert words[gen] == b.reg(lreg(1, C.LUMEN_LREG_GENERATION))
+    assert words[(C.LUMEN_LREG_DATA_RX_LO - 0x10) // 4] >= 1
+    assert words[-1] == 0                       # 0x7c is reserved
+    mgmt_get(a, C.LUMEN_MGMT_ATTR_PORT, (0,), attr_mod=6,
+             status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    mgmt_get(a, C.LUMEN_MGMT_ATTR_INFO, attr_mod=1,
+             status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    assert b.reg(C.LUMEN_REG_BAD_PKTS) == 0
+    # The host's packet is checked before anything is sent.
+    info_get = mgmt_raw(C.LUMEN_MGMT_GET, C.LUMEN_MGMT_ATTR_INFO, (0,))
+    checks = [
+        (mgmt_raw(C.LUMEN_MGMT_GET, 1, version=2), None,
+         C.LUMEN_STATUS_BAD_VERSION),
+        (info_get, 71, C.LUMEN_STATUS_BAD_LENGTH),
+        (info_get, 585, C.LUMEN_STATUS_BAD_LENGTH),
+        (info_get, 76, C.LUMEN_STATUS_BAD_LENGTH),
+        (mgmt_raw(1, 1, data_len=4), None, C.LUMEN_STATUS_BAD_LENGTH),
+        (mgmt_raw(1, 1, hop_ptr=1, hop_count=1), None,
+         C.LUMEN_STATUS_RESERVED_SET),
+        (mgmt_raw(1, 1, flags=C.LUMEN_MGMT_F_RETURN), None,
+         C.LUMEN_STATUS_RESERVED_SET),
+        (mgmt_raw(1, 1, status=1), None, C.LUMEN_STATUS_RESERVED_SET),
+        (mgmt_raw(1, 1, reserved=1), None, C.LUMEN_STATUS_RESERVED_SET),
+        (mgmt_raw(C.LUMEN_MGMT_RESP, 1), None, C.LUMEN_STATUS_BAD_ARGUMENT),
+        (mgmt_raw(C.LUMEN_MGMT_TRAP, 6), None, C.LUMEN_STATUS_BAD_ARGUMENT),
+        (mgmt_raw(1, 7), None, C.LUMEN_STATUS_BAD_ARGUMENT),
+        (mgmt_raw(1, 1, hop_count=17), None, C.LUMEN_STATUS_BAD_ARGUMENT),
+        (mgmt_raw(1, 1, (2,)), None, C.LUMEN_STATUS_UNREACHABLE),
+        (mgmt_raw(1, 1, (9,)), None, C.LUMEN_STATUS_UNREACHABLE),
+    ]
+    for raw, length, status in checks:
+        assert mgmt_send(a, raw, length) == status, (raw[:8], status)
+    assert mgmt_recv(a, 0.2) is None
+    # A path through a port that is not UP further on: dropped there.
+    drops = b.reg(C.LUMEN_REG_NO_ROUTE_DROPS)
+    assert mgmt_send(a, mgmt_raw(1, 1, (0, 3))) == C.LUMEN_STATUS_OK
+    wait_reg(b, C.LUMEN_REG_NO_ROUTE_DROPS, lambda v: v == drops + 1,
+             'drop at chip 1')
+    assert mgmt_recv(a, 0.2) is None
+    # Registers: TX_BUF reads back, RO and WO rules, POP takes 1.
+    a.wreg(C.LUMEN_REG_MGMT_TX_BUF + 0x3fc, 0x12345678)
+    assert a.reg(C.LUMEN_REG_MGMT_TX_BUF + 0x3fc) == 0x12345678
+    assert a.reg(C.LUMEN_REG_MGMT_TX_LEN) == 0
+    assert a.reg(C.LUMEN_REG_MGMT_RX_LEN) == 0
+    assert a.reg(C.LUMEN_REG_MGMT_RX_BUF) == 0
+    a.wreg(C.LUMEN_REG_MGMT_RX_POP, 1)          # empty: nothing happens
+    assert a.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    for off, val in ((C.LUMEN_REG_MGMT_RX_POP, 2),
+                     (C.LUMEN_REG_MGMT_TX_STATUS, 0),
+                     (C.LUMEN_REG_MGMT_RX_LEN, 0),
+                     (C.LUMEN_REG_MGMT_RX_COUNT, 0),
+                     (C.LUMEN_REG_MGMT_RX_DROPS, 0),
+                     (C.LUMEN_REG_MKEY_VIOLATIONS, 0),
+                     (C.LUMEN_REG_MGMT_RX_BUF + 8, 0)):
+        a.clear_errors()
+        a.wreg(off, val)
+        expect_error(a, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                     off)
+    # The receive queue holds 32; INT_MGMT on the link vector per packet.
+    a.clear_errors()
+    for i in range(C.LUMEN_MGMT_RX_DEPTH + 2):
+        assert mgmt_send(a, mgmt_raw(1, 1, tid=i)) == C.LUMEN_STATUS_OK
+    assert a.reg(C.LUMEN_REG_MGMT_RX_COUNT) == C.LUMEN_MGMT_RX_DEPTH
+    assert a.reg(C.LUMEN_REG_MGMT_RX_DROPS) == 2
+    assert a.reg(C.LUMEN_REG_INT_STATUS) & C.LUMEN_INT_MGMT
+    assert a.msi_fired(C.LUMEN_VEC_LINK)
+    for i in range(C.LUMEN_MGMT_RX_DEPTH):
+        assert mgmt_recv(a, 0)['tid'] == i
+    assert a.reg(C.LUMEN_REG_MGMT_RX_COUNT) == 0
+    # Masked: the cause is set, no message.
+    a.wreg(C.LUMEN_REG_INT_MASK, C.LUMEN_INT_MGMT)
+    a.clear_errors()
+    assert mgmt_send(a, mgmt_raw(1, 1)) == C.LUMEN_STATUS_OK
+    assert a.reg(C.LUMEN_REG_INT_STATUS) == C.LUMEN_INT_MGMT
+    assert not a.msi_fired(C.LUMEN_VEC_LINK)
+    # A soft reset empties the queue and the buffers.
+    a.soft_reset()
+    for off in (C.LUMEN_REG_MGMT_RX_COUNT, C.LUMEN_REG_MGMT_RX_DROPS,
+                C.LUMEN_REG_MGMT_TX_BUF + 0x3fc, C.LUMEN_REG_MGMT_TX_STATUS):
+        assert a.reg(off) == 0, hex(off)
+
+
+def mgmt_set(card, attr, path, data, **kw):
+    return mgmt_call(card, C.LUMEN_MGMT_SET, attr, path, data=data, **kw)
+
+
+@test
+def mgmt_keys_routes_traps(env):
+    """SET of ROUTES, PORT, MKEY and TRAP_PATH two hops away, the key,
+    and traps on port state changes."""
+    fab, cards = ring3(env)
+    a, b, c = cards
+    far = (0, 0)
+    words = [route_word(i % 2, alt=1 - i % 2, lane=i % 2, fixed=i % 3 == 0)
+             for i in range(64)]
+    block = struct.pack('<64I', *words)
+    m = mgmt_set(a, C.LUMEN_MGMT_ATTR_ROUTES, far, block, attr_mod=128)
+    assert m['data'] == block
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_ROUTES, far,
+                    attr_mod=128)['data'] == block
+    c.wreg(C.LUMEN_REG_ROUTE_INDEX, 130)
+    assert c.reg(C.LUMEN_REG_ROUTE_ENTRY) == words[2]
+    # Bad blocks change nothing.
+    bad = struct.pack('<64I', *(words[:63] + [words[63] | 1 << 12]))
+    mgmt_set(a, C.LUMEN_MGMT_ATTR_ROUTES, far, bad, attr_mod=128,
+             status=C.LUMEN_STATUS_RESERVED_SET)
+    for mod, data in ((65, block), (C.LUMEN_ROUTE_TABLE_SIZE, block),
+                      (0, block[:100])):
+        mgmt_set(a, C.LUMEN_MGMT_ATTR_ROUTES, far, data, attr_mod=mod,
+                 status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_ROUTES, far,
+                    attr_mod=128)['data'] == block
+    # The key: once set, SETs need it; GETs do not; it never travels back.
+    key = 0x1122334455667788
+    m = mgmt_set(a, C.LUMEN_MGMT_ATTR_MKEY, far, struct.pack('<Q', key))
+    assert m['data_len'] == 0
+    assert c.reg64(C.LUMEN_REG_MKEY_LO) == key
+    assert parse_info(mgmt_get(a, C.LUMEN_MGMT_ATTR_INFO, far)['data'])[
+        'mkey_set'] == 1
+    for k in (0, key + 1):
+        mgmt_set(a, C.LUMEN_MGMT_ATTR_ROUTES, far, bytes(256),
+                 attr_mod=128, mkey=k, status=C.LUMEN_STATUS_ACCESS)
+    mgmt_set(a, C.LUMEN_MGMT_ATTR_MKEY, far, bytes(8),
+             status=C.LUMEN_STATUS_ACCESS)
+    assert c.reg(C.LUMEN_REG_MKEY_VIOLATIONS) == 3
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_ROUTES, far,
+                    attr_mod=128)['data'] == block
+    m = mgmt_set(a, C.LUMEN_MGMT_ATTR_ROUTES, far, bytes(256), attr_mod=128,
+                 mkey=key)
+    assert m['mkey'] == 0 and m['data'] == bytes(256)
+    # Attributes that cannot be read or written.
+    mgmt_get(a, C.LUMEN_MGMT_ATTR_MKEY, far,
+             status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    mgmt_set(a, C.LUMEN_MGMT_ATTR_INFO, far, b'', mkey=key,
+             status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    mgmt_get(a, C.LUMEN_MGMT_ATTR_TRAP, far,
+             status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    mgmt_set(a, C.LUMEN_MGMT_ATTR_MKEY, far, bytes(4), mkey=key,
+             status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    assert c.reg(C.LUMEN_REG_MKEY_VIOLATIONS) == 3
+    # PORT: CTRL (ENABLE, DATELINE) of chip 2's port 1.
+    ctrl = C.LUMEN_LCTRL_ENABLE | C.LUMEN_LCTRL_DATELINE
+    m = mgmt_set(a, C.LUMEN_MGMT_ATTR_PORT, far, struct.pack('<I', ctrl),
+                 attr_mod=1, mkey=key)
+    assert struct.unpack_from('<II', m['data']) == (ctrl, C.LUMEN_LINK_UP)
+    assert c.reg(lreg(1, C.LUMEN_LREG_CTRL)) == ctrl
+    for data, mod in ((struct.pack('<I', 4), 1), (struct.pack('<I', 1), 6),
+                      (b'', 1)):
+        mgmt_set(a, C.LUMEN_MGMT_ATTR_PORT, far, data, attr_mod=mod,
+                 mkey=key, status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    assert c.reg(lreg(1, C.LUMEN_LREG_CTRL)) == ctrl
+    # Traps: chip 2 reports its port changes to chip 0 along 2.-x, 1.-x.
+    trap_path = struct.pack('<B7x16s', 2, bytes([1, 1]))
+    m = mgmt_set(a, C.LUMEN_MGMT_ATTR_TRAP_PATH, far, trap_path, mkey=key)
+    assert m['data'] == trap_path
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_TRAP_PATH, far)['data'] == trap_path
+    for bad in (struct.pack('<B7x16s', 17, b''),
+                struct.pack('<B7x16s', 1, bytes([8])),
+                struct.pack('<BB6x16s', 1, 1, b''), trap_path[:20]):
+        mgmt_set(a, C.LUMEN_MGMT_ATTR_TRAP_PATH, far, bad, mkey=key,
+                 status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    a.clear_errors()
+    enable(c, 0, False)
+    traps = []
+    while len(traps) < 1:
+        m = mgmt_recv(a)
+        assert m is not None, 'no trap'
+        traps.append(m)
+    m = traps[0]
+    assert (m['method'], m['attr'], m['flags'], m['hop_ptr'],
+            m['data_len']) == (C.LUMEN_MGMT_TRAP, C.LUMEN_MGMT_ATTR_TRAP, 0, 2,
+                               20), m
+    assert list(m['return_path'][:2]) == [0, 0]
+    assert struct.unpack('<IBBHIII', m['data']) == (
+        2, 0, C.LUMEN_LINK_DOWN, 0, 0xffffffff, 0xffffffff, 0)
+    assert a.msi_fired(C.LUMEN_VEC_LINK)
+    enable(c, 0)
+    seq = 1
+    for want in (C.LUMEN_LINK_TRAINING, C.LUMEN_LINK_UP):
+        m = mgmt_recv(a)
+        assert m is not None, 'no trap for state %d' % want
+        t = struct.unpack('<IBBHIII', m['data'])
+        assert t[:3] == (2, 0, want) and t[6] == seq, t
+        seq += 1
+    assert t[4:6] == (0, 1)
+    # A soft reset forgets key, trap path and counters.
+    c.soft_reset()
+    assert c.reg64(C.LUMEN_REG_MKEY_LO) == 0
+    assert c.reg(C.LUMEN_REG_MKEY_VIOLATIONS) == 0
+    m = mgmt_get(c, C.LUMEN_MGMT_ATTR_TRAP_PATH)
+    assert m['data'] == bytes(24)
+    # Without a key, SETs are open; the driver can also write MKEY itself.
+    c.wreg64(C.LUMEN_REG_MKEY_LO, 5)
+    mgmt_set(c, C.LUMEN_MGMT_ATTR_ROUTES, (), bytes(256),
+             status=C.LUMEN_STATUS_ACCESS)
+    mgmt_set(c, C.LUMEN_MGMT_ATTR_ROUTES, (), bytes(256), mkey=5)
+
+
+@test
+def link_bit_errors_no_loss(env):
+    """Bit errors and lost frames on a fiber under management traffic:
+    CRC errors, sequence errors, NAKs and replays, and every answer
+    arrives exactly once."""
+    fab, cards = ring3(env)
+    a, b, c = cards
+    fab.call(cmd='set', port='0.+x', ber=2e-5, loss=0.01)
+    fab.call(cmd='set', port='1.+x', ber=2e-5)
+    want = 300
+    sent, got = 0, {}
+    start = time.monotonic()
+    while len(got) < want:
+        while sent < want and sent - len(got) < 16:
+            assert mgmt_send(a, mgmt_raw(
+                C.LUMEN_MGMT_GET, C.LUMEN_MGMT_ATTR_ROUTES, (0, 0), tid=sent,
+                attr_mod=64 * (sent % 8))) == C.LUMEN_STATUS_OK
+            sent += 1
+        m = mgmt_recv(a)
+        assert m is not None, 'answer lost (%d of %d)' % (len(got), sent)
+        assert m['status'] == 0 and m['tid'] not in got
+        assert m['data'] == bytes(256)
+        got[m['tid']] = m
+        assert time.monotonic() - start < 60
+    counts = {r: port_total(cards, r) for r in (
+        C.LUMEN_LREG_CRC_ERRORS, C.LUMEN_LREG_NAKS_TX, C.LUMEN_LREG_NAKS_RX,
+        C.LUMEN_LREG_RETRANSMITS, C.LUMEN_LREG_SEQ_ERRORS)}
+    assert all(counts.values()), counts
+    assert a.reg(C.LUMEN_REG_MGMT_RX_DROPS) == 0
+    for card in cards:
+        assert card.reg(C.LUMEN_REG_BAD_PKTS) == 0
+        assert card.reg(C.LUMEN_REG_REROUTE_DROPS) == 0
+
+
 # ---- Runner -----------------------------------------------------------------
 
 class Env:
