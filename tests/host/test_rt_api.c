@@ -35,8 +35,61 @@ static void status_strings(void **state)
 	};
 	for (int i = 0; i <= LUMEN_ERROR_DRIVER_VERSION; i++)
 		assert_string_equal(lumen_status_string((lumen_status_t)i), names[i]);
+	assert_string_equal(lumen_status_string(LUMEN_ERROR_DEVICE_LOST), "LUMEN_ERROR_DEVICE_LOST");
+	assert_int_equal(LUMEN_ERROR_REMOTE_ACCESS, 16);
+	assert_int_equal(LUMEN_ERROR_UNREACHABLE, 17);
+	assert_string_equal(lumen_status_string(LUMEN_ERROR_REMOTE_ACCESS),
+			    "LUMEN_ERROR_REMOTE_ACCESS");
+	assert_string_equal(lumen_status_string(LUMEN_ERROR_UNREACHABLE), "LUMEN_ERROR_UNREACHABLE");
 	assert_non_null(lumen_status_string((lumen_status_t)999));
-	assert_int_equal(lumen_get_version(), 1u << 16);
+	assert_int_equal(lumen_get_version(), 1u << 16 | 1u << 8);
+}
+
+/* The window descriptor is wire format: peers exchange it as bytes. */
+static void window_desc_layout(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(lumen_window_desc_t), 48);
+	assert_int_equal(offsetof(lumen_window_desc_t, magic), 0);
+	assert_int_equal(offsetof(lumen_window_desc_t, chip_id), 4);
+	assert_int_equal(offsetof(lumen_window_desc_t, window), 8);
+	assert_int_equal(offsetof(lumen_window_desc_t, rights), 12);
+	assert_int_equal(offsetof(lumen_window_desc_t, key), 16);
+	assert_int_equal(offsetof(lumen_window_desc_t, size), 24);
+	assert_int_equal(offsetof(lumen_window_desc_t, base), 32);
+	assert_int_equal(offsetof(lumen_window_desc_t, reserved), 40);
+	assert_memory_equal(&(uint32_t){LUMEN_WINDOW_DESC_MAGIC}, "LWIN", 4);
+}
+
+/* Peer calls check their handles and pointers before anything else. */
+static void peer_api_without_device(void **state)
+{
+	(void)state;
+	lumen_stream_t bogus_stream = (lumen_stream_t)(uintptr_t)0xdead0;
+	lumen_context_t bogus_ctx = (lumen_context_t)(uintptr_t)0xdead0;
+	lumen_window_t w = NULL;
+	lumen_window_desc_t d = {0};
+	lumen_link_info_t li;
+	uint32_t chip = 7;
+
+	LUMEN_STRUCT_INIT(li);
+	assert_int_equal(lumen_device_get_chip_id(NULL, &chip), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(chip, 7);
+	assert_int_equal(lumen_device_get_link_info(NULL, &li), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_window_open(bogus_ctx, 0x100000000ull, 4096, LUMEN_WINDOW_READ, &w),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_null(w);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_window_open: context handle"));
+	assert_int_equal(lumen_window_get_desc(NULL, &d), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_window_close(NULL), LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_window_close: window handle is NULL"));
+	assert_int_equal(lumen_remote_write_async(bogus_stream, &d, 0, 0x100000000ull, 1),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_remote_read_async(NULL, 0x100000000ull, &d, 0, 1),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_remote_atomic_async(NULL, &d, 0, LUMEN_ATOMIC_FETCH_ADD, 1, 0),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_remote_atomic_async: stream handle"));
 }
 
 static void no_device(void **state)
@@ -125,7 +178,10 @@ static void last_error_per_thread(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(status_strings),	 cmocka_unit_test(no_device),
+		cmocka_unit_test(status_strings),
+		cmocka_unit_test(window_desc_layout),
+		cmocka_unit_test(peer_api_without_device),
+		cmocka_unit_test(no_device),
 		cmocka_unit_test(null_arguments),	 cmocka_unit_test(invalid_handles),
 		cmocka_unit_test(last_error_per_thread),
 	};

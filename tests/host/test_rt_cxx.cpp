@@ -20,6 +20,9 @@ static_assert(!std::is_copy_constructible_v<lumen::Stream>);
 static_assert(!std::is_copy_constructible_v<lumen::Event>);
 static_assert(!std::is_copy_constructible_v<lumen::DeviceBuffer<float>>);
 static_assert(std::is_nothrow_move_assignable_v<lumen::HostBuffer>);
+static_assert(!std::is_copy_constructible_v<lumen::Window>);
+static_assert(std::is_nothrow_move_constructible_v<lumen::Window>);
+static_assert(std::is_trivially_copyable_v<lumen_window_desc_t>);
 
 namespace {
 

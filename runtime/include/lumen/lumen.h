@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define LUMEN_VERSION_MAJOR 1
-#define LUMEN_VERSION_MINOR 0
+#define LUMEN_VERSION_MINOR 1
 #define LUMEN_VERSION_PATCH 0
 
 /** Status codes. Values never change meaning; new ones are only added. */
@@ -57,7 +57,12 @@ typedef enum lumen_status {
 	LUMEN_ERROR_NO_DEVICE = 5,        /**< no such device, or it went away */
 	LUMEN_ERROR_NOT_READY = 6,        /**< query: work still pending (not an error) */
 	LUMEN_ERROR_DEVICE_FAULT = 7,     /**< sticky: the context's work hit an MMU fault */
-	LUMEN_ERROR_TIMEOUT = 8,          /**< sticky: the context's work hung and was reset */
+	/**
+	 * sticky: the context's work hung and was reset; from a remote
+	 * operation (not sticky, see "Peer memory"): the target or a chip on
+	 * the way stopped answering
+	 */
+	LUMEN_ERROR_TIMEOUT = 8,
 	LUMEN_ERROR_WRONG_DEVICE = 9,     /**< objects of different devices/contexts mixed */
 	LUMEN_ERROR_BUSY = 10,            /**< a resource is in use (e.g. all hardware queues) */
 	LUMEN_ERROR_NOT_SUPPORTED = 11,   /**< the device or driver lacks the feature */
@@ -70,6 +75,15 @@ typedef enum lumen_status {
 	 * new one: contexts created after the reset work normally.
 	 */
 	LUMEN_ERROR_DEVICE_LOST = 15,
+	/**
+	 * A remote operation was refused by its target chip: no such window,
+	 * a closed one, a wrong key, a range beyond the window, a missing
+	 * right, or a target page unmapped or read-only. Nothing was written
+	 * at the target. (1.1)
+	 */
+	LUMEN_ERROR_REMOTE_ACCESS = 16,
+	/** No route leads to the remote chip, or the packet's TTL ran out. (1.1) */
+	LUMEN_ERROR_UNREACHABLE = 17,
 } lumen_status_t;
 
 /** Short constant name of a status, e.g. "LUMEN_ERROR_TIMEOUT". */
@@ -144,6 +158,7 @@ typedef enum lumen_fault_kind {
 	LUMEN_FAULT_TIMEOUT = 16,    /**< a job hung and was reset */
 	LUMEN_FAULT_DEVICE = 17,     /**< the device reported an error */
 	LUMEN_FAULT_DEVICE_LOST = 18, /**< the card was reset or removed */
+	LUMEN_FAULT_REMOTE = 19,      /**< a remote operation failed (status says how; 1.1) */
 } lumen_fault_kind_t;
 
 typedef struct lumen_fault {
@@ -301,6 +316,127 @@ LUMEN_API lumen_status_t lumen_ipc_export(lumen_context_t ctx, lumen_devptr_t pt
 LUMEN_API lumen_status_t lumen_ipc_import(lumen_context_t ctx, int fd, lumen_devptr_t *ptr,
 					  size_t *size);
 LUMEN_API lumen_status_t lumen_ipc_close(lumen_context_t ctx, lumen_devptr_t ptr);
+
+/* ---- Peer memory over the optical links (1.1) ------------------------------- */
+
+/*
+ * Chips of a supernode reach each other's device memory over their optical
+ * links, without the host: a chip opens a window on some of its memory, hands
+ * the window's descriptor to its peers (over any channel: the descriptor is
+ * plain bytes), and the peers queue remote writes, reads and atomics on
+ * their streams against it. Chips are named by their supernode chip id;
+ * the routes between them are the administrator's (lumen-route).
+ *
+ * Everything here needs a card with a link engine (DRM_LUMEN_CAP_LINKS):
+ * LUMEN_ERROR_NOT_SUPPORTED otherwise.
+ *
+ * Errors of remote operations: a refused operation (LUMEN_ERROR_REMOTE_ACCESS),
+ * an unreachable chip (LUMEN_ERROR_UNREACHABLE) or a target that stopped
+ * answering (LUMEN_ERROR_TIMEOUT) is reported once, by the next
+ * lumen_stream_synchronize() or lumen_stream_query() of the stream that
+ * reaches it, with a message naming the operation; the stream stays usable.
+ * If the driver failed the whole context for it, the status is sticky for
+ * the context instead, as for a device fault (lumen_context_get_fault()
+ * says LUMEN_FAULT_REMOTE).
+ */
+
+/** The device's supernode chip id, what remote operations address. */
+LUMEN_API lumen_status_t lumen_device_get_chip_id(lumen_device_t device, uint32_t *chip_id);
+
+typedef struct lumen_link_info {
+	size_t struct_size;	   /**< in: sizeof(lumen_link_info_t) */
+	uint32_t chip_id;	   /**< the chip's supernode id */
+	uint32_t num_ports;	   /**< optical link ports */
+	uint32_t ports_up;	   /**< bit p: port p is up now */
+	uint32_t num_windows;	   /**< window slots of the card, all contexts together */
+	uint32_t max_windows;	   /**< windows one context may have open */
+	uint32_t route_table_size; /**< chip ids are below this */
+} lumen_link_info_t;
+
+/** The chip on the fabric; LUMEN_ERROR_NOT_SUPPORTED without a link engine. */
+LUMEN_API lumen_status_t lumen_device_get_link_info(lumen_device_t device, lumen_link_info_t *info);
+
+typedef struct lumen_window_s *lumen_window_t;
+
+/* Rights a window gives remote chips (lumen_window_open flags). */
+#define LUMEN_WINDOW_READ   (1u << 0) /**< remote reads */
+#define LUMEN_WINDOW_WRITE  (1u << 1) /**< remote writes */
+#define LUMEN_WINDOW_ATOMIC (1u << 2) /**< remote atomics */
+
+/** lumen_window_desc_t::magic: "LWIN" in memory order. */
+#define LUMEN_WINDOW_DESC_MAGIC 0x4e49574cu
+
+/**
+ * What a peer needs to reach a window: 48 bytes of plain data (no pointers,
+ * fixed layout, little-endian like every Lumen host), to be copied between
+ * processes and hosts as they are. The key is the capability: whoever holds
+ * the descriptor may use the window with its rights, until it is closed.
+ */
+typedef struct lumen_window_desc {
+	uint32_t magic;	   /**< LUMEN_WINDOW_DESC_MAGIC */
+	uint32_t chip_id;  /**< chip that holds the window */
+	uint32_t window;   /**< window slot on that chip */
+	uint32_t rights;   /**< LUMEN_WINDOW_* */
+	uint64_t key;	   /**< the window's key */
+	uint64_t size;	   /**< bytes peers may address: offsets 0 .. size - 1 */
+	uint64_t base;	   /**< where offset 0 is in the chip's window (page rounding) */
+	uint64_t reserved; /**< zero */
+} lumen_window_desc_t;
+
+/**
+ * Open a window on [ptr, ptr + size) of a device allocation of ctx with the
+ * given rights (LUMEN_WINDOW_*, at least one). ptr and size need no
+ * alignment; peers address the range by offsets 0 .. size - 1. The card's
+ * windows are page-granular: a peer that forges a larger descriptor can
+ * reach the rest of the first and last 4 KiB page, nothing beyond.
+ * The memory cannot be freed while the window is open (LUMEN_ERROR_BUSY).
+ * LUMEN_ERROR_BUSY also when the card or the context has no window slot free.
+ */
+LUMEN_API lumen_status_t lumen_window_open(lumen_context_t ctx, lumen_devptr_t ptr, size_t size,
+					   unsigned flags, lumen_window_t *window);
+/** The window's descriptor, to hand to peers. */
+LUMEN_API lumen_status_t lumen_window_get_desc(lumen_window_t window, lumen_window_desc_t *desc);
+/**
+ * Close the window: once this returns, no remote operation reaches it (later
+ * ones fail with LUMEN_ERROR_REMOTE_ACCESS at their sender). Destroying the
+ * context closes its windows.
+ */
+LUMEN_API lumen_status_t lumen_window_close(lumen_window_t window);
+
+/*
+ * Remote operations run in stream order like copies; each completes when its
+ * target confirmed every byte. Operations of one stream to one chip are
+ * delivered in order and exactly once. Every argument is checked before
+ * anything is queued (LUMEN_ERROR_INVALID_ARGUMENT naming it): the
+ * descriptor (magic, reserved zero, chip id, window slot, the right the
+ * operation needs), offset + size within desc->size, and the local range
+ * inside one device allocation of the stream's context. A size of 0 does
+ * nothing. Large transfers are split into commands of at most 256 MiB.
+ */
+
+/** Write size bytes from local device memory src to the window at offset. */
+LUMEN_API lumen_status_t lumen_remote_write_async(lumen_stream_t stream,
+						  const lumen_window_desc_t *dst, uint64_t offset,
+						  lumen_devptr_t src, size_t size);
+/** Read size bytes of the window at offset into local device memory dst. */
+LUMEN_API lumen_status_t lumen_remote_read_async(lumen_stream_t stream, lumen_devptr_t dst,
+						 const lumen_window_desc_t *src, uint64_t offset,
+						 size_t size);
+
+typedef enum lumen_atomic_op {
+	LUMEN_ATOMIC_FETCH_ADD = 0, /**< *w += operand */
+	LUMEN_ATOMIC_SIGNAL = 1,    /**< *w = operand */
+} lumen_atomic_op_t;
+
+/**
+ * Atomically update the 64-bit word at offset (8-byte aligned) of the window
+ * (LUMEN_WINDOW_ATOMIC), applied exactly once; its old value lands in the
+ * local device word at result (8-byte aligned) unless result is 0.
+ */
+LUMEN_API lumen_status_t lumen_remote_atomic_async(lumen_stream_t stream,
+						   const lumen_window_desc_t *dst, uint64_t offset,
+						   lumen_atomic_op_t op, uint64_t operand,
+						   lumen_devptr_t result);
 
 #ifdef __cplusplus
 }

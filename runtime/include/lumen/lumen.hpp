@@ -99,6 +99,21 @@ class Device {
 		check(lumen_device_get_props(d_, &p));
 		return p;
 	}
+	/** Supernode chip id: what remote operations address. */
+	uint32_t chip_id() const
+	{
+		uint32_t c = 0;
+		check(lumen_device_get_chip_id(d_, &c));
+		return c;
+	}
+	/** The chip on the fabric (throws NOT_SUPPORTED without a link engine). */
+	lumen_link_info_t link_info() const
+	{
+		lumen_link_info_t li{};
+		LUMEN_STRUCT_INIT(li);
+		check(lumen_device_get_link_info(d_, &li));
+		return li;
+	}
 	lumen_device_t get() const noexcept { return d_; }
 
       private:
@@ -175,6 +190,7 @@ class Buffer {
 
 	lumen_devptr_t get() const noexcept { return ptr_; }
 	size_t bytes() const noexcept { return size_; }
+	lumen_context_t context() const noexcept { return ctx_; }
 	void reset() noexcept
 	{
 		if (ptr_)
@@ -239,6 +255,38 @@ class HostBuffer {
 	lumen_context_t ctx_ = nullptr;
 	void *p_ = nullptr;
 	size_t size_ = 0;
+};
+
+/** A remote window on device memory; closed when destroyed. */
+class Window {
+      public:
+	Window(const Context &ctx, lumen_devptr_t ptr, size_t bytes, unsigned flags)
+	    : Window(ctx.get(), ptr, bytes, flags)
+	{
+	}
+	/** The whole buffer. */
+	Window(const Buffer &buf, unsigned flags)
+	    : Window(buf.context(), buf.get(), buf.bytes(), flags)
+	{
+	}
+	lumen_window_t get() const noexcept { return h_.get(); }
+	/** What peers need: plain bytes. */
+	lumen_window_desc_t desc() const
+	{
+		lumen_window_desc_t d{};
+		check(lumen_window_get_desc(get(), &d));
+		return d;
+	}
+
+      private:
+	Window(lumen_context_t ctx, lumen_devptr_t ptr, size_t bytes, unsigned flags)
+	{
+		lumen_window_t w = nullptr;
+		check(lumen_window_open(ctx, ptr, bytes, flags, &w));
+		h_ = Handle(w);
+	}
+	using Handle = detail::Owned<lumen_window_t, lumen_window_close>;
+	Handle h_;
 };
 
 class Stream;
@@ -329,6 +377,22 @@ class Stream {
 	void memset_d32(lumen_devptr_t dst, uint32_t value, size_t bytes) const
 	{
 		check(lumen_memset_d32_async(get(), dst, value, bytes));
+	}
+	/** Remote operations (lumen.h "Peer memory"): failures surface in synchronize(). */
+	void remote_write(const lumen_window_desc_t &dst, uint64_t offset, lumen_devptr_t src,
+			  size_t bytes) const
+	{
+		check(lumen_remote_write_async(get(), &dst, offset, src, bytes));
+	}
+	void remote_read(lumen_devptr_t dst, const lumen_window_desc_t &src, uint64_t offset,
+			 size_t bytes) const
+	{
+		check(lumen_remote_read_async(get(), dst, &src, offset, bytes));
+	}
+	void remote_atomic(const lumen_window_desc_t &dst, uint64_t offset, lumen_atomic_op_t op,
+			   uint64_t operand, lumen_devptr_t result = 0) const
+	{
+		check(lumen_remote_atomic_async(get(), &dst, offset, op, operand, result));
 	}
 	void nop() const { check(lumen_launch_nop_async(get())); }
 	void host_func(lumen_host_fn_t fn, void *user_data) const

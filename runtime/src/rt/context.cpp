@@ -7,6 +7,7 @@
 #include "rt/registry.hpp"
 #include "rt/status.hpp"
 #include "rt/stream.hpp"
+#include "sys/error.hpp"
 
 namespace lumen::rt {
 namespace {
@@ -83,6 +84,10 @@ void Context::check() const
 	case LUMEN_FAULT_DEVICE_LOST:
 		what = "the card was reset or removed; the context's work and memory are lost";
 		break;
+	case LUMEN_FAULT_REMOTE:
+		what = std::string("a remote operation of the context failed (") +
+		       lumen_status_string(st) + ") and the driver stopped the context";
+		break;
 	default:
 		what = std::string("device MMU fault (") +
 		       (f.kind == LUMEN_FAULT_NOT_MAPPED ? "not mapped"
@@ -114,6 +119,11 @@ lumen_status_t Context::refresh()
 	lumen_status_t s = st.error == -EFAULT	    ? LUMEN_ERROR_DEVICE_FAULT
 			   : st.error == -ETIMEDOUT ? LUMEN_ERROR_TIMEOUT
 						    : LUMEN_ERROR_DEVICE_ERROR;
+	// A driver that fails the whole context for a remote error (uAPI 1.2).
+	const bool remote = status_from_remote_errno(-st.error) != LUMEN_SUCCESS &&
+			    !(st.flags & (DRM_LUMEN_CTX_HUNG | DRM_LUMEN_CTX_FAULTED));
+	if (remote)
+		s = status_from_remote_errno(-st.error);
 	if (st.error == 0 && (st.flags & DRM_LUMEN_CTX_FAULTED))
 		s = LUMEN_ERROR_DEVICE_FAULT;
 	if (st.error == 0 && (st.flags & DRM_LUMEN_CTX_HUNG))
@@ -123,9 +133,10 @@ lumen_status_t Context::refresh()
 		fault_ = lumen_fault_t{};
 		fault_.struct_size = sizeof(fault_);
 		fault_.status = s;
-		fault_.kind = s == LUMEN_ERROR_DEVICE_FAULT ? fault_kind(st)
-			      : s == LUMEN_ERROR_TIMEOUT    ? LUMEN_FAULT_TIMEOUT
-							    : LUMEN_FAULT_DEVICE;
+		fault_.kind = remote			      ? LUMEN_FAULT_REMOTE
+			      : s == LUMEN_ERROR_DEVICE_FAULT ? fault_kind(st)
+			      : s == LUMEN_ERROR_TIMEOUT      ? LUMEN_FAULT_TIMEOUT
+							      : LUMEN_FAULT_DEVICE;
 		fault_.address = s == LUMEN_ERROR_DEVICE_FAULT ? st.fault_addr : 0;
 		fault_.is_write = s == LUMEN_ERROR_DEVICE_FAULT ? (st.fault_access != 0) : 0;
 		sticky_.store(s, std::memory_order_release);
@@ -275,6 +286,50 @@ void Context::release_slot(Slot s, std::shared_ptr<Timeline> tl, uint64_t point)
 		free_slots_.push_back(s);
 }
 
+uint32_t Context::chip_id()
+{
+	std::lock_guard lk(m_);
+	if (!chip_id_) {
+		try {
+			chip_id_ = drm_.link_info().chip_id;
+		} catch (const sys::Error &e) {
+			if (e.err() == EOPNOTSUPP)
+				fail(LUMEN_ERROR_NOT_SUPPORTED,
+				     "device " + std::to_string(device_->index()) +
+					     " has no link engine (DRM_LUMEN_CAP_LINKS)");
+			if (e.err() == ENODEV)
+				fail(LUMEN_ERROR_DEVICE_LOST, e.what());
+			fail(LUMEN_ERROR_SYSTEM, e.what());
+		}
+	}
+	return *chip_id_;
+}
+
+void Context::add_window(uint32_t id, uint64_t ptr, uint64_t size)
+{
+	std::lock_guard lk(m_);
+	windows_.push_back(WindowRange{id, ptr, size});
+}
+
+void Context::remove_window(uint32_t id) noexcept
+{
+	std::lock_guard lk(m_);
+	for (auto it = windows_.begin(); it != windows_.end(); ++it)
+		if (it->id == id) {
+			windows_.erase(it);
+			return;
+		}
+}
+
+std::optional<uint32_t> Context::window_over(uint64_t ptr, uint64_t size) const
+{
+	std::lock_guard lk(m_);
+	for (const auto &w : windows_)
+		if (ptr < w.ptr + w.size && w.ptr < ptr + size)
+			return w.id;
+	return std::nullopt;
+}
+
 std::shared_ptr<Context> context_from_handle(lumen_context_t h)
 {
 	return contexts().get(h);
@@ -319,6 +374,7 @@ lumen_status_t lumen_context_destroy(lumen_context_t ctx)
 		for (uintptr_t h : c->take_children()) {
 			destroy_stream_handle(h);
 			destroy_event_handle(h);
+			destroy_window_handle(h);
 		}
 		c->shutdown();
 		return LUMEN_SUCCESS;

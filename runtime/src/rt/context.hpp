@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "rt/device.hpp"
@@ -41,6 +42,15 @@ class Context {
 	// the context. Makes LUMEN_ERROR_DEVICE_LOST sticky; returns the status.
 	lumen_status_t mark_lost();
 	lumen_fault_t fault() const;
+
+	// The chip's supernode id (QUERY_LINK), cached. NOT_SUPPORTED without
+	// a link engine.
+	uint32_t chip_id();
+	// Remote windows open on the context's memory: [ptr, ptr + size) may
+	// not be freed while one is open.
+	void add_window(uint32_t id, uint64_t ptr, uint64_t size);
+	void remove_window(uint32_t id) noexcept;
+	std::optional<uint32_t> window_over(uint64_t ptr, uint64_t size) const;
 
 	MemoryManager &mem() noexcept { return mem_; }
 	StagingPool &staging() noexcept { return staging_; }
@@ -82,6 +92,12 @@ class Context {
 	unsigned rr_ = 0;
 	std::shared_ptr<Stream> internal_;
 	std::vector<uintptr_t> children_;
+	std::optional<uint32_t> chip_id_;
+	struct WindowRange {
+		uint32_t id;
+		uint64_t ptr, size;
+	};
+	std::vector<WindowRange> windows_;
 	std::vector<std::unique_ptr<PinnedBuffer>> slot_pages_;
 	struct RetiredSlot {
 		Slot slot;

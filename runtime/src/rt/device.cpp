@@ -65,6 +65,21 @@ std::string Device::driver_version()
 	return probe_->driver_version();
 }
 
+drm_lumen_link_info Device::link_info()
+{
+	open();
+	std::lock_guard lk(m_);
+	try {
+		return probe_->link_info();
+	} catch (const sys::Error &e) {
+		if (e.err() == EOPNOTSUPP)
+			fail(LUMEN_ERROR_NOT_SUPPORTED, e.what());
+		if (e.err() == ENODEV)
+			fail(LUMEN_ERROR_NO_DEVICE, e.what());
+		fail(LUMEN_ERROR_SYSTEM, e.what());
+	}
+}
+
 const std::vector<std::shared_ptr<Device>> &device_table()
 {
 	static std::mutex m;

@@ -31,6 +31,8 @@ class Device {
 	void open();
 	const drm_lumen_device_info &info(); // opens if needed
 	std::string driver_version();
+	// QUERY_LINK now (ports_up changes); NOT_SUPPORTED without a link engine.
+	drm_lumen_link_info link_info();
 
       private:
 	int index_;

@@ -14,8 +14,10 @@ class Event;
 
 std::shared_ptr<Stream> stream_from_handle(lumen_stream_t h);
 std::shared_ptr<Event> event_from_handle(lumen_event_t h);
-// Destroy a stream / an event if h is a live one (context teardown).
+// Destroy a stream / an event / a window if h is a live one (context
+// teardown).
 void destroy_stream_handle(uintptr_t h) noexcept;
 void destroy_event_handle(uintptr_t h) noexcept;
+void destroy_window_handle(uintptr_t h) noexcept;
 
 } // namespace lumen::rt

@@ -38,7 +38,15 @@ lumen_status_t lumen_ipc_import(lumen_context_t ctx, int fd, lumen_devptr_t *ptr
 lumen_status_t lumen_ipc_close(lumen_context_t ctx, lumen_devptr_t ptr)
 {
 	return guard(__func__, [&] {
-		context_from_handle(ctx)->mem().ipc_close(ptr);
+		auto c = context_from_handle(ctx);
+		auto a = c->mem().allocation_of(ptr);
+		if (a && a->first == ptr)
+			if (auto w = c->window_over(a->first, a->second))
+				fail(LUMEN_ERROR_BUSY,
+				     "ptr " + hex(ptr) + " is in remote window " +
+					     std::to_string(*w) +
+					     "; close the window before this import");
+		c->mem().ipc_close(ptr);
 		return LUMEN_SUCCESS;
 	});
 }

@@ -26,6 +26,14 @@ lumen_status_t lumen_free(lumen_context_t ctx, lumen_devptr_t ptr)
 		auto c = context_from_handle(ctx);
 		if (ptr == 0)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT, "ptr is 0");
+		// The driver refuses to unmap a window's memory: close it first.
+		auto a = c->mem().allocation_of(ptr);
+		if (a && a->first == ptr)
+			if (auto w = c->window_over(a->first, a->second))
+				fail(LUMEN_ERROR_BUSY,
+				     "ptr " + hex(ptr) + " is in remote window " +
+					     std::to_string(*w) +
+					     "; close the window before freeing it");
 		c->mem().free(ptr, "ptr");
 		return LUMEN_SUCCESS;
 	});

@@ -268,6 +268,21 @@ bool MemoryManager::contains_locked(uint64_t ptr, uint64_t size) const
 	return ptr - it->first < it->second.size && size <= it->second.size - (ptr - it->first);
 }
 
+std::optional<std::pair<uint64_t, uint64_t>> MemoryManager::allocation_of(uint64_t ptr) const
+{
+	std::lock_guard lk(m_);
+	uint64_t s, sz;
+	if (sub_.find_block(ptr, &s, &sz))
+		return std::make_pair(s, sz);
+	auto it = allocs_.upper_bound(ptr);
+	if (it == allocs_.begin())
+		return std::nullopt;
+	--it;
+	if (ptr - it->first >= it->second.size)
+		return std::nullopt;
+	return std::make_pair(it->first, it->second.size);
+}
+
 bool MemoryManager::contains_device(uint64_t ptr, uint64_t size) const
 {
 	std::lock_guard lk(m_);

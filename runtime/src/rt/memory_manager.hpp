@@ -52,6 +52,9 @@ class MemoryManager : private ChunkBackend {
 	// Throws INVALID_ARGUMENT (or WRONG_DEVICE when another context owns it)
 	// naming the argument unless [ptr, ptr + size) is inside an allocation.
 	void check_device(uint64_t ptr, uint64_t size, const char *name) const;
+	// Start and size of the live device allocation containing ptr (a small
+	// block: its class size), if any.
+	std::optional<std::pair<uint64_t, uint64_t>> allocation_of(uint64_t ptr) const;
 	// Device VA of host range [p, p + size) if pinned or registered memory.
 	std::optional<uint64_t> host_va(const void *p, uint64_t size) const;
 

@@ -21,6 +21,20 @@ void fail(lumen_status_t status, const std::string &msg)
 	throw Error(status, msg);
 }
 
+lumen_status_t status_from_remote_errno(int err)
+{
+	switch (err) {
+	case EACCES:
+		return LUMEN_ERROR_REMOTE_ACCESS;
+	case EHOSTUNREACH:
+		return LUMEN_ERROR_UNREACHABLE;
+	case ETIMEDOUT:
+		return LUMEN_ERROR_TIMEOUT;
+	default:
+		return LUMEN_SUCCESS;
+	}
+}
+
 lumen_status_t status_from_errno(int err)
 {
 	switch (err) {
@@ -139,6 +153,10 @@ const char *lumen_status_string(lumen_status_t status)
 		return "LUMEN_ERROR_DRIVER_VERSION";
 	case LUMEN_ERROR_DEVICE_LOST:
 		return "LUMEN_ERROR_DEVICE_LOST";
+	case LUMEN_ERROR_REMOTE_ACCESS:
+		return "LUMEN_ERROR_REMOTE_ACCESS";
+	case LUMEN_ERROR_UNREACHABLE:
+		return "LUMEN_ERROR_UNREACHABLE";
 	}
 	return "LUMEN_ERROR_UNKNOWN";
 }

@@ -29,6 +29,9 @@ class Error : public std::exception {
 [[noreturn]] void fail_errno(const std::string &what, int err);
 // The status that best describes a failed ioctl's errno.
 lumen_status_t status_from_errno(int err);
+// The status of a job that failed with -err for a remote reason (-EACCES,
+// -EHOSTUNREACH, -ETIMEDOUT; uAPI 1.2), LUMEN_SUCCESS for any other errno.
+lumen_status_t status_from_remote_errno(int err);
 
 // Record "fn: msg" as the calling thread's last error.
 void set_last_error(const char *fn, const char *msg) noexcept;

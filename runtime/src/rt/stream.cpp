@@ -75,9 +75,64 @@ void Stream::kernel_submit(const Op &op)
 		ctx_.check();
 		fail(LUMEN_ERROR_DEVICE_ERROR, "the context was banned by the driver");
 	}
+	if (ret == -EOPNOTSUPP && !op.remote.empty())
+		fail(LUMEN_ERROR_NOT_SUPPORTED, "the driver refuses remote commands (" + op.remote +
+							"): the card has no link engine");
 	if (ret)
 		fail_errno("SUBMIT", -ret);
 	tl_->set_submitted(op.point);
+	if (!op.remote.empty()) {
+		// The job is queued whatever happens here: out of memory only
+		// loses its remote status (a fault still shows in the context).
+		try {
+			remote_jobs_.push_back(RemoteJob{op.point, s.seqno, op.remote});
+		} catch (...) {
+		}
+	}
+}
+
+void Stream::reap_remote(uint64_t upto)
+{
+	while (!remote_jobs_.empty()) {
+		RemoteJob &j = remote_jobs_.front();
+		if (upto && j.point > upto)
+			return;
+		drm_lumen_wait w{};
+		w.queue_id = queue_->id();
+		w.seqno = j.seqno;
+		w.timeout_ns = 0; // a deadline in the past polls
+		int ret = kioctl(ctx_.fd(), DRM_IOCTL_LUMEN_WAIT, &w);
+		if (ret == -ETIME)
+			return; // still running
+		if (ret == 0 && remote_status_ == LUMEN_SUCCESS) {
+			lumen_status_t st = status_from_remote_errno(-w.status);
+			if (st != LUMEN_SUCCESS) {
+				remote_status_ = st;
+				remote_error_ =
+					j.what +
+					(st == LUMEN_ERROR_REMOTE_ACCESS
+						 ? ": the target refused it (no such window, "
+						   "closed, wrong key, out of range or a "
+						   "missing right)"
+					 : st == LUMEN_ERROR_UNREACHABLE
+						 ? ": no route to the target chip"
+						 : ": the target or a chip on the way "
+						   "stopped answering");
+			}
+		}
+		// Other statuses (faults, resets) are the context's sticky error.
+		remote_jobs_.pop_front();
+	}
+}
+
+void Stream::throw_remote_error()
+{
+	if (remote_status_ == LUMEN_SUCCESS)
+		return;
+	lumen_status_t st = std::exchange(remote_status_, LUMEN_SUCCESS);
+	std::string msg = std::move(remote_error_);
+	remote_error_.clear();
+	fail(st, msg);
 }
 
 void Stream::defer(Op &op)
@@ -90,11 +145,15 @@ void Stream::defer(Op &op)
 	cv_.notify_all();
 }
 
-uint64_t Stream::submit(std::vector<drm_lumen_cmd> cmds)
+uint64_t Stream::submit(std::vector<drm_lumen_cmd> cmds, std::string remote)
 {
 	ctx_.check();
 	std::lock_guard lk(m_);
-	Op op{std::move(cmds), std::move(deps_), nullptr, last_ + 1};
+	// Statuses of finished remote jobs first: the driver keeps only those
+	// of a queue's last LUMEN_WAIT_HISTORY (1024) jobs.
+	if (!remote_jobs_.empty())
+		reap_remote(0);
+	Op op{std::move(cmds), std::move(deps_), nullptr, last_ + 1, std::move(remote)};
 	deps_.clear();
 	try {
 		if (pending_.empty() && deps_ready(op.deps))
@@ -112,7 +171,7 @@ uint64_t Stream::host_op(std::function<void(lumen_status_t)> fn)
 {
 	ctx_.check();
 	std::lock_guard lk(m_);
-	Op op{{}, std::move(deps_), std::move(fn), last_ + 1};
+	Op op{{}, std::move(deps_), std::move(fn), last_ + 1, {}};
 	deps_.clear();
 	try {
 		defer(op);
@@ -218,6 +277,9 @@ void Stream::synchronize()
 	if (p)
 		ctx_.refresh();
 	ctx_.check();
+	std::lock_guard lk(m_);
+	reap_remote(p);
+	throw_remote_error();
 }
 
 bool Stream::query()
@@ -234,6 +296,9 @@ bool Stream::query()
 		return false;
 	ctx_.refresh();
 	ctx_.check();
+	std::lock_guard lk(m_);
+	reap_remote(p);
+	throw_remote_error();
 	return true;
 }
 

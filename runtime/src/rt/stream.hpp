@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -45,7 +46,10 @@ class Stream {
 	uintptr_t handle = 0;
 
 	// Queue a job; returns its point. Throws the context's sticky status.
-	uint64_t submit(std::vector<drm_lumen_cmd> cmds);
+	// A job of remote commands names itself in remote ("RWRITE of ..."):
+	// its own status (DRM_IOCTL_LUMEN_WAIT) is collected, and a remote
+	// failure is thrown once by the next synchronize() or query().
+	uint64_t submit(std::vector<drm_lumen_cmd> cmds, std::string remote = {});
 	// Queue host work; fn gets the context status when it runs.
 	uint64_t host_op(std::function<void(lumen_status_t)> fn);
 	// Later work waits for d.
@@ -66,9 +70,21 @@ class Stream {
 		std::vector<Dep> deps;
 		std::function<void(lumen_status_t)> fn; // host op if set
 		uint64_t point;
+		std::string remote; // remote commands: what they are
+	};
+	// A submitted job of remote commands whose status is not known yet.
+	struct RemoteJob {
+		uint64_t point;
+		uint64_t seqno;
+		std::string what;
 	};
 	bool deps_ready(const std::vector<Dep> &deps) const noexcept;
 	void kernel_submit(const Op &op); // throws
+	// Locked: collect the status of finished remote jobs (all up to point
+	// upto, which have finished, or those done already when upto is 0),
+	// keeping the first remote failure for throw_remote_error().
+	void reap_remote(uint64_t upto);
+	void throw_remote_error();	  // locked
 	void defer(Op &op);		  // locked; moves op only on success
 	void worker_main();
 
@@ -81,6 +97,9 @@ class Stream {
 	uint64_t last_ = 0;
 	std::vector<Dep> deps_; // for the next job
 	std::deque<Op> pending_;
+	std::deque<RemoteJob> remote_jobs_;
+	lumen_status_t remote_status_ = LUMEN_SUCCESS;
+	std::string remote_error_;
 	bool stop_ = false;
 	bool shut_ = false;
 	std::thread worker_;

@@ -98,6 +98,27 @@ drm_lumen_device_info DrmDevice::device_info() const
 	return info;
 }
 
+drm_lumen_link_info DrmDevice::link_info() const
+{
+	drm_lumen_link_info li{};
+	drm_lumen_query q{};
+	q.type = DRM_LUMEN_QUERY_LINK;
+	q.size = sizeof(li);
+	q.data = reinterpret_cast<uintptr_t>(&li);
+	if (drmIoctl(fd_, DRM_IOCTL_LUMEN_QUERY, &q)) {
+		int err = errno;
+		// A 1.0/1.1 driver answers an unknown query type with -EINVAL.
+		if (err == EINVAL &&
+		    (get_param(DRM_LUMEN_PARAM_CAPABILITIES) & DRM_LUMEN_CAP_LINKS) == 0)
+			err = EOPNOTSUPP;
+		throw Error(devnode_ + ": QUERY_LINK failed: " +
+				    (err == EOPNOTSUPP ? std::string("the card has no link engine")
+						       : std::strerror(err)),
+			    err);
+	}
+	return li;
+}
+
 drm_lumen_telemetry DrmDevice::telemetry() const
 {
 	drm_lumen_telemetry t{};

@@ -29,6 +29,10 @@ public:
 	uint64_t get_param(uint32_t param) const;
 	drm_lumen_device_info device_info() const;
 	drm_lumen_telemetry telemetry() const;
+	// DRM_LUMEN_QUERY_LINK (uAPI 1.2, DRM_LUMEN_CAP_LINKS): the chip on the
+	// fabric. Throws sys::Error with EOPNOTSUPP without a link engine (also
+	// for a driver older than 1.2, which does not know the query).
+	drm_lumen_link_info link_info() const;
 
 private:
 	// Fills size bytes at out via DRM_IOCTL_LUMEN_QUERY; returns the kernel's size.
