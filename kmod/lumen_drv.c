@@ -18,6 +18,8 @@
  *   lumen_irq_init (vectors, IRQs) free IRQs, free vectors
  *   lumen_quiesce_action           mask, soft reset, fail mailbox waiters
  *   lumen_fw_boot, identify        -
+ *   lumen_window/route/mgmt_init   (drm lifetime: freed with the drm_device)
+ *   lumen_link_init (IRQ, sysfs)   mask, free IRQ, stop management receive
  *   lumen_hwmon_init               unregister hwmon
  *   drm_dev_register               (drm_dev_unplug in remove)
  *
@@ -51,12 +53,15 @@
 #include "lumen_link.h"
 #include "lumen_job.h"
 #include "lumen_mbox.h"
+#include "lumen_mgmt.h"
 #include "lumen_pm.h"
 #include "lumen_query.h"
 #include "lumen_queue.h"
 #include "lumen_reset.h"
+#include "lumen_route.h"
 #include "lumen_sysfs.h"
 #include "lumen_vm.h"
+#include "lumen_window.h"
 
 static int lumen_open(struct drm_device *drm, struct drm_file *file)
 {
@@ -134,10 +139,12 @@ static void lumen_postclose(struct drm_device *drm, struct drm_file *file)
 
 	/*
 	 * Teardown order: GEM handles are already gone (drm_gem_release()
-	 * runs before postclose). The file's queues must be stopped and freed
-	 * first, so the device no longer runs in the context; only then is the
-	 * context disabled and its mappings and page tables freed.
+	 * runs before postclose). The file's remote windows close first, so
+	 * no other chip reaches the context, then its queues are stopped and
+	 * freed, so the device no longer runs in it; only then is the context
+	 * disabled and its mappings and page tables freed.
 	 */
+	lumen_window_close_all(lfile);
 	lumen_uctx_close(lfile);
 	if (lfile->has_ctx)
 		lumen_vm_fini(&lfile->vm);
@@ -155,6 +162,13 @@ static const struct drm_ioctl_desc lumen_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(LUMEN_QUEUE_DESTROY, lumen_queue_destroy_ioctl, 0),
 	DRM_IOCTL_DEF_DRV(LUMEN_SUBMIT, lumen_submit_ioctl, 0),
 	DRM_IOCTL_DEF_DRV(LUMEN_WAIT, lumen_wait_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_WINDOW_OPEN, lumen_window_open_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_WINDOW_CLOSE, lumen_window_close_ioctl, 0),
+	/* Admin ioctls check CAP_SYS_ADMIN themselves: -EPERM, not DRM_ROOT_ONLY's -EACCES. */
+	DRM_IOCTL_DEF_DRV(LUMEN_ROUTE, lumen_route_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_PORT_CTRL, lumen_port_ctrl_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_MGMT_SEND, lumen_mgmt_send_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_MGMT_RECV, lumen_mgmt_recv_ioctl, 0),
 };
 
 /* DRM_ACCEL_FOPS with the ioctl gate of lumen_ioctl.c in front of the core. */
@@ -307,6 +321,17 @@ static int lumen_probe(struct pci_dev *pdev, const struct pci_device_id *ent)
 		return ret;
 
 	ret = lumen_fw_start(ldev);
+	if (ret)
+		return ret;
+
+	/* The link engine (CAPS.LINKS), before the link vector is enabled. */
+	ret = lumen_window_init(ldev);
+	if (ret)
+		return ret;
+	ret = lumen_route_init(ldev);
+	if (ret)
+		return ret;
+	ret = lumen_mgmt_init(ldev);
 	if (ret)
 		return ret;
 

@@ -27,8 +27,11 @@
 #include "lumen_vm.h"
 
 struct lumen_links;
+struct lumen_mgmt_dev;
 struct lumen_qmgr;
+struct lumen_routes;
 struct lumen_uctx;
+struct lumen_win_table;
 
 #define DRIVER_NAME	"lumen"
 #define DRIVER_DESC	"Lumen N1 AI accelerator"
@@ -36,11 +39,11 @@ struct lumen_uctx;
 /*
  * Capability bits (LUMEN_CAP_*) this driver version implements. The uAPI
  * reports the intersection with what the device advertises, so a bit only
- * shows up once both sides support the feature. Later issues add
- * DMA_QUEUES, MMU, COMPUTE and LINKS here.
+ * shows up once both sides support the feature.
  */
 #define LUMEN_DRIVER_CAPS	(LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY | LUMEN_CAP_MMU | \
-			 LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_FAULT_INJECT | LUMEN_CAP_LINK_PORTS)
+			 LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_FAULT_INJECT | LUMEN_CAP_LINK_PORTS | \
+			 LUMEN_CAP_LINKS)
 
 /**
  * struct lumen_identity - what the card is, fixed for the life of a binding
@@ -105,6 +108,10 @@ struct lumen_identity {
  * @qm: hardware DMA queues (lumen_queue.h); allocated in probe, lives as
  *	long as @drm.
  * @links: optical link ports (lumen_link.c); allocated in probe.
+ * @wins: the card's remote window slots (lumen_window.c); allocated in
+ *	probe with CAPS.LINKS, else NULL; lives as long as @drm.
+ * @routes: route table shadow (lumen_route.c); like @wins.
+ * @mgmt: management packets (lumen_mgmt.c); like @wins.
  * @reset_wq: ordered workqueue for device resets and every queue's timeout
  *	(TDR) work, so that they never run concurrently; lives as long as @drm.
  * @reset_mutex: one device reset at a time, held from prepare to done
@@ -150,6 +157,9 @@ struct lumen_device {
 	struct lumen_mem mem;
 	struct lumen_qmgr *qm;
 	struct lumen_links *links;
+	struct lumen_win_table *wins;
+	struct lumen_routes *routes;
+	struct lumen_mgmt_dev *mgmt;
 
 	struct workqueue_struct *reset_wq;
 	struct mutex reset_mutex;	/* one reset at a time */
@@ -203,6 +213,21 @@ static inline struct lumen_device *to_lumen_device(struct drm_device *drm)
 static inline struct device *lumen_dev(struct lumen_device *ldev)
 {
 	return &ldev->pdev->dev;
+}
+
+/**
+ * lumen_has_links() - does the card have the link engine
+ * @ldev: device
+ *
+ * CAPS.LINKS (docs/hw-spec.md 13.3-13.8): remote windows and commands,
+ * routes, port control and management packets. Without it their registers
+ * are reserved and the uAPI that needs them fails with -EOPNOTSUPP.
+ *
+ * Return: true if the device advertises it (this driver implements it).
+ */
+static inline bool lumen_has_links(const struct lumen_device *ldev)
+{
+	return ldev->id.caps & LUMEN_DRIVER_CAPS & LUMEN_CAP_LINKS;
 }
 
 #endif /* __LUMEN_DRV_H__ */

@@ -10,6 +10,9 @@
  *   master (GET_MAGIC and GET_UNIQUE dereference it), so only the ones
  *   that mean something here pass: an allow-list, documented in the uAPI
  *   header. The rest fail with -EOPNOTSUPP.
+ * - The link engine's ioctls (windows, routes, ports, management packets)
+ *   fail with -EOPNOTSUPP on a card without CAPS.LINKS, before their
+ *   handlers, which so may rely on it.
  * - A file opened before the last device reset belongs to a dead reset
  *   generation: every ioctl fails with -ENODEV (lumen_reset.c).
  * The ioctls that program the hardware take the reset lock for reading
@@ -102,9 +105,26 @@ static int lumen_core_ioctl_check_count(unsigned int cmd, unsigned long arg)
 	return le32_to_cpu((__force __le32)count) > DRM_LUMEN_MAX_SYNCOBJ_HANDLES ? -EINVAL : 0;
 }
 
+/* Driver ioctls that need the link engine (CAPS.LINKS). */
+static bool lumen_ioctl_needs_links(unsigned int nr)
+{
+	switch (nr - DRM_COMMAND_BASE) {
+	case DRM_LUMEN_WINDOW_OPEN:
+	case DRM_LUMEN_WINDOW_CLOSE:
+	case DRM_LUMEN_ROUTE:
+	case DRM_LUMEN_PORT_CTRL:
+	case DRM_LUMEN_MGMT_SEND:
+	case DRM_LUMEN_MGMT_RECV:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int lumen_ioctl_check(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct drm_file *file = filp->private_data;
+	struct lumen_file *lfile = file->driver_priv;
 	unsigned int nr = DRM_IOCTL_NR(cmd);
 	int ret;
 
@@ -116,8 +136,10 @@ static int lumen_ioctl_check(struct file *filp, unsigned int cmd, unsigned long 
 		ret = lumen_core_ioctl_check_count(cmd, arg);
 		if (ret)
 			return ret;
+	} else if (lumen_ioctl_needs_links(nr) && !lumen_has_links(lfile->ldev)) {
+		return -EOPNOTSUPP;
 	}
-	return lumen_file_check_gen(file->driver_priv);
+	return lumen_file_check_gen(lfile);
 }
 
 /**
@@ -127,7 +149,8 @@ static int lumen_ioctl_check(struct file *filp, unsigned int cmd, unsigned long 
  * @arg: ioctl argument
  *
  * Return: what drm_ioctl() returns; -ENOTTY for a non-DRM command;
- * -EOPNOTSUPP for a core DRM ioctl outside the allow-list; -ENODEV for a
+ * -EOPNOTSUPP for a core DRM ioctl outside the allow-list or a link-engine
+ * ioctl on a card without CAPS.LINKS; -ENODEV for a
  * file of an earlier reset generation or a card lost in a failed reset.
  */
 long lumen_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)

@@ -23,10 +23,13 @@
 #include "lumen_gem.h"
 #include "lumen_hw.h"
 #include "lumen_job.h"
+#include "lumen_link.h"
 #include "lumen_query.h"
 #include "lumen_queue.h"
 #include "lumen_reset.h"
+#include "lumen_route.h"
 #include "lumen_vm.h"
+#include "lumen_window.h"
 
 /* The uAPI mirrors the contract's capability bits one for one. */
 static_assert(DRM_LUMEN_CAP_MAILBOX == LUMEN_CAP_MAILBOX);
@@ -48,6 +51,7 @@ static_assert(offsetof(struct drm_lumen_device_info, capabilities) == 40);
 static_assert(sizeof(struct drm_lumen_telemetry) == 40);
 static_assert(offsetof(struct drm_lumen_telemetry, busy_ns) == 24);
 static_assert(sizeof(struct drm_lumen_limits) == 80);
+static_assert(sizeof(struct drm_lumen_link_info) == 56);
 
 /**
  * lumen_capabilities() - DRM_LUMEN_CAP_* bits of a device
@@ -195,6 +199,22 @@ static void lumen_fill_limits(struct lumen_device *ldev, struct drm_lumen_limits
 	lim->job_timeout_ms = max(READ_ONCE(lumen_job_timeout_ms), 10u);
 }
 
+/* This chip on the fabric, for DRM_LUMEN_QUERY_LINK; in drm_dev_enter(). */
+static void lumen_fill_link_info(struct lumen_device *ldev, struct drm_lumen_link_info *li)
+{
+	u32 p;
+
+	memset(li, 0, sizeof(*li));
+	li->chip_id = lumen_rd32(ldev, LUMEN_REG_LINK_CHIP_ID);
+	li->num_ports = lumen_link_num_ports(ldev);
+	li->num_windows = lumen_window_slots(ldev);
+	li->route_table_size = lumen_route_table_size(ldev);
+	li->max_file_windows = READ_ONCE(lumen_max_file_windows);
+	for (p = 0; p < li->num_ports; p++)
+		if (lumen_rd32(ldev, LUMEN_REG_LINK(p, LUMEN_LREG_STATE)) == LUMEN_LINK_UP)
+			li->ports_up |= BIT(p);
+}
+
 /**
  * lumen_query_ioctl() - DRM_IOCTL_LUMEN_QUERY
  * @drm: DRM device
@@ -205,8 +225,8 @@ static void lumen_fill_limits(struct lumen_device *ldev, struct drm_lumen_limits
  * the full size in @size; @size 0 only asks for the size.
  *
  * Return: 0; -EINVAL for non-zero flags or reserved, or an unknown type;
- * -EFAULT if @data cannot be written; -EOPNOTSUPP for telemetry on a
- * device without it; -ENODEV once the device is unplugged.
+ * -EFAULT if @data cannot be written; -EOPNOTSUPP for telemetry or link
+ * information on a device without it; -ENODEV once the device is unplugged.
  */
 int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 {
@@ -218,6 +238,7 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 		struct drm_lumen_memory_info mem;
 		struct drm_lumen_context_status ctx;
 		struct drm_lumen_limits lim;
+		struct drm_lumen_link_info link;
 	} out;
 	u32 full;
 	int ret = 0, idx;
@@ -241,6 +262,11 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 	case DRM_LUMEN_QUERY_LIMITS:
 		full = sizeof(out.lim);
 		break;
+	case DRM_LUMEN_QUERY_LINK:
+		if (!lumen_has_links(ldev))
+			return -EOPNOTSUPP;
+		full = sizeof(out.link);
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -252,13 +278,15 @@ int lumen_query_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 		goto out_size;
 
 	if (args->type == DRM_LUMEN_QUERY_DEVICE_INFO ||
-	    args->type == DRM_LUMEN_QUERY_TELEMETRY) {
-		/* Identity and telemetry: what a reset rewrites or asks the card. */
+	    args->type == DRM_LUMEN_QUERY_TELEMETRY || args->type == DRM_LUMEN_QUERY_LINK) {
+		/* Identity, telemetry, link state: what a reset rewrites or asks the card. */
 		ret = lumen_reset_read_lock(file->driver_priv);
 		if (ret)
 			goto out_exit;
 		if (args->type == DRM_LUMEN_QUERY_DEVICE_INFO)
 			lumen_fill_device_info(ldev, &out.info);
+		else if (args->type == DRM_LUMEN_QUERY_LINK)
+			lumen_fill_link_info(ldev, &out.link);
 		else if (lumen_capabilities(ldev) & LUMEN_CAP_TELEMETRY)
 			lumen_read_telemetry(ldev, &out.tel);
 		else

@@ -50,9 +50,12 @@
 #include "lumen_hw.h"
 #include "lumen_link.h"
 #include "lumen_mbox.h"
+#include "lumen_mgmt.h"
 #include "lumen_queue.h"
 #include "lumen_reset.h"
+#include "lumen_route.h"
 #include "lumen_trace.h"
+#include "lumen_window.h"
 
 static const char * const lumen_reset_names[LUMEN_RESET_NUM_REASONS] = {
 	"halted", "fw_crash", "mbox_timeout", "queue_hang", "flr", "pci_error",
@@ -184,7 +187,15 @@ static int lumen_reset_restart(struct lumen_device *ldev)
 		return ret;
 
 	lumen_queue_restart(ldev);
-	/* The ports went down with the card: enable them, they retrain. */
+	/*
+	 * The link engine forgot everything (hw-spec 13.8): the driver's
+	 * routes and open windows go back in, the management packets of
+	 * before are dropped, and the ports get their CTRL (enable, dateline)
+	 * again and retrain.
+	 */
+	lumen_route_restore(ldev);
+	lumen_window_restore(ldev);
+	lumen_mgmt_reset(ldev);
 	lumen_link_restart(ldev);
 	return 0;
 }

@@ -44,6 +44,7 @@
 #include "lumen_queue.h"
 #include "lumen_reset.h"
 #include "lumen_vm.h"
+#include "lumen_window.h"
 
 static_assert(sizeof(struct drm_lumen_vm_bind) == 40);
 
@@ -59,12 +60,14 @@ static_assert(BIT_ULL(LUMEN_VA_BITS) >= DRM_LUMEN_VA_USER_END);
  * @link: in &lumen_vm.mappings
  * @obj: mapped BO, referenced and pinned; NULL for a kernel mapping
  * @offset: offset of @node's start in @obj
+ * @writable: the device may write it (LUMEN_PTE_WRITE)
  */
 struct lumen_vm_mapping {
 	struct drm_mm_node node;
 	struct list_head link;
 	struct drm_gem_object *obj;
 	u64 offset;
+	bool writable;
 };
 
 /**
@@ -88,6 +91,8 @@ int lumen_vm_init(struct lumen_device *ldev, struct lumen_vm *vm)
 	mutex_init(&vm->lock);
 	INIT_LIST_HEAD(&vm->mappings);
 	INIT_LIST_HEAD(&vm->zombies);
+	INIT_LIST_HEAD(&vm->windows);
+	vm->num_windows = 0;
 	drm_mm_init(&vm->mm, LUMEN_VA_KERNEL_START,
 		    DRM_LUMEN_VA_USER_END - LUMEN_VA_KERNEL_START);
 
@@ -366,6 +371,36 @@ void lumen_vm_unmap_kernel(struct lumen_vm *vm, u64 va, u64 size)
 	mutex_unlock(&vm->lock);
 }
 
+/**
+ * lumen_vm_range_mapped_locked() - is a VA range wholly covered by user mappings
+ * @vm: context, &lumen_vm.lock held
+ * @va: start
+ * @size: bytes, non-zero, @va + @size without overflow
+ * @writable: every mapping of the range must also be device-writable
+ *
+ * Return: true if VM_BIND mappings cover [@va, @va + @size) without a gap
+ * (and all are writable if asked).
+ */
+bool lumen_vm_range_mapped_locked(struct lumen_vm *vm, u64 va, u64 size, bool writable)
+{
+	struct drm_mm_node *node;
+	u64 next = va, end = va + size;
+
+	lockdep_assert_held(&vm->lock);
+
+	/* The nodes come in address order. */
+	drm_mm_for_each_node_in_range(node, &vm->mm, va, end) {
+		struct lumen_vm_mapping *m = container_of(node, struct lumen_vm_mapping, node);
+
+		if (node->start > next || !m->obj || (writable && !m->writable))
+			return false;
+		next = node->start + node->size;
+		if (next >= end)
+			return true;
+	}
+	return false;
+}
+
 static int lumen_vm_bind_map(struct lumen_vm *vm, struct drm_file *file,
 			     struct drm_lumen_vm_bind *args)
 {
@@ -400,6 +435,7 @@ static int lumen_vm_bind_map(struct lumen_vm *vm, struct drm_file *file,
 	}
 	m->obj = obj;
 	m->offset = args->offset;
+	m->writable = prot & LUMEN_PTE_WRITE;
 
 	ret = lumen_bo_pin(bo);
 	if (ret)
@@ -457,6 +493,9 @@ static int lumen_vm_bind_unmap(struct lumen_file *lfile, struct drm_lumen_vm_bin
 		ret = -ENOENT;
 	} else if (m->node.size != args->size) {
 		ret = -EINVAL;
+	} else if (lumen_window_overlaps_locked(vm, args->va, args->size)) {
+		/* Other chips may be writing it: close the window first. */
+		ret = -EBUSY;
 	} else {
 		/* From here on no job of the context reaches the range... */
 		lumen_mmu_unmap(&vm->pt, args->va, args->size, &z->tables);
@@ -486,8 +525,9 @@ static int lumen_vm_bind_unmap(struct lumen_file *lfile, struct drm_lumen_vm_bin
  *
  * Return: 0; -EINVAL for a bad op, flags, alignment, range, offset or size,
  * or reserved fields; -ENOENT for an unknown handle (MAP) or no mapping
- * starting at @va (UNMAP); -EEXIST if a MAP overlaps a mapping; -ENOMEM;
- * -ENODEV once the card is gone.
+ * starting at @va (UNMAP); -EEXIST if a MAP overlaps a mapping; -EBUSY for
+ * an UNMAP of memory an open remote window covers; -ENOMEM; -ENODEV once
+ * the card is gone.
  */
 int lumen_vm_bind_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 {

@@ -51,6 +51,10 @@ struct lumen_file;
  * @num_user_mappings: VM_BIND mappings, under @lock (max_file_mappings)
  * @zombies: what unmaps took out while jobs of the context may still use
  *	it (struct lumen_vm_zombie in lumen_vm.c), under @lock
+ * @windows: the context's open remote windows (struct lumen_window in
+ *	lumen_window.c), under @lock, which so keeps an unmap from pulling
+ *	memory out from under a window
+ * @num_windows: entries of @windows (max_file_windows), under @lock
  */
 struct lumen_vm {
 	struct lumen_device *ldev;
@@ -62,6 +66,8 @@ struct lumen_vm {
 	bool enabled;
 	u32 num_user_mappings;
 	struct list_head zombies;
+	struct list_head windows;
+	u32 num_windows;
 };
 
 extern unsigned int lumen_max_file_mappings;
@@ -72,6 +78,7 @@ void lumen_vm_fini(struct lumen_vm *vm);
 int lumen_vm_map_kernel(struct lumen_vm *vm, u64 va, dma_addr_t dma, u64 size,
 			bool writable);
 void lumen_vm_unmap_kernel(struct lumen_vm *vm, u64 va, u64 size);
+bool lumen_vm_range_mapped_locked(struct lumen_vm *vm, u64 va, u64 size, bool writable);
 
 int lumen_vm_bind_ioctl(struct drm_device *drm, void *data, struct drm_file *file);
 

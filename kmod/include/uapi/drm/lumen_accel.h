@@ -825,7 +825,9 @@ struct drm_lumen_wait {
  * caller's device context. The window stays open until
  * DRM_IOCTL_LUMEN_WINDOW_CLOSE or the file is closed; unmapping any part
  * of it meanwhile fails with -EBUSY. A device reset keeps it open (the
- * driver reprograms it).
+ * driver reprograms it), but the file, like every file opened before a
+ * reset, then has no device context any more (see "Device resets"):
+ * remote commands to its windows fail with -EACCES until it is closed.
  *
  * Errors: -EOPNOTSUPP without DRM_LUMEN_CAP_LINKS; -EINVAL for bad
  * alignment, size, flags or reserved fields; -EFAULT when the range is not
@@ -894,7 +896,10 @@ struct drm_lumen_route {
  * @reserved: must be zero
  *
  * Needs CAP_SYS_ADMIN for set (-EPERM). The driver enables every port at
- * load; the setting survives device resets.
+ * load; the setting survives device resets. ENABLE is the same setting as
+ * sysfs links/portN/enabled. -EINVAL for a port the chip does not have,
+ * unknown @ctrl bits or @set above 1; -EOPNOTSUPP without
+ * DRM_LUMEN_CAP_LINKS.
  */
 struct drm_lumen_port_ctrl {
 	__u32 port;
@@ -921,8 +926,10 @@ struct drm_lumen_port_ctrl {
  * CAP_SYS_ADMIN; -EINVAL when the card refuses the packet (the kernel log
  * says why), -EHOSTUNREACH when its first port is not UP. RECV returns the
  * oldest answer or trap that reached this chip; the driver keeps at most
- * 256 (older ones are dropped and counted). RECV needs CAP_SYS_ADMIN,
- * -ETIME when the deadline passes first.
+ * 256 (older ones are dropped and counted in sysfs links/mgmt_fifo_drops)
+ * and drops them at a device reset. RECV needs CAP_SYS_ADMIN, -ETIME when
+ * the deadline passes first, -EINVAL for a @size below DRM_LUMEN_MGMT_MAX.
+ * Both fail with -EOPNOTSUPP without DRM_LUMEN_CAP_LINKS.
  */
 struct drm_lumen_mgmt {
 	__u64 data;
