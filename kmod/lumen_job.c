@@ -19,6 +19,16 @@
  * The handler fails every job on the ring with the context's error; jobs
  * not yet on the ring fail in run_job with -ECANCELED.
  *
+ * Remote commands (RWRITE, RREAD, RATOMIC, with CAPS.LINKS) are validated
+ * like the others; RREAD's local range and RATOMIC's result are writes.
+ * A queue the device stopped because the other chip refused (ACCESS), no
+ * route led there (UNREACHABLE) or it stopped answering (TIMEOUT) goes
+ * through the same handler at once, which fails only that job (-EACCES,
+ * -EHOSTUNREACH, -ETIMEDOUT), leaves the context alone and runs the jobs
+ * behind it (lumen_queue_remote_recover()). A remote command in progress is
+ * given up to LUMEN_E2E_TIMEOUT_MAX_MS before it counts as hung, since the
+ * device times it out itself.
+ *
  * Copyright (C) 2025 The Lumen Authors
  */
 
@@ -69,6 +79,24 @@ static_assert(DRM_LUMEN_CMD_WAIT == LUMEN_CMD_WAIT);
 static_assert(DRM_LUMEN_CMD_TIMESTAMP == LUMEN_CMD_TIMESTAMP);
 static_assert(DRM_LUMEN_CMD_F_BARRIER == LUMEN_CMD_F_BARRIER);
 static_assert(DRM_LUMEN_CMD_MAX_BYTES == LUMEN_CMD_MAX_SIZE);
+static_assert(DRM_LUMEN_CMD_RWRITE == LUMEN_CMD_RWRITE);
+static_assert(DRM_LUMEN_CMD_RREAD == LUMEN_CMD_RREAD);
+static_assert(DRM_LUMEN_CMD_RATOMIC == LUMEN_CMD_RATOMIC);
+static_assert(DRM_LUMEN_CMD_REMOTE_MAX_BYTES == LUMEN_CMD_REMOTE_MAX_SIZE);
+static_assert(DRM_LUMEN_RATOMIC_FETCH_ADD == LUMEN_RATOMIC_FETCH_ADD);
+static_assert(DRM_LUMEN_RATOMIC_SIGNAL == LUMEN_RATOMIC_SIGNAL);
+static_assert(offsetof(struct drm_lumen_cmd, u.remote.dst_chip) ==
+	      offsetof(struct lumen_cmd, u.remote.dst_chip));
+static_assert(offsetof(struct drm_lumen_cmd, u.remote.key) ==
+	      offsetof(struct lumen_cmd, u.remote.key));
+static_assert(offsetof(struct drm_lumen_cmd, u.remote.reserved) ==
+	      offsetof(struct lumen_cmd, u.remote.reserved));
+static_assert(offsetof(struct drm_lumen_cmd, u.ratomic.operand) ==
+	      offsetof(struct lumen_cmd, u.ratomic.operand));
+static_assert(offsetof(struct drm_lumen_cmd, u.ratomic.op) ==
+	      offsetof(struct lumen_cmd, u.ratomic.op));
+static_assert(offsetof(struct drm_lumen_cmd, u.ratomic.reserved) ==
+	      offsetof(struct lumen_cmd, u.ratomic.reserved));
 static_assert(sizeof(struct drm_lumen_wait) == 32);
 static_assert(sizeof(struct drm_lumen_context_status) == 40);
 
@@ -140,7 +168,7 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 	struct lumen_device *ldev = q->ldev;
 	struct drm_gpu_scheduler *sched = &q->sched;
 	struct lumen_uctx *uctx = q->uctx;
-	bool hw, dead = READ_ONCE(q->dead), stale;
+	bool hw, dead = READ_ONCE(q->dead), stale, remote_wait;
 	u32 head, sts, progress;
 	int idx, err;
 
@@ -172,6 +200,27 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 		lumen_queue_signal_done(q);
 		head = lumen_queue_head(q, &sts);
 		progress = lumen_queue_progress(q);
+		/* Another chip refused or never answered: only that job fails. */
+		if (sts == LUMEN_QSTS_STOPPED) {
+			err = lumen_queue_remote_errno(lumen_queue_error(q));
+			if (err) {
+				lumen_queue_remote_recover(q, err);
+				goto out_start;
+			}
+		}
+		/*
+		 * A remote command waits for another chip, and the device
+		 * fails it by itself once that stops answering (TIMEOUT after
+		 * E2E_TIMEOUT_MS without an answer): it is not hung before the
+		 * longest such timeout.
+		 */
+		if (head != job->tdr_head)
+			job->tdr_remote_ms = 0;
+		remote_wait = sts == LUMEN_QSTS_RUNNING && head == job->tdr_head &&
+			      lumen_queue_remote_at(q, head) &&
+			      job->tdr_remote_ms < LUMEN_E2E_TIMEOUT_MAX_MS;
+		if (remote_wait)
+			job->tdr_remote_ms += max(READ_ONCE(lumen_job_timeout_ms), 10u);
 		/*
 		 * Done after all, or still moving: give it another period.
 		 * Moving is HEAD passing descriptors, or, within one long
@@ -179,7 +228,7 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 		 * other queues), the bytes the queue's engine wrote since the
 		 * previous check; the first check only takes that baseline.
 		 */
-		if (dma_fence_is_signaled(&sjob->s_fence->finished) ||
+		if (dma_fence_is_signaled(&sjob->s_fence->finished) || remote_wait ||
 		    (sts == LUMEN_QSTS_RUNNING &&
 		     (head != job->tdr_head || !job->tdr_progress_valid ||
 		      progress != job->tdr_progress))) {
@@ -304,6 +353,52 @@ static bool lumen_user_write(u64 addr, u64 size)
 	return addr >= DRM_LUMEN_VA_USER_START && size <= U64_MAX - addr;
 }
 
+/*
+ * RWRITE and RREAD: the target is a chip id and one of its window slots;
+ * RREAD writes its local range, RWRITE only reads it.
+ */
+static const char *lumen_check_remote(const struct lumen_cmd *c)
+{
+	u64 local = le64_to_cpu(c->u.remote.local);
+	u64 size = le64_to_cpu(c->u.remote.size);
+
+	if (!lumen_zero(c->u.remote.reserved, ARRAY_SIZE(c->u.remote.reserved)))
+		return "u.remote.reserved";
+	if (size > LUMEN_CMD_REMOTE_MAX_SIZE)
+		return "u.remote.size";
+	if (le64_to_cpu(c->u.remote.offset) > U64_MAX - size)
+		return "u.remote.offset";
+	if (le32_to_cpu(c->u.remote.dst_chip) > LUMEN_CHIP_ID_MAX)
+		return "u.remote.dst_chip";
+	if (le32_to_cpu(c->u.remote.window) >= LUMEN_NUM_WINDOWS)
+		return "u.remote.window";
+	if (c->opcode == LUMEN_CMD_RREAD ? !lumen_user_write(local, size) : local > U64_MAX - size)
+		return "u.remote.local";
+	return NULL;
+}
+
+/* RATOMIC: the old value lands at @result (a write), if it is not 0. */
+static const char *lumen_check_ratomic(const struct lumen_cmd *c)
+{
+	u64 result = le64_to_cpu(c->u.ratomic.result);
+
+	if (c->u.ratomic.reserved0 || c->u.ratomic.reserved)
+		return "u.ratomic.reserved";
+	if (le32_to_cpu(c->u.ratomic.op) >= LUMEN_RATOMIC_COUNT)
+		return "u.ratomic.op";
+	if (le64_to_cpu(c->u.ratomic.offset) & 7)
+		return "u.ratomic.offset (alignment)";
+	if (le32_to_cpu(c->u.ratomic.dst_chip) > LUMEN_CHIP_ID_MAX)
+		return "u.ratomic.dst_chip";
+	if (le32_to_cpu(c->u.ratomic.window) >= LUMEN_NUM_WINDOWS)
+		return "u.ratomic.window";
+	if (result & 7)
+		return "u.ratomic.result (alignment)";
+	if (result && !lumen_user_write(result, 8))
+		return "u.ratomic.result";
+	return NULL;
+}
+
 static const char *lumen_check_cmd(const struct lumen_cmd *c)
 {
 	const __le64 *raw = c->u.raw;
@@ -354,17 +449,35 @@ static const char *lumen_check_cmd(const struct lumen_cmd *c)
 		if (c->opcode != LUMEN_CMD_WAIT && !lumen_user_write(a, 8))
 			return "u.fence.addr";
 		return NULL;
+	case LUMEN_CMD_RWRITE:
+	case LUMEN_CMD_RREAD:
+		return lumen_check_remote(c);
+	case LUMEN_CMD_RATOMIC:
+		return lumen_check_ratomic(c);
 	default:
 		return "opcode";
 	}
 }
 
+static bool lumen_cmd_remote(u8 opcode)
+{
+	return opcode == LUMEN_CMD_RWRITE || opcode == LUMEN_CMD_RREAD ||
+	       opcode == LUMEN_CMD_RATOMIC;
+}
+
 static int lumen_check_cmds(struct lumen_device *ldev, const struct lumen_cmd *cmds, u32 n)
 {
+	bool links = lumen_has_links(ldev);
 	const char *field;
 	u32 i;
 
 	for (i = 0; i < n; i++) {
+		if (lumen_cmd_remote(cmds[i].opcode) && !links) {
+			dev_dbg_ratelimited(lumen_dev(ldev),
+					    "SUBMIT: command %u: opcode %u needs the link engine (CAPS.LINKS)\n",
+					    i, cmds[i].opcode);
+			return -EOPNOTSUPP;
+		}
 		field = lumen_check_cmd(&cmds[i]);
 		if (field) {
 			dev_dbg_ratelimited(lumen_dev(ldev), "SUBMIT: command %u: bad %s\n", i,
@@ -580,8 +693,9 @@ static int lumen_submit_check_args(const struct drm_lumen_submit *args)
  * @file: caller
  *
  * Return: 0 with &drm_lumen_submit.seqno set; -EINVAL, -ENOENT,
- * -ECANCELED, -EFAULT, -ENOMEM as documented in the uAPI; -EAGAIN when the
- * file has max_file_jobs jobs in flight; -ENODEV once unplugged or reset.
+ * -ECANCELED, -EFAULT, -ENOMEM as documented in the uAPI; -EOPNOTSUPP for
+ * a remote command on a card without CAPS.LINKS; -EAGAIN when the file has
+ * max_file_jobs jobs in flight; -ENODEV once unplugged or reset.
  */
 int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 {

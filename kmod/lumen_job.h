@@ -35,6 +35,7 @@ struct lumen_queue;
  * @tdr_head: queue HEAD at the previous timeout check of this job
  * @tdr_progress: queue PROGRESS (bytes written) at that check
  * @tdr_progress_valid: @tdr_progress was read (from the first check on)
+ * @tdr_remote_ms: how long the queue has waited at one remote command
  * @ran: the scheduler popped the job and called run_job (counted in
  *	&lumen_queue.ran_jobs until freed)
  * @priority: DRM_LUMEN_PRIORITY_* the job runs at (its queue's when
@@ -52,6 +53,7 @@ struct lumen_job {
 	u32 tdr_head;
 	u32 tdr_progress;
 	bool tdr_progress_valid;
+	u32 tdr_remote_ms;
 	bool ran;
 	u32 priority;
 };

@@ -14,7 +14,12 @@
  * timeout bans the whole context (&struct lumen_uctx) and hands the queue
  * to its scheduler's timeout handler, which resets the hardware queue and
  * fails the jobs on it (lumen_job.c). All those handlers run on one ordered
- * workqueue per device, so resets never race each other.
+ * workqueue per device, so resets never race each other. The exception is
+ * a remote command the other side refused or never answered (ACCESS,
+ * UNREACHABLE, TIMEOUT, hw-spec 13.7): that is the peer's answer, not the
+ * caller's bug, so only that job fails (-EACCES, -EHOSTUNREACH,
+ * -ETIMEDOUT) and the queue carries on with the jobs behind it
+ * (lumen_queue_remote_recover(), from the same timeout handler).
  *
  * Locking, outermost first:
  *   lumen_queue.submit_lock (mutex)   submissions of one queue
@@ -268,18 +273,58 @@ u32 lumen_queue_progress(struct lumen_queue *q)
 }
 
 /**
- * lumen_queue_ring_job() - copy a job into the ring and ring the doorbell
- * @q: queue; called from run_job only, which the scheduler serializes
- * @cmds: validated user descriptors
- * @n: number of @cmds
- * @seqno: the job's seqno, written to the fence slot on completion
+ * lumen_queue_error() - why a stopped hardware queue stopped
+ * @q: queue; the caller is in drm_dev_enter()
  *
- * The caller is in drm_dev_enter(). The scheduler's credits guarantee
- * @n + 1 free slots (a job's credits are returned only once its completion
- * SIGNAL, its last descriptor, has executed).
+ * Return: the ERROR register, an &enum lumen_status.
  */
-void lumen_queue_ring_job(struct lumen_queue *q, const struct lumen_cmd *cmds, u32 n,
-			  u64 seqno)
+u32 lumen_queue_error(struct lumen_queue *q)
+{
+	return lumen_qrd(q, LUMEN_QREG_ERROR);
+}
+
+/**
+ * lumen_queue_remote_errno() - errno of a stop that a remote peer caused
+ * @status: a stopped queue's ERROR
+ *
+ * Return: -EACCES (the target refused), -EHOSTUNREACH (no route) or
+ * -ETIMEDOUT (no answer) for the remote statuses, 0 for any other.
+ */
+int lumen_queue_remote_errno(u32 status)
+{
+	switch (status) {
+	case LUMEN_STATUS_ACCESS:
+		return -EACCES;
+	case LUMEN_STATUS_UNREACHABLE:
+		return -EHOSTUNREACH;
+	case LUMEN_STATUS_TIMEOUT:
+		return -ETIMEDOUT;
+	default:
+		return 0;
+	}
+}
+
+/**
+ * lumen_queue_remote_at() - is a ring slot a remote command
+ * @q: queue; called by its timeout handler (the scheduler is stopped)
+ * @index: free-running ring index, e.g. HEAD
+ *
+ * Return: true for RWRITE, RREAD and RATOMIC, which wait for another chip
+ * and which the device fails by itself when it stops answering.
+ */
+bool lumen_queue_remote_at(struct lumen_queue *q, u32 index)
+{
+	u8 op = READ_ONCE(q->ring[index & (LUMEN_RING_ENTRIES - 1)].opcode);
+
+	return op == LUMEN_CMD_RWRITE || op == LUMEN_CMD_RREAD || op == LUMEN_CMD_RATOMIC;
+}
+
+/*
+ * Put a job on the ring at q->tail: its descriptors, then the kernel's
+ * SIGNAL of its seqno to the fence slot (with F_IRQ).
+ */
+static void lumen_queue_ring_copy(struct lumen_queue *q, const struct lumen_cmd *cmds, u32 n,
+				  u64 seqno)
 {
 	const u32 mask = LUMEN_RING_ENTRIES - 1;
 	u32 slot = q->tail & mask;
@@ -299,15 +344,109 @@ void lumen_queue_ring_job(struct lumen_queue *q, const struct lumen_cmd *cmds, u
 	sig->u.fence.value = cpu_to_le64(seqno);
 
 	q->tail += n + LUMEN_JOB_KERNEL_CMDS;
+}
 
-	/*
-	 * writel() orders all earlier stores to normal (here DMA-coherent)
-	 * memory before the MMIO store (memory-barriers.txt, "KERNEL I/O
-	 * BARRIER EFFECTS"), so the device sees the descriptors before the
-	 * new tail.
-	 */
+/*
+ * writel() orders all earlier stores to normal (here DMA-coherent) memory
+ * before the MMIO store (memory-barriers.txt, "KERNEL I/O BARRIER
+ * EFFECTS"), so the device sees the descriptors before the new tail.
+ */
+static void lumen_queue_doorbell(struct lumen_queue *q)
+{
 	writel(q->tail, q->ldev->qm->doorbells +
 	       q->hwq->index * LUMEN_DOORBELL_STRIDE + LUMEN_DOORBELL_TAIL);
+}
+
+/**
+ * lumen_queue_ring_job() - copy a job into the ring and ring the doorbell
+ * @q: queue; called from run_job only, which the scheduler serializes
+ * @cmds: validated user descriptors
+ * @n: number of @cmds
+ * @seqno: the job's seqno, written to the fence slot on completion
+ *
+ * The caller is in drm_dev_enter(). The scheduler's credits guarantee
+ * @n + 1 free slots (a job's credits are returned only once its completion
+ * SIGNAL, its last descriptor, has executed).
+ */
+void lumen_queue_ring_job(struct lumen_queue *q, const struct lumen_cmd *cmds, u32 n,
+			  u64 seqno)
+{
+	lumen_queue_ring_copy(q, cmds, n, seqno);
+	lumen_queue_doorbell(q);
+}
+
+/* Is @fence a hardware fence of a job still on @q's ring? */
+static bool lumen_queue_fence_on_ring(struct lumen_queue *q, struct dma_fence *fence)
+{
+	struct lumen_hw_fence *f;
+
+	lockdep_assert_held(&q->fence_lock);
+
+	if (!fence || fence->ops != &lumen_hw_fence_ops)
+		return false;
+	f = container_of(fence, struct lumen_hw_fence, base);
+	return !list_empty(&f->link);
+}
+
+/**
+ * lumen_queue_remote_recover() - fail the job a remote error stopped, run the rest
+ * @q: queue, STOPPED with a remote status (lumen_queue_remote_errno());
+ *	called by its timeout handler with the scheduler stopped, in
+ *	drm_dev_enter() and under the reset lock
+ * @err: the job's errno
+ *
+ * The device stopped at the failed descriptor (hw-spec 10): every job
+ * before it completed, and nothing after it started. So the oldest job on
+ * the ring fails with @err, the hardware queue is reset, and the jobs
+ * behind it go on the ring again from index 0 (what the spec calls
+ * resubmitting the innocent work). The context is not touched.
+ */
+void lumen_queue_remote_recover(struct lumen_queue *q, int err)
+{
+	struct drm_gpu_scheduler *sched = &q->sched;
+	struct lumen_hw_fence *f;
+	struct drm_sched_job *sjob;
+	unsigned long flags;
+	u32 again = 0;
+
+	lumen_queue_signal_done(q);
+
+	spin_lock_irqsave(&q->fence_lock, flags);
+	f = list_first_entry_or_null(&q->fences, struct lumen_hw_fence, link);
+	if (f) {
+		list_del_init(&f->link);
+		dma_fence_set_error(&f->base, err);
+		dma_fence_signal(&f->base);
+		dma_fence_put(&f->base);
+	}
+	spin_unlock_irqrestore(&q->fence_lock, flags);
+
+	lumen_queue_hw_program(q);
+
+	/*
+	 * The pending list holds the jobs run_job put on the ring, in ring
+	 * order; the scheduler is stopped, so it does not change.
+	 */
+	spin_lock(&sched->job_list_lock);
+	list_for_each_entry(sjob, &sched->pending_list, list) {
+		struct lumen_job *job = container_of(sjob, struct lumen_job, base);
+		bool on_ring;
+
+		spin_lock_irqsave(&q->fence_lock, flags);
+		on_ring = lumen_queue_fence_on_ring(q, sjob->s_fence->parent);
+		spin_unlock_irqrestore(&q->fence_lock, flags);
+		if (!on_ring)
+			continue;
+		job->tdr_head = q->tail;
+		lumen_queue_ring_copy(q, job->cmds, job->num_cmds, job->seqno);
+		again++;
+	}
+	spin_unlock(&sched->job_list_lock);
+	if (again)
+		lumen_queue_doorbell(q);
+	dev_dbg_ratelimited(lumen_dev(q->ldev),
+			    "queue %u (context %u): remote command failed (%pe), %u jobs behind it run again\n",
+			    q->hwq->index, q->uctx->ctx_id, ERR_PTR(err), again);
 }
 
 /* ---- Context status ------------------------------------------------------ */
@@ -509,7 +648,10 @@ static irqreturn_t lumen_hwq_irq(int irq, void *arg)
 			    "queue %u (context %u) stopped: %s (%u) at index %u\n",
 			    hwq->index, q->uctx->ctx_id, lumen_status_name(code), code,
 			    lumen_qrd(q, LUMEN_QREG_ERROR_INDEX));
-	if (code == LUMEN_STATUS_MMU_FAULT) {
+	if (lumen_queue_remote_errno(code)) {
+		/* A peer's answer: the timeout handler fails the job, not the context. */
+		drm_sched_fault(&q->sched);
+	} else if (code == LUMEN_STATUS_MMU_FAULT) {
 		lumen_queue_mmu_fault(ldev);
 		lumen_uctx_fail(q->uctx, q, -EFAULT, DRM_LUMEN_CTX_FAULTED);
 	} else {
