@@ -281,6 +281,7 @@ static void lumen_link_assign(LumenLinkPort *lp, LumenPkt *p)
         (struct lumen_link_data_hdr *)(p->buf + FIBER_HDR_SIZE);
     uint32_t flen = DATA_HDR_SIZE + p->len;
 
+    /* One CRC pass per packet and chip: the packet's CRC is known. */
     lumen_link_fiber_hdr(p->buf, LUMEN_FIBER_DATA, flen);
     memset(h, 0, sizeof(*h));
     h->magic = cpu_to_le16(LUMEN_LINK_MAGIC);
@@ -291,7 +292,9 @@ static void lumen_link_assign(LumenLinkPort *lp, LumenPkt *p)
     h->ttl = p->ttl;
     h->flags = p->detour ? LUMEN_HOP_F_DETOUR : 0;
     h->generation = cpu_to_le32(lp->generation);
-    h->crc32 = cpu_to_le32(lumen_link_frame_crc((uint8_t *)h, flen));
+    h->crc32 = cpu_to_le32(crc32_combine(
+        lumen_link_frame_crc((uint8_t *)h, DATA_HDR_SIZE), p->pkt_crc,
+        p->len));
 
     p->seq = lp->tx_seq++;
     p->sent = false;
@@ -719,13 +722,17 @@ static void lumen_link_nak(LumenLinkPort *lp)
     }
 }
 
-/* A DATA frame with a good CRC on an UP port. */
+/*
+ * A DATA frame with a good CRC on an UP port; @pkt_crc is the CRC-32 of
+ * the packet after the hop header.
+ */
 static void lumen_link_rx_data(LumenLinkPort *lp, const uint8_t *buf,
-                               uint32_t len)
+                               uint32_t len, uint32_t pkt_crc)
 {
     LumenState *s = lp->s;
     struct lumen_link_data_hdr h;
-    uint32_t plen, seq;
+    struct lumen_pkt_hdr ph;
+    uint32_t plen, seq, gen;
     LumenPkt *p;
 
     memcpy(&h, buf, sizeof(h));
@@ -763,8 +770,23 @@ static void lumen_link_rx_data(LumenLinkPort *lp, const uint8_t *buf,
     lp->data_rx++;
     lumen_link_ack_later(lp);
 
+    /*
+     * A packet for this chip on a data VC is consumed straight from the
+     * receive buffer, which is free again right after.
+     */
+    memcpy(&ph, buf + DATA_HDR_SIZE, sizeof(ph));
+    if (h.vc != LUMEN_VC_MGMT && le32_to_cpu(ph.dst_chip) == s->chip_id) {
+        gen = lp->generation;
+        lumen_route_consume_in_place(s, &ph, buf + DATA_HDR_SIZE + PKT_HDR_SIZE,
+                                     plen, h.vc, pkt_crc);
+        if (lp->state == LUMEN_LINK_UP && lp->generation == gen) {
+            lp->rx_limit[h.vc]++;
+        }
+        return;
+    }
     p = lumen_pkt_new(plen);
     memcpy(lumen_pkt_hdr(p), buf + DATA_HDR_SIZE, plen);
+    p->pkt_crc = pkt_crc;
     p->in_port = lp->index;
     p->in_vc = h.vc;
     p->in_gen = lp->generation;
@@ -780,7 +802,7 @@ static void lumen_link_rx_frame(LumenLinkPort *lp, const uint8_t *buf,
 {
     LumenState *s = lp->s;
     struct lumen_link_train t;
-    uint32_t crc;
+    uint32_t crc, calc, pkt_crc = 0;
 
     lp->rx_frames++;
     lp->rx_bytes += len;
@@ -793,11 +815,20 @@ static void lumen_link_rx_frame(LumenLinkPort *lp, const uint8_t *buf,
         return;
     }
     memcpy(&crc, buf + LUMEN_LINK_CRC_OFFSET, sizeof(crc));
-    if (le32_to_cpu(crc) != lumen_link_frame_crc(buf, len)) {
+    if (len >= DATA_HDR_SIZE + PKT_HDR_SIZE) {
+        /* The same CRC in two pieces: the packet's is reused downstream. */
+        pkt_crc = crc32(0L, buf + DATA_HDR_SIZE, len - DATA_HDR_SIZE);
+        calc = crc32_combine(lumen_link_frame_crc(buf, DATA_HDR_SIZE),
+                             pkt_crc, len - DATA_HDR_SIZE);
+    } else {
+        calc = lumen_link_frame_crc(buf, len);
+    }
+    if (le32_to_cpu(crc) != calc) {
         lp->crc_errors++;
         trace_lumen_link_event(s->chip_id, lp->index, "bad CRC", len);
-        if (lp->state == LUMEN_LINK_UP) {
-            lumen_link_nak(lp);     /* it may have been a DATA frame */
+        if (lp->state == LUMEN_LINK_UP &&
+            len >= DATA_HDR_SIZE + PKT_HDR_SIZE) {
+            lumen_link_nak(lp);     /* a DATA frame (control ones are short) */
         }
         return;
     }
@@ -820,7 +851,7 @@ static void lumen_link_rx_frame(LumenLinkPort *lp, const uint8_t *buf,
         return;
     case LUMEN_LINK_FRAME_DATA:
         if (lp->state == LUMEN_LINK_UP) {
-            lumen_link_rx_data(lp, buf, len);
+            lumen_link_rx_data(lp, buf, len, pkt_crc);
         }
         return;
     case LUMEN_LINK_FRAME_ACK:

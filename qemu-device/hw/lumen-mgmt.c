@@ -42,7 +42,6 @@ static void lumen_mgmt_send(LumenState *s, LumenPkt *p,
                             const struct lumen_mgmt *m, unsigned int port)
 {
     uint32_t len = PKT_HDR_SIZE + lumen_mgmt_len(m);
-    struct lumen_pkt_hdr *h;
 
     if (!lumen_link_port_up(s, port)) {
         s->route.no_route_drops++;
@@ -56,9 +55,7 @@ static void lumen_mgmt_send(LumenState *s, LumenPkt *p,
         p->len = len;
     }
     memcpy(lumen_pkt_payload(p), m, lumen_mgmt_len(m));
-    h = lumen_pkt_hdr(p);
-    h->crc32 = 0;
-    h->crc32 = cpu_to_le32(lumen_pkt_crc((uint8_t *)h, len));
+    lumen_pkt_seal(p);
     p->vc = LUMEN_VC_MGMT;
     p->ttl = 0;                 /* directed route: no TTL (13.6) */
     p->detour = false;
@@ -361,7 +358,7 @@ void lumen_mgmt_rx(LumenState *s, LumenPkt *p)
     struct lumen_mgmt m;
     const char *why = NULL;
 
-    if (le32_to_cpu(h->crc32) != lumen_pkt_crc((uint8_t *)h, p->len)) {
+    if (!lumen_pkt_crc_ok(h, p->pkt_crc, p->len)) {
         why = "end-to-end CRC";
     } else if (h->op != LUMEN_PKT_MGMT || h->flags) {
         why = "not a management packet on the management VC";
@@ -415,7 +412,6 @@ static uint32_t lumen_mgmt_host_send(LumenState *s, uint32_t len)
     }
     p = lumen_pkt_new(PKT_HDR_SIZE + len);
     h = lumen_pkt_hdr(p);
-    memset(h, 0, sizeof(*h));
     h->src_chip = cpu_to_le32(s->chip_id);
     h->dst_chip = cpu_to_le32(CHIP_NONE);
     h->op = LUMEN_PKT_MGMT;

@@ -29,7 +29,8 @@ LumenPkt *lumen_pkt_new(uint32_t len)
 {
     LumenPkt *p = g_malloc(sizeof(*p) + LUMEN_PKT_HEADROOM + len);
 
-    memset(p, 0, sizeof(*p) + LUMEN_PKT_HEADROOM);
+    /* Bookkeeping, headroom and the packet header start zero. */
+    memset(p, 0, sizeof(*p) + LUMEN_PKT_HEADROOM + MIN(len, PKT_HDR_SIZE));
     p->len = len;
     p->in_port = LUMEN_PKT_NO_PORT;
     return p;
@@ -40,15 +41,50 @@ void lumen_pkt_free(LumenPkt *p)
     g_free(p);
 }
 
-/* End-to-end CRC: the 64-byte header with crc32 zero, then the payload. */
-uint32_t lumen_pkt_crc(const uint8_t *pkt, uint32_t len)
-{
-    static const uint8_t zero[4];
-    uLong crc = crc32(0L, Z_NULL, 0);
+/*
+ * CRCs: one pass over a packet's bytes per chip. LumenPkt.pkt_crc is the
+ * CRC-32 of the packet as it is (end-to-end field filled in); the
+ * end-to-end CRC (field zero) and every hop's frame CRC are derived from it
+ * with zlib's crc32_combine(), which costs a few hundred operations
+ * whatever the length.
+ */
 
-    crc = crc32(crc, pkt, 24);
-    crc = crc32(crc, zero, sizeof(zero));
-    return crc32(crc, pkt + 28, len - 28);
+/*
+ * CRC of @len bytes whose CRC is @crc, with the le32 at offset 24 changed
+ * from @from to @to: CRC-32 is affine, so equal-length messages that differ
+ * in one field differ in their CRCs by that field's difference shifted
+ * past the bytes after it.
+ */
+static uint32_t lumen_crc_swap_field(uint32_t crc, uint32_t from, uint32_t to,
+                                     uint32_t len)
+{
+    uint8_t a[28] = { 0 }, b[28] = { 0 };
+
+    stl_le_p(a + 24, from);
+    stl_le_p(b + 24, to);
+    return crc ^ crc32_combine(crc32(0L, a, sizeof(a)) ^
+                               crc32(0L, b, sizeof(b)), 0, len - 28);
+}
+
+/* Fill in the end-to-end CRC of a packet this chip built, and pkt_crc. */
+void lumen_pkt_seal(LumenPkt *p)
+{
+    struct lumen_pkt_hdr *h = lumen_pkt_hdr(p);
+    uint32_t e2e;
+
+    h->crc32 = 0;
+    e2e = crc32(0L, (uint8_t *)h, p->len);
+    h->crc32 = cpu_to_le32(e2e);
+    p->pkt_crc = lumen_crc_swap_field(e2e, 0, e2e, p->len);
+}
+
+/* The end-to-end check of a packet whose bytes have CRC @pkt_crc. */
+bool lumen_pkt_crc_ok(const struct lumen_pkt_hdr *h, uint32_t pkt_crc,
+                      uint32_t len)
+{
+    uint32_t stored = le32_to_cpu(h->crc32);
+
+    return lumen_crc_swap_field(pkt_crc, stored, 0, len) == stored;
 }
 
 /* VC class of an op: 0 requests, 1 answers, 2 management; -1 unknown. */
@@ -76,16 +112,15 @@ static int lumen_pkt_class(uint8_t op)
  * one belongs, no longer than the op's bytes of packet pkt. NULL if the
  * packet is fine.
  */
-static const char *lumen_pkt_check(LumenPkt *p)
+static const char *lumen_pkt_check(const struct lumen_pkt_hdr *h,
+                                   uint32_t plen, int class, uint32_t pkt_crc)
 {
-    struct lumen_pkt_hdr *h = lumen_pkt_hdr(p);
-    uint32_t plen = p->len - PKT_HDR_SIZE;
     uint64_t size, first;
 
-    if (le32_to_cpu(h->crc32) != lumen_pkt_crc((uint8_t *)h, p->len)) {
+    if (!lumen_pkt_crc_ok(h, pkt_crc, PKT_HDR_SIZE + plen)) {
         return "end-to-end CRC";
     }
-    if (lumen_pkt_class(h->op) != p->class || h->flags) {
+    if (lumen_pkt_class(h->op) != class || h->flags) {
         return "op unknown or not of its VC class, or flags set";
     }
     switch (h->op) {
@@ -105,10 +140,9 @@ static const char *lumen_pkt_check(LumenPkt *p)
     }
 }
 
-void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why)
+static void lumen_route_bad(LumenState *s, const struct lumen_pkt_hdr *h,
+                            const char *why)
 {
-    struct lumen_pkt_hdr *h = lumen_pkt_hdr(p);
-
     s->route.bad_pkts++;
     qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: packet from chip %u "
                   "op %u dropped: %s\n", s->chip_id,
@@ -117,10 +151,38 @@ void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why)
                            le32_to_cpu(h->dst_chip), why);
 }
 
+void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why)
+{
+    lumen_route_bad(s, lumen_pkt_hdr(p), why);
+}
+
 void lumen_route_drop(LumenState *s, LumenPkt *p)
 {
     lumen_link_free_credit(s, p);
     lumen_pkt_free(p);
+}
+
+/* Check a packet for this chip and hand it to the remote engine. */
+static void lumen_route_deliver(LumenState *s, const struct lumen_pkt_hdr *h,
+                                const uint8_t *payload, uint32_t plen,
+                                int class, uint32_t pkt_crc)
+{
+    const char *why = lumen_pkt_check(h, plen, class, pkt_crc);
+
+    if (why) {
+        lumen_route_bad(s, h, why);
+        return;
+    }
+    lumen_remote_rx(s, h, payload, plen);
+}
+
+void lumen_route_consume_in_place(LumenState *s,
+                                  const struct lumen_pkt_hdr *hdr,
+                                  const uint8_t *payload, uint32_t len,
+                                  unsigned int vc, uint32_t pkt_crc)
+{
+    lumen_route_deliver(s, hdr, payload, len - PKT_HDR_SIZE, vc / 2,
+                        pkt_crc);
 }
 
 /*
@@ -129,14 +191,8 @@ void lumen_route_drop(LumenState *s, LumenPkt *p)
  */
 static void lumen_route_consume(LumenState *s, LumenPkt *p)
 {
-    const char *why = lumen_pkt_check(p);
-
-    if (why) {
-        lumen_route_bad_pkt(s, p, why);
-    } else {
-        lumen_remote_rx(s, lumen_pkt_hdr(p), lumen_pkt_payload(p),
-                        p->len - PKT_HDR_SIZE);
-    }
+    lumen_route_deliver(s, lumen_pkt_hdr(p), lumen_pkt_payload(p),
+                        p->len - PKT_HDR_SIZE, p->class, p->pkt_crc);
     lumen_route_drop(s, p);
 }
 
@@ -347,14 +403,12 @@ uint32_t lumen_route_send(LumenState *s, struct lumen_pkt_hdr *hdr,
         return LUMEN_STATUS_BAD_ARGUMENT;   /* a bug of the caller */
     }
     p = lumen_pkt_new(PKT_HDR_SIZE + len);
-    hdr->crc32 = 0;
     memcpy(lumen_pkt_hdr(p), hdr, PKT_HDR_SIZE);
     if (len) {
         memcpy(lumen_pkt_payload(p), payload, len);
     }
-    hdr->crc32 = cpu_to_le32(lumen_pkt_crc((uint8_t *)lumen_pkt_hdr(p),
-                                           p->len));
-    lumen_pkt_hdr(p)->crc32 = hdr->crc32;
+    lumen_pkt_seal(p);
+    hdr->crc32 = lumen_pkt_hdr(p)->crc32;
     p->class = class;
     p->ttl = s->route.ttl_default;
 

@@ -28,6 +28,7 @@ typedef struct LumenPkt {
     uint32_t len;                   /* packet bytes (e2e header + payload) */
     uint32_t seq;                   /* hop seq while in a replay buffer */
     uint32_t in_gen;                /* in_port's GENERATION when it arrived */
+    uint32_t pkt_crc;               /* zlib CRC-32 of the packet bytes as is */
     uint8_t in_port;                /* LUMEN_PKT_NO_PORT if created here */
     uint8_t in_vc;                  /* VC it arrived on (its credit) */
     uint8_t in_flags;               /* hop flags it arrived with */
@@ -76,10 +77,21 @@ bool lumen_route_reg_write(LumenState *s, hwaddr addr, uint32_t val);
 
 LumenPkt *lumen_pkt_new(uint32_t len);
 void lumen_pkt_free(LumenPkt *p);
-uint32_t lumen_pkt_crc(const uint8_t *pkt, uint32_t len);
+void lumen_pkt_seal(LumenPkt *p);
+bool lumen_pkt_crc_ok(const struct lumen_pkt_hdr *h, uint32_t pkt_crc,
+                      uint32_t len);
 
 /* A packet accepted from a link (lumen-link.c): consume or forward it. */
 void lumen_route_rx(LumenState *s, LumenPkt *p);
+/*
+ * A packet for this chip accepted from a link on data VC @vc, consumed in
+ * place from the receive buffer (no copy): @hdr is an aligned copy of its
+ * header, @payload points into the buffer, @pkt_crc is the CRC-32 of the
+ * packet bytes as received.
+ */
+void lumen_route_consume_in_place(LumenState *s, const struct lumen_pkt_hdr *hdr,
+                                  const uint8_t *payload, uint32_t len,
+                                  unsigned int vc, uint32_t pkt_crc);
 /* A packet a port held when it left UP: route it again or drop it. */
 void lumen_route_reroute(LumenState *s, LumenPkt *p);
 /* Drop a packet (its receive buffer, if any, is freed). */
