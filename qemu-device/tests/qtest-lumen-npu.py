@@ -4357,6 +4357,97 @@ def link_bit_errors_no_loss(env):
         assert card.reg(C.LUMEN_REG_REROUTE_DROPS) == 0
 
 
+@test
+def link_frame_fuzz(env):
+    """Random DATA, ACK and NAK frames with good CRCs from a neighbour on
+    an UP port, carrying random packets for this chip, for others and for
+    management, never crash the card; it keeps forwarding afterwards."""
+    rng = random.Random(1313)
+    card, peers = fake_card(env)
+    a, b = peers[0], peers[1]
+    set_routes(card, {dst: route_word(rng.randrange(8), rng.randrange(16),
+                                      rng.randrange(2), rng.random() < .3)
+                      for dst in range(0, 64)})
+    set_routes(card, FAKE_ROUTES)
+    card.wreg(lreg(2, C.LUMEN_LREG_CTRL),
+              C.LUMEN_LCTRL_ENABLE | C.LUMEN_LCTRL_DATELINE)
+    ops = list(range(0, 9))
+
+    def rand_packet():
+        if rng.random() < 0.3:
+            m = bytearray(mgmt_raw(rng.randrange(6), rng.randrange(8),
+                                   [rng.randrange(10) for _ in
+                                    range(rng.randrange(18))][:16],
+                                   data=bytes(rng.randrange(40)),
+                                   tid=rng.getrandbits(64),
+                                   attr_mod=rng.choice([0, 1, 64, 9999]),
+                                   hop_ptr=rng.randrange(4),
+                                   flags=rng.choice([0, 0, 1, 2])))
+            if rng.random() < 0.2:
+                m[rng.randrange(len(m))] ^= 0xff
+            return packet(rng.randrange(12), 0xffffffff, C.LUMEN_PKT_MGMT,
+                          bytes(m), crc_xor=rng.choice([0] * 5 + [1]))
+        return packet(rng.randrange(12),
+                      rng.choice([FAKE_CARD, 6, 7, 8, 9, 20, 33, 5000,
+                                  0xffffffff]),
+                      rng.choice(ops),
+                      bytes(rng.randrange(256)) * rng.choice([0, 1, 1, 16]),
+                      size=rng.choice([0, 8, 100, 4096, 1 << 40]),
+                      pkt=rng.choice([0, 1, 0xffffffff]),
+                      flags=rng.choice([0] * 9 + [1]),
+                      crc_xor=rng.choice([0] * 9 + [4]))
+
+    for i in range(1500):
+        kind = rng.random()
+        if kind < 0.6:
+            # A well-formed frame in sequence carrying a random packet.
+            a.send(rand_packet(), vc=rng.choice([0, 1, 2, 3, 4, 4]),
+                   ttl=rng.choice([0, 1, 5, 63, 255]),
+                   flags=rng.choice([0, 0, 1]))
+        elif kind < 0.75:
+            # A malformed or out-of-sequence one: the sequence stays.
+            bad = rng.choice(['vc', 'flags', 'seq', 'gen'])
+            a.send(rand_packet(), seq=(a.tx_seq + rng.choice([-2, -1, 1, 3]))
+                   & 0xffffffff if bad == 'seq' else a.tx_seq,
+                   vc=rng.randrange(5, 256) if bad == 'vc' else 0,
+                   flags=rng.randrange(2, 256) if bad == 'flags' else 0,
+                   gen=rng.getrandbits(32) | 2 if bad == 'gen' else None)
+        elif kind < 0.9:
+            a.ack(nak=rng.random() < 0.3,
+                  next_seq=rng.choice([None, rng.getrandbits(32),
+                                       (a.rx_seq + rng.randrange(-2, 3)) &
+                                       0xffffffff]),
+                  credits=[rng.choice([16, 17, 1 << 31, 0,
+                                       rng.getrandbits(32)])
+                           for _ in range(rng.choice([5, 5, 8]))],
+                  gen=rng.choice([None, None, rng.getrandbits(32)]))
+        else:
+            f = bytearray(rng.getrandbits(8)
+                          for _ in range(rng.choice([32, 64, 96, 200])))
+            f[0:2] = struct.pack('<H', C.LUMEN_LINK_MAGIC)
+            f[3] = rng.randrange(1, 6)
+            a.w.frame(with_crc(bytes(f)))
+        time.sleep(0.001)      # let credits come back
+    time.sleep(0.5)
+    assert card.reg(C.LUMEN_REG_MAGIC) == C.LUMEN_MAGIC
+    assert card.q.alive()
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) > 100
+    assert card.reg(lreg(0, C.LUMEN_LREG_DATA_RX_LO)) > 300
+    # The link to B still works, and A's port comes back to a clean
+    # sequence space if the fuzz broke it.
+    for p in (0, 1):
+        wait_state(card, p, C.LUMEN_LINK_UP)
+    a.tx_seq = 0
+    card.wreg(lreg(0, C.LUMEN_LREG_CTRL), 0)
+    enable(card, 0)
+    a.wait_up()
+    wait_state(card, 0, C.LUMEN_LINK_UP)
+    n = len(b.data)
+    a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'after the fuzz'))
+    b.wait(lambda: any(x['payload'] == b'after the fuzz'
+                       for x in b.data[n:]), 'a packet after the fuzz')
+
+
 # ---- Runner -----------------------------------------------------------------
 
 class Env:
