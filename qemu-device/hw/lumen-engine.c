@@ -38,6 +38,12 @@
  * LUMEN_ENGINE_WAIT_POLL_NS of QEMU_CLOCK_VIRTUAL, which also catches
  * values written by host CPUs.
  *
+ * Remote descriptors (RWRITE, RREAD, RATOMIC) are lumen-remote.c's: the
+ * engine checks them with lumen_remote_cmd_check() and runs them with
+ * lumen_remote_exec(), which parks the queue while the message waits for
+ * answers; the remote engine kicks the engine when answers or its timers
+ * need the queue to run again.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -49,6 +55,7 @@
 #include "hw/pci/pci_device.h"
 #include "system/dma.h"
 #include "lumen-npu.h"
+#include "lumen-engine.h"
 #include "trace.h"
 
 #define LUMEN_ENGINE_DESCS          64
@@ -61,16 +68,14 @@
 #define LUMEN_DESC_BUSY_NS          100
 #define LUMEN_BYTES_PER_BUSY_NS     16
 
-typedef enum LumenExec {
-    LUMEN_EXEC_DONE,        /* descriptor complete: retire it */
-    LUMEN_EXEC_MORE,        /* budget used up: continue on the next run */
-    LUMEN_EXEC_PARKED,      /* WAIT condition false */
-    LUMEN_EXEC_STOPPED,     /* the queue stopped (error or fault) */
-} LumenExec;
-
 static uint8_t *lumen_devmem(LumenState *s, uint64_t off)
 {
     return (uint8_t *)memory_region_get_ram_ptr(&s->mem) + off;
+}
+
+uint8_t *lumen_engine_devmem(LumenState *s, uint64_t off)
+{
+    return lumen_devmem(s, off);
 }
 
 static AddressSpace *lumen_dma_as(LumenState *s)
@@ -102,9 +107,8 @@ void lumen_engine_kick(LumenState *s)
  * Stop queue @q for @code unless a fault already stopped it, reporting
  * @err_bit with @info.
  */
-static LumenExec lumen_engine_fail(LumenState *s, unsigned int q,
-                                   uint32_t err_bit, enum lumen_status code,
-                                   uint64_t info)
+LumenExec lumen_engine_fail(LumenState *s, unsigned int q, uint32_t err_bit,
+                            enum lumen_status code, uint64_t info)
 {
     if (lumen_engine_was_reset(s)) {
         return LUMEN_EXEC_STOPPED;
@@ -132,6 +136,61 @@ static LumenExec lumen_engine_xlate_failed(LumenState *s, unsigned int q,
                                            enum lumen_status st)
 {
     return lumen_engine_fail(s, q, 0, st, 0);
+}
+
+/* ---- Plain accesses (remote operations) ------------------------------- */
+
+MemTxResult lumen_engine_xfer(LumenState *s, const LumenXlate *x, void *buf,
+                              uint64_t n, bool write)
+{
+    if (!x->host) {
+        if (write) {
+            memcpy(lumen_devmem(s, x->addr), buf, n);
+            memory_region_set_dirty(&s->mem, x->addr, n);
+        } else {
+            memcpy(buf, lumen_devmem(s, x->addr), n);
+        }
+        return MEMTX_OK;
+    }
+    return pci_dma_rw(PCI_DEVICE(s), x->addr, buf, n,
+                      write ? DMA_DIRECTION_FROM_DEVICE :
+                      DMA_DIRECTION_TO_DEVICE, MEMTXATTRS_UNSPECIFIED);
+}
+
+enum lumen_status lumen_engine_rw(LumenState *s, unsigned int q, uint64_t va,
+                                  void *buf, uint64_t n, bool write)
+{
+    uint32_t gen = s->reset_gen;
+    uint8_t *p = buf;
+    enum lumen_status st;
+    LumenXlate x;
+
+    while (n) {
+        uint64_t len;
+
+        st = lumen_mmu_translate(s, q, va, write, &x);
+        if (st != LUMEN_STATUS_OK) {
+            return st;
+        }
+        len = MIN(n, x.len);
+        if (lumen_engine_xfer(s, &x, p, len, write) != MEMTX_OK) {
+            qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
+                          "DMA %s at device VA 0x%" PRIx64 " failed\n",
+                          s->chip_id, q, write ? "write" : "read", va);
+            lumen_report_error(s, LUMEN_ERR_DMA, LUMEN_STATUS_DMA_ERROR, va);
+            return LUMEN_STATUS_DMA_ERROR;
+        }
+        if (s->reset_gen != gen) {
+            return LUMEN_STATUS_OK;     /* the caller sees the reset */
+        }
+        if (write) {
+            s->queues[q].written += len;
+        }
+        va += len;
+        p += len;
+        n -= len;
+    }
+    return LUMEN_STATUS_OK;
 }
 
 /* ---- Fences: 8-byte accesses ------------------------------------------- */
@@ -439,6 +498,10 @@ static const char *lumen_cmd_check(LumenState *s, const struct lumen_cmd *c)
         /* TIMESTAMP's value field is unused, so must be zero. */
         used = c->opcode == LUMEN_CMD_TIMESTAMP ? 1 : 2;
         break;
+    case LUMEN_CMD_RWRITE:
+    case LUMEN_CMD_RREAD:
+    case LUMEN_CMD_RATOMIC:
+        return lumen_remote_cmd_check(s, c);
     default:
         /* LUMEN_CMD_LAUNCH: CAPS.COMPUTE is clear. */
         return "LAUNCH without a compute engine";
@@ -555,6 +618,10 @@ static LumenExec lumen_cmd_exec(LumenState *s, unsigned int q,
     case LUMEN_CMD_TIMESTAMP:
         now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) - s->telem.reset_ns;
         return lumen_fence_rw(s, q, addr, &now, true);
+    case LUMEN_CMD_RWRITE:
+    case LUMEN_CMD_RREAD:
+    case LUMEN_CMD_RATOMIC:
+        return lumen_remote_exec(s, q, moved);
     default:
         /* lumen_cmd_check() let nothing else through. */
         g_assert_not_reached();

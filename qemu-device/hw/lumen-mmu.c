@@ -22,6 +22,7 @@
 #include "qemu/log.h"
 #include "hw/pci/pci_device.h"
 #include "lumen-npu.h"
+#include "lumen-engine.h"
 #include "trace.h"
 
 #define LUMEN_PT_SIZE           (LUMEN_PT_ENTRIES * 8)
@@ -33,7 +34,7 @@
                                  LUMEN_PTE_TARGET_SHIFT)
 
 /* Walk outcome: 0 = ok, a enum lumen_mmu_fault, or a DMA failure. */
-#define LUMEN_WALK_DMA_ERROR    (-1)
+#define LUMEN_WALK_DMA_ERROR    LUMEN_MMU_LOOKUP_DMA_ERROR
 
 static void lumen_tlb_flush(LumenMmuCtx *c)
 {
@@ -201,6 +202,34 @@ static void lumen_mmu_fault(LumenState *s, unsigned int q, uint64_t va,
     }
 }
 
+int lumen_mmu_lookup(LumenState *s, unsigned int ctx, uint64_t va,
+                     bool write, LumenXlate *out, uint64_t *bus_addr)
+{
+    LumenMmuCtx *c = &s->mmu.ctx[ctx % LUMEN_CONTEXTS_MAX];
+    const LumenTlbEntry *e;
+    uint64_t pte, off;
+    unsigned int shift = LUMEN_PAGE_SHIFT;
+    int r;
+
+    *bus_addr = 0;
+    e = lumen_tlb_lookup(c, va);
+    if (!e) {
+        r = lumen_mmu_walk(s, c, va, &pte, &shift, bus_addr);
+        if (r) {
+            return r;
+        }
+        e = lumen_tlb_insert(c, va, pte, shift);
+    }
+    if (!(e->pte & (write ? LUMEN_PTE_WRITE : LUMEN_PTE_READ))) {
+        return write ? LUMEN_MMU_FAULT_WRITE : LUMEN_MMU_FAULT_READ;
+    }
+    off = va & ((1ull << e->shift) - 1);
+    out->addr = (e->pte & LUMEN_PTE_ADDR_MASK) + off;
+    out->len = (1ull << e->shift) - off;
+    out->host = LUMEN_PTE_TARGET(e->pte) == LUMEN_PTE_T_HOST;
+    return 0;
+}
+
 /*
  * Translate @va for an access of queue @q. OK fills @out; MMU_FAULT means
  * the fault is recorded and the context's queues are stopped; DMA_ERROR
@@ -211,38 +240,23 @@ enum lumen_status lumen_mmu_translate(LumenState *s, unsigned int q,
                                       uint64_t va, bool write,
                                       LumenXlate *out)
 {
-    LumenMmuCtx *c = &s->mmu.ctx[lumen_queue_ctx(&s->queues[q])];
-    const LumenTlbEntry *e;
-    uint64_t pte, bus_addr = 0, off;
-    unsigned int shift = LUMEN_PAGE_SHIFT;
+    uint64_t bus_addr;
     int r;
 
-    e = lumen_tlb_lookup(c, va);
-    if (!e) {
-        r = lumen_mmu_walk(s, c, va, &pte, &shift, &bus_addr);
-        if (r == LUMEN_WALK_DMA_ERROR) {
-            qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
-                          "page-table read at bus address 0x%" PRIx64
-                          " failed\n", s->chip_id, q, bus_addr);
-            lumen_report_error(s, LUMEN_ERR_DMA, LUMEN_STATUS_DMA_ERROR,
-                               bus_addr);
-            return LUMEN_STATUS_DMA_ERROR;
-        }
-        if (r) {
-            lumen_mmu_fault(s, q, va, r, write);
-            return LUMEN_STATUS_MMU_FAULT;
-        }
-        e = lumen_tlb_insert(c, va, pte, shift);
+    r = lumen_mmu_lookup(s, lumen_queue_ctx(&s->queues[q]), va, write, out,
+                         &bus_addr);
+    if (r == LUMEN_MMU_LOOKUP_DMA_ERROR) {
+        qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
+                      "page-table read at bus address 0x%" PRIx64
+                      " failed\n", s->chip_id, q, bus_addr);
+        lumen_report_error(s, LUMEN_ERR_DMA, LUMEN_STATUS_DMA_ERROR,
+                           bus_addr);
+        return LUMEN_STATUS_DMA_ERROR;
     }
-    if (!(e->pte & (write ? LUMEN_PTE_WRITE : LUMEN_PTE_READ))) {
-        lumen_mmu_fault(s, q, va, write ? LUMEN_MMU_FAULT_WRITE :
-                        LUMEN_MMU_FAULT_READ, write);
+    if (r) {
+        lumen_mmu_fault(s, q, va, r, write);
         return LUMEN_STATUS_MMU_FAULT;
     }
-    off = va & ((1ull << e->shift) - 1);
-    out->addr = (e->pte & LUMEN_PTE_ADDR_MASK) + off;
-    out->len = (1ull << e->shift) - off;
-    out->host = LUMEN_PTE_TARGET(e->pte) == LUMEN_PTE_T_HOST;
     return LUMEN_STATUS_OK;
 }
 

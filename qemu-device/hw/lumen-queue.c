@@ -18,6 +18,7 @@
 #include "qemu/log.h"
 #include "qemu/host-utils.h"
 #include "lumen-npu.h"
+#include "lumen-engine.h"
 #include "trace.h"
 
 #define LUMEN_QCTRL_STORED      (LUMEN_QCTRL_ENABLE | LUMEN_QCTRL_PRIO_MASK | \
@@ -72,6 +73,7 @@ void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code)
     lq->has_cur = false;
     lq->waiting = false;
     lq->progress = 0;
+    lumen_remote_queue_abandon(s, q);
     lumen_irq_queue(s, q);
 }
 
@@ -95,6 +97,23 @@ static void lumen_queue_clear(LumenQueue *lq)
     lq->inject = LUMEN_INJECT_NONE;
 }
 
+/*
+ * Does clearing ENABLE drop the descriptor in progress at once? A WAIT
+ * and a remote descriptor do; a COPY or FILL finishes first.
+ */
+static bool lumen_queue_cur_abandons(LumenQueue *lq)
+{
+    switch (lq->cur.opcode) {
+    case LUMEN_CMD_WAIT:
+    case LUMEN_CMD_RWRITE:
+    case LUMEN_CMD_RREAD:
+    case LUMEN_CMD_RATOMIC:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
                                    uint32_t val)
 {
@@ -110,6 +129,7 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
     if (val & LUMEN_QCTRL_RESET) {
         trace_lumen_queue_reset(s->chip_id, q);
         lumen_queue_clear(lq);
+        lumen_remote_queue_abandon(s, q);
     }
     if (lq->status != LUMEN_QSTS_DISABLED &&
         (lq->ctrl & LUMEN_QCTRL_CTX_MASK) != (val & LUMEN_QCTRL_CTX_MASK)) {
@@ -122,13 +142,15 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
         /*
          * A STOPPED queue stays STOPPED until RESET. A queue busy with a
          * COPY or FILL finishes it first (lumen-engine.c); a parked WAIT
-         * is abandoned and runs again from the start when re-enabled.
+         * or a remote descriptor in flight is abandoned and runs again
+         * from the start (a new message) when re-enabled.
          */
         lq->waiting = false;
         if (lq->status != LUMEN_QSTS_STOPPED &&
-            (!lq->has_cur || lq->cur.opcode == LUMEN_CMD_WAIT)) {
+            (!lq->has_cur || lumen_queue_cur_abandons(lq))) {
             lq->has_cur = false;
             lq->status = LUMEN_QSTS_DISABLED;
+            lumen_remote_queue_abandon(s, q);
         }
         return;
     }
@@ -156,6 +178,8 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
         /* A wedged engine never reports IDLE: work seems outstanding. */
         lq->status = lq->head == lq->tail && !lumen_inject_wedged(s, q) ?
                      LUMEN_QSTS_IDLE : LUMEN_QSTS_RUNNING;
+        /* Remote messages of this incarnation get a new epoch (13.7). */
+        lumen_remote_queue_abandon(s, q);
     }
     lq->ctrl = val & LUMEN_QCTRL_STORED;
     if (lq->status == LUMEN_QSTS_RUNNING) {

@@ -1,0 +1,759 @@
+#!/usr/bin/python3
+"""Device-level tests of the lumen-npu remote memory operations (hw-spec 13.7).
+
+Remote windows (WIN_* registers), the RWRITE, RREAD and RATOMIC descriptors
+and the end-to-end layer, driven through QEMU's qtest protocol like
+qtest-lumen-npu.py, whose transport and helpers (Card, Space, Queue, the
+header parser) this script reuses. One card talks to itself: a descriptor
+whose dst_chip is the card's own chip id goes through the card's own
+window without a link (loopback).
+
+Usage: qemu-device/tests/qtest-lumen-remote.py [--qemu PATH] [-v] [TEST...]
+The QEMU binary is --qemu, else $LUMEN_QEMU, else
+`qemu-device/build-qemu --print-path`. Prints one line per test and a final
+"N passed, N failed, N skipped" line; exits 1 if any test failed. Without
+CAPS.LINKS only the test of the gate runs; the others are skipped.
+"""
+
+import argparse
+import importlib.util
+import os
+import random
+import struct
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location(
+    'qtest_lumen_npu', os.path.join(HERE, 'qtest-lumen-npu.py'))
+N = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(N)
+
+C = N.Contract(['lumen_regs.h', 'lumen_queue.h', 'lumen_mmu.h',
+                'lumen_link.h', 'lumen_remote.h'])
+Card, Space, Queue, Env = N.Card, N.Space, N.Queue, N.Env
+cmd, nop, copy, qreg = N.cmd, N.nop, N.copy, N.qreg
+PAGE, HUGE, RW = N.PAGE, N.HUGE, N.RW
+HOST_T, DEV_T = N.HOST_T, N.DEV_T
+RO = C.LUMEN_PTE_READ
+PKT = C.LUMEN_PKT_PAYLOAD_MAX
+CHIP = 3                    # the card's chip id; loopback target
+WIN_RIGHTS = C.LUMEN_WIN_READ | C.LUMEN_WIN_WRITE | C.LUMEN_WIN_ATOMIC
+SETTLED = (C.LUMEN_QSTS_IDLE, C.LUMEN_QSTS_STOPPED, C.LUMEN_QSTS_DISABLED)
+
+
+class Skip(Exception):
+    pass
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+# ---- Descriptors ------------------------------------------------------------
+
+def rwrite(local, offset, size, window, key, dst=CHIP, reserved=(0, 0),
+           **kw):
+    return cmd(C.LUMEN_CMD_RWRITE, (local, offset, size,
+                                    dst | window << 32, key) +
+               tuple(reserved), **kw)
+
+
+def rread(local, offset, size, window, key, dst=CHIP, reserved=(0, 0), **kw):
+    return cmd(C.LUMEN_CMD_RREAD, (local, offset, size, dst | window << 32,
+                                   key) + tuple(reserved), **kw)
+
+
+def ratomic(result, offset, operand, window, key, op=C.LUMEN_RATOMIC_FETCH_ADD,
+            dst=CHIP, reserved0=0, reserved=0, **kw):
+    return cmd(C.LUMEN_CMD_RATOMIC, (result, offset, operand,
+                                     dst | window << 32, key,
+                                     op | reserved0 << 32, reserved), **kw)
+
+
+# ---- The card and its address spaces ----------------------------------------
+
+# Source context 1 (host page tables): local buffers.
+SRC_CTX = 1
+L_HOST = 0x100000000        # 8 MiB of host RAM, 2 MiB pages
+L_SCAT = 0x110000000        # 32 scattered host 4 KiB pages
+L_DEV = 0x200000000         # 8 MiB of device memory, 2 MiB pages
+L_RO = 0x300000000          # one read-only host page
+L_BIG = 0x400000000         # 64 MiB of device memory, 2 MiB pages
+# Target context 2 (device page tables): what the windows expose.
+DST_CTX = 2
+T_DEV = 0x800000000         # 16 MiB of device memory, 2 MiB pages
+T_SCAT = 0x900000000        # 32 scattered host 4 KiB pages
+T_RO = 0xa00000000          # one read-only device page
+T_HOLE = 0xb00000000        # 3 pages, the middle one unmapped
+T_BIG = 0xc00000000         # 64 MiB of device memory, 2 MiB pages
+W_DEV, W_SCAT, W_RO, W_HOLE, W_RONLY, W_WONLY, W_BIG = 5, 6, 7, 8, 9, 10, 12
+BIG = 32 * HUGE
+KEY = 0x0123456789abcdef
+
+
+def remote_card(env, props=''):
+    q, card = N.queue_card(env, ',chip-id=%d%s' % (CHIP, props))
+    if not card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_LINKS:
+        raise Skip('CAPS.LINKS clear')
+    return q, card
+
+
+def open_window(card, slot, va, size, rights=WIN_RIGHTS, ctx=DST_CTX,
+                key=KEY):
+    card.wreg(C.LUMEN_REG_WIN_INDEX, slot)
+    card.wreg64(C.LUMEN_REG_WIN_KEY_LO, key)
+    card.wreg64(C.LUMEN_REG_WIN_VA_LO, va)
+    card.wreg64(C.LUMEN_REG_WIN_SIZE_LO, size)
+    card.wreg(C.LUMEN_REG_WIN_CTRL, C.LUMEN_WIN_VALID | rights |
+              ctx << C.LUMEN_WIN_CTX_SHIFT)
+
+
+def close_window(card, slot):
+    card.wreg(C.LUMEN_REG_WIN_INDEX, slot)
+    card.wreg(C.LUMEN_REG_WIN_CTRL, 0)
+
+
+def spaces(card):
+    """The source and target contexts and the standard windows."""
+    src = Space(card, SRC_CTX, 'host')
+    src.map(L_HOST, HOST_T, 0x2000000, 4 * HUGE, huge=True)
+    src.map_pages(L_SCAT, HOST_T, [0x2800000 + (31 - i) * 2 * PAGE
+                                   for i in range(32)])
+    src.map(L_DEV, DEV_T, 0x1000000, 4 * HUGE, huge=True)
+    src.map(L_RO, HOST_T, 0x2900000, PAGE, perms=RO)
+    src.map(L_BIG, DEV_T, 0x6000000, BIG, huge=True)
+    dst = Space(card, DST_CTX, 'device')
+    dst.map(T_DEV, DEV_T, 0x4000000, 8 * HUGE, huge=True)
+    dst.map_pages(T_SCAT, HOST_T, [0x3000000 + ((i * 7) % 32) * PAGE
+                                   for i in range(32)])
+    dst.map(T_RO, DEV_T, 0x5000000, PAGE, perms=RO)
+    dst.map(T_HOLE, DEV_T, 0x5001000, PAGE)
+    dst.map(T_HOLE + 2 * PAGE, DEV_T, 0x5003000, PAGE)
+    dst.map(T_BIG, DEV_T, 0xa000000, BIG, huge=True)
+    open_window(card, W_DEV, T_DEV, 8 * HUGE)
+    open_window(card, W_SCAT, T_SCAT, 32 * PAGE)
+    open_window(card, W_RO, T_RO, PAGE)
+    open_window(card, W_HOLE, T_HOLE, 3 * PAGE)
+    open_window(card, W_RONLY, T_DEV, 8 * HUGE, rights=C.LUMEN_WIN_READ)
+    open_window(card, W_WONLY, T_DEV, 8 * HUGE, rights=C.LUMEN_WIN_WRITE)
+    open_window(card, W_BIG, T_BIG, BIG)
+    return src, dst
+
+
+def settle(qu, timeout=30.0):
+    """Wait (host time: the end-to-end timers are host time) until the
+    queue is IDLE, STOPPED or DISABLED; return STATUS."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = qu.reg(C.LUMEN_QREG_STATUS)
+        if st in SETTLED:
+            return st
+        if time.monotonic() > deadline:
+            raise AssertionError('queue %d did not settle: status %d head %d'
+                                 % (qu.qn, st, qu.reg(C.LUMEN_QREG_HEAD)))
+        time.sleep(0.001)
+
+
+def run(qu, cmds, timeout=30.0):
+    qu.submit(cmds)
+    st = settle(qu, timeout)
+    assert st == C.LUMEN_QSTS_IDLE, 'queue %d status %d error %d index %d' % (
+        qu.qn, st, qu.reg(C.LUMEN_QREG_ERROR),
+        qu.reg(C.LUMEN_QREG_ERROR_INDEX))
+
+
+def expect_stop(qu, code, index):
+    st = settle(qu)
+    assert st == C.LUMEN_QSTS_STOPPED, 'queue %d status %d' % (qu.qn, st)
+    err = qu.reg(C.LUMEN_QREG_ERROR)
+    assert err == code, 'queue %d ERROR %d, expected %d' % (qu.qn, err, code)
+    got = qu.reg(C.LUMEN_QREG_ERROR_INDEX)
+    assert got == index, 'ERROR_INDEX %d, expected %d' % (got, index)
+
+
+def data(n, seed):
+    return random.Random(seed).randbytes(n)
+
+
+def counters(card):
+    return dict(access=card.reg(C.LUMEN_REG_ACCESS_ERRORS),
+                retx=card.reg(C.LUMEN_REG_E2E_RETRANSMITS),
+                dups=card.reg(C.LUMEN_REG_E2E_DUPLICATES),
+                timeouts=card.reg(C.LUMEN_REG_E2E_TIMEOUTS),
+                bad=card.reg(C.LUMEN_REG_BAD_PKTS))
+
+
+# ---- Tests ------------------------------------------------------------------
+
+@test
+def remote_gated(env):
+    """Without CAPS.LINKS the remote opcodes are malformed descriptors and
+    the registers are reserved."""
+    q, card = N.queue_card(env, ',chip-id=%d' % CHIP)
+    if card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_LINKS:
+        raise Skip('CAPS.LINKS set')
+    Space(card, 0)
+    qu = Queue(card, 2)
+    for c in (rwrite(0, 0, 8, 0, 0), rread(0, 0, 8, 0, 0),
+              ratomic(0, 0, 1, 0, 0)):
+        card.clear_errors()
+        qu.reset()
+        qu.submit([nop(), c])
+        expect_stop(qu, C.LUMEN_STATUS_BAD_DESCRIPTOR, 1)
+        N.expect_error(card, C.LUMEN_ERR_QUEUE_DESC,
+                       C.LUMEN_STATUS_BAD_DESCRIPTOR, 2)
+    for off in (C.LUMEN_REG_E2E_TIMEOUT_MS, C.LUMEN_REG_WIN_CTRL,
+                C.LUMEN_REG_NUM_WINDOWS, C.LUMEN_REG_ACCESS_ERRORS):
+        assert card.reg(off) == 0, hex(off)
+        card.clear_errors()
+        card.wreg(off, 1)
+        N.expect_error(card, C.LUMEN_ERR_REG_ACCESS,
+                       C.LUMEN_STATUS_BAD_ARGUMENT, off)
+
+
+@test
+def window_registers(env):
+    q, card = remote_card(env)
+    assert card.reg(C.LUMEN_REG_NUM_WINDOWS) == C.LUMEN_NUM_WINDOWS
+    assert card.reg(C.LUMEN_REG_E2E_TIMEOUT_MS) == \
+        C.LUMEN_E2E_TIMEOUT_DEFAULT_MS
+    for off in (C.LUMEN_REG_ACCESS_ERRORS, C.LUMEN_REG_E2E_RETRANSMITS,
+                C.LUMEN_REG_E2E_DUPLICATES, C.LUMEN_REG_E2E_TIMEOUTS,
+                C.LUMEN_REG_WIN_INDEX, C.LUMEN_REG_WIN_CTRL):
+        assert card.reg(off) == 0, hex(off)
+    card.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, C.LUMEN_E2E_TIMEOUT_MIN_MS)
+    assert card.reg(C.LUMEN_REG_E2E_TIMEOUT_MS) == C.LUMEN_E2E_TIMEOUT_MIN_MS
+    card.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, C.LUMEN_E2E_TIMEOUT_MAX_MS)
+    # A staged window, opened in slot 255, read back.
+    open_window(card, 255, 0x123456789000, 0x7000, ctx=63, key=~KEY & (
+        2 ** 64 - 1), rights=C.LUMEN_WIN_ATOMIC)
+    ctrl = C.LUMEN_WIN_VALID | C.LUMEN_WIN_ATOMIC | 63 << C.LUMEN_WIN_CTX_SHIFT
+    assert card.reg(C.LUMEN_REG_WIN_CTRL) == ctrl
+    assert card.reg64(C.LUMEN_REG_WIN_VA_LO) == 0x123456789000
+    assert card.reg64(C.LUMEN_REG_WIN_SIZE_LO) == 0x7000
+    assert card.reg64(C.LUMEN_REG_WIN_KEY_LO) == ~KEY & (2 ** 64 - 1)
+    # Refused writes: nothing changes, REG_ACCESS / BAD_ARGUMENT.
+    bad = [
+        (C.LUMEN_REG_E2E_TIMEOUT_MS, C.LUMEN_E2E_TIMEOUT_MIN_MS - 1),
+        (C.LUMEN_REG_E2E_TIMEOUT_MS, C.LUMEN_E2E_TIMEOUT_MAX_MS + 1),
+        (C.LUMEN_REG_WIN_INDEX, C.LUMEN_NUM_WINDOWS),
+        (C.LUMEN_REG_WIN_CTRL, ctrl | 0x10),
+        (C.LUMEN_REG_WIN_CTRL, ctrl | 1 << 16),
+        (C.LUMEN_REG_WIN_CTRL, C.LUMEN_WIN_VALID |
+         64 << C.LUMEN_WIN_CTX_SHIFT),
+        (C.LUMEN_REG_NUM_WINDOWS, 1),
+        (C.LUMEN_REG_ACCESS_ERRORS, 1),
+        (C.LUMEN_REG_E2E_RETRANSMITS, 1),
+        (C.LUMEN_REG_E2E_DUPLICATES, 1),
+        (C.LUMEN_REG_E2E_TIMEOUTS, 1),
+    ]
+    for off, val in bad:
+        card.clear_errors()
+        card.wreg(off, val)
+        N.expect_error(card, C.LUMEN_ERR_REG_ACCESS,
+                       C.LUMEN_STATUS_BAD_ARGUMENT, off)
+    assert card.reg(C.LUMEN_REG_E2E_TIMEOUT_MS) == C.LUMEN_E2E_TIMEOUT_MAX_MS
+    assert card.reg(C.LUMEN_REG_WIN_INDEX) == 255
+    assert card.reg(C.LUMEN_REG_WIN_CTRL) == ctrl
+    # Staged values that cannot open a window: the slot keeps its old one.
+    for va, size in ((0x1001, 0x1000), (0x1000, 0x1001), (0x1000, 0),
+                     (1 << 48, 0x1000), ((1 << 48) - 0x1000, 0x2000),
+                     (0xfffffffffffff000, 0x2000)):
+        card.clear_errors()
+        card.wreg64(C.LUMEN_REG_WIN_VA_LO, va)
+        card.wreg64(C.LUMEN_REG_WIN_SIZE_LO, size)
+        card.wreg(C.LUMEN_REG_WIN_CTRL, C.LUMEN_WIN_VALID | C.LUMEN_WIN_READ)
+        N.expect_error(card, C.LUMEN_ERR_REG_ACCESS,
+                       C.LUMEN_STATUS_BAD_ARGUMENT, C.LUMEN_REG_WIN_CTRL)
+        assert card.reg(C.LUMEN_REG_WIN_CTRL) == ctrl, (va, size)
+    # The last page of the VA space is a valid window.
+    card.wreg64(C.LUMEN_REG_WIN_VA_LO, (1 << 48) - 0x1000)
+    card.wreg64(C.LUMEN_REG_WIN_SIZE_LO, 0x1000)
+    card.wreg(C.LUMEN_REG_WIN_CTRL, C.LUMEN_WIN_VALID)
+    assert card.reg(C.LUMEN_REG_WIN_CTRL) == C.LUMEN_WIN_VALID
+    # _LO alone does not change the staged value; _HI latches.
+    card.wreg(C.LUMEN_REG_WIN_KEY_LO, 0x11)
+    assert card.reg64(C.LUMEN_REG_WIN_KEY_LO) == ~KEY & (2 ** 64 - 1)
+    card.wreg(C.LUMEN_REG_WIN_KEY_HI, 0x22)
+    assert card.reg64(C.LUMEN_REG_WIN_KEY_LO) == 0x22 << 32 | 0x11
+    # Closing; a soft reset closes every window and restores the defaults.
+    card.wreg(C.LUMEN_REG_WIN_CTRL, C.LUMEN_WIN_READ)
+    assert card.reg(C.LUMEN_REG_WIN_CTRL) == 0
+    open_window(card, 0, 0x1000, 0x1000)
+    card.soft_reset()
+    assert card.reg(C.LUMEN_REG_E2E_TIMEOUT_MS) == \
+        C.LUMEN_E2E_TIMEOUT_DEFAULT_MS
+    assert card.reg(C.LUMEN_REG_WIN_INDEX) == 0
+    assert card.reg(C.LUMEN_REG_WIN_CTRL) == 0
+    assert card.reg64(C.LUMEN_REG_WIN_VA_LO) == 0
+    card.wreg(C.LUMEN_REG_WIN_INDEX, 255)
+    assert card.reg(C.LUMEN_REG_WIN_CTRL) == 0
+
+
+def check_transfer(src, dst, qu, local, target, window, size, seed):
+    """RWRITE @size bytes from @local to window offset @target, check the
+    target byte-exact with guards, then RREAD them back to another local
+    buffer and check that with guards too."""
+    payload = data(size, seed)
+    src.vwrite(local, payload)
+    tva = T_DEV if window == W_DEV else T_SCAT
+    before = dst.vread_opt(tva + target - 16, 16)
+    after = dst.vread_opt(tva + target + size, 16)
+    run(qu, [rwrite(local, target, size, window, KEY)])
+    got = dst.vread(tva + target, size)
+    assert got == payload, 'RWRITE 0x%x bytes to window %d offset 0x%x: ' \
+        'first bad byte at 0x%x' % (size, window, target, next(
+            i for i in range(size) if got[i] != payload[i]))
+    assert dst.vread_opt(tva + target - 16, 16) == before, 'underrun'
+    assert dst.vread_opt(tva + target + size, 16) == after, 'overrun'
+    back = local + size + 0x1235 if local != L_SCAT + 3 else L_HOST + 0x777
+    guard = data(size + 32, seed + 1)
+    src.vwrite(back - 16, guard)
+    run(qu, [rread(back, target, size, window, KEY)])
+    assert src.vread(back, size) == payload, 'RREAD 0x%x bytes' % size
+    assert src.vread(back - 16, 16) == guard[:16], 'RREAD underrun'
+    assert src.vread(back + size, 16) == guard[16 + size:], 'RREAD overrun'
+
+
+@test
+def rwrite_rread(env):
+    q, card = remote_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 4, ctx=SRC_CTX)
+    cases = [
+        # (local, target offset, window, size)
+        (L_HOST + 0x11, 0x3, W_DEV, 1),
+        (L_DEV + 0xfff, 0xffd, W_DEV, 7),
+        (L_SCAT + 3, 0x801, W_SCAT, PKT - 1),
+        (L_HOST + HUGE - 5, 0x1000, W_SCAT, PKT),
+        (L_DEV + 9, HUGE - 0x801, W_DEV, PKT + 1),
+        (L_HOST + 0x123, 0x7777, W_SCAT, 5 * PKT + 0x321),
+        (L_DEV + 0x4321, 0x10003, W_DEV, 64 * PKT + 3),     # > one window
+        (L_HOST + 0x2f, HUGE + 0x5, W_DEV, 3 * (1 << 20) + 5),
+    ]
+    for i, (local, target, window, size) in enumerate(cases):
+        check_transfer(src, dst, qu, local, target, window, size, 100 + i)
+    # PROGRESS counts what the target confirmed and what landed locally.
+    qu.reset()
+    run(qu, [rwrite(L_HOST, 0, 3 * PKT + 1, W_DEV, KEY),
+             rread(L_HOST, 0, 5, W_DEV, KEY)])
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == 3 * PKT + 1 + 5
+    # Size 0 completes at once and touches nothing, even a closed window.
+    qu.reset()
+    run(qu, [rwrite(0xdead0000, 0, 0, 200, 0), rread(0xdead0000, 0, 0, 200,
+                                                     0)])
+    assert qu.reg(C.LUMEN_QREG_COMPLETED) == 2
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    c = counters(card)
+    assert c['access'] == 0 and c['bad'] == 0 and c['timeouts'] == 0, c
+
+
+@test
+def rwrite_several_mib(env):
+    q, card = remote_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 0, ctx=SRC_CTX)
+    size = 7 * (1 << 20) + 0x123
+    payload = data(size, 7)
+    src.vwrite(L_HOST + 0x10, payload)
+    start = time.monotonic()
+    run(qu, [rwrite(L_HOST + 0x10, 0x20, size, W_DEV, KEY)])
+    took = time.monotonic() - start
+    assert dst.vread(T_DEV + 0x20, size) == payload
+    run(qu, [rread(L_DEV + 0x5, 0x20, size, W_DEV, KEY)])
+    assert src.vread(L_DEV + 0x5, size) == payload
+    print('       (RWRITE of %.1f MiB by loopback: %.0f MiB/s)' % (
+        size / (1 << 20), size / (1 << 20) / took))
+
+
+@test
+def ratomic_ops(env):
+    q, card = remote_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 3, ctx=SRC_CTX)
+    dst.vwrite(T_DEV + 0x40, struct.pack('<Q', 40))
+    dst.vwrite(T_SCAT + 5 * PAGE + 8, struct.pack('<Q', 2 ** 64 - 2))
+    src.vwrite(L_HOST + 0x100, bytes(32))
+    run(qu, [
+        ratomic(L_HOST + 0x100, 0x40, 2, W_DEV, KEY),
+        ratomic(L_HOST + 0x108, 0x40, 100, W_DEV, KEY,
+                op=C.LUMEN_RATOMIC_SIGNAL),
+        ratomic(0, 0x40, 5, W_DEV, KEY),
+        ratomic(L_DEV + 0x18, 5 * PAGE + 8, 3, W_SCAT, KEY),   # wraps
+    ])
+    assert struct.unpack('<QQ', src.vread(L_HOST + 0x100, 16)) == (40, 42)
+    assert struct.unpack('<Q', dst.vread(T_DEV + 0x40, 8))[0] == 105
+    assert struct.unpack('<Q', src.vread(L_DEV + 0x18, 8))[0] == 2 ** 64 - 2
+    assert struct.unpack('<Q', dst.vread(T_SCAT + 5 * PAGE + 8, 8))[0] == 1
+    # Neighbours of the word untouched.
+    assert dst.vread(T_DEV + 0x38, 8) == bytes(8)
+    assert dst.vread(T_DEV + 0x48, 8) == bytes(8)
+    # PROGRESS: the result words written (8 bytes each, 3 results).
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == 24
+    # A fence across queues: RATOMIC SIGNAL releases a WAIT on another
+    # queue of the context (the window maps the same memory).
+    waiter = Queue(card, 6, ctx=DST_CTX)
+    waiter.submit([N.fence(C.LUMEN_CMD_WAIT, T_DEV + 0x80, 7)])
+    time.sleep(0.05)
+    assert waiter.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    run(qu, [ratomic(0, 0x80, 7, W_DEV, KEY, op=C.LUMEN_RATOMIC_SIGNAL)])
+    for _ in range(100):
+        if waiter.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_IDLE:
+            break
+        q.clock_step(100000)
+    assert waiter.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_IDLE
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def access_refused(env):
+    q, card = remote_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 7, ctx=SRC_CTX)
+    other = Queue(card, 8, ctx=SRC_CTX)
+    close_window(card, 11)
+    src.vwrite(L_HOST, data(4 * PKT, 5))
+    cases = [
+        # (what, descriptor, target VA range that must stay unchanged)
+        ('wrong key', rwrite(L_HOST, 0, 100, W_DEV, KEY ^ 1), (T_DEV, 100)),
+        ('closed window', rwrite(L_HOST, 0, 100, 11, KEY), None),
+        ('past the end', rwrite(L_HOST, 32 * PAGE - 8, 9, W_SCAT, KEY),
+         (T_SCAT + 31 * PAGE, PAGE)),
+        ('offset beyond', rwrite(L_HOST, 32 * PAGE, 1, W_SCAT, KEY), None),
+        ('offset wraps', rwrite(L_HOST, 2 ** 64 - 8, 16, W_SCAT, KEY),
+         (T_SCAT, 8)),
+        ('no write right', rwrite(L_HOST, 0, 3 * PKT, W_RONLY, KEY),
+         (T_DEV, 3 * PKT)),
+        ('no read right', rread(L_HOST, 0, 8, W_WONLY, KEY), None),
+        ('no atomic right', ratomic(0, 0, 1, W_RONLY, KEY), (T_DEV, 8)),
+        ('no atomic right (write only)', ratomic(0, 0, 1, W_WONLY, KEY),
+         (T_DEV, 8)),
+        ('read-only page', rwrite(L_HOST, 0x10, 0x20, W_RO, KEY),
+         (T_RO, PAGE)),
+        ('read-only page, atomic', ratomic(0, 0x10, 1, W_RO, KEY),
+         (T_RO, PAGE)),
+        ('unmapped page', rwrite(L_HOST, PAGE + 0x100, 0x10, W_HOLE, KEY),
+         (T_HOLE, PAGE)),
+        ('unmapped page, 2 pages', rwrite(L_HOST, 0x800, PAGE, W_HOLE, KEY),
+         (T_HOLE, PAGE)),
+        ('unmapped page, read', rread(L_HOST, PAGE - 4, 8, W_HOLE, KEY),
+         None),
+    ]
+    dst.vwrite(T_DEV, data(3 * PKT, 9))
+    dst.vwrite(T_RO, data(PAGE, 10))
+    for i, (what, c, keep) in enumerate(cases):
+        card.clear_errors()
+        qu.reset()
+        snap = dst.vread(*keep) if keep else None
+        before = counters(card)
+        local_before = src.vread(L_HOST, 16)
+        qu.submit([nop(), c, nop()])
+        try:
+            expect_stop(qu, C.LUMEN_STATUS_ACCESS, 1)
+        except AssertionError as e:
+            raise AssertionError('%s: %s' % (what, e))
+        N.expect_error(card, C.LUMEN_ERR_LINK, C.LUMEN_STATUS_ACCESS, CHIP)
+        assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 7), what
+        after = counters(card)
+        assert after['access'] > before['access'], what
+        if keep:
+            assert dst.vread(*keep) == snap, '%s: target written' % what
+        assert src.vread(L_HOST, 16) == local_before, what
+        # The target's own fault record and queues are not involved.
+        assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 0, what
+        run(other, [nop()])
+    # The window opened again: the same operation goes through.
+    open_window(card, 11, T_DEV, PAGE)
+    qu.reset()
+    run(qu, [rwrite(L_HOST, 0, 100, 11, KEY)])
+    assert dst.vread(T_DEV, 100) == src.vread(L_HOST, 100)
+    assert counters(card)['bad'] == 0
+
+
+@test
+def bad_descriptors(env):
+    q, card = remote_card(env)
+    spaces(card)
+    qu = Queue(card, 9, ctx=SRC_CTX)
+    big = C.LUMEN_CMD_REMOTE_MAX_SIZE + 1
+    bad = [
+        rwrite(L_HOST, 0, big, W_DEV, KEY),
+        rread(L_HOST, 0, big, W_DEV, KEY),
+        rwrite(L_HOST, 0, 8, W_DEV, KEY, dst=C.LUMEN_CHIP_ID_MAX + 1),
+        rread(L_HOST, 0, 8, W_DEV, KEY, dst=0xffffffff),
+        rwrite(L_HOST, 0, 8, C.LUMEN_NUM_WINDOWS, KEY),
+        rread(L_HOST, 0, 8, 0xffffffff, KEY),
+        rwrite(L_HOST, 0, 8, W_DEV, KEY, reserved=(1, 0)),
+        rread(L_HOST, 0, 8, W_DEV, KEY, reserved=(0, 1 << 63)),
+        rwrite(L_HOST, 0, 8, W_DEV, KEY, flags=4),
+        ratomic(L_HOST + 4, 0, 1, W_DEV, KEY),
+        ratomic(L_HOST, 1, 1, W_DEV, KEY),
+        ratomic(L_HOST, 0, 1, W_DEV, KEY, op=C.LUMEN_RATOMIC_COUNT),
+        ratomic(L_HOST, 0, 1, W_DEV, KEY, reserved0=1),
+        ratomic(L_HOST, 0, 1, W_DEV, KEY, reserved=1),
+        ratomic(L_HOST, 0, 1, C.LUMEN_NUM_WINDOWS, KEY),
+        ratomic(L_HOST, 0, 1, W_DEV, KEY, dst=C.LUMEN_CHIP_ID_MAX + 1),
+    ]
+    for i, c in enumerate(bad):
+        card.clear_errors()
+        qu.reset()
+        qu.submit([nop(), c])
+        expect_stop(qu, C.LUMEN_STATUS_BAD_DESCRIPTOR, 1)
+        N.expect_error(card, C.LUMEN_ERR_QUEUE_DESC,
+                       C.LUMEN_STATUS_BAD_DESCRIPTOR, 9)
+    # The limits themselves are fine.
+    qu.reset()
+    run(qu, [rwrite(L_HOST, 0, 8, W_DEV, KEY),
+             ratomic(L_HOST, 8, 1, W_DEV, KEY, op=C.LUMEN_RATOMIC_SIGNAL)])
+
+
+@test
+def unreachable(env):
+    q, card = remote_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 1, ctx=SRC_CTX)
+    dst.vwrite(T_DEV, bytes(64))
+    for c in (rwrite(L_HOST, 0, 64, W_DEV, KEY, dst=CHIP + 1),
+              rread(L_HOST, 0, 64, W_DEV, KEY, dst=C.LUMEN_CHIP_ID_MAX),
+              ratomic(L_HOST, 0, 1, W_DEV, KEY, dst=0)):
+        card.clear_errors()
+        qu.reset()
+        qu.submit([nop(), c])
+        expect_stop(qu, C.LUMEN_STATUS_UNREACHABLE, 1)
+        dst_chip = struct.unpack_from('<I', c, 32)[0]
+        N.expect_error(card, C.LUMEN_ERR_LINK, C.LUMEN_STATUS_UNREACHABLE,
+                       dst_chip)
+    assert dst.vread(T_DEV, 64) == bytes(64)
+    assert counters(card)['access'] == 0
+
+
+@test
+def local_faults(env):
+    """The source side runs in the queue's context like COPY: a bad local
+    page is an MMU fault of the queue."""
+    q, card = remote_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 2, ctx=SRC_CTX)
+    dst.vwrite(T_DEV, data(2 * PKT, 3))
+    snap = dst.vread(T_DEV, 2 * PKT)
+    cases = [
+        # (descriptor, faulting VA, write access)
+        (rwrite(0x700000000, 0, 16, W_DEV, KEY), 0x700000000, False),
+        (rread(L_RO, 0, 16, W_DEV, KEY), L_RO, True),
+        (rread(L_RO - PKT, 0, 2 * PKT, W_DEV, KEY), L_RO - PKT, True),
+        (ratomic(L_RO + 8, 0x40, 1, W_DEV, KEY), L_RO + 8, True),
+    ]
+    for c, va, write in cases:
+        card.clear_errors()
+        card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+        qu.reset()
+        qu.submit([nop(), c])
+        expect_stop(qu, C.LUMEN_STATUS_MMU_FAULT, 1)
+        assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 1
+        assert card.reg64(C.LUMEN_REG_MMU_FAULT_ADDR_LO) == va, hex(
+            card.reg64(C.LUMEN_REG_MMU_FAULT_ADDR_LO))
+        assert card.reg(C.LUMEN_REG_MMU_FAULT_QUEUE) == 2
+        info = card.reg(C.LUMEN_REG_MMU_FAULT_INFO)
+        assert bool(info & C.LUMEN_MMU_FAULT_WRITE_ACCESS) == write, info
+    # The RATOMIC was applied, once; nothing else changed at the target.
+    word = struct.unpack('<Q', snap[0x40:0x48])[0] + 1
+    expect = snap[:0x40] + struct.pack('<Q', word & (2 ** 64 - 1)) + \
+        snap[0x48:]
+    assert dst.vread(T_DEV, 2 * PKT) == expect
+
+
+def samples(sp, va, size):
+    """First, middle and last 64 KiB of a large range."""
+    k = 64 << 10
+    return b''.join(sp.vread(a, k) for a in (va, va + size // 2,
+                                             va + size - k))
+
+
+@test
+def queue_reset_mid_operation(env):
+    q, card = remote_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 5, ctx=SRC_CTX)
+    other = Queue(card, 6, ctx=SRC_CTX)
+    src.vwrite(L_HOST, data(4 * HUGE, 1))
+    for a in range(0, BIG, HUGE):
+        src.vwrite(L_BIG + a, data(HUGE, a))
+    # A 64 MiB RWRITE in flight: CTRL.RESET, clearing ENABLE or a soft
+    # reset drops it at once; answers still in flight are ignored, and the
+    # queue works again.
+    for how in ('reset', 'disable', 'soft reset'):
+        qu.reset()
+        qu.submit([rwrite(L_BIG, 0, BIG, W_BIG, KEY)])
+        st = qu.reg(C.LUMEN_QREG_STATUS)
+        assert st == C.LUMEN_QSTS_RUNNING, '%s: status %d' % (how, st)
+        time.sleep(0.005)
+        if how == 'reset':
+            qu.reset(enable=False)
+            assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+            assert qu.reg(C.LUMEN_QREG_PROGRESS) == 0
+        elif how == 'disable':
+            card.wreg(qreg(5, C.LUMEN_QREG_CTRL),
+                      SRC_CTX << C.LUMEN_QCTRL_CTX_SHIFT)
+            assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+            assert qu.reg(C.LUMEN_QREG_HEAD) == 0
+            # Enabled again, it runs the descriptor again as a new message.
+            qu.enable()
+            assert settle(qu) == C.LUMEN_QSTS_IDLE
+            assert qu.reg(C.LUMEN_QREG_COMPLETED) == 1
+            assert samples(dst, T_BIG, BIG) == samples(src, L_BIG, BIG)
+        else:
+            card.soft_reset()
+            src, dst = spaces(card)
+            qu = Queue(card, 5, ctx=SRC_CTX)
+            other = Queue(card, 6, ctx=SRC_CTX)
+        time.sleep(0.05)
+        qu.reset()
+        run(qu, [rwrite(L_DEV, 0x100, 3 * PKT, W_DEV, KEY),
+                 rread(L_HOST + 0x100, 0x100, 3 * PKT, W_DEV, KEY)])
+        assert src.vread(L_HOST + 0x100, 3 * PKT) == src.vread(L_DEV,
+                                                                3 * PKT)
+        run(other, [nop()])
+        assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0, how
+        assert counters(card)['bad'] == 0, how
+
+
+@test
+def queues_interleave(env):
+    """A queue waiting for answers is parked; the other queues run."""
+    q, card = remote_card(env, ',queues=8')
+    src, dst = spaces(card)
+    queues = [Queue(card, n, ctx=SRC_CTX) for n in range(4)]
+    payloads = []
+    for n, qu in enumerate(queues):
+        p = data(HUGE - n * 0x111, 50 + n)
+        payloads.append(p)
+        src.vwrite(L_HOST + n * HUGE, p)
+    for n, qu in enumerate(queues):
+        qu.submit([rwrite(L_HOST + n * HUGE, n * 2 * HUGE, len(payloads[n]),
+                          W_DEV, KEY),
+                   rread(L_DEV + n * HUGE, n * 2 * HUGE, len(payloads[n]),
+                         W_DEV, KEY),
+                   ratomic(0, 8 * HUGE - 8, 1, W_DEV, KEY)])
+    local = Queue(card, 7, ctx=SRC_CTX)
+    run(local, [copy(L_HOST, L_SCAT, 32 * PAGE)])
+    for qu in queues:
+        assert settle(qu) == C.LUMEN_QSTS_IDLE
+    for n in range(4):
+        assert src.vread(L_DEV + n * HUGE, len(payloads[n])) == payloads[n]
+    assert struct.unpack('<Q', dst.vread(T_DEV + 8 * HUGE - 8, 8))[0] == 4
+
+
+@test
+def fuzz_remote(env):
+    """Random remote descriptors, windows and resets never crash QEMU; the
+    card works afterwards."""
+    q, card = remote_card(env, ',queues=4')
+    src, dst = spaces(card)
+    rng = random.Random(99)
+    queues = [Queue(card, n, ctx=rng.choice([SRC_CTX, DST_CTX, 0]))
+              for n in range(4)]
+    locals_ = [0, L_HOST, L_SCAT, L_DEV, L_RO, 1 << 48, 0xfffffffffffff000]
+    for i in range(300):
+        qu = rng.choice(queues)
+        local = (rng.choice(locals_) + rng.randrange(0, 0x3000)) & \
+            (2 ** 64 - 1)
+        window = rng.choice([W_DEV, W_SCAT, W_RO, W_HOLE, W_RONLY, W_WONLY,
+                             0, 255, rng.randrange(1 << 32)])
+        key = rng.choice([KEY, KEY, 0, rng.getrandbits(64)])
+        dstc = rng.choice([CHIP, CHIP, CHIP, 0, rng.randrange(1 << 14)])
+        off = rng.choice([0, 0x1001, HUGE - 3, 32 * PAGE - 8,
+                          rng.getrandbits(64)])
+        size = rng.choice([0, 1, 8, PKT + 1, 70 * PKT, rng.getrandbits(29)])
+        op = rng.choice([C.LUMEN_CMD_RWRITE, C.LUMEN_CMD_RREAD,
+                         C.LUMEN_CMD_RATOMIC])
+        if op == C.LUMEN_CMD_RATOMIC:
+            c = ratomic(local & ~7 if rng.random() < 0.9 else local,
+                        off & ~7 if rng.random() < 0.9 else off,
+                        rng.getrandbits(64), window, key, dst=dstc,
+                        op=rng.choice([0, 1, 1, 2]))
+        else:
+            c = cmd(op, (local, off, size, dstc | window << 32, key))
+        qu.submit([c])
+        r = rng.random()
+        if r < 0.1:
+            qu.reset()
+        elif r < 0.15:
+            open_window(card, rng.choice([W_DEV, 0, 200]),
+                        rng.choice([T_DEV, T_HOLE, 0]),
+                        rng.choice([PAGE, HUGE, 32 * PAGE]),
+                        rights=rng.randrange(8) << 1, key=KEY)
+        elif r < 0.17:
+            close_window(card, rng.choice([W_DEV, W_SCAT, 0]))
+        elif r < 0.19:
+            card.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, rng.choice([10, 2000]))
+        elif r < 0.2:
+            card.soft_reset()
+            src, dst = spaces(card)
+            queues = [Queue(card, n, ctx=SRC_CTX) for n in range(4)]
+        if rng.random() < 0.2:
+            time.sleep(0.002)
+        if qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_STOPPED:
+            qu.reset()
+    assert card.reg(C.LUMEN_REG_MAGIC) == C.LUMEN_MAGIC
+    card.soft_reset()
+    src, dst = spaces(card)
+    qu = Queue(card, 0, ctx=SRC_CTX)
+    src.vwrite(L_HOST, b'after the fuzz')
+    run(qu, [rwrite(L_HOST, 0x10, 14, W_DEV, KEY),
+             rread(L_DEV, 0x10, 14, W_DEV, KEY)])
+    assert src.vread(L_DEV, 14) == b'after the fuzz'
+
+
+# ---- Runner -----------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--qemu')
+    ap.add_argument('-v', '--verbose', action='store_true')
+    ap.add_argument('tests', nargs='*')
+    args = ap.parse_args()
+    qemu = N.find_qemu(args.qemu)
+    selected = [t for t in TESTS if not args.tests or t.__name__ in args.tests]
+    if not selected:
+        sys.exit('qtest-lumen-remote: no such test; have: ' +
+                 ' '.join(t.__name__ for t in TESTS))
+    passed = failed = skipped = 0
+    for t in selected:
+        with tempfile.TemporaryDirectory(prefix='lumen-qtest-') as wd:
+            env = Env(qemu, wd)
+            err = skip = None
+            try:
+                t(env)
+            except Skip as e:
+                skip = e
+            except Exception as e:       # noqa: BLE001 - report any failure
+                err = e
+                tb = traceback.format_exc()
+            log = '\n'.join(q.guest_log() for q in env.all)
+            if not env.close() and err is None:
+                err = RuntimeError('QEMU exited during the test')
+                tb = ''
+            if skip is not None and err is None:
+                skipped += 1
+                print('skip   %s: %s' % (t.__name__, skip))
+            elif err is None:
+                passed += 1
+                print('ok     %s' % t.__name__)
+            else:
+                failed += 1
+                print('FAILED %s: %s' % (t.__name__, err))
+                if args.verbose:
+                    print(tb + '\n--- QEMU log ---\n' + log[-3000:])
+    print('%d passed, %d failed, %d skipped' % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
