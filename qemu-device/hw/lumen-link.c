@@ -253,7 +253,7 @@ static void lumen_link_ack_bh(void *opaque)
     }
 }
 
-/* ---- Reliable link layer: sending (13.3) ---------------------------------- */
+/* ---- Reliable link layer: sending (13.3) --------------------------------- */
 
 static bool lumen_link_has_credit(LumenLinkPort *lp, unsigned int vc)
 {
@@ -645,7 +645,7 @@ static void lumen_link_rx_train(LumenLinkPort *lp,
     }
 }
 
-/* ---- Reliable link layer: receiving (13.3) -------------------------------- */
+/* ---- Reliable link layer: receiving (13.3) ------------------------------- */
 
 static void lumen_link_rx_ack(LumenLinkPort *lp, const uint8_t *buf,
                               uint32_t len)
@@ -1213,8 +1213,8 @@ void lumen_link_port_counters(LumenState *s, unsigned int port,
 
     for (i = 0; i < n; i++) {
         words[i] = 0;
-        lumen_link_port_read(&s->link.ports[port], LUMEN_LREG_TX_PKTS_LO + 4 * i,
-                             &words[i]);
+        lumen_link_port_read(&s->link.ports[port],
+                             LUMEN_LREG_TX_PKTS_LO + 4 * i, &words[i]);
     }
 }
 
@@ -1271,7 +1271,7 @@ bool lumen_link_write(LumenState *s, hwaddr addr, uint32_t val)
     return true;
 }
 
-/* ---- Life cycle ------------------------------------------------------------ */
+/* ---- Life cycle ---------------------------------------------------------- */
 
 bool lumen_link_init(LumenState *s, Error **errp)
 {

@@ -83,7 +83,7 @@ static void lumen_mgmt_deliver(LumenState *s, const struct lumen_mgmt *m)
     lumen_irq_raise(s, LUMEN_INT_MGMT);
 }
 
-/* ---- Attributes (the agent of the target chip) ----------------------------- */
+/* ---- Attributes (the agent of the target chip) --------------------------- */
 
 static void lumen_mgmt_get_info(LumenState *s, struct lumen_mgmt *m)
 {
@@ -286,7 +286,7 @@ static void lumen_mgmt_answer(LumenState *s, struct lumen_mgmt *m)
     m->mkey = 0;
 }
 
-/* ---- Directed route ------------------------------------------------------- */
+/* ---- Directed route ------------------------------------------------------ */
 
 /*
  * @p holds the checked management packet @m at this chip (for a packet
@@ -421,7 +421,7 @@ static uint32_t lumen_mgmt_host_send(LumenState *s, uint32_t len)
     return LUMEN_STATUS_OK;
 }
 
-/* ---- Traps ------------------------------------------------------------------ */
+/* ---- Traps --------------------------------------------------------------- */
 
 void lumen_mgmt_port_changed(LumenState *s, unsigned int port)
 {
@@ -480,7 +480,7 @@ static void lumen_mgmt_trap_bh(void *opaque)
     }
 }
 
-/* ---- Registers (13.5) ------------------------------------------------------ */
+/* ---- Registers (13.5) ---------------------------------------------------- */
 
 static bool lumen_mgmt_buf(hwaddr addr, hwaddr base)
 {
@@ -586,7 +586,7 @@ bool lumen_mgmt_reg_write(LumenState *s, hwaddr addr, uint32_t val)
     }
 }
 
-/* ---- Life cycle ------------------------------------------------------------ */
+/* ---- Life cycle ---------------------------------------------------------- */
 
 static void lumen_mgmt_flush_traps(LumenMgmt *g)
 {

@@ -163,7 +163,7 @@ typedef struct LumenEngine {
  */
 #define LUMEN_LINK_RX_BUF   (2 * (16 + LUMEN_FIBER_MAX_PAYLOAD))
 #define LUMEN_LINK_TXQ_MAX  (64 * 1024)     /* bytes queued for the socket */
-#define LUMEN_LINK_TXQ_DATA (32 * 1024)     /* DATA stops here: control goes on */
+#define LUMEN_LINK_TXQ_DATA (32 * 1024)     /* DATA stops here, control not */
 
 typedef struct LumenLinkPort {
     struct LumenState *s;

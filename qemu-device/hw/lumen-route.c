@@ -433,7 +433,7 @@ uint32_t lumen_route_send(LumenState *s, struct lumen_pkt_hdr *hdr,
     return LUMEN_STATUS_UNREACHABLE;
 }
 
-/* ---- Registers (13.5) ------------------------------------------------------ */
+/* ---- Registers (13.5) ---------------------------------------------------- */
 
 bool lumen_route_reg_read(LumenState *s, hwaddr addr, uint32_t *val)
 {
@@ -522,7 +522,7 @@ bool lumen_route_reg_write(LumenState *s, hwaddr addr, uint32_t val)
     }
 }
 
-/* ---- Life cycle ------------------------------------------------------------ */
+/* ---- Life cycle ---------------------------------------------------------- */
 
 static void lumen_route_flush(LumenPktQueue *q)
 {

@@ -89,7 +89,8 @@ void lumen_route_rx(LumenState *s, LumenPkt *p);
  * header, @payload points into the buffer, @pkt_crc is the CRC-32 of the
  * packet bytes as received.
  */
-void lumen_route_consume_in_place(LumenState *s, const struct lumen_pkt_hdr *hdr,
+void lumen_route_consume_in_place(LumenState *s,
+                                  const struct lumen_pkt_hdr *hdr,
                                   const uint8_t *payload, uint32_t len,
                                   unsigned int vc, uint32_t pkt_crc);
 /* A packet a port held when it left UP: route it again or drop it. */
