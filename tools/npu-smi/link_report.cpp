@@ -10,6 +10,18 @@
 #include "sys/error.hpp"
 
 namespace npusmi {
+
+const std::vector<std::string> kPortEngineCounters = {
+	"naks_rx",   "naks_tx",	 "replay_timeouts", "ttl_drops", "credit_stalls",
+	"failovers", "retrains", "data_tx",	    "data_rx",	 "seq_errors",
+};
+
+const std::vector<std::string> kChipCounters = {
+	"fwd_pkts",	   "no_route_drops", "ttl_drops",	"access_errors",
+	"e2e_retransmits", "e2e_duplicates", "mkey_violations", "lane_errors",
+	"reroute_drops",   "e2e_timeouts",   "bad_pkts",
+};
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -43,6 +55,21 @@ std::optional<uint32_t> read_peer(const fs::path &path)
 	return static_cast<uint32_t>(read_u64(path));
 }
 
+// Counters that exist are read (a bad one is an error like any attribute);
+// a missing file is a counter this driver does not have.
+std::vector<Counter> read_counters(const fs::path &dir, const std::vector<std::string> &names)
+{
+	std::vector<Counter> out;
+	for (const auto &n : names) {
+		Counter c{n, std::nullopt};
+		std::error_code ec;
+		if (fs::exists(dir / n, ec))
+			c.value = read_u64(dir / n);
+		out.push_back(std::move(c));
+	}
+	return out;
+}
+
 PortReport read_port(const fs::path &dir, unsigned port)
 {
 	PortReport p;
@@ -61,10 +88,29 @@ PortReport read_port(const fs::path &dir, unsigned port)
 	p.frame_errors = read_u64(dir / "frame_errors");
 	p.retransmits = read_u64(dir / "retransmits");
 	p.down_events = read_u64(dir / "down_events");
+	p.engine = read_counters(dir, kPortEngineCounters);
 	return p;
 }
 
 } // namespace
+
+void read_card_links(const fs::path &dev, CardLinks &c)
+{
+	try {
+		// The device's chip_id; links/chip_id (link engine) says the same.
+		std::error_code ec;
+		c.chip_id = static_cast<uint32_t>(read_u64(fs::exists(dev / "chip_id", ec)
+								   ? dev / "chip_id"
+								   : dev / "links" / "chip_id"));
+		c.chip = read_counters(dev / "links", kChipCounters);
+		for (unsigned p = 0; fs::exists(dev / "links" / ("port" + std::to_string(p)), ec);
+		     p++)
+			c.ports.push_back(
+				read_port(dev / "links" / ("port" + std::to_string(p)), p));
+	} catch (const lumen::sys::Error &e) {
+		c.error = e.what();
+	}
+}
 
 std::vector<CardLinks> collect_links()
 {
@@ -74,16 +120,7 @@ std::vector<CardLinks> collect_links()
 		CardLinks c;
 		c.index = static_cast<unsigned>(i);
 		c.pci_address = nodes[i].pci_address;
-		const fs::path dev = fs::path("/sys/bus/pci/devices") / c.pci_address;
-		try {
-			c.chip_id = static_cast<uint32_t>(read_u64(dev / "chip_id"));
-			for (unsigned p = 0;
-			     fs::exists(dev / "links" / ("port" + std::to_string(p))); p++)
-				c.ports.push_back(
-					read_port(dev / "links" / ("port" + std::to_string(p)), p));
-		} catch (const lumen::sys::Error &e) {
-			c.error = e.what();
-		}
+		read_card_links(fs::path("/sys/bus/pci/devices") / c.pci_address, c);
 		out.push_back(std::move(c));
 	}
 	return out;

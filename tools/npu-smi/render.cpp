@@ -95,9 +95,98 @@ std::string opt_u32(const std::optional<uint32_t> &v)
 	return v ? std::to_string(*v) : std::string("-");
 }
 
+uint64_t counter(const std::vector<Counter> &cs, const char *name)
+{
+	for (const auto &c : cs)
+		if (c.name == name)
+			return c.value.value_or(0);
+	return 0;
+}
+
+bool any_present(const std::vector<Counter> &cs)
+{
+	for (const auto &c : cs)
+		if (c.value)
+			return true;
+	return false;
+}
+
 bool has_errors(const PortReport &p)
 {
-	return p.crc_errors || p.frame_errors || p.retransmits || p.down_events;
+	return p.crc_errors || p.frame_errors || p.retransmits || p.down_events ||
+	       counter(p.engine, "naks_rx") || counter(p.engine, "naks_tx") ||
+	       counter(p.engine, "replay_timeouts") || counter(p.engine, "ttl_drops") ||
+	       counter(p.engine, "retrains") || counter(p.engine, "seq_errors");
+}
+
+// Every chip counter but forwarded packets counts a loss, refusal or repair.
+bool chip_has_errors(const CardLinks &c)
+{
+	for (const auto &k : c.chip)
+		if (k.name != "fwd_pkts" && k.value.value_or(0))
+			return true;
+	return false;
+}
+
+std::string cell(const std::optional<uint64_t> &v)
+{
+	return v ? std::to_string(*v) : std::string("-");
+}
+
+nlohmann::json counters_json(const std::vector<Counter> &cs)
+{
+	nlohmann::json j = nlohmann::json::object();
+	for (const auto &c : cs)
+		j[c.name] = c.value ? nlohmann::json(*c.value) : nlohmann::json(nullptr);
+	return j;
+}
+
+// Link-engine counters of every port (only with a driver that has them).
+std::string engine_port_table(const std::vector<CardLinks> &cards, bool errors_only)
+{
+	static const char *const heads[] = {"NAKs rx",	 "NAKs tx",  "ReplayTO", "TTL drop",
+					    "Credit st", "Failover", "Retrain",	 "DATA tx",
+					    "DATA rx",	 "Seq err"};
+	std::string out =
+		fmt::format("\nLink engine, per port:\n{:<4} {:>4} {:<5}", "NPU", "Chip", "Port");
+	for (const char *h : heads)
+		out += fmt::format(" {:>10}", h);
+	out += "\n";
+	for (const auto &c : cards) {
+		if (c.error)
+			continue;
+		for (const auto &p : c.ports) {
+			if (!any_present(p.engine) || (errors_only && !has_errors(p)))
+				continue;
+			out += fmt::format("{:<4} {:>4} {:<5}", c.index, opt_u32(c.chip_id),
+					   port_name(p.port));
+			for (const auto &k : p.engine)
+				out += fmt::format(" {:>10}", cell(k.value));
+			out += "\n";
+		}
+	}
+	return out;
+}
+
+// The chips' link-engine counters.
+std::string engine_chip_table(const std::vector<CardLinks> &cards, bool errors_only)
+{
+	static const char *const heads[] = {"Forwarded", "No route", "TTL drop", "Access",
+					    "E2E retx",	 "E2E dup",  "MKey",	 "Lane err",
+					    "Reroute",	 "E2E TO",   "Bad pkts"};
+	std::string out = fmt::format("\nLink engine, per chip:\n{:<4} {:>4}", "NPU", "Chip");
+	for (const char *h : heads)
+		out += fmt::format(" {:>10}", h);
+	out += "\n";
+	for (const auto &c : cards) {
+		if (c.error || !any_present(c.chip) || (errors_only && !chip_has_errors(c)))
+			continue;
+		out += fmt::format("{:<4} {:>4}", c.index, opt_u32(c.chip_id));
+		for (const auto &k : c.chip)
+			out += fmt::format(" {:>10}", cell(k.value));
+		out += "\n";
+	}
+	return out;
 }
 
 } // namespace
@@ -131,6 +220,17 @@ std::string render_link_table(const std::vector<CardLinks> &cards, bool errors_o
 				p.rx_frames, p.crc_errors, p.retransmits, p.down_events);
 		}
 	}
+	// Older drivers have no link-engine counters: no such sections.
+	bool ports = false, chips = false;
+	for (const auto &c : cards) {
+		chips = chips || any_present(c.chip);
+		for (const auto &p : c.ports)
+			ports = ports || any_present(p.engine);
+	}
+	if (ports)
+		out += engine_port_table(cards, errors_only);
+	if (chips)
+		out += engine_chip_table(cards, errors_only);
 	return out;
 }
 
@@ -164,8 +264,10 @@ std::string render_link_json(const std::vector<CardLinks> &cards)
 				{"frame_errors", p.frame_errors},
 				{"retransmits", p.retransmits},
 				{"down_events", p.down_events},
+				{"counters", counters_json(p.engine)},
 			});
 		}
+		card["chip_counters"] = counters_json(c.chip);
 		j["cards"].push_back(std::move(card));
 	}
 	return j.dump(2) + "\n";

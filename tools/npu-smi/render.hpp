@@ -17,7 +17,10 @@ std::string render_info_table(const std::vector<CardReport> &cards);
 std::string render_info_json(const std::vector<CardReport> &cards);
 
 // `npu-smi link`: one row per port of every card; --errors keeps the ports
-// with errors or down events. JSON: schema_version 1, cards[].ports[].
+// with errors or down events. With a link-engine driver, sections of port
+// and chip counters follow (those a driver lacks show "-"). JSON:
+// schema_version 1, cards[].ports[] (with counters{}), cards[].chip_counters{}
+// (null for a counter the driver lacks).
 std::string render_link_table(const std::vector<CardLinks> &cards, bool errors_only);
 std::string render_link_json(const std::vector<CardLinks> &cards);
 
