@@ -28,7 +28,7 @@
  *
  * random  The whole ioctl space of the fd: DRM core numbers 0x00-0x3f and
  *         0xa0-0xff (the allow-listed ones more often), the driver's
- *         0x40-0x48, 0x49-0x4f just past its table and, rarely, the rest of
+ *         0x40-0x4e, 0x4f-0x55 just past its table and, rarely, the rest of
  *         the driver range; random direction bits and sizes (mostly the real
  *         ones), sometimes another ioctl type. Arguments are made of
  *         interesting values (0, small numbers, live handles, ~0, sign bits,
@@ -57,7 +57,20 @@
  *         as an isolation failure. A few jobs hang on purpose (released
  *         from the CPU, or left to the job timeout: once per slot). With
  *         uAPI 1.1 also queue priorities, QUERY_LIMITS and SUBMIT extension
- *         chains (valid, mutated, looped, too long).
+ *         chains (valid, mutated, looped, too long). With uAPI 1.2 the link
+ *         engine: QUERY_LINK, remote windows over the pool's mappings
+ *         (well-formed, over unmapped or read-only ranges, mutated, closed
+ *         twice, an UNMAP under an open window, which must be -EBUSY),
+ *         RWRITE/RREAD/RATOMIC through the slot's own windows to its own
+ *         chip (and mutated: wrong keys, windows, chips, sizes), ROUTE
+ *         GET/SET (a SET writes back what GET read, or a mutated block),
+ *         PORT_CTRL, MGMT_SEND of GETs (a mutation that makes a SET is
+ *         made invalid: the fuzzer never reprograms the fabric) and
+ *         MGMT_RECV with deadlines. A remote command's -EACCES,
+ *         -EHOSTUNREACH or -ETIMEDOUT must leave the context unbanned (a
+ *         ban there is a finding). Without CAPS.LINKS the same calls must
+ *         all say -EOPNOTSUPP. The parent saves every card's route table
+ *         and port controls before the run and writes them back after it.
  *
  * Bounds (CI is a 2-core TCG guest with 1 GiB): the run is bounded by the
  * ioctl count, not time; a one-shot 150 ms SIGALRM interrupts any ioctl that
@@ -99,6 +112,9 @@
 
 #include "guest_util.h"
 #include "lumen_dev.h"
+#include "lumen/lumen_link.h"
+#include "lumen/lumen_mgmt.h"
+#include "lumen/lumen_regs.h"
 
 /* Core ioctls newer than this libdrm's drm.h. */
 struct lf_syncobj_eventfd {
@@ -142,20 +158,30 @@ struct lf_mode_closefb {
 #define LF_UAPI_1_1	0
 #endif
 
+/* uAPI 1.2: the link engine (windows, remote commands, routes, ports, management). */
+#if DRM_LUMEN_UAPI_MINOR >= 2
+#define LF_DRV_LAST	DRM_LUMEN_MGMT_RECV
+#else
+#define LF_DRV_LAST	DRM_LUMEN_WAIT
+#endif
+
 #define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 
 /* ---- statistics, shared between the parent and the children -------------- */
 
+/* The driver's ioctls first, by number (OP_x == DRM_LUMEN_x). */
 enum lf_op {
 	OP_GET_PARAM, OP_QUERY, OP_BO_CREATE, OP_BO_INFO, OP_VM_BIND, OP_QUEUE_CREATE,
-	OP_QUEUE_DESTROY, OP_SUBMIT, OP_WAIT, OP_DRV_OTHER, OP_GEM_CLOSE, OP_PRIME,
+	OP_QUEUE_DESTROY, OP_SUBMIT, OP_WAIT, OP_WINDOW_OPEN, OP_WINDOW_CLOSE, OP_ROUTE,
+	OP_PORT_CTRL, OP_MGMT_SEND, OP_MGMT_RECV, OP_DRV_OTHER, OP_GEM_CLOSE, OP_PRIME,
 	OP_SYNCOBJ, OP_CORE_INFO, OP_CORE_OTHER, OP_COUNT
 };
 
 static const char *const op_names[OP_COUNT] = {
 	"GET_PARAM", "QUERY", "BO_CREATE", "BO_INFO", "VM_BIND", "QUEUE_CREATE",
-	"QUEUE_DESTROY", "SUBMIT", "WAIT", "drv-beyond", "GEM_CLOSE", "PRIME",
+	"QUEUE_DESTROY", "SUBMIT", "WAIT", "WINDOW_OPEN", "WINDOW_CLOSE", "ROUTE",
+	"PORT_CTRL", "MGMT_SEND", "MGMT_RECV", "drv-beyond", "GEM_CLOSE", "PRIME",
 	"SYNCOBJ", "VERSION/GET_CAP", "core-other",
 };
 
@@ -175,6 +201,7 @@ struct lf_slot {
 	uint64_t reopen_ns, open_ns;
 	uint64_t mmaps, mmap_ok, munmaps, touches, touch_faults, touch_signals;
 	uint64_t reopens, bans, unexplained_bans, enodev, jobs, job_errors, hangs;
+	uint64_t remote_errors;		/* jobs a remote refusal failed, context fine */
 	uint32_t pub[8];		/* handle numbers it holds, for other processes */
 	int mode;			/* LF_MODE_RANDOM or LF_MODE_STRUCT */
 	int card;			/* struct mode: the card it works on */
@@ -286,6 +313,10 @@ static const unsigned long core_reqs[] = {
 	DRM_IOCTL_LUMEN_GET_PARAM, DRM_IOCTL_LUMEN_QUERY, DRM_IOCTL_LUMEN_BO_CREATE,
 	DRM_IOCTL_LUMEN_BO_INFO, DRM_IOCTL_LUMEN_VM_BIND, DRM_IOCTL_LUMEN_QUEUE_CREATE,
 	DRM_IOCTL_LUMEN_QUEUE_DESTROY, DRM_IOCTL_LUMEN_SUBMIT, DRM_IOCTL_LUMEN_WAIT,
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	DRM_IOCTL_LUMEN_WINDOW_OPEN, DRM_IOCTL_LUMEN_WINDOW_CLOSE, DRM_IOCTL_LUMEN_ROUTE,
+	DRM_IOCTL_LUMEN_PORT_CTRL, DRM_IOCTL_LUMEN_MGMT_SEND, DRM_IOCTL_LUMEN_MGMT_RECV,
+#endif
 };
 
 static const unsigned char allowed_core[] = {
@@ -311,8 +342,8 @@ static void init_known(void)
 static int op_of_nr(unsigned int nr)
 {
 	if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END)
-		return nr - DRM_COMMAND_BASE <= DRM_LUMEN_WAIT ? (int)(nr - DRM_COMMAND_BASE)
-							       : OP_DRV_OTHER;
+		return nr - DRM_COMMAND_BASE <= LF_DRV_LAST ? (int)(nr - DRM_COMMAND_BASE)
+							    : OP_DRV_OTHER;
 	switch (nr) {
 	case 0x09:
 		return OP_GEM_CLOSE;
@@ -988,6 +1019,11 @@ static void sanitize(unsigned int nr, unsigned int dir, unsigned int size, uint8
 	case DRM_COMMAND_BASE + DRM_LUMEN_WAIT:
 		set_tmo(p, offsetof(struct drm_lumen_wait, timeout_ns), in);
 		break;
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	case DRM_COMMAND_BASE + DRM_LUMEN_MGMT_RECV:
+		set_tmo(p, offsetof(struct drm_lumen_mgmt, timeout_ns), in);
+		break;
+#endif
 	case 0xc3:
 		set_tmo(p, offsetof(struct drm_syncobj_wait, timeout_nsec), in);
 		break;
@@ -1031,9 +1067,9 @@ static unsigned int pick_nr(void)
 	unsigned int r = (unsigned int)rn(100);
 
 	if (r < 45)
-		return DRM_COMMAND_BASE + (unsigned int)rn(DRM_LUMEN_WAIT + 1);
+		return DRM_COMMAND_BASE + (unsigned int)rn(LF_DRV_LAST + 1);
 	if (r < 51)
-		return DRM_COMMAND_BASE + DRM_LUMEN_WAIT + 1 + (unsigned int)rn(7);
+		return DRM_COMMAND_BASE + LF_DRV_LAST + 1 + (unsigned int)rn(7);
 	if (r < 53)
 		return DRM_COMMAND_BASE + 16 + (unsigned int)rn(DRM_COMMAND_END - DRM_COMMAND_BASE - 16);
 	if (r < 73)
@@ -1141,6 +1177,13 @@ static void r_template(struct r_state *r, int c, unsigned int nr, uint8_t *p, si
 		struct drm_lumen_queue_destroy qd;
 		struct drm_lumen_submit sb;
 		struct drm_lumen_wait w;
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+		struct drm_lumen_window_open wo;
+		struct drm_lumen_window_close wc;
+		struct drm_lumen_route rt;
+		struct drm_lumen_port_ctrl pc;
+		struct drm_lumen_mgmt mg;
+#endif
 	} u;
 	const uint64_t va = DRM_LUMEN_VA_USER_START + 2 * MiB * rn(3);
 
@@ -1192,6 +1235,41 @@ static void r_template(struct r_state *r, int c, unsigned int nr, uint8_t *p, si
 		u.w.queue_id = pct(80) ? r->seed_q[c] : (uint32_t)rn(4);
 		u.w.seqno = 1 + rn(8);
 		break;
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	case DRM_LUMEN_WINDOW_OPEN:
+		/* The seed BOs are mapped at the bottom of the user range. */
+		u.wo.va = va + PAGE * rn(R_USER_LEN / PAGE);
+		u.wo.size = PAGE * (1 + rn(R_USER_LEN / PAGE));
+		u.wo.flags = (uint32_t)(1 + rn(7));
+		break;
+	case DRM_LUMEN_WINDOW_CLOSE:
+		u.wc.window = (uint32_t)rn(pct(90) ? 32 : 512);
+		break;
+	case DRM_LUMEN_ROUTE:
+		/* GET mostly: a random SET block changes routes (restored at the end). */
+		u.rt.op = pct(85) ? DRM_LUMEN_ROUTE_GET : DRM_LUMEN_ROUTE_SET;
+		u.rt.first = (uint32_t)rn(DRM_LUMEN_MAX_CHIPS);
+		u.rt.count = (uint32_t)(1 + rn(64));
+		u.rt.words = (uintptr_t)M.arena + ARENA_LEN - 4 * u.rt.count;
+		break;
+	case DRM_LUMEN_PORT_CTRL:
+		u.pc.port = (uint32_t)rn(LUMEN_LINK_PORTS_MAX);
+		u.pc.set = pct(10);
+		u.pc.ctrl = DRM_LUMEN_PORT_ENABLE;
+		break;
+	case DRM_LUMEN_MGMT_SEND:
+		u.mg.data = (uintptr_t)M.arena + CMD_ZONE;
+		u.mg.size = LUMEN_MGMT_HDR_SIZE;
+		/* A GET INFO of this chip, unless the random bytes say otherwise. */
+		M.arena[CMD_ZONE] = LUMEN_MGMT_VERSION;
+		M.arena[CMD_ZONE + 1] = LUMEN_MGMT_GET;
+		M.arena[CMD_ZONE + 2] = LUMEN_MGMT_ATTR_INFO;
+		break;
+	case DRM_LUMEN_MGMT_RECV:
+		u.mg.data = (uintptr_t)M.arena + ARENA_LEN - DRM_LUMEN_MGMT_MAX;
+		u.mg.size = DRM_LUMEN_MGMT_MAX;
+		break;
+#endif
 	default:	/* QUEUE_CREATE: all zero */
 		break;
 	}
@@ -1216,7 +1294,11 @@ static int in_ro(uint64_t a)
 static int sensitive(unsigned int nr)
 {
 	return nr == DRM_COMMAND_BASE + DRM_LUMEN_BO_CREATE ||
-	       nr == DRM_COMMAND_BASE + DRM_LUMEN_WAIT || (nr >= 0xc3 && nr <= 0xcd);
+	       nr == DRM_COMMAND_BASE + DRM_LUMEN_WAIT ||
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	       nr == DRM_COMMAND_BASE + DRM_LUMEN_MGMT_RECV ||
+#endif
+	       (nr >= 0xc3 && nr <= 0xcd);
 }
 
 static int in_maps(uint64_t a)
@@ -1250,7 +1332,7 @@ static void r_ioctl(struct r_state *r)
 		p = M.arena + off;
 		fill_random(p, MIN(span, (size_t)ARENA_LEN - off));
 		if (type == DRM_IOCTL_BASE && nr >= DRM_COMMAND_BASE &&
-		    nr <= DRM_COMMAND_BASE + DRM_LUMEN_WAIT && pct(25))
+		    nr <= DRM_COMMAND_BASE + LF_DRV_LAST && pct(25))
 			r_template(r, c, nr, p, ARENA_LEN - off);
 		sanitize(nr, dir, size, p);
 		arg = (uintptr_t)p;
@@ -1414,6 +1496,7 @@ static void random_main(void)
 #define S_MAX_SYNC	6
 #define S_MAX_PRIME	4
 #define S_MAX_USER	32
+#define S_MAX_WIN	4
 #define CTL_RELEASE	0	/* control BO words 0-7: ~0, every WAIT on them passes */
 #define CTL_HANG	8	/* words 8-15: 0, a WAIT for 1 hangs until set */
 
@@ -1440,6 +1523,12 @@ struct s_user {
 	size_t len;
 };
 
+/* An open remote window of the slot's file (uAPI 1.2). */
+struct s_win {
+	uint32_t id, flags;
+	uint64_t key, va, size;
+};
+
 struct s_state {
 	int card, fd, fd2;
 	struct s_bo bo[S_MAX_BO];
@@ -1463,6 +1552,12 @@ struct s_state {
 	uint64_t ctl_va;
 	volatile uint64_t *ctl;
 	unsigned int hang_next;
+	int links;		/* CAPS.LINKS: windows, remote commands, admin ioctls */
+	uint32_t chip, nports;	/* QUERY_LINK */
+	struct s_win win[S_MAX_WIN];
+	int nwin;
+	uint32_t stale_win[8];	/* windows closed since the open */
+	unsigned int nstale_win;
 	int tainted;		/* something since the open may ban the context */
 	int inflight;		/* jobs may be running */
 	int need_reopen;
@@ -1670,6 +1765,8 @@ static void s_close(struct s_state *s)
 	for (int i = 0; i < s->nuser; i++)
 		munmap(s->user[i].p, s->user[i].len);
 	s->nbo = s->nmap = s->nq = s->nsy = s->nprime = s->nuser = 0;
+	s->nwin = 0;
+	s->nstale_win = 0;
 	s->ctl = NULL;
 	s->ctl_h = 0;
 }
@@ -1729,6 +1826,21 @@ static void s_open(struct s_state *s)
 	}
 	s->fd2_handle = 0;
 	x_bo_create(s->fd2, PAGE, DRM_LUMEN_BO_HOST, 0, &s->fd2_handle, NULL);
+	s->links = 0;
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	{
+		struct drm_lumen_link_info li;
+		uint32_t size = sizeof(li);
+		uint64_t caps = 0;
+
+		if (!ld_get_param(s->fd, DRM_LUMEN_PARAM_CAPABILITIES, &caps) &&
+		    (caps & DRM_LUMEN_CAP_LINKS) && !ld_query(s->fd, DRM_LUMEN_QUERY_LINK, &li, &size)) {
+			s->links = 1;
+			s->chip = li.chip_id;
+			s->nports = li.num_ports;
+		}
+	}
+#endif
 	for (int i = 0; i < s->nsy; i++)
 		known_add_handle(s->sy[i].h);
 	for (int i = 0; i < s->nbo; i++)
@@ -1776,6 +1888,26 @@ static void s_banned(struct s_state *s, const char *what, int err)
 			cs.timeouts);
 	}
 	s->need_reopen = 1;
+}
+
+/*
+ * A job's non-zero status. A remote command's -EACCES, -EHOSTUNREACH or
+ * -ETIMEDOUT is the other side's answer: it must not ban the context
+ * (-ETIMEDOUT also ends a hang, which does ban it). Anything else is a ban.
+ */
+static void s_job_status(struct s_state *s, const char *what, int st)
+{
+	struct drm_lumen_context_status cs;
+
+	if (st == -EACCES || st == -EHOSTUNREACH || st == -ETIMEDOUT) {
+		memset(&cs, 0, sizeof(cs));
+		if (!ld_ctx_status(s->fd, &cs) && !(cs.flags & DRM_LUMEN_CTX_BANNED)) {
+			S->remote_errors++;
+			return;
+		}
+	}
+	S->job_errors++;
+	s_banned(s, what, st);
 }
 
 /* ---- structure-aware mode: mutation of one field ------------------------------ */
@@ -2232,13 +2364,91 @@ static uint64_t s_len(uint64_t max)
 	return MIN(len, max);
 }
 
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+static struct lumen_cmd s_cmd_remote(uint8_t op, uint64_t local, uint64_t offset, uint64_t size,
+				     uint32_t chip, uint32_t win, uint64_t key)
+{
+	struct lumen_cmd c = ld_cmd_nop();
+
+	c.opcode = op;
+	c.u.remote.local = lumen_cpu_to_le64(local);
+	c.u.remote.offset = lumen_cpu_to_le64(offset);
+	c.u.remote.size = lumen_cpu_to_le64(size);
+	c.u.remote.dst_chip = lumen_cpu_to_le32(chip);
+	c.u.remote.window = lumen_cpu_to_le32(win);
+	c.u.remote.key = lumen_cpu_to_le64(key);
+	return c;
+}
+
+/*
+ * RWRITE, RREAD or RATOMIC through one of the slot's own windows to its
+ * own chip (a loopback), as the window's rights allow; now and then to a
+ * chip no route leads to, with another key, or another slot.
+ */
+static struct lumen_cmd s_remote(struct s_state *s)
+{
+	const struct s_win *w = &s->win[rn(s->nwin)];
+	int wm = s_pick_map(s, 1), rm = s_pick_map(s, 0), n = 0;
+	uint32_t chip = s->chip, win = w->id;
+	uint64_t key = w->key, len, off;
+	struct lumen_cmd c = ld_cmd_nop();
+	uint8_t ops[3];
+
+	if ((w->flags & DRM_LUMEN_WINDOW_WRITE) && rm >= 0)
+		ops[n++] = LUMEN_CMD_RWRITE;
+	if ((w->flags & DRM_LUMEN_WINDOW_READ) && wm >= 0)
+		ops[n++] = LUMEN_CMD_RREAD;
+	if (w->flags & DRM_LUMEN_WINDOW_ATOMIC)
+		ops[n++] = LUMEN_CMD_RATOMIC;
+	if (!n)
+		return c;
+	switch (rn(40)) {
+	case 0:
+		chip = (s->chip + 1 + (uint32_t)rn(64)) % DRM_LUMEN_MAX_CHIPS;	/* maybe no route */
+		break;
+	case 1:
+		key ^= 1ull << rn(64);
+		break;
+	case 2:
+		win = (uint32_t)rn(LUMEN_NUM_WINDOWS);
+		break;
+	}
+	switch (ops[rn(n)]) {
+	case LUMEN_CMD_RWRITE:
+		len = s_len(MIN(w->size, s->map[rm].size));
+		off = rn(w->size - len + 1);
+		c = s_cmd_remote(LUMEN_CMD_RWRITE, s_addr(&s->map[rm], len, 1), off, len, chip, win,
+				 key);
+		break;
+	case LUMEN_CMD_RREAD:
+		len = s_len(MIN(w->size, s->map[wm].size));
+		off = rn(w->size - len + 1);
+		c = s_cmd_remote(LUMEN_CMD_RREAD, s_addr(&s->map[wm], len, 1), off, len, chip, win,
+				 key);
+		break;
+	default:
+		c.opcode = LUMEN_CMD_RATOMIC;
+		c.u.ratomic.result = lumen_cpu_to_le64(wm >= 0 && pct(70) ?
+						       s_addr(&s->map[wm], 8, 8) : 0);
+		c.u.ratomic.offset = lumen_cpu_to_le64(8 * rn(w->size / 8));
+		c.u.ratomic.operand = lumen_cpu_to_le64(rnd());
+		c.u.ratomic.dst_chip = lumen_cpu_to_le32(chip);
+		c.u.ratomic.window = lumen_cpu_to_le32(win);
+		c.u.ratomic.key = lumen_cpu_to_le64(key);
+		c.u.ratomic.op = lumen_cpu_to_le32((uint32_t)rn(2));
+		break;
+	}
+	return c;
+}
+#endif
+
 static struct lumen_cmd s_cmd(struct s_state *s)
 {
 	int w = s_pick_map(s, 1), r = s_pick_map(s, 0);
 	struct lumen_cmd c = ld_cmd_nop();
 	uint64_t len;
 
-	switch (rn(8)) {
+	switch (rn(10)) {
 	case 1:
 	case 2:
 		if (w < 0 || r < 0)
@@ -2271,6 +2481,13 @@ static struct lumen_cmd s_cmd(struct s_state *s)
 		if (w >= 0 && s->ctl)	/* read the control BO */
 			c = ld_cmd_copy(s_addr(&s->map[w], 64, 8), s->ctl_va, 64);
 		break;
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	case 8:
+	case 9:
+		if (s->links && s->nwin)
+			c = s_remote(s);
+		break;
+#endif
 	}
 	if (pct(30))
 		c.flags = LUMEN_CMD_F_BARRIER;
@@ -2310,6 +2527,29 @@ static void s_mutate_cmd(struct s_state *s, struct lumen_cmd *c)
 		FLD(struct lumen_cmd, u.raw[3], K_RSVD),
 		FLD(struct lumen_cmd, u.raw[6], K_RSVD),
 	};
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	static const struct fdesc remote[] = {
+		FLD(struct lumen_cmd, u.remote.local, K_VA),
+		FLD(struct lumen_cmd, u.remote.offset, K_OFF),
+		FLD(struct lumen_cmd, u.remote.size, K_SIZE),
+		FLD(struct lumen_cmd, u.remote.dst_chip, K_VAL),
+		FLD(struct lumen_cmd, u.remote.window, K_VAL),
+		FLD(struct lumen_cmd, u.remote.key, K_VAL),
+		FLD(struct lumen_cmd, u.remote.reserved[0], K_RSVD),
+		FLD(struct lumen_cmd, u.remote.reserved[1], K_RSVD),
+	};
+	static const struct fdesc ratomic[] = {
+		FLD(struct lumen_cmd, u.ratomic.result, K_VA),
+		FLD(struct lumen_cmd, u.ratomic.offset, K_OFF),
+		FLD(struct lumen_cmd, u.ratomic.operand, K_VAL),
+		FLD(struct lumen_cmd, u.ratomic.dst_chip, K_VAL),
+		FLD(struct lumen_cmd, u.ratomic.window, K_VAL),
+		FLD(struct lumen_cmd, u.ratomic.key, K_VAL),
+		FLD(struct lumen_cmd, u.ratomic.op, K_TYPE),
+		FLD(struct lumen_cmd, u.ratomic.reserved0, K_RSVD),
+		FLD(struct lumen_cmd, u.ratomic.reserved, K_RSVD),
+	};
+#endif
 
 	if (pct(25)) {
 		MUTATE(s, *c, head);
@@ -2325,6 +2565,15 @@ static void s_mutate_cmd(struct s_state *s, struct lumen_cmd *c)
 	case LUMEN_CMD_NOP:
 		MUTATE(s, *c, nop);
 		break;
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	case LUMEN_CMD_RWRITE:
+	case LUMEN_CMD_RREAD:
+		MUTATE(s, *c, remote);
+		break;
+	case LUMEN_CMD_RATOMIC:
+		MUTATE(s, *c, ratomic);
+		break;
+#endif
 	case LUMEN_CMD_WAIT:
 		/* The value is not interesting on a ~0 word: the address is. */
 		c->u.fence.addr = lumen_cpu_to_le64(kind_value(s, &fence[0], c->u.fence.addr));
@@ -2517,10 +2766,8 @@ static void s_submit(struct s_state *s)
 	if (qi >= 0 && pct(15)) {
 		int32_t st = 0;
 
-		if (!x_wait(s->fd, a.queue_id, a.seqno, WAIT_MAX_NS, &st) && st) {
-			S->job_errors++;
-			s_banned(s, "job failed", st);
-		}
+		if (!x_wait(s->fd, a.queue_id, a.seqno, WAIT_MAX_NS, &st) && st)
+			s_job_status(s, "job failed", st);
 	}
 }
 
@@ -2559,10 +2806,8 @@ static void s_hang(struct s_state *s)
 	}
 	usleep((useconds_t)rn(50000));
 	s->ctl[w] = 1;
-	if (!x_wait(s->fd, a.queue_id, a.seqno, WAIT_MAX_NS, &st) && st) {
-		S->job_errors++;
-		s_banned(s, "released job failed", st);
-	}
+	if (!x_wait(s->fd, a.queue_id, a.seqno, WAIT_MAX_NS, &st) && st)
+		s_job_status(s, "released job failed", st);
 }
 
 static void s_wait(struct s_state *s)
@@ -2588,10 +2833,8 @@ static void s_wait(struct s_state *s)
 	if (mut)
 		MUTATE(s, a, f);
 	ret = fz_ioctl(OP_WAIT, s->fd, DRM_IOCTL_LUMEN_WAIT, &a);
-	if (!ret && !mut && a.status) {
-		S->job_errors++;
-		s_banned(s, "waited job failed", a.status);
-	}
+	if (!ret && !mut && a.status)
+		s_job_status(s, "waited job failed", a.status);
 }
 
 /* Wait for the last job of every queue; with all done nothing runs. */
@@ -2606,14 +2849,356 @@ static void s_drain(struct s_state *s)
 			continue;
 		if (x_wait(s->fd, s->q[i], s->qseq[i], WAIT_MAX_NS, &st))
 			busy = 1;
-		else if (st) {
-			S->job_errors++;
-			s_banned(s, "drained job failed", st);
-		}
+		else if (st)
+			s_job_status(s, "drained job failed", st);
 	}
 	if (!busy)
 		s->inflight = 0;
 }
+
+/* ---- structure-aware mode: the link engine (uAPI 1.2) ------------------------ */
+
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+/* Without CAPS.LINKS the gate refuses every link ioctl, whatever it holds. */
+static void s_no_links(const char *what, int ret)
+{
+	if (ret != -EOPNOTSUPP)
+		child_fail("%s without CAPS.LINKS: %d (%s), want -EOPNOTSUPP", what, ret,
+			   strerror(-ret));
+}
+
+static int s_find_win(struct s_state *s, uint32_t id)
+{
+	for (int i = 0; i < s->nwin; i++)
+		if (s->win[i].id == id)
+			return i;
+	return -1;
+}
+
+static void s_forget_win(struct s_state *s, int i)
+{
+	s->stale_win[s->nstale_win++ % ARRAY_LEN(s->stale_win)] = s->win[i].id;
+	s->win[i] = s->win[--s->nwin];
+}
+
+static void s_window_open(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLD(struct drm_lumen_window_open, va, K_VA),
+		FLD(struct drm_lumen_window_open, size, K_SIZE),
+		FLD(struct drm_lumen_window_open, flags, K_FLAGS),
+		FLD(struct drm_lumen_window_open, window, K_VAL),
+		FLD(struct drm_lumen_window_open, key, K_VAL),
+		FLD(struct drm_lumen_window_open, reserved, K_RSVD),
+	};
+	struct drm_lumen_window_open a = { .flags = DRM_LUMEN_WINDOW_READ };
+	int unmapped = 0, ret;
+
+	if (s->nmap) {
+		const struct s_map *m = &s->map[rn(s->nmap)];
+		uint64_t pages = m->size / PAGE, first = rn(pages);
+
+		a.va = m->va + first * PAGE;
+		a.size = (1 + rn(pages - first)) * PAGE;
+		if (m->writable)
+			a.flags |= (uint32_t)rn(4) << 1;	/* WRITE, ATOMIC */
+		if (a.flags != DRM_LUMEN_WINDOW_READ && pct(40))
+			a.flags &= ~DRM_LUMEN_WINDOW_READ;
+	}
+	if (!s->nmap || pct(8)) {
+		/* Over a range nothing maps. */
+		a.va = s_va_alloc(s, PAGE);
+		a.size = PAGE * (1 + rn(4));
+		unmapped = 1;
+	} else if (pct(35)) {
+		MUTATE(s, a, f);
+	}
+	ret = fz_ioctl(OP_WINDOW_OPEN, s->fd, DRM_IOCTL_LUMEN_WINDOW_OPEN, &a);
+	if (!s->links) {
+		s_no_links("WINDOW_OPEN", ret);
+		return;
+	}
+	if (unmapped && ret != -EFAULT && ret != -ENODEV)
+		child_fail("WINDOW_OPEN over unmapped 0x%llx+0x%llx: %d, want -EFAULT",
+			   (unsigned long long)a.va, (unsigned long long)a.size, ret);
+	if (ret == -ENODEV)
+		s->need_reopen = 1;
+	if (ret)
+		return;
+	if (s->nwin < S_MAX_WIN) {
+		s->win[s->nwin++] = (struct s_win){
+			.id = a.window, .flags = a.flags, .key = a.key, .va = a.va, .size = a.size,
+		};
+	} else {
+		struct drm_lumen_window_close c = { .window = a.window };
+
+		fz_ioctl(OP_WINDOW_CLOSE, s->fd, DRM_IOCTL_LUMEN_WINDOW_CLOSE, &c);
+	}
+}
+
+/* A well-formed UNMAP of a mapping under an open window: must be -EBUSY. */
+static void s_unmap_under(struct s_state *s, const struct s_win *w)
+{
+	for (int i = 0; i < s->nmap; i++) {
+		const struct s_map *m = &s->map[i];
+		struct drm_lumen_vm_bind a = {
+			.op = DRM_LUMEN_VM_UNMAP, .va = m->va, .size = m->size,
+		};
+		int ret;
+
+		if (m->va >= w->va + w->size || w->va >= m->va + m->size)
+			continue;
+		ret = fz_ioctl(OP_VM_BIND, s->fd, DRM_IOCTL_LUMEN_VM_BIND, &a);
+		if (!ret)
+			child_fail("UNMAP of 0x%llx+0x%llx under open window %u succeeded",
+				   (unsigned long long)m->va, (unsigned long long)m->size, w->id);
+		if (ret == -ENODEV)
+			s->need_reopen = 1;
+		return;
+	}
+}
+
+static void s_window_close(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLD(struct drm_lumen_window_close, window, K_VAL),
+		FLD(struct drm_lumen_window_close, reserved, K_RSVD),
+	};
+	struct drm_lumen_window_close a = { .window = (uint32_t)rn(LUMEN_NUM_WINDOWS + 4) };
+	int wi = -1, twice = 0, ret;
+
+	if (s->nwin && pct(75)) {
+		wi = (int)rn(s->nwin);
+		a.window = s->win[wi].id;
+		if (pct(30))
+			s_unmap_under(s, &s->win[wi]);
+	} else if (s->nstale_win && pct(70)) {
+		a.window = s->stale_win[rn(MIN(s->nstale_win, ARRAY_LEN(s->stale_win)))];
+		twice = s_find_win(s, a.window) < 0;	/* closed, not reopened by us */
+	}
+	if (pct(20)) {
+		MUTATE(s, a, f);
+		twice = 0;
+	}
+	ret = fz_ioctl(OP_WINDOW_CLOSE, s->fd, DRM_IOCTL_LUMEN_WINDOW_CLOSE, &a);
+	if (!s->links) {
+		s_no_links("WINDOW_CLOSE", ret);
+		return;
+	}
+	if (twice && ret != -ENOENT && ret != -ENODEV)
+		child_fail("closing window %u twice: %d, want -ENOENT", a.window, ret);
+	if (ret == -ENODEV)
+		s->need_reopen = 1;
+	if (!ret && (wi = s_find_win(s, a.window)) >= 0)
+		s_forget_win(s, wi);
+}
+
+static int s_route_ioctl(struct s_state *s, uint32_t op, uint32_t first, uint32_t count,
+			 uint32_t *words)
+{
+	struct drm_lumen_route a = {
+		.op = op, .first = first, .count = count, .words = (uintptr_t)words,
+	};
+
+	return fz_ioctl(OP_ROUTE, s->fd, DRM_IOCTL_LUMEN_ROUTE, &a);
+}
+
+/*
+ * GET a block; SET it back unchanged; a SET with a reserved bit in one word
+ * must change nothing (-EINVAL, the block reads the same); or a mutated
+ * call (which may change routes: the parent restores them at the end).
+ */
+static void s_route(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLD(struct drm_lumen_route, op, K_TYPE),
+		FLDN(struct drm_lumen_route, first, K_COUNT, DRM_LUMEN_MAX_CHIPS),
+		FLDN(struct drm_lumen_route, count, K_COUNT, DRM_LUMEN_MAX_CHIPS),
+		FLD(struct drm_lumen_route, reserved, K_RSVD),
+		FLDN(struct drm_lumen_route, words, K_PTR, 256),
+	};
+	/* At the end of the arena: a count past 64 runs into the guard page. */
+	uint32_t *words = (uint32_t *)(M.arena + ARENA_LEN - 256), again[64];
+	uint32_t n = (uint32_t)(1 + rn(64)), first = (uint32_t)rn(DRM_LUMEN_MAX_CHIPS - n + 1), bit;
+	struct drm_lumen_route a;
+	int ret, i;
+
+	if (pct(25)) {
+		a = (struct drm_lumen_route){
+			.op = (uint32_t)rn(2), .first = first, .count = n, .words = (uintptr_t)words,
+		};
+		MUTATE(s, a, f);
+		ret = fz_ioctl(OP_ROUTE, s->fd, DRM_IOCTL_LUMEN_ROUTE, &a);
+		if (!s->links)
+			s_no_links("ROUTE", ret);
+		return;
+	}
+	ret = s_route_ioctl(s, DRM_LUMEN_ROUTE_GET, first, n, words);
+	if (!s->links) {
+		s_no_links("ROUTE", ret);
+		return;
+	}
+	if (ret)
+		return;
+	if (pct(50)) {
+		s_route_ioctl(s, DRM_LUMEN_ROUTE_SET, first, n, words);
+		return;
+	}
+	i = (int)rn(n);
+	bit = 1u << (10 + rn(21));	/* a reserved bit */
+	words[i] ^= bit;
+	ret = s_route_ioctl(s, DRM_LUMEN_ROUTE_SET, first, n, words);
+	words[i] ^= bit;
+	if (ret != -EINVAL && ret != -ENODEV)
+		child_fail("ROUTE SET with reserved bits in word %d: %d, want -EINVAL", i, ret);
+	/* Unless another slot changed them meanwhile, nothing changed. */
+	if (ret == -EINVAL && !s_route_ioctl(s, DRM_LUMEN_ROUTE_GET, first, n, again) &&
+	    g_nslots == 1) {
+		for (uint32_t k = 0; k < n; k++)
+			if (again[k] != words[k])
+				child_fail("a refused ROUTE SET changed chip %u's route", first + k);
+	}
+}
+
+static void s_port_ctrl(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLD(struct drm_lumen_port_ctrl, port, K_VAL),
+		FLD(struct drm_lumen_port_ctrl, set, K_TYPE),
+		FLD(struct drm_lumen_port_ctrl, ctrl, K_FLAGS),
+		FLD(struct drm_lumen_port_ctrl, reserved, K_RSVD),
+	};
+	struct drm_lumen_port_ctrl a = { .port = (uint32_t)rn(s->nports ? s->nports : 8) };
+	int ret;
+
+	ret = fz_ioctl(OP_PORT_CTRL, s->fd, DRM_IOCTL_LUMEN_PORT_CTRL, &a);
+	if (!s->links) {
+		s_no_links("PORT_CTRL", ret);
+		return;
+	}
+	if (ret)
+		return;
+	/* Set what it is (no change), or mutated (restored at the end). */
+	a.set = 1;
+	if (pct(40))
+		MUTATE(s, a, f);
+	fz_ioctl(OP_PORT_CTRL, s->fd, DRM_IOCTL_LUMEN_PORT_CTRL, &a);
+}
+
+/* MGMT_SEND of a GET (a SET a mutation makes is spoiled) or MGMT_RECV. */
+static void s_mgmt(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLDN(struct drm_lumen_mgmt, data, K_PTR, DRM_LUMEN_MGMT_MAX),
+		FLDN(struct drm_lumen_mgmt, size, K_COUNT, DRM_LUMEN_MGMT_MAX),
+		FLD(struct drm_lumen_mgmt, flags, K_FLAGS),
+		FLD(struct drm_lumen_mgmt, timeout_ns, K_ATMO),
+		FLD(struct drm_lumen_mgmt, reserved, K_RSVD),
+	};
+	static const struct fdesc pf[] = {
+		FLD(struct lumen_mgmt, version, K_VAL),
+		FLD(struct lumen_mgmt, method, K_TYPE),
+		FLD(struct lumen_mgmt, attr, K_TYPE),
+		FLD(struct lumen_mgmt, flags, K_FLAGS),
+		FLD(struct lumen_mgmt, status, K_RSVD),
+		FLDN(struct lumen_mgmt, hop_count, K_COUNT, LUMEN_MGMT_MAX_HOPS),
+		FLD(struct lumen_mgmt, hop_ptr, K_RSVD),
+		FLDN(struct lumen_mgmt, data_len, K_COUNT, LUMEN_MGMT_DATA_MAX),
+		FLD(struct lumen_mgmt, reserved0, K_RSVD),
+		FLD(struct lumen_mgmt, attr_mod, K_VAL),
+		FLD(struct lumen_mgmt, reserved, K_RSVD),
+		FLD(struct lumen_mgmt, path[0], K_VAL),
+	};
+	/* The packet sits in the arena (the kernel only reads it). */
+	struct lumen_mgmt *m = (struct lumen_mgmt *)(M.arena + CMD_ZONE + 2048);
+	struct drm_lumen_mgmt a;
+	int ret;
+
+	if (pct(50)) {
+		memset(m, 0, sizeof(*m));
+		m->version = LUMEN_MGMT_VERSION;
+		m->method = LUMEN_MGMT_GET;
+		m->attr = (uint8_t)(LUMEN_MGMT_ATTR_INFO + rn(LUMEN_MGMT_ATTR_TRAP_PATH));
+		m->tid = rnd();
+		if (m->attr == LUMEN_MGMT_ATTR_PORT)
+			m->attr_mod = (uint32_t)rn(s->nports + 1);
+		else if (m->attr == LUMEN_MGMT_ATTR_ROUTES)
+			m->attr_mod = LUMEN_MGMT_ROUTES_PER_BLOCK * (uint32_t)rn(130);
+		if (pct(25)) {
+			m->hop_count = 1;
+			m->path[0] = (uint8_t)rn(s->nports + 1);
+		}
+		a = (struct drm_lumen_mgmt){ .data = (uintptr_t)m, .size = LUMEN_MGMT_HDR_SIZE };
+		if (pct(20))
+			MUTATE(s, a, f);
+		else if (pct(25))
+			MUTATE(s, *m, pf);
+		/* Never program the fabric: a SET goes with a version the card refuses. */
+		if (m->method == LUMEN_MGMT_SET)
+			m->version = 0;
+		ret = fz_ioctl(OP_MGMT_SEND, s->fd, DRM_IOCTL_LUMEN_MGMT_SEND, &a);
+		if (!s->links)
+			s_no_links("MGMT_SEND", ret);
+		return;
+	}
+	a = (struct drm_lumen_mgmt){
+		.data = (uintptr_t)M.arena + ARENA_LEN - DRM_LUMEN_MGMT_MAX,
+		.size = DRM_LUMEN_MGMT_MAX,
+		.timeout_ns = pct(60) ? 0 : wait_tmo(rn(WAIT_MAX_NS / 2)),
+	};
+	if (pct(30))
+		MUTATE(s, a, f);
+	ret = fz_ioctl(OP_MGMT_RECV, s->fd, DRM_IOCTL_LUMEN_MGMT_RECV, &a);
+	if (!s->links)
+		s_no_links("MGMT_RECV", ret);
+}
+
+static void s_link(struct s_state *s)
+{
+	switch (rn(10)) {
+	case 0:
+	case 1:
+		s_route(s);
+		break;
+	case 2:
+		s_port_ctrl(s);
+		break;
+	case 3:
+	case 4:
+	case 5:
+		s_mgmt(s);
+		break;
+	default: {
+		struct drm_lumen_link_info li;
+		struct drm_lumen_query q = {
+			.type = DRM_LUMEN_QUERY_LINK, .size = sizeof(li), .data = (uintptr_t)&li,
+		};
+		int ret = fz_ioctl(OP_QUERY, s->fd, DRM_IOCTL_LUMEN_QUERY, &q);
+
+		if (!s->links)
+			s_no_links("QUERY_LINK", ret);
+		else if (!ret && li.chip_id != s->chip)
+			child_fail("QUERY_LINK chip id %u, was %u", li.chip_id, s->chip);
+		break;
+	}
+	}
+}
+#else
+static void s_window_open(struct s_state *s)
+{
+	(void)s;
+}
+
+static void s_window_close(struct s_state *s)
+{
+	(void)s;
+}
+
+static void s_link(struct s_state *s)
+{
+	(void)s;
+}
+#endif
 
 /* ---- structure-aware mode: PRIME, syncobjs, core, mmap ------------------------ */
 
@@ -3059,6 +3644,8 @@ static void struct_main(int card)
 		{ s_queue_destroy, "queue_destroy", 2 }, { s_prime, "prime", 5 },
 		{ s_syncobj, "syncobj", 8 }, { s_mmap, "mmap", 5 }, { s_cpu, "cpu", 3 },
 		{ s_core, "core", 2 }, { s_drain, "drain", 1 }, { s_hang, "hang", 1 },
+		{ s_window_open, "window_open", 4 }, { s_window_close, "window_close", 3 },
+		{ s_link, "link", 4 },
 	};
 	/* Debugging aid: LUMEN_FUZZ_OPS=submit,map,... runs only those. */
 	const char *only = getenv("LUMEN_FUZZ_OPS");
@@ -3215,6 +3802,7 @@ static void print_summary(const struct lf_opts *o, int nslots, int kills, double
 		t.jobs += s->jobs;
 		t.job_errors += s->job_errors;
 		t.hangs += s->hangs;
+		t.remote_errors += s->remote_errors;
 	}
 	printf("lumen-fuzz: summary: seed %" PRIu64 ", mode %s, %d processes, %.1f s: "
 	       "%" PRIu64 " ioctls (random %" PRIu64 ", struct %" PRIu64 ")\n",
@@ -3226,6 +3814,10 @@ static void print_summary(const struct lf_opts *o, int nslots, int kills, double
 	       " (%" PRIu64 " failed, %" PRIu64 " left to time out)\n",
 	       t.mmaps, t.mmap_ok, t.munmaps, t.touches, t.touch_faults, t.touch_signals, kills,
 	       t.reopens, t.bans, t.enodev, t.jobs, t.job_errors, t.hangs);
+	if (t.remote_errors)
+		printf("lumen-fuzz: %" PRIu64 " jobs failed by a remote refusal (-EACCES, "
+		       "-EHOSTUNREACH, -ETIMEDOUT) with their context left unbanned\n",
+		       t.remote_errors);
 	printf("lumen-fuzz: errno:");
 	for (int e = 0; e < NERR; e++) {
 		const char *name;
@@ -3430,6 +4022,96 @@ int lf_check_cards(void)
 	return bad ? -1 : 0;
 }
 
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+/* Every card's route table and port controls, kept across the run. */
+static struct {
+	int links;
+	uint32_t nports;
+	uint32_t ctrl[LUMEN_LINK_PORTS_MAX];
+	uint32_t *routes;
+} g_fabric[GU_MAX_CARDS];
+
+static int route_all(int fd, uint32_t op, uint32_t *words)
+{
+	struct drm_lumen_route r = {
+		.op = op, .count = DRM_LUMEN_MAX_CHIPS, .words = (uintptr_t)words,
+	};
+
+	return ld_ioctl(fd, DRM_IOCTL_LUMEN_ROUTE, &r);
+}
+
+static void fabric_save(void)
+{
+	for (int c = 0; c < g_ncards && c < GU_MAX_CARDS; c++) {
+		struct drm_lumen_link_info li;
+		uint32_t size = sizeof(li);
+		uint64_t caps = 0;
+		int fd = ld_open(c);
+
+		g_fabric[c].links = 0;
+		if (fd < 0)
+			continue;
+		if (!ld_get_param(fd, DRM_LUMEN_PARAM_CAPABILITIES, &caps) &&
+		    (caps & DRM_LUMEN_CAP_LINKS) && !ld_query(fd, DRM_LUMEN_QUERY_LINK, &li, &size)) {
+			g_fabric[c].nports = MIN(li.num_ports, (uint32_t)LUMEN_LINK_PORTS_MAX);
+			g_fabric[c].routes = calloc(DRM_LUMEN_MAX_CHIPS, sizeof(uint32_t));
+			g_fabric[c].links = g_fabric[c].routes &&
+					    !route_all(fd, DRM_LUMEN_ROUTE_GET, g_fabric[c].routes);
+			for (uint32_t p = 0; p < g_fabric[c].nports && g_fabric[c].links; p++) {
+				struct drm_lumen_port_ctrl pc = { .port = p };
+
+				if (ld_ioctl(fd, DRM_IOCTL_LUMEN_PORT_CTRL, &pc))
+					g_fabric[c].links = 0;
+				g_fabric[c].ctrl[p] = pc.ctrl;
+			}
+		}
+		close(fd);
+	}
+}
+
+/* Put routes and ports back as they were; -1 if that failed. */
+static int fabric_restore(void)
+{
+	int bad = 0;
+
+	for (int c = 0; c < g_ncards && c < GU_MAX_CARDS; c++) {
+		int fd;
+
+		if (!g_fabric[c].links)
+			continue;
+		fd = ld_open(c);
+		if (fd < 0 || route_all(fd, DRM_LUMEN_ROUTE_SET, g_fabric[c].routes)) {
+			printf("lumen-fuzz: FAIL: card %d: cannot restore its route table\n", c);
+			bad = 1;
+		}
+		for (uint32_t p = 0; fd >= 0 && p < g_fabric[c].nports; p++) {
+			struct drm_lumen_port_ctrl pc = { .port = p, .set = 1,
+							  .ctrl = g_fabric[c].ctrl[p] };
+
+			if (ld_ioctl(fd, DRM_IOCTL_LUMEN_PORT_CTRL, &pc) ||
+			    pc.ctrl != g_fabric[c].ctrl[p]) {
+				printf("lumen-fuzz: FAIL: card %d: cannot restore port %u\n", c, p);
+				bad = 1;
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		free(g_fabric[c].routes);
+		g_fabric[c].routes = NULL;
+	}
+	return bad ? -1 : 0;
+}
+#else
+static void fabric_save(void)
+{
+}
+
+static int fabric_restore(void)
+{
+	return 0;
+}
+#endif
+
 int lf_run(const struct lf_opts *o)
 {
 	struct proc procs[LF_MAX_PROCS];
@@ -3458,6 +4140,7 @@ int lf_run(const struct lf_opts *o)
 			before[c] = -1;
 		resets[c] = card_resets(c, NULL, 0);
 	}
+	fabric_save();
 	gu_log_mark();
 
 	g_nslots = nslots;
@@ -3573,6 +4256,9 @@ int lf_run(const struct lf_opts *o)
 	for (int i = 0; i < nslots; i++)
 		if (g_slots[i].unexplained_bans)
 			failed = 1;
+	/* Routes and ports the run changed, for whatever runs next. */
+	if (fabric_restore())
+		failed = 1;
 
 	/* The driver may reset a card by itself (e.g. after repeated hangs):
 	 * allowed, but worth knowing about. */

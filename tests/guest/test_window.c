@@ -748,7 +748,7 @@ static void test_remote_eacces(void **state)
 		assert_int_equal(dst.map[0], 0x11);
 		assert_int_equal(dst.map[8], 0x66);	/* after the refusal: not run */
 		assert_int_equal(dst.map[16], 0x33);
-		assert_int_equal(ld_check_pattern(tgt.map + 128, 64, 3, 128), -1);
+		assert_int_equal(ld_check_pattern(tgt.map + 128, 64, 3, 0), -1);
 	}
 	assert_ctx_clean(c->fd);
 	assert_int_equal(win_close(c->fd, w), 0);
@@ -869,7 +869,8 @@ static void test_remote_einval(void **state)
 		ret = ld_submit(c->fd, c->q, &j, &seq);
 		if (ret != -EINVAL)
 			fail_msg("'%s' at index 1: %d, want -EINVAL", cases[i].what, ret);
-		if (dbg && !gu_log_contains("SUBMIT: command 1: bad u."))
+		/* The message is rate-limited (10 per 5 s): the first cases only. */
+		if (dbg && i < 4 && !gu_log_contains("SUBMIT: command 1: bad u."))
 			fail_msg("'%s': no kernel log line naming command 1's field",
 				 cases[i].what);
 		j.cmds = &cases[i].cmd;
