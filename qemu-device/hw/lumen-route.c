@@ -474,7 +474,8 @@ bool lumen_route_reg_read(LumenState *s, hwaddr addr, uint32_t *val)
         *val = r->reroute_drops;
         return true;
     case LUMEN_REG_BAD_PKTS:
-        *val = r->bad_pkts;
+        /* Those of the remote engine too (lumen_remote_rx()'s checks). */
+        *val = r->bad_pkts + lumen_remote_bad_pkts(s);
         return true;
     default:
         return false;

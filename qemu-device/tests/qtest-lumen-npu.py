@@ -70,7 +70,8 @@ QUEUE_KINDS = (C.LUMEN_INJECT_NONE, C.LUMEN_INJECT_HANG_QUEUE,
                C.LUMEN_INJECT_WEDGE_QUEUE)
 CAPS_ALL = (C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY |
             C.LUMEN_CAP_DMA_QUEUES | C.LUMEN_CAP_MMU |
-            C.LUMEN_CAP_FAULT_INJECT | C.LUMEN_CAP_LINK_PORTS)
+            C.LUMEN_CAP_FAULT_INJECT | C.LUMEN_CAP_LINK_PORTS |
+            C.LUMEN_CAP_LINKS)
 
 
 # ---- qtest transport --------------------------------------------------------
@@ -1662,7 +1663,7 @@ def descriptor_validation(env):
     qu = Queue(card, 5)
     big = C.LUMEN_CMD_MAX_SIZE + 1
     bad = [
-        cmd(C.LUMEN_CMD_LAUNCH + 1),       # LUMEN_CMD_OP_COUNT
+        cmd(C.LUMEN_CMD_RATOMIC + 1),      # LUMEN_CMD_OP_COUNT
         cmd(0xff),
         cmd(C.LUMEN_CMD_LAUNCH),
         nop(flags=0x4),
@@ -2899,7 +2900,7 @@ def ring2(env, args=()):
 def link_ports_train(env):
     fab, a, b = ring2(env)
     caps = a.reg(C.LUMEN_REG_CAPS)
-    assert caps & C.LUMEN_CAP_LINK_PORTS and not caps & C.LUMEN_CAP_LINKS
+    assert caps & C.LUMEN_CAP_LINK_PORTS and caps & C.LUMEN_CAP_LINKS
     for c in (a, b):
         c.clear_errors()
         c.wreg(C.LUMEN_REG_LINK_CHANGED, 0xffffffff)
@@ -4446,6 +4447,136 @@ def link_frame_fuzz(env):
     a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'after the fuzz'))
     b.wait(lambda: any(x['payload'] == b'after the fuzz'
                        for x in b.data[n:]), 'a packet after the fuzz')
+
+
+# ---- Link engine: remote operations across chips ---------------------------
+#
+# RWRITE/RREAD/RATOMIC (13.7, lumen-remote.c) from chip 0 to chip 2 of a
+# ring:3 on lumen-fabric, every request forwarded by chip 1's route table.
+
+R_SRC, R_DST = 0x100000000, 0x800000000     # source VAs (ctx 1), window VA
+R_WIN, R_KEY = 5, 0x5eed0123456789ab
+R_HOPS = 2
+
+
+def remote_cmd(op, local, offset, size, dst, window=R_WIN, key=R_KEY):
+    return cmd(op, (local, offset, size, dst | window << 32, key, 0, 0))
+
+
+def remote_settle(qu, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = qu.reg(C.LUMEN_QREG_STATUS)
+        if st in (C.LUMEN_QSTS_IDLE, C.LUMEN_QSTS_STOPPED,
+                  C.LUMEN_QSTS_DISABLED):
+            return st
+        assert time.monotonic() < deadline, 'queue %d did not settle' % qu.qn
+        time.sleep(0.005)
+
+
+def ring3_remote(env, args=()):
+    """ring3 with routes that send everything +x (chip 0 reaches chip 2
+    through chip 1, two hops; alt_port the other way round), a source
+    space on chip 0 and a 16 MiB window on chip 2."""
+    fab, cards = ring3(env, args)
+    for i, c in enumerate(cards):
+        set_routes(c, {(i + 1) % 3: route_word(0, alt=1),
+                       (i + 2) % 3: route_word(0, alt=1)})
+    src = Space(cards[0], 1, 'host')
+    src.map(R_SRC, HOST_T, 0x2000000, 4 * HUGE, huge=True)
+    dst = Space(cards[2], 2, 'device')
+    dst.map(R_DST, DEV_T, 0x4000000, 8 * HUGE, huge=True)
+    t = cards[2]
+    t.wreg(C.LUMEN_REG_WIN_INDEX, R_WIN)
+    t.wreg64(C.LUMEN_REG_WIN_KEY_LO, R_KEY)
+    t.wreg64(C.LUMEN_REG_WIN_VA_LO, R_DST)
+    t.wreg64(C.LUMEN_REG_WIN_SIZE_LO, 8 * HUGE)
+    t.wreg(C.LUMEN_REG_WIN_CTRL, C.LUMEN_WIN_VALID | C.LUMEN_WIN_READ |
+           C.LUMEN_WIN_WRITE | C.LUMEN_WIN_ATOMIC | 2 << C.LUMEN_WIN_CTX_SHIFT)
+    qu = Queue(cards[0], 3, ctx=1)
+    return fab, cards, src, dst, qu
+
+
+@test
+def remote_through_a_transit_chip(env):
+    """RWRITE, RREAD and RATOMIC across two hops: byte-exact, every request
+    forwarded by chip 1, answers on the response VCs; UNREACHABLE from this
+    chip's table, from a transit chip's table, and for a TTL that runs
+    out."""
+    fab, cards, src, dst, qu = ring3_remote(env)
+    a, b, c = cards
+    size = (1 << 20) + 333
+    payload = random.Random(3).randbytes(size)
+    src.vwrite(R_SRC, payload)
+    qu.submit([remote_cmd(C.LUMEN_CMD_RWRITE, R_SRC, 0x1001, size, 2)])
+    assert remote_settle(qu) == C.LUMEN_QSTS_IDLE, qu.reg(C.LUMEN_QREG_ERROR)
+    assert dst.vread(R_DST + 0x1001, size) == payload
+    pkts = (size + 4095) // 4096
+    assert b.reg64(C.LUMEN_REG_FWD_PKTS_LO) >= pkts
+    assert b.reg64(lreg(1, C.LUMEN_LREG_DATA_RX_LO)) >= pkts
+    assert c.reg64(lreg(1, C.LUMEN_LREG_DATA_RX_LO)) >= pkts
+    # Answers (ACKs) come back the short way, chip 2 +x -> chip 0 -x.
+    assert a.reg64(lreg(1, C.LUMEN_LREG_DATA_RX_LO)) >= pkts
+    back = R_SRC + 4 * HUGE - size - 7
+    qu.submit([remote_cmd(C.LUMEN_CMD_RREAD, back, 0x1001, size, 2),
+               cmd(C.LUMEN_CMD_RATOMIC, (R_SRC + 0x10, 0x2000, 5,
+                                         2 | R_WIN << 32, R_KEY,
+                                         C.LUMEN_RATOMIC_FETCH_ADD, 0))])
+    assert remote_settle(qu) == C.LUMEN_QSTS_IDLE, qu.reg(C.LUMEN_QREG_ERROR)
+    assert src.vread(back, size) == payload
+    old, = struct.unpack_from('<Q', payload, 0x2000 - 0x1001)
+    assert struct.unpack('<Q', src.vread(R_SRC + 0x10, 8))[0] == old
+    assert struct.unpack('<Q', dst.vread(R_DST + 0x2000, 8))[0] == \
+        (old + 5) & (1 << 64) - 1
+    for card in cards:
+        assert card.reg(C.LUMEN_REG_BAD_PKTS) == 0
+        assert card.reg(C.LUMEN_REG_ERR_STATUS) & \
+            ~C.LUMEN_ERR_QUEUE_DESC == 0
+    # No route here: fails at once, nothing sent.
+    qu.submit([remote_cmd(C.LUMEN_CMD_RWRITE, R_SRC, 0, 64, 40)])
+    assert remote_settle(qu) == C.LUMEN_QSTS_STOPPED
+    assert qu.reg(C.LUMEN_QREG_ERROR) == C.LUMEN_STATUS_UNREACHABLE
+    assert a.reg(C.LUMEN_REG_NO_ROUTE_DROPS) == 1
+    # No route at chip 1: it answers UNREACHABLE.
+    set_routes(a, {41: route_word(0)})
+    qu.reset()
+    qu.submit([remote_cmd(C.LUMEN_CMD_RWRITE, R_SRC, 0, 3 * 4096, 41)])
+    assert remote_settle(qu) == C.LUMEN_QSTS_STOPPED
+    assert qu.reg(C.LUMEN_QREG_ERROR) == C.LUMEN_STATUS_UNREACHABLE
+    assert b.reg(C.LUMEN_REG_NO_ROUTE_DROPS) >= 1
+    # A routing loop (chip 1 sends it back): the TTL runs out.
+    set_routes(a, {42: route_word(0)})
+    set_routes(b, {42: route_word(1)})
+    a.wreg(C.LUMEN_REG_TTL_DEFAULT, 5)
+    qu.reset()
+    qu.submit([remote_cmd(C.LUMEN_CMD_RREAD, R_SRC, 0, 64, 42)])
+    assert remote_settle(qu) == C.LUMEN_QSTS_STOPPED
+    assert qu.reg(C.LUMEN_QREG_ERROR) == C.LUMEN_STATUS_UNREACHABLE
+    assert a.reg(C.LUMEN_REG_TTL_DROPS) + b.reg(C.LUMEN_REG_TTL_DROPS) >= 1
+
+
+@test
+def remote_cut_fails_over(env):
+    """A fiber cut in the middle of a transfer: what the dead port held
+    and what follows take alt_port (DETOUR, FAILOVERS); the end-to-end
+    layer fills what was lost; the target gets every byte."""
+    fab, cards, src, dst, qu = ring3_remote(env, ('--rate', '20000000'))
+    a, b, c = cards
+    size = 6 << 20
+    payload = random.Random(4).randbytes(size)
+    src.vwrite(R_SRC, payload)
+    qu.submit([remote_cmd(C.LUMEN_CMD_RWRITE, R_SRC, 0, size, 2)])
+    wait_reg(b, C.LUMEN_REG_FWD_PKTS_LO, lambda v: v >= 200,
+             'traffic through chip 1')
+    fab.call(cmd='cut', port='0.+x')
+    wait_state(a, 0, C.LUMEN_LINK_DOWN)
+    assert remote_settle(qu) == C.LUMEN_QSTS_IDLE, qu.reg(C.LUMEN_QREG_ERROR)
+    assert dst.vread(R_DST, size) == payload
+    assert a.reg(lreg(1, C.LUMEN_LREG_FAILOVERS)) > 0
+    assert a.reg(lreg(0, C.LUMEN_LREG_DOWN_EVENTS)) == 1
+    assert b.reg64(C.LUMEN_REG_FWD_PKTS_LO) < size // 4096
+    fab.call(cmd='restore', port='0.+x')
+    wait_state(a, 0, C.LUMEN_LINK_UP)
 
 
 # ---- Runner -----------------------------------------------------------------
