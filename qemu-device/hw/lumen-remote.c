@@ -46,6 +46,7 @@
 #include "qemu/queue.h"
 #include "qemu/timer.h"
 #include "hw/pci/pci_device.h"
+#include "migration/vmstate.h"
 #include "system/dma.h"
 #include "lumen-npu.h"
 #include "lumen-engine.h"
@@ -1208,6 +1209,116 @@ bool lumen_remote_reg_write(LumenState *s, hwaddr addr, uint32_t val)
         return false;
     }
 }
+
+/* ---- Migration --------------------------------------------------------- */
+
+/*
+ * The registers migrate (windows, staged values, E2E_TIMEOUT_MS, the
+ * counters); messages in flight and the streams' exactly-once state do
+ * not: a remote descriptor in progress runs again as a new message on
+ * the destination. Without port chardevs only loopback can be in flight.
+ */
+static bool lumen_remote_window_ok(const LumenWindow *w)
+{
+    unsigned int ctx = (w->ctrl & LUMEN_WIN_CTX_MASK) >> LUMEN_WIN_CTX_SHIFT;
+
+    if (!(w->ctrl & LUMEN_WIN_VALID)) {
+        return !w->ctrl && !w->key && !w->va && !w->size;
+    }
+    return !(w->ctrl & ~LUMEN_WIN_CTRL_MASK) && ctx < LUMEN_CONTEXTS_MAX &&
+           !((w->va | w->size) & (LUMEN_WIN_ALIGN - 1)) && w->size &&
+           w->va < LUMEN_VA_LIMIT && w->size <= LUMEN_VA_LIMIT - w->va;
+}
+
+static int lumen_remote_post_load(void *opaque, int version_id)
+{
+    LumenState *s = opaque;
+    LumenRemote *r = s->remote;
+    unsigned int i;
+
+    if (r->win_index >= LUMEN_NUM_WINDOWS ||
+        r->timeout_ms < LUMEN_E2E_TIMEOUT_MIN_MS ||
+        r->timeout_ms > LUMEN_E2E_TIMEOUT_MAX_MS) {
+        return -EINVAL;
+    }
+    for (i = 0; i < LUMEN_NUM_WINDOWS; i++) {
+        if (!lumen_remote_window_ok(&r->win[i])) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* Sent only when a register is not at its reset value. */
+static bool lumen_remote_needed(void *opaque)
+{
+    LumenState *s = opaque;
+    LumenRemote *r = s->remote;
+    unsigned int i;
+
+    if (r->win_index || r->key_lo || r->va_lo || r->size_lo || r->key ||
+        r->va || r->size || r->timeout_ms != LUMEN_E2E_TIMEOUT_DEFAULT_MS ||
+        r->access_errors || r->retransmits || r->duplicates ||
+        r->timeouts || r->bad_pkts) {
+        return true;
+    }
+    for (i = 0; i < LUMEN_NUM_WINDOWS; i++) {
+        if (r->win[i].ctrl) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const VMStateDescription vmstate_lumen_window = {
+    .name = "lumen-npu/window",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(ctrl, LumenWindow),
+        VMSTATE_UINT64(key, LumenWindow),
+        VMSTATE_UINT64(va, LumenWindow),
+        VMSTATE_UINT64(size, LumenWindow),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_lumen_remote_regs = {
+    .name = "lumen-npu/remote-regs",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(win, LumenRemote, LUMEN_NUM_WINDOWS, 1,
+                             vmstate_lumen_window, LumenWindow),
+        VMSTATE_UINT32(win_index, LumenRemote),
+        VMSTATE_UINT32(key_lo, LumenRemote),
+        VMSTATE_UINT32(va_lo, LumenRemote),
+        VMSTATE_UINT32(size_lo, LumenRemote),
+        VMSTATE_UINT64(key, LumenRemote),
+        VMSTATE_UINT64(va, LumenRemote),
+        VMSTATE_UINT64(size, LumenRemote),
+        VMSTATE_UINT32(timeout_ms, LumenRemote),
+        VMSTATE_UINT32(access_errors, LumenRemote),
+        VMSTATE_UINT32(retransmits, LumenRemote),
+        VMSTATE_UINT32(duplicates, LumenRemote),
+        VMSTATE_UINT32(timeouts, LumenRemote),
+        VMSTATE_UINT32(bad_pkts, LumenRemote),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+const VMStateDescription vmstate_lumen_remote = {
+    .name = "lumen-npu/remote",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = lumen_remote_needed,
+    .post_load = lumen_remote_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_POINTER(remote, LumenState, vmstate_lumen_remote_regs,
+                               LumenRemote),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 /* ---- Life cycle -------------------------------------------------------- */
 

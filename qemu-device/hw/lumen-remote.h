@@ -49,4 +49,10 @@ void lumen_remote_rx(LumenState *s, const struct lumen_pkt_hdr *hdr,
  */
 uint32_t lumen_remote_bad_pkts(LumenState *s);
 
+/*
+ * Migration subsection of the remote registers (windows, E2E_TIMEOUT_MS,
+ * counters), for the subsections of the device's VMStateDescription.
+ */
+extern const VMStateDescription vmstate_lumen_remote;
+
 #endif /* HW_MISC_LUMEN_REMOTE_H */

@@ -711,6 +711,73 @@ def fuzz_remote(env):
     assert src.vread(L_DEV, 14) == b'after the fuzz'
 
 
+def migrate(env, q, card, dev):
+    """Stop @q, migrate it to a new QEMU; the card as seen there."""
+    q.hmp('stop')
+    state = os.path.join(env.workdir, 'state')
+    q.hmp('migrate file:' + state)
+    for _ in range(400):
+        if 'Migration status: completed' in q.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError('migration did not complete: ' +
+                             q.hmp('info migrate'))
+    d = env.start(dev + ['-incoming', 'file:' + state], 'dst')
+    for _ in range(400):
+        if 'completed' in d.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    d.hmp('cont')
+    dcard = Card.__new__(Card)
+    dcard.__dict__.update(card.__dict__)
+    dcard.q = d
+    return d, dcard
+
+
+@test
+def remote_migration(env):
+    """The window registers, E2E_TIMEOUT_MS and the counters migrate."""
+    npu_c = os.path.join(N.REPO, 'qemu-device', 'hw', 'lumen-npu.c')
+    with open(npu_c) as f:
+        if 'vmstate_lumen_remote' not in f.read():
+            raise Skip('lumen-npu.c does not migrate vmstate_lumen_remote')
+    dev = ['-device', 'lumen-npu,addr=4.0,chip-id=%d' % CHIP]
+    q = env.start(dev, 'src')
+    card = Card(q, 4, 0xe0000000, 0xd0000000, 0xe0100000)
+    card.soft_reset()
+    if not card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_LINKS:
+        raise Skip('CAPS.LINKS clear')
+    src, dst = spaces(card)
+    qu = Queue(card, 0, ctx=SRC_CTX)
+    qu.submit([rwrite(L_HOST, 0, 8, W_DEV, KEY ^ 1)])
+    expect_stop(qu, C.LUMEN_STATUS_ACCESS, 0)
+    qu.reset()
+    card.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 777)
+    card.wreg(C.LUMEN_REG_WIN_INDEX, W_SCAT)
+    card.wreg64(C.LUMEN_REG_WIN_KEY_LO, 0x5555)
+    regs = (C.LUMEN_REG_E2E_TIMEOUT_MS, C.LUMEN_REG_WIN_INDEX,
+            C.LUMEN_REG_WIN_CTRL, C.LUMEN_REG_WIN_KEY_LO,
+            C.LUMEN_REG_WIN_KEY_HI, C.LUMEN_REG_WIN_VA_LO,
+            C.LUMEN_REG_WIN_SIZE_LO, C.LUMEN_REG_ACCESS_ERRORS)
+    before = {off: card.reg(off) for off in regs}
+    assert before[C.LUMEN_REG_ACCESS_ERRORS] == 1
+    d, dcard = migrate(env, q, card, dev)
+    for off in regs:
+        got = dcard.reg(off)
+        assert got == before[off], 'reg 0x%x: 0x%x after migration, 0x%x ' \
+            'before' % (off, got, before[off])
+    for sp in (src, dst):
+        sp.card, sp.q = dcard, d
+    qu.card = dcard
+    payload = data(3 * PKT + 5, 77)
+    src.vwrite(L_HOST, payload)
+    run(qu, [rwrite(L_HOST, 0x10, len(payload), W_SCAT, KEY),
+             rread(L_DEV, 0x10, len(payload), W_SCAT, KEY)])
+    assert dst.vread(T_SCAT + 0x10, len(payload)) == payload
+    assert src.vread(L_DEV, len(payload)) == payload
+
+
 # ---- Runner -----------------------------------------------------------------
 
 def main():
