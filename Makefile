@@ -42,6 +42,7 @@ test-host: userspace
 # The device model alone, driven through QEMU's qtest protocol (no guest).
 test-device: qemu
 	qemu-device/tests/qtest-lumen-npu.py
+	qemu-device/tests/qtest-lumen-remote.py
 
 # The suites take about 12 minutes under TCG on 2 cores (the fuzzer ~2.5).
 test-guest: guest-deps
