@@ -173,7 +173,8 @@ enum drm_lumen_query_type {
  * Errors: -EINVAL for an unknown @type or non-zero @flags or @reserved;
  * -EFAULT if @data cannot be written; -EOPNOTSUPP if the device lacks the
  * feature behind @type (DRM_LUMEN_CAP_TELEMETRY for
- * DRM_LUMEN_QUERY_TELEMETRY); -ENODEV once the card has been removed. On
+ * DRM_LUMEN_QUERY_TELEMETRY, DRM_LUMEN_CAP_LINKS for DRM_LUMEN_QUERY_LINK,
+ * also when @size is 0); -ENODEV once the card has been removed. On
  * error no field is updated.
  */
 struct drm_lumen_query {
