@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location(
@@ -776,6 +777,389 @@ def remote_migration(env):
              rread(L_DEV, 0x10, len(payload), W_SCAT, KEY)])
     assert dst.vread(T_SCAT + 0x10, len(payload)) == payload
     assert src.vread(L_DEV, len(payload)) == payload
+
+
+# ---- A hostile or buggy peer: packets written by the test -------------------
+#
+# The card's port 0 is cabled to a fake neighbour chip played by
+# qtest-lumen-npu.py's LinkPeer (13.2, 13.3): the test writes the packets
+# that chip sends and sees every packet the card sends it.
+
+PEER = 7                    # the fake chip, the card's neighbour on port 0
+REQ_VC, ANS_VC = 0, 2       # lane 0 of class 0 (requests), 1 (answers)
+
+
+def pkt(src, dst, op, payload=b'', stream=1, epoch=1, msg=1, p=0, status=0,
+        aop=0, window=0, key=0, offset=0, size=None, arg=0, flags=0):
+    """A struct lumen_pkt_hdr with its end-to-end CRC, then @payload."""
+    size = len(payload) if size is None else size
+    h = struct.pack(N.PKT_FMT, src, dst, op, flags, stream, epoch, msg, p, 0,
+                    status, aop, window, key, offset, size, arg)
+    crc = zlib.crc32(h + payload)
+    return h[:24] + struct.pack('<I', crc) + h[28:] + payload
+
+
+def peer_card(env):
+    card, peers = N.fake_neighbours(env, CHIP, {0: (PEER, 1)})
+    if not card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_LINKS:
+        raise Skip('CAPS.LINKS clear')
+    N.set_routes(card, {PEER: N.route_word(0)})
+    card.clear_errors()
+    return card, peers[0]
+
+
+def answer(peer, n, what, raw, vc=REQ_VC):
+    """Send @raw; wait for the card's @n-th packet to the peer, return it."""
+    peer.send(raw, vc=vc)
+    return N.expect_packets(peer, n, what)
+
+
+def silent(card, peer, n, raw, vc, what):
+    """Send @raw: dropped by the card, counted in BAD_PKTS, no answer."""
+    bad = card.reg(C.LUMEN_REG_BAD_PKTS)
+    peer.send(raw, vc=vc)
+    N.wait_reg(card, C.LUMEN_REG_BAD_PKTS, lambda v: v == bad + 1, what)
+    time.sleep(0.02)
+    assert len(peer.data) == n, '%s: answered' % what
+
+
+@test
+def hostile_requests(env):
+    """Requests from another chip: window checks, exactly once per
+    (chip, stream), stale packets, malformed packets dropped."""
+    card, peer = peer_card(env)
+    src, dst = spaces(card)
+    n = 0
+
+    def req(op, payload=b'', **kw):
+        kw.setdefault('window', W_DEV)
+        kw.setdefault('key', KEY)
+        return pkt(PEER, CHIP, op, payload, **kw)
+
+    def ok(raw, what, status=0):
+        nonlocal n
+        n += 1
+        got = answer(peer, n, what, raw)
+        h = N.parse_packet(raw)
+        assert got['crc_ok'] and got['hop']['vc'] in (2, 3), what
+        assert (got['src'], got['dst'], got['stream'], got['epoch'],
+                got['msg'], got['pkt']) == (CHIP, PEER, h['stream'],
+                                            h['epoch'], h['msg'],
+                                            h['pkt']), what
+        assert got['status'] == status, '%s: status %d' % (
+            what, got['status'])
+        return got
+
+    # A WRITE of 2 packets, message 1 of stream 1, epoch 1.
+    data1 = data(PKT + 10, 1)
+    for i in range(2):
+        got = ok(req(C.LUMEN_PKT_WRITE, data1[i * PKT:(i + 1) * PKT],
+                     offset=0x30, size=len(data1), p=i), 'write %d' % i)
+        assert got['op'] == C.LUMEN_PKT_ACK and got['payload'] == b''
+        assert (got['window'], got['offset'], got['size']) == (
+            W_DEV, 0x30, len(data1))
+    assert dst.vread(T_DEV + 0x30, len(data1)) == data1
+    # The same packet again, other bytes: acknowledged, not written.
+    dups = card.reg(C.LUMEN_REG_E2E_DUPLICATES)
+    ok(req(C.LUMEN_PKT_WRITE, bytes(PKT), offset=0x30, size=len(data1)),
+       'duplicate write')
+    assert card.reg(C.LUMEN_REG_E2E_DUPLICATES) == dups + 1
+    assert dst.vread(T_DEV + 0x30, len(data1)) == data1
+    # A newer message; then the older one is stale: answered, not applied.
+    ok(req(C.LUMEN_PKT_WRITE, b'msg 2', msg=2, offset=0x30), 'msg 2')
+    ok(req(C.LUMEN_PKT_WRITE, b'stale'.ljust(PKT, b'!'), msg=1, offset=0x30,
+           size=len(data1), p=0), 'stale msg')
+    assert dst.vread(T_DEV + 0x30, 5) == b'msg 2'
+    # Another stream of the same chip is independent.
+    ok(req(C.LUMEN_PKT_WRITE, b'other', stream=9, msg=1, offset=0x40),
+       'stream 9')
+    assert dst.vread(T_DEV + 0x40, 5) == b'other'
+    # ATOMIC: applied once, a retransmission gets the same result.
+    dst.vwrite(T_DEV + 0x100, struct.pack('<Q', 1000))
+    a = req(C.LUMEN_PKT_ATOMIC, msg=3, offset=0x100, size=8, arg=5)
+    for i in range(3):
+        got = ok(a, 'atomic %d' % i)
+        assert got['op'] == C.LUMEN_PKT_ATOMIC_RESP and got['arg'] == 1000
+    assert struct.unpack('<Q', dst.vread(T_DEV + 0x100, 8))[0] == 1005
+    # A new epoch starts over (message numbers too); the old epoch is stale.
+    got = ok(req(C.LUMEN_PKT_ATOMIC, epoch=2, msg=0, offset=0x100, size=8,
+                 arg=1, aop=C.LUMEN_RATOMIC_SIGNAL), 'epoch 2')
+    assert got['arg'] == 1005 and got['aop'] == C.LUMEN_RATOMIC_SIGNAL
+    ok(req(C.LUMEN_PKT_ATOMIC, epoch=1, msg=4, offset=0x100, size=8, arg=7),
+       'epoch 1 again')
+    assert struct.unpack('<Q', dst.vread(T_DEV + 0x100, 8))[0] == 1
+    # READ_REQ is served every time, with the bytes of its packet.
+    for i in range(2):
+        got = ok(req(C.LUMEN_PKT_READ_REQ, offset=0x30, size=len(data1),
+                     p=1, epoch=2, msg=5), 'read %d' % i)
+        assert got['op'] == C.LUMEN_PKT_READ_RESP
+        assert got['payload'] == data1[PKT:]
+    # Refusals: an answer with ACCESS and nothing written.
+    access = card.reg(C.LUMEN_REG_ACCESS_ERRORS)
+    for what, raw in (
+            ('wrong key', req(C.LUMEN_PKT_WRITE, b'x', key=KEY ^ 2, msg=6,
+                              epoch=2)),
+            ('no window', req(C.LUMEN_PKT_WRITE, b'x', window=300, msg=7,
+                              epoch=2)),
+            ('range', req(C.LUMEN_PKT_READ_REQ, window=W_SCAT,
+                          offset=32 * PAGE - 1, size=2, epoch=2, msg=8)),
+            ('right', req(C.LUMEN_PKT_ATOMIC, window=W_RONLY, size=8,
+                          epoch=2, msg=9))):
+        got = ok(raw, what, status=C.LUMEN_STATUS_ACCESS)
+        assert got['payload'] == b'' and got['arg'] == 0, what
+    assert card.reg(C.LUMEN_REG_ACCESS_ERRORS) == access + 4
+    assert dst.vread(T_DEV, 0x30) == bytes(0x30)
+    # Malformed: dropped, counted, unanswered; the state is untouched.
+    bad = [
+        ('payload short', REQ_VC, req(C.LUMEN_PKT_WRITE, b'abc', size=4,
+                                      epoch=2, msg=10)),
+        ('packet beyond the operation', REQ_VC,
+         req(C.LUMEN_PKT_WRITE, b'', size=8, p=1, epoch=2, msg=10)),
+        ('size over the maximum', REQ_VC,
+         req(C.LUMEN_PKT_READ_REQ, size=C.LUMEN_CMD_REMOTE_MAX_SIZE + 1,
+             epoch=2, msg=10)),
+        ('size 0', REQ_VC, req(C.LUMEN_PKT_READ_REQ, size=0, epoch=2,
+                               msg=10)),
+        ('aop in a write', REQ_VC, req(C.LUMEN_PKT_WRITE, b'a', aop=1,
+                                       epoch=2, msg=10)),
+        ('arg in a read', REQ_VC, req(C.LUMEN_PKT_READ_REQ, size=1, arg=1,
+                                      epoch=2, msg=10)),
+        ('status in a request', REQ_VC, req(C.LUMEN_PKT_WRITE, b'a',
+                                            status=1, epoch=2, msg=10)),
+        ('atomic misaligned', REQ_VC, req(C.LUMEN_PKT_ATOMIC, offset=4,
+                                          size=8, epoch=2, msg=10)),
+        ('atomic size', REQ_VC, req(C.LUMEN_PKT_ATOMIC, size=16, epoch=2,
+                                    msg=10)),
+        ('atomic op', REQ_VC, req(C.LUMEN_PKT_ATOMIC, size=8, aop=2,
+                                  epoch=2, msg=10)),
+        ('source chip', REQ_VC, pkt(8192, CHIP, C.LUMEN_PKT_WRITE, b'a',
+                                    window=W_DEV, key=KEY)),
+        ('unknown op', REQ_VC, req(0, b'', size=0)),
+        ('flags', REQ_VC, req(C.LUMEN_PKT_WRITE, b'a', flags=1, epoch=2,
+                              msg=10)),
+        ('request on the answer VC', ANS_VC,
+         req(C.LUMEN_PKT_WRITE, b'a', epoch=2, msg=10)),
+        ('answer for no queue', ANS_VC,
+         pkt(PEER, CHIP, C.LUMEN_PKT_ACK, stream=200)),
+        ('answer status', ANS_VC,
+         pkt(PEER, CHIP, C.LUMEN_PKT_ACK, stream=0, status=200)),
+    ]
+    for what, vc, raw in bad:
+        silent(card, peer, n, raw, vc, what)
+    # A message whose packets disagree with its first one.
+    ok(req(C.LUMEN_PKT_WRITE, b'first', epoch=2, msg=11, offset=0x50),
+       'first of msg 11')
+    silent(card, peer, n, req(C.LUMEN_PKT_WRITE, b'!', epoch=2, msg=11,
+                              offset=0x60), REQ_VC,
+           'packet of another operation')
+    assert dst.vread(T_DEV + 0x50, 5) == b'first'
+    assert dst.vread(T_DEV + 0x60, 1) == data1[0x30:0x31]
+    # A stale answer (no such message) is ignored without a count.
+    bad = card.reg(C.LUMEN_REG_BAD_PKTS)
+    peer.send(pkt(PEER, CHIP, C.LUMEN_PKT_ACK, stream=0, epoch=77),
+              vc=ANS_VC)
+    time.sleep(0.05)
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == bad
+    # Every window check passed or failed without touching the card's own
+    # queues or fault record.
+    assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def forged_answers(env):
+    """The card as source towards a peer that answers what the test
+    writes: retransmission, duplicates, bogus answers, every error."""
+    card, peer = peer_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 2, ctx=SRC_CTX)
+    card.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 400)
+    payload = data(3 * PKT, 8)
+    src.vwrite(L_HOST, payload)
+
+    def requests(k, what):
+        """Wait until the peer got @k packets (resends may follow)."""
+        peer.wait(lambda: len(peer.data) >= k, what)
+
+    def reply(req, op, status=0, arg=0, payload=b'', src=PEER, **kw):
+        h = dict(stream=req['stream'], epoch=req['epoch'], msg=req['msg'],
+                 p=req['pkt'], status=status, aop=req['aop'],
+                 window=req['window'], offset=req['offset'],
+                 size=req['size'], arg=arg)
+        h.update(kw)
+        peer.send(pkt(src, CHIP, op, payload, **h), vc=ANS_VC)
+
+    def copies(p):
+        return [x for x in peer.data if x['op'] == C.LUMEN_PKT_WRITE and
+                x['pkt'] == p]
+
+    # An RWRITE of 3 packets: all three leave at once (window of 64).
+    qu.submit([rwrite(L_HOST, 0x10, len(payload), W_SCAT, KEY, dst=PEER)])
+    requests(3, 'three WRITE packets')
+    w = peer.data[:3]
+    assert [p['pkt'] for p in w] == [0, 1, 2]
+    assert all(p['op'] == C.LUMEN_PKT_WRITE and p['src'] == CHIP and
+               p['dst'] == PEER and p['stream'] == 2 and p['key'] == KEY and
+               p['window'] == W_SCAT and p['offset'] == 0x10 and
+               p['size'] == len(payload) for p in w)
+    assert b''.join(p['payload'] for p in w) == payload
+    # Bogus answers: counted, ignored.
+    bad = card.reg(C.LUMEN_REG_BAD_PKTS)
+    reply(w[0], C.LUMEN_PKT_READ_RESP)                  # wrong op
+    reply(w[0], C.LUMEN_PKT_ACK, src=PEER + 1)          # another chip
+    reply(w[0], C.LUMEN_PKT_ACK, offset=0)              # another operation
+    reply(w[0], C.LUMEN_PKT_ACK, p=5)                   # never sent
+    N.wait_reg(card, C.LUMEN_REG_BAD_PKTS, lambda v: v == bad + 4,
+               'bogus answers')
+    # Packets 0 and 2 answered; 1 is resent every 100 ms.
+    reply(w[0], C.LUMEN_PKT_ACK)
+    reply(w[2], C.LUMEN_PKT_ACK)
+    reply(w[2], C.LUMEN_PKT_ACK)                        # a duplicate answer
+    peer.wait(lambda: len(copies(1)) >= 3, 'packet 1 resent twice')
+    last = copies(1)[-1]
+    assert last['payload'] == payload[PKT:2 * PKT]
+    assert last['epoch'] == w[1]['epoch'] and last['msg'] == w[1]['msg']
+    assert card.reg(C.LUMEN_REG_E2E_RETRANSMITS) >= 2
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    reply(last, C.LUMEN_PKT_ACK)
+    assert settle(qu) == C.LUMEN_QSTS_IDLE
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == len(payload)
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == bad + 4
+    # RREAD: the data of the answers lands locally, in any order.
+    k = len(peer.data)
+    qu.submit([rread(L_DEV, 0, 2 * PKT - 3, W_SCAT, KEY, dst=PEER)])
+    requests(k + 2, 'READ_REQs')
+    r = peer.data[k:k + 2]
+    back = data(2 * PKT - 3, 9)
+    reply(r[1], C.LUMEN_PKT_READ_RESP, payload=back[PKT:])
+    reply(r[0], C.LUMEN_PKT_READ_RESP, payload=back[:PKT - 1])   # short
+    N.wait_reg(card, C.LUMEN_REG_BAD_PKTS, lambda v: v == bad + 5,
+               'short READ_RESP')
+    reply(r[0], C.LUMEN_PKT_READ_RESP, payload=back[:PKT])
+    assert settle(qu) == C.LUMEN_QSTS_IDLE
+    assert src.vread(L_DEV, len(back)) == back
+    # RATOMIC: the old value from the answer lands in result.
+    k = len(peer.data)
+    qu.submit([ratomic(L_HOST + 0x800, 0x18, 9, W_DEV, KEY, dst=PEER)])
+    requests(k + 1, 'ATOMIC')
+    a = peer.data[k]
+    assert a['op'] == C.LUMEN_PKT_ATOMIC and a['arg'] == 9 and \
+        a['size'] == 8 and a['offset'] == 0x18
+    reply(a, C.LUMEN_PKT_ATOMIC_RESP, arg=0x1122334455667788)
+    assert settle(qu) == C.LUMEN_QSTS_IDLE
+    assert src.vread(L_HOST + 0x800, 8) == struct.pack('<Q',
+                                                       0x1122334455667788)
+    # Errors in answers fail the descriptor at once: ACCESS from the
+    # target, UNREACHABLE from a chip on the way (another src_chip).
+    for status, src_chip in ((C.LUMEN_STATUS_ACCESS, PEER),
+                             (C.LUMEN_STATUS_UNREACHABLE, 1234)):
+        card.clear_errors()
+        qu.reset()
+        k = len(peer.data)
+        qu.submit([nop(), rwrite(L_HOST, 0, 8 * PKT, W_DEV, KEY, dst=PEER)])
+        requests(k + 8, 'WRITEs')
+        reply(peer.data[k + 3], C.LUMEN_PKT_ACK, status=status, src=src_chip)
+        expect_stop(qu, status, 1)
+        N.expect_error(card, C.LUMEN_ERR_LINK, status, PEER)
+    # No answer at all: resent every 100 ms, TIMEOUT after E2E_TIMEOUT_MS.
+    card.clear_errors()
+    qu.reset()
+    retx = card.reg(C.LUMEN_REG_E2E_RETRANSMITS)
+    k = len(peer.data)
+    start = time.monotonic()
+    qu.submit([ratomic(0, 0, 1, W_DEV, KEY, dst=PEER)])
+    expect_stop(qu, C.LUMEN_STATUS_TIMEOUT, 0)
+    took = time.monotonic() - start
+    assert 0.35 < took < 3, took
+    N.expect_error(card, C.LUMEN_ERR_LINK, C.LUMEN_STATUS_TIMEOUT, PEER)
+    assert card.reg(C.LUMEN_REG_E2E_TIMEOUTS) == 1
+    sent = len(peer.data) - k
+    assert 3 <= sent <= 6, sent
+    assert card.reg(C.LUMEN_REG_E2E_RETRANSMITS) - retx == sent - 1
+    # Its late answer is stale: ignored, not counted.
+    bad = card.reg(C.LUMEN_REG_BAD_PKTS)
+    reply(peer.data[-1], C.LUMEN_PKT_ATOMIC_RESP, arg=1)
+    time.sleep(0.05)
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == bad
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_STOPPED
+    time.sleep(0.05)
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == bad
+    # The queue reset: a new epoch, messages from 0.
+    qu.reset()
+    k = len(peer.data)
+    qu.submit([ratomic(0, 0, 1, W_DEV, KEY, dst=PEER)])
+    requests(k + 1, 'ATOMIC after the reset')
+    assert peer.data[k]['epoch'] != peer.data[k - 1]['epoch']
+    assert peer.data[k]['msg'] == 0
+    reply(peer.data[k], C.LUMEN_PKT_ATOMIC_RESP)
+    assert settle(qu) == C.LUMEN_QSTS_IDLE
+
+
+# ---- Two cards on lumen-fabric ----------------------------------------------
+
+def ring2_remote(env):
+    """ring:2: chip 0 port 0 (+x) - chip 1 port 1 (-x) carries chip 0's
+    requests, chip 1 port 0 (+x) - chip 0 port 1 (-x) chip 1's answers."""
+    fab, a, b = N.ring2(env)
+    for c in (a, b):
+        if not c.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_LINKS:
+            raise Skip('CAPS.LINKS clear')
+        for p in (0, 1):
+            N.enable(c, p)
+    for c in (a, b):
+        for p in (0, 1):
+            N.wait_state(c, p, C.LUMEN_LINK_UP)
+    N.set_routes(a, {1: N.route_word(0)})
+    N.set_routes(b, {0: N.route_word(0)})
+    src = Space(a, SRC_CTX, 'host')
+    src.map(L_HOST, HOST_T, 0x2000000, 4 * HUGE, huge=True)
+    dst = Space(b, DST_CTX, 'device')
+    dst.map(T_DEV, DEV_T, 0x4000000, 8 * HUGE, huge=True)
+    open_window(b, W_DEV, T_DEV, 8 * HUGE)
+    return fab, a, b, src, dst, Queue(a, 1, ctx=SRC_CTX)
+
+
+@test
+def answers_lost_exactly_once(env):
+    """The answers' fiber cut: the source resends, the target recognises
+    the duplicates; the atomic and the writes are applied once. Cut for
+    longer than E2E_TIMEOUT_MS: TIMEOUT."""
+    fab, a, b, src, dst, qu = ring2_remote(env)
+    a.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 5000)
+    payload = data(16 * PKT, 11)
+    src.vwrite(L_HOST, payload)
+    dst.vwrite(T_DEV + 0x200, struct.pack('<Q', 10))
+    fab.call(cmd='cut', port='1.+x')
+    N.wait_state(a, 1, C.LUMEN_LINK_DOWN)
+    qu.submit([ratomic(L_HOST + 16 * PKT, 0x200, 5, W_DEV, KEY, dst=1),
+               rwrite(L_HOST, 0x1000, len(payload), W_DEV, KEY, dst=1)])
+    N.wait_reg(b, C.LUMEN_REG_E2E_DUPLICATES, lambda v: v >= 2,
+               'duplicates at the target')
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    fab.call(cmd='restore', port='1.+x')
+    assert settle(qu) == C.LUMEN_QSTS_IDLE
+    assert struct.unpack('<Q', dst.vread(T_DEV + 0x200, 8))[0] == 15
+    assert src.vread(L_HOST + 16 * PKT, 8) == struct.pack('<Q', 10)
+    assert dst.vread(T_DEV + 0x1000, len(payload)) == payload
+    assert a.reg(C.LUMEN_REG_E2E_RETRANSMITS) >= 2
+    assert a.reg(C.LUMEN_REG_E2E_TIMEOUTS) == 0
+    # Cut for good: TIMEOUT, ERR_LAST_INFO = the target.
+    N.wait_state(a, 1, C.LUMEN_LINK_UP)
+    a.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 300)
+    fab.call(cmd='cut', port='1.+x')
+    N.wait_state(a, 1, C.LUMEN_LINK_DOWN)
+    a.clear_errors()
+    qu.submit([ratomic(0, 0x200, 1, W_DEV, KEY, dst=1)])
+    expect_stop(qu, C.LUMEN_STATUS_TIMEOUT, 2)
+    N.expect_error(a, C.LUMEN_ERR_LINK, C.LUMEN_STATUS_TIMEOUT, 1)
+    assert a.reg(C.LUMEN_REG_E2E_TIMEOUTS) == 1
+    # Applied once at the target, even though the source gave up.
+    assert struct.unpack('<Q', dst.vread(T_DEV + 0x200, 8))[0] == 16
+    fab.call(cmd='restore', port='1.+x')
+    N.wait_state(a, 1, C.LUMEN_LINK_UP)
+    qu.reset()
+    run(qu, [ratomic(L_HOST, 0x200, 1, W_DEV, KEY, dst=1)])
+    assert src.vread(L_HOST, 8) == struct.pack('<Q', 16)
 
 
 # ---- Runner -----------------------------------------------------------------
