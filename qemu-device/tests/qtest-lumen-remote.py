@@ -27,6 +27,7 @@ import traceback
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 _spec = importlib.util.spec_from_file_location(
     'qtest_lumen_npu', os.path.join(HERE, 'qtest-lumen-npu.py'))
 N = importlib.util.module_from_spec(_spec)
