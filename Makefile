@@ -66,17 +66,17 @@ test-link: guest-deps
 
 # Two guests on one fabric and management Ethernet (tests/vm/guests-selftest):
 # ping, barrier, key exchange, ports trained across guests, a fiber cut from
-# a guest. About 45 s.
+# a guest. 30-80 s, depending on the load.
 test-guests: guest-deps
 	$(VM) --guests 2 --cards 1 --fabric ring --timeout 300 \
 	  --add tests/vm/guests-selftest -- /add/guests-selftest
 
 test: deps test-host test-device test-guest test-link test-examples
 
-# Benchmarks print figures next to an in-guest baseline (memcpy, NVMe read);
-# they are not pass/fail tests.
+# Benchmarks (tests/bench/benches) print figures next to a baseline from the
+# same guest (memcpy, NVMe read, raw uAPI) and their targets; not pass/fail.
 bench: deps guest-deps
-	tests/bench/run-bench --no-build all
+	tests/bench/run --no-build
 
 # liblumen (library, headers, pkg-config and CMake package files) and
 # npu-smi under $(PREFIX); DESTDIR stages the tree elsewhere. Configures only

@@ -95,6 +95,8 @@ int main(int argc, char **argv)
 	nop = summarize(ns, n);
 	printf("lumen-bench-nop: card %d\n", card);
 	print_stats("lumen NOP submit->wait", &nop, n);
+	if (!use_nvme)
+		bench_figure("nop.median", nop.median_us, "us", NULL, 0);
 	close(fd);
 
 	if (use_nvme) {
@@ -128,6 +130,8 @@ int main(int argc, char **argv)
 		print_stats("nvme 4K O_DIRECT pread", &io, n);
 		printf("ratio lumen/nvme: median %.3f  p99 %.3f\n", nop.median_us / io.median_us,
 		       nop.p99_us / io.p99_us);
+		bench_figure("nop.median", nop.median_us, "us", "nvme_4k_read", io.median_us);
+		bench_figure("nop.p99", nop.p99_us, "us", "nvme_4k_read", io.p99_us);
 		close(dfd);
 		free(buf);
 	}

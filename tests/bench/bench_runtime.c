@@ -168,9 +168,10 @@ static double raw_bo_cycle(struct raw_env *e, uint64_t *ns)
 	return median_ns(ns, ncalls);
 }
 
-static void row(const char *what, const char *raw_what, double rt, double raw)
+static void row(const char *fig, const char *what, const char *raw_what, double rt, double raw)
 {
 	printf("  %-30s %10.0f   %-36s %10.0f   %6.2f\n", what, rt, raw_what, raw, rt / raw);
+	bench_figure(fig, rt, "ns", "raw_uapi", raw);
 }
 
 static void overhead(struct rt_env *re, struct raw_env *we)
@@ -200,15 +201,18 @@ static void overhead(struct rt_env *re, struct raw_env *we)
 	       "ratio");
 	a = rt_nop(re, ns);
 	b = raw_submit(we, &nop, NULL, 0, ns);
-	row("lumen_launch_nop_async", "SUBMIT (1 NOP)", a, b);
+	row("runtime.call.launch_nop", "lumen_launch_nop_async", "SUBMIT (1 NOP)", a, b);
 	a = rt_fill(re, ns);
 	b = raw_submit(we, &fill, &we->dev.handle, 1, ns);
-	row("lumen_memset_async 64 B", "SUBMIT (1 FILL 64 B, 1 BO)", a, b);
+	row("runtime.call.memset_64B", "lumen_memset_async 64 B", "SUBMIT (1 FILL 64 B, 1 BO)", a,
+	    b);
 	b = raw_bo_cycle(we, ns);
 	a = rt_malloc_free(re, 64, ns);
-	row("lumen_malloc+lumen_free 64 B", "BO_CREATE+VM_BIND+unmap+CLOSE 4K", a, b);
+	row("runtime.call.malloc_free_64B", "lumen_malloc+lumen_free 64 B",
+	    "BO_CREATE+VM_BIND+unmap+CLOSE 4K", a, b);
 	a = rt_malloc_free(re, 4096, ns);
-	row("lumen_malloc+lumen_free 4 KiB", "BO_CREATE+VM_BIND+unmap+CLOSE 4K", a, b);
+	row("runtime.call.malloc_free_4KiB", "lumen_malloc+lumen_free 4 KiB",
+	    "BO_CREATE+VM_BIND+unmap+CLOSE 4K", a, b);
 	fflush(stdout);
 	free(ns);
 }
@@ -312,6 +316,14 @@ static void bandwidth(struct rt_env *re, struct raw_env *we)
 			printf("  %-4s %9s %10.1f %10.1f %10.1f %8.3f %8.3f\n", dn[dir], label, braw,
 			       bpin, bpg, bpin / braw, bpg / braw);
 			fflush(stdout);
+			if (size * 4 > max_size) { /* the largest size is the headline */
+				char fig[48];
+
+				snprintf(fig, sizeof(fig), "runtime.copy.%s.pinned", dn[dir]);
+				bench_figure(fig, bpin, "MB/s", "raw_uapi", braw);
+				snprintf(fig, sizeof(fig), "runtime.copy.%s.pageable", dn[dir]);
+				bench_figure(fig, bpg, "MB/s", "raw_uapi", braw);
+			}
 		}
 	}
 	/* Sanity: the round trips kept the data. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "bench_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "lumen_dev.h"
@@ -38,4 +39,15 @@ static int cmp_u64(const void *a, const void *b)
 void bench_sort_ns(uint64_t *ns, int n)
 {
 	qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
+}
+
+void bench_figure(const char *name, double value, const char *unit, const char *baseline_name,
+		  double baseline_value)
+{
+	if (baseline_name)
+		printf("@figure %s %.6g %s %s %.6g\n", name, value, unit, baseline_name,
+		       baseline_value);
+	else
+		printf("@figure %s %.6g %s - -\n", name, value, unit);
+	fflush(stdout);
 }
