@@ -1028,6 +1028,10 @@ static void lumen_link_chr_read(void *opaque, const uint8_t *buf, int size)
         lp->rx_len -= FIBER_HDR_SIZE + len;
         memmove(lp->rx, lp->rx + FIBER_HDR_SIZE + len, lp->rx_len);
     }
+    /* Credits back without waiting a main-loop turn for the ACK BH. */
+    if (lp->ack_pending && lp->state == LUMEN_LINK_UP) {
+        lumen_link_send_ack(lp, LUMEN_LINK_FRAME_ACK);
+    }
 }
 
 static void lumen_link_chr_event(void *opaque, QEMUChrEvent event)
