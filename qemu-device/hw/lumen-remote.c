@@ -11,8 +11,9 @@
  * answers (ACKs; read data and atomic results, written to the queue's
  * context at once) and kicks the engine, which sends more, resends what
  * has waited LUMEN_E2E_RETRANSMIT_MS, completes the descriptor, or fails
- * it: ACCESS or UNREACHABLE from an answer or from lumen_route_send(),
- * TIMEOUT after E2E_TIMEOUT_MS without a new answer. A per-queue
+ * it: ACCESS or UNREACHABLE from an answer, UNREACHABLE when a new message
+ * finds no route, TIMEOUT after E2E_TIMEOUT_MS without a new answer (or
+ * UNREACHABLE if by then the route is gone). A per-queue
  * QEMU_CLOCK_REALTIME timer wakes the engine for those deadlines: cards
  * in separate QEMUs share no virtual clock. A queue that drops its
  * descriptor (stop, CTRL.RESET, ENABLE changed, device reset) abandons
@@ -106,6 +107,7 @@ typedef struct LumenRemoteTx {
     uint64_t answered;              /* bit i: packet base + i answered */
     int64_t sent_ms[LUMEN_E2E_WINDOW];  /* last send of packet p, p % 64 */
     int64_t progress_ms;            /* start, or the last new answer */
+    bool unroutable;                /* the last send found no route */
     uint32_t fail;                  /* not OK: stop the queue with this */
     uint32_t fail_err;              /* ERR_STATUS class to report, or 0 */
 } LumenRemoteTx;
@@ -256,6 +258,7 @@ static bool lumen_remote_start(LumenState *s, LumenRemoteTx *tx)
     tx->progress_ms = lumen_remote_now();
     tx->fail = LUMEN_STATUS_OK;
     tx->fail_err = 0;
+    tx->unroutable = false;
     tx->active = true;
     trace_lumen_remote_msg(s->chip_id, tx->q, h->op, dst, tx->epoch, tx->msg,
                            tx->size);
@@ -327,12 +330,22 @@ static LumenExec lumen_remote_send(LumenState *s, LumenRemoteTx *tx,
     }
     h.pkt = cpu_to_le32(p);
     st = lumen_route_send(s, &h, payload, len);
-    if (st != LUMEN_STATUS_OK) {
-        /* No route from here: fail at once (13.4). */
+    if (st == LUMEN_STATUS_UNREACHABLE && tx->next) {
+        /*
+         * The route went away under a message in flight (a port
+         * retraining, a cut without an alternative): the packet is
+         * lost, resent every LUMEN_E2E_RETRANSMIT_MS; if the route is
+         * still missing at E2E_TIMEOUT_MS, the message fails UNREACHABLE.
+         */
+        tx->unroutable = true;
+    } else if (st != LUMEN_STATUS_OK) {
+        /* No route from here for a new message: fail at once (13.4). */
         return lumen_remote_fail(s, tx, st, LUMEN_ERR_LINK);
+    } else {
+        tx->unroutable = false;
+        *moved += len;
     }
     tx->sent_ms[p % LUMEN_E2E_WINDOW] = now;
-    *moved += len;
     return LUMEN_EXEC_DONE;
 }
 
@@ -363,7 +376,9 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
         return LUMEN_EXEC_DONE;
     }
     if (now - tx->progress_ms >= r->timeout_ms) {
-        return lumen_remote_fail(s, tx, LUMEN_STATUS_TIMEOUT, LUMEN_ERR_LINK);
+        return lumen_remote_fail(s, tx, tx->unroutable ?
+                                 LUMEN_STATUS_UNREACHABLE :
+                                 LUMEN_STATUS_TIMEOUT, LUMEN_ERR_LINK);
     }
     /* Resend what waited too long, then fill the window. */
     for (p = tx->base; p < tx->next; p++) {

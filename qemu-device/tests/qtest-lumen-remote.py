@@ -1098,10 +1098,10 @@ def forged_answers(env):
 
 # ---- Two cards on lumen-fabric ----------------------------------------------
 
-def ring2_remote(env):
+def ring2_remote(env, args=()):
     """ring:2: chip 0 port 0 (+x) - chip 1 port 1 (-x) carries chip 0's
     requests, chip 1 port 0 (+x) - chip 0 port 1 (-x) chip 1's answers."""
-    fab, a, b = N.ring2(env)
+    fab, a, b = N.ring2(env, args)
     for c in (a, b):
         if not c.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_LINKS:
             raise Skip('CAPS.LINKS clear')
@@ -1118,6 +1118,43 @@ def ring2_remote(env):
     dst.map(T_DEV, DEV_T, 0x4000000, 8 * HUGE, huge=True)
     open_window(b, W_DEV, T_DEV, 8 * HUGE)
     return fab, a, b, src, dst, Queue(a, 1, ctx=SRC_CTX)
+
+
+@test
+def request_route_flaps(env):
+    """The requests' fiber cut under an RWRITE, no alternative port: the
+    message keeps resending while there is no route and completes when the
+    link is back; cut for good, it fails UNREACHABLE at E2E_TIMEOUT_MS."""
+    fab, a, b, src, dst, qu = ring2_remote(env, ('--rate', '20000000'))
+    a.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 10000)
+    payload = data(4 * HUGE, 12)
+    src.vwrite(L_HOST, payload)
+    qu.submit([rwrite(L_HOST, 0, len(payload), W_DEV, KEY, dst=1)])
+    N.wait_reg(a, qreg(1, C.LUMEN_QREG_PROGRESS), lambda v: v > 0,
+               'bytes confirmed')
+    fab.call(cmd='cut', port='0.+x')
+    N.wait_state(a, 0, C.LUMEN_LINK_DOWN)
+    time.sleep(0.3)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    fab.call(cmd='restore', port='0.+x')
+    assert settle(qu, 60) == C.LUMEN_QSTS_IDLE, qu.reg(C.LUMEN_QREG_ERROR)
+    assert dst.vread(T_DEV, len(payload)) == payload
+    assert a.reg(C.LUMEN_REG_E2E_RETRANSMITS) > 0
+    # Cut for good: UNREACHABLE once E2E_TIMEOUT_MS passed, not TIMEOUT.
+    a.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 300)
+    a.clear_errors()
+    qu.submit([rwrite(L_HOST, 0, len(payload), W_DEV, KEY, dst=1)])
+    time.sleep(0.1)
+    fab.call(cmd='cut', port='0.+x')
+    expect_stop(qu, C.LUMEN_STATUS_UNREACHABLE, 1)
+    N.expect_error(a, C.LUMEN_ERR_LINK, C.LUMEN_STATUS_UNREACHABLE, 1)
+    assert a.reg(C.LUMEN_REG_E2E_TIMEOUTS) == 0
+    # A new message without a route fails at once.
+    qu.reset()
+    start = time.monotonic()
+    qu.submit([rwrite(L_HOST, 0, 8, W_DEV, KEY, dst=1)])
+    expect_stop(qu, C.LUMEN_STATUS_UNREACHABLE, 0)
+    assert time.monotonic() - start < 0.25
 
 
 @test
