@@ -11,6 +11,9 @@
 #include <cmocka.h>
 
 #include "lumen/lumen_iface.h"
+#include "lumen/lumen_fiber.h"
+#include "lumen/lumen_mgmt.h"
+#include "lumen/lumen_remote.h"
 
 int layout_cxx_sizes_match(void);
 
@@ -24,8 +27,21 @@ static void test_struct_sizes(void **state)
 	assert_int_equal(sizeof(struct lumen_mbox_identity), 64);
 	assert_int_equal(sizeof(struct lumen_mbox_telemetry), 40);
 	assert_int_equal(sizeof(struct lumen_cmd), 64);
-	assert_int_equal(sizeof(struct lumen_route_entry), 8);
-	assert_int_equal(sizeof(struct lumen_link_pkt_hdr), 32);
+	assert_int_equal(sizeof(struct lumen_link_train), 32);
+	assert_int_equal(sizeof(struct lumen_link_data_hdr), 32);
+	assert_int_equal(sizeof(struct lumen_link_ack), 64);
+	assert_int_equal(sizeof(struct lumen_pkt_hdr), 64);
+	assert_int_equal(sizeof(struct lumen_mgmt), LUMEN_MGMT_HDR_SIZE + LUMEN_MGMT_DATA_MAX);
+	assert_int_equal(offsetof(struct lumen_mgmt, data), LUMEN_MGMT_HDR_SIZE);
+	/* Management attributes fit a packet, packets fit a link frame, frames a fiber record. */
+	assert_true(sizeof(struct lumen_mgmt_info) <= LUMEN_MGMT_DATA_MAX);
+	assert_true(sizeof(struct lumen_mgmt_port) <= LUMEN_MGMT_DATA_MAX);
+	assert_true(4 * LUMEN_MGMT_ROUTES_PER_BLOCK <= LUMEN_MGMT_DATA_MAX);
+	assert_true(sizeof(struct lumen_pkt_hdr) + sizeof(struct lumen_mgmt) <= LUMEN_LINK_PKT_MAX);
+	assert_true(sizeof(struct lumen_pkt_hdr) + LUMEN_PKT_PAYLOAD_MAX <= LUMEN_LINK_PKT_MAX);
+	assert_true(LUMEN_LINK_FRAME_MAX <= LUMEN_FIBER_MAX_PAYLOAD);
+	assert_int_equal(sizeof(struct lumen_cmd_remote), 56);
+	assert_int_equal(sizeof(struct lumen_cmd_ratomic), 56);
 	/* Payloads must fit a mailbox slot. */
 	assert_true(sizeof(struct lumen_mbox_identity) <= LUMEN_MBOX_PAYLOAD_MAX);
 	assert_true(sizeof(struct lumen_mbox_version) <= LUMEN_MBOX_PAYLOAD_MAX);
@@ -43,7 +59,10 @@ static void test_register_map(void **state)
 {
 	(void)state;
 	/* Ranges must not overlap each other or the MSI-X structures. */
-	assert_true(LUMEN_REG_LINK(LUMEN_LINK_PORTS_MAX, 0) <= 0xc00);
+	assert_true(LUMEN_REG_LINK(LUMEN_LINK_PORTS_MAX, 0) <= LUMEN_REG_ROUTE_INDEX);
+	assert_true(LUMEN_REG_LINK_LAST < LUMEN_REG_QUEUE(0, 0));
+	assert_true(LUMEN_REG_MGMT_RX_BUF + LUMEN_MGMT_BUF_SIZE <= LUMEN_MSIX_TABLE_OFFSET);
+	assert_true(LUMEN_REG_QUEUE(LUMEN_QUEUES_MAX, 0) <= LUMEN_REG_MGMT_TX_BUF);
 	assert_true(LUMEN_REG_QUEUE(LUMEN_QUEUES_MAX, 0) <= 0x2000);
 	assert_true(LUMEN_REG_QUEUE(LUMEN_QUEUES_MAX, 0) <= LUMEN_MSIX_TABLE_OFFSET);
 	/* 16 bytes per MSI-X table entry must end before the PBA. */
