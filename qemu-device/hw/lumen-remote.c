@@ -286,20 +286,35 @@ static LumenExec lumen_remote_fail(LumenState *s, LumenRemoteTx *tx,
 }
 
 /*
- * The payload of RWRITE packet @p: device memory in place when the bytes
- * are contiguous there, else read into tx_buf. NULL if the queue stopped
- * (MMU fault, DMA error) or the device was reset by the read.
+ * The payload of RWRITE packet @p, so that lumen_route_send() makes the
+ * only copy: in place when the bytes are contiguous in device memory or
+ * in a mapped host page (*@map, to unmap after the send), else read into
+ * tx_buf. NULL if the queue stopped (MMU fault, DMA error) or the device
+ * was reset by the read.
  */
 static const void *lumen_remote_payload(LumenState *s, LumenRemoteTx *tx,
-                                        uint32_t p, uint32_t len)
+                                        uint32_t p, uint32_t len, void **map)
 {
     uint64_t va = tx->local + (uint64_t)p * LUMEN_PKT_PAYLOAD_MAX;
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
     enum lumen_status st;
+    dma_addr_t mlen = len;
     LumenXlate x;
 
     st = lumen_mmu_translate(s, tx->q, va, false, &x);
     if (st == LUMEN_STATUS_OK && !x.host && x.len >= len) {
         return lumen_engine_devmem(s, x.addr);
+    }
+    if (st == LUMEN_STATUS_OK && x.host && x.len >= len) {
+        *map = dma_memory_map(as, x.addr, &mlen, DMA_DIRECTION_TO_DEVICE,
+                              MEMTXATTRS_UNSPECIFIED);
+        if (*map && mlen == len) {
+            return *map;
+        }
+        if (*map) {
+            dma_memory_unmap(as, *map, mlen, DMA_DIRECTION_TO_DEVICE, 0);
+            *map = NULL;
+        }
     }
     if (st == LUMEN_STATUS_OK) {
         st = lumen_engine_rw(s, tx->q, va, s->remote->tx_buf, len, false);
@@ -319,17 +334,22 @@ static LumenExec lumen_remote_send(LumenState *s, LumenRemoteTx *tx,
 {
     struct lumen_pkt_hdr h = tx->req;
     const void *payload = NULL;
+    void *map = NULL;
     uint32_t len = 0, st;
 
     if (h.op == LUMEN_PKT_WRITE) {
         len = lumen_pkt_bytes(tx->size, p);
-        payload = lumen_remote_payload(s, tx, p, len);
+        payload = lumen_remote_payload(s, tx, p, len, &map);
         if (!payload) {
             return LUMEN_EXEC_STOPPED;
         }
     }
     h.pkt = cpu_to_le32(p);
     st = lumen_route_send(s, &h, payload, len);
+    if (map) {
+        dma_memory_unmap(pci_get_address_space(PCI_DEVICE(s)), map, len,
+                         DMA_DIRECTION_TO_DEVICE, len);
+    }
     if (st == LUMEN_STATUS_UNREACHABLE && tx->next) {
         /*
          * The route went away under a message in flight (a port
