@@ -18,7 +18,9 @@
  *     the card refuses (-EINVAL with the reason in the kernel log), a first
  *     hop that is not up (-EHOSTUNREACH); with a ring fabric, a GET INFO of
  *     the neighbour one hop away;
- *   - the chip counters in links/ and the link-layer counters per port.
+ *   - the chip counters in links/ and the link-layer counters per port;
+ *   - an unbind while a window is open and a receiver waits: -ENODEV for
+ *     both, no oops, and the card works after a rebind.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -733,6 +735,57 @@ static void test_sysfs_counters(void **state)
 	assert_int_equal(v, c->li.chip_id);
 }
 
+/*
+ * Unbind with the link engine busy: a window open, a receiver blocked in
+ * MGMT_RECV without a deadline. The receiver gets -ENODEV, the files only
+ * -ENODEV afterwards, nothing oopses, and the card works after a rebind.
+ */
+static void test_unbind_busy(void **state)
+{
+	struct ctx *c = *state;
+	struct drm_lumen_window_open wo = { .flags = DRM_LUMEN_WINDOW_READ };
+	struct drm_lumen_window_close wc;
+	struct ld_buf b;
+	int st = 0, fd;
+	pid_t pid;
+
+	skip_no_links(c);
+	gu_log_mark();
+	assert_int_equal(ld_buf_new(c->fd, LD_HOST, 4096, &b), 0);
+	wo.va = b.va;
+	wo.size = 4096;
+	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_WINDOW_OPEN, &wo), 0);
+	mgmt_drain(c->fd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct lumen_mgmt m;
+		int r = mgmt_recv(c->fd, &m, ~0ull);
+
+		_exit(r == -ENODEV ? 0 : 10);
+	}
+	usleep(200 * 1000);
+	assert_int_equal(gu_unbind(c->pci), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	wc = (struct drm_lumen_window_close){ .window = wo.window };
+	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_WINDOW_CLOSE, &wc), -ENODEV);
+	close(c->fd);	/* closes the window with the card gone */
+	assert_int_equal(gu_bind(c->pci), 0);
+	c->fd = ld_open(0);
+	assert_true(c->fd >= 0);
+	assert_int_equal(ld_copy_check(c->fd, 5), 0);
+	fd = c->fd;
+	{
+		struct drm_lumen_link_info li;
+
+		assert_int_equal(query_link(fd, &li), 0);
+		assert_int_equal(li.chip_id, c->li.chip_id);
+	}
+	assert_true(gu_log_clean());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -747,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_mgmt_neighbour),
 		cmocka_unit_test(test_sysfs_counters),
 		cmocka_unit_test(test_route_port_after_reset),
+		cmocka_unit_test(test_unbind_busy),
 	};
 
 	return cmocka_run_group_tests_name("route_admin", tests, setup, teardown);
