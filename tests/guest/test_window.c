@@ -17,7 +17,8 @@
  *   - -EACCES for a wrong key, a closed window, a range past the window, a
  *     missing right, a closed file's window: the target is unchanged, the
  *     caller's context is not faulted or banned, the jobs behind run;
- *     -EHOSTUNREACH for a chip no route leads to;
+ *     -EHOSTUNREACH for a chip no route leads to; -ETIMEDOUT for a request
+ *     lost in a routing loop (two cards) with nobody to answer;
  *   - malformed remote commands: -EINVAL, nothing runs;
  *   - a device reset: new files' windows work, the old file's refuse;
  *   - with two cards on a ring fabric (tests/vm/run --cards 2 --fabric
@@ -1049,6 +1050,64 @@ static void test_remote_between_cards(void **state)
 	close(fd1);
 }
 
+/*
+ * -ETIMEDOUT: a request that circles between the two chips until its TTL
+ * runs out. The chip where it dies (chip 1, by the TTL's parity) has no
+ * route back to chip 0, so no UNREACHABLE answer comes back either and the
+ * sender's end-to-end timeout fails the command. The context stays clean.
+ */
+static void test_remote_timeout(void **state)
+{
+	struct ctx *c = *state;
+	const char *fabric = getenv("LUMEN_VM_FABRIC");
+	const uint32_t lost = 4000;
+	uint32_t old0 = 0, old1 = 0, back = 0, to0 = 0, w0, w1;
+	struct drm_lumen_link_info l1;
+	struct ld_buf b;
+	uint64_t t0, took;
+	int fd1, ret;
+
+	skip_no_links(c);
+	if (ld_num_cards() < 2 || !fabric || strncmp(fabric, "ring", 4)) {
+		printf("# needs two cards on a ring fabric (--cards 2 --fabric ring): skipped\n");
+		skip();
+	}
+	fd1 = ld_open(1);
+	assert_true(fd1 >= 0);
+	assert_int_equal(query_link(fd1, &l1), 0);
+	t0 = ld_now_ns();
+	while (!ring_port_up(c->fd) || !ring_port_up(fd1)) {
+		assert_true(ld_now_ns() - t0 < RING_UP_NS);
+		usleep(20000);
+	}
+	assert_int_equal(route_get(c->fd, lost, 1, &old0), 0);
+	assert_int_equal(route_get(fd1, lost, 1, &old1), 0);
+	assert_int_equal(route_get(fd1, c->li.chip_id, 1, &back), 0);
+	/* Chip 0 sends it out of port 0 (to chip 1's port 1), chip 1 back out of port 1. */
+	w0 = lumen_route_word(0, LUMEN_ROUTE_NO_PORT, 0, 1);
+	w1 = lumen_route_word(1, LUMEN_ROUTE_NO_PORT, 0, 1);
+	assert_int_equal(route_set(c->fd, lost, 1, &w0), 0);
+	assert_int_equal(route_set(fd1, lost, 1, &w1), 0);
+	assert_int_equal(route_set(fd1, c->li.chip_id, 1, &to0), 0);
+
+	assert_int_equal(ld_buf_new(c->fd, LD_HOST, PAGE, &b), 0);
+	t0 = ld_now_ns();
+	ret = run1(c->fd, c->q, cmd_remote(LUMEN_CMD_RWRITE, b.va, 0, 64, lost, 0, 1));
+	took = ld_now_ns() - t0;
+	printf("# RWRITE to a chip lost in a loop: %d (%s) after %.0f ms\n", ret, strerror(-ret),
+	       took / 1e6);
+	assert_int_equal(ret, -ETIMEDOUT);
+	assert_ctx_clean(c->fd);
+	/* The queue goes on. */
+	assert_int_equal(run1(c->fd, c->q, ld_cmd_fill(b.va, 8, 0)), 0);
+
+	assert_int_equal(route_set(c->fd, lost, 1, &old0), 0);
+	assert_int_equal(route_set(fd1, lost, 1, &old1), 0);
+	assert_int_equal(route_set(fd1, c->li.chip_id, 1, &back), 0);
+	assert_int_equal(ld_buf_free(&b), 0);
+	close(fd1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1066,6 +1125,7 @@ int main(void)
 		cmocka_unit_test(test_remote_unreachable),
 		cmocka_unit_test(test_remote_einval),
 		cmocka_unit_test(test_remote_between_cards),
+		cmocka_unit_test(test_remote_timeout),
 		cmocka_unit_test(test_windows_after_reset),
 	};
 
