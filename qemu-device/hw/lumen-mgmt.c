@@ -613,6 +613,28 @@ void lumen_mgmt_exit(LumenState *s)
     s->mgmt.trap_bh = NULL;
 }
 
+/* Migrated state: the queue's indices and lengths are used as indices. */
+bool lumen_mgmt_post_load(LumenState *s)
+{
+    LumenMgmt *g = &s->mgmt;
+    unsigned int i;
+
+    if (g->trap_hops > LUMEN_MGMT_MAX_HOPS ||
+        g->rx_head >= LUMEN_MGMT_RX_DEPTH ||
+        g->rx_count > LUMEN_MGMT_RX_DEPTH ||
+        g->tx_status >= LUMEN_STATUS_COUNT) {
+        return false;
+    }
+    for (i = 0; i < g->rx_count; i++) {
+        uint32_t len = g->rx[(g->rx_head + i) % LUMEN_MGMT_RX_DEPTH].len;
+
+        if (len < LUMEN_MGMT_HDR_SIZE || len > LUMEN_MGMT_PKT_MAX) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Key, trap path, buffers and receive queue to their reset values. */
 void lumen_mgmt_reset(LumenState *s)
 {

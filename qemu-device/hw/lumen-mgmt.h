@@ -38,6 +38,7 @@ typedef struct LumenMgmt {
 void lumen_mgmt_init(LumenState *s);
 void lumen_mgmt_exit(LumenState *s);
 void lumen_mgmt_reset(LumenState *s);
+bool lumen_mgmt_post_load(LumenState *s);
 bool lumen_mgmt_reg_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_mgmt_reg_write(LumenState *s, hwaddr addr, uint32_t val);
 

@@ -240,7 +240,8 @@ static int lumen_post_load(void *opaque, int version_id)
         }
     }
     if (s->mmu.select >= LUMEN_CONTEXTS_MAX || !lumen_queue_post_load(s) ||
-        !lumen_engine_post_load(s) || !lumen_link_post_load(s)) {
+        !lumen_engine_post_load(s) || !lumen_link_post_load(s) ||
+        !lumen_route_post_load(s) || !lumen_mgmt_post_load(s)) {
         return -EINVAL;
     }
     lumen_boot_post_load(s);
@@ -476,6 +477,69 @@ static const VMStateDescription vmstate_lumen_link = {
 };
 
 /*
+ * The link engine's registers that a driver programs or reads back: route
+ * table, TTL_DEFAULT, management key, trap path, the management buffers and
+ * receive queue, and the chip counters. Only a card without port chardevs
+ * migrates (its ports are DOWN), so no packet or link-layer state travels.
+ */
+static const VMStateDescription vmstate_lumen_mgmt_rx = {
+    .name = "lumen-npu/mgmt-rx",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(len, LumenMgmtRx),
+        VMSTATE_UINT8_ARRAY(data, LumenMgmtRx, LUMEN_MGMT_PKT_MAX),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool lumen_engine_regs_needed(void *opaque)
+{
+    LumenState *s = opaque;
+    LumenRoute *r = &s->route;
+    LumenMgmt *g = &s->mgmt;
+
+    return r->index || r->ttl_default != LUMEN_LINK_TTL_DEFAULT ||
+           r->fwd_pkts || r->no_route_drops || r->ttl_drops ||
+           r->lane_errors || r->reroute_drops || r->bad_pkts ||
+           !buffer_is_zero(r->table, sizeof(r->table)) || g->mkey ||
+           g->mkey_violations || g->trap_hops || g->trap_seq ||
+           g->tx_status || g->rx_count || g->rx_drops ||
+           !buffer_is_zero(g->tx_buf, sizeof(g->tx_buf));
+}
+
+static const VMStateDescription vmstate_lumen_engine_regs = {
+    .name = "lumen-npu/link-engine",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = lumen_engine_regs_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_ARRAY(route.table, LumenState, LUMEN_ROUTE_TABLE_SIZE),
+        VMSTATE_UINT32(route.index, LumenState),
+        VMSTATE_UINT32(route.ttl_default, LumenState),
+        VMSTATE_UINT64(route.fwd_pkts, LumenState),
+        VMSTATE_UINT32(route.no_route_drops, LumenState),
+        VMSTATE_UINT32(route.ttl_drops, LumenState),
+        VMSTATE_UINT32(route.lane_errors, LumenState),
+        VMSTATE_UINT32(route.reroute_drops, LumenState),
+        VMSTATE_UINT32(route.bad_pkts, LumenState),
+        VMSTATE_UINT64(mgmt.mkey, LumenState),
+        VMSTATE_UINT32(mgmt.mkey_violations, LumenState),
+        VMSTATE_UINT8(mgmt.trap_hops, LumenState),
+        VMSTATE_UINT8_ARRAY(mgmt.trap_path, LumenState, LUMEN_MGMT_MAX_HOPS),
+        VMSTATE_UINT32(mgmt.trap_seq, LumenState),
+        VMSTATE_UINT32(mgmt.tx_status, LumenState),
+        VMSTATE_UINT8_ARRAY(mgmt.tx_buf, LumenState, LUMEN_MGMT_BUF_SIZE),
+        VMSTATE_STRUCT_ARRAY(mgmt.rx, LumenState, LUMEN_MGMT_RX_DEPTH, 1,
+                             vmstate_lumen_mgmt_rx, LumenMgmtRx),
+        VMSTATE_UINT32(mgmt.rx_head, LumenState),
+        VMSTATE_UINT32(mgmt.rx_count, LumenState),
+        VMSTATE_UINT32(mgmt.rx_drops, LumenState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
  * Version 2 added the device MMU and the queue engine; a version 1 stream
  * (no queue ever ran) loads with both in their reset state.
  */
@@ -510,6 +574,8 @@ static const VMStateDescription vmstate_lumen = {
         &vmstate_lumen_wedge,
         &vmstate_lumen_progress,
         &vmstate_lumen_link,
+        &vmstate_lumen_engine_regs,
+        &vmstate_lumen_remote,
         NULL
     },
 };

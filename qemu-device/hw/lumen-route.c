@@ -549,6 +549,24 @@ void lumen_route_exit(LumenState *s)
     s->route.local_bh = NULL;
 }
 
+/* Migrated registers: what no register write could have produced fails. */
+bool lumen_route_post_load(LumenState *s)
+{
+    LumenRoute *r = &s->route;
+    unsigned int i;
+
+    if (r->index >= LUMEN_ROUTE_TABLE_SIZE || r->ttl_default < 1 ||
+        r->ttl_default > LUMEN_LINK_TTL_MAX) {
+        return false;
+    }
+    for (i = 0; i < LUMEN_ROUTE_TABLE_SIZE; i++) {
+        if (r->table[i] & LUMEN_ROUTE_W_RESERVED) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Table, counters and every packet held: gone (13.5, 13.8). */
 void lumen_route_reset(LumenState *s)
 {

@@ -72,6 +72,7 @@ typedef struct LumenRoute {
 void lumen_route_init(LumenState *s);
 void lumen_route_exit(LumenState *s);
 void lumen_route_reset(LumenState *s);
+bool lumen_route_post_load(LumenState *s);
 bool lumen_route_reg_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_route_reg_write(LumenState *s, hwaddr addr, uint32_t val);
 

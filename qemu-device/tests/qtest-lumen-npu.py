@@ -4579,6 +4579,62 @@ def remote_cut_fails_over(env):
     wait_state(a, 0, C.LUMEN_LINK_UP)
 
 
+@test
+def link_engine_migration(env):
+    """Without port chardevs a card migrates with its route table,
+    TTL_DEFAULT, management key, trap path, management buffers and receive
+    queue, and chip counters."""
+    dev = ['-device', 'lumen-npu,addr=5.0,chip-id=3']
+    q = env.start(dev, 'src')
+    card = Card(q, 5, 0xe0200000, 0xc0000000, 0xe0300000)
+    words = {d: route_word(d % 6, alt=(d + 1) % 6, lane=d % 2)
+             for d in (0, 1, 77, 8191)}
+    set_routes(card, words)
+    card.wreg(C.LUMEN_REG_TTL_DEFAULT, 17)
+    trap_path = struct.pack('<B7x16s', 3, bytes([1, 2, 3]))
+    mgmt_set(card, C.LUMEN_MGMT_ATTR_TRAP_PATH, (), trap_path)
+    card.wreg64(C.LUMEN_REG_MKEY_LO, 0xabcdef)
+    mgmt_set(card, C.LUMEN_MGMT_ATTR_MKEY, (), bytes(8),
+             status=C.LUMEN_STATUS_ACCESS)
+    for tid in (11, 12):
+        assert mgmt_send(card, mgmt_raw(C.LUMEN_MGMT_GET,
+                                        C.LUMEN_MGMT_ATTR_ROUTES, (),
+                                        tid=tid)) == C.LUMEN_STATUS_OK
+    assert mgmt_send(card, mgmt_raw(9, 1)) == C.LUMEN_STATUS_BAD_ARGUMENT
+    card.wreg(C.LUMEN_REG_ROUTE_INDEX, 4321)
+    regs = [C.LUMEN_REG_ROUTE_INDEX, C.LUMEN_REG_TTL_DEFAULT,
+            C.LUMEN_REG_MKEY_LO, C.LUMEN_REG_MKEY_VIOLATIONS,
+            C.LUMEN_REG_MGMT_TX_STATUS, C.LUMEN_REG_MGMT_RX_COUNT,
+            C.LUMEN_REG_MGMT_RX_LEN, C.LUMEN_REG_MGMT_TX_BUF + 4]
+    before = [card.reg(r) for r in regs]
+    q.hmp('stop')
+    state = os.path.join(env.workdir, 'state')
+    q.hmp('migrate file:' + state)
+    for _ in range(200):
+        if 'Migration status: completed' in q.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError('migration did not complete')
+    d = env.start(dev + ['-incoming', 'file:' + state], 'dst')
+    for _ in range(200):
+        if 'completed' in d.hmp('info migrate'):
+            break
+        time.sleep(0.05)
+    d.hmp('cont')
+    card.q = d
+    assert [card.reg(r) for r in regs] == before
+    for dst, w in words.items():
+        card.wreg(C.LUMEN_REG_ROUTE_INDEX, dst)
+        assert card.reg(C.LUMEN_REG_ROUTE_ENTRY) == w
+    got = [mgmt_recv(card, 0) for _ in range(2)]
+    assert [m['tid'] for m in got] == [11, 12]
+    assert got[0]['data'][4:8] == struct.pack('<I', words[1])
+    assert card.reg(C.LUMEN_REG_MGMT_RX_COUNT) == 0
+    assert mgmt_get(card, C.LUMEN_MGMT_ATTR_TRAP_PATH)['data'] == trap_path
+    assert card.reg(C.LUMEN_REG_MKEY_VIOLATIONS) == 1
+
+
 # ---- Runner -----------------------------------------------------------------
 
 class Env:
