@@ -982,19 +982,26 @@ static void lumen_remote_request_rx(LumenState *s,
 {
     LumenRemote *r = s->remote;
     const char *why = lumen_remote_req_check(s, h, len);
+    LumenPktAge age;
     LumenStream *st;
 
     if (why) {
         lumen_remote_bad(s, h, why);
         return;
     }
+    st = lumen_remote_stream(r, le32_to_cpu(h->src_chip),
+                             le16_to_cpu(h->stream), lumen_remote_now());
+    age = lumen_stream_age(st, h);
     if (h->op == LUMEN_PKT_READ_REQ) {
+        /*
+         * Served whatever its age (reads are idempotent); a newer one
+         * still became current, so a late WRITE of an older message
+         * cannot land after the source moved on.
+         */
         lumen_remote_read(s, h);
         return;
     }
-    st = lumen_remote_stream(r, le32_to_cpu(h->src_chip),
-                             le16_to_cpu(h->stream), lumen_remote_now());
-    switch (lumen_stream_age(st, h)) {
+    switch (age) {
     case LUMEN_PKT_BOGUS:
         lumen_remote_bad(s, h, "packet disagrees with its message");
         return;

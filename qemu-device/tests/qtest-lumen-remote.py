@@ -895,6 +895,10 @@ def hostile_requests(env):
                      p=1, epoch=2, msg=5), 'read %d' % i)
         assert got['op'] == C.LUMEN_PKT_READ_RESP
         assert got['payload'] == data1[PKT:]
+    # ... and made message 5 current: a late WRITE of message 4 is stale.
+    ok(req(C.LUMEN_PKT_WRITE, b'late', epoch=2, msg=4, offset=0x30),
+       'late write')
+    assert dst.vread(T_DEV + 0x30, 5) == b'msg 2'
     # Refusals: an answer with ACCESS and nothing written.
     access = card.reg(C.LUMEN_REG_ACCESS_ERRORS)
     for what, raw in (
