@@ -11,7 +11,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest test-link
-.PHONY: test-guests
+.PHONY: test-guests test-link-ring test-link-guests test-link-stop
 .PHONY: bench clean
 .PHONY: install examples test-examples
 
@@ -60,9 +60,25 @@ test-examples: examples guest-deps
 	  --add $(BUILD)/install-test/usr/local/lib -- \
 	  env LD_LIBRARY_PATH=/add/lib sh -c '/add/bin/vector_copy && /add/bin/two_streams && /add/bin/vector_copy_cpp'
 
-# Link ports on cards cabled in a ring by lumen-fabric.
-test-link: guest-deps
-	$(VM) --cards 4 --fabric ring -- lumen-guest-tests link
+# The link engine on cards cabled by lumen-fabric; the three parts below
+# (about 1.5 minutes on 2 idle cores).
+test-link: test-link-ring test-link-guests test-link-stop
+
+# 4 cards in a ring: training, cuts and retraining (link), peer memory between
+# every pair of chips (rt_remote), bit errors and a fiber cut in the middle of
+# a 64 MiB remote write (link_faults).
+test-link-ring: guest-deps
+	$(VM) --cards 4 --fabric ring -- \
+	  sh -c 'lumen-route program --topology ring:4 >/dev/null; lumen-guest-tests link link_faults rt_remote'
+
+# Peer memory across two guests that exchange window descriptors over their
+# management Ethernet (tests/guest/test_rt_cross_guest.c).
+test-link-guests: guest-deps
+	$(VM) --guests 2 --cards 2 --fabric ring --timeout 600 -- lumen-guest-tests rt_cross_guest
+
+# lumen-fabric SIGSTOPped for 5 s under remote traffic (tests/link/fabric-stop).
+test-link-stop: guest-deps
+	tests/link/fabric-stop --no-build
 
 # Two guests on one fabric and management Ethernet (tests/vm/guests-selftest):
 # ping, barrier, key exchange, ports trained across guests, a fiber cut from
