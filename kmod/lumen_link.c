@@ -519,11 +519,15 @@ static irqreturn_t lumen_link_irq(int irq, void *arg)
  * lumen_link_num_ports() - link ports the driver manages
  * @ldev: device
  *
+ * Taken from the card's identity, which lives as long as @ldev, and not
+ * from &lumen_device.links, which is freed at unbind: the ioctls check a
+ * port number before they enter the device (drm_dev_enter()).
+ *
  * Return: NUM_LINK_PORTS with CAPS.LINK_PORTS, else 0.
  */
 u32 lumen_link_num_ports(struct lumen_device *ldev)
 {
-	return ldev->links ? ldev->links->num : 0;
+	return ldev->id.caps & LUMEN_CAP_LINK_PORTS ? ldev->id.num_link_ports : 0;
 }
 
 /**
@@ -629,10 +633,9 @@ int lumen_link_init(struct lumen_device *ldev)
 	if (ret)
 		return ret;
 	ldev->links = links;
-	if ((ldev->id.caps & LUMEN_CAP_LINK_PORTS) && ldev->id.num_link_ports) {
-		links->num = ldev->id.num_link_ports;
+	links->num = lumen_link_num_ports(ldev);
+	if (links->num)
 		links->causes |= LUMEN_INT_LINK;
-	}
 	if (lumen_has_links(ldev))
 		links->causes |= LUMEN_INT_MGMT;
 	if (!links->causes)
