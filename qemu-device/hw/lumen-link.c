@@ -439,7 +439,7 @@ static void lumen_link_llr_start(LumenLinkPort *lp)
     lp->replays = 0;
     lp->nak_pending = lp->ack_pending = false;
     for (v = 0; v < LUMEN_LINK_NUM_VCS; v++) {
-        lp->tx_sent[v] = lp->rx_accepted[v] = 0;
+        lp->tx_sent[v] = lp->tx_done[v] = lp->rx_accepted[v] = 0;
         lp->tx_limit[v] = lp->rx_limit[v] = LUMEN_LINK_VC_CREDITS;
     }
 }
@@ -677,6 +677,7 @@ static void lumen_link_rx_ack(LumenLinkPort *lp, const uint8_t *buf,
         if (lp->tx_next == p) {
             lp->tx_next = QTAILQ_FIRST(&lp->replay);
         }
+        lp->tx_done[p->vc]++;
         lumen_pkt_free(p);
         lp->tx_acked++;
     }
@@ -688,9 +689,14 @@ static void lumen_link_rx_ack(LumenLinkPort *lp, const uint8_t *buf,
     for (v = 0; v < LUMEN_LINK_NUM_VCS; v++) {
         uint32_t lim = le32_to_cpu(a.credit_limit[v]);
 
-        /* Never more than a buffer ahead of what was sent (13.3). */
-        if ((int32_t)(lim - lp->tx_sent[v]) > LUMEN_LINK_VC_CREDITS) {
-            lim = lp->tx_sent[v] + LUMEN_LINK_VC_CREDITS;
+        /*
+         * The neighbour cannot have freed a buffer of a frame it has not
+         * acknowledged: a limit past a buffer beyond what it acknowledged
+         * on the VC is read as that, so the replay buffer never holds
+         * more than LUMEN_LINK_VC_CREDITS frames of a VC (13.3).
+         */
+        if ((int32_t)(lim - lp->tx_done[v]) > LUMEN_LINK_VC_CREDITS) {
+            lim = lp->tx_done[v] + LUMEN_LINK_VC_CREDITS;
         }
         if ((int32_t)(lim - lp->tx_limit[v]) > 0) {
             lp->tx_limit[v] = lim;

@@ -206,6 +206,7 @@ typedef struct LumenLinkPort {
     uint32_t tx_seq;                /* seq of the next new DATA frame */
     uint32_t tx_acked;              /* oldest seq not acknowledged */
     uint32_t tx_sent[LUMEN_LINK_NUM_VCS];   /* new frames per VC since UP */
+    uint32_t tx_done[LUMEN_LINK_NUM_VCS];   /* of them, acknowledged */
     uint32_t tx_limit[LUMEN_LINK_NUM_VCS];  /* neighbour's credit_limit */
     LumenPktQueue replay;
     LumenPkt *tx_next;

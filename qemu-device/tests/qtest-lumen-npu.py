@@ -4009,6 +4009,44 @@ def link_credits_and_failover(env):
 
 
 @test
+def link_credit_past_acknowledged(env):
+    """A neighbour that grants credit for frames it never acknowledged
+    (a hostile or broken one) cannot make the card hold more than
+    LUMEN_LINK_VC_CREDITS frames of a VC in its replay buffer: a limit is
+    read as at most one buffer past what it acknowledged on the VC."""
+    card, peers = fake_card(env)
+    a, b = peers[0], peers[1]
+    base = C.LUMEN_LINK_VC_CREDITS
+
+    def pk(i):
+        return packet(9, 7, C.LUMEN_PKT_WRITE, b'%d' % i, msg=i)
+
+    def seqs():
+        with b.cv:
+            return {h['seq'] for h in b.seen if h['gen'] == gen}
+
+    # 16 frames reach B, 16 more wait in the card for B's credit.
+    b.auto_ack = False
+    for i in range(2 * base):
+        a.send(pk(i))
+    b.wait(lambda: len(b.seen) >= base, '16 frames')
+    gen = b.seen[0]['gen']
+    a.wait(lambda: a.acks and a.last_ack()['next_seq'] == 2 * base,
+           'all accepted')
+    # B acknowledges none of them but grants a million credits: nothing
+    # more leaves (before the replay timer gives up on B).
+    b.ack(next_seq=0, credits=[1 << 20] + [base] * 4)
+    time.sleep(0.04)
+    assert max(seqs()) == base - 1, sorted(seqs())
+    assert card.reg(lreg(1, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_UP
+    # Once B takes the frames, the others follow, in order, none lost.
+    b.auto_ack = True
+    expect_packets(b, 2 * base, 'all of them')
+    assert [x['msg'] for x in b.data] == list(range(2 * base))
+    assert card.reg(C.LUMEN_REG_REROUTE_DROPS) == 0
+
+
+@test
 def link_mgmt_from_a_link(env):
     """Management packets from a fake neighbour: answered as target,
     forwarded on their path with return_path filled in, malformed ones
