@@ -183,9 +183,11 @@ void lumen_mgmt_rx_kick(struct lumen_device *ldev)
 
 /**
  * lumen_mgmt_reset() - forget the packets of before a device reset
- * @ldev: device; called by the reset, which emptied the card's queue
+ * @ldev: device; called by lumen_reset_prepare() once the new reset
+ *	generation has begun and the card is stopped (its queue emptied)
  *
- * Wakes the receivers, whose files are of the old reset generation now.
+ * Wakes the receivers, whose files are of the old reset generation now,
+ * before the card is brought back, so that they return even if it is not.
  */
 void lumen_mgmt_reset(struct lumen_device *ldev)
 {
@@ -419,8 +421,14 @@ int lumen_mgmt_recv_ioctl(struct drm_device *drm, void *data, struct drm_file *f
 	}
 
 	if (copy_to_user(u64_to_user_ptr(args->data), pkt->data, pkt->len)) {
+		/*
+		 * Back as the oldest, unless a reset started meanwhile: it
+		 * emptied the queue (under the lock, after the generation
+		 * changed), and this packet is of before it.
+		 */
 		mutex_lock(&m->rx_lock);
-		lumen_mgmt_fifo_unpop(m, pkt);
+		if (!lumen_file_check_gen(lfile))
+			lumen_mgmt_fifo_unpop(m, pkt);
 		mutex_unlock(&m->rx_lock);
 		ret = -EFAULT;
 		goto out;

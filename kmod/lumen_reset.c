@@ -167,6 +167,12 @@ void lumen_reset_prepare(struct lumen_device *ldev, u32 reason)
 	/* Masks the interrupts, soft-resets the card, closes the mailbox. */
 	lumen_hw_quiesce(ldev);
 	lumen_queue_lose_all(ldev);
+	/*
+	 * The management packets of before go, and their receivers, whose
+	 * files are of the old generation now, wake here: even if the card
+	 * does not come back.
+	 */
+	lumen_mgmt_reset(ldev);
 }
 
 /* Bring the card from any state to a booted firmware and live interrupts. */
@@ -189,13 +195,11 @@ static int lumen_reset_restart(struct lumen_device *ldev)
 	lumen_queue_restart(ldev);
 	/*
 	 * The link engine forgot everything (hw-spec 13.8): the driver's
-	 * routes and open windows go back in, the management packets of
-	 * before are dropped, and the ports get their CTRL (enable, dateline)
-	 * again and retrain.
+	 * routes and open windows go back in, and the ports get their CTRL
+	 * (enable, dateline) again and retrain.
 	 */
 	lumen_route_restore(ldev);
 	lumen_window_restore(ldev);
-	lumen_mgmt_reset(ldev);
 	lumen_link_restart(ldev);
 	return 0;
 }

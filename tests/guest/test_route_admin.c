@@ -14,10 +14,12 @@
  *   - -EPERM for ROUTE, PORT_CTRL set and MGMT_SEND/RECV in an
  *     unprivileged child, while PORT_CTRL get and the sysfs counters work;
  *   - MGMT_SEND of a GET INFO with hop_count 0, answered by the chip itself
- *     and read back with MGMT_RECV; polls and deadlines (-ETIME); packets
- *     the card refuses (-EINVAL with the reason in the kernel log), a first
- *     hop that is not up (-EHOSTUNREACH); with a ring fabric, a GET INFO of
- *     the neighbour one hop away;
+ *     and read back with MGMT_RECV; polls and deadlines (-ETIME); a
+ *     receiver without a deadline woken by a device reset (-ENODEV), and
+ *     answers of before a reset dropped; packets the card refuses (-EINVAL
+ *     with the reason in the kernel log), a first hop that is not up
+ *     (-EHOSTUNREACH); with a ring fabric, a GET INFO of the neighbour one
+ *     hop away;
  *   - the chip counters in links/ and the link-layer counters per port;
  *   - an unbind while a window is open and a receiver waits: -ENODEV for
  *     both, no oops, and the card works after a rebind.
@@ -26,6 +28,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -368,6 +371,57 @@ static void test_route_port_after_reset(void **state)
 	assert_int_equal(route(c->fd, DRM_LUMEN_ROUTE_SET, first, 3, old), 0);
 	ctrl = old_ctrl;
 	assert_int_equal(port_ctrl(c->fd, 1, 1, &ctrl), 0);
+}
+
+/*
+ * A receiver blocked in MGMT_RECV without a deadline when the card is
+ * reset: its file is of the old generation now, so it returns -ENODEV
+ * at once (not at a deadline it does not have), and packets of before the
+ * reset are gone for the files opened after it.
+ */
+static void test_mgmt_recv_across_reset(void **state)
+{
+	struct ctx *c = *state;
+	struct lumen_mgmt m = mgmt_get(LUMEN_MGMT_ATTR_INFO, 4711, NULL, 0), r;
+	uint64_t t0;
+	int st = 0;
+	pid_t pid;
+
+	skip_no_links(c);
+	mgmt_drain(c->fd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ret = mgmt_recv(c->fd, &r, ~0ull);
+
+		_exit(ret == -ENODEV ? 0 : 10);
+	}
+	usleep(200 * 1000);
+	assert_int_equal(waitpid(pid, &st, WNOHANG), 0);	/* still asleep */
+	force_reset(0);
+	t0 = ld_now_ns();
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (ld_now_ns() - t0 > 10 * LD_SEC_NS) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			fail_msg("MGMT_RECV still blocked 10 s after the reset");
+		}
+		usleep(10 * 1000);
+	}
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(c->fd);
+	c->fd = ld_open(0);
+	assert_true(c->fd >= 0);
+
+	/* Sent before a reset, received after it: dropped. */
+	assert_int_equal(mgmt_send(c->fd, &m, LUMEN_MGMT_HDR_SIZE), 0);
+	usleep(100 * 1000);
+	force_reset(0);
+	close(c->fd);
+	c->fd = ld_open(0);
+	assert_true(c->fd >= 0);
+	assert_int_equal(mgmt_recv(c->fd, &r, ld_deadline(200 * 1000 * 1000)), -ETIME);
 }
 
 /* ---- PORT_CTRL ---------------------------------------------------------------------- */
@@ -800,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_mgmt_neighbour),
 		cmocka_unit_test(test_sysfs_counters),
 		cmocka_unit_test(test_route_port_after_reset),
+		cmocka_unit_test(test_mgmt_recv_across_reset),
 		cmocka_unit_test(test_unbind_busy),
 	};
 
