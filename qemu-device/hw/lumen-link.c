@@ -381,23 +381,28 @@ void lumen_link_enqueue(LumenState *s, unsigned int port, LumenPkt *p)
 }
 
 /*
- * A packet that arrived on a link left its receive buffer (forwarded,
- * consumed or dropped): grant the neighbour one more frame on that VC,
- * unless the port retrained since (a new generation starts new credits).
+ * A receive buffer is free again (its packet was forwarded, consumed or
+ * dropped): grant the neighbour one more frame on that VC, unless the
+ * port retrained since (a new generation starts new credits).
  */
-void lumen_link_free_credit(LumenState *s, LumenPkt *p)
+void lumen_link_credit_free(LumenState *s, LumenCredit *c)
 {
     LumenLinkPort *lp;
 
-    if (!p->holds_credit) {
+    if (!c->held) {
         return;
     }
-    p->holds_credit = false;
-    lp = &s->link.ports[p->in_port];
-    if (lp->state == LUMEN_LINK_UP && lp->generation == p->in_gen) {
-        lp->rx_limit[p->in_vc]++;
+    c->held = false;
+    lp = &s->link.ports[c->port];
+    if (lp->state == LUMEN_LINK_UP && lp->generation == c->gen) {
+        lp->rx_limit[c->vc]++;
         lumen_link_ack_later(lp);
     }
+}
+
+void lumen_link_free_credit(LumenState *s, LumenPkt *p)
+{
+    lumen_link_credit_free(s, &p->credit);
 }
 
 /* Go back N: send the whole replay buffer again, oldest first. */
@@ -738,7 +743,8 @@ static void lumen_link_rx_data(LumenLinkPort *lp, const uint8_t *buf,
     LumenState *s = lp->s;
     struct lumen_link_data_hdr h;
     struct lumen_pkt_hdr ph;
-    uint32_t plen, seq, gen;
+    LumenCredit credit;
+    uint32_t plen, seq;
     LumenPkt *p;
 
     memcpy(&h, buf, sizeof(h));
@@ -775,19 +781,24 @@ static void lumen_link_rx_data(LumenLinkPort *lp, const uint8_t *buf,
     lp->nak_pending = false;
     lp->data_rx++;
     lumen_link_ack_later(lp);
+    credit = (LumenCredit) {
+        .held = true,
+        .port = lp->index,
+        .vc = h.vc,
+        .gen = lp->generation,
+    };
 
     /*
      * A packet for this chip on a data VC is consumed straight from the
-     * receive buffer, which is free again right after.
+     * receive buffer, which is free again right after, unless the request
+     * was answered: its answer holds the buffer until it leaves.
      */
     memcpy(&ph, buf + DATA_HDR_SIZE, sizeof(ph));
     if (h.vc != LUMEN_VC_MGMT && le32_to_cpu(ph.dst_chip) == s->chip_id) {
-        gen = lp->generation;
+        s->route.lend = credit;
         lumen_route_consume_in_place(s, &ph, buf + DATA_HDR_SIZE + PKT_HDR_SIZE,
                                      plen, h.vc, pkt_crc);
-        if (lp->state == LUMEN_LINK_UP && lp->generation == gen) {
-            lp->rx_limit[h.vc]++;
-        }
+        lumen_link_credit_free(s, &s->route.lend);
         return;
     }
     p = lumen_pkt_new(plen);
@@ -795,10 +806,9 @@ static void lumen_link_rx_data(LumenLinkPort *lp, const uint8_t *buf,
     p->pkt_crc = pkt_crc;
     p->in_port = lp->index;
     p->in_vc = h.vc;
-    p->in_gen = lp->generation;
     p->in_flags = h.flags;
     p->ttl = h.ttl;
-    p->holds_credit = true;
+    p->credit = credit;
     lumen_route_rx(s, p);
 }
 

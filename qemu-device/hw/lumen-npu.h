@@ -403,6 +403,7 @@ bool lumen_link_port_up(LumenState *s, unsigned int port);
 bool lumen_link_set_ctrl(LumenState *s, unsigned int port, uint32_t ctrl);
 void lumen_link_enqueue(LumenState *s, unsigned int port, LumenPkt *p);
 void lumen_link_free_credit(LumenState *s, LumenPkt *p);
+void lumen_link_credit_free(LumenState *s, LumenCredit *c);
 uint32_t lumen_link_port_state(LumenState *s, unsigned int port,
                                uint32_t *ctrl, uint32_t *peer_chip,
                                uint32_t *peer_port);

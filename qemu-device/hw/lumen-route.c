@@ -246,7 +246,11 @@ static void lumen_route_unreachable(LumenState *s, LumenPkt *p)
     default:
         return;                 /* not a request: the target drops it */
     }
+    /* The answer holds the request's receive buffer until it leaves. */
+    s->route.lend = p->credit;
+    p->credit.held = false;
     lumen_route_send(s, &a, NULL, 0);
+    lumen_link_credit_free(s, &s->route.lend);
 }
 
 /*
@@ -411,6 +415,11 @@ uint32_t lumen_route_send(LumenState *s, struct lumen_pkt_hdr *hdr,
     hdr->crc32 = lumen_pkt_hdr(p)->crc32;
     p->class = class;
     p->ttl = s->route.ttl_default;
+    if (class == 1) {
+        /* An answer: it takes over its request's receive buffer, if any. */
+        p->credit = s->route.lend;
+        s->route.lend.held = false;
+    }
 
     if (dst == s->chip_id) {
         QTAILQ_INSERT_TAIL(&s->route.local, p, next);
@@ -429,7 +438,7 @@ uint32_t lumen_route_send(LumenState *s, struct lumen_pkt_hdr *hdr,
     trace_lumen_route_drop(s->chip_id, s->chip_id, dst,
                            v == ROUTE_LANE_ERROR ? "lane past the last" :
                            "no route");
-    lumen_pkt_free(p);
+    lumen_route_drop(s, p);
     return LUMEN_STATUS_UNREACHABLE;
 }
 
@@ -582,4 +591,5 @@ void lumen_route_reset(LumenState *s)
     r->fwd_pkts = 0;
     r->no_route_drops = r->ttl_drops = r->lane_errors = 0;
     r->reroute_drops = r->bad_pkts = 0;
+    r->lend.held = false;
 }

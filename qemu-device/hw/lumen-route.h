@@ -23,19 +23,33 @@ typedef struct LumenLinkPort LumenLinkPort;
 #define LUMEN_PKT_HEADROOM      (16 + 32)   /* fiber record + hop header */
 #define LUMEN_PKT_NO_PORT       0xff        /* created here: no input port */
 
+/*
+ * A receive buffer of a link port (13.3). Freeing it grants the neighbour
+ * one more frame on its VC, unless the port retrained since.
+ */
+typedef struct LumenCredit {
+    bool held;
+    uint8_t port;
+    uint8_t vc;
+    uint32_t gen;                   /* the port's GENERATION when taken */
+} LumenCredit;
+
 typedef struct LumenPkt {
     QTAILQ_ENTRY(LumenPkt) next;    /* the one queue that holds it */
     uint32_t len;                   /* packet bytes (e2e header + payload) */
     uint32_t seq;                   /* hop seq while in a replay buffer */
-    uint32_t in_gen;                /* in_port's GENERATION when it arrived */
     uint32_t pkt_crc;               /* zlib CRC-32 of the packet bytes as is */
     uint8_t in_port;                /* LUMEN_PKT_NO_PORT if created here */
-    uint8_t in_vc;                  /* VC it arrived on (its credit) */
+    uint8_t in_vc;                  /* VC it arrived on */
     uint8_t in_flags;               /* hop flags it arrived with */
     uint8_t ttl;                    /* TTL it leaves with */
     uint8_t class;                  /* 0 requests, 1 answers, 2 management */
     uint8_t vc;                     /* output VC once routed */
-    bool holds_credit;              /* owns a receive buffer of in_port */
+    /*
+     * The receive buffer it occupies until it leaves: the one it arrived
+     * in, or for an answer this chip created, its request's.
+     */
+    LumenCredit credit;
     bool stalled;                   /* counted in CREDIT_STALLS already */
     bool sent;                      /* written to the fiber at least once */
     bool detour;                    /* leaves with LUMEN_HOP_F_DETOUR */
@@ -67,6 +81,12 @@ typedef struct LumenRoute {
     uint32_t bad_pkts;
     LumenPktQueue local;            /* created for this chip: BH delivers */
     QEMUBH *local_bh;
+    /*
+     * The receive buffer of the request being consumed: the answer this
+     * chip creates for it takes it over, so that a target whose answers
+     * cannot leave stops granting request credit (13.3).
+     */
+    LumenCredit lend;
 } LumenRoute;
 
 void lumen_route_init(LumenState *s);
@@ -108,7 +128,9 @@ void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why);
  * way (queued; credits and links may still delay it), or
  * LUMEN_STATUS_UNREACHABLE when this chip has no route to hdr->dst_chip
  * (nothing queued). A packet for this chip's own id is delivered to
- * lumen_remote_rx() from a bottom half, never from inside this call.
+ * lumen_remote_rx() from a bottom half, never from inside this call. An
+ * answer sent while a request from a link is consumed takes over that
+ * request's receive buffer (LumenRoute.lend).
  */
 uint32_t lumen_route_send(LumenState *s, struct lumen_pkt_hdr *hdr,
                           const void *payload, uint32_t len);

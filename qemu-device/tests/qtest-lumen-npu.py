@@ -3522,7 +3522,9 @@ class LinkPeer:
         self.card = (card_chip, card_port)
         self.gen, self.card_gen, self.up = 1, None, False
         self.auto_ack = True
+        self.frozen = {}        # VC -> credit_limit it keeps granting
         self.tx_seq = 0
+        self.sent = [0] * C.LUMEN_LINK_NUM_VCS     # DATA frames since UP
         self.rx_seq = 0
         self.consumed = [0] * C.LUMEN_LINK_NUM_VCS
         self.data, self.acks, self.seen = [], [], []
@@ -3548,8 +3550,8 @@ class LinkPeer:
                                  up=self.up))
 
     def ack(self, nak=False, next_seq=None, credits=None, gen=None):
-        credits = credits or [C.LUMEN_LINK_VC_CREDITS + c
-                              for c in self.consumed]
+        credits = credits or [self.frozen.get(v, C.LUMEN_LINK_VC_CREDITS + c)
+                              for v, c in enumerate(self.consumed)]
         f = struct.pack(ACK_FMT, C.LUMEN_LINK_MAGIC, 0,
                         C.LUMEN_LINK_FRAME_NAK if nak else
                         C.LUMEN_LINK_FRAME_ACK,
@@ -3588,6 +3590,7 @@ class LinkPeer:
             if self.card_gen != gen:
                 self.card_gen, self.up = gen, False
                 self.rx_seq, self.tx_seq = 0, 0
+                self.sent = [0] * C.LUMEN_LINK_NUM_VCS
                 self.consumed = [0] * C.LUMEN_LINK_NUM_VCS
                 self.train()
             elif flags & C.LUMEN_TRAIN_F_HEARD and not self.up:
@@ -3626,6 +3629,8 @@ class LinkPeer:
         """One DATA frame; seq defaults to the next one."""
         if seq is None:
             seq, self.tx_seq = self.tx_seq, self.tx_seq + 1
+            if vc < C.LUMEN_LINK_NUM_VCS:
+                self.sent[vc] += 1
         f = struct.pack(DATA_FMT, C.LUMEN_LINK_MAGIC, hdr.get('vc_raw', vc),
                         C.LUMEN_LINK_FRAME_DATA, seq,
                         hdr.get('len', len(pkt)), ttl, flags,

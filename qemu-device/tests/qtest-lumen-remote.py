@@ -1100,6 +1100,76 @@ def forged_answers(env):
     assert settle(qu) == C.LUMEN_QSTS_IDLE
 
 
+def send_within_credit(peer, raws, vc=REQ_VC, wait=0.3):
+    """Send @raws on @vc while the card grants credit for them (the
+    credit_limit of its last ACK); how many went before it stopped."""
+
+    def room():
+        ack = peer.last_ack()
+        granted = ack['credits'][vc] if ack else C.LUMEN_LINK_VC_CREDITS
+        return granted - peer.sent[vc]
+
+    sent = 0
+    for raw in raws:
+        deadline = time.monotonic() + wait
+        while room() <= 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if room() <= 0:
+            break
+        peer.send(raw, vc=vc)
+        sent += 1
+    return sent
+
+
+@test
+def answers_hold_request_credit(env):
+    """A peer that sends requests but grants no credit for the answers
+    cannot make the card queue answers without bound: an answer holds its
+    request's receive buffer until it leaves, so after 16 answers wait the
+    card grants no more request credit. Nothing is lost."""
+    card, peer = peer_card(env)
+    src, dst = spaces(card)
+    base = C.LUMEN_LINK_VC_CREDITS
+    body = data(PKT, 21)
+    dst.vwrite(T_DEV, body)
+    # READ_REQs for this chip: 16 answers leave on the peer's initial
+    # credit, 16 wait for more and keep their requests' buffers.
+    peer.frozen[ANS_VC] = base
+    reads = [pkt(PEER, CHIP, C.LUMEN_PKT_READ_REQ, window=W_DEV, key=KEY,
+                 size=PKT, msg=i) for i in range(6 * base)]
+    n = send_within_credit(peer, reads)
+    assert n == 2 * base, '%d requests took credit' % n
+    N.expect_packets(peer, base, '16 answers')
+    time.sleep(0.2)
+    assert peer.last_ack()['credits'][REQ_VC] == 2 * base
+    # Credit for the answers: the 16 waiting leave, request credit flows.
+    del peer.frozen[ANS_VC]
+    peer.ack()
+    N.expect_packets(peer, 2 * base, 'all 32 answers')
+    assert [(x['op'], x['status'], x['msg'], x['payload']) for x in
+            peer.data] == [(C.LUMEN_PKT_READ_RESP, 0, i, body)
+                           for i in range(2 * base)]
+    N.wait_reg(card, N.lreg(0, C.LUMEN_LREG_DATA_TX_LO),
+               lambda v: v == 2 * base, 'answers sent once each')
+    peer.wait(lambda: peer.last_ack()['credits'][REQ_VC] == 3 * base,
+              'request credit back')
+    # The same for UNREACHABLE answers of a transit chip with no route.
+    peer.frozen[ANS_VC] = 3 * base
+    lost = [pkt(PEER, 999, C.LUMEN_PKT_WRITE, b'x', window=W_DEV, key=KEY,
+                msg=100 + i) for i in range(6 * base)]
+    n = send_within_credit(peer, lost)
+    assert n == 2 * base, '%d requests took credit' % n
+    del peer.frozen[ANS_VC]
+    peer.ack()
+    N.expect_packets(peer, 4 * base, 'all UNREACHABLE answers')
+    assert all(x['op'] == C.LUMEN_PKT_ACK and
+               x['status'] == C.LUMEN_STATUS_UNREACHABLE
+               for x in peer.data[2 * base:])
+    assert card.reg(C.LUMEN_REG_NO_ROUTE_DROPS) == 2 * base
+    assert card.reg(N.lreg(0, C.LUMEN_LREG_FRAME_ERRORS)) == 0
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == 0
+
+
 # ---- Two cards on lumen-fabric ----------------------------------------------
 
 def ring2_remote(env, args=()):
