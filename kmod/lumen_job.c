@@ -25,9 +25,10 @@
  * route led there (UNREACHABLE) or it stopped answering (TIMEOUT) goes
  * through the same handler at once, which fails only that job (-EACCES,
  * -EHOSTUNREACH, -ETIMEDOUT), leaves the context alone and runs the jobs
- * behind it (lumen_queue_remote_recover()). A remote command in progress is
- * given up to LUMEN_E2E_TIMEOUT_MAX_MS before it counts as hung, since the
- * device times it out itself.
+ * behind it (lumen_queue_remote_recover()). A queue sitting at a remote
+ * command counts as hung only after twice the card's E2E_TIMEOUT_MS
+ * without progress, since the card fails the command itself after that
+ * long without an answer.
  *
  * Copyright (C) 2025 The Lumen Authors
  */
@@ -48,6 +49,7 @@
 #include <uapi/drm/lumen_accel.h>
 
 #include "lumen_drv.h"
+#include "lumen_hw.h"
 #include "lumen_job.h"
 #include "lumen_queue.h"
 #include "lumen_reset.h"
@@ -157,6 +159,18 @@ static struct dma_fence *lumen_job_run(struct drm_sched_job *sjob)
 }
 
 /*
+ * How long a queue may sit at a remote command without progress: twice
+ * the card's E2E_TIMEOUT_MS (the driver leaves it at its default), for
+ * the timing of the checks. The caller is in drm_dev_enter().
+ */
+static u32 lumen_job_remote_grace_ms(struct lumen_device *ldev)
+{
+	u32 e2e = lumen_rd32(ldev, LUMEN_REG_E2E_TIMEOUT_MS);
+
+	return 2 * clamp(e2e, LUMEN_E2E_TIMEOUT_MIN_MS, LUMEN_E2E_TIMEOUT_MAX_MS);
+}
+
+/*
  * Runs on the device's ordered reset workqueue; the scheduler took @sjob
  * (the oldest job on the ring) off its pending list and re-arms the timer
  * when this returns.
@@ -209,18 +223,20 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 			}
 		}
 		/*
-		 * A remote command waits for another chip, and the device
-		 * fails it by itself once that stops answering (TIMEOUT after
-		 * E2E_TIMEOUT_MS without an answer): it is not hung before the
-		 * longest such timeout.
+		 * A remote command waits for other chips, and the card fails
+		 * it by itself (TIMEOUT) once no answer came for
+		 * E2E_TIMEOUT_MS; every answer moves PROGRESS. So a queue
+		 * sitting at one is not hung before it made no progress for
+		 * twice that (this queue's periods, whatever job_timeout_ms
+		 * says now).
 		 */
-		if (head != job->tdr_head)
+		if (head != job->tdr_head || !job->tdr_progress_valid ||
+		    progress != job->tdr_progress)
 			job->tdr_remote_ms = 0;
-		remote_wait = sts == LUMEN_QSTS_RUNNING && head == job->tdr_head &&
-			      lumen_queue_remote_at(q, head) &&
-			      job->tdr_remote_ms < LUMEN_E2E_TIMEOUT_MAX_MS;
-		if (remote_wait)
-			job->tdr_remote_ms += max(READ_ONCE(lumen_job_timeout_ms), 10u);
+		else
+			job->tdr_remote_ms += jiffies_to_msecs(sched->timeout);
+		remote_wait = sts == LUMEN_QSTS_RUNNING && lumen_queue_remote_at(q, head) &&
+			      job->tdr_remote_ms <= lumen_job_remote_grace_ms(ldev);
 		/*
 		 * Done after all, or still moving: give it another period.
 		 * Moving is HEAD passing descriptors, or, within one long

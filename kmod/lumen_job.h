@@ -35,7 +35,8 @@ struct lumen_queue;
  * @tdr_head: queue HEAD at the previous timeout check of this job
  * @tdr_progress: queue PROGRESS (bytes written) at that check
  * @tdr_progress_valid: @tdr_progress was read (from the first check on)
- * @tdr_remote_ms: how long the queue has waited at one remote command
+ * @tdr_remote_ms: how long the queue has made no progress (HEAD, bytes),
+ *	for a remote command at HEAD
  * @ran: the scheduler popped the job and called run_job (counted in
  *	&lumen_queue.ran_jobs until freed)
  * @priority: DRM_LUMEN_PRIORITY_* the job runs at (its queue's when

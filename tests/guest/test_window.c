@@ -18,7 +18,9 @@
  *     missing right, a closed file's window: the target is unchanged, the
  *     caller's context is not faulted or banned, the jobs behind run;
  *     -EHOSTUNREACH for a chip no route leads to; -ETIMEDOUT for a request
- *     lost in a routing loop (two cards) with nobody to answer;
+ *     lost in a routing loop (two cards) with nobody to answer, also on a
+ *     queue whose job timeout is far shorter than the card's end-to-end
+ *     timeout (not a hang);
  *   - malformed remote commands: -EINVAL, nothing runs;
  *   - a device reset: new files' windows work, the old file's refuse;
  *   - with two cards on a ring fabric (tests/vm/run --cards 2 --fabric
@@ -46,6 +48,7 @@
 #define PAGE 4096ull
 #define BAD_PTR 0xffff800000001000ull
 #define PARAM_MAX_WINDOWS "/sys/module/lumen/parameters/max_file_windows"
+#define PARAM_JOB_TIMEOUT "/sys/module/lumen/parameters/job_timeout_ms"
 #define RING_UP_NS (15ull * LD_SEC_NS)
 
 struct ctx {
@@ -1061,7 +1064,8 @@ static void test_remote_timeout(void **state)
 	struct ctx *c = *state;
 	const char *fabric = getenv("LUMEN_VM_FABRIC");
 	const uint32_t lost = 4000;
-	uint32_t old0 = 0, old1 = 0, back = 0, to0 = 0, w0, w1;
+	uint32_t old0 = 0, old1 = 0, back = 0, to0 = 0, w0, w1, fast = 0;
+	char tmo[32];
 	struct drm_lumen_link_info l1;
 	struct ld_buf b;
 	uint64_t t0, took;
@@ -1100,6 +1104,23 @@ static void test_remote_timeout(void **state)
 	assert_ctx_clean(c->fd);
 	/* The queue goes on. */
 	assert_int_equal(run1(c->fd, c->q, ld_cmd_fill(b.va, 8, 0)), 0);
+
+	/*
+	 * On a queue whose job timeout (100 ms) is far below the card's
+	 * end-to-end timeout (2 s), waiting for the latter is not a hang:
+	 * still -ETIMEDOUT from the card, the context neither hung nor
+	 * banned. The timeout applies to queues created after it is set.
+	 */
+	assert_int_equal(read_param(PARAM_JOB_TIMEOUT, tmo, sizeof(tmo)), 0);
+	assert_int_equal(gu_write_sysfs(PARAM_JOB_TIMEOUT, "100"), 0);
+	ret = ld_queue_create(c->fd, &fast);
+	assert_int_equal(gu_write_sysfs(PARAM_JOB_TIMEOUT, tmo), 0);
+	assert_int_equal(ret, 0);
+	ret = run1(c->fd, fast, cmd_remote(LUMEN_CMD_RREAD, b.va, 0, 64, lost, 0, 1));
+	assert_int_equal(ret, -ETIMEDOUT);
+	assert_ctx_clean(c->fd);
+	assert_int_equal(run1(c->fd, fast, ld_cmd_fill(b.va, 8, 0)), 0);
+	assert_int_equal(ld_queue_destroy(c->fd, fast), 0);
 
 	assert_int_equal(route_set(c->fd, lost, 1, &old0), 0);
 	assert_int_equal(route_set(fd1, lost, 1, &old1), 0);
