@@ -341,6 +341,18 @@ static void lumen_link_pump(LumenLinkPort *lp)
     }
 }
 
+/*
+ * A packet was refused for want of room (LUMEN_LINK_OWN_MAX): now that
+ * there may be room, the queue engine tries its remote packets again.
+ */
+static void lumen_link_own_room(LumenLinkPort *lp)
+{
+    if (lp->own_refused) {
+        lp->own_refused = false;
+        lumen_engine_kick(lp->s);
+    }
+}
+
 /* Send what credit allows of the packets waiting on VC @vc. */
 static void lumen_link_drain(LumenLinkPort *lp, unsigned int vc)
 {
@@ -349,6 +361,10 @@ static void lumen_link_drain(LumenLinkPort *lp, unsigned int vc)
     while ((p = QTAILQ_FIRST(&lp->waitq[vc])) != NULL &&
            lumen_link_has_credit(lp, vc)) {
         QTAILQ_REMOVE(&lp->waitq[vc], p, next);
+        if (!p->credit.held) {
+            lp->own[vc]--;
+            lumen_link_own_room(lp);
+        }
         lumen_link_assign(lp, p);
     }
 }
@@ -361,9 +377,11 @@ bool lumen_link_port_up(LumenState *s, unsigned int port)
 
 /*
  * Queue a routed packet (p->vc set) on an UP port: it leaves when its VC
- * has credit, after the packets already waiting on that VC.
+ * has credit, after the packets already waiting on that VC. False, and
+ * the packet stays the caller's, if it would wait without holding a
+ * receive buffer while LUMEN_LINK_OWN_MAX such packets wait on its VC.
  */
-void lumen_link_enqueue(LumenState *s, unsigned int port, LumenPkt *p)
+bool lumen_link_enqueue(LumenState *s, unsigned int port, LumenPkt *p)
 {
     LumenLinkPort *lp = &s->link.ports[port];
 
@@ -371,13 +389,21 @@ void lumen_link_enqueue(LumenState *s, unsigned int port, LumenPkt *p)
     if (QTAILQ_EMPTY(&lp->waitq[p->vc]) && lumen_link_has_credit(lp, p->vc)) {
         lumen_link_assign(lp, p);
         lumen_link_pump(lp);
-        return;
+        return true;
+    }
+    if (!p->credit.held) {
+        if (lp->own[p->vc] >= LUMEN_LINK_OWN_MAX) {
+            lp->own_refused = true;
+            return false;
+        }
+        lp->own[p->vc]++;
     }
     if (!p->stalled) {
         p->stalled = true;
         lp->credit_stalls++;
     }
     QTAILQ_INSERT_TAIL(&lp->waitq[p->vc], p, next);
+    return true;
 }
 
 /*
@@ -465,6 +491,7 @@ static void lumen_link_take_all(LumenLinkPort *lp, LumenPktQueue *out)
             QTAILQ_REMOVE(&lp->waitq[v], p, next);
             QTAILQ_INSERT_TAIL(out, p, next);
         }
+        lp->own[v] = 0;
     }
     lp->tx_next = NULL;
     timer_del(lp->replay_timer);
@@ -485,6 +512,7 @@ static void lumen_link_left_up(LumenLinkPort *lp)
         QTAILQ_REMOVE(&held, p, next);
         lumen_route_reroute(lp->s, p);
     }
+    lumen_link_own_room(lp);
 }
 
 /* ---- State machine ------------------------------------------------------- */
@@ -1415,6 +1443,7 @@ void lumen_link_reset(LumenState *s)
             timer_del(lp->timer);
             lumen_link_drop_all(lp);
         }
+        lp->own_refused = false;
         lp->ctrl = 0;
         lp->state = LUMEN_LINK_DOWN;
         lp->generation = 0;

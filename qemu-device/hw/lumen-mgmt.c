@@ -36,10 +36,13 @@ static uint32_t lumen_mgmt_len(const struct lumen_mgmt *m)
 /*
  * Put @m into @p (resized to fit), with a fresh end-to-end CRC, and queue
  * it on @port's management VC. A port that is not UP (or not a port)
- * drops it: the requester sees a timeout.
+ * drops it (UNREACHABLE, NO_ROUTE_DROPS): the requester sees a timeout. A
+ * packet that holds no receive buffer (the host's, a trap) is dropped
+ * (BUSY, not counted here) when LUMEN_LINK_OWN_MAX such packets already
+ * wait on the port's management VC.
  */
-static void lumen_mgmt_send(LumenState *s, LumenPkt *p,
-                            const struct lumen_mgmt *m, unsigned int port)
+static uint32_t lumen_mgmt_send(LumenState *s, LumenPkt *p,
+                                const struct lumen_mgmt *m, unsigned int port)
 {
     uint32_t len = PKT_HDR_SIZE + lumen_mgmt_len(m);
 
@@ -48,7 +51,7 @@ static void lumen_mgmt_send(LumenState *s, LumenPkt *p,
         trace_lumen_mgmt(s->chip_id, m->method, m->attr, m->hop_ptr,
                          "next port not UP: dropped");
         lumen_route_drop(s, p);
-        return;
+        return LUMEN_STATUS_UNREACHABLE;
     }
     if (len != p->len) {
         p = g_realloc(p, sizeof(*p) + LUMEN_PKT_HEADROOM + len);
@@ -60,7 +63,13 @@ static void lumen_mgmt_send(LumenState *s, LumenPkt *p,
     p->ttl = 0;                 /* directed route: no TTL (13.6) */
     p->detour = false;
     p->stalled = false;
-    lumen_link_enqueue(s, port, p);
+    if (!lumen_link_enqueue(s, port, p)) {
+        trace_lumen_mgmt(s->chip_id, m->method, m->attr, m->hop_ptr,
+                         "next port full: dropped");
+        lumen_route_drop(s, p);
+        return LUMEN_STATUS_BUSY;
+    }
+    return LUMEN_STATUS_OK;
 }
 
 /* An answer or trap reached its end: the host's receive queue. */
@@ -290,32 +299,33 @@ static void lumen_mgmt_answer(LumenState *s, struct lumen_mgmt *m)
 
 /*
  * @p holds the checked management packet @m at this chip (for a packet
- * from a link, return_path already has the port it came in on).
+ * from a link, return_path already has the port it came in on). Returns
+ * lumen_mgmt_send()'s status when it went to a port, else OK.
  */
-static void lumen_mgmt_route(LumenState *s, LumenPkt *p, struct lumen_mgmt *m)
+static uint32_t lumen_mgmt_route(LumenState *s, LumenPkt *p,
+                                 struct lumen_mgmt *m)
 {
     if (!(m->flags & LUMEN_MGMT_F_RETURN)) {
         if (m->hop_ptr < m->hop_count) {
             unsigned int port = m->path[m->hop_ptr++];
 
-            lumen_mgmt_send(s, p, m, port);
-            return;
+            return lumen_mgmt_send(s, p, m, port);
         }
         if (m->method == LUMEN_MGMT_TRAP) {
             lumen_mgmt_deliver(s, m);
             lumen_route_drop(s, p);
-            return;
+            return LUMEN_STATUS_OK;
         }
         lumen_mgmt_answer(s, m);
         lumen_pkt_hdr(p)->src_chip = cpu_to_le32(s->chip_id);
     }
     if (m->hop_ptr > 0) {
         m->hop_ptr--;
-        lumen_mgmt_send(s, p, m, m->return_path[m->hop_ptr]);
-        return;
+        return lumen_mgmt_send(s, p, m, m->return_path[m->hop_ptr]);
     }
     lumen_mgmt_deliver(s, m);
     lumen_route_drop(s, p);
+    return LUMEN_STATUS_OK;
 }
 
 /* The 13.6 rules for a management packet that arrived on a link. */
@@ -417,8 +427,8 @@ static uint32_t lumen_mgmt_host_send(LumenState *s, uint32_t len)
     h->op = LUMEN_PKT_MGMT;
     p->class = LUMEN_VC_MGMT / 2;
     trace_lumen_mgmt(s->chip_id, m.method, m.attr, m.hop_count, "host sends");
-    lumen_mgmt_route(s, p, &m);
-    return LUMEN_STATUS_OK;
+    /* OK, or BUSY: the first port holds too many packets, none sent. */
+    return lumen_mgmt_route(s, p, &m);
 }
 
 /* ---- Traps --------------------------------------------------------------- */
@@ -476,7 +486,9 @@ static void lumen_mgmt_trap_bh(void *opaque)
         g->traps_queued--;
         memset(&m, 0, sizeof(m));
         memcpy(&m, lumen_pkt_payload(p), p->len - PKT_HDR_SIZE);
-        lumen_mgmt_route(s, p, &m);
+        if (lumen_mgmt_route(s, p, &m) == LUMEN_STATUS_BUSY) {
+            s->route.no_route_drops++;  /* its sequence number shows it */
+        }
     }
 }
 

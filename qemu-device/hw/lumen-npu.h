@@ -164,6 +164,12 @@ typedef struct LumenEngine {
 #define LUMEN_LINK_RX_BUF   (2 * (16 + LUMEN_FIBER_MAX_PAYLOAD))
 #define LUMEN_LINK_TXQ_MAX  (64 * 1024)     /* bytes queued for the socket */
 #define LUMEN_LINK_TXQ_DATA (32 * 1024)     /* DATA stops here, control not */
+/*
+ * Packets per port and VC that may wait for credit without holding a
+ * receive buffer of this chip (created here, or rerouted from a port that
+ * left UP): nothing upstream bounds them, this does (hw-spec 13.3).
+ */
+#define LUMEN_LINK_OWN_MAX  128
 
 typedef struct LumenLinkPort {
     struct LumenState *s;
@@ -211,6 +217,8 @@ typedef struct LumenLinkPort {
     LumenPktQueue replay;
     LumenPkt *tx_next;
     LumenPktQueue waitq[LUMEN_LINK_NUM_VCS];    /* waiting for credit */
+    uint32_t own[LUMEN_LINK_NUM_VCS];   /* of them, holding no buffer */
+    bool own_refused;               /* one refused: kick the engine later */
     uint32_t replays;               /* replays without ACK progress */
     QEMUTimer *replay_timer;
     uint32_t rx_seq;                /* next seq expected */
@@ -401,7 +409,7 @@ bool lumen_link_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_link_write(LumenState *s, hwaddr addr, uint32_t val);
 bool lumen_link_port_up(LumenState *s, unsigned int port);
 bool lumen_link_set_ctrl(LumenState *s, unsigned int port, uint32_t ctrl);
-void lumen_link_enqueue(LumenState *s, unsigned int port, LumenPkt *p);
+bool lumen_link_enqueue(LumenState *s, unsigned int port, LumenPkt *p);
 void lumen_link_free_credit(LumenState *s, LumenPkt *p);
 void lumen_link_credit_free(LumenState *s, LumenCredit *c);
 uint32_t lumen_link_port_state(LumenState *s, unsigned int port,

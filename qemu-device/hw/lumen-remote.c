@@ -328,7 +328,11 @@ static const void *lumen_remote_payload(LumenState *s, LumenRemoteTx *tx,
     return st == LUMEN_STATUS_OK ? s->remote->tx_buf : NULL;
 }
 
-/* Send (or send again) packet @p of queue @q's message. */
+/*
+ * Send (or send again) packet @p of queue @q's message. PARKED: not sent,
+ * the first port holds LUMEN_LINK_OWN_MAX packets that wait for credit
+ * (the link kicks the engine when one leaves).
+ */
 static LumenExec lumen_remote_send(LumenState *s, LumenRemoteTx *tx,
                                    uint32_t p, int64_t now, uint64_t *moved)
 {
@@ -349,6 +353,14 @@ static LumenExec lumen_remote_send(LumenState *s, LumenRemoteTx *tx,
     if (map) {
         dma_memory_unmap(pci_get_address_space(PCI_DEVICE(s)), map, len,
                          DMA_DIRECTION_TO_DEVICE, len);
+    }
+    if (st == LUMEN_STATUS_BUSY) {
+        /*
+         * Copies of this message (or others) already wait at this chip:
+         * another one would only pile up. A resend waits its turn again.
+         */
+        tx->sent_ms[p % LUMEN_E2E_WINDOW] = now;
+        return LUMEN_EXEC_PARKED;
     }
     if (st == LUMEN_STATUS_UNREACHABLE && tx->next) {
         /*
@@ -380,6 +392,7 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
     LumenRemoteTx *tx = &r->tx[q];
     int64_t now = lumen_remote_now();
     int64_t deadline;
+    bool busy = false;
     LumenExec e;
     uint32_t p;
 
@@ -400,20 +413,35 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
                                  LUMEN_STATUS_UNREACHABLE :
                                  LUMEN_STATUS_TIMEOUT, LUMEN_ERR_LINK);
     }
-    /* Resend what waited too long, then fill the window. */
+    /*
+     * Resend what waited too long, then fill the window; once the first
+     * port has no room, what is due waits another retransmission time.
+     */
     for (p = tx->base; p < tx->next; p++) {
         if (!lumen_remote_answered(tx, p) &&
             now - tx->sent_ms[p % LUMEN_E2E_WINDOW] >=
             LUMEN_E2E_RETRANSMIT_MS) {
-            r->retransmits++;
+            if (busy) {
+                tx->sent_ms[p % LUMEN_E2E_WINDOW] = now;
+                continue;
+            }
             e = lumen_remote_send(s, tx, p, now, moved);
+            if (e == LUMEN_EXEC_PARKED) {
+                busy = true;
+                continue;
+            }
             if (e != LUMEN_EXEC_DONE) {
                 return e;
             }
+            r->retransmits++;
         }
     }
-    while (tx->next < tx->npkts && tx->next - tx->base < LUMEN_E2E_WINDOW) {
+    while (!busy && tx->next < tx->npkts &&
+           tx->next - tx->base < LUMEN_E2E_WINDOW) {
         e = lumen_remote_send(s, tx, tx->next, now, moved);
+        if (e == LUMEN_EXEC_PARKED) {
+            break;
+        }
         if (e != LUMEN_EXEC_DONE) {
             return e;
         }

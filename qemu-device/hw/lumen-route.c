@@ -281,6 +281,7 @@ enum lumen_route_verdict {
     ROUTE_QUEUED,
     ROUTE_NO_ROUTE,
     ROUTE_LANE_ERROR,
+    ROUTE_FULL,                 /* no room without a receive buffer */
 };
 
 /*
@@ -325,10 +326,12 @@ static enum lumen_route_verdict lumen_route_forward(LumenState *s,
     }
     p->vc = 2 * p->class + lane;
     p->detour = (p->in_flags & LUMEN_HOP_F_DETOUR) || alt;
+    if (!lumen_link_enqueue(s, port, p)) {
+        return ROUTE_FULL;
+    }
     if (alt) {
         s->link.ports[port].failovers++;
     }
-    lumen_link_enqueue(s, port, p);
     return ROUTE_QUEUED;
 }
 
@@ -362,6 +365,7 @@ void lumen_route_rx(LumenState *s, LumenPkt *p)
         s->route.fwd_pkts++;
         return;
     case ROUTE_NO_ROUTE:
+    case ROUTE_FULL:            /* not for a packet holding its buffer */
         s->route.no_route_drops++;
         trace_lumen_route_drop(s->chip_id, le32_to_cpu(h->src_chip), dst,
                                "no route");
@@ -378,7 +382,10 @@ void lumen_route_rx(LumenState *s, LumenPkt *p)
 
 /*
  * A packet of a port that left UP, looked up again (13.3). Management
- * packets follow their directed path, which is gone: dropped.
+ * packets follow their directed path, which is gone: dropped. So is one
+ * that holds no receive buffer when its new port already has
+ * LUMEN_LINK_OWN_MAX such packets waiting: port flaps must not pile up
+ * packets that nothing upstream bounds.
  */
 void lumen_route_reroute(LumenState *s, LumenPkt *p)
 {
@@ -429,6 +436,11 @@ uint32_t lumen_route_send(LumenState *s, struct lumen_pkt_hdr *hdr,
     v = lumen_route_forward(s, p);
     if (v == ROUTE_QUEUED) {
         return LUMEN_STATUS_OK;
+    }
+    if (v == ROUTE_FULL) {
+        /* Not sent, not lost: the caller sends it again later. */
+        lumen_route_drop(s, p);
+        return LUMEN_STATUS_BUSY;
     }
     if (v == ROUTE_LANE_ERROR) {
         s->route.lane_errors++;

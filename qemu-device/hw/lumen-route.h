@@ -127,7 +127,10 @@ void lumen_route_bad_pkt(LumenState *s, LumenPkt *p, const char *why);
  * class follows hdr->op. Returns LUMEN_STATUS_OK when the packet is on its
  * way (queued; credits and links may still delay it), or
  * LUMEN_STATUS_UNREACHABLE when this chip has no route to hdr->dst_chip
- * (nothing queued). A packet for this chip's own id is delivered to
+ * (nothing queued), or LUMEN_STATUS_BUSY when it holds no receive buffer
+ * and its port already has LUMEN_LINK_OWN_MAX such packets waiting on its
+ * VC (nothing queued; lumen_engine_kick() follows when one of them
+ * leaves). A packet for this chip's own id is delivered to
  * lumen_remote_rx() from a bottom half, never from inside this call. An
  * answer sent while a request from a link is consumed takes over that
  * request's receive buffer (LumenRoute.lend).

@@ -68,6 +68,9 @@ INJECT_COUNT = C.LUMEN_INJECT_WEDGE_QUEUE + 1
 QUEUE_KINDS = (C.LUMEN_INJECT_NONE, C.LUMEN_INJECT_HANG_QUEUE,
                C.LUMEN_INJECT_DMA_FAIL, C.LUMEN_INJECT_CORRUPT_DESC,
                C.LUMEN_INJECT_WEDGE_QUEUE)
+# hw-spec 13.3 (emulation): packets a port holds per VC waiting for credit
+# without a receive buffer of the chip (created there, or rerouted).
+OWN_MAX = 128
 CAPS_ALL = (C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY |
             C.LUMEN_CAP_DMA_QUEUES | C.LUMEN_CAP_MMU |
             C.LUMEN_CAP_FAULT_INJECT | C.LUMEN_CAP_LINK_PORTS |
@@ -4049,6 +4052,79 @@ def link_credit_past_acknowledged(env):
     expect_packets(b, 2 * base, 'all of them')
     assert [x['msg'] for x in b.data] == list(range(2 * base))
     assert card.reg(C.LUMEN_REG_REROUTE_DROPS) == 0
+
+
+@test
+def link_reroutes_bounded(env):
+    """What a port held in its replay buffer when it left UP holds no
+    receive buffer any more: rerouted onto a port without credit it waits
+    there, OWN_MAX per VC at most, and the rest is dropped
+    (REROUTE_DROPS), so a flapping link cannot pile packets up."""
+    card, peers = fake_card(env)
+    a, b, d = peers[0], peers[1], peers[3]
+    base = C.LUMEN_LINK_VC_CREDITS
+    d.frozen[0] = base
+    b.auto_ack = False
+    light = (struct.pack('<BBHI', 0, 1, 0, 1), struct.pack('<BBHI', 1, 2, 0, 1))
+    n = 0
+    # Each round B takes 16 frames without acknowledging them, then its
+    # fiber goes dark: the 16 leave by port 3 (alt_port), the first 16 on
+    # D's credit, the next 128 wait there, the last 16 are dropped.
+    for _ in range(OWN_MAX // base + 2):
+        wait_state(card, 1, C.LUMEN_LINK_UP)
+        seen = len(b.seen)
+        for _ in range(base):
+            a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'%d' % n, msg=n))
+            n += 1
+        b.wait(lambda: len(b.seen) >= seen + base, '16 frames')
+        b.w.send(fiber_rec(C.LUMEN_FIBER_LIGHT, light[0]))
+        wait_state(card, 1, C.LUMEN_LINK_DOWN)
+        b.w.send(fiber_rec(C.LUMEN_FIBER_LIGHT, light[1]))
+    assert card.reg(C.LUMEN_REG_REROUTE_DROPS) == base
+    assert card.reg(lreg(3, C.LUMEN_LREG_CREDIT_STALLS)) == OWN_MAX
+    del d.frozen[0]
+    d.ack()
+    expect_packets(d, base + OWN_MAX, 'every packet rerouted and kept')
+    assert [x['msg'] for x in d.data] == list(range(base + OWN_MAX))
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def mgmt_host_sends_bounded(env):
+    """Management packets the host sends towards a neighbour that grants
+    no credit on VC 4: 16 leave, LUMEN_LINK_OWN_MAX wait, then
+    MGMT_TX_STATUS is BUSY and nothing is queued; all that was accepted
+    leaves once credit comes."""
+    card, peers = fake_card(env)
+    a = peers[0]
+    base = C.LUMEN_LINK_VC_CREDITS
+    a.frozen[C.LUMEN_VC_MGMT] = base
+    raw = mgmt_raw(C.LUMEN_MGMT_GET, C.LUMEN_MGMT_ATTR_INFO, (0, 1), tid=5)
+    drops = card.reg(C.LUMEN_REG_NO_ROUTE_DROPS)
+    statuses = [mgmt_send(card, raw)]
+    for _ in range(base + OWN_MAX + 20):
+        card.wreg(C.LUMEN_REG_MGMT_TX_LEN, len(raw))
+        statuses.append(card.reg(C.LUMEN_REG_MGMT_TX_STATUS))
+    ok = statuses.count(C.LUMEN_STATUS_OK)
+    assert ok == base + OWN_MAX, ok
+    assert set(statuses[ok:]) == {C.LUMEN_STATUS_BUSY}, statuses[ok:]
+    assert card.reg(lreg(0, C.LUMEN_LREG_CREDIT_STALLS)) == \
+        OWN_MAX
+    assert card.reg(C.LUMEN_REG_NO_ROUTE_DROPS) == drops
+    # A trap along that port finds no room either: dropped and counted
+    # (its sequence number tells the manager).
+    mgmt_set(card, C.LUMEN_MGMT_ATTR_TRAP_PATH, (),
+             struct.pack('<B7x16s', 1, bytes([0])))
+    enable(card, 3, False)
+    wait_reg(card, C.LUMEN_REG_NO_ROUTE_DROPS, lambda v: v == drops + 1,
+             'trap dropped')
+    del a.frozen[C.LUMEN_VC_MGMT]
+    a.ack()
+    expect_packets(a, ok, 'every packet accepted')
+    assert all(x['hop']['vc'] == C.LUMEN_VC_MGMT and x['crc_ok'] and
+               mgmt_parse(x['payload'])['tid'] == 5 for x in a.data)
+    assert mgmt_send(card, raw) == C.LUMEN_STATUS_OK
+    expect_packets(a, ok + 1, 'room again')
 
 
 @test

@@ -1170,6 +1170,48 @@ def answers_hold_request_credit(env):
     assert card.reg(C.LUMEN_REG_BAD_PKTS) == 0
 
 
+@test
+def resends_do_not_pile_up(env):
+    """An RWRITE towards a peer that grants no credit: the packets that
+    cannot leave wait at the card, and resends every 100 ms add copies
+    only up to LUMEN_LINK_OWN_MAX per port and VC. Once credit comes the
+    message completes, each packet acknowledged once."""
+    card, peer = peer_card(env)
+    src, dst = spaces(card)
+    base = C.LUMEN_LINK_VC_CREDITS
+    qu = Queue(card, 2, ctx=SRC_CTX)
+    card.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 10000)
+    payload = data(64 * PKT, 31)
+    src.vwrite(L_HOST, payload)
+    peer.frozen[REQ_VC] = base
+    qu.submit([rwrite(L_HOST, 0, len(payload), W_DEV, KEY, dst=PEER)])
+    N.expect_packets(peer, base, '16 WRITE packets')
+    time.sleep(1.2)
+    stalls = card.reg(N.lreg(0, C.LUMEN_LREG_CREDIT_STALLS))
+    assert 64 - base <= stalls <= N.OWN_MAX, stalls
+    assert card.reg(C.LUMEN_REG_E2E_RETRANSMITS) <= \
+        N.OWN_MAX - (64 - base)
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    # Credit: what waited leaves; one ACK per packet completes it.
+    del peer.frozen[REQ_VC]
+    peer.ack()
+    peer.wait(lambda: len({x['pkt'] for x in peer.data}) == 64,
+              'every packet')
+    acked = set()
+    for x in list(peer.data):
+        if x['pkt'] not in acked:
+            acked.add(x['pkt'])
+            peer.send(pkt(PEER, CHIP, C.LUMEN_PKT_ACK, stream=x['stream'],
+                          epoch=x['epoch'], msg=x['msg'], p=x['pkt'],
+                          window=x['window'], offset=x['offset'],
+                          size=x['size']), vc=ANS_VC)
+    assert settle(qu) == C.LUMEN_QSTS_IDLE, qu.reg(C.LUMEN_QREG_ERROR)
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == len(payload)
+    got = {x['pkt']: x['payload'] for x in peer.data}
+    assert b''.join(got[i] for i in range(64)) == payload
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == 0
+
+
 # ---- Two cards on lumen-fabric ----------------------------------------------
 
 def ring2_remote(env, args=()):
