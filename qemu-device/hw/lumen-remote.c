@@ -528,10 +528,14 @@ static void lumen_remote_answer_rx(LumenState *s,
         lumen_remote_bad(s, h, "answer for a packet not sent");
         return;
     }
-    /* A chip on the way may answer UNREACHABLE; all else is the target's. */
-    if (h->status != LUMEN_STATUS_UNREACHABLE &&
-        (h->src_chip != tx->req.dst_chip || h->window != tx->req.window ||
-         h->offset != tx->req.offset || h->size != tx->req.size)) {
+    /*
+     * A chip on the way may answer UNREACHABLE; all else is the target's.
+     * Every answer echoes the request's aop (13.4).
+     */
+    if (h->aop != tx->req.aop ||
+        (h->status != LUMEN_STATUS_UNREACHABLE &&
+         (h->src_chip != tx->req.dst_chip || h->window != tx->req.window ||
+          h->offset != tx->req.offset || h->size != tx->req.size))) {
         lumen_remote_bad(s, h, "answer does not match its request");
         return;
     }

@@ -1050,6 +1050,11 @@ def forged_answers(env):
     a = peer.data[k]
     assert a['op'] == C.LUMEN_PKT_ATOMIC and a['arg'] == 9 and \
         a['size'] == 8 and a['offset'] == 0x18
+    # The result of another atomic op is not this one's.
+    reply(a, C.LUMEN_PKT_ATOMIC_RESP, arg=1, aop=C.LUMEN_RATOMIC_SIGNAL)
+    N.wait_reg(card, C.LUMEN_REG_BAD_PKTS, lambda v: v == bad + 6,
+               'answer of another atomic op')
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
     reply(a, C.LUMEN_PKT_ATOMIC_RESP, arg=0x1122334455667788)
     assert settle(qu) == C.LUMEN_QSTS_IDLE
     assert src.vread(L_HOST + 0x800, 8) == struct.pack('<Q',
