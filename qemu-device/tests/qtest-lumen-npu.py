@@ -3581,8 +3581,12 @@ class LinkPeer:
             if rtype != C.LUMEN_FIBER_DATA:
                 continue
             with self.cv:
-                self._frame(f)
-                self.cv.notify_all()
+                try:
+                    self._frame(f)
+                except OSError:
+                    return          # the card closed the socket (teardown)
+                finally:
+                    self.cv.notify_all()
 
     def _frame(self, f):
         crc_ok = len(f) >= 32 and struct.unpack_from('<I', f, 24)[0] == \
