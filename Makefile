@@ -61,7 +61,7 @@ test-examples: examples guest-deps
 	  env LD_LIBRARY_PATH=/add/lib sh -c '/add/bin/vector_copy && /add/bin/two_streams && /add/bin/vector_copy_cpp'
 
 # The link engine on cards cabled by lumen-fabric; the three parts below
-# (about 1.5 minutes on 2 idle cores).
+# (about 2 minutes on 2 busy cores: 70 + 40 + 25 s).
 test-link: test-link-ring test-link-guests test-link-stop
 
 # 4 cards in a ring: training, cuts and retraining (link), peer memory between
