@@ -55,7 +55,6 @@
 #include "lumen_reset.h"
 #include "lumen_route.h"
 #include "lumen_trace.h"
-#include "lumen_window.h"
 
 static const char * const lumen_reset_names[LUMEN_RESET_NUM_REASONS] = {
 	"halted", "fw_crash", "mbox_timeout", "queue_hang", "flr", "pci_error",
@@ -195,11 +194,11 @@ static int lumen_reset_restart(struct lumen_device *ldev)
 	lumen_queue_restart(ldev);
 	/*
 	 * The link engine forgot everything (hw-spec 13.8): the driver's
-	 * routes and open windows go back in, and the ports get their CTRL
-	 * (enable, dateline) again and retrain.
+	 * routes go back in, and the ports get their CTRL (enable, dateline)
+	 * again and retrain. Open windows do not: they all belong to files of
+	 * the old generation, whose contexts are gone (lumen_window.c).
 	 */
 	lumen_route_restore(ldev);
-	lumen_window_restore(ldev);
 	lumen_link_restart(ldev);
 	return 0;
 }

@@ -16,8 +16,11 @@
  * VM_BIND UNMAP refuses (-EBUSY) to take memory out from under a window
  * under the same lock, so a window never reaches a page its context no
  * longer maps. Windows close on WINDOW_CLOSE and when the file closes,
- * before its context goes away. A device reset clears the card's slots;
- * lumen_window_restore() programs every open window again.
+ * before its context goes away. A device reset clears the card's slots and
+ * is not undone: every window open then belongs to a file of the old reset
+ * generation, whose context the card no longer has and which can only be
+ * closed. Its slot stays taken (remote commands to it are refused) until
+ * the file closes.
  *
  * Locking, outermost first: the reset lock (read, ioctls), &lumen_vm.lock,
  * &lumen_win_table.lock (the slots and the device's staged WIN_* registers).
@@ -158,27 +161,6 @@ int lumen_window_init(struct lumen_device *ldev)
 u32 lumen_window_slots(struct lumen_device *ldev)
 {
 	return ldev->wins ? ldev->wins->num : 0;
-}
-
-/**
- * lumen_window_restore() - program every open window again after a reset
- * @ldev: device; called by the device reset with the firmware running
- *
- * The soft reset closed the card's slots; the windows stay open in the
- * driver (the uAPI keeps them across resets) until their files close them.
- */
-void lumen_window_restore(struct lumen_device *ldev)
-{
-	struct lumen_win_table *tab = ldev->wins;
-	u32 s;
-
-	if (!tab)
-		return;
-	mutex_lock(&tab->lock);
-	for (s = 0; s < tab->num; s++)
-		if (tab->slot[s])
-			lumen_window_hw_open(ldev, tab->slot[s]);
-	mutex_unlock(&tab->lock);
 }
 
 /* Close @w: slot, registers and the context's list; @w is freed. */

@@ -20,7 +20,6 @@ extern unsigned int lumen_max_file_windows;
 
 int lumen_window_init(struct lumen_device *ldev);
 u32 lumen_window_slots(struct lumen_device *ldev);
-void lumen_window_restore(struct lumen_device *ldev);
 void lumen_window_close_all(struct lumen_file *lfile);
 bool lumen_window_overlaps_locked(struct lumen_vm *vm, u64 va, u64 size);
 

@@ -22,7 +22,8 @@
  *     queue whose job timeout is far shorter than the card's end-to-end
  *     timeout (not a hang);
  *   - malformed remote commands: -EINVAL, nothing runs;
- *   - a device reset: new files' windows work, the old file's refuse;
+ *   - a device reset: new files' windows work, the old file's refuse
+ *     and keep their slots until that file is closed;
  *   - with two cards on a ring fabric (tests/vm/run --cards 2 --fabric
  *     ring): routes both ways, then RWRITE/RREAD/RATOMIC between the cards.
  */
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -942,9 +944,29 @@ static void test_windows_after_reset(void **state)
 		assert_int_equal(win_close(fd, w_new), 0);
 		assert_int_equal(ld_buf_free(&t2), 0);
 	}
-	/* Closing the dead file frees its slot. */
+	/*
+	 * Closing the dead file frees its slot: the card fills up to every
+	 * slot. (Its BO's mmap holds the file open: unmap that first.)
+	 */
+	munmap(tgt.map, tgt.size);
 	close(old);
-	free(tgt.user);
+	{
+		uint32_t *wins = calloc(LUMEN_NUM_WINDOWS + 1, sizeof(*wins)), n = 0;
+		char lim[32];
+		int ret;
+
+		assert_non_null(wins);
+		assert_int_equal(read_param(PARAM_MAX_WINDOWS, lim, sizeof(lim)), 0);
+		assert_int_equal(gu_write_sysfs(PARAM_MAX_WINDOWS, "100000"), 0);
+		while (!(ret = win_open(fd, src.va, PAGE, DRM_LUMEN_WINDOW_READ, &wins[n], NULL)))
+			assert_true(++n <= LUMEN_NUM_WINDOWS);
+		assert_int_equal(gu_write_sysfs(PARAM_MAX_WINDOWS, lim), 0);
+		assert_int_equal(ret, -ENOSPC);
+		assert_int_equal(n, c->li.num_windows);
+		for (uint32_t i = 0; i < n; i++)
+			assert_int_equal(win_close(fd, wins[i]), 0);
+		free(wins);
+	}
 	assert_ctx_clean(fd);
 	assert_int_equal(ld_buf_free(&src), 0);
 }

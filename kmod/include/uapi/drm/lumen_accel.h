@@ -825,10 +825,10 @@ struct drm_lumen_wait {
  * both may then access the range with the given rights, through the
  * caller's device context. The window stays open until
  * DRM_IOCTL_LUMEN_WINDOW_CLOSE or the file is closed; unmapping any part
- * of it meanwhile fails with -EBUSY. A device reset keeps it open (the
- * driver reprograms it), but the file, like every file opened before a
- * reset, then has no device context any more (see "Device resets"):
- * remote commands to its windows fail with -EACCES until it is closed.
+ * of it meanwhile fails with -EBUSY. A device reset ends it on the card:
+ * the file, like every file opened before a reset, can then only be closed
+ * (see "Device resets"), remote commands to its windows fail with -EACCES,
+ * and their ids stay taken until it is closed.
  *
  * Errors: -EOPNOTSUPP without DRM_LUMEN_CAP_LINKS; -EINVAL for bad
  * alignment, size, flags or reserved fields; -EFAULT when the range is not
