@@ -433,7 +433,9 @@ struct drm_lumen_bo_info {
  * handle (MAP) or when no mapping starts at @va (UNMAP); -EINVAL when the
  * mapping at @va has another @size (UNMAP); -EEXIST for an overlap (MAP);
  * -ENOSPC when the file has max_file_mappings mappings (MAP); -EBUSY when
- * the file needs a device context and all are in use (MAP); -ENOMEM when
+ * the file needs a device context and all are in use (MAP), or for a
+ * mapping an open remote window reaches into (UNMAP, see
+ * &drm_lumen_window_open); -ENOMEM when
  * mapping a HOST BO would pin more host memory than all lumen cards
  * together may (module parameter max_pinned_host_mb, default half of RAM).
  */
