@@ -77,6 +77,21 @@ static irqreturn_t lumen_irq_error(int irq, void *arg)
 	if (!err)
 		return IRQ_HANDLED;
 	lumen_wr32(ldev, LUMEN_REG_ERR_STATUS, err);
+	code = lumen_rd32(ldev, LUMEN_REG_ERR_LAST_CODE);
+
+	/*
+	 * A remote command that another chip refused, or that found no route
+	 * or no answer (hw-spec 13.7), is its job's outcome, which the queue
+	 * handler reports (lumen_queue.c) and any user can cause: not a
+	 * device error for the error log, nor for its rate limit, which would
+	 * then hide real ones.
+	 */
+	if (err == LUMEN_ERR_LINK && lumen_queue_remote_errno(code)) {
+		dev_dbg_ratelimited(lumen_dev(ldev), "remote command failed: %s (%u), chip %llu\n",
+				    lumen_status_name(code), code,
+				    lumen_rd64(ldev, LUMEN_REG_ERR_LAST_INFO_LO));
+		return IRQ_HANDLED;
+	}
 	atomic_inc(&ldev->err_count);
 
 	names[0] = '\0';
@@ -86,7 +101,6 @@ static irqreturn_t lumen_irq_error(int irq, void *arg)
 		len += scnprintf(names + len, sizeof(names) - len, "%s%s", len ? "|" : "",
 				 bit < ARRAY_SIZE(lumen_err_names) ? lumen_err_names[bit] : "?");
 	}
-	code = lumen_rd32(ldev, LUMEN_REG_ERR_LAST_CODE);
 	dev_err_ratelimited(lumen_dev(ldev),
 			    "device error 0x%x (%s), %u so far: last %s (%u), info 0x%llx\n",
 			    err, names, lumen_rd32(ldev, LUMEN_REG_ERR_COUNT),
