@@ -372,7 +372,10 @@ static void cut_mid_write(void **state)
 		}
 		usleep(1000);
 	}
-	fabric_ok("{\"cmd\":\"cut\",\"port\":\"0.+x\"}");
+	if (lu_fabric("{\"cmd\":\"cut\",\"port\":\"0.+x\"}", NULL, 0, 10000)) {
+		lu_sampler_stop(&smp);
+		fail_msg("lumen-fabric did not cut fiber 0.+x");
+	}
 	t_cut = ld_now_ns();
 	st = lumen_stream_query(a->s);
 	if (st != LUMEN_ERROR_NOT_READY) {
@@ -501,12 +504,14 @@ static void *copier_run(void *arg)
 
 static void copier_start(struct ticker *k, struct card *c)
 {
+	lumen_device_t dev;
+
 	memset(k, 0, sizeof(*k));
 	k->c = c;
 	k->cap = 1 << 16;
 	k->done = calloc((size_t)k->cap, sizeof(*k->done));
 	assert_non_null(k->done);
-	assert_int_equal(rt_context_open(c->lc->index, &c->dev, &k->ctx, "copier"), 0);
+	assert_int_equal(rt_context_open(c->lc->index, &dev, &k->ctx, "copier"), 0);
 	RT_OK(lumen_stream_create(k->ctx, &k->s));
 	RT_OK(lumen_malloc(k->ctx, MiB, &k->a));
 	RT_OK(lumen_malloc(k->ctx, MiB, &k->b));
@@ -541,6 +546,7 @@ static void fabric_stopped(void **state)
 	uint64_t t0, last_ok, stall = 0, stall_from = 0, stall_to = 0;
 	long ok = 0, ok_after = 0, timeouts = 0, unreachable = 0;
 	uint32_t seed = 0, good_seed = 0;
+	lumen_status_t bad = LUMEN_SUCCESS;
 	const char *want = getenv("LUMEN_LINK_FAULTS_STOP");
 
 	if (!f->ready || !want || strcmp(want, "1")) {
@@ -566,15 +572,18 @@ static void fabric_stopped(void **state)
 	 * after it; a failed one (TIMEOUT, or UNREACHABLE while the ports are
 	 * down) is retried after 50 ms.
 	 */
-	while (ok_after < 20) {
+	while (ok_after < 20 && bad == LUMEN_SUCCESS) {
 		lumen_status_t st;
 
 		if (ld_now_ns() - t0 > 150 * LD_SEC_NS)
 			break;
 		ld_pattern(h, STOP_BYTES, ++seed);
-		rt_h2d(a->ctx, src, h, STOP_BYTES);
-		RT_OK(lumen_remote_write_async(a->s, &t.desc, 0, src, STOP_BYTES));
-		st = stream_wait(a->s, XFER_WAIT_MS);
+		st = lumen_memcpy(a->ctx, (void *)(uintptr_t)src, h, STOP_BYTES,
+				  LUMEN_COPY_HOST_TO_DEVICE);
+		if (st == LUMEN_SUCCESS)
+			st = lumen_remote_write_async(a->s, &t.desc, 0, src, STOP_BYTES);
+		if (st == LUMEN_SUCCESS)
+			st = stream_wait(a->s, XFER_WAIT_MS);
 		if (st == LUMEN_SUCCESS) {
 			uint64_t now = ld_now_ns();
 
@@ -594,14 +603,16 @@ static void fabric_stopped(void **state)
 		else if (st == LUMEN_ERROR_UNREACHABLE)
 			unreachable++;
 		else
-			fail_msg("remote write while the fabric was stopped: %s (\"%s\")",
-				 rt_st(st), lumen_get_last_error());
+			bad = st; /* fails once the threads are stopped */
 		rt_sleep_ms(50);
 	}
 	atomic_store(&hb.stop, 1);
 	pthread_join(hb.th, NULL);
 	ticker_stop(&cp[0]);
 	ticker_stop(&cp[1]);
+	if (bad != LUMEN_SUCCESS)
+		fail_msg("remote write around the fabric's stop: %s (\"%s\")", rt_st(bad),
+			 lumen_get_last_error());
 
 	printf("# remote writes: %ld done, longest stall %.0f ms, %ld TIMEOUT and %ld "
 	       "UNREACHABLE failures retried, %ld done after the stall\n",
