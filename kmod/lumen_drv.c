@@ -18,7 +18,8 @@
  *   lumen_irq_init (vectors, IRQs) free IRQs, free vectors
  *   lumen_quiesce_action           mask, soft reset, fail mailbox waiters
  *   lumen_fw_boot, identify        -
- *   lumen_window/route/mgmt_init   (drm lifetime: freed with the drm_device)
+ *   lumen_window_init              close the slots (table: drm lifetime)
+ *   lumen_route/mgmt_init          (drm lifetime: freed with the drm_device)
  *   lumen_link_init (IRQ, sysfs)   mask, free IRQ, stop management receive
  *   lumen_hwmon_init               unregister hwmon
  *   drm_dev_register               (drm_dev_unplug in remove)

@@ -16,7 +16,9 @@
  * VM_BIND UNMAP refuses (-EBUSY) to take memory out from under a window
  * under the same lock, so a window never reaches a page its context no
  * longer maps. Windows close on WINDOW_CLOSE and when the file closes,
- * before its context goes away. A device reset clears the card's slots and
+ * before its context goes away, in the card too while BAR0 is mapped (an
+ * unplugged card still runs until the unbind soft-resets it, and other
+ * chips may still write). A device reset clears the card's slots and
  * is not undone: every window open then belongs to a file of the old reset
  * generation, whose context the card no longer has and which can only be
  * closed. Its slot stays taken (remote commands to it are refused) until
@@ -86,48 +88,71 @@ struct lumen_window {
 
 /**
  * struct lumen_win_table - the card's window slots
- * @lock: protects @slot and the device's WIN_INDEX and staged WIN_KEY,
- *	WIN_VA and WIN_SIZE registers, which all slots share
+ * @lock: protects @slot, @unbound and the device's WIN_INDEX and staged
+ *	WIN_KEY, WIN_VA and WIN_SIZE registers, which all slots share
  * @num: slots of the card (NUM_WINDOWS, at most LUMEN_NUM_WINDOWS)
+ * @unbound: the driver is unbinding: BAR0 is unmapped, or about to be
  * @slot: the window in each slot, NULL if free
  */
 struct lumen_win_table {
 	struct mutex lock;	/* slots and WIN_* registers */
 	u32 num;
+	bool unbound;
 	struct lumen_window *slot[LUMEN_NUM_WINDOWS];
 };
 
-/* Stage and open @w in its slot; the caller holds the table lock. */
+/*
+ * Stage and open @w in its slot; the caller holds the table lock and is
+ * in drm_dev_enter() (WINDOW_OPEN).
+ */
 static void lumen_window_hw_open(struct lumen_device *ldev, const struct lumen_window *w)
 {
-	int idx;
-
-	if (!drm_dev_enter(&ldev->drm, &idx))
-		return;
 	lumen_wr32(ldev, LUMEN_REG_WIN_INDEX, w->slot);
 	lumen_wr64(ldev, LUMEN_REG_WIN_KEY_LO, w->key);
 	lumen_wr64(ldev, LUMEN_REG_WIN_VA_LO, w->va);
 	lumen_wr64(ldev, LUMEN_REG_WIN_SIZE_LO, w->size);
 	lumen_wr32(ldev, LUMEN_REG_WIN_CTRL, w->ctrl);
-	drm_dev_exit(idx);
 }
 
-/* Close @slot; no packet uses it once this returns (the read flushes). */
+/*
+ * Close @slot; no packet uses it once this returns (the read flushes). The
+ * caller holds the table lock. Not under drm_dev_enter(): a file may close
+ * between drm_dev_unplug() and the soft reset of the unbind, and its pages
+ * are freed right after this, while other chips could still write them
+ * through the window. BAR0 is there until lumen_window_unbind() has run.
+ */
 static void lumen_window_hw_close(struct lumen_device *ldev, u32 slot)
 {
-	int idx;
+	lockdep_assert_held(&ldev->wins->lock);
 
-	if (!drm_dev_enter(&ldev->drm, &idx))
+	if (ldev->wins->unbound)
 		return;
 	lumen_wr32(ldev, LUMEN_REG_WIN_INDEX, slot);
 	lumen_wr32(ldev, LUMEN_REG_WIN_CTRL, 0);
 	lumen_rd32(ldev, LUMEN_REG_WIN_CTRL);
-	drm_dev_exit(idx);
+}
+
+/*
+ * Unbind, before the soft reset and the unmapping of BAR0 (devm order):
+ * close every slot, and no window register is touched from here on.
+ */
+static void lumen_window_unbind(void *arg)
+{
+	struct lumen_device *ldev = arg;
+	struct lumen_win_table *tab = ldev->wins;
+	u32 s;
+
+	mutex_lock(&tab->lock);
+	for (s = 0; s < tab->num; s++)
+		if (tab->slot[s])
+			lumen_window_hw_close(ldev, s);
+	tab->unbound = true;
+	mutex_unlock(&tab->lock);
 }
 
 /**
  * lumen_window_init() - the window slots of a card with the link engine
- * @ldev: device, firmware running
+ * @ldev: device, firmware running, BAR0 mapped (devm)
  *
  * Return: 0 (nothing to do without CAPS.LINKS) or -ENOMEM.
  */
@@ -149,7 +174,7 @@ int lumen_window_init(struct lumen_device *ldev)
 		dev_warn(lumen_dev(ldev), "NUM_WINDOWS is %u, the contract says %u\n", tab->num,
 			 LUMEN_NUM_WINDOWS);
 	ldev->wins = tab;
-	return 0;
+	return devm_add_action_or_reset(lumen_dev(ldev), lumen_window_unbind, ldev);
 }
 
 /**
