@@ -51,7 +51,8 @@
  *   bad_pkts        packets dropped: end-to-end CRC or fields
  *   mgmt_rx_drops   management packets the card dropped (its queue full)
  *   mgmt_fifo_drops management packets the driver dropped (its 256-packet
- *                   queue full; the oldest goes)
+ *                   queue full; the oldest goes); since the driver bound,
+ *                   a device reset does not clear it
  *
  * Copyright (C) 2025 The Lumen Authors
  */

@@ -370,8 +370,9 @@ static bool lumen_mgmt_recv_ready(struct lumen_mgmt_dev *m, struct lumen_file *l
  * Return: 0 with the oldest packet at &drm_lumen_mgmt.data and its length
  * in .size; -EPERM without CAP_SYS_ADMIN; -EINVAL for bad fields or a
  * buffer smaller than DRM_LUMEN_MGMT_MAX; -ETIME once the deadline passed;
- * -EFAULT (the packet stays queued); -ERESTARTSYS on a signal (restart-safe:
- * the deadline is absolute); -ENODEV once the card was reset or is gone.
+ * -EFAULT (the packet stays queued, unless a reset emptied the queue
+ * meanwhile); -ERESTARTSYS on a signal (restart-safe: the deadline is
+ * absolute); -ENODEV once the card was reset or is gone.
  */
 int lumen_mgmt_recv_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 {
