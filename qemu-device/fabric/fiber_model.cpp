@@ -34,19 +34,29 @@ void TokenBucket::configure(double bytes_per_second, Nanos now)
 	last_ = now;
 }
 
-void TokenBucket::refill(Nanos now)
+void TokenBucket::refill(Nanos now, bool backlogged)
 {
 	if (now > last_) {
-		tokens_ = std::min(burst_, tokens_ + double(now - last_) * rate_ / 1e9);
+		// An idle line keeps at most a burst; a backlogged one earns the time
+		// this process was not running too (up to a second), so the long-run
+		// rate holds on a busy host instead of losing every late wake-up.
+		const double cap = backlogged ? std::max(burst_, rate_) : burst_;
+		tokens_ = std::min(cap, tokens_ + double(now - last_) * rate_ / 1e9);
 		last_ = now;
 	}
+}
+
+void TokenBucket::idle_until(Nanos now)
+{
+	if (!unlimited())
+		refill(now, false);
 }
 
 Nanos TokenBucket::ready_at(Nanos now)
 {
 	if (unlimited())
 		return now;
-	refill(now);
+	refill(now, true);
 	if (tokens_ >= 0)
 		return now;
 	return now + static_cast<Nanos>(std::ceil(-tokens_ * 1e9 / rate_));
@@ -56,7 +66,7 @@ void TokenBucket::consume(size_t bytes, Nanos now)
 {
 	if (unlimited())
 		return;
-	refill(now);
+	refill(now, true);
 	tokens_ -= double(bytes);
 }
 
@@ -134,7 +144,9 @@ void Lane::configure(const FiberParams &params, Nanos now)
 
 void Lane::push(std::vector<uint8_t> payload, Nanos now)
 {
-	(void)now;
+	// The line was idle until this frame: it earned no more than a burst.
+	if (pacing_.empty())
+		bucket_.idle_until(now);
 	counters.frames_in++;
 	counters.bytes_in += payload.size();
 	queued_bytes_ += payload.size();

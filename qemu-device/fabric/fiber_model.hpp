@@ -27,7 +27,8 @@ struct FiberParams {
 };
 
 // Rate limiter over payload bytes. The bucket may go into deficit by one frame so
-// frames larger than the burst still pass; the long-run rate is exact.
+// frames larger than the burst still pass; the long-run rate is exact, also
+// when this process runs late: while frames wait, the time they waited counts.
 class TokenBucket {
       public:
 	void configure(double bytes_per_second, Nanos now);
@@ -35,9 +36,11 @@ class TokenBucket {
 	// Earliest time the next frame may leave (now if it may leave now).
 	Nanos ready_at(Nanos now);
 	void consume(size_t bytes, Nanos now);
+	// The line carried nothing until now (call before queueing onto an empty line).
+	void idle_until(Nanos now);
 
       private:
-	void refill(Nanos now);
+	void refill(Nanos now, bool backlogged);
 
 	double rate_ = 0;
 	double burst_ = 0;
