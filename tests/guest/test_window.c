@@ -6,9 +6,10 @@
  * Without CAPS.LINKS (a device model without the link engine) only the
  * -EOPNOTSUPP paths run and every other test skips, saying so. With it:
  *   - QUERY_LINK against the card's other sources of the same facts;
- *   - WINDOW_OPEN / _CLOSE and each documented error: -EINVAL (flags,
- *     alignment, sizes, ranges, reserved), -EFAULT (unmapped, partly
- *     mapped, a gap, read-only for WRITE/ATOMIC, no context), -ENOSPC (the
+ *   - WINDOW_OPEN / _CLOSE, a new key each time a slot is opened again,
+ *     and each documented error: -EINVAL (flags, alignment, sizes, ranges,
+ *     reserved), -EFAULT (unmapped, partly mapped, a gap, read-only for
+ *     WRITE/ATOMIC, no context), -ENOSPC (the
  *     file's max_file_windows, the card's 256 slots), -ENOENT (closed
  *     twice, another file's window), -EBUSY (VM_BIND UNMAP under a window);
  *   - remote commands to this card's own chip id through its own windows
@@ -319,6 +320,27 @@ static void test_window_open_close(void **state)
 
 		assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_WINDOW_OPEN, &a), 0);
 		assert_int_equal(win_close(c->fd, a.window), 0);
+	}
+	/*
+	 * The key is what guards the window: a slot opened again gets a new,
+	 * unpredictable one (the slot is the lowest free, so the same each time).
+	 */
+	{
+		uint64_t keys[8], high = 0;
+		uint32_t first = 0, again = 0;
+
+		for (int i = 0; i < 8; i++) {
+			assert_int_equal(win_open(c->fd, b.va, PAGE, DRM_LUMEN_WINDOW_READ, &again,
+						  &keys[i]), 0);
+			if (!i)
+				first = again;
+			assert_int_equal(again, first);
+			for (int j = 0; j < i; j++)
+				assert_true(keys[j] != keys[i]);
+			high |= keys[i] >> 32;
+			assert_int_equal(win_close(c->fd, again), 0);
+		}
+		assert_true(high != 0);
 	}
 	/* Unreadable argument. */
 	assert_int_equal(ld_ioctl(c->fd, DRM_IOCTL_LUMEN_WINDOW_OPEN, (void *)BAD_PTR), -EFAULT);
