@@ -425,6 +425,8 @@ static pci_ers_result_t lumen_pci_error_detected(struct pci_dev *pdev,
 	if (state == pci_channel_io_perm_failure) {
 		WRITE_ONCE(ldev->lost, true);
 		lumen_queue_lose_all(ldev);
+		/* MGMT_RECV sleepers see the card lost (-ENODEV). */
+		lumen_mgmt_reset(ldev);
 		return PCI_ERS_RESULT_DISCONNECT;
 	}
 	return PCI_ERS_RESULT_NEED_RESET;

@@ -184,10 +184,12 @@ void lumen_mgmt_rx_kick(struct lumen_device *ldev)
 /**
  * lumen_mgmt_reset() - forget the packets of before a device reset
  * @ldev: device; called by lumen_reset_prepare() once the new reset
- *	generation has begun and the card is stopped (its queue emptied)
+ *	generation has begun and the card is stopped (its queue emptied), and
+ *	when the card is lost for good (a permanent PCI error)
  *
- * Wakes the receivers, whose files are of the old reset generation now,
- * before the card is brought back, so that they return even if it is not.
+ * Wakes the receivers, whose files are of the old reset generation now (or
+ * whose card is lost), before the card is brought back, so that they
+ * return even if it is not.
  */
 void lumen_mgmt_reset(struct lumen_device *ldev)
 {
