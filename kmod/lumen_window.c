@@ -24,7 +24,8 @@
  * closed. Its slot stays taken (remote commands to it are refused) until
  * the file closes.
  *
- * Locking, outermost first: the reset lock (read, ioctls), &lumen_vm.lock,
+ * Locking, outermost first: the reset lock (read: the ioctls and the
+ * file's close, so no register is written during a reset), &lumen_vm.lock,
  * &lumen_win_table.lock (the slots and the device's staged WIN_* registers).
  *
  * Copyright (C) 2025 The Lumen Authors
@@ -216,10 +217,13 @@ void lumen_window_close_all(struct lumen_file *lfile)
 	/* Pairs with lumen_file_get_ctx(): no context, no window. */
 	if (!smp_load_acquire(&lfile->has_ctx))
 		return;
+	/* No register access while a reset (an FLR) has the card. */
+	down_read(&lfile->ldev->reset_lock);
 	mutex_lock(&vm->lock);
 	list_for_each_entry_safe(w, tmp, &vm->windows, link)
 		lumen_window_close_locked(lfile->ldev, w);
 	mutex_unlock(&vm->lock);
+	up_read(&lfile->ldev->reset_lock);
 }
 
 /**
@@ -364,7 +368,8 @@ out_exit:
  * @file: caller
  *
  * Return: 0 once no remote command can reach the window; -EINVAL for
- * non-zero reserved; -ENOENT for a window the file does not own.
+ * non-zero reserved; -ENOENT for a window the file does not own; -ENODEV
+ * once the card was reset.
  */
 int lumen_window_close_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 {
@@ -373,14 +378,19 @@ int lumen_window_close_ioctl(struct drm_device *drm, void *data, struct drm_file
 	struct lumen_file *lfile = file->driver_priv;
 	struct lumen_vm *vm = &lfile->vm;
 	struct lumen_window *w;
-	int ret = -ENOENT;
+	int ret;
 
 	if (args->reserved)
 		return -EINVAL;
 	/* Pairs with lumen_file_get_ctx(): no context, no window. */
 	if (!smp_load_acquire(&lfile->has_ctx))
 		return -ENOENT;
+	/* WIN_* registers: not while a reset (an FLR) has the card. */
+	ret = lumen_reset_read_lock(lfile);
+	if (ret)
+		return ret;
 
+	ret = -ENOENT;
 	mutex_lock(&vm->lock);
 	list_for_each_entry(w, &vm->windows, link) {
 		if (w->slot == args->window) {
@@ -390,5 +400,6 @@ int lumen_window_close_ioctl(struct drm_device *drm, void *data, struct drm_file
 		}
 	}
 	mutex_unlock(&vm->lock);
+	lumen_reset_read_unlock(ldev);
 	return ret;
 }
