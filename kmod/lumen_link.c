@@ -228,13 +228,18 @@ static ssize_t enabled_store(struct lumen_link_port *p, const char *buf, size_t 
 
 	if (ret)
 		return ret;
-	/* DATELINE (PORT_CTRL) stays as it is. */
+	/*
+	 * DATELINE (PORT_CTRL) stays as it is. Under the reset lock like
+	 * PORT_CTRL: no register write while a reset (an FLR) has the card.
+	 */
+	down_read(&p->ldev->reset_lock);
 	mutex_lock(&links->ctrl_lock);
 	links->ctrl[p->index] &= ~LUMEN_LCTRL_ENABLE;
 	if (on)
 		links->ctrl[p->index] |= LUMEN_LCTRL_ENABLE;
 	lumen_wr32(p->ldev, LUMEN_REG_LINK(p->index, LUMEN_LREG_CTRL), links->ctrl[p->index]);
 	mutex_unlock(&links->ctrl_lock);
+	up_read(&p->ldev->reset_lock);
 	return len;
 }
 
