@@ -10,7 +10,10 @@
  * oldest unanswered one, and parks the queue. lumen_remote_rx() takes the
  * answers (ACKs; read data and atomic results, written to the queue's
  * context at once) and kicks the engine, which sends more, resends what
- * has waited LUMEN_E2E_RETRANSMIT_MS, completes the descriptor, or fails
+ * has waited its retransmission time (LUMEN_E2E_RETRANSMIT_MS, doubled
+ * after every round that had to resend, up to LUMEN_E2E_RTO_MAX_MS: a
+ * slow path is not flooded with copies of what it still carries),
+ * completes the descriptor, or fails
  * it: ACCESS or UNREACHABLE from an answer, UNREACHABLE when a new message
  * finds no route, TIMEOUT after E2E_TIMEOUT_MS without a new answer (or
  * UNREACHABLE if by then the route is gone). A per-queue
@@ -107,6 +110,7 @@ typedef struct LumenRemoteTx {
     uint64_t answered;              /* bit i: packet base + i answered */
     int64_t sent_ms[LUMEN_E2E_WINDOW];  /* last send of packet p, p % 64 */
     int64_t progress_ms;            /* start, or the last new answer */
+    uint32_t rto_ms;                /* retransmission time, backs off */
     bool unroutable;                /* the last send found no route */
     uint32_t fail;                  /* not OK: stop the queue with this */
     uint32_t fail_err;              /* ERR_STATUS class to report, or 0 */
@@ -256,6 +260,7 @@ static bool lumen_remote_start(LumenState *s, LumenRemoteTx *tx)
     tx->base = tx->next = 0;
     tx->answered = 0;
     tx->progress_ms = lumen_remote_now();
+    tx->rto_ms = LUMEN_E2E_RETRANSMIT_MS;
     tx->fail = LUMEN_STATUS_OK;
     tx->fail_err = 0;
     tx->unroutable = false;
@@ -392,7 +397,7 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
     LumenRemoteTx *tx = &r->tx[q];
     int64_t now = lumen_remote_now();
     int64_t deadline;
-    bool busy = false;
+    bool busy = false, resent = false;
     LumenExec e;
     uint32_t p;
 
@@ -419,8 +424,7 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
      */
     for (p = tx->base; p < tx->next; p++) {
         if (!lumen_remote_answered(tx, p) &&
-            now - tx->sent_ms[p % LUMEN_E2E_WINDOW] >=
-            LUMEN_E2E_RETRANSMIT_MS) {
+            now - tx->sent_ms[p % LUMEN_E2E_WINDOW] >= tx->rto_ms) {
             if (busy) {
                 tx->sent_ms[p % LUMEN_E2E_WINDOW] = now;
                 continue;
@@ -434,7 +438,13 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
                 return e;
             }
             r->retransmits++;
+            resent = true;
         }
+    }
+    if (resent) {
+        tx->rto_ms = MIN(tx->rto_ms * 2,
+                         MIN(LUMEN_E2E_RTO_MAX_MS, MAX(r->timeout_ms / 2,
+                                                       LUMEN_E2E_RETRANSMIT_MS)));
     }
     while (!busy && tx->next < tx->npkts &&
            tx->next - tx->base < LUMEN_E2E_WINDOW) {
@@ -451,7 +461,7 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
     for (p = tx->base; p < tx->next; p++) {
         if (!lumen_remote_answered(tx, p)) {
             deadline = MIN(deadline, tx->sent_ms[p % LUMEN_E2E_WINDOW] +
-                           LUMEN_E2E_RETRANSMIT_MS);
+                           tx->rto_ms);
         }
     }
     timer_mod(tx->timer, deadline);
