@@ -4758,6 +4758,73 @@ def link_engine_migration(env):
     assert card.reg(C.LUMEN_REG_MKEY_VIOLATIONS) == 1
 
 
+@test
+def link_unplug_under_traffic(env):
+    """The card is unplugged (its slot powered off) while its ports are UP,
+    frames wait in its replay buffer and queues, a remote message is in
+    flight and its link, replay, keepalive and end-to-end timers are
+    armed: nothing of it runs afterwards (QEMU lives; an ASAN build finds
+    no use after free) while the neighbours keep sending."""
+    plant = FakePlant(env)
+    args = []
+    for p in (0, 1):
+        args += ['-chardev', 'socket,id=fib%d,path=%s,reconnect-ms=200' %
+                 (p, plant.path)]
+    q = env.start(args + [
+        '-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off',
+        '-device', 'pcie-root-port,id=rp0,chassis=1,slot=1,addr=8.0',
+        '-device', 'lumen-npu,bus=rp0,chip-id=5,port0=fib0,port1=fib1'])
+    port = 0x80000000 | 8 << 11
+
+    def port_read(reg):
+        q.outl(0xcf8, port | reg)
+        return q.inl(0xcfc)
+
+    def port_write(reg, val):
+        q.outl(0xcf8, port | reg)
+        q.outl(0xcfc, val)
+    port_write(0x18, 0x00010100)
+    port_write(0x20, 0xe030e000)
+    port_write(0x24, 0x0ff00000)
+    port_write(0x28, 0x4)
+    port_write(0x2c, 0x4)
+    port_write(0x04, 0x0006)
+    card = Card(q, 0, 0xe0000000, 0x400000000, 0xe0100000, bus=1)
+    wires = plant.attach(2)
+    a = LinkPeer(plant, wires[0], 9, 1, 5, 0)
+    b = LinkPeer(plant, wires[1], 7, 0, 5, 1)
+    for p in (0, 1):
+        enable(card, p)
+    for p, x in ((0, a), (1, b)):
+        x.wait_up()
+        wait_state(card, p, C.LUMEN_LINK_UP)
+    set_routes(card, {7: route_word(1)})
+    # B stops acknowledging: frames pile up in the replay buffer and the
+    # queue of port 1; an RWRITE to chip 7 waits for answers.
+    b.auto_ack = False
+    for i in range(2 * C.LUMEN_LINK_VC_CREDITS):
+        a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'%d' % i, msg=i))
+    src = Space(card, 1, 'host')
+    src.map(R_SRC, HOST_T, 0x2000000, HUGE, huge=True)
+    qu = Queue(card, 3, ctx=1)
+    qu.submit([remote_cmd(C.LUMEN_CMD_RWRITE, R_SRC, 0, 64 * PAGE, 7)])
+    b.wait(lambda: len(b.seen) >= C.LUMEN_LINK_VC_CREDITS, 'frames')
+    # Slot power and its indicator off: the root port unplugs the card.
+    pos = port_read(0x34) & 0xff
+    while port_read(pos) & 0xff != 0x10:
+        pos = (port_read(pos) >> 8) & 0xff
+    q.outl(0xcf8, port | ((pos + 0x18) & 0xfc))
+    q.outw(0xcfc + ((pos + 0x18) & 2), 0x0700)
+    assert card.cfg_read(0) == 0xffffffff, 'the card is still there'
+    for i in range(50):
+        a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'after', msg=100 + i))
+        b.train()
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert q.alive()
+    q.hmp('info pci')
+
+
 # ---- Runner -----------------------------------------------------------------
 
 class Env:
