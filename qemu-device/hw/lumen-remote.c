@@ -10,9 +10,10 @@
  * oldest unanswered one, and parks the queue. lumen_remote_rx() takes the
  * answers (ACKs; read data and atomic results, written to the queue's
  * context at once) and kicks the engine, which sends more, resends what
- * has waited its retransmission time (LUMEN_E2E_RETRANSMIT_MS, doubled
- * after every round that had to resend, up to LUMEN_E2E_RTO_MAX_MS: a
- * slow path is not flooded with copies of what it still carries),
+ * has waited its retransmission time (twice the smoothed round trip of
+ * packets answered without a resend, at least LUMEN_E2E_RETRANSMIT_MS;
+ * doubled after every round that had to resend, up to LUMEN_E2E_RTO_MAX_MS:
+ * a slow path is not flooded with copies of what it still carries),
  * completes the descriptor, or fails
  * it: ACCESS or UNREACHABLE from an answer, UNREACHABLE when a new message
  * finds no route, TIMEOUT after E2E_TIMEOUT_MS without a new answer (or
@@ -110,7 +111,9 @@ typedef struct LumenRemoteTx {
     uint64_t answered;              /* bit i: packet base + i answered */
     int64_t sent_ms[LUMEN_E2E_WINDOW];  /* last send of packet p, p % 64 */
     int64_t progress_ms;            /* start, or the last new answer */
+    uint64_t resent;                /* bit i: packet base + i sent again */
     uint32_t rto_ms;                /* retransmission time, backs off */
+    uint32_t srtt_ms;               /* smoothed clean round trip, 0 = none */
     bool unroutable;                /* the last send found no route */
     uint32_t fail;                  /* not OK: stop the queue with this */
     uint32_t fail_err;              /* ERR_STATUS class to report, or 0 */
@@ -203,6 +206,15 @@ static void lumen_remote_timer(void *opaque)
     }
 }
 
+/* A retransmission time within [LUMEN_E2E_RETRANSMIT_MS, the cap]. */
+static uint32_t lumen_remote_rto(LumenRemote *r, uint64_t ms)
+{
+    uint32_t cap = MIN(LUMEN_E2E_RTO_MAX_MS,
+                       MAX(r->timeout_ms / 2, LUMEN_E2E_RETRANSMIT_MS));
+
+    return MAX(LUMEN_E2E_RETRANSMIT_MS, MIN(ms, cap));
+}
+
 /*
  * Start the message of queue @q's remote descriptor. False if there is
  * none to send (RWRITE or RREAD of 0 bytes): the descriptor is complete.
@@ -260,7 +272,8 @@ static bool lumen_remote_start(LumenState *s, LumenRemoteTx *tx)
     tx->base = tx->next = 0;
     tx->answered = 0;
     tx->progress_ms = lumen_remote_now();
-    tx->rto_ms = LUMEN_E2E_RETRANSMIT_MS;
+    tx->resent = 0;
+    tx->rto_ms = lumen_remote_rto(s->remote, tx->srtt_ms * 2);
     tx->fail = LUMEN_STATUS_OK;
     tx->fail_err = 0;
     tx->unroutable = false;
@@ -438,13 +451,12 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
                 return e;
             }
             r->retransmits++;
+            tx->resent |= 1ull << (p - tx->base);
             resent = true;
         }
     }
     if (resent) {
-        tx->rto_ms = MIN(tx->rto_ms * 2,
-                         MIN(LUMEN_E2E_RTO_MAX_MS, MAX(r->timeout_ms / 2,
-                                                       LUMEN_E2E_RETRANSMIT_MS)));
+        tx->rto_ms = lumen_remote_rto(r, (uint64_t)tx->rto_ms * 2);
     }
     while (!busy && tx->next < tx->npkts &&
            tx->next - tx->base < LUMEN_E2E_WINDOW) {
@@ -591,9 +603,18 @@ static void lumen_remote_answer_rx(LumenState *s,
         lumen_remote_local_failed(s, tx, st);
         return;
     }
+    if (!(tx->resent >> (p - tx->base) & 1)) {
+        /* Only packets sent once time the path (Karn's rule). */
+        int64_t rtt = lumen_remote_now() - tx->sent_ms[p % LUMEN_E2E_WINDOW];
+
+        rtt = MAX(rtt, 0);
+        tx->srtt_ms = tx->srtt_ms ? (7 * (int64_t)tx->srtt_ms + rtt) / 8 : rtt;
+        tx->rto_ms = lumen_remote_rto(s->remote, (uint64_t)tx->srtt_ms * 2);
+    }
     tx->answered |= 1ull << (p - tx->base);
     while (tx->answered & 1) {
         tx->answered >>= 1;
+        tx->resent >>= 1;
         tx->base++;
     }
     tx->progress_ms = lumen_remote_now();

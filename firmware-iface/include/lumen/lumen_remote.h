@@ -20,9 +20,10 @@
 /* Packets of one message the source may have unacknowledged at a time. */
 #define LUMEN_E2E_WINDOW		64
 /*
- * End-to-end retransmission time of an unanswered packet: starts at this for
- * every message and doubles after each round that had to resend, up to
- * LUMEN_E2E_RTO_MAX_MS (and half of E2E_TIMEOUT_MS).
+ * End-to-end retransmission time of an unanswered packet: twice the smoothed
+ * round trip of packets answered without a resend, at least this; doubled
+ * after each round that had to resend, up to LUMEN_E2E_RTO_MAX_MS (and half
+ * of E2E_TIMEOUT_MS).
  */
 #define LUMEN_E2E_RETRANSMIT_MS		100
 #define LUMEN_E2E_RTO_MAX_MS		800
