@@ -73,7 +73,7 @@ std::vector<Fiber *> select_fibers(Fabric &fabric, const json &req, bool require
 		throw RequestError{"\"port\" must be a string like \"3.+x\""};
 	Endpoint port;
 	try {
-		port = parse_endpoint(req["port"].get<std::string>());
+		port = parse_port(req["port"].get<std::string>());
 	} catch (const TopologyError &e) {
 		throw RequestError{e.what()};
 	}

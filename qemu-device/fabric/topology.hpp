@@ -1,65 +1,39 @@
 // SPDX-License-Identifier: MIT
 // Topology specs: which port of which chip is cabled to which (FABRIC.md 1-2).
+// The specs are parsed by the routing library (runtime/src/route/topology.hpp),
+// so the plant is cabled exactly as the routes over it are computed; this is
+// the fabric's view of its result: a spec and the cables to patch.
 #pragma once
 
-#include <cstdint>
-#include <stdexcept>
 #include <string>
-#include <string_view>
 #include <vector>
+
+#include "route/topology.hpp"
 
 namespace lumen::fabric {
 
 // Port numbers 0-5 are +x -x +y -y +z -z; a card has up to 8 (LUMEN_LINK_PORTS_MAX).
-constexpr unsigned kMaxPorts = 8;
-// Upper bound on chips a generated topology may have (2x the 8192 to prove).
-constexpr uint64_t kMaxChips = 65536;
+using lumen::route::kMaxPorts;
+// A bad spec, edge list or port; the message names the problem.
+using lumen::route::TopologyError;
+// "+x" for 0 .. "-z" for 5, the number otherwise.
+using lumen::route::port_name;
+// "CHIP.PORT" with PORT a number below kMaxPorts or a name +x..-z.
+using lumen::route::parse_port;
 
-struct Endpoint {
-	uint32_t chip = 0;
-	uint8_t port = 0;
-
-	bool operator==(const Endpoint &o) const { return chip == o.chip && port == o.port; }
-	bool operator!=(const Endpoint &o) const { return !(*this == o); }
-	bool operator<(const Endpoint &o) const
-	{
-		return chip != o.chip ? chip < o.chip : port < o.port;
-	}
-	// "3.+x" for ports 0-5, "3.7" above.
-	std::string str() const;
-};
-
+// A port: chip id and port number; str() is "3.+x".
+using Endpoint = lumen::route::PortRef;
 // One fiber between two ports, stored with a < b so a cable has one spelling.
-struct Cable {
-	Endpoint a;
-	Endpoint b;
+using Cable = lumen::route::Fiber;
 
-	bool operator==(const Cable &o) const { return a == o.a && b == o.b; }
-	bool operator<(const Cable &o) const { return a != o.a ? a < o.a : b < o.b; }
-};
-
+// What the plant patches: the spec it was given and its cables.
 struct Topology {
 	std::string spec;
 	std::vector<Cable> cables;
 };
 
-class TopologyError : public std::runtime_error {
-      public:
-	using std::runtime_error::runtime_error;
-};
-
-// "+x" for 0 .. "-z" for 5, the number otherwise.
-std::string port_name(unsigned port);
-
-// "CHIP.PORT" with PORT a number below kMaxPorts or a name +x..-z.
-// Throws TopologyError naming what is wrong.
-Endpoint parse_endpoint(std::string_view text);
-
-// ring:N, mesh:AxB[xC], torus:AxB[xC], edges:FILE or none. Throws TopologyError.
+// ring:N, mesh:AxB[xC], torus:AxB[xC] or edges:FILE (lumen::route::Topology::parse),
+// or none: no fibers. Throws TopologyError.
 Topology parse_topology(const std::string &spec);
-
-// Cables from an edge list: one "chipA.portP chipB.portQ" per line, '#' comments.
-// origin names the source in messages. Throws TopologyError with the line number.
-std::vector<Cable> parse_edge_list(std::string_view text, const std::string &origin);
 
 } // namespace lumen::fabric

@@ -83,7 +83,7 @@ struct Plant {
 		args.insert(args.begin(), {"--topology", "torus:3x2", "--seed", "1234"});
 		return args;
 	}
-	FiberPort &port(const std::string &name) { return *ports.at(parse_endpoint(name)); }
+	FiberPort &port(const std::string &name) { return *ports.at(parse_port(name)); }
 	json ok(const json &req)
 	{
 		json reply = control.request(req);
@@ -284,7 +284,7 @@ TEST(FabricLive, APortThatStopsReadingBlocksNoOne)
 	EXPECT_GT(sent, 16u);
 	// Everyone else still talks, both ways, promptly.
 	for (const char *name : {"2.+x", "3.+x", "4.+y", "1.+x", "0.-x"}) {
-		Endpoint from = parse_endpoint(name);
+		Endpoint from = parse_port(name);
 		plant.ports.at(from)->send_data(pattern(512, from.chip));
 		auto got = plant.ports.at(torus3x2_peer(from))->read_data(kTimeoutMs);
 		ASSERT_TRUE(got) << "from " << name;

@@ -157,7 +157,7 @@ Topology Topology::grid(std::array<uint32_t, 3> dims, bool wrap)
 	auto id = [&](const std::array<uint32_t, 3> &c) {
 		return c[0] + dims[0] * (c[1] + dims[1] * c[2]);
 	};
-	// The order of lumen-fabric's grid_cables(): z, y, x, then dimension.
+	// Fibers in the order lumen-fabric numbers them: z, y, x, then dimension.
 	std::array<uint32_t, 3> at;
 	for (at[2] = 0; at[2] < dims[2]; at[2]++)
 		for (at[1] = 0; at[1] < dims[1]; at[1]++)

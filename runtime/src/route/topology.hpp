@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The fabric as a graph: chips, their ports (0-5 = +x -x +y -y +z -z) and the
-// fibers between ports. Built from the same spec strings as lumen-fabric
-// (qemu-device/fabric/README.md), with the same chip numbering and port use,
-// so a topology here is the cabling the fabric process patches.
+// fibers between ports, from the spec strings of qemu-device/fabric/README.md.
+// lumen-fabric parses its specs here too, so a topology here is the cabling
+// the fabric process patches.
 #pragma once
 
 #include <array>
@@ -61,9 +61,9 @@ class Topology {
       public:
 	enum class Kind { Ring, Mesh, Torus, Edges };
 
-	// ring:N, mesh:AxB[xC], torus:AxB[xC] or edges:FILE, exactly as
-	// lumen-fabric reads them (no "none": a fabric without fibers has no
-	// routes). Throws TopologyError naming the problem.
+	// ring:N, mesh:AxB[xC], torus:AxB[xC] or edges:FILE (lumen-fabric's
+	// "none" is its own: a fabric without fibers has no routes). Throws
+	// TopologyError naming the problem.
 	static Topology parse(const std::string &spec);
 	// One fiber per line, "chipA.portP chipB.portQ", '#' comments; origin
 	// names the text in messages (FILE:LINE).
