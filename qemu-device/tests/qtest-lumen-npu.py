@@ -4069,7 +4069,8 @@ def link_reroutes_bounded(env):
     base = C.LUMEN_LINK_VC_CREDITS
     d.frozen[0] = base
     b.auto_ack = False
-    light = (struct.pack('<BBHI', 0, 1, 0, 1), struct.pack('<BBHI', 1, 2, 0, 1))
+    light = (struct.pack('<BBHI', 0, 1, 0, 1),
+             struct.pack('<BBHI', 1, 2, 0, 1))
     n = 0
     # Each round B takes 16 frames without acknowledging them, then its
     # fiber goes dark: the 16 leave by port 3 (alt_port), the first 16 on
