@@ -549,9 +549,9 @@ static void lumen_link_set_state(LumenLinkPort *lp, uint32_t state)
 /* (Re)train with a new generation; the caller sends the first frame. */
 static void lumen_link_enter_training(LumenLinkPort *lp)
 {
-    lp->generation++;
+    lp->generation = ++lp->gen_last;
     if (!lp->generation) {
-        lp->generation = 1;     /* 0 means "never trained" */
+        lp->generation = lp->gen_last = 1;  /* 0 means "never trained" */
     }
     lumen_link_set_state(lp, LUMEN_LINK_TRAINING);
     lp->last_rx_ms = lumen_link_now_ms();
@@ -1424,9 +1424,10 @@ void lumen_link_exit(LumenState *s)
 
 /*
  * Registers, training and the link layer to their reset values: every
- * port DOWN and disabled, counters and generations zero, every packet a
+ * port DOWN and disabled, counters and GENERATION zero, every packet a
  * port held dropped. The fiber (socket, light) is physical and stays; a
- * port the driver enables again retrains.
+ * port the driver enables again retrains, with a generation it never
+ * used before (gen_last is not reset).
  */
 void lumen_link_reset(LumenState *s)
 {

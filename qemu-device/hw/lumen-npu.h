@@ -192,6 +192,12 @@ typedef struct LumenLinkPort {
     uint32_t ctrl;
     uint32_t state;                 /* enum lumen_link_state */
     uint32_t generation;
+    /*
+     * The last generation this port used, kept across device resets: a
+     * port never trains twice with one generation while the card exists,
+     * so a neighbour that still holds the old link notices the new one.
+     */
+    uint32_t gen_last;
     bool heard;                     /* peer_* hold the last valid frame */
     uint32_t peer_chip;
     uint32_t peer_port;

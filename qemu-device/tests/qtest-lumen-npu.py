@@ -4760,6 +4760,89 @@ def link_engine_migration(env):
 
 
 @test
+def link_generation_after_reset(env):
+    """A port never trains twice with one generation while the card
+    exists, device resets included: a neighbour that kept the old link
+    (its keepalive still names the generation it knew) cannot bring the
+    reset port UP on its old sequence space. The neighbours see a new
+    generation and start over with it; no replay is needed."""
+    card, peers = fake_card(env)
+    a, b = peers[0], peers[1]
+    for i in range(3):
+        a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'%d' % i, msg=i))
+    expect_packets(b, 3, 'before the reset')
+    old = [card.reg(lreg(p, C.LUMEN_LREG_GENERATION)) for p in (0, 1)]
+    card.soft_reset()
+    for p in FAKE_NEIGHBOURS:
+        enable(card, p)
+    for p in FAKE_NEIGHBOURS:
+        wait_state(card, p, C.LUMEN_LINK_UP)
+    new = [card.reg(lreg(p, C.LUMEN_LREG_GENERATION)) for p in (0, 1)]
+    assert all(n > o for n, o in zip(new, old)), (old, new)
+    set_routes(card, FAKE_ROUTES)
+    a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'after', msg=3))
+    got = expect_packets(b, 4, 'after the reset')
+    assert got['payload'] == b'after' and got['hop']['seq'] == 0
+    for p in (0, 1):
+        for r in (C.LUMEN_LREG_REPLAY_TIMEOUTS, C.LUMEN_LREG_RETRAINS,
+                  C.LUMEN_LREG_SEQ_ERRORS, C.LUMEN_LREG_FRAME_ERRORS):
+            assert card.reg(lreg(p, r)) == 0, (p, hex(r))
+
+
+@test
+def link_resets_under_traffic(env):
+    """A soft reset, then an FLR, while frames wait in the replay buffer
+    and port queues, a remote message is in flight and a trap path is set:
+    every port DOWN with CTRL clear, the link engine at its reset values,
+    nothing sent afterwards; enabled again, the ports retrain and forward
+    (13.8)."""
+    card, peers = fake_card(env)
+    a, b = peers[0], peers[1]
+    base = C.LUMEN_LINK_VC_CREDITS
+    for reset in ('soft', 'flr'):
+        src = Space(card, 1, 'host')
+        src.map(R_SRC, HOST_T, 0x2000000, HUGE, huge=True)
+        mgmt_set(card, C.LUMEN_MGMT_ATTR_TRAP_PATH, (),
+                 struct.pack('<B7x16s', 1, bytes([0])))
+        b.auto_ack = False
+        for i in range(2 * base):
+            a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'%d' % i, msg=i))
+        qu = Queue(card, 3, ctx=1)
+        qu.submit([remote_cmd(C.LUMEN_CMD_RWRITE, R_SRC, 0, 64 * PAGE, 7)])
+        b.wait(lambda: len(b.seen) >= base, 'frames before the reset')
+        if reset == 'soft':
+            card.soft_reset()
+        else:
+            flr(card)
+        for p in FAKE_NEIGHBOURS:
+            assert card.reg(lreg(p, C.LUMEN_LREG_STATE)) == \
+                C.LUMEN_LINK_DOWN
+            assert card.reg(lreg(p, C.LUMEN_LREG_CTRL)) == 0
+            assert card.reg(lreg(p, C.LUMEN_LREG_DATA_TX_LO)) == 0
+        assert card.reg(C.LUMEN_REG_FWD_PKTS_LO) == 0
+        card.wreg(C.LUMEN_REG_ROUTE_INDEX, 7)
+        assert card.reg(C.LUMEN_REG_ROUTE_ENTRY) == 0
+        # Nothing of what the card held leaves: the neighbours see only
+        # the links go silent.
+        seen = [len(x.seen) for x in peers.values()]
+        time.sleep(0.3)
+        assert [len(x.seen) for x in peers.values()] == seen
+        # Enabled again: every port retrains and forwarding works.
+        b.auto_ack = True
+        for p, x in peers.items():
+            enable(card, p)
+        for p, x in peers.items():
+            wait_state(card, p, C.LUMEN_LINK_UP)
+        set_routes(card, FAKE_ROUTES)
+        n = len(b.data)
+        a.tx_seq = 0
+        a.send(packet(9, 7, C.LUMEN_PKT_WRITE, b'after ' + reset.encode()))
+        b.wait(lambda: any(x['payload'] == b'after ' + reset.encode()
+                           for x in b.data[n:]), 'a packet after the reset')
+    assert card.q.alive()
+
+
+@test
 def link_unplug_under_traffic(env):
     """The card is unplugged (its slot powered off) while its ports are UP,
     frames wait in its replay buffer and queues, a remote message is in
