@@ -387,7 +387,17 @@ void lumen_mgmt_rx(LumenState *s, LumenPkt *p)
     if (!(m.flags & LUMEN_MGMT_F_RETURN)) {
         m.return_path[m.hop_ptr - 1] = p->in_port;
     }
-    lumen_mgmt_route(s, p, &m);
+    /*
+     * Directed routes may cross a link any number of times: a packet that
+     * waited for credit while holding its receive buffer could close a
+     * cycle of full VC 4 buffers, a deadlock that no keepalive breaks.
+     * So its buffer is free at once (like InfiniBand's VL15), and what
+     * then finds no room on its next port is dropped.
+     */
+    lumen_link_free_credit(s, p);
+    if (lumen_mgmt_route(s, p, &m) == LUMEN_STATUS_BUSY) {
+        s->route.no_route_drops++;
+    }
 }
 
 /* MGMT_TX_LEN: check the host's packet (13.6 "Sending") and send it. */

@@ -4843,6 +4843,54 @@ def link_resets_under_traffic(env):
 
 
 @test
+def mgmt_loops_do_not_deadlock(env):
+    """Directed routes can bounce between two chips: management packets
+    in both directions over one fiber, more than its VC 4 buffers hold.
+    A chip frees a management packet's receive buffer as soon as it took
+    it (it never waits for credit holding one), so VC 4 cannot deadlock:
+    what finds no room is dropped and counted, and the link's management
+    keeps working."""
+    fab, a, b = ring2(env)
+    for c in (a, b):
+        for p in (0, 1):
+            enable(c, p)
+    for c in (a, b):
+        for p in (0, 1):
+            wait_state(c, p, C.LUMEN_LINK_UP)
+    # a +x (port 0) is b -x (port 1): 16 hops back and forth on that fiber
+    # (a, b, a, ..., the target a), then 16 back along return_path.
+    sent = 0
+    for c, first in ((a, 0), (b, 1)):
+        raw = mgmt_raw(C.LUMEN_MGMT_GET, C.LUMEN_MGMT_ATTR_INFO,
+                       [first, 1 - first] * 8, tid=7)
+        sent += mgmt_send(c, raw) == C.LUMEN_STATUS_OK
+        for _ in range(OWN_MAX + 2 * C.LUMEN_LINK_VC_CREDITS):
+            c.wreg(C.LUMEN_REG_MGMT_TX_LEN, len(raw))
+            sent += c.reg(C.LUMEN_REG_MGMT_TX_STATUS) == C.LUMEN_STATUS_OK
+    # Every packet sent comes back to its host, or is dropped and counted
+    # (on the way, or at a full receive queue).
+    deadline = time.monotonic() + LINK_WAIT
+
+    def fate():
+        return sum(c.reg(C.LUMEN_REG_MGMT_RX_COUNT) +
+                   c.reg(C.LUMEN_REG_MGMT_RX_DROPS) +
+                   c.reg(C.LUMEN_REG_NO_ROUTE_DROPS) for c in (a, b))
+    while fate() < sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fate() == sent, (fate(), sent)
+    # The fiber still carries management.
+    for c, first in ((a, 0), (b, 1)):
+        while mgmt_recv(c, 0):
+            pass
+        m = mgmt_get(c, C.LUMEN_MGMT_ATTR_INFO, (first,), tid=8)
+        assert parse_info(m['data'])['chip'] == (1 if c is a else 0)
+    for c in (a, b):
+        assert c.reg(C.LUMEN_REG_BAD_PKTS) == 0
+        for p in (0, 1):
+            assert c.reg(lreg(p, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_UP
+
+
+@test
 def link_unplug_under_traffic(env):
     """The card is unplugged (its slot powered off) while its ports are UP,
     frames wait in its replay buffer and queues, a remote message is in
