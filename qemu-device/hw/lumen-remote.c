@@ -440,11 +440,13 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
             now - tx->sent_ms[p % LUMEN_E2E_WINDOW] >= tx->rto_ms) {
             if (busy) {
                 tx->sent_ms[p % LUMEN_E2E_WINDOW] = now;
-                continue;
+            } else {
+                e = lumen_remote_send(s, tx, p, now, moved);
+                busy = e == LUMEN_EXEC_PARKED;
             }
-            e = lumen_remote_send(s, tx, p, now, moved);
-            if (e == LUMEN_EXEC_PARKED) {
-                busy = true;
+            if (busy) {
+                /* Its answer no longer times the path (Karn's rule). */
+                tx->resent |= 1ull << (p - tx->base);
                 continue;
             }
             if (e != LUMEN_EXEC_DONE) {
