@@ -283,6 +283,9 @@ static int lumen_mgmt_tx_errno(struct lumen_device *ldev, u32 status)
 		return 0;
 	case LUMEN_STATUS_UNREACHABLE:
 		return -EHOSTUNREACH;
+	case LUMEN_STATUS_BUSY:
+		/* The first port already holds all it may queue: retry later. */
+		return -EBUSY;
 	case LUMEN_STATUS_BAD_LENGTH:
 	case LUMEN_STATUS_BAD_ARGUMENT:
 	case LUMEN_STATUS_BAD_VERSION:

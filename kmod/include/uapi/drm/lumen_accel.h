@@ -927,10 +927,11 @@ struct drm_lumen_port_ctrl {
  * Directed-route management packets (docs/hw-spec.md 13.6) let a fabric
  * manager discover and program chips it has no route to. SEND needs
  * CAP_SYS_ADMIN; -EINVAL when the card refuses the packet (the kernel log
- * says why), -EHOSTUNREACH when its first port is not UP. RECV returns the
- * oldest answer or trap that reached this chip; the driver keeps at most
- * 256 (older ones are dropped and counted in sysfs links/mgmt_fifo_drops)
- * and drops them at a device reset. RECV needs CAP_SYS_ADMIN, -ETIME when
+ * says why), -EHOSTUNREACH when its first port is not UP, -EBUSY when
+ * that port already holds as many packets as the card queues (retry later).
+ * RECV returns the oldest answer or trap that reached this chip; the driver
+ * keeps at most 256 (older ones are dropped and counted in sysfs
+ * links/mgmt_fifo_drops) and drops them at a device reset. RECV needs CAP_SYS_ADMIN, -ETIME when
  * the deadline passes first, -EINVAL for a @size below DRM_LUMEN_MGMT_MAX.
  * Both fail with -EOPNOTSUPP without DRM_LUMEN_CAP_LINKS.
  */
