@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "commands.hpp"
 #include "sys/device_enum.hpp"
 #include "sys/error.hpp"
 
@@ -77,6 +78,24 @@ std::vector<LocalChip> local_chips()
 		out.push_back(std::move(c));
 	}
 	return out;
+}
+
+int load_local_chips(std::vector<LocalChip> &chips, std::ostream &err)
+{
+	try {
+		chips = local_chips();
+	} catch (const CardError &e) {
+		err << "lumen-route: " << e.what << "\n";
+		return kCardError;
+	} catch (const lumen::sys::Error &e) {
+		err << "lumen-route: " << e.what() << "\n";
+		return kSystemError;
+	}
+	if (chips.empty()) {
+		err << "lumen-route: no Lumen card found on this host\n";
+		return kSystemError;
+	}
+	return 0;
 }
 
 } // namespace lumen_route

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,10 @@ struct CardError {
 // cannot be enumerated or opened (err = errno), CardError for a card without
 // a link engine or unreadable sysfs.
 std::vector<LocalChip> local_chips();
+
+// local_chips() for a command: 0 with chips filled, or the exit code
+// (kCardError, kSystemError; also for no card at all) with the reason on err.
+int load_local_chips(std::vector<LocalChip> &chips, std::ostream &err);
 
 // The link ports' sysfs state of a card, re-read.
 std::vector<LocalPort> read_ports(const std::string &pci_address, uint32_t num_ports);

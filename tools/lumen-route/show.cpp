@@ -21,19 +21,8 @@ int run_show(bool json, std::ostream &out, std::ostream &err)
 	using lumen::route::RouteEntry;
 
 	std::vector<LocalChip> chips;
-	try {
-		chips = local_chips();
-	} catch (const CardError &e) {
-		err << "lumen-route: " << e.what << "\n";
-		return kCardError;
-	} catch (const lumen::sys::Error &e) {
-		err << "lumen-route: " << e.what() << "\n";
-		return kSystemError;
-	}
-	if (chips.empty()) {
-		err << "lumen-route: no Lumen card found on this host\n";
-		return kSystemError;
-	}
+	if (int rc = load_local_chips(chips, err))
+		return rc;
 
 	nlohmann::json j;
 	j["schema_version"] = 1;
