@@ -20,6 +20,7 @@
 #include "qemu/log.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
+#include "migration/vmstate.h"
 #include "lumen-npu.h"
 #include "trace.h"
 
@@ -159,6 +160,35 @@ static void lumen_mgmt_get_trap_path(LumenState *s, struct lumen_mgmt *m)
     m->data_len = cpu_to_le32(sizeof(tp));
 }
 
+static void lumen_mgmt_get_manager(LumenState *s, struct lumen_mgmt *m)
+{
+    memcpy(m->data, s->mgmt.manager, sizeof(s->mgmt.manager));
+    m->data_len = cpu_to_le32(sizeof(s->mgmt.manager));
+}
+
+/*
+ * ATTR_MANAGER: the chip only keeps the record for the fabric managers
+ * (13.6); it checks the fields it defines and nothing else.
+ */
+static uint16_t lumen_mgmt_set_manager(LumenState *s, struct lumen_mgmt *m)
+{
+    struct lumen_mgmt_manager rec;
+
+    if (le32_to_cpu(m->data_len) != sizeof(rec)) {
+        return LUMEN_STATUS_BAD_ARGUMENT;
+    }
+    memcpy(&rec, m->data, sizeof(rec));
+    if (rec.reserved || rec.reserved2) {
+        return LUMEN_STATUS_RESERVED_SET;
+    }
+    if (rec.state > LUMEN_MGMT_MANAGER_MASTER) {
+        return LUMEN_STATUS_BAD_ARGUMENT;
+    }
+    memcpy(s->mgmt.manager, &rec, sizeof(rec));
+    lumen_mgmt_get_manager(s, m);
+    return LUMEN_STATUS_OK;
+}
+
 /* SET of an attribute that takes one, key already checked. */
 static uint16_t lumen_mgmt_set(LumenState *s, struct lumen_mgmt *m)
 {
@@ -215,6 +245,8 @@ static uint16_t lumen_mgmt_set(LumenState *s, struct lumen_mgmt *m)
         memcpy(s->mgmt.trap_path, tp.path, sizeof(tp.path));
         lumen_mgmt_get_trap_path(s, m);
         return LUMEN_STATUS_OK;
+    case LUMEN_MGMT_ATTR_MANAGER:
+        return lumen_mgmt_set_manager(s, m);
     default:
         return LUMEN_STATUS_BAD_ARGUMENT;
     }
@@ -252,6 +284,7 @@ static void lumen_mgmt_answer(LumenState *s, struct lumen_mgmt *m)
         case LUMEN_MGMT_ATTR_ROUTES:
         case LUMEN_MGMT_ATTR_MKEY:
         case LUMEN_MGMT_ATTR_TRAP_PATH:
+        case LUMEN_MGMT_ATTR_MANAGER:
             if (s->mgmt.mkey && le64_to_cpu(m->mkey) != s->mgmt.mkey) {
                 s->mgmt.mkey_violations++;
                 qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: "
@@ -279,6 +312,9 @@ static void lumen_mgmt_answer(LumenState *s, struct lumen_mgmt *m)
             break;
         case LUMEN_MGMT_ATTR_TRAP_PATH:
             lumen_mgmt_get_trap_path(s, m);
+            break;
+        case LUMEN_MGMT_ATTR_MANAGER:
+            lumen_mgmt_get_manager(s, m);
             break;
         default:
             status = LUMEN_STATUS_BAD_ARGUMENT;     /* MKEY, TRAP */
@@ -423,7 +459,7 @@ static uint32_t lumen_mgmt_host_send(LumenState *s, uint32_t len)
         return LUMEN_STATUS_RESERVED_SET;
     }
     if ((m.method != LUMEN_MGMT_GET && m.method != LUMEN_MGMT_SET) ||
-        m.attr < LUMEN_MGMT_ATTR_INFO || m.attr > LUMEN_MGMT_ATTR_TRAP ||
+        m.attr < LUMEN_MGMT_ATTR_INFO || m.attr > LUMEN_MGMT_ATTR_MANAGER ||
         m.hop_count > LUMEN_MGMT_MAX_HOPS) {
         return LUMEN_STATUS_BAD_ARGUMENT;
     }
@@ -657,7 +693,30 @@ bool lumen_mgmt_post_load(LumenState *s)
     return true;
 }
 
-/* Key, trap path, buffers and receive queue to their reset values. */
+/*
+ * The manager record (ATTR_MANAGER) migrates in a subsection of its own,
+ * sent only when a manager wrote one, so older streams still load.
+ */
+static bool lumen_mgmt_manager_needed(void *opaque)
+{
+    LumenState *s = opaque;
+
+    return !buffer_is_zero(s->mgmt.manager, sizeof(s->mgmt.manager));
+}
+
+const VMStateDescription vmstate_lumen_mgmt_manager = {
+    .name = "lumen-npu/mgmt-manager",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = lumen_mgmt_manager_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT8_ARRAY(mgmt.manager, LumenState,
+                            sizeof(struct lumen_mgmt_manager)),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Key, trap path, manager record, buffers and receive queue to reset. */
 void lumen_mgmt_reset(LumenState *s)
 {
     LumenMgmt *g = &s->mgmt;
@@ -670,6 +729,7 @@ void lumen_mgmt_reset(LumenState *s)
     g->mkey_violations = 0;
     g->trap_hops = 0;
     memset(g->trap_path, 0, sizeof(g->trap_path));
+    memset(g->manager, 0, sizeof(g->manager));
     g->trap_seq = 0;
     g->tx_status = LUMEN_STATUS_OK;
     memset(g->tx_buf, 0, sizeof(g->tx_buf));

@@ -24,6 +24,8 @@ typedef struct LumenMgmt {
     uint8_t trap_hops;              /* TRAP_PATH, 0 = traps off */
     uint8_t trap_path[LUMEN_MGMT_MAX_HOPS];
     uint32_t trap_seq;
+    /* ATTR_MANAGER, struct lumen_mgmt_manager as the manager wrote it */
+    uint8_t manager[sizeof(struct lumen_mgmt_manager)];
     uint32_t tx_status;             /* MGMT_TX_STATUS */
     uint8_t tx_buf[LUMEN_MGMT_BUF_SIZE];    /* MGMT_TX_BUF, little-endian */
     LumenMgmtRx rx[LUMEN_MGMT_RX_DEPTH];
@@ -34,6 +36,8 @@ typedef struct LumenMgmt {
     uint32_t traps_queued;
     QEMUBH *trap_bh;
 } LumenMgmt;
+
+extern const VMStateDescription vmstate_lumen_mgmt_manager;
 
 void lumen_mgmt_init(LumenState *s);
 void lumen_mgmt_exit(LumenState *s);

@@ -576,6 +576,7 @@ static const VMStateDescription vmstate_lumen = {
         &vmstate_lumen_link,
         &vmstate_lumen_engine_regs,
         &vmstate_lumen_remote,
+        &vmstate_lumen_mgmt_manager,
         NULL
     },
 };

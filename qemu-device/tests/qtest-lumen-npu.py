@@ -4275,7 +4275,8 @@ def mgmt_directed_route(env):
         (mgmt_raw(1, 1, reserved=1), None, C.LUMEN_STATUS_RESERVED_SET),
         (mgmt_raw(C.LUMEN_MGMT_RESP, 1), None, C.LUMEN_STATUS_BAD_ARGUMENT),
         (mgmt_raw(C.LUMEN_MGMT_TRAP, 6), None, C.LUMEN_STATUS_BAD_ARGUMENT),
-        (mgmt_raw(1, 7), None, C.LUMEN_STATUS_BAD_ARGUMENT),
+        (mgmt_raw(1, C.LUMEN_MGMT_ATTR_MANAGER + 1), None,
+         C.LUMEN_STATUS_BAD_ARGUMENT),
         (mgmt_raw(1, 1, hop_count=17), None, C.LUMEN_STATUS_BAD_ARGUMENT),
         (mgmt_raw(1, 1, (2,)), None, C.LUMEN_STATUS_UNREACHABLE),
         (mgmt_raw(1, 1, (9,)), None, C.LUMEN_STATUS_UNREACHABLE),
@@ -4446,6 +4447,64 @@ def mgmt_keys_routes_traps(env):
     mgmt_set(c, C.LUMEN_MGMT_ATTR_ROUTES, (), bytes(256),
              status=C.LUMEN_STATUS_ACCESS)
     mgmt_set(c, C.LUMEN_MGMT_ATTR_ROUTES, (), bytes(256), mkey=5)
+
+
+MANAGER_FMT = '<QIBBHIIQ'
+
+
+def manager_rec(guid=0, chip=0, state=0, prio=0, res=0, act=0, sweep=0,
+                res2=0):
+    return struct.pack(MANAGER_FMT, guid, chip, state, prio, res, act, sweep,
+                       res2)
+
+
+@test
+def mgmt_manager_record(env):
+    """ATTR_MANAGER: zeros after reset, SET/GET round trip two hops away,
+    the key, lengths, state and reserved fields, and a reset clearing it."""
+    fab, cards = ring3(env)
+    a, b, c = cards
+    far = (0, 0)
+    assert struct.calcsize(MANAGER_FMT) == 32
+    m = mgmt_get(a, C.LUMEN_MGMT_ATTR_MANAGER, far)
+    assert (m['data_len'], m['data']) == (32, bytes(32)), m
+    rec = manager_rec(0x0123456789abcdef, 0, C.LUMEN_MGMT_MANAGER_MASTER, 7,
+                      act=41, sweep=3)
+    m = mgmt_set(a, C.LUMEN_MGMT_ATTR_MANAGER, far, rec)
+    assert m['data'] == rec
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_MANAGER, far)['data'] == rec
+    # Only chip 2 has it; the others still read zeros.
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_MANAGER)['data'] == bytes(32)
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_MANAGER, (0,))['data'] == bytes(32)
+    # Bad records change nothing and count no key violation.
+    for data, status in (
+            (manager_rec(state=3), C.LUMEN_STATUS_BAD_ARGUMENT),
+            (manager_rec(res=1), C.LUMEN_STATUS_RESERVED_SET),
+            (manager_rec(res2=1 << 63), C.LUMEN_STATUS_RESERVED_SET),
+            (rec[:31], C.LUMEN_STATUS_BAD_ARGUMENT),
+            (rec + bytes(4), C.LUMEN_STATUS_BAD_ARGUMENT)):
+        m = mgmt_set(a, C.LUMEN_MGMT_ATTR_MANAGER, far, data, status=status)
+        assert m['data_len'] == 0
+    mgmt_set(a, C.LUMEN_MGMT_ATTR_MANAGER, far, rec, attr_mod=1,
+             status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    mgmt_get(a, C.LUMEN_MGMT_ATTR_MANAGER, far, attr_mod=1,
+             status=C.LUMEN_STATUS_BAD_ARGUMENT)
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_MANAGER, far)['data'] == rec
+    assert c.reg(C.LUMEN_REG_MKEY_VIOLATIONS) == 0
+    # With a key: a SET without it is refused and counted; GET stays open.
+    key = 0x5a5a000011112222
+    mgmt_set(a, C.LUMEN_MGMT_ATTR_MKEY, far, struct.pack('<Q', key))
+    rec2 = manager_rec(0xfeed, 1, C.LUMEN_MGMT_MANAGER_STANDBY, 1, act=1)
+    for k in (0, key ^ 1):
+        mgmt_set(a, C.LUMEN_MGMT_ATTR_MANAGER, far, rec2, mkey=k,
+                 status=C.LUMEN_STATUS_ACCESS)
+    assert c.reg(C.LUMEN_REG_MKEY_VIOLATIONS) == 2
+    assert mgmt_get(a, C.LUMEN_MGMT_ATTR_MANAGER, far)['data'] == rec
+    m = mgmt_set(a, C.LUMEN_MGMT_ATTR_MANAGER, far, rec2, mkey=key)
+    assert m['data'] == rec2 and m['mkey'] == 0
+    # A soft reset clears it.
+    c.soft_reset()
+    assert mgmt_get(c, C.LUMEN_MGMT_ATTR_MANAGER)['data'] == bytes(32)
 
 
 @test

@@ -34,6 +34,7 @@ enum lumen_mgmt_attr {
 	LUMEN_MGMT_ATTR_MKEY = 4,	/* SET: data = new key (le64) */
 	LUMEN_MGMT_ATTR_TRAP_PATH = 5,	/* GET/SET: struct lumen_mgmt_trap_path */
 	LUMEN_MGMT_ATTR_TRAP = 6,	/* TRAP: struct lumen_mgmt_trap */
+	LUMEN_MGMT_ATTR_MANAGER = 7,	/* GET/SET: struct lumen_mgmt_manager */
 };
 
 /* Route words per ATTR_ROUTES block; attr_mod is a multiple of this. */
@@ -183,5 +184,40 @@ struct lumen_mgmt_trap {
 	lumen_le32 sequence;
 };
 LUMEN_CHECK_SIZE(struct lumen_mgmt_trap, 20);
+
+/* struct lumen_mgmt_manager state */
+enum lumen_mgmt_manager_state {
+	LUMEN_MGMT_MANAGER_NONE = 0,
+	LUMEN_MGMT_MANAGER_STANDBY = 1,
+	LUMEN_MGMT_MANAGER_MASTER = 2,
+};
+
+/**
+ * struct lumen_mgmt_manager - ATTR_MANAGER: the fabric manager's record
+ * @guid: the manager instance that wrote it, 0 = none
+ * @chip_id: chip whose host runs that manager
+ * @state: enum lumen_mgmt_manager_state
+ * @priority: the manager's election priority (higher wins)
+ * @reserved: zero
+ * @activity: heartbeat counter the master bumps
+ * @sweep: the manager's routing generation
+ * @reserved2: zero
+ *
+ * The chip stores the record and does nothing else with it (like an
+ * InfiniBand SMInfo): managers use it to elect one master per fabric. A
+ * reset clears it.
+ */
+struct lumen_mgmt_manager {
+	lumen_le64 guid;
+	lumen_le32 chip_id;
+	unsigned char state;
+	unsigned char priority;
+	lumen_le16 reserved;
+	lumen_le32 activity;
+	lumen_le32 sweep;
+	lumen_le64 reserved2;
+};
+LUMEN_CHECK_SIZE(struct lumen_mgmt_manager, 32);
+LUMEN_CHECK_OFFSET(struct lumen_mgmt_manager, activity, 16);
 
 #endif /* LUMEN_MGMT_H */
