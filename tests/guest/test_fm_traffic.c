@@ -17,7 +17,7 @@
  * compare. After the last round the guests meet, exchange how many rounds
  * each chip did, and check their targets in their own memory: each slot
  * holds its source's last pattern, guard bytes everywhere else.
- *   - every_pair: one round;
+ *   - every_pair: one round (skipped with LUMEN_FM_TRAFFIC_CTL);
  *   - every_pair_continuous: with LUMEN_FM_TRAFFIC_CTL=DIR (else skipped),
  *     rounds run until DIR/stop exists (at most LUMEN_FM_TRAFFIC_MAX_S,
  *     default 300 s), then one more; DIR/running appears once every local
@@ -542,6 +542,10 @@ static void every_pair(void **state)
 
 	if (!f->chips)
 		skip();
+	if (f->ctl) {
+		printf("# LUMEN_FM_TRAFFIC_CTL: the continuous run instead\n");
+		skip();
+	}
 	run_all(f, 1, "fmt-once");
 }
 

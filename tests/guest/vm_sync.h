@@ -10,6 +10,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* All guests pass barrier @name together; 0, or lumen-vm-barrier's exit
  * status (printed to stderr with @who) on a timeout or a mismatch. */
 int vs_barrier(const char *who, const char *name, int timeout_s);
@@ -24,5 +28,9 @@ void *vs_exchanged(const char *name, int g, size_t *len);
 
 /* $name as an int, @def when unset or empty. */
 int vs_env_int(const char *name, int def);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
