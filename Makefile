@@ -11,7 +11,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest test-link
-.PHONY: test-guests test-link-ring test-link-guests test-link-stop
+.PHONY: test-guests test-link-ring test-link-guests test-link-stop test-fm
 .PHONY: bench clean
 .PHONY: install examples test-examples
 
@@ -80,6 +80,13 @@ test-link-guests: guest-deps
 test-link-stop: guest-deps
 	tests/link/fabric-stop --no-build
 
+# The fabric manager (tools/lumen-fm) in 2 guests x 4 cards on torus:2x4
+# (tests/fm/run, tests/fm/README.md): discovery of 8 chips and 16 fibers,
+# remote writes between every pair, a fiber cut under traffic rerouted,
+# an OCS re-patch to a ring and back, a takeover by the standby.
+test-fm: guest-deps
+	tests/fm/run --no-build
+
 # Two guests on one fabric and management Ethernet (tests/vm/guests-selftest):
 # ping, barrier, key exchange, ports trained across guests, a fiber cut from
 # a guest. 30-80 s, depending on the load.
@@ -87,7 +94,7 @@ test-guests: guest-deps
 	$(VM) --guests 2 --cards 1 --fabric ring --timeout 300 \
 	  --add tests/vm/guests-selftest -- /add/guests-selftest
 
-test: deps test-host test-device test-guest test-link test-examples
+test: deps test-host test-device test-guest test-link test-fm test-examples
 
 # Benchmarks (tests/bench/benches) print figures next to a baseline from the
 # same guest (memcpy, NVMe read, raw uAPI) and their targets; not pass/fail.
