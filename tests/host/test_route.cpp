@@ -108,10 +108,10 @@ TEST(RouteTopology, CabledAsDocumented)
 		bool wrap;
 	};
 	std::vector<Case> cases = {
-		{"mesh:3x3", {3, 3, 1}, false},	   {"mesh:2x3x4", {2, 3, 4}, false},
-		{"mesh:4x1x3", {4, 1, 3}, false},  {"torus:4x4", {4, 4, 1}, true},
-		{"torus:4x4x4", {4, 4, 4}, true},  {"torus:2x3", {2, 3, 1}, true},
-		{"torus:3x1x2", {3, 1, 2}, true},  {"torus:2x2x2", {2, 2, 2}, true},
+		{"mesh:3x3", {3, 3, 1}, false},	  {"mesh:2x3x4", {2, 3, 4}, false},
+		{"mesh:4x1x3", {4, 1, 3}, false}, {"torus:4x4", {4, 4, 1}, true},
+		{"torus:4x4x4", {4, 4, 4}, true}, {"torus:2x3", {2, 3, 1}, true},
+		{"torus:3x1x2", {3, 1, 2}, true}, {"torus:2x2x2", {2, 2, 2}, true},
 		{"torus:5x1", {5, 1, 1}, true}};
 	for (uint32_t n = 2; n <= 16; n++)
 		cases.push_back({"ring:" + std::to_string(n), {n, 1, 1}, true});
@@ -172,8 +172,13 @@ TEST(RouteTopology, EdgeList)
 	EXPECT_EQ(*t.neighbour({2, PX}), (PortRef{0, MX}));
 	EXPECT_EQ(std::set<Fiber>(t.fibers().begin(), t.fibers().end()),
 		  (std::set<Fiber>{{{0, PX}, {1, MX}}, {{1, PX}, {2, MX}}, {{0, MX}, {2, PX}}}));
-	EXPECT_THROW(route_dor(t), TopologyError);
+	// Cabled as ring:3 is, so it routes as ring:3 does.
+	EXPECT_TRUE(route_dor(t) == route_dor(Topology::parse("ring:3")));
 	std::remove(path);
+	// A triangle on other ports is no grid.
+	EXPECT_THROW(
+		route_dor(Topology::from_edge_list("0.+x 1.-y\n1.+x 2.-x\n2.+x 0.-x\n", "tri")),
+		TopologyError);
 
 	EXPECT_THROW(Topology::from_edge_list("0.+x 1.-x\n1.-x 2.+x\n", "dup"), TopologyError);
 	EXPECT_THROW(Topology::from_edge_list("0.+x 0.+x\n", "self"), TopologyError);
@@ -222,7 +227,8 @@ TEST(RouteDor, RingsOf2To16)
 		const std::string spec = "ring:" + std::to_string(n);
 		VerifyReport v = expect_verified(spec);
 		EXPECT_EQ(v.max_hops, n / 2) << spec;
-		EXPECT_EQ(v.max_lane, 1u) << spec << ": some path crosses the dateline";
+		// ring:2's tie splits 0 -> 1 + and 1 -> 0 -: one fiber, no dateline.
+		EXPECT_EQ(v.max_lane, n > 2 ? 1u : 0u) << spec << ": dateline crossings";
 	}
 }
 
@@ -234,7 +240,8 @@ TEST(RouteDor, RingTablesAndPaths)
 	for (uint32_t c = 0; c < 8; c++)
 		EXPECT_EQ(r.datelines(c), c == 7 ? 1u << PX : c == 0 ? 1u << MX : 0u) << c;
 	EXPECT_EQ(r.entry(0, 3).str(), "+x alt -x lane 0");
-	EXPECT_EQ(r.entry(0, 4).str(), "+x alt -x lane 0"); // a tie goes +
+	EXPECT_EQ(r.entry(0, 4).str(), "+x alt -x lane 0"); // a tie: 0 is even, +
+	EXPECT_EQ(r.entry(1, 5).str(), "-x alt +x lane 0"); // a tie: 1 is odd, -
 	EXPECT_EQ(r.entry(0, 5).str(), "-x alt +x lane 0");
 	EXPECT_FALSE(r.entry(3, 3).valid);
 
@@ -244,12 +251,16 @@ TEST(RouteDor, RingTablesAndPaths)
 	expect_path(t, r, 6, 1, {{6, PX, 0}, {7, PX, 1}, {0, PX, 1}});
 	expect_path(t, r, 2, 6, {{2, PX, 0}, {3, PX, 0}, {4, PX, 0}, {5, PX, 0}});
 
-	// ring:2: the + fiber, with the - one as the alternative.
+	// ring:2: a tie each way; the other fiber is the alternative.
 	Topology t2 = Topology::parse("ring:2");
 	Routes r2 = route_dor(t2);
 	EXPECT_EQ(r2.entry(0, 1).str(), "+x alt -x lane 0");
+	EXPECT_EQ(r2.entry(1, 0).str(), "-x alt +x lane 0");
 	expect_path(t2, r2, 0, 1, {{0, PX, 0}});
-	expect_path(t2, r2, 1, 0, {{1, PX, 1}});
+	expect_path(t2, r2, 1, 0, {{1, MX, 0}});
+	// Without spread, ties go +: 1 -> 0 over the wrap fiber, its dateline.
+	Routes plus = route_dor(t2, DorOptions{false, true});
+	expect_path(t2, plus, 1, 0, {{1, PX, 1}});
 }
 
 TEST(RouteDor, Torus4x4)
@@ -315,7 +326,8 @@ TEST(RouteDor, ChipTableForUpload)
 	EXPECT_EQ(w[0], lumen_route_word(MX, PX, 0, 0));
 	EXPECT_EQ(w[1], 0u); // its own id: never used, left invalid
 	EXPECT_EQ(w[2], lumen_route_word(PX, MX, 0, 0));
-	EXPECT_EQ(w[3], lumen_route_word(PX, MX, 0, 0)); // 1 -> 3: tie, +
+	// 1 -> 3: a tie, split by the parity of the chip's coordinate: 1 goes -.
+	EXPECT_EQ(w[3], lumen_route_word(MX, PX, 0, 0));
 	for (size_t d = 4; d < w.size(); d++)
 		ASSERT_EQ(w[d], 0u) << d;
 }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "route/routes.hpp"
 
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <stdexcept>
+#include <utility>
 
 namespace lumen::route {
 
@@ -36,12 +40,65 @@ std::string RouteEntry::str() const
 	return s;
 }
 
-Routes::Routes(uint32_t id_limit)
-    : limit_(id_limit), words_(size_t(id_limit) * id_limit, 0), dateline_(id_limit, 0)
+void Routes::Free::operator()(uint32_t *p) const noexcept
+{
+	std::free(p);
+}
+
+std::unique_ptr<uint32_t[], Routes::Free> Routes::zeroed(size_t words)
+{
+	// calloc of a large block maps fresh zero pages: nothing to clear.
+	auto *p = static_cast<uint32_t *>(std::calloc(words ? words : 1, sizeof(uint32_t)));
+	if (!p)
+		throw std::bad_alloc();
+	return std::unique_ptr<uint32_t[], Free>(p);
+}
+
+Routes::Routes(uint32_t id_limit) : limit_(id_limit)
 {
 	if (id_limit > kMaxChips)
 		throw std::invalid_argument("route tables hold " + std::to_string(kMaxChips) +
 					    " chip ids, not " + std::to_string(id_limit));
+	words_ = zeroed(size_t(id_limit) * id_limit);
+	dateline_.assign(id_limit, 0);
+}
+
+Routes::Routes(const Routes &o) : limit_(o.limit_), dateline_(o.dateline_), changes_(o.changes_)
+{
+	const size_t n = size_t(limit_) * limit_;
+	words_ = zeroed(n);
+	std::memcpy(words_.get(), o.words_.get(), n * sizeof(uint32_t));
+}
+
+Routes::Routes(Routes &&o) noexcept
+    : limit_(std::exchange(o.limit_, 0)), words_(std::move(o.words_)),
+      dateline_(std::move(o.dateline_)), changes_(std::exchange(o.changes_, 0))
+{
+}
+
+Routes &Routes::operator=(Routes &&o) noexcept
+{
+	limit_ = std::exchange(o.limit_, 0);
+	words_ = std::move(o.words_);
+	dateline_ = std::move(o.dateline_);
+	changes_ = std::exchange(o.changes_, 0);
+	return *this;
+}
+
+Routes &Routes::operator=(const Routes &o)
+{
+	if (this != &o) {
+		Routes copy(o);
+		*this = std::move(copy);
+	}
+	return *this;
+}
+
+bool Routes::operator==(const Routes &o) const noexcept
+{
+	return limit_ == o.limit_ && dateline_ == o.dateline_ &&
+	       (limit_ == 0 || std::memcmp(words_.get(), o.words_.get(),
+					   size_t(limit_) * limit_ * sizeof(uint32_t)) == 0);
 }
 
 void Routes::set(uint32_t chip, uint32_t dest, uint32_t word)
@@ -49,8 +106,18 @@ void Routes::set(uint32_t chip, uint32_t dest, uint32_t word)
 	if (chip >= limit_ || dest >= limit_)
 		throw std::out_of_range("route entry " + std::to_string(chip) + " -> " +
 					std::to_string(dest) + " is beyond chip id " +
-					std::to_string(limit_ - 1));
-	words_[size_t(chip) * limit_ + dest] = word;
+					std::to_string(limit_ ? limit_ - 1 : 0));
+	uint32_t &w = words_[size_t(chip) * limit_ + dest];
+	changes_ += w != word;
+	w = word;
+}
+
+void Routes::set_datelines(uint32_t chip, uint8_t mask)
+{
+	if (chip >= limit_)
+		throw std::out_of_range("datelines of chip " + std::to_string(chip) +
+					" are out of range");
+	dateline_[chip] = mask;
 }
 
 void Routes::set_dateline(uint32_t chip, unsigned port, bool on)
@@ -68,8 +135,7 @@ std::vector<uint32_t> Routes::chip_table(uint32_t chip) const
 {
 	std::vector<uint32_t> t(LUMEN_ROUTE_TABLE_SIZE, 0);
 	if (chip < limit_)
-		for (uint32_t d = 0; d < limit_; d++)
-			t[d] = words_[size_t(chip) * limit_ + d];
+		std::memcpy(t.data(), row(chip), size_t(limit_) * sizeof(uint32_t));
 	return t;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,11 +38,19 @@ struct RouteEntry {
 };
 
 // The tables of every chip of a fabric. Entries default to invalid (no
-// route), as a chip's table after reset.
+// route), as a chip's table after reset. At 8192 chips the words take
+// 256 MiB; they are allocated zeroed by the system (pages appear as they
+// are written), so an engine that writes every entry pays for one pass.
 class Routes {
       public:
 	// Tables for chip ids below id_limit, each with id_limit entries.
-	explicit Routes(uint32_t id_limit);
+	// Throws std::invalid_argument above kMaxChips.
+	explicit Routes(uint32_t id_limit = 0);
+	Routes(const Routes &o);
+	Routes &operator=(const Routes &o);
+	// A moved-from Routes has id_limit 0.
+	Routes(Routes &&o) noexcept;
+	Routes &operator=(Routes &&o) noexcept;
 
 	uint32_t id_limit() const noexcept { return limit_; }
 	uint32_t word(uint32_t chip, uint32_t dest) const noexcept
@@ -52,8 +61,24 @@ class Routes {
 	{
 		return RouteEntry::decode(word(chip, dest));
 	}
+	// Throws std::out_of_range beyond id_limit.
 	void set(uint32_t chip, uint32_t dest, uint32_t word);
 	void set(uint32_t chip, uint32_t dest, const RouteEntry &e) { set(chip, dest, e.word()); }
+	// Words set() changed (a word written with the value it had does not
+	// count), since construction or the last reset_changes().
+	uint64_t changes() const noexcept { return changes_; }
+	void reset_changes() noexcept { changes_ = 0; }
+
+	// A chip's id_limit words, for engines that fill whole rows (no
+	// bounds check, not counted in changes()); nullptr beyond id_limit.
+	uint32_t *row(uint32_t chip) noexcept
+	{
+		return chip < limit_ ? words_.get() + size_t(chip) * limit_ : nullptr;
+	}
+	const uint32_t *row(uint32_t chip) const noexcept
+	{
+		return chip < limit_ ? words_.get() + size_t(chip) * limit_ : nullptr;
+	}
 
 	// Bit p: port p has LUMEN_LCTRL_DATELINE.
 	uint8_t datelines(uint32_t chip) const noexcept
@@ -61,15 +86,26 @@ class Routes {
 		return chip < limit_ ? dateline_[chip] : 0;
 	}
 	void set_dateline(uint32_t chip, unsigned port, bool on);
+	void set_datelines(uint32_t chip, uint8_t mask);
 
 	// The whole table a chip holds: LUMEN_ROUTE_TABLE_SIZE words, entries
 	// beyond id_limit invalid (what DRM_LUMEN_ROUTE SET uploads).
 	std::vector<uint32_t> chip_table(uint32_t chip) const;
 
+	// Same words and datelines (the change count aside).
+	bool operator==(const Routes &o) const noexcept;
+	bool operator!=(const Routes &o) const noexcept { return !(*this == o); }
+
       private:
+	struct Free {
+		void operator()(uint32_t *p) const noexcept;
+	};
+	static std::unique_ptr<uint32_t[], Free> zeroed(size_t words);
+
 	uint32_t limit_;
-	std::vector<uint32_t> words_;	// chip * limit_ + dest
-	std::vector<uint8_t> dateline_; // per chip
+	std::unique_ptr<uint32_t[], Free> words_; // chip * limit_ + dest
+	std::vector<uint8_t> dateline_;		  // per chip
+	uint64_t changes_ = 0;
 };
 
 } // namespace lumen::route

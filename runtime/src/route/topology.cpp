@@ -219,6 +219,28 @@ Topology Topology::from_edge_list(std::string_view text, const std::string &orig
 	return Topology(Kind::Edges, "edges:" + origin, std::move(fibers), {0, 0, 0});
 }
 
+Topology Topology::from_fibers(std::vector<Fiber> fibers, std::string origin)
+{
+	if (fibers.empty())
+		throw TopologyError("topology '" + origin + "': no fibers");
+	for (Fiber &f : fibers) {
+		for (const PortRef &p : {f.a, f.b}) {
+			if (p.chip >= kMaxChips)
+				throw TopologyError("topology '" + origin + "': chip id " +
+						    std::to_string(p.chip) + " is not below " +
+						    std::to_string(kMaxChips));
+			if (p.port >= kMaxPorts)
+				throw TopologyError("topology '" + origin + "': chip " +
+						    std::to_string(p.chip) + " has no port " +
+						    std::to_string(p.port));
+		}
+		f = make_fiber(f.a, f.b);
+	}
+	// One order whatever the discovery order, so engines are repeatable.
+	std::sort(fibers.begin(), fibers.end());
+	return Topology(Kind::Edges, std::move(origin), std::move(fibers), {0, 0, 0});
+}
+
 Topology Topology::parse(const std::string &spec)
 {
 	size_t colon = spec.find(':');
@@ -275,6 +297,60 @@ std::array<uint32_t, 3> Topology::coords(uint32_t chip) const noexcept
 uint32_t Topology::chip_at(const std::array<uint32_t, 3> &c) const noexcept
 {
 	return c[0] + dims_[0] * (c[1] + dims_[1] * c[2]);
+}
+
+std::string GridShape::spec() const
+{
+	if (wrap && dims[1] == 1 && dims[2] == 1)
+		return "ring:" + std::to_string(dims[0]);
+	return std::string(wrap ? "torus:" : "mesh:") + std::to_string(dims[0]) + "x" +
+	       std::to_string(dims[1]) + (dims[2] > 1 ? "x" + std::to_string(dims[2]) : "");
+}
+
+namespace {
+
+// Steps along port `plus` from chip 0 while each lands on the next chip
+// `stride` ids on, at its - port: the size of that dimension.
+uint32_t run_length(const Topology &t, uint8_t plus, uint32_t stride)
+{
+	uint32_t c = 0, n = 1;
+	while (n <= t.id_limit()) {
+		auto nb = t.neighbour(PortRef{c, plus});
+		if (!nb || nb->port != plus + 1 || nb->chip != c + stride)
+			break;
+		c += stride;
+		n++;
+	}
+	return n;
+}
+
+} // namespace
+
+std::optional<GridShape> infer_grid(const Topology &t)
+{
+	if (t.is_grid())
+		return GridShape{t.dims(), t.kind() != Topology::Kind::Mesh};
+	const uint32_t n = t.id_limit();
+	if (n < 2 || t.chips().size() != n)
+		return std::nullopt; // chip ids with gaps: no grid numbering
+	GridShape g;
+	g.dims[0] = run_length(t, 0, 1);
+	g.dims[1] = run_length(t, 2, g.dims[0]);
+	const uint64_t plane = uint64_t(g.dims[0]) * g.dims[1];
+	if (n % plane)
+		return std::nullopt;
+	g.dims[2] = static_cast<uint32_t>(n / plane);
+	g.wrap = false;
+	for (unsigned d = 0; d < 3; d++)
+		if (g.dims[d] >= 2 && t.neighbour(PortRef{0, static_cast<uint8_t>(2 * d + 1)}))
+			g.wrap = true;
+	Topology want = Topology::grid(g.dims, g.wrap);
+	std::vector<Fiber> mine = t.fibers(), theirs = want.fibers();
+	std::sort(mine.begin(), mine.end());
+	std::sort(theirs.begin(), theirs.end());
+	if (mine != theirs)
+		return std::nullopt;
+	return g;
 }
 
 } // namespace lumen::route

@@ -68,6 +68,12 @@ class Topology {
 	// One fiber per line, "chipA.portP chipB.portQ", '#' comments; origin
 	// names the text in messages (FILE:LINE).
 	static Topology from_edge_list(std::string_view text, const std::string &origin);
+	// The fibers a fabric manager discovered (any order, each once, either
+	// spelling); origin names the fabric in messages. Kind Edges: use
+	// infer_grid() to see whether it is cabled as a ring, mesh or torus.
+	// Throws TopologyError for an empty list, a port cabled twice, a
+	// fiber from a port to itself, a chip id or port out of range.
+	static Topology from_fibers(std::vector<Fiber> fibers, std::string origin);
 	// A grid: chip id of (x, y, z) is x + A * (y + B * z); port 2d is +d and
 	// faces port 2d + 1 (-d) of the next chip in dimension d; with wrap a
 	// dimension of size >= 2 closes into a ring (size 2: two fibers between
@@ -106,6 +112,34 @@ class Topology {
 	static constexpr uint32_t kNone = UINT32_MAX;
 	std::vector<std::array<uint32_t, kMaxPorts>> peer_;
 };
+
+// The shape of a topology cabled exactly as Topology::grid(dims, wrap)
+// cables it: chip ids x + A * (y + B * z), port 2d (+d) to port 2d + 1 (-d)
+// of the next chip in dimension d. What dimension-order routing needs.
+struct GridShape {
+	std::array<uint32_t, 3> dims = {1, 1, 1};
+	bool wrap = false; // torus (a ring: dims {N, 1, 1} with wrap)
+
+	uint32_t chips() const noexcept { return dims[0] * dims[1] * dims[2]; }
+	std::array<uint32_t, 3> coords(uint32_t chip) const noexcept
+	{
+		return {chip % dims[0], chip / dims[0] % dims[1], chip / (dims[0] * dims[1])};
+	}
+	uint32_t chip_at(const std::array<uint32_t, 3> &c) const noexcept
+	{
+		return c[0] + dims[0] * (c[1] + dims[1] * c[2]);
+	}
+	// "torus:16x16x16", "mesh:4x4", "ring:8" style.
+	std::string spec() const;
+	bool operator==(const GridShape &o) const { return dims == o.dims && wrap == o.wrap; }
+};
+
+// The grid t is: its own shape for ring/mesh/torus topologies; for an edge
+// list (discovered fibers), the grid whose cabling is exactly t's fibers
+// (every chip 0..N-1 present, every fiber where Topology::grid puts it, no
+// other fiber), else nullopt: a missing, extra or port-swapped fiber makes
+// it no grid (the agnostic engine routes it).
+std::optional<GridShape> infer_grid(const Topology &t);
 
 // "CHIP.PORT" with PORT a number below kMaxPorts or a name +x..-z.
 PortRef parse_port(std::string_view text);

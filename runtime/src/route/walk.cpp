@@ -3,20 +3,40 @@
 
 namespace lumen::route {
 
-void LinkState::cut(const Fiber &f)
+LinkState::LinkState(const Topology &t) : t_(t), cabled_(t.id_limit(), 0)
 {
-	if (down_.empty())
-		down_.assign(t_.id_limit(), 0);
-	for (const PortRef &p : {f.a, f.b})
-		if (p.chip < down_.size() && p.port < kMaxPorts)
-			down_[p.chip] |= static_cast<uint8_t>(1u << p.port);
+	for (const Fiber &f : t.fibers())
+		for (const PortRef &p : {f.a, f.b})
+			cabled_[p.chip] |= static_cast<uint8_t>(1u << p.port);
+	up_ = cabled_;
 }
 
-bool LinkState::up(PortRef p) const noexcept
+void LinkState::set(const Fiber &f, bool up)
 {
-	if (p.port >= kMaxPorts || !t_.neighbour(p))
-		return false;
-	return down_.empty() || !(down_[p.chip] >> p.port & 1);
+	for (const PortRef &p : {f.a, f.b}) {
+		if (p.chip >= up_.size() || p.port >= kMaxPorts || !(cabled_[p.chip] >> p.port & 1))
+			continue;
+		const uint8_t bit = static_cast<uint8_t>(1u << p.port);
+		const bool was_up = up_[p.chip] & bit;
+		if (up && !was_up) {
+			up_[p.chip] |= bit;
+			ports_down_--;
+		} else if (!up && was_up) {
+			up_[p.chip] &= static_cast<uint8_t>(~bit);
+			ports_down_++;
+		}
+	}
+}
+
+std::vector<Fiber> LinkState::cut_fibers() const
+{
+	std::vector<Fiber> out;
+	if (ports_down_ == 0)
+		return out;
+	for (const Fiber &f : t_.fibers())
+		if (!up(f.a) || !up(f.b))
+			out.push_back(f);
+	return out;
 }
 
 const char *outcome_name(Outcome o)

@@ -14,17 +14,34 @@
 
 namespace lumen::route {
 
-// Which ports are UP: every cabled port, minus the fibers taken down.
+// Which ports are UP: every cabled port, minus the fibers taken down. Holds
+// a reference to t, which must outlive it.
 class LinkState {
       public:
-	explicit LinkState(const Topology &t) : t_(t) {}
-	void cut(const Fiber &f);
-	bool up(PortRef p) const noexcept;
+	explicit LinkState(const Topology &t);
+	// Take fiber f down (both its ports), or bring it back up. A fiber
+	// that is not t's marks its cabled ports only.
+	void cut(const Fiber &f) { set(f, false); }
+	void restore(const Fiber &f) { set(f, true); }
+	void set(const Fiber &f, bool up);
+	bool up(PortRef p) const noexcept
+	{
+		return p.chip < up_.size() && p.port < kMaxPorts && (up_[p.chip] >> p.port & 1);
+	}
+	// Bit p: port p of chip is cabled and UP (0 beyond the topology).
+	uint8_t up_ports(uint32_t chip) const noexcept { return chip < up_.size() ? up_[chip] : 0; }
+	// The fibers of t that are down, in t.fibers() order.
+	std::vector<Fiber> cut_fibers() const;
+	// How many cabled ports are down (0: every fiber is up).
+	uint32_t ports_down() const noexcept { return ports_down_; }
+	bool all_up() const noexcept { return ports_down_ == 0; }
 	const Topology &topology() const noexcept { return t_; }
 
       private:
 	const Topology &t_;
-	std::vector<uint8_t> down_; // per chip id, bit p: port p cut
+	std::vector<uint8_t> cabled_; // per chip id, bit p: port p has a fiber
+	std::vector<uint8_t> up_;     // cabled_ minus the ports cut
+	uint32_t ports_down_ = 0;
 };
 
 // In-port of a packet at the chip that created it.
