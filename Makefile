@@ -12,7 +12,7 @@ DESTDIR   ?=
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest test-link
 .PHONY: test-guests test-link-ring test-link-guests test-link-stop test-fm
-.PHONY: bench clean
+.PHONY: bench bench-fabric clean
 .PHONY: install examples test-examples
 
 all: userspace kmod qemu
@@ -100,6 +100,14 @@ test: deps test-host test-device test-guest test-link test-fm test-examples
 # same guest (memcpy, NVMe read, raw uAPI) and their targets; not pass/fail.
 bench: deps guest-deps
 	tests/bench/run --no-build
+
+# lumen-fabric-sim's benchmark set (issue 9): routes, reroutes and the verifier
+# at 256 to 8192 chips, each figure next to its target; on the host, no guest.
+# STRICT=1 exits 1 when a figure misses its target.
+bench-fabric:
+	@[ -f $(BUILD)/CMakeCache.txt ] || $(MAKE) --no-print-directory userspace
+	cmake --build $(BUILD) -j $(JOBS) --target lumen-fabric-sim
+	$(BUILD)/bin/lumen-fabric-sim --bench $(if $(STRICT),--strict)
 
 # liblumen (library, headers, pkg-config and CMake package files) and
 # npu-smi under $(PREFIX); DESTDIR stages the tree elsewhere. Configures only
