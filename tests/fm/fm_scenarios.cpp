@@ -144,6 +144,15 @@ Run run(const std::string &cmd, int timeout_ms = kCtlMs)
 	return r;
 }
 
+// The first n lines of text.
+std::string head(const std::string &text, int n)
+{
+	size_t end = 0;
+	while (n-- > 0 && end != std::string::npos)
+		end = text.find('\n', end ? end + 1 : 0);
+	return end == std::string::npos ? text : text.substr(0, end);
+}
+
 // ---- the environment --------------------------------------------------------------
 
 struct Fx {
@@ -788,15 +797,18 @@ void bad_flags()
 {
 	if (F->spec.empty())
 		skip();
+	std::string wrong;
 	for (const char *args :
 	     {"", "run --no-such-flag", "run --engine warp", "run --takeover-ms soon",
 	      "ctl --state-dir /tmp/x", "ctl --no-such-flag status", "frobnicate"}) {
 		Run r = run(std::string("lumen-fm ") + args, 10000);
-		printf("# lumen-fm %s -> %d\n", args, r.rc);
+		printf("# lumen-fm %s -> %d: %s\n", args, r.rc, head(r.err, 1).c_str());
 		if (r.rc != 2 || r.err.empty())
-			fail_msg("lumen-fm %s: exit %d, expected 2 with a message; stderr: %s",
-				 args, r.rc, r.err.c_str());
+			wrong += std::string("\n  lumen-fm ") + args + ": exit " +
+				 std::to_string(r.rc) + ", stderr \"" + head(r.err, 1) + "\"";
 	}
+	if (!wrong.empty())
+		fail_msg("bad command lines must exit 2 with a message:%s", wrong.c_str());
 	// Nothing was started.
 	assert_int_not_equal(access("/run/lumen-fm/fm.sock", F_OK), 0);
 }
@@ -844,22 +856,29 @@ void discover()
 	done();
 }
 
-// A second manager on a card that has one is refused; the first goes on.
+// A second manager on a card that has one is refused; the first goes on
+// in its role. Late in the run and no prerequisite of the others: a second
+// manager that is not refused may disturb the first.
 void second_manager_refused()
 {
-	begin();
-	Run r = run("lumen-fm run --card 0 --state-dir /tmp/fm-second", 30000);
-	printf("# lumen-fm run --card 0 (second manager) -> %d: %s", r.rc, r.err.c_str());
+	if (F->skip_rest || F->in_progress || F->spec.empty()) {
+		printf("# needs the managers of the scenarios before: skipped\n");
+		skip();
+	}
+	const std::string before = str(ctl("status"), "role");
+	Run r = run("lumen-fm run --card 0 --state-dir /tmp/fm-second", 20000);
+	printf("# lumen-fm run --card 0 (a second manager) -> %d: %s\n", r.rc,
+	       head(r.err, 3).c_str());
 	if (r.rc == -1)
-		fail_msg("a second manager on card 0 was not refused within 30 s");
+		fail_msg("a second manager on card 0 was not refused within 20 s");
 	if (r.rc == 0 || r.err.empty())
 		fail_msg("a second manager on card 0: exit %d with \"%s\", expected a refusal",
-			 r.rc, r.err.c_str());
+			 r.rc, head(r.err, 3).c_str());
 	expect_fm_alive("after the second manager");
 	const std::string role = str(ctl("status"), "role");
-	if (role != (driver(0) ? "master" : "standby"))
-		fail_msg("the first manager is %s after the second one's refusal", role.c_str());
-	done();
+	if (role != before)
+		fail_msg("the first manager is %s after the second one's refusal, was %s",
+			 role.c_str(), before.c_str());
 }
 
 // Remote writes between every ordered pair of chips, both guests at once.
@@ -1041,12 +1060,12 @@ int main()
 		SCENARIO(ctl_without_daemon),
 		SCENARIO(bad_flags),
 		SCENARIO(discover),
-		SCENARIO(second_manager_refused),
 		SCENARIO(every_pair),
 		SCENARIO(cut_rerouted),
 		SCENARIO(repatch),
 		SCENARIO(takeover),
 		SCENARIO(cut_after_takeover),
+		SCENARIO(second_manager_refused),
 		SCENARIO(clean_shutdown),
 	};
 	return cmocka_run_group_tests_name("fm", tests, setup, teardown);
