@@ -1,19 +1,46 @@
 // SPDX-License-Identifier: MIT
 // A topology-agnostic, deadlock-free routing engine (FABRIC.md 4, issue 9):
 // destination-based tables for any graph (tori with failed fibers,
-// re-patched or irregular graphs, sparse chip ids), FIXED_LANE entries so
-// the virtual channel follows the destination alone (hw-spec 13.4, the
-// Nue/DFSSSP/LASH family), at most two lanes (one works too).
+// re-patched or irregular graphs, sparse chip ids up to 8191), with one or
+// two lanes. Every entry has FIXED_LANE: the lane of a packet at each hop is
+// the lane of that chip's entry for the destination (hw-spec 13.4).
 //
-// Per destination, a shortest-path tree over the UP fibers (ties broken by
-// accumulated channel load when spreading). Lanes are layers: a tree goes
-// into the first lane whose channel-dependency graph stays acyclic with it;
-// a destination no lane takes falls back to up*/down* routes in the last
-// lane, which keeps only such routes (their CDG is acyclic on its own).
-// alt_port is set only where its extra dependencies keep the lane acyclic.
+// Why it is deadlock-free (a proof by construction, no search): each lane
+// has an up*/down* orientation (updown.hpp; the escape lane, the last, is
+// rooted centrally, lane 0 of two is rooted far from it). Along every route
+// the lane never goes down (0 then 1), and inside a lane every turn is
+// up*/down*-legal in that lane's orientation. A dependency cycle would have
+// to stay in one lane (lanes only rise) and there it would need a down -> up
+// turn. So the channel-dependency graph is acyclic, whatever the graph.
+//
+// Routes: per destination, chips in BFS order from it pick a neighbour that
+// is already routed, shortest first, then the channel whose route carries
+// the least load so far (DFSSSP-style spreading, destinations in a seeded
+// shuffled order), then the escape lane and a first hop down (the choices
+// that let most chips behind join legally). A chip no closer neighbour can
+// take on legally waits for a farther one (its route gets longer). On a
+// torus, two antipodal roots split every minimal path into a legal lane-0
+// part and a legal lane-1 part. If some chip still finds no neighbour, the
+// destination falls back to plain up*/down* routes in the escape lane,
+// which exist for every connected pair.
+//
+// Alternative ports: a neighbour outside the chip's subtree (its route
+// avoids the dead link), at most one hop farther from the destination, whose
+// detour turns (children -> the alternative channel -> the neighbour's
+// route) follow the same lane rules: so any single cut's detours keep the
+// CDG acyclic too. Chained detours (a ring's long way round, through chips
+// whose port points back) are not produced: there a chip gets no alt_port.
+//
+// update(): a fiber down reroutes only the subtrees hanging from it, for the
+// destinations whose routes crossed it (and re-picks alternatives that led
+// into them or across it); a fiber up rebuilds the destinations it brings
+// two or more hops closer. A full pass when the escape orientation no
+// longer connects every pair (a chip lost its last up link, two components
+// joined) or when the link state changed by more than that fiber.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "route/routes.hpp"
@@ -32,8 +59,12 @@ struct AgnosticOptions {
 struct AgnosticStats {
 	unsigned lanes_used = 0;
 	uint32_t minimal_dests = 0;  // destinations routed on shortest paths
+	uint32_t longer_dests = 0;   // some chips one or more hops longer
 	uint32_t fallback_dests = 0; // destinations on up*/down* routes
 	double ms = 0;		     // time of the last compute() or update()
+	uint64_t entries = 0;	     // valid (chip, destination) entries
+	uint64_t alt_entries = 0;    // of those, with an alternative port
+	bool full = false;	     // the last call recomputed every destination
 };
 
 class AgnosticEngine {
@@ -46,6 +77,14 @@ class AgnosticEngine {
 	// entries are rewritten in r).
 	std::vector<uint32_t> update(const LinkState &ls, const Fiber &f, bool up, Routes &r);
 	const AgnosticStats &stats() const;
+
+	~AgnosticEngine();
+	AgnosticEngine(AgnosticEngine &&) noexcept;
+	AgnosticEngine &operator=(AgnosticEngine &&) noexcept;
+
+      private:
+	struct State;
+	std::unique_ptr<State> s_;
 };
 
 } // namespace lumen::route

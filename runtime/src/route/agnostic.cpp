@@ -1,0 +1,863 @@
+// SPDX-License-Identifier: MIT
+#include "route/agnostic.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <queue>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "route/updown.hpp"
+
+namespace lumen::route {
+namespace {
+
+constexpr uint32_t kUnset = UINT32_MAX;
+
+// A chip's entry for one destination as the engine keeps it (two bytes, so
+// 8192 x 8192 entries fit): bits 0-2 port, 3 valid, 4-6 alternative port,
+// 7 alternative valid, 8 lane.
+using Packed = uint16_t;
+constexpr Packed kValid = 1u << 3, kAltValid = 1u << 7, kLane1 = 1u << 8;
+
+bool valid(Packed e)
+{
+	return e & kValid;
+}
+unsigned port_of(Packed e)
+{
+	return e & 7u;
+}
+bool has_alt(Packed e)
+{
+	return e & kAltValid;
+}
+unsigned alt_of(Packed e)
+{
+	return e >> 4 & 7u;
+}
+unsigned lane_of(Packed e)
+{
+	return e >> 8 & 1u;
+}
+Packed pack(unsigned port, unsigned lane)
+{
+	return static_cast<Packed>(port | kValid | (lane ? kLane1 : 0));
+}
+Packed with_alt(Packed e, unsigned alt)
+{
+	return static_cast<Packed>((e & ~0xf0u) | alt << 4 | kAltValid);
+}
+Packed without_alt(Packed e)
+{
+	return static_cast<Packed>(e & ~0xf0u);
+}
+
+// splitmix64: tie-breaks that depend on the seed, not on memory layout.
+uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+// Shortest paths only; one hop longer for some chips; up*/down* fallback.
+enum class Kind : uint8_t { Minimal, Longer, Fallback };
+
+double ms_since(std::chrono::steady_clock::time_point start)
+{
+	return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+		.count();
+}
+
+} // namespace
+
+struct AgnosticEngine::State {
+	State(const Topology &topo, AgnosticOptions opts) : t(topo), o(opts) {}
+
+	const Topology &t;
+	AgnosticOptions o;
+	AgnosticStats stats;
+	uint32_t n = 0;
+	std::vector<uint32_t> id;    // chip index -> chip id
+	std::vector<uint32_t> index; // chip id -> chip index, kUnset
+	std::vector<uint32_t> peer;  // channel (index x 8 + port) -> far channel
+	std::vector<uint8_t> up;     // per chip: ports whose link carries traffic
+	// The orientation of each lane: lane "top" (the last) is the escape
+	// lane, rooted centrally; lane 0 of two is rooted far from it.
+	UpDownOrder orient[2];
+	std::vector<uint64_t> load; // per channel: sources routed over it, all dests
+	std::vector<Packed> ent;    // dest x n + chip
+	std::vector<Kind> kind;	    // per dest
+	std::vector<uint8_t> lanes; // per dest: bit l, lane l used
+	std::vector<uint32_t> entries, alt_entries; // per dest, as last written
+	bool computed = false;
+
+	// Scratch.
+	std::vector<uint32_t> dist, order, size, len, stamp, mark;
+	uint32_t epoch = 0, mark_epoch = 0;
+	std::vector<uint64_t> cost;    // per chip: load summed along its route
+	std::vector<uint32_t> rlen;    // per chip: route length, kUnset: not routed yet
+	bool shortest = false;	       // the last build_minimal found shortest paths only
+	std::vector<uint32_t> changed; // chips whose entry of the current dest changed
+
+	unsigned top() const { return o.lanes - 1; }
+	uint32_t far_chip(uint32_t x, unsigned p) const { return peer[x * 8 + p] >> 3; }
+	Packed &at(uint32_t d, uint32_t x) { return ent[size_t(d) * n + x]; }
+	Packed get(uint32_t d, uint32_t x) const { return ent[size_t(d) * n + x]; }
+	uint64_t tie(uint32_t d, uint32_t x, unsigned p) const
+	{
+		return mix(o.seed ^ (uint64_t(d) << 32 | uint64_t(x) << 3 | p));
+	}
+	bool goes_up(unsigned lane, uint32_t a, uint32_t b) const
+	{
+		return orient[lane].is_up(a, b);
+	}
+	// Whether d's route from x starts by going up in its lane's orientation.
+	bool starts_up(uint32_t d, uint32_t x) const
+	{
+		const Packed e = get(d, x);
+		return x != d && goes_up(lane_of(e), x, far_chip(x, port_of(e)));
+	}
+	bool joins(uint32_t d, uint32_t a, unsigned la, uint32_t b) const;
+	void new_epoch();
+
+	void check(const LinkState &ls, const Routes &r) const;
+	std::vector<uint8_t> links_of(const LinkState &ls) const;
+	void full(const LinkState &ls, Routes &r);
+	void place(uint32_t d);
+	bool build_minimal(uint32_t d, bool spread_first);
+	void build_fallback(uint32_t d);
+	bool choose(uint32_t d, uint32_t x, bool spread_first);
+	bool settle(uint32_t d, const std::vector<uint32_t> &chips, bool spread_first);
+	template <typename F> void for_children(uint32_t d, uint32_t x, F f) const;
+	void walk_tree(uint32_t d);
+	uint32_t tree_len(uint32_t d, uint32_t x);
+	void add_load(uint32_t d, bool add);
+	void add_path_load(uint32_t d, uint32_t x, int64_t amount);
+	void clear_dest(uint32_t d);
+	void set_alt(uint32_t d, uint32_t x);
+	void add_alts(uint32_t d);
+	bool repair(uint32_t d, uint32_t x);
+	void write(uint32_t d, Routes &r);
+	void write_changed(uint32_t d, Routes &r);
+	void count();
+};
+
+void AgnosticEngine::State::new_epoch()
+{
+	if (++epoch == 0) {
+		std::fill(stamp.begin(), stamp.end(), 0);
+		epoch = 1;
+	}
+}
+
+// May a packet for d leave a on lane la to b, whose entry for d then takes
+// it on? Lanes never go down along a route; within a lane, the turn at b
+// must be up*/down*-legal in that lane's orientation. (The turn into a is
+// the caller's: a is being decided.)
+bool AgnosticEngine::State::joins(uint32_t d, uint32_t a, unsigned la, uint32_t b) const
+{
+	if (b == d)
+		return true;
+	const unsigned lb = lane_of(get(d, b));
+	if (la != lb)
+		return la < lb;
+	return !(!goes_up(la, a, b) && starts_up(d, b));
+}
+
+void AgnosticEngine::State::check(const LinkState &ls, const Routes &r) const
+{
+	if (&ls.topology() != &t && ls.topology().fibers() != t.fibers())
+		throw std::invalid_argument("agnostic routing of '" + t.spec() +
+					    "': the link state is of another topology ('" +
+					    ls.topology().spec() + "')");
+	if (r.id_limit() < t.id_limit())
+		throw std::invalid_argument("agnostic routing of '" + t.spec() +
+					    "': route tables for " + std::to_string(r.id_limit()) +
+					    " chip ids, the topology needs " +
+					    std::to_string(t.id_limit()));
+}
+
+std::vector<uint8_t> AgnosticEngine::State::links_of(const LinkState &ls) const
+{
+	std::vector<uint8_t> m(n, 0);
+	for (uint32_t x = 0; x < n; x++)
+		for (unsigned p = 0; p < kMaxPorts; p++) {
+			const uint32_t c = peer[x * 8 + p];
+			if (c != kNoChannel && ls.up(PortRef{id[x], static_cast<uint8_t>(p)}) &&
+			    ls.up(PortRef{id[c >> 3], static_cast<uint8_t>(c & 7)}))
+				m[x] |= static_cast<uint8_t>(1u << p);
+		}
+	return m;
+}
+
+// x picks its next hop and lane among the neighbours already routed
+// (rlen[] set: on a shortest path, those one hop closer to d, and those as
+// close as x that chose before it). First the shortest route; then, with
+// spread_first, the least loaded (summed along the route), then the escape
+// lane and a first hop down (both leave the most ways for the chips behind x
+// to join legally); else those two first. False if no neighbour takes x on.
+bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first)
+{
+	unsigned best = kMaxPorts, best_lane = 0, best_rank = 0;
+	uint64_t best_len = 0, best_load = 0, best_tie = 0;
+	for (uint8_t m = up[x]; m; m &= m - 1) {
+		const unsigned p = __builtin_ctz(m);
+		const uint32_t y = far_chip(x, p);
+		if (rlen[y] == kUnset)
+			continue;
+		for (unsigned lane = top() + 1; lane-- > 0;) {
+			if (!joins(d, x, lane, y))
+				continue;
+			const uint64_t hops = rlen[y] + 1;
+			const unsigned rank = (lane == top()) * 2 + !goes_up(lane, x, y);
+			const uint64_t l = o.spread ? load[x * 8 + p] + cost[y] : 0;
+			const uint64_t tb = tie(d, x, p);
+			bool better;
+			if (best == kMaxPorts || hops != best_len)
+				better = best == kMaxPorts || hops < best_len;
+			else if (spread_first && l != best_load)
+				better = l < best_load;
+			else if (rank != best_rank)
+				better = rank > best_rank;
+			else if (l != best_load)
+				better = l < best_load;
+			else
+				better = tb < best_tie;
+			if (better) {
+				best = p;
+				best_lane = lane;
+				best_rank = rank;
+				best_len = hops;
+				best_load = l;
+				best_tie = tb;
+			}
+			break; // a higher lane that joins beats a lower one
+		}
+	}
+	if (best == kMaxPorts)
+		return false;
+	at(d, x) = pack(best, best_lane);
+	cost[x] = best_load;
+	rlen[x] = static_cast<uint32_t>(best_len);
+	return true;
+}
+
+// Every chip of `chips` (in an order where the closer come first) picks a
+// route; one that finds no neighbour yet waits until its farther neighbours
+// have chosen and joins one of them (a longer route). False if some chip
+// finds no neighbour at all.
+bool AgnosticEngine::State::settle(uint32_t d, const std::vector<uint32_t> &chips,
+				   bool spread_first)
+{
+	std::vector<uint32_t> waiting, still;
+	for (uint32_t x : chips)
+		if (x != d && !choose(d, x, spread_first))
+			waiting.push_back(x);
+	while (!waiting.empty()) {
+		still.clear();
+		for (uint32_t x : waiting)
+			if (!choose(d, x, spread_first))
+				still.push_back(x);
+		if (still.size() == waiting.size())
+			return false;
+		waiting.swap(still);
+	}
+	return true;
+}
+
+// Routes to d over the UP links: shortest paths where the lanes allow,
+// chips in BFS order so that each chooses after the neighbours it may route
+// through. False (d's column cleared) if some chip cannot be routed.
+bool AgnosticEngine::State::build_minimal(uint32_t d, bool spread_first)
+{
+	std::fill(dist.begin(), dist.end(), kUnset);
+	std::fill(rlen.begin(), rlen.end(), kUnset);
+	order.assign(1, d);
+	dist[d] = 0;
+	rlen[d] = 0;
+	cost[d] = 0;
+	for (size_t i = 0; i < order.size(); i++)
+		for (uint8_t m = up[order[i]]; m; m &= m - 1) {
+			const uint32_t y = far_chip(order[i], __builtin_ctz(m));
+			if (dist[y] == kUnset) {
+				dist[y] = dist[order[i]] + 1;
+				order.push_back(y);
+			}
+		}
+	if (!settle(d, order, spread_first)) {
+		clear_dest(d);
+		return false;
+	}
+	shortest = true;
+	for (uint32_t x : order)
+		shortest = shortest && rlen[x] == dist[x];
+	return true;
+}
+
+// Up*/down* routes to d in the escape lane: a chip with a down-only path to
+// d takes the shortest one, any other chip goes up to the neighbour whose
+// route is shortest (chips by rank, so those routes are known). A packet
+// that came down never goes up again: every turn is legal. The escape
+// orientation connects every component (updown_connects), so every chip
+// that can reach d gets a route.
+void AgnosticEngine::State::build_fallback(uint32_t d)
+{
+	const unsigned lane = top();
+	const UpDownOrder &ud = orient[lane];
+	std::fill(dist.begin(), dist.end(), kUnset); // down-only distance
+	std::fill(len.begin(), len.end(), kUnset);   // route length
+	order.assign(1, d);
+	dist[d] = 0;
+	for (size_t i = 0; i < order.size(); i++) {
+		const uint32_t y = order[i];
+		for (uint8_t m = up[y]; m; m &= m - 1) {
+			const uint32_t x = far_chip(y, __builtin_ctz(m));
+			if (ud.is_up(y, x) && dist[x] == kUnset) {
+				dist[x] = dist[y] + 1;
+				order.push_back(x);
+			}
+		}
+	}
+	len[d] = 0;
+	for (uint32_t x : ud.by_rank) {
+		if (x == d)
+			continue;
+		unsigned best = kMaxPorts;
+		uint64_t best_len = 0, best_load = 0, best_tie = 0;
+		for (uint8_t m = up[x]; m; m &= m - 1) {
+			const unsigned p = __builtin_ctz(m);
+			const uint32_t y = far_chip(x, p);
+			uint64_t l;
+			if (dist[x] != kUnset) // down, one step closer
+				l = !ud.is_up(x, y) && dist[y] + 1 == dist[x] ? dist[y] : kUnset;
+			else // up, to a chip whose route is known
+				l = ud.is_up(x, y) ? len[y] : kUnset;
+			if (l == kUnset)
+				continue;
+			const uint64_t ld = o.spread ? load[x * 8 + p] : 0;
+			const uint64_t tb = tie(d, x, p);
+			if (best == kMaxPorts || l < best_len ||
+			    (l == best_len &&
+			     (ld < best_load || (ld == best_load && tb < best_tie)))) {
+				best = p;
+				best_len = l;
+				best_load = ld;
+				best_tie = tb;
+			}
+		}
+		if (best == kMaxPorts)
+			continue; // another component
+		len[x] = static_cast<uint32_t>(best_len + 1);
+		at(d, x) = pack(best, lane);
+	}
+}
+
+void AgnosticEngine::State::clear_dest(uint32_t d)
+{
+	std::fill(ent.begin() + size_t(d) * n, ent.begin() + size_t(d + 1) * n, 0);
+}
+
+// d's routes from scratch (its column must hold no load): shortest paths
+// spread over the least loaded channels, else shortest paths that keep to
+// the escape lane where they can, else the up*/down* fallback.
+void AgnosticEngine::State::place(uint32_t d)
+{
+	clear_dest(d);
+	if (build_minimal(d, true) || build_minimal(d, false)) {
+		kind[d] = shortest ? Kind::Minimal : Kind::Longer;
+	} else {
+		kind[d] = Kind::Fallback;
+		build_fallback(d);
+	}
+	lanes[d] = 0;
+	for (uint32_t x = 0; x < n; x++)
+		if (valid(get(d, x)))
+			lanes[d] |= static_cast<uint8_t>(1u << lane_of(get(d, x)));
+	add_load(d, true);
+	if (o.alternatives)
+		add_alts(d);
+}
+
+// f(child chip, its port toward x) for chips whose entry for d leads to x.
+template <typename F> void AgnosticEngine::State::for_children(uint32_t d, uint32_t x, F f) const
+{
+	for (unsigned p = 0; p < kMaxPorts; p++) {
+		const uint32_t c = peer[x * 8 + p];
+		if (c == kNoChannel)
+			continue;
+		const Packed e = get(d, c >> 3);
+		if (valid(e) && port_of(e) == (c & 7))
+			f(c >> 3, c & 7);
+	}
+}
+
+// order: d's tree from d outwards; len: hops to d (stamped current).
+void AgnosticEngine::State::walk_tree(uint32_t d)
+{
+	new_epoch();
+	order.assign(1, d);
+	len[d] = 0;
+	stamp[d] = epoch;
+	for (size_t i = 0; i < order.size(); i++) {
+		const uint32_t y = order[i];
+		for_children(d, y, [&](uint32_t x, unsigned) {
+			len[x] = len[y] + 1;
+			stamp[x] = epoch;
+			order.push_back(x);
+		});
+	}
+}
+
+// Hops from x to d along the tree, remembered for this epoch.
+uint32_t AgnosticEngine::State::tree_len(uint32_t d, uint32_t x)
+{
+	uint32_t y = x, hops = 0;
+	while (y != d && stamp[y] != epoch) {
+		y = far_chip(y, port_of(get(d, y)));
+		hops++;
+	}
+	const uint32_t total = hops + (y == d ? 0 : len[y]);
+	uint32_t l = total;
+	for (y = x; y != d && stamp[y] != epoch; y = far_chip(y, port_of(get(d, y)))) {
+		len[y] = l--;
+		stamp[y] = epoch;
+	}
+	return total;
+}
+
+// Uniform traffic: the channel out of x carries the sources of x's subtree.
+void AgnosticEngine::State::add_load(uint32_t d, bool add)
+{
+	walk_tree(d);
+	for (uint32_t x : order)
+		size[x] = 1;
+	for (size_t i = order.size(); i-- > 1;) {
+		const uint32_t x = order[i];
+		const unsigned p = port_of(get(d, x));
+		size[far_chip(x, p)] += size[x];
+		if (add)
+			load[x * 8 + p] += size[x];
+		else
+			load[x * 8 + p] -= size[x];
+	}
+}
+
+// amount more sources enter d's tree at x.
+void AgnosticEngine::State::add_path_load(uint32_t d, uint32_t x, int64_t amount)
+{
+	for (; x != d; x = far_chip(x, port_of(get(d, x))))
+		load[x * 8 + port_of(get(d, x))] += amount;
+}
+
+// x's alternative port for d: a neighbour c outside x's subtree (so c's
+// route avoids x's dead link) at most one hop farther from d than x; the
+// detour's dependencies (x's children -> the alternative channel -> c's
+// route) must keep to the lane rules, like the routes themselves, so any
+// single cut stays deadlock-free. Needs the tree's len (tree_len).
+void AgnosticEngine::State::set_alt(uint32_t d, uint32_t x)
+{
+	const Packed e = without_alt(get(d, x));
+	at(d, x) = e;
+	const unsigned lx = lane_of(e);
+	const UpDownOrder &ud = orient[lx];
+	const uint32_t lenx = tree_len(d, x);
+	unsigned best = kMaxPorts;
+	uint64_t best_len = 0, best_load = 0;
+	for (uint8_t m = up[x] & ~(1u << port_of(e)); m; m &= m - 1) {
+		const unsigned a = __builtin_ctz(m);
+		const uint32_t c = far_chip(x, a);
+		uint32_t lc = 0;
+		if (c != d) {
+			const Packed ce = get(d, c);
+			if (!valid(ce))
+				continue;
+			lc = tree_len(d, c);
+			if (lc > lenx + 1 || (lc == lenx + 1 && far_chip(c, port_of(ce)) == x))
+				continue;
+			if (!joins(d, x, lx, c))
+				continue;
+		}
+		if (best != kMaxPorts &&
+		    (lc > best_len || (lc == best_len && load[x * 8 + a] >= best_load)))
+			continue;
+		bool ok = true;
+		for_children(d, x, [&](uint32_t ch, unsigned) {
+			const unsigned lch = lane_of(get(d, ch));
+			if (lch > lx || (lch == lx && !ud.legal_turn(ch, x, c)))
+				ok = false;
+		});
+		if (!ok)
+			continue;
+		best = a;
+		best_len = lc;
+		best_load = load[x * 8 + a];
+	}
+	if (best != kMaxPorts)
+		at(d, x) = with_alt(e, best);
+}
+
+void AgnosticEngine::State::add_alts(uint32_t d)
+{
+	walk_tree(d);
+	for (size_t i = 1; i < order.size(); i++)
+		set_alt(d, order[i]);
+}
+
+// x's link toward d died: reroute x's subtree S on shortest paths from the
+// rest of the tree, which keeps its routes (they never cross x's link).
+// False if a chip of S finds no neighbour to join: d needs a full pass.
+bool AgnosticEngine::State::repair(uint32_t d, uint32_t x)
+{
+	if (++mark_epoch == 0) {
+		std::fill(mark.begin(), mark.end(), 0);
+		mark_epoch = 1;
+	}
+	const uint32_t in_s = mark_epoch;
+	std::vector<uint32_t> sub{x};
+	mark[x] = in_s;
+	for (size_t i = 0; i < sub.size(); i++)
+		for_children(d, sub[i], [&](uint32_t ch, unsigned) {
+			mark[ch] = in_s;
+			sub.push_back(ch);
+		});
+	// S's load comes off: its own channels, and the old path beyond x.
+	for (uint32_t s : sub)
+		size[s] = 1;
+	for (size_t i = sub.size(); i-- > 1;)
+		size[far_chip(sub[i], port_of(get(d, sub[i])))] += size[sub[i]];
+	for (uint32_t s : sub)
+		load[s * 8 + port_of(get(d, s))] -= size[s];
+	add_path_load(d, far_chip(x, port_of(get(d, x))), -int64_t(sub.size()));
+	// Alternatives into S are chosen again once S has its new routes.
+	std::vector<uint32_t> redo;
+	for (uint32_t s : sub)
+		for (unsigned p = 0; p < kMaxPorts; p++) {
+			const uint32_t c = peer[s * 8 + p];
+			if (c == kNoChannel || mark[c >> 3] == in_s)
+				continue;
+			const Packed ce = get(d, c >> 3);
+			if (has_alt(ce) && alt_of(ce) == (c & 7))
+				redo.push_back(c >> 3);
+		}
+	for (uint32_t s : sub) {
+		at(d, s) = 0;
+		changed.push_back(s);
+	}
+
+	// Distances of S from the rest of the tree inwards (Dijkstra with unit
+	// weights), and of the neighbours outside S, for choose().
+	new_epoch();
+	using Item = std::pair<uint32_t, uint32_t>;
+	std::priority_queue<Item, std::vector<Item>, std::greater<>> q;
+	for (uint32_t s : sub) {
+		dist[s] = rlen[s] = kUnset;
+		for (uint8_t m = up[s]; m; m &= m - 1) {
+			const uint32_t w = far_chip(s, __builtin_ctz(m));
+			if (mark[w] == in_s)
+				continue;
+			dist[w] = w == d || valid(get(d, w)) ? tree_len(d, w) : kUnset;
+			rlen[w] = dist[w];
+			cost[w] = 0;
+			if (dist[w] != kUnset)
+				dist[s] = std::min(dist[s], dist[w] + 1);
+		}
+	}
+	for (uint32_t s : sub)
+		if (dist[s] != kUnset)
+			q.emplace(dist[s], s);
+	order.clear();
+	while (!q.empty()) {
+		const auto [ds, s] = q.top();
+		q.pop();
+		if (ds != dist[s])
+			continue;
+		order.push_back(s);
+		for (uint8_t m = up[s]; m; m &= m - 1) {
+			const uint32_t w = far_chip(s, __builtin_ctz(m));
+			if (mark[w] == in_s && dist[w] > ds + 1) {
+				dist[w] = ds + 1;
+				q.emplace(dist[w], w);
+			}
+		}
+	}
+	if (!settle(d, order, true)) {
+		for (uint32_t c : sub)
+			at(d, c) = 0;
+		return false;
+	}
+	for (uint32_t s : order)
+		if (rlen[s] != dist[s])
+			kind[d] = Kind::Longer;
+	for (uint32_t s : order) {
+		lanes[d] |= static_cast<uint8_t>(1u << lane_of(get(d, s)));
+		add_path_load(d, s, 1);
+		const uint32_t w = far_chip(s, port_of(get(d, s)));
+		if (mark[w] != in_s && w != d)
+			redo.push_back(w); // gained a child
+	}
+	if (o.alternatives) {
+		new_epoch();
+		for (uint32_t s : order)
+			set_alt(d, s);
+		for (uint32_t w : redo)
+			if (valid(get(d, w))) {
+				set_alt(d, w);
+				changed.push_back(w);
+			}
+	}
+	return true;
+}
+
+void AgnosticEngine::State::write(uint32_t d, Routes &r)
+{
+	entries[d] = alt_entries[d] = 0;
+	for (uint32_t x = 0; x < n; x++) {
+		const Packed e = get(d, x);
+		RouteEntry re;
+		if (valid(e)) {
+			re.valid = true;
+			re.port = static_cast<uint8_t>(port_of(e));
+			re.alt_port = has_alt(e) ? static_cast<uint8_t>(alt_of(e)) : kNoPort;
+			re.lane = static_cast<uint8_t>(lane_of(e));
+			re.fixed_lane = true;
+			entries[d]++;
+			alt_entries[d] += has_alt(e);
+		}
+		r.set(id[x], id[d], re);
+	}
+}
+
+// The entries of `changed` only (what a repair touched).
+void AgnosticEngine::State::write_changed(uint32_t d, Routes &r)
+{
+	for (uint32_t x : changed) {
+		const RouteEntry old = r.entry(id[x], id[d]);
+		entries[d] -= old.valid;
+		alt_entries[d] -= old.valid && old.alt_port != kNoPort;
+		const Packed e = get(d, x);
+		RouteEntry re;
+		if (valid(e)) {
+			re.valid = true;
+			re.port = static_cast<uint8_t>(port_of(e));
+			re.alt_port = has_alt(e) ? static_cast<uint8_t>(alt_of(e)) : kNoPort;
+			re.lane = static_cast<uint8_t>(lane_of(e));
+			re.fixed_lane = true;
+		}
+		entries[d] += re.valid;
+		alt_entries[d] += re.valid && re.alt_port != kNoPort;
+		r.set(id[x], id[d], re);
+	}
+	changed.clear();
+}
+
+void AgnosticEngine::State::count()
+{
+	stats.minimal_dests = stats.longer_dests = stats.fallback_dests = 0;
+	stats.entries = stats.alt_entries = 0;
+	uint8_t used = 0;
+	for (uint32_t d = 0; d < n; d++) {
+		stats.minimal_dests += kind[d] == Kind::Minimal;
+		stats.longer_dests += kind[d] == Kind::Longer;
+		stats.fallback_dests += kind[d] == Kind::Fallback;
+		used |= lanes[d];
+		stats.entries += entries[d];
+		stats.alt_entries += alt_entries[d];
+	}
+	stats.lanes_used = used ? 32 - __builtin_clz(used) : 0;
+}
+
+void AgnosticEngine::State::full(const LinkState &ls, Routes &r)
+{
+	up = links_of(ls);
+	orient[top()] = updown_order(peer, up, UpDownRoot::Central);
+	if (top() > 0)
+		orient[0] = updown_order(peer, up, UpDownRoot::Far);
+	std::fill(load.begin(), load.end(), 0);
+	std::fill(ent.begin(), ent.end(), 0);
+	std::vector<uint32_t> dests(n);
+	for (uint32_t d = 0; d < n; d++)
+		dests[d] = d;
+	// A shuffled order spreads better than chip order, whose neighbouring
+	// destinations load the same channels one after the other.
+	std::sort(dests.begin(), dests.end(), [&](uint32_t a, uint32_t b) {
+		return mix(a ^ o.seed << 20) < mix(b ^ o.seed << 20);
+	});
+	for (uint32_t d : dests)
+		place(d);
+	for (uint32_t d = 0; d < n; d++)
+		write(d, r);
+	computed = true;
+	count();
+}
+
+AgnosticEngine::AgnosticEngine(const Topology &t, AgnosticOptions o)
+    : s_(std::make_unique<State>(t, o))
+{
+	if (o.lanes < 1 || o.lanes > LUMEN_LINK_LANES)
+		throw std::invalid_argument("agnostic routing: " + std::to_string(o.lanes) +
+					    " lanes asked for, the chips have 1 to " +
+					    std::to_string(LUMEN_LINK_LANES));
+	State &s = *s_;
+	s.id = t.chips();
+	s.n = static_cast<uint32_t>(s.id.size());
+	s.index.assign(t.id_limit(), kUnset);
+	for (uint32_t x = 0; x < s.n; x++)
+		s.index[s.id[x]] = x;
+	s.peer.assign(size_t(s.n) * 8, kNoChannel);
+	for (uint32_t x = 0; x < s.n; x++)
+		for (unsigned p = 0; p < kMaxPorts; p++)
+			if (auto far = t.neighbour(PortRef{s.id[x], static_cast<uint8_t>(p)}))
+				s.peer[x * 8 + p] = s.index[far->chip] * 8 + far->port;
+	s.up.assign(s.n, 0);
+	s.cost.assign(s.n, 0);
+	s.rlen.assign(s.n, kUnset);
+	s.load.assign(size_t(s.n) * 8, 0);
+	s.ent.assign(size_t(s.n) * s.n, 0);
+	s.kind.assign(s.n, Kind::Minimal);
+	s.lanes.assign(s.n, 0);
+	s.entries.assign(s.n, 0);
+	s.alt_entries.assign(s.n, 0);
+	for (auto *v : {&s.dist, &s.size, &s.len})
+		v->assign(s.n, kUnset);
+	for (auto *v : {&s.stamp, &s.mark})
+		v->assign(s.n, 0);
+}
+
+AgnosticEngine::~AgnosticEngine() = default;
+AgnosticEngine::AgnosticEngine(AgnosticEngine &&) noexcept = default;
+AgnosticEngine &AgnosticEngine::operator=(AgnosticEngine &&) noexcept = default;
+
+const AgnosticStats &AgnosticEngine::stats() const
+{
+	return s_->stats;
+}
+
+void AgnosticEngine::compute(const LinkState &ls, Routes &r)
+{
+	const auto start = std::chrono::steady_clock::now();
+	s_->check(ls, r);
+	s_->full(ls, r);
+	s_->stats.full = true;
+	s_->stats.ms = ms_since(start);
+}
+
+std::vector<uint32_t> AgnosticEngine::update(const LinkState &ls, const Fiber &f, bool up,
+					     Routes &r)
+{
+	const auto start = std::chrono::steady_clock::now();
+	State &s = *s_;
+	s.check(ls, r);
+	const auto far = s.t.neighbour(f.a);
+	if (!far || *far != f.b)
+		throw std::invalid_argument("agnostic routing of '" + s.t.spec() + "': " +
+					    f.a.str() + "-" + f.b.str() + " is not a fiber");
+	if ((ls.up(f.a) && ls.up(f.b)) != up)
+		throw std::invalid_argument(
+			"agnostic routing of '" + s.t.spec() + "': fiber " + f.a.str() + "-" +
+			f.b.str() + " is " + (up ? "down" : "up") +
+			" in the link state, the update says " + (up ? "up" : "down"));
+	auto everything = [&] {
+		s.full(ls, r);
+		s.stats.full = true;
+		s.stats.ms = ms_since(start);
+		return s.t.chips();
+	};
+	if (!s.computed)
+		return everything();
+	const std::vector<uint8_t> now = s.links_of(ls);
+	std::vector<uint32_t> touched;
+	if (now == s.up) {
+		s.stats.full = false;
+		s.stats.ms = ms_since(start);
+		return touched;
+	}
+	const uint32_t xa = s.index[f.a.chip], xb = s.index[f.b.chip];
+	const unsigned pa = f.a.port, pb = f.b.port;
+	std::vector<uint8_t> expect = s.up;
+	for (auto [x, p] : {std::pair{xa, pa}, std::pair{xb, pb}})
+		expect[x] = static_cast<uint8_t>(up ? expect[x] | 1u << p : expect[x] & ~(1u << p));
+	// Other links changed too (an update missed): only a full pass is right.
+	if (now != expect)
+		return everything();
+	s.up = now;
+	// The escape lane must still connect every pair (a link up may join
+	// two components, one down may leave a chip without an up link).
+	if (!updown_connects(s.orient[s.top()], s.peer, s.up))
+		return everything();
+
+	std::vector<uint32_t> dests;
+	auto rebuild = [&](uint32_t d) {
+		s.add_load(d, false);
+		s.place(d);
+		s.write(d, r);
+	};
+	if (!up) {
+		for (uint32_t d = 0; d < s.n; d++) {
+			const Packed ea = s.get(d, xa), eb = s.get(d, xb);
+			uint32_t broken = kUnset;
+			if (valid(ea) && port_of(ea) == pa)
+				broken = xa;
+			else if (valid(eb) && port_of(eb) == pb)
+				broken = xb;
+			if (broken != kUnset) {
+				// Fallback routes depend on the whole tree: rebuilt.
+				if (s.kind[d] != Kind::Fallback && s.repair(d, broken)) {
+					s.write_changed(d, r);
+				} else {
+					s.changed.clear();
+					rebuild(d);
+				}
+				dests.push_back(d);
+			} else if ((has_alt(ea) && alt_of(ea) == pa) ||
+				   (has_alt(eb) && alt_of(eb) == pb)) {
+				s.new_epoch();
+				for (uint32_t x : {xa, xb})
+					if (valid(s.get(d, x))) {
+						s.set_alt(d, x);
+						s.changed.push_back(x);
+					}
+				s.write_changed(d, r);
+				dests.push_back(d);
+			}
+		}
+	} else {
+		// Destinations the new link brings 2 or more hops closer to one
+		// of its ends (distances without it, from both ends): rebuilt.
+		// Others keep their routes (shortest still; the link carries
+		// none of their traffic until the next full pass).
+		std::vector<uint8_t> without = s.up;
+		without[xa] &= static_cast<uint8_t>(~(1u << pa));
+		without[xb] &= static_cast<uint8_t>(~(1u << pb));
+		std::vector<uint32_t> da(s.n, kUnset), db(s.n, kUnset);
+		for (auto [src, dist] : {std::pair{xa, &da}, std::pair{xb, &db}}) {
+			std::vector<uint32_t> q{src};
+			(*dist)[src] = 0;
+			for (size_t i = 0; i < q.size(); i++)
+				for (uint8_t m = without[q[i]]; m; m &= m - 1) {
+					const uint32_t y = s.far_chip(q[i], __builtin_ctz(m));
+					if ((*dist)[y] == kUnset) {
+						(*dist)[y] = (*dist)[q[i]] + 1;
+						q.push_back(y);
+					}
+				}
+		}
+		for (uint32_t d = 0; d < s.n; d++)
+			if ((da[d] == kUnset) != (db[d] == kUnset) ||
+			    (da[d] != kUnset && (da[d] > db[d] + 1 || db[d] > da[d] + 1))) {
+				rebuild(d);
+				dests.push_back(d);
+			}
+	}
+	for (uint32_t d : dests)
+		touched.push_back(s.id[d]);
+	s.count();
+	s.stats.full = false;
+	s.stats.ms = ms_since(start);
+	return touched;
+}
+
+} // namespace lumen::route

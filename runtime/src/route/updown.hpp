@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// The up*/down* orientation the agnostic engine's escape lane follows
+// (Autonet; Schroeder et al. 1991): chips ranked by BFS level from a root
+// per connected component (ties by chip index), a link is "up" toward the
+// smaller rank. A route that never takes an up link after a down link is
+// legal, and any set of legal routes has an acyclic channel-dependency
+// graph: a cycle of channels would need a down -> up turn somewhere.
+//
+// Chips here are dense indices 0..n-1; a channel is index x 8 + port;
+// peer[c] is the channel at the far end of c's fiber (kNoChannel: none) and
+// up[x] bit p says the link of channel x 8 + p carries traffic.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace lumen::route {
+
+constexpr uint32_t kNoChannel = UINT32_MAX;
+
+struct UpDownOrder {
+	std::vector<uint32_t> rank;    // per chip: position in by_rank
+	std::vector<uint32_t> by_rank; // chips, the roots' components first-level first
+
+	bool is_up(uint32_t from, uint32_t to) const { return rank[to] < rank[from]; }
+	// Turn a -> b -> c is legal unless a -> b goes down and b -> c goes up.
+	bool legal_turn(uint32_t a, uint32_t b, uint32_t c) const
+	{
+		return !(rank[b] > rank[a] && rank[c] < rank[b]);
+	}
+};
+
+// Where each component's root is: central (the middle of a double-sweep BFS
+// diameter path: up*/down* routes stay short) or far (the chip farthest
+// from that centre: on a torus, its antipode).
+enum class UpDownRoot { Central, Far };
+
+UpDownOrder updown_order(const std::vector<uint32_t> &peer, const std::vector<uint8_t> &up,
+			 UpDownRoot where = UpDownRoot::Central);
+
+// Every pair of chips connected over up links has a legal route iff each
+// component has exactly one chip without an up neighbour (every up-only
+// walk ends there, and from there a down-only path reaches every chip).
+// Links going down or coming up can break this; then the order is rebuilt.
+bool updown_connects(const UpDownOrder &o, const std::vector<uint32_t> &peer,
+		     const std::vector<uint8_t> &up);
+
+} // namespace lumen::route
