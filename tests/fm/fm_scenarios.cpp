@@ -625,7 +625,7 @@ void traffic_wait_running(const Traffic &t)
 	while (access((t.dir + "/running").c_str(), F_OK) != 0) {
 		if (wait_exit(t.pid, 0) != -1) {
 			print_log(t.log);
-			fail_msg("the traffic ended before it ran:\n%s", slurp(t.log).c_str());
+			fail_msg("the traffic ended before it ran (its log above)");
 		}
 		if (ms_since(t0) > 180000)
 			fail_msg("timed out after 180 s waiting for the traffic's first round "
@@ -634,6 +634,22 @@ void traffic_wait_running(const Traffic &t)
 		sleep_ms(100);
 	}
 	printf("# guest %d: traffic running after %ld ms\n", F->g, ms_since(t0));
+}
+
+// What the chips of this guest hold and drop, and the manager's last
+// words: printed when traffic failed.
+void diagnose()
+{
+	Run r = run("lumen-route show; for d in /sys/bus/pci/devices/*/links; do "
+		    "[ -e $d/no_route_drops ] || continue; echo \"chip $(cat $d/chip_id):\" "
+		    "\"no_route_drops $(cat $d/no_route_drops) lane_errors $(cat $d/lane_errors)\" "
+		    "\"ttl_drops $(cat $d/ttl_drops) reroute_drops $(cat $d/reroute_drops)\" "
+		    "\"e2e_timeouts $(cat $d/e2e_timeouts)\"; done; tail -n 40 " +
+		    std::string(kLog));
+	std::istringstream in(r.out + r.err);
+	std::string line;
+	while (std::getline(in, line))
+		printf("#   diagnose: %s\n", line.c_str());
 }
 
 void traffic_finish(const Traffic &t, const char *what)
@@ -646,9 +662,11 @@ void traffic_finish(const Traffic &t, const char *what)
 	if (rc == -1)
 		kill(t.pid, SIGKILL);
 	print_log(t.log);
-	if (rc != 0)
-		fail_msg("%s: the traffic failed (exit %d, signal %d):\n%s", what, rc, sig,
-			 slurp(t.log).c_str());
+	if (rc != 0) {
+		diagnose();
+		fail_msg("%s: the traffic failed (exit %d, signal %d; its log above)", what, rc,
+			 sig);
+	}
 	printf("# guest %d: %s: traffic byte-exact\n", F->g, what);
 }
 
