@@ -340,6 +340,8 @@ json ctl_try(const std::string &args, const char *dir = kStateDir)
 	}
 }
 
+std::string fm_state();
+
 // Poll until pred(status) holds; fails naming what it waited for and the
 // last status seen.
 json wait_status(const std::string &what, int timeout_ms,
@@ -357,8 +359,8 @@ json wait_status(const std::string &what, int timeout_ms,
 			break;
 		sleep_ms(250);
 	}
-	fail_msg("timed out after %d ms waiting for %s; last status: %s\n%s", timeout_ms,
-		 what.c_str(), st.is_null() ? "(no answer)" : st.dump().c_str(),
+	fail_msg("timed out after %d ms waiting for %s; last status: %s\n%s\n%s", timeout_ms,
+		 what.c_str(), st.is_null() ? "(no answer)" : st.dump().c_str(), fm_state().c_str(),
 		 slurp(kLog).c_str());
 	return st;
 }
@@ -390,9 +392,10 @@ json wait_event(const std::string &type, long since, int timeout_ms, const char 
 			break;
 		sleep_ms(250);
 	}
-	fail_msg("timed out after %d ms waiting for a \"%s\" event after seq %ld; events: %s\n%s",
+	fail_msg("timed out after %d ms waiting for a \"%s\" event after seq %ld; events: "
+		 "%s\n%s\n%s",
 		 timeout_ms, type.c_str(), since, e.is_null() ? "(no answer)" : e.dump().c_str(),
-		 slurp(kLog).c_str());
+		 fm_state().c_str(), slurp(kLog).c_str());
 	return e;
 }
 
@@ -573,6 +576,26 @@ void start_fm()
 		fail_msg("cannot start lumen-fm");
 	printf("# guest %d: lumen-fm run %s (pid %d), log %s\n", F->g, fm_args().c_str(), F->fm,
 	       kLog);
+}
+
+// This guest's daemon: alive (and where it sleeps) or how it ended.
+std::string fm_state()
+{
+	if (F->fm <= 0)
+		return "no lumen-fm started in this guest";
+	int sig = 0;
+	int rc = wait_exit(F->fm, 0, &sig);
+	if (rc != -1) {
+		F->fm = -1;
+		return "lumen-fm exited: status " + std::to_string(rc) + ", signal " +
+		       std::to_string(sig);
+	}
+	const std::string pid = std::to_string(F->fm);
+	Run r = run("for t in /proc/" + pid +
+			    "/task/*; do echo \"thread ${t##*/}: $(cat $t/wchan) " +
+			    "$(cut -d' ' -f3 $t/stat)\"; cat $t/stack; done",
+		    5000);
+	return "lumen-fm pid " + pid + " alive:\n" + r.out;
 }
 
 void expect_fm_alive(const char *when)
