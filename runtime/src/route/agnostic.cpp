@@ -88,6 +88,9 @@ struct AgnosticEngine::State {
 	// The orientation of each lane: lane "top" (the last) is the escape
 	// lane, rooted centrally; lane 0 of two is rooted far from it.
 	UpDownOrder orient[2];
+	// Per lane, per chip: bit p, the link of port p leads up in that
+	// lane's orientation (what every turn test reads).
+	std::vector<uint8_t> upmask[2];
 	std::vector<uint64_t> load; // per channel: sources routed over it, all dests
 	std::vector<Packed> ent;    // dest x n + chip
 	std::vector<Kind> kind;	    // per dest
@@ -97,6 +100,10 @@ struct AgnosticEngine::State {
 
 	// Scratch.
 	std::vector<uint32_t> dist, order, size, len, stamp, mark;
+	std::vector<uint32_t> seq; // chips of the current dest as they chose, d first
+	std::vector<uint32_t> waiting, still;
+	std::vector<uint8_t> down_in; // per chip: a same-lane child arrives going down
+	uint32_t word_of[512];	      // Packed (9 bits) -> route word
 	uint32_t epoch = 0, mark_epoch = 0;
 	std::vector<uint64_t> cost;    // per chip: load summed along its route
 	std::vector<uint32_t> rlen;    // per chip: route length, kUnset: not routed yet
@@ -111,17 +118,32 @@ struct AgnosticEngine::State {
 	{
 		return mix(o.seed ^ (uint64_t(d) << 32 | uint64_t(x) << 3 | p));
 	}
-	bool goes_up(unsigned lane, uint32_t a, uint32_t b) const
+	// Whether x's link of port p leads up in lane's orientation.
+	bool goes_up(unsigned lane, uint32_t x, unsigned p) const
 	{
-		return orient[lane].is_up(a, b);
+		return upmask[lane][x] >> p & 1;
 	}
 	// Whether d's route from x starts by going up in its lane's orientation.
 	bool starts_up(uint32_t d, uint32_t x) const
 	{
 		const Packed e = get(d, x);
-		return x != d && goes_up(lane_of(e), x, far_chip(x, port_of(e)));
+		return x != d && goes_up(lane_of(e), x, port_of(e));
 	}
-	bool joins(uint32_t d, uint32_t a, unsigned la, uint32_t b) const;
+	bool joins(uint32_t d, uint32_t a, unsigned la, unsigned pa, uint32_t b) const;
+	// The highest lane on which a may leave over port pa to b and join b's
+	// route to d; -1 if none.
+	int join_lane(uint32_t d, uint32_t a, unsigned pa, uint32_t b) const
+	{
+		if (b == d)
+			return static_cast<int>(top());
+		const Packed e = get(d, b);
+		const unsigned lb = lane_of(e);
+		if (goes_up(lb, a, pa) || !goes_up(lb, b, port_of(e)))
+			return static_cast<int>(lb);
+		return static_cast<int>(lb) - 1;
+	}
+	void make_upmask(unsigned lane, uint32_t x);
+	void make_upmasks();
 	void new_epoch();
 
 	void check(const LinkState &ls, const Routes &r) const;
@@ -138,13 +160,38 @@ struct AgnosticEngine::State {
 	void add_load(uint32_t d, bool add);
 	void add_path_load(uint32_t d, uint32_t x, int64_t amount);
 	void clear_dest(uint32_t d);
+	bool down_child(uint32_t d, uint32_t x) const;
+	template <typename Len>
+	void set_alt(uint32_t d, uint32_t x, uint32_t lenx, bool down_in_x, Len len);
 	void set_alt(uint32_t d, uint32_t x);
 	void add_alts(uint32_t d);
+	void add_seq_load(uint32_t d);
 	bool repair(uint32_t d, uint32_t x);
 	void write(uint32_t d, Routes &r);
+	void write_all(Routes &r);
 	void write_changed(uint32_t d, Routes &r);
 	void count();
 };
+
+void AgnosticEngine::State::make_upmask(unsigned lane, uint32_t x)
+{
+	uint8_t m = 0;
+	for (unsigned p = 0; p < kMaxPorts; p++) {
+		const uint32_t c = peer[x * 8 + p];
+		if (c != kNoChannel && orient[lane].is_up(x, c >> 3))
+			m |= static_cast<uint8_t>(1u << p);
+	}
+	upmask[lane][x] = m;
+}
+
+void AgnosticEngine::State::make_upmasks()
+{
+	for (unsigned lane = 0; lane <= top(); lane++) {
+		upmask[lane].assign(n, 0);
+		for (uint32_t x = 0; x < n; x++)
+			make_upmask(lane, x);
+	}
+}
 
 void AgnosticEngine::State::new_epoch()
 {
@@ -158,14 +205,10 @@ void AgnosticEngine::State::new_epoch()
 // it on? Lanes never go down along a route; within a lane, the turn at b
 // must be up*/down*-legal in that lane's orientation. (The turn into a is
 // the caller's: a is being decided.)
-bool AgnosticEngine::State::joins(uint32_t d, uint32_t a, unsigned la, uint32_t b) const
+bool AgnosticEngine::State::joins(uint32_t d, uint32_t a, unsigned la, unsigned pa,
+				  uint32_t b) const
 {
-	if (b == d)
-		return true;
-	const unsigned lb = lane_of(get(d, b));
-	if (la != lb)
-		return la < lb;
-	return !(!goes_up(la, a, b) && starts_up(d, b));
+	return static_cast<int>(la) <= join_lane(d, a, pa, b);
 }
 
 void AgnosticEngine::State::check(const LinkState &ls, const Routes &r) const
@@ -203,46 +246,45 @@ std::vector<uint8_t> AgnosticEngine::State::links_of(const LinkState &ls) const
 bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first)
 {
 	unsigned best = kMaxPorts, best_lane = 0, best_rank = 0;
-	uint64_t best_len = 0, best_load = 0, best_tie = 0;
+	uint32_t best_len = 0;
+	uint64_t best_load = 0;
 	for (uint8_t m = up[x]; m; m &= m - 1) {
 		const unsigned p = __builtin_ctz(m);
 		const uint32_t y = far_chip(x, p);
 		if (rlen[y] == kUnset)
 			continue;
-		for (unsigned lane = top() + 1; lane-- > 0;) {
-			if (!joins(d, x, lane, y))
-				continue;
-			const uint64_t hops = rlen[y] + 1;
-			const unsigned rank = (lane == top()) * 2 + !goes_up(lane, x, y);
-			const uint64_t l = o.spread ? load[x * 8 + p] + cost[y] : 0;
-			const uint64_t tb = tie(d, x, p);
-			bool better;
-			if (best == kMaxPorts || hops != best_len)
-				better = best == kMaxPorts || hops < best_len;
-			else if (spread_first && l != best_load)
-				better = l < best_load;
-			else if (rank != best_rank)
-				better = rank > best_rank;
-			else if (l != best_load)
-				better = l < best_load;
-			else
-				better = tb < best_tie;
-			if (better) {
-				best = p;
-				best_lane = lane;
-				best_rank = rank;
-				best_len = hops;
-				best_load = l;
-				best_tie = tb;
-			}
-			break; // a higher lane that joins beats a lower one
+		// A higher lane that joins beats a lower one.
+		const int lane = join_lane(d, x, p, y);
+		if (lane < 0)
+			continue;
+		const uint32_t hops = rlen[y] + 1;
+		const unsigned rank = (unsigned(lane) == top()) * 2 + !goes_up(lane, x, p);
+		const uint64_t l = o.spread ? load[x * 8 + p] + cost[y] : 0;
+		bool better;
+		if (best == kMaxPorts || hops != best_len)
+			better = best == kMaxPorts || hops < best_len;
+		else if (spread_first && l != best_load)
+			better = l < best_load;
+		else if (rank != best_rank)
+			better = rank > best_rank;
+		else if (l != best_load)
+			better = l < best_load;
+		else
+			better = tie(d, x, p) < tie(d, x, best);
+		if (better) {
+			best = p;
+			best_lane = static_cast<unsigned>(lane);
+			best_rank = rank;
+			best_len = hops;
+			best_load = l;
 		}
 	}
 	if (best == kMaxPorts)
 		return false;
 	at(d, x) = pack(best, best_lane);
 	cost[x] = best_load;
-	rlen[x] = static_cast<uint32_t>(best_len);
+	rlen[x] = best_len;
+	seq.push_back(x);
 	return true;
 }
 
@@ -253,7 +295,7 @@ bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first)
 bool AgnosticEngine::State::settle(uint32_t d, const std::vector<uint32_t> &chips,
 				   bool spread_first)
 {
-	std::vector<uint32_t> waiting, still;
+	waiting.clear();
 	for (uint32_t x : chips)
 		if (x != d && !choose(d, x, spread_first))
 			waiting.push_back(x);
@@ -277,6 +319,7 @@ bool AgnosticEngine::State::build_minimal(uint32_t d, bool spread_first)
 	std::fill(dist.begin(), dist.end(), kUnset);
 	std::fill(rlen.begin(), rlen.end(), kUnset);
 	order.assign(1, d);
+	seq.assign(1, d);
 	dist[d] = 0;
 	rlen[d] = 0;
 	cost[d] = 0;
@@ -374,12 +417,49 @@ void AgnosticEngine::State::place(uint32_t d)
 		build_fallback(d);
 	}
 	lanes[d] = 0;
-	for (uint32_t x = 0; x < n; x++)
-		if (valid(get(d, x)))
-			lanes[d] |= static_cast<uint8_t>(1u << lane_of(get(d, x)));
-	add_load(d, true);
-	if (o.alternatives)
-		add_alts(d);
+	if (kind[d] == Kind::Fallback) {
+		for (uint32_t x = 0; x < n; x++)
+			if (valid(get(d, x)))
+				lanes[d] |= static_cast<uint8_t>(1u << lane_of(get(d, x)));
+		add_load(d, true);
+		if (o.alternatives)
+			add_alts(d);
+		return;
+	}
+	// seq holds d's tree parents first, rlen the route lengths.
+	for (size_t i = 1; i < seq.size(); i++)
+		lanes[d] |= static_cast<uint8_t>(1u << lane_of(get(d, seq[i])));
+	add_seq_load(d);
+	if (!o.alternatives)
+		return;
+	for (uint32_t x : seq)
+		down_in[x] = 0;
+	for (size_t i = 1; i < seq.size(); i++) {
+		const uint32_t x = seq[i];
+		const Packed e = get(d, x);
+		const uint32_t y = far_chip(x, port_of(e));
+		if (y != d && lane_of(get(d, y)) == lane_of(e) &&
+		    !goes_up(lane_of(e), x, port_of(e)))
+			down_in[y] = 1;
+	}
+	for (size_t i = 1; i < seq.size(); i++) {
+		const uint32_t x = seq[i];
+		set_alt(d, x, rlen[x], down_in[x], [&](uint32_t c) { return rlen[c]; });
+	}
+}
+
+// Uniform traffic over the tree just built: the channel out of x carries
+// the sources of x's subtree (seq: parents before children).
+void AgnosticEngine::State::add_seq_load(uint32_t d)
+{
+	for (uint32_t x : seq)
+		size[x] = 1;
+	for (size_t i = seq.size(); i-- > 1;) {
+		const uint32_t x = seq[i];
+		const unsigned p = port_of(get(d, x));
+		size[far_chip(x, p)] += size[x];
+		load[x * 8 + p] += size[x];
+	}
 }
 
 // f(child chip, its port toward x) for chips whose entry for d leads to x.
@@ -458,39 +538,51 @@ void AgnosticEngine::State::add_path_load(uint32_t d, uint32_t x, int64_t amount
 // detour's dependencies (x's children -> the alternative channel -> c's
 // route) must keep to the lane rules, like the routes themselves, so any
 // single cut stays deadlock-free. Needs the tree's len (tree_len).
-void AgnosticEngine::State::set_alt(uint32_t d, uint32_t x)
+// Whether a child of x in d's tree arrives at x going down in x's lane
+// (then x's detour must leave going down too); children on a higher lane
+// (none: lanes never go down along a route) count as such.
+bool AgnosticEngine::State::down_child(uint32_t d, uint32_t x) const
+{
+	const unsigned lx = lane_of(get(d, x));
+	bool down = false;
+	for_children(d, x, [&](uint32_t ch, unsigned p) {
+		const Packed ce = get(d, ch);
+		if (lane_of(ce) > lx || (lane_of(ce) == lx && !goes_up(lx, ch, port_of(ce))))
+			down = true;
+		(void)p;
+	});
+	return down;
+}
+
+// len(c): c's route length to d (0 for d); lenx: x's; down_in_x:
+// down_child(d, x).
+template <typename Len>
+void AgnosticEngine::State::set_alt(uint32_t d, uint32_t x, uint32_t lenx, bool down_in_x, Len len)
 {
 	const Packed e = without_alt(get(d, x));
 	at(d, x) = e;
 	const unsigned lx = lane_of(e);
-	const UpDownOrder &ud = orient[lx];
-	const uint32_t lenx = tree_len(d, x);
 	unsigned best = kMaxPorts;
 	uint64_t best_len = 0, best_load = 0;
 	for (uint8_t m = up[x] & ~(1u << port_of(e)); m; m &= m - 1) {
 		const unsigned a = __builtin_ctz(m);
 		const uint32_t c = far_chip(x, a);
+		// The detour turn child -> x -> c, in x's lane.
+		if (down_in_x && goes_up(lx, x, a))
+			continue;
 		uint32_t lc = 0;
 		if (c != d) {
 			const Packed ce = get(d, c);
 			if (!valid(ce))
 				continue;
-			lc = tree_len(d, c);
+			lc = len(c);
 			if (lc > lenx + 1 || (lc == lenx + 1 && far_chip(c, port_of(ce)) == x))
 				continue;
-			if (!joins(d, x, lx, c))
+			if (!joins(d, x, lx, a, c))
 				continue;
 		}
 		if (best != kMaxPorts &&
 		    (lc > best_len || (lc == best_len && load[x * 8 + a] >= best_load)))
-			continue;
-		bool ok = true;
-		for_children(d, x, [&](uint32_t ch, unsigned) {
-			const unsigned lch = lane_of(get(d, ch));
-			if (lch > lx || (lch == lx && !ud.legal_turn(ch, x, c)))
-				ok = false;
-		});
-		if (!ok)
 			continue;
 		best = a;
 		best_len = lc;
@@ -498,6 +590,12 @@ void AgnosticEngine::State::set_alt(uint32_t d, uint32_t x)
 	}
 	if (best != kMaxPorts)
 		at(d, x) = with_alt(e, best);
+}
+
+// The same from the tables alone (tree_len's lengths, this epoch).
+void AgnosticEngine::State::set_alt(uint32_t d, uint32_t x)
+{
+	set_alt(d, x, tree_len(d, x), down_child(d, x), [&](uint32_t c) { return tree_len(d, c); });
 }
 
 void AgnosticEngine::State::add_alts(uint32_t d)
@@ -631,6 +729,24 @@ void AgnosticEngine::State::write(uint32_t d, Routes &r)
 	}
 }
 
+// Every entry, chip by chip (the tables are chip-major, ent dest-major:
+// tiles keep both in cache).
+void AgnosticEngine::State::write_all(Routes &r)
+{
+	constexpr uint32_t kTile = 64;
+	std::fill(entries.begin(), entries.end(), 0);
+	std::fill(alt_entries.begin(), alt_entries.end(), 0);
+	for (uint32_t x0 = 0; x0 < n; x0 += kTile)
+		for (uint32_t d0 = 0; d0 < n; d0 += kTile)
+			for (uint32_t x = x0; x < std::min(n, x0 + kTile); x++)
+				for (uint32_t d = d0; d < std::min(n, d0 + kTile); d++) {
+					const Packed e = get(d, x);
+					entries[d] += valid(e);
+					alt_entries[d] += valid(e) && has_alt(e);
+					r.set(id[x], id[d], word_of[e & 0x1ff]);
+				}
+}
+
 // The entries of `changed` only (what a repair touched).
 void AgnosticEngine::State::write_changed(uint32_t d, Routes &r)
 {
@@ -676,6 +792,7 @@ void AgnosticEngine::State::full(const LinkState &ls, Routes &r)
 	orient[top()] = updown_order(peer, up, UpDownRoot::Central);
 	if (top() > 0)
 		orient[0] = updown_order(peer, up, UpDownRoot::Far);
+	make_upmasks();
 	std::fill(load.begin(), load.end(), 0);
 	std::fill(ent.begin(), ent.end(), 0);
 	std::vector<uint32_t> dests(n);
@@ -688,8 +805,7 @@ void AgnosticEngine::State::full(const LinkState &ls, Routes &r)
 	});
 	for (uint32_t d : dests)
 		place(d);
-	for (uint32_t d = 0; d < n; d++)
-		write(d, r);
+	write_all(r);
 	computed = true;
 	count();
 }
@@ -723,6 +839,22 @@ AgnosticEngine::AgnosticEngine(const Topology &t, AgnosticOptions o)
 	s.alt_entries.assign(s.n, 0);
 	for (auto *v : {&s.dist, &s.size, &s.len})
 		v->assign(s.n, kUnset);
+	s.down_in.assign(s.n, 0);
+	s.seq.reserve(s.n);
+	s.order.reserve(s.n);
+	for (unsigned e = 0; e < 512; e++) {
+		RouteEntry re;
+		if (valid(static_cast<Packed>(e))) {
+			re.valid = true;
+			re.port = static_cast<uint8_t>(port_of(static_cast<Packed>(e)));
+			re.alt_port = has_alt(static_cast<Packed>(e))
+					      ? static_cast<uint8_t>(alt_of(static_cast<Packed>(e)))
+					      : kNoPort;
+			re.lane = static_cast<uint8_t>(lane_of(static_cast<Packed>(e)));
+			re.fixed_lane = true;
+		}
+		s.word_of[e] = re.word();
+	}
 	for (auto *v : {&s.stamp, &s.mark})
 		v->assign(s.n, 0);
 }
@@ -784,8 +916,21 @@ std::vector<uint32_t> AgnosticEngine::update(const LinkState &ls, const Fiber &f
 	if (now != expect)
 		return everything();
 	s.up = now;
-	// The escape lane must still connect every pair (a link up may join
-	// two components, one down may leave a chip without an up link).
+	// The escape lane must still connect every pair: a link up may join
+	// two components (then a full pass); a link down may take a chip's
+	// last up link, then it hangs from its lowest neighbour instead
+	// (updown_lift: every route stays legal).
+	if (!up)
+		for (auto [x, p] : {std::pair{xa, pa}, std::pair{xb, pb}}) {
+			const unsigned l = s.top();
+			uint32_t y = kUnset;
+			if (!s.goes_up(l, x, p) || (s.up[x] & s.upmask[l][x]))
+				continue;
+			if (!updown_lift(s.orient[l], x, s.peer, s.up, &y))
+				return everything();
+			s.make_upmask(l, x);
+			s.make_upmask(l, y);
+		}
 	if (!updown_connects(s.orient[s.top()], s.peer, s.up))
 		return everything();
 

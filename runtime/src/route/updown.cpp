@@ -71,7 +71,7 @@ UpDownOrder updown_order(const std::vector<uint32_t> &peer, const std::vector<ui
 		o.by_rank.insert(o.by_rank.end(), by_level.begin(), by_level.end());
 	}
 	for (uint32_t i = 0; i < n; i++)
-		o.rank[o.by_rank[i]] = i;
+		o.rank[o.by_rank[i]] = i * UpDownOrder::kRankStep;
 	return o;
 }
 
@@ -95,6 +95,46 @@ bool updown_connects(const UpDownOrder &o, const std::vector<uint32_t> &peer,
 		if (minima != 1)
 			return false;
 	}
+	return true;
+}
+
+bool updown_lift(UpDownOrder &o, uint32_t x, const std::vector<uint32_t> &peer,
+		 const std::vector<uint8_t> &up, uint32_t *lowest)
+{
+	uint32_t y = kUnset;
+	for (uint8_t m = up[x]; m; m &= m - 1) {
+		const uint32_t w = peer[x * 8 + __builtin_ctz(m)] >> 3;
+		if (o.is_up(x, w))
+			return false; // x still has an up link: nothing to lift
+		if (y == kUnset || o.rank[w] < o.rank[y])
+			y = w;
+	}
+	if (y == kUnset)
+		return false;
+	bool y_keeps_up = false;
+	for (uint8_t m = up[y]; m && !y_keeps_up; m &= m - 1) {
+		const uint32_t w = peer[y * 8 + __builtin_ctz(m)] >> 3;
+		y_keeps_up = w != x && o.is_up(y, w);
+	}
+	if (!y_keeps_up)
+		return false;
+	// A free key between y and the chip ranked next after it (keys stay
+	// unique, so a fiber that comes back never joins two equal ranks).
+	auto it = std::find(o.by_rank.begin(), o.by_rank.end(), y);
+	auto next = it + 1;
+	if (next != o.by_rank.end() && *next == x)
+		next++;
+	const uint64_t hi = next == o.by_rank.end()
+				    ? uint64_t(o.rank[y]) + 2 * UpDownOrder::kRankStep
+				    : o.rank[*next];
+	const uint64_t key = o.rank[y] + (hi - o.rank[y]) / 2;
+	if (key <= o.rank[y] || key > UINT32_MAX)
+		return false;
+	o.by_rank.erase(std::find(o.by_rank.begin(), o.by_rank.end(), x));
+	o.by_rank.insert(std::find(o.by_rank.begin(), o.by_rank.end(), y) + 1, x);
+	o.rank[x] = static_cast<uint32_t>(key);
+	if (lowest)
+		*lowest = y;
 	return true;
 }
 

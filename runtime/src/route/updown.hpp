@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// The up*/down* orientation the agnostic engine's escape lane follows
-// (Autonet; Schroeder et al. 1991): chips ranked by BFS level from a root
-// per connected component (ties by chip index), a link is "up" toward the
+// The up*/down* orientation the agnostic engine's lanes follow (Autonet;
+// Schroeder et al. 1991): chips ranked by BFS level from a root per
+// connected component (ties by chip index), a link is "up" toward the
 // smaller rank. A route that never takes an up link after a down link is
 // legal, and any set of legal routes has an acyclic channel-dependency
-// graph: a cycle of channels would need a down -> up turn somewhere.
+// graph: a cycle of channels would need a down -> up turn somewhere. Any
+// strict order of the chips has that property; BFS levels make it connect.
 //
 // Chips here are dense indices 0..n-1; a channel is index x 8 + port;
 // peer[c] is the channel at the far end of c's fiber (kNoChannel: none) and
@@ -19,8 +20,13 @@ namespace lumen::route {
 constexpr uint32_t kNoChannel = UINT32_MAX;
 
 struct UpDownOrder {
-	std::vector<uint32_t> rank;    // per chip: position in by_rank
-	std::vector<uint32_t> by_rank; // chips, the roots' components first-level first
+	// Per chip: its key, unique, smaller is nearer the root. Keys are
+	// kRankStep apart when built, so that a chip can be re-ranked between
+	// two others (updown_lift) without renumbering.
+	std::vector<uint32_t> rank;
+	std::vector<uint32_t> by_rank; // chips by ascending rank
+
+	static constexpr uint32_t kRankStep = 1u << 18;
 
 	bool is_up(uint32_t from, uint32_t to) const { return rank[to] < rank[from]; }
 	// Turn a -> b -> c is legal unless a -> b goes down and b -> c goes up.
@@ -41,8 +47,22 @@ UpDownOrder updown_order(const std::vector<uint32_t> &peer, const std::vector<ui
 // Every pair of chips connected over up links has a legal route iff each
 // component has exactly one chip without an up neighbour (every up-only
 // walk ends there, and from there a down-only path reaches every chip).
-// Links going down or coming up can break this; then the order is rebuilt.
+// Links going down or coming up can break this; then the order is rebuilt
+// or, for one chip, lifted.
 bool updown_connects(const UpDownOrder &o, const std::vector<uint32_t> &peer,
 		     const std::vector<uint8_t> &up);
+
+// x lost its last up link (every link it has left leads down): re-rank it
+// just above its lowest neighbour y, so that x -> y leads up. Only the
+// link x-y changes direction, and every legal route stays legal: before,
+// every link into x led up (x was a local minimum), so a turn at x was
+// legal whatever followed; after, y -> x leads down and the links out of
+// x other than to y still lead down, so y -> x -> c is down -> down; a
+// turn a -> y -> x ends going down; x -> y -> c starts going up. Refused
+// (false, o unchanged) when x has no link left at all, when y's only
+// up link is x (it would lose it), or when no key is free between y and
+// the next chip. *lowest: y.
+bool updown_lift(UpDownOrder &o, uint32_t x, const std::vector<uint32_t> &peer,
+		 const std::vector<uint8_t> &up, uint32_t *lowest = nullptr);
 
 } // namespace lumen::route
