@@ -168,9 +168,24 @@ struct Fx {
 
 Fx *F;
 
-// Scenarios build on each other: one that did not finish skips the rest.
-void begin()
+// LUMEN_FM_SCENARIOS="a b ...": only those (for work on one of them).
+void need_selected(const char *name)
 {
+	const char *sel = getenv("LUMEN_FM_SCENARIOS");
+	if (!sel || !*sel)
+		return;
+	std::istringstream in(sel);
+	for (std::string w; in >> w;)
+		if (w == name)
+			return;
+	printf("# not in LUMEN_FM_SCENARIOS: skipped\n");
+	skip();
+}
+
+// Scenarios build on each other: one that did not finish skips the rest.
+void begin(const char *name)
+{
+	need_selected(name);
 	if (F->in_progress)
 		F->skip_rest = true;
 	if (F->skip_rest || F->spec.empty()) {
@@ -822,6 +837,7 @@ int teardown(void **state)
 // lumen-fm ctl without a daemon: exit 1 and a message (never a hang).
 void ctl_without_daemon()
 {
+	need_selected(__func__);
 	if (F->spec.empty())
 		skip();
 	for (const char *dir : {kStateDir, "/tmp/fm-nowhere"}) {
@@ -836,6 +852,7 @@ void ctl_without_daemon()
 // Bad command lines: exit 2 and a message, nothing started.
 void bad_flags()
 {
+	need_selected(__func__);
 	if (F->spec.empty())
 		skip();
 	std::string wrong;
@@ -858,7 +875,7 @@ void bad_flags()
 // guest 1's finds it and stands by.
 void discover()
 {
-	begin();
+	begin(__func__);
 	const FiberSet want = fabric_fibers();
 	if (F->spec == "torus:2x4" && (want.size() != 16 || F->chips != 8))
 		fail_msg("torus:2x4 with %d chips and %zu lit fibers, expected 8 and 16", F->chips,
@@ -902,6 +919,7 @@ void discover()
 // manager that is not refused may disturb the first.
 void second_manager_refused()
 {
+	need_selected(__func__);
 	if (F->skip_rest || F->in_progress || F->spec.empty()) {
 		printf("# needs the managers of the scenarios before: skipped\n");
 		skip();
@@ -925,7 +943,7 @@ void second_manager_refused()
 // Remote writes between every ordered pair of chips, both guests at once.
 void every_pair()
 {
-	begin();
+	begin(__func__);
 	traffic_finish(traffic_start(""), "every pair after the first sweep");
 	done();
 }
@@ -933,7 +951,7 @@ void every_pair()
 // The master reroutes a fiber cut under traffic; verified before and after.
 void cut_rerouted()
 {
-	begin();
+	begin(__func__);
 	cut_under_traffic(0, 0, "cut1");
 	done();
 }
@@ -941,7 +959,7 @@ void cut_rerouted()
 // An OCS re-patch to a ring and back: re-discovered, rerouted, verified.
 void repatch()
 {
-	begin();
+	begin(__func__);
 	const char *to = getenv("LUMEN_FM_REPATCH");
 	const std::string ring = to && *to ? to : "ring:" + std::to_string(F->chips);
 	if (driver(0)) {
@@ -979,7 +997,7 @@ void repatch()
 // SIGKILL the master: the standby takes over within the takeover time.
 void takeover()
 {
-	begin();
+	begin(__func__);
 	if (F->guests < 2) {
 		printf("# one guest: no standby to take over\n");
 		skip();
@@ -1030,7 +1048,7 @@ void takeover()
 // The new master reroutes a further cut, traffic across it byte-exact.
 void cut_after_takeover()
 {
-	begin();
+	begin(__func__);
 	if (F->guests < 2)
 		skip();
 	cut_under_traffic(1, -1, "cut2");
@@ -1040,7 +1058,7 @@ void cut_after_takeover()
 // SIGTERM: a clean exit 0, the socket gone, the standby master at once.
 void clean_shutdown()
 {
-	begin();
+	begin(__func__);
 	if (F->guests < 2)
 		skip();
 	long seq = -1;
