@@ -1,20 +1,28 @@
 // SPDX-License-Identifier: MIT
 // The routing library (runtime/src/route): topologies cabled as the fabric
-// README documents (lumen-fabric patches what this parser returns), dimension-order
-// routes with asserted paths and lanes, the verifier's proofs (arrival, TTL,
-// lanes, acyclic channel dependencies) and its rejections, and fast
-// failover around every single cut fiber.
+// README documents (lumen-fabric patches what this parser returns) or as a
+// fabric manager discovers them, dimension-order routes with asserted paths
+// and lanes and their load, the verifier's proofs (arrival, TTL, lanes,
+// acyclic channel dependencies), its rejections and its agreement with
+// plain walks, fast failover around every single cut fiber, table diffs,
+// and the router's local repairs and engine changes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
+#include "route/diff.hpp"
 #include "route/dor.hpp"
+#include "route/load.hpp"
+#include "route/router.hpp"
 #include "route/routes.hpp"
 #include "route/topology.hpp"
 #include "route/verify.hpp"
@@ -499,4 +507,592 @@ TEST(RouteFailover, MeshHasNoDetour)
 	Path p = walk(r, ls, 0, 2);
 	EXPECT_EQ(p.outcome, Outcome::NoRoute);
 	EXPECT_EQ(p.end_chip, 0u);
+}
+
+// ---- DOR at every shape, with load spreading --------------------------------
+
+TEST(RouteDor, ManyShapesVerifyBothWays)
+{
+	for (const char *spec :
+	     {"ring:3",	     "ring:7",	    "torus:3x5",   "torus:7x1",	 "torus:1x1x7",
+	      "torus:1x6",   "torus:2x2",   "torus:2x5",   "torus:6x2",	 "torus:2x2x2",
+	      "torus:2x3x2", "torus:3x3x3", "torus:5x4x3", "torus:6x6",	 "torus:5x5x5",
+	      "mesh:1x1x5",  "mesh:2x2",    "mesh:5x1",	   "mesh:4x3x2", "mesh:3x3x3"}) {
+		Topology t = Topology::parse(spec);
+		for (bool spread : {true, false}) {
+			Routes r = route_dor(t, DorOptions{spread, true});
+			VerifyReport v = verify(t, r);
+			EXPECT_TRUE(v.ok()) << spec << " spread " << spread << ": " << v.str();
+			EXPECT_TRUE(v.cdg_checked && v.cdg_acyclic) << spec;
+			EXPECT_EQ(v.arrived, uint64_t(t.chips().size()) * (t.chips().size() - 1));
+		}
+	}
+}
+
+TEST(RouteDor, TiesSplitByParity)
+{
+	// ring:8, 0 -> 4 and 2 -> 6 go +, 1 -> 5 and 3 -> 7 go -; no spread: +.
+	Topology t = Topology::parse("ring:8");
+	Routes r = route_dor(t);
+	for (uint32_t s = 0; s < 8; s++)
+		EXPECT_EQ(r.entry(s, (s + 4) % 8).port, s % 2 ? MX : PX) << s;
+	Routes plus = route_dor(t, DorOptions{false, true});
+	for (uint32_t s = 0; s < 8; s++)
+		EXPECT_EQ(plus.entry(s, (s + 4) % 8).port, PX) << s;
+	// torus:4x4, x ties split by the destination's y as well: (0,0) sends
+	// to (2,0) by + and to (2,1) by -.
+	Topology t2 = Topology::parse("torus:4x4");
+	Routes r2 = route_dor(t2);
+	EXPECT_EQ(r2.entry(0, t2.chip_at({2, 0, 0})).port, PX);
+	EXPECT_EQ(r2.entry(0, t2.chip_at({2, 1, 0})).port, MX);
+	// Without alternatives: no alt_port.
+	Routes noalt = route_dor(t2, DorOptions{true, false});
+	EXPECT_EQ(noalt.entry(0, 1).str(), "+x lane 0");
+}
+
+TEST(RouteLoad, SpreadTieLoadIsIdealOnTori)
+{
+	for (const char *spec : {"torus:8x8", "torus:4x4x4", "torus:5x5x5", "torus:7x7",
+				 "torus:6x4x3", "torus:8x4", "ring:16", "ring:9"}) {
+		Topology t = Topology::parse(spec);
+		LinkState ls(t);
+		LoadReport l = channel_load(t, route_dor(t), ls);
+		SCOPED_TRACE(std::string(spec) + ": " + l.str());
+		EXPECT_TRUE(l.ideal_exact);
+		EXPECT_EQ(l.arrived, l.pairs);
+		EXPECT_LE(l.max_over_ideal(), 1.10);
+		EXPECT_GE(l.max_over_ideal(), 1.0); // a lower bound is a lower bound
+		EXPECT_DOUBLE_EQ(l.mean_hops, l.shortest_mean_hops); // DOR is minimal
+		EXPECT_EQ(l.max_hops, l.diameter);
+	}
+	// Ties always + put the + channels of an 8-ring at 1+2+3+4 hops per
+	// source against the ideal 16/2: 25% over; a 16-ring's at 36 against
+	// 32: 12.5%.
+	Topology t = Topology::parse("torus:8x8");
+	LoadReport plus = channel_load(t, route_dor(t, DorOptions{false, true}), LinkState(t));
+	EXPECT_NEAR(plus.max_over_ideal(), 1.25, 1e-9) << plus.str();
+	Topology t16 = Topology::parse("ring:16");
+	plus = channel_load(t16, route_dor(t16, DorOptions{false, true}), LinkState(t16));
+	EXPECT_NEAR(plus.max_over_ideal(), 1.125, 1e-9) << plus.str();
+}
+
+TEST(RouteLoad, CountsEveryHopOfEveryPair)
+{
+	// ring:4 with every tie +: chip c's +x carries c -> c+1, c -> c+2 and
+	// (c-1) -> c+1: 3; -x carries c -> c-1 only: 1.
+	Topology t = Topology::parse("ring:4");
+	LoadReport l = channel_load(t, route_dor(t, DorOptions{false, true}), LinkState(t));
+	for (uint32_t c = 0; c < 4; c++) {
+		EXPECT_EQ(l.load[c * kMaxPorts + PX], 3u) << c;
+		EXPECT_EQ(l.load[c * kMaxPorts + MX], 1u) << c;
+	}
+	EXPECT_EQ(l.max_load, 3u);
+	EXPECT_EQ(l.channels, 8u);
+	EXPECT_DOUBLE_EQ(l.mean_load, 2.0);
+	EXPECT_DOUBLE_EQ(l.ideal_max, 2.0); // 16 hops over 8 channels
+	EXPECT_EQ(l.diameter, 2u);
+	// A mesh's bound is only a bound; a cut fiber leaves pairs apart.
+	Topology m = Topology::parse("mesh:4x1");
+	LinkState ls(m);
+	ls.cut(Fiber{{1, PX}, {2, MX}});
+	LoadReport lm = channel_load(m, route_dor(m), ls);
+	EXPECT_FALSE(lm.ideal_exact);
+	EXPECT_EQ(lm.disconnected, 8u);
+	EXPECT_EQ(lm.arrived, 4u);
+}
+
+TEST(RouteDor, Supernode4096And8192)
+{
+	// torus:16x16x16: every pair arrives, deadlock-free, minimal, load at
+	// the ideal; torus:16x16x32 (8192 chip ids, the table's size) routes.
+	Topology t = Topology::parse("torus:16x16x16");
+	Routes r = route_dor(t);
+	VerifyReport v = verify(t, r);
+	EXPECT_TRUE(v.ok()) << v.str();
+	EXPECT_EQ(v.pairs, 4096u * 4095u);
+	EXPECT_EQ(v.max_hops, 24u);
+	LoadReport l = channel_load(t, r, LinkState(t));
+	EXPECT_LE(l.max_over_ideal(), 1.10) << l.str();
+
+	Topology big = Topology::parse("torus:16x16x32");
+	Routes rb = route_dor(big);
+	ASSERT_EQ(rb.id_limit(), 8192u);
+	EXPECT_EQ(rb.chip_table(8191).size(), size_t(LUMEN_ROUTE_TABLE_SIZE));
+	LinkState ls(big);
+	for (uint32_t i = 0; i < 2000; i++) {
+		const uint32_t s = (i * 7919u) % 8192, d = (i * 104729u + 13) % 8192;
+		if (s == d)
+			continue;
+		Path p = walk(rb, ls, s, d);
+		const auto cs = big.coords(s), cd = big.coords(d);
+		unsigned want = 0;
+		for (unsigned k = 0; k < 3; k++) {
+			const uint32_t diff = cs[k] > cd[k] ? cs[k] - cd[k] : cd[k] - cs[k];
+			want += std::min(diff, big.dims()[k] - diff);
+		}
+		ASSERT_EQ(p.outcome, Outcome::Arrived) << p.str();
+		ASSERT_EQ(p.hops.size(), want) << p.str();
+	}
+}
+
+// ---- the fast verifier is the walks -----------------------------------------
+
+namespace {
+
+// What verify() must say, from one walk() per pair.
+struct WalkedReport {
+	uint64_t pairs = 0, arrived = 0;
+	unsigned max_hops = 0, max_lane = 0;
+	std::set<std::pair<uint32_t, uint32_t>> edges; // channel -> channel
+	std::set<uint32_t> channels;
+	bool acyclic = true;
+	std::vector<std::string> failures; // all, in (source, destination) order
+};
+
+uint32_t channel_index(const Hop &h)
+{
+	return (h.chip * kMaxPorts + h.out_port) * 2 + h.lane;
+}
+
+WalkedReport walk_all(const Topology &t, const Routes &r, const LinkState &ls, unsigned ttl)
+{
+	WalkedReport w;
+	for (uint32_t s : t.chips())
+		for (uint32_t d : t.chips()) {
+			if (s == d)
+				continue;
+			Path p = walk(r, ls, s, d, ttl);
+			w.pairs++;
+			for (size_t i = 0; i < p.hops.size(); i++) {
+				w.max_lane = std::max<unsigned>(w.max_lane, p.hops[i].lane);
+				w.channels.insert(channel_index(p.hops[i]));
+				if (i + 1 < p.hops.size())
+					w.edges.emplace(channel_index(p.hops[i]),
+							channel_index(p.hops[i + 1]));
+			}
+			if (p.outcome == Outcome::Arrived) {
+				w.arrived++;
+				w.max_hops = std::max<unsigned>(w.max_hops, p.hops.size());
+			} else {
+				w.failures.push_back(std::to_string(s) + " -> " +
+						     std::to_string(d) + ": " +
+						     outcome_name(p.outcome) + ": " + p.str());
+			}
+		}
+	// Kahn: acyclic iff every channel can be removed.
+	std::map<uint32_t, unsigned> indeg;
+	for (const auto &[a, b] : w.edges) {
+		indeg[b]++;
+		indeg.emplace(a, 0);
+	}
+	std::vector<uint32_t> ready;
+	for (const auto &[c, n] : indeg)
+		if (!n)
+			ready.push_back(c);
+	size_t removed = 0;
+	while (!ready.empty()) {
+		uint32_t c = ready.back();
+		ready.pop_back();
+		removed++;
+		for (auto it = w.edges.lower_bound({c, 0}); it != w.edges.end() && it->first == c;
+		     ++it)
+			if (--indeg[it->second] == 0)
+				ready.push_back(it->second);
+	}
+	w.acyclic = removed == indeg.size();
+	return w;
+}
+
+void expect_same(const Topology &t, const Routes &r, const std::vector<Fiber> &cut, unsigned ttl,
+		 const std::string &what)
+{
+	LinkState ls(t);
+	for (const Fiber &f : cut)
+		ls.cut(f);
+	WalkedReport w = walk_all(t, r, ls, ttl);
+	VerifyOptions o;
+	o.cut = cut;
+	o.ttl = ttl;
+	o.max_problems = 1000000;
+	VerifyReport v = verify(t, r, o);
+	SCOPED_TRACE(what + " ttl " + std::to_string(ttl));
+	EXPECT_EQ(v.pairs, w.pairs);
+	EXPECT_EQ(v.arrived, w.arrived);
+	EXPECT_EQ(v.max_hops, w.max_hops);
+	EXPECT_EQ(v.max_lane, w.max_lane);
+	EXPECT_EQ(v.channels, w.channels.size());
+	EXPECT_EQ(v.dependencies, w.edges.size());
+	EXPECT_EQ(v.cdg_acyclic, w.acyclic);
+	// The failures, verbatim, in order, then the cycle if any.
+	ASSERT_EQ(v.problems.size(), w.failures.size() + (w.acyclic ? 0 : 1));
+	const std::string where =
+		cut.empty() ? "" : " (cut " + cut[0].a.str() + "-" + cut[0].b.str() + ")";
+	for (size_t i = 0; i < w.failures.size(); i++) {
+		std::string want = w.failures[i];
+		want.insert(want.find(':'), where);
+		EXPECT_EQ(v.problems[i], want);
+	}
+}
+
+} // namespace
+
+TEST(RouteVerify, FastVerifierIsThePlainWalks)
+{
+	// Good tables, with and without a cut fiber (detours).
+	for (const char *spec : {"ring:5", "torus:4x4", "torus:3x2x2", "mesh:3x3"}) {
+		Topology t = Topology::parse(spec);
+		Routes r = route_dor(t);
+		expect_same(t, r, {}, LUMEN_LINK_TTL_DEFAULT, spec);
+		expect_same(t, r, {t.fibers()[1]}, LUMEN_LINK_TTL_DEFAULT, spec);
+		expect_same(t, r, {t.fibers()[0]}, 3, spec); // TTL cuts detours short
+	}
+	// Hostile tables: random words (any port, alt, lane, FIXED_LANE),
+	// random datelines, a random fiber cut, small TTLs: loops, bounces,
+	// lane errors, dead ends.
+	uint64_t seed = 12345;
+	auto rnd = [&seed] {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		return static_cast<uint32_t>(seed >> 33);
+	};
+	for (const char *spec : {"ring:4", "torus:3x3", "torus:2x3", "mesh:2x3", "torus:2x2x2"}) {
+		Topology t = Topology::parse(spec);
+		for (int round = 0; round < 12; round++) {
+			Routes r(t.id_limit());
+			for (uint32_t s : t.chips()) {
+				for (uint32_t d : t.chips())
+					if (rnd() % 8)
+						r.set(s, d,
+						      lumen_route_word(rnd() % 8,
+								       rnd() % 3 ? rnd() % 8
+										 : kNoPort,
+								       rnd() % 2, rnd() % 5 == 0));
+				for (unsigned p = 0; p < 6; p++)
+					r.set_dateline(s, p, rnd() % 4 == 0);
+			}
+			std::vector<Fiber> cut;
+			if (round % 2)
+				cut.push_back(t.fibers()[rnd() % t.fibers().size()]);
+			for (unsigned ttl : {1u, 2u, 5u, 32u})
+				expect_same(t, r, cut, ttl,
+					    std::string(spec) + " round " + std::to_string(round));
+		}
+	}
+}
+
+TEST(RouteVerify, RejectsTtlTooSmall)
+{
+	// torus:8x8's longest paths have 8 hops: TTL 7 (8 hops allowed) is
+	// enough, TTL 6 is not, and says which pairs die where.
+	Topology t = Topology::parse("torus:8x8");
+	Routes r = route_dor(t);
+	VerifyOptions o;
+	o.ttl = 7;
+	EXPECT_TRUE(verify(t, r, o).ok());
+	o.ttl = 6;
+	VerifyReport v = verify(t, r, o);
+	EXPECT_FALSE(v.ok());
+	EXPECT_EQ(v.pairs - v.arrived, 64u); // each chip's antipode
+	EXPECT_EQ(v.problem_count, 64u);
+	EXPECT_EQ(v.max_hops, 7u);
+	ASSERT_FALSE(v.problems.empty());
+	EXPECT_EQ(v.problems[0].rfind("0 -> 36: TTL expired: ", 0), 0u) << v.problems[0];
+}
+
+// ---- discovered fibers ------------------------------------------------------------
+
+TEST(RouteTopology, FromFibersAndInferGrid)
+{
+	for (const char *spec : {"torus:4x3x2", "torus:2x2", "mesh:3x4", "ring:5", "ring:2",
+				 "torus:1x1x5", "mesh:2x1x3"}) {
+		Topology g = Topology::parse(spec);
+		// As discovered: any order, either spelling of each fiber.
+		std::vector<Fiber> found;
+		for (const Fiber &f : g.fibers())
+			found.push_back(found.size() % 2 ? Fiber{f.b, f.a} : f);
+		std::reverse(found.begin(), found.end());
+		Topology t = Topology::from_fibers(found, "discovered");
+		EXPECT_EQ(t.kind(), Topology::Kind::Edges);
+		EXPECT_EQ(t.spec(), "discovered");
+		std::optional<GridShape> shape = infer_grid(t);
+		ASSERT_TRUE(shape) << spec;
+		EXPECT_EQ(*shape, *infer_grid(g)) << spec << " as " << shape->spec();
+		EXPECT_TRUE(route_dor(t) == route_dor(g)) << spec;
+	}
+	EXPECT_EQ(infer_grid(Topology::parse("ring:6"))->spec(), "ring:6");
+	EXPECT_EQ(infer_grid(Topology::parse("torus:4x4x2"))->spec(), "torus:4x4x2");
+	EXPECT_EQ(infer_grid(Topology::parse("mesh:3x2"))->spec(), "mesh:3x2");
+
+	const Topology torus = Topology::parse("torus:4x4");
+	std::vector<Fiber> fibers = torus.fibers();
+	// A fiber missing: no grid (the agnostic engine's case).
+	std::vector<Fiber> missing(fibers.begin() + 1, fibers.end());
+	EXPECT_FALSE(infer_grid(Topology::from_fibers(missing, "missing")));
+	// One chip's +y and -y labels swapped: no grid.
+	std::vector<Fiber> swapped = fibers;
+	for (Fiber &f : swapped)
+		for (PortRef *p : {&f.a, &f.b})
+			if (p->chip == 5 && (p->port == PY || p->port == MY))
+				p->port = p->port == PY ? MY : PY;
+	EXPECT_FALSE(infer_grid(Topology::from_fibers(swapped, "swapped")));
+	// Chip ids with a gap, a grid's cabling otherwise: no grid.
+	std::vector<Fiber> gap = {{{0, PX}, {2, MX}}, {{2, PX}, {0, MX}}};
+	EXPECT_FALSE(infer_grid(Topology::from_fibers(gap, "gap")));
+	// An extra fiber: no grid.
+	std::vector<Fiber> extra = Topology::parse("mesh:2x2").fibers();
+	extra.push_back({{0, 6}, {3, 6}});
+	EXPECT_FALSE(infer_grid(Topology::from_fibers(extra, "extra")));
+
+	auto error = [](std::vector<Fiber> f) {
+		try {
+			Topology::from_fibers(std::move(f), "fm");
+		} catch (const TopologyError &e) {
+			return std::string(e.what());
+		}
+		return std::string("(no error)");
+	};
+	EXPECT_NE(error({}).find("no fibers"), std::string::npos);
+	EXPECT_NE(error({{{0, PX}, {8192, MX}}}).find("chip id 8192"), std::string::npos);
+	EXPECT_NE(error({{{0, 8}, {1, MX}}}).find("has no port 8"), std::string::npos);
+	EXPECT_NE(error({{{0, PX}, {1, MX}}, {{1, MX}, {0, PX}}}).find("cabled twice"),
+		  std::string::npos);
+	EXPECT_NE(error({{{0, PX}, {0, PX}}}).find("itself"), std::string::npos);
+}
+
+TEST(RouteLinks, CutRestoreAndList)
+{
+	Topology t = Topology::parse("torus:3x3");
+	LinkState ls(t);
+	EXPECT_TRUE(ls.all_up());
+	EXPECT_EQ(ls.up_ports(4), 0x0f);
+	const Fiber f = t.fibers()[2], g = t.fibers()[7];
+	ls.cut(f);
+	ls.set(g, false);
+	ls.cut(f); // twice is once
+	EXPECT_EQ(ls.ports_down(), 4u);
+	EXPECT_FALSE(ls.up(f.a));
+	EXPECT_FALSE(ls.up(f.b));
+	EXPECT_EQ(ls.cut_fibers(), (std::vector<Fiber>{f, g}));
+	ls.restore(f);
+	EXPECT_TRUE(ls.up(f.a) && ls.up(f.b));
+	EXPECT_EQ(ls.cut_fibers(), (std::vector<Fiber>{g}));
+	ls.set(g, true);
+	EXPECT_TRUE(ls.all_up());
+	// Not a fiber of t: its uncabled ports stay down, nothing counts.
+	ls.cut(Fiber{{0, PZ}, {1, MZ}});
+	EXPECT_TRUE(ls.all_up());
+	EXPECT_FALSE(ls.up(PortRef{0, PZ}));
+	EXPECT_FALSE(ls.up(PortRef{99, PX}));
+}
+
+// ---- table diffs --------------------------------------------------------------
+
+TEST(RouteDiff, RoundTripAndBytes)
+{
+	Topology t = Topology::parse("torus:4x4x8"); // 128 chips: two blocks a row
+	Routes held = route_dor(t);
+	EXPECT_TRUE(diff_tables(held, held).empty());
+	EXPECT_EQ(diff_tables(held, held).bytes(), 0u);
+
+	// One entry and one dateline changed: one block, one PORT SET.
+	Routes want = held;
+	want.set(5, 70, lumen_route_word(MZ, kNoPort, 1, 1));
+	want.set_dateline(9, PZ, !(held.datelines(9) >> PZ & 1));
+	TableDiff d = diff_tables(held, want);
+	ASSERT_EQ(d.blocks.size(), 1u);
+	EXPECT_EQ(d.blocks[0].chip, 5u);
+	EXPECT_EQ(d.blocks[0].first, 64u);
+	EXPECT_EQ(d.blocks[0].words[6], want.word(5, 70));
+	EXPECT_EQ(d.words_changed, 1u);
+	ASSERT_EQ(d.datelines.size(), 1u);
+	EXPECT_EQ(d.datelines[0].changed, 1u << PZ);
+	EXPECT_EQ(d.bytes(), (64u + 72 + 256) + (64u + 72 + 4));
+	EXPECT_EQ(d.chips(), (std::vector<uint32_t>{5, 9}));
+	Routes up = held;
+	d.apply(up);
+	EXPECT_TRUE(up == want);
+
+	// A repair after a fiber cut: what changes is what is uploaded.
+	Routes repaired = held;
+	DorRepair rep = repair_dor(t, *infer_grid(t), t.fibers()[0], repaired);
+	ASSERT_TRUE(rep.repaired) << rep.reason;
+	TableDiff dr = diff_tables(held, repaired);
+	EXPECT_EQ(dr.words_changed, rep.entries_changed);
+	EXPECT_TRUE(dr.datelines.empty());
+	up = held;
+	dr.apply(up);
+	EXPECT_TRUE(up == repaired);
+
+	// From nothing (chips after reset) to DOR: every block of every chip
+	// holding a route, and every dateline.
+	Routes empty(t.id_limit());
+	TableDiff all = diff_tables(empty, held);
+	EXPECT_EQ(all.blocks.size(), 128u * 2);
+	up = empty;
+	all.apply(up);
+	EXPECT_TRUE(up == held);
+
+	// A re-patch to fewer chip ids: the rest is cleared; back again.
+	Topology small = Topology::parse("ring:40");
+	Routes shrunk = route_dor(small);
+	TableDiff to_small = diff_tables(held, shrunk);
+	for (const RouteBlock &b : to_small.blocks)
+		if (b.chip >= 40 || b.first >= 64)
+			for (uint32_t w : b.words)
+				EXPECT_EQ(w, 0u);
+	Routes grown = shrunk;
+	EXPECT_THROW(diff_tables(grown, held).apply(grown), std::out_of_range);
+}
+
+TEST(RouteDiff, OneChipReadBack)
+{
+	Topology t = Topology::parse("torus:4x4");
+	Routes want = route_dor(t);
+	// Read back as the chip holds it: the whole table, datelines.
+	std::vector<uint32_t> table = want.chip_table(3);
+	EXPECT_TRUE(diff_chip(3, table, want.datelines(3), want).empty());
+	// A chip after reset: one block (16 ids) and its datelines.
+	TableDiff fresh = diff_chip(3, {}, 0, want);
+	ASSERT_EQ(fresh.blocks.size(), 1u);
+	EXPECT_EQ(fresh.words_changed, 15u);
+	EXPECT_EQ(fresh.datelines.size(), want.datelines(3) ? 1u : 0u);
+	// Stale routes beyond the fabric's ids are cleared.
+	table[5000] = lumen_route_word(PX, kNoPort, 0, 0);
+	TableDiff stale = diff_chip(3, table, want.datelines(3), want);
+	ASSERT_EQ(stale.blocks.size(), 1u);
+	EXPECT_EQ(stale.blocks[0].first, 4992u);
+	EXPECT_EQ(stale.blocks[0].words[8], 0u);
+}
+
+// ---- the router -----------------------------------------------------------------
+
+namespace {
+
+VerifyReport verify_with(const Router &r)
+{
+	VerifyOptions o;
+	o.cut = r.links().cut_fibers();
+	return verify(r.topology(), r.routes(), o);
+}
+
+} // namespace
+
+TEST(RouteRouter, EverySingleFailureRepairedLocally)
+{
+	// Each fiber alone down: DOR stays (repaired), verifies with the fiber
+	// cut, equals a full recompute of the same state, and comes back to
+	// plain DOR when the fiber is up again.
+	for (const char *spec : {"ring:6", "ring:2", "torus:4x4", "torus:5x3", "torus:2x4",
+				 "torus:3x2x2", "torus:4x3x3", "mesh:4x3"}) {
+		Topology t = Topology::parse(spec);
+		const Routes dor = route_dor(t);
+		Router r(t);
+		ASSERT_EQ(r.engine(), Engine::Dor);
+		ASSERT_TRUE(r.routes() == dor);
+		for (const Fiber &f : t.fibers()) {
+			SCOPED_TRACE(std::string(spec) + " " + f.a.str() + "-" + f.b.str());
+			RerouteStats down = r.set_fiber(f, false);
+			EXPECT_FALSE(down.full && down.engine == Engine::Dor);
+			EXPECT_EQ(down.engine, r.engine());
+			VerifyReport v = verify_with(r);
+			EXPECT_TRUE(v.ok()) << v.str();
+			if (r.engine() == Engine::Dor) {
+				// (0 for a fiber no DOR route takes: the parallel
+				// fiber of a 2-wide last dimension may be one.)
+				EXPECT_EQ(down.entries_changed,
+					  diff_tables(dor, r.routes()).words_changed);
+				Router full(t);
+				full.set_fiber(f, false);
+				full.recompute();
+				EXPECT_TRUE(full.routes() == r.routes());
+			} else {
+				// Only a mesh's last dimension has no local repair.
+				EXPECT_EQ(t.kind(), Topology::Kind::Mesh);
+			}
+			RerouteStats up = r.set_fiber(f, true);
+			EXPECT_EQ(r.engine(), Engine::Dor);
+			EXPECT_TRUE(r.routes() == dor);
+			EXPECT_EQ(up.entries_changed, diff_tables(dor, r.routes()).words_changed +
+							      down.entries_changed);
+		}
+	}
+}
+
+TEST(RouteRouter, SeveralFailuresGoAgnosticAndBack)
+{
+	Topology t = Topology::parse("torus:4x4x2");
+	Router r(t);
+	const std::vector<Fiber> &fibers = t.fibers();
+	uint64_t seed = 7;
+	auto rnd = [&seed] {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		return static_cast<uint32_t>(seed >> 33);
+	};
+	std::vector<Fiber> down;
+	for (int i = 0; i < 4; i++) {
+		Fiber f = fibers[rnd() % fibers.size()];
+		if (std::find(down.begin(), down.end(), f) != down.end())
+			continue;
+		down.push_back(f);
+		RerouteStats st = r.set_fiber(f, false);
+		EXPECT_EQ(r.engine(), down.size() == 1 ? Engine::Dor : Engine::Agnostic);
+		VerifyReport v = verify_with(r);
+		EXPECT_TRUE(v.ok()) << v.str();
+		if (down.size() > 2) {
+			// Incremental agnostic update: verifies as well as a full
+			// recompute of the same engine on the same fibers.
+			EXPECT_FALSE(st.full);
+			Router full(t, RouterOptions{Engine::Agnostic});
+			for (const Fiber &g : down)
+				full.set_fiber(g, false);
+			full.recompute();
+			EXPECT_TRUE(verify_with(full).ok());
+		}
+	}
+	// Back up one by one: agnostic updates, then DOR once all are up.
+	while (!down.empty()) {
+		r.set_fiber(down.back(), true);
+		down.pop_back();
+		EXPECT_TRUE(verify_with(r).ok());
+		EXPECT_EQ(r.engine(), down.empty() ? Engine::Dor : Engine::Agnostic);
+	}
+	EXPECT_TRUE(r.routes() == route_dor(t));
+}
+
+TEST(RouteRouter, EnginesFibersAndRepatch)
+{
+	// A fiber that is not the fabric's, or already in that state: nothing.
+	Router r(Topology::parse("torus:4x4"));
+	EXPECT_EQ(r.set_fiber(Fiber{{0, PZ}, {1, MZ}}, false).entries_changed, 0u);
+	EXPECT_EQ(r.set_fiber(r.topology().fibers()[0], true).entries_changed, 0u);
+	// Either spelling of a fiber.
+	const Fiber f = r.topology().fibers()[3];
+	EXPECT_GT(r.set_fiber(Fiber{f.b, f.a}, false).entries_changed, 0u);
+	EXPECT_FALSE(r.links().up(f.a));
+
+	// An OCS re-patch: new cabling, every fiber up, full routes.
+	RerouteStats st = r.repatch(Topology::parse("ring:16"));
+	EXPECT_TRUE(st.full);
+	EXPECT_TRUE(r.links().all_up());
+	EXPECT_EQ(r.engine(), Engine::Dor);
+	EXPECT_EQ(r.grid()->spec(), "ring:16");
+	EXPECT_TRUE(r.routes() == route_dor(Topology::parse("ring:16")));
+	EXPECT_GT(st.entries_changed, 0u);
+
+	// An irregular graph: agnostic; forcing DOR on it is refused.
+	Topology odd = Topology::from_edge_list("0.0 1.0\n1.1 2.0\n2.1 0.1\n2.2 3.0\n", "odd");
+	Router a(odd);
+	EXPECT_EQ(a.engine(), Engine::Agnostic);
+	EXPECT_TRUE(verify_with(a).ok());
+	EXPECT_THROW(Router(odd, RouterOptions{Engine::Dor}), TopologyError);
+	// Forced agnostic on a torus.
+	Router fa(Topology::parse("torus:3x3"), RouterOptions{Engine::Agnostic});
+	EXPECT_EQ(fa.engine(), Engine::Agnostic);
+	EXPECT_TRUE(verify_with(fa).ok());
+	EXPECT_STREQ(engine_name(Engine::Agnostic), "agnostic");
+	EXPECT_STREQ(engine_name(Engine::Dor), "dor");
+
+	// A discovered torus is routed by DOR.
+	Router found(Topology::from_fibers(Topology::parse("torus:3x4").fibers(), "fm"));
+	EXPECT_EQ(found.engine(), Engine::Dor);
+	EXPECT_TRUE(found.routes() == route_dor(Topology::parse("torus:3x4")));
 }

@@ -102,3 +102,162 @@ Routes route_dor(const Topology &t, const GridShape &g, const DorOptions &o)
 }
 
 } // namespace lumen::route
+
+namespace lumen::route {
+namespace {
+
+unsigned diameter_of(const GridShape &g, unsigned d)
+{
+	return g.dims[d] < 2 ? 0 : g.wrap ? g.dims[d] / 2 : g.dims[d] - 1;
+}
+
+// Rewrites entry (chip, dest) of r, keeping what it was in rep.undo.
+void rewrite(Routes &r, uint32_t chip, uint32_t dest, uint32_t word, DorRepair &rep)
+{
+	uint32_t &w = r.row(chip)[dest];
+	if (w == word)
+		return;
+	rep.undo.emplace_back(uint64_t(chip) * r.id_limit() + dest, w);
+	rep.entries_changed++;
+	w = word;
+}
+
+// f's ring without f is a line: the entries of the ring's chips whose
+// segment in dimension d would cross f go the other way round.
+void long_way_round(const GridShape &g, unsigned d, uint32_t a, Routes &r, DorRepair &rep)
+{
+	const uint32_t k = g.dims[d];
+	const auto ca = g.coords(a);
+	const uint32_t ka = ca[d], kb = (ka + 1) % k; // f joins ka (+d) and kb (-d)
+	const uint8_t plus = static_cast<uint8_t>(2 * d), minus = plus + 1;
+	// The destinations a ring chip routes by d: the ring's coordinates
+	// below d, any coordinate above it; by their coordinate in d.
+	std::array<uint32_t, 3> lo = ca, hi = ca;
+	for (unsigned e = d; e < 3; e++) {
+		lo[e] = 0;
+		hi[e] = g.dims[e] - 1;
+	}
+	std::vector<std::vector<uint32_t>> by_coord(k);
+	std::array<uint32_t, 3> at;
+	for (at[2] = lo[2]; at[2] <= hi[2]; at[2]++)
+		for (at[1] = lo[1]; at[1] <= hi[1]; at[1]++)
+			for (at[0] = lo[0]; at[0] <= hi[0]; at[0]++)
+				by_coord[at[d]].push_back(g.chip_at(at));
+	std::vector<uint8_t> dest_seen(g.chips(), 0);
+	for (uint32_t i = 0; i < k; i++) {
+		auto cc = ca;
+		cc[d] = i;
+		const uint32_t c = g.chip_at(cc);
+		const uint32_t *row = r.row(c);
+		for (uint32_t j = 0; j < k; j++) {
+			if (j == i)
+				continue;
+			for (uint32_t dest : by_coord[j]) {
+				const uint32_t w = row[dest];
+				const unsigned port = w & LUMEN_ROUTE_W_PORT_MASK;
+				const bool crosses =
+					(w & LUMEN_ROUTE_W_VALID) &&
+					(port == plus ? (ka + k - i) % k < (j + k - i) % k
+						      : port == minus &&
+								(i + k - kb) % k < (i + k - j) % k);
+				if (!crosses)
+					continue;
+				rewrite(r, c, dest,
+					lumen_route_word(port == plus ? minus : plus, kNoPort, 0,
+							 0),
+					rep);
+				rep.dests += !dest_seen[dest];
+				dest_seen[dest] = 1;
+			}
+		}
+	}
+}
+
+} // namespace
+
+DorRepair repair_dor(const Topology &t, const GridShape &g, const Fiber &f, Routes &r, unsigned ttl)
+{
+	DorRepair rep;
+	const std::string name = f.a.str() + "-" + f.b.str();
+	const std::optional<PortRef> far = t.neighbour(f.a);
+	if (!far || *far != f.b) {
+		rep.reason = "fiber " + name + " is not cabled in '" + t.spec() + "'";
+		return rep;
+	}
+	// a sends +d to b.
+	PortRef a = f.a, b = f.b;
+	if (a.port % 2)
+		std::swap(a, b);
+	const unsigned d = a.port / 2;
+	if (a.port % 2 || b.port != a.port + 1 || d > 2 || g.chips() > r.id_limit() ||
+	    a.chip >= g.chips() || b.chip >= g.chips()) {
+		rep.reason = "fiber " + name + " is not a fiber of the grid " + g.spec();
+		return rep;
+	}
+	unsigned last = 0, diameter = 0;
+	for (unsigned e = 0; e < 3; e++) {
+		if (g.dims[e] >= 2)
+			last = e;
+		diameter += diameter_of(g, e);
+	}
+	const uint32_t k = g.dims[d];
+
+	if (!g.wrap && d == last) {
+		rep.reason = "fiber " + name + ": a mesh has no way round it in its last dimension";
+		return rep;
+	}
+	if (g.wrap && (d == last || k == 2)) {
+		// The long way round is at most k - 1 hops in d.
+		const unsigned longest = diameter - diameter_of(g, d) + (k - 1);
+		if (longest > ttl + 1) {
+			rep.reason = "fiber " + name + ": the way round makes paths of up to " +
+				     std::to_string(longest) + " hops, TTL " + std::to_string(ttl);
+			return rep;
+		}
+		long_way_round(g, d, a.chip, r, rep);
+		rep.repaired = true;
+		return rep;
+	}
+
+	// A hop into a later dimension e, the same direction at both ends,
+	// out of ports that are cabled and no dateline.
+	uint8_t detour = kNoPort;
+	for (unsigned e = d + 1; e < 3 && detour == kNoPort; e++)
+		for (uint8_t p : {uint8_t(2 * e), uint8_t(2 * e + 1)}) {
+			if (g.dims[e] < 2 || !t.neighbour(PortRef{a.chip, p}) ||
+			    !t.neighbour(PortRef{b.chip, p}) || (r.datelines(a.chip) >> p & 1) ||
+			    (r.datelines(b.chip) >> p & 1))
+				continue;
+			detour = p;
+			break;
+		}
+	if (detour == kNoPort) {
+		rep.reason = "fiber " + name + ": no port of a later dimension to go round it";
+		return rep;
+	}
+	// One hop more, and at most one more hop in e: the detour stays
+	// within the diameter + 1.
+	if (diameter + 1 > ttl + 1) {
+		rep.reason = "fiber " + name + ": the detour makes paths of up to " +
+			     std::to_string(diameter + 1) + " hops, TTL " + std::to_string(ttl);
+		return rep;
+	}
+	std::vector<uint8_t> dest_seen(g.chips(), 0);
+	for (const PortRef &end : {a, b}) {
+		const uint32_t *row = r.row(end.chip);
+		for (uint32_t dest = 0; dest < g.chips(); dest++) {
+			const uint32_t w = row[dest];
+			if (!(w & LUMEN_ROUTE_W_VALID) || (w & LUMEN_ROUTE_W_PORT_MASK) != end.port)
+				continue;
+			rewrite(r, end.chip, dest, (w & ~LUMEN_ROUTE_W_PORT_MASK) | detour, rep);
+			if (!dest_seen[dest]) {
+				dest_seen[dest] = 1;
+				rep.dests++;
+			}
+		}
+	}
+	rep.repaired = true;
+	return rep;
+}
+
+} // namespace lumen::route

@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "route/routes.hpp"
 #include "route/topology.hpp"
@@ -31,9 +33,10 @@ const char *engine_name(Engine e); // "auto", "dor", "agnostic"
 
 struct RouterOptions {
 	Engine engine = Engine::Auto;
-	bool spread = true;	  // split minimal-path ties over the ports
-	bool alternatives = true; // fill alt_port for fast failover
-	uint64_t seed = 1;	  // the agnostic engine's tie-break order
+	bool spread = true;		       // split minimal-path ties over the ports
+	bool alternatives = true;	       // fill alt_port for fast failover
+	uint64_t seed = 1;		       // the agnostic engine's tie-break order
+	unsigned ttl = LUMEN_LINK_TTL_DEFAULT; // the chips' TTL_DEFAULT
 };
 
 struct RerouteStats {
@@ -76,8 +79,11 @@ class Router {
 
       private:
 	void adopt(Topology t);
-	RerouteStats full_routes(bool count_changes);
-	bool try_dor_repair(RerouteStats &st);
+	// Full routes for the current fibers with the engine the options and
+	// the fibers call for.
+	RerouteStats full_routes();
+	RerouteStats agnostic_update(const Fiber &f, bool up);
+	uint64_t undo_repair();
 
 	RouterOptions o_;
 	std::unique_ptr<Topology> t_; // stable address: ls_ and agnostic_ refer to it
@@ -86,10 +92,10 @@ class Router {
 	Routes routes_;
 	Engine engine_ = Engine::Dor;
 	std::unique_ptr<AgnosticEngine> agnostic_;
-	// The DOR repair in place (one fiber down), so that its restore puts
-	// back exactly the DOR words it replaced.
+	// The DOR repair in place (one fiber down): (chip * id_limit + dest,
+	// DOR word) of each entry it changed, to put back when the fiber is up.
 	std::optional<Fiber> repaired_;
-	std::vector<std::pair<size_t, uint32_t>> repair_undo_;
+	std::vector<std::pair<uint64_t, uint32_t>> repair_undo_;
 };
 
 } // namespace lumen::route

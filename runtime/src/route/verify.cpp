@@ -2,6 +2,10 @@
 #include "route/verify.hpp"
 
 #include <algorithm>
+#include <queue>
+#include <utility>
+
+#include "route/dest_walk.hpp"
 
 namespace lumen::route {
 namespace {
@@ -33,18 +37,12 @@ class Cdg {
 	{
 	}
 
-	void add_path(const Path &p)
+	// Channel ch used, followed by next in the same packet's path.
+	void add(uint32_t ch, uint32_t next)
 	{
-		for (size_t i = 0; i < p.hops.size(); i++) {
-			const Hop &h = p.hops[i];
-			used_[index_of(h.chip, h.out_port, h.lane)] = true;
-			if (i + 1 < p.hops.size()) {
-				const Hop &n = p.hops[i + 1];
-				next_[index_of(h.chip, h.out_port, h.lane)] |=
-					static_cast<uint16_t>(
-						1u << (n.out_port * LUMEN_LINK_LANES + n.lane));
-			}
-		}
+		used_[ch] = true;
+		if (next != DestinationWalk::kNoChannel)
+			next_[ch] |= static_cast<uint16_t>(1u << (next % kSlots));
 	}
 
 	uint64_t channels() const { return std::count(used_.begin(), used_.end(), true); }
@@ -184,20 +182,44 @@ VerifyReport verify(const Topology &t, const Routes &r, const VerifyOptions &opt
 	Problems problems(rep.problems, rep.problem_count, opts.max_problems);
 	const std::string where = opts.cut.empty() ? "" : " (cut " + cut_str(opts.cut) + ")";
 
-	for (uint32_t s : t.chips())
+	// Words a chip refuses or cannot follow, before any walk.
+	auto bad = [](uint32_t w) {
+		return (w & LUMEN_ROUTE_W_RESERVED) ||
+		       (w & (LUMEN_ROUTE_W_VALID | 8u)) == (LUMEN_ROUTE_W_VALID | 8u);
+	};
+	const bool dense = t.chips().size() == t.id_limit();
+	for (uint32_t s : t.chips()) {
+		const uint32_t *row = r.row(s);
+		if (!row)
+			break; // beyond the tables: every entry invalid
+		if (dense) {
+			// A quick look at the whole row first; the loop below
+			// names what it finds (a chip's own entry may hold any
+			// port: it is never used).
+			const uint32_t n = std::min(t.id_limit(), r.id_limit());
+			bool any = false;
+			for (uint32_t d = 0; d < n; d++)
+				any |= bad(row[d]);
+			if (!any)
+				continue;
+		}
 		for (uint32_t d : t.chips()) {
-			uint32_t w = r.word(s, d);
+			if (d >= r.id_limit())
+				break;
+			const uint32_t w = row[d];
+			if (!bad(w) || (d == s && !RouteEntry::reserved_bits(w)))
+				continue;
 			if (RouteEntry::reserved_bits(w))
 				problems.add("chip " + std::to_string(s) + " entry " +
 					     std::to_string(d) + ": reserved bits in word " +
 					     std::to_string(w));
-			else if (s != d && RouteEntry::decode(w).valid &&
-				 RouteEntry::decode(w).port >= kMaxPorts)
+			else
 				problems.add("chip " + std::to_string(s) + " entry " +
 					     std::to_string(d) + ": port " +
-					     std::to_string(RouteEntry::decode(w).port) +
+					     std::to_string(w & LUMEN_ROUTE_W_PORT_MASK) +
 					     " does not exist");
 		}
+	}
 	if (!rep.ok())
 		return rep;
 
@@ -205,24 +227,39 @@ VerifyReport verify(const Topology &t, const Routes &r, const VerifyOptions &opt
 	for (const Fiber &f : opts.cut)
 		ls.cut(f);
 	Cdg cdg(t);
-	for (uint32_t s : t.chips())
-		for (uint32_t d : t.chips()) {
-			if (s == d)
-				continue;
-			Path p = walk(r, ls, s, d, opts.ttl);
-			rep.pairs++;
-			for (const Hop &h : p.hops)
-				rep.max_lane = std::max<unsigned>(rep.max_lane, h.lane);
-			if (p.outcome == Outcome::Arrived) {
-				rep.arrived++;
-				rep.max_hops = std::max<unsigned>(rep.max_hops, p.hops.size());
-			} else {
-				problems.add(pair_str(s, d) + where + ": " +
-					     outcome_name(p.outcome) + ": " + p.str());
-			}
-			if (opts.check_cdg)
-				cdg.add_path(p);
+	// Failing pairs are counted as found; the messages are for the first
+	// max_problems in (source, destination) order, walked again at the end.
+	std::priority_queue<std::pair<uint32_t, uint32_t>> first_failures;
+	uint64_t failures = 0;
+	DestinationWalk dw(r, ls, opts.ttl);
+	const std::vector<uint32_t> &chips = t.chips();
+	for (uint32_t d : chips) {
+		dw.run(d, chips,
+		       opts.check_cdg ? DestinationWalk::kDependencies : DestinationWalk::kResults);
+		const DestinationWalk::Summary &sum = dw.summary();
+		rep.pairs += sum.pairs;
+		rep.arrived += sum.arrived;
+		rep.max_hops = std::max(rep.max_hops, sum.max_hops);
+		rep.max_lane = std::max<unsigned>(rep.max_lane, sum.max_lane);
+		failures += sum.failed.size();
+		for (uint32_t i : sum.failed) {
+			first_failures.emplace(chips[i], d);
+			if (first_failures.size() > opts.max_problems)
+				first_failures.pop();
 		}
+		if (opts.check_cdg)
+			dw.dependencies([&](uint32_t ch, uint32_t next) { cdg.add(ch, next); });
+	}
+	std::vector<std::pair<uint32_t, uint32_t>> listed;
+	for (; !first_failures.empty(); first_failures.pop())
+		listed.push_back(first_failures.top());
+	std::reverse(listed.begin(), listed.end());
+	for (const auto &[s, d] : listed) {
+		Path p = walk(r, ls, s, d, opts.ttl);
+		problems.add(pair_str(s, d) + where + ": " + outcome_name(p.outcome) + ": " +
+			     p.str());
+	}
+	rep.problem_count += failures - listed.size();
 	if (opts.check_cdg) {
 		rep.cdg_checked = true;
 		rep.channels = cdg.channels();

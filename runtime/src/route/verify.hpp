@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The route verifier (FABRIC.md 4): walks every (source, destination) pair of
-// a topology through the tables with the forwarding rules of hw-spec 13.4
-// and proves that
+// The route verifier (FABRIC.md 4): follows every (source, destination) pair
+// of a topology through the tables with the forwarding rules of hw-spec
+// 13.4 (per destination, all sources at once: dest_walk.hpp; the result is
+// what one walk() per pair gives, problems and their paths included) and
+// proves that
 //   - every packet arrives, within TTL, never on a lane above 1;
 //   - the channel-dependency graph (CDG) of all those paths is acyclic,
 //     where a channel is (directed link, lane): a packet holding one
@@ -67,7 +69,8 @@ VerifyReport verify(const Topology &t, const Routes &r, const VerifyOptions &opt
 // Fast failover: for each fiber of t alone cut, every pair must still
 // arrive within TTL on lanes 0-1 (DETOUR paths). CDG cycles of the detour
 // paths are counted in cyclic_cuts, not problems: detours are a local
-// repair until the fabric manager reroutes (hw-spec 13.4).
+// repair until the fabric manager reroutes (hw-spec 13.4). One verify() per
+// fiber: O(fibers x N^2), for small fabrics (about an hour at 4096 chips).
 struct FailoverReport {
 	uint64_t cuts = 0;
 	uint64_t cyclic_cuts = 0; // cuts whose paths have a CDG cycle
