@@ -2,6 +2,8 @@
 #include "route/agnostic.hpp"
 
 #include <algorithm>
+#include <array>
+#include <optional>
 #include <chrono>
 #include <queue>
 #include <stdexcept>
@@ -149,6 +151,7 @@ struct AgnosticEngine::State {
 	void check(const LinkState &ls, const Routes &r) const;
 	std::vector<uint8_t> links_of(const LinkState &ls) const;
 	void full(const LinkState &ls, Routes &r);
+	bool grid_orders();
 	void place(uint32_t d);
 	bool build_minimal(uint32_t d, bool spread_first);
 	void build_fallback(uint32_t d);
@@ -786,12 +789,46 @@ void AgnosticEngine::State::count()
 	stats.lanes_used = used ? 32 - __builtin_clz(used) : 0;
 }
 
+// Two lanes on a grid cabled as such (whatever its failed fibers): lane 0
+// ordered by chip id (x + A (y + B z)), lane 1 by the id of the chip half a
+// ring further in every dimension (a torus) or in reverse (a mesh). False
+// (BFS orders then) elsewhere, or if the escape order cannot be made to
+// connect every pair.
+bool AgnosticEngine::State::grid_orders()
+{
+	if (top() != 1)
+		return false;
+	const std::optional<GridShape> g = infer_grid(t);
+	if (!g)
+		return false;
+	std::vector<uint64_t> key0(n), key1(n);
+	for (uint32_t x = 0; x < n; x++) {
+		std::array<uint32_t, 3> c = g->coords(id[x]);
+		key0[x] = id[x];
+		if (!g->wrap) {
+			key1[x] = g->chips() - 1 - id[x];
+			continue;
+		}
+		for (unsigned k = 0; k < 3; k++)
+			c[k] = (c[k] + g->dims[k] / 2) % g->dims[k];
+		key1[x] = g->chip_at(c);
+	}
+	orient[0] = updown_from_keys(key0);
+	orient[1] = updown_from_keys(key1);
+	// A chip without an up link can join only routes that start down
+	// in its lane: lift those of lane 0 too (where it may fail).
+	updown_connect(orient[0], peer, up);
+	return updown_connect(orient[1], peer, up);
+}
+
 void AgnosticEngine::State::full(const LinkState &ls, Routes &r)
 {
 	up = links_of(ls);
-	orient[top()] = updown_order(peer, up, UpDownRoot::Central);
-	if (top() > 0)
-		orient[0] = updown_order(peer, up, UpDownRoot::Far);
+	if (!grid_orders()) {
+		orient[top()] = updown_order(peer, up, UpDownRoot::Central);
+		if (top() > 0)
+			orient[0] = updown_order(peer, up, UpDownRoot::Far);
+	}
 	make_upmasks();
 	std::fill(load.begin(), load.end(), 0);
 	std::fill(ent.begin(), ent.end(), 0);
@@ -920,17 +957,22 @@ std::vector<uint32_t> AgnosticEngine::update(const LinkState &ls, const Fiber &f
 	// two components (then a full pass); a link down may take a chip's
 	// last up link, then it hangs from its lowest neighbour instead
 	// (updown_lift: every route stays legal).
+	// Lane 0 (of two) needs no such guarantee, but a chip without an up
+	// link joins fewer routes: it is lifted too where it can be.
 	if (!up)
-		for (auto [x, p] : {std::pair{xa, pa}, std::pair{xb, pb}}) {
-			const unsigned l = s.top();
-			uint32_t y = kUnset;
-			if (!s.goes_up(l, x, p) || (s.up[x] & s.upmask[l][x]))
-				continue;
-			if (!updown_lift(s.orient[l], x, s.peer, s.up, &y))
-				return everything();
-			s.make_upmask(l, x);
-			s.make_upmask(l, y);
-		}
+		for (unsigned l = 0; l <= s.top(); l++)
+			for (auto [x, p] : {std::pair{xa, pa}, std::pair{xb, pb}}) {
+				uint32_t y = kUnset;
+				if (!s.goes_up(l, x, p) || (s.up[x] & s.upmask[l][x]))
+					continue;
+				if (!updown_lift(s.orient[l], x, s.peer, s.up, &y)) {
+					if (l == s.top())
+						return everything();
+					continue;
+				}
+				s.make_upmask(l, x);
+				s.make_upmask(l, y);
+			}
 	if (!updown_connects(s.orient[s.top()], s.peer, s.up))
 		return everything();
 

@@ -75,6 +75,22 @@ UpDownOrder updown_order(const std::vector<uint32_t> &peer, const std::vector<ui
 	return o;
 }
 
+UpDownOrder updown_from_keys(const std::vector<uint64_t> &key)
+{
+	const uint32_t n = static_cast<uint32_t>(key.size());
+	UpDownOrder o;
+	o.by_rank.resize(n);
+	for (uint32_t i = 0; i < n; i++)
+		o.by_rank[i] = i;
+	std::sort(o.by_rank.begin(), o.by_rank.end(), [&](uint32_t a, uint32_t b) {
+		return key[a] != key[b] ? key[a] < key[b] : a < b;
+	});
+	o.rank.assign(n, 0);
+	for (uint32_t i = 0; i < n; i++)
+		o.rank[o.by_rank[i]] = i * UpDownOrder::kRankStep;
+	return o;
+}
+
 bool updown_connects(const UpDownOrder &o, const std::vector<uint32_t> &peer,
 		     const std::vector<uint8_t> &up)
 {
@@ -136,6 +152,36 @@ bool updown_lift(UpDownOrder &o, uint32_t x, const std::vector<uint32_t> &peer,
 	if (lowest)
 		*lowest = y;
 	return true;
+}
+
+bool updown_connect(UpDownOrder &o, const std::vector<uint32_t> &peer,
+		    const std::vector<uint8_t> &up)
+{
+	const uint32_t n = static_cast<uint32_t>(up.size());
+	// Components over up links; the first chip of each by rank is its root.
+	std::vector<uint32_t> comp(n, kUnset);
+	uint32_t comps = 0;
+	for (uint32_t start = 0; start < n; start++) {
+		if (comp[start] != kUnset)
+			continue;
+		for (uint32_t x : bfs(start, peer, up, comp))
+			comp[x] = comps;
+		comps++;
+	}
+	std::vector<bool> rooted(comps, false);
+	const std::vector<uint32_t> order = o.by_rank;
+	for (uint32_t x : order) {
+		bool has_up = false;
+		for (uint8_t m = up[x]; m && !has_up; m &= m - 1)
+			has_up = o.is_up(x, peer[x * 8 + __builtin_ctz(m)] >> 3);
+		if (has_up)
+			continue;
+		if (!rooted[comp[x]])
+			rooted[comp[x]] = true;
+		else if (!updown_lift(o, x, peer, up))
+			return false;
+	}
+	return updown_connects(o, peer, up);
 }
 
 } // namespace lumen::route

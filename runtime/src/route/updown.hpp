@@ -44,6 +44,11 @@ enum class UpDownRoot { Central, Far };
 UpDownOrder updown_order(const std::vector<uint32_t> &peer, const std::vector<uint8_t> &up,
 			 UpDownRoot where = UpDownRoot::Central);
 
+// The order of the keys (one per chip, distinct): any strict order of the
+// chips is acyclic; on a grid, coordinate orders balance where a BFS order
+// funnels everything through its root (agnostic.hpp).
+UpDownOrder updown_from_keys(const std::vector<uint64_t> &key);
+
 // Every pair of chips connected over up links has a legal route iff each
 // component has exactly one chip without an up neighbour (every up-only
 // walk ends there, and from there a down-only path reaches every chip).
@@ -64,5 +69,10 @@ bool updown_connects(const UpDownOrder &o, const std::vector<uint32_t> &peer,
 // the next chip. *lowest: y.
 bool updown_lift(UpDownOrder &o, uint32_t x, const std::vector<uint32_t> &peer,
 		 const std::vector<uint8_t> &up, uint32_t *lowest = nullptr);
+
+// Lift every chip without an up link but the lowest of its component
+// (updown_lift) until updown_connects holds; false if some lift is refused.
+bool updown_connect(UpDownOrder &o, const std::vector<uint32_t> &peer,
+		    const std::vector<uint8_t> &up);
 
 } // namespace lumen::route
