@@ -262,7 +262,8 @@ void DestinationWalk::run(uint32_t dst, const std::vector<uint32_t> &sources, un
 			uint32_t next_ch = kNoChannel;
 			if (d.next < kArrive && st_[d.next].port != kNoHop && res.hops > 1) {
 				next_ch = channel(d.next);
-				mark_chain(d.next, truncated, res.hops - 1);
+				if (truncated || !(st_[d.next].use & kFull))
+					mark_chain(d.next, truncated, res.hops - 1);
 			}
 			first_hops_.emplace_back(
 				(src * kMaxPorts + d.port) * LUMEN_LINK_LANES + d.lane, next_ch);

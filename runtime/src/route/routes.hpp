@@ -39,8 +39,9 @@ struct RouteEntry {
 
 // The tables of every chip of a fabric. Entries default to invalid (no
 // route), as a chip's table after reset. At 8192 chips the words take
-// 256 MiB; they are allocated zeroed by the system (pages appear as they
-// are written), so an engine that writes every entry pays for one pass.
+// 256 MiB; they come zeroed from the system (pages appear as they are
+// written, huge pages where it has them), so an engine that writes every
+// entry pays for one pass.
 class Routes {
       public:
 	// Tables for chip ids below id_limit, each with id_limit entries.
@@ -98,7 +99,10 @@ class Routes {
 
       private:
 	struct Free {
+		Free() noexcept : mapped(0) {}
+		explicit Free(size_t bytes) noexcept : mapped(bytes) {}
 		void operator()(uint32_t *p) const noexcept;
+		size_t mapped; // bytes of an mmap()ed block, 0: calloc()ed
 	};
 	static std::unique_ptr<uint32_t[], Free> zeroed(size_t words);
 

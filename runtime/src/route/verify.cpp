@@ -32,7 +32,7 @@ Channel channel_of(size_t i)
 class Cdg {
       public:
 	Cdg(const Topology &t)
-	    : t_(t), used_(size_t(t.id_limit()) * kSlots, false),
+	    : t_(t), used_(size_t(t.id_limit()) * kSlots, 0),
 	      next_(size_t(t.id_limit()) * kSlots, 0)
 	{
 	}
@@ -40,12 +40,12 @@ class Cdg {
 	// Channel ch used, followed by next in the same packet's path.
 	void add(uint32_t ch, uint32_t next)
 	{
-		used_[ch] = true;
+		used_[ch] = 1;
 		if (next != DestinationWalk::kNoChannel)
 			next_[ch] |= static_cast<uint16_t>(1u << (next % kSlots));
 	}
 
-	uint64_t channels() const { return std::count(used_.begin(), used_.end(), true); }
+	uint64_t channels() const { return std::count(used_.begin(), used_.end(), 1); }
 
 	uint64_t dependencies() const
 	{
@@ -104,7 +104,7 @@ class Cdg {
 
       private:
 	const Topology &t_;
-	std::vector<bool> used_;
+	std::vector<uint8_t> used_;
 	std::vector<uint16_t> next_;
 };
 
