@@ -345,7 +345,8 @@ json ctl(const std::string &args, const char *dir = kStateDir)
 // ctl that may fail (daemon starting): null on failure.
 json ctl_try(const std::string &args, const char *dir = kStateDir)
 {
-	Run r = run(std::string("lumen-fm ctl --state-dir ") + dir + " " + args);
+	// Short: a poll that hangs on a busy daemon would eat the wait.
+	Run r = run(std::string("lumen-fm ctl --state-dir ") + dir + " " + args, 15000);
 	if (r.rc != 0)
 		return nullptr;
 	try {
@@ -355,7 +356,7 @@ json ctl_try(const std::string &args, const char *dir = kStateDir)
 	}
 }
 
-std::string fm_state();
+void fm_report();
 
 // Poll until pred(status) holds; fails naming what it waited for and the
 // last status seen.
@@ -374,9 +375,9 @@ json wait_status(const std::string &what, int timeout_ms,
 			break;
 		sleep_ms(250);
 	}
-	fail_msg("timed out after %d ms waiting for %s; last status: %s\n%s\n%s", timeout_ms,
-		 what.c_str(), st.is_null() ? "(no answer)" : st.dump().c_str(), fm_state().c_str(),
-		 slurp(kLog).c_str());
+	fm_report();
+	fail_msg("timed out after %d ms waiting for %s; last status: %s", timeout_ms, what.c_str(),
+		 st.is_null() ? "(no answer)" : st.dump().c_str());
 	return st;
 }
 
@@ -407,10 +408,9 @@ json wait_event(const std::string &type, long since, int timeout_ms, const char 
 			break;
 		sleep_ms(250);
 	}
-	fail_msg("timed out after %d ms waiting for a \"%s\" event after seq %ld; events: "
-		 "%s\n%s\n%s",
-		 timeout_ms, type.c_str(), since, e.is_null() ? "(no answer)" : e.dump().c_str(),
-		 fm_state().c_str(), slurp(kLog).c_str());
+	fm_report();
+	fail_msg("timed out after %d ms waiting for a \"%s\" event after seq %ld; events: %s",
+		 timeout_ms, type.c_str(), since, e.is_null() ? "(no answer)" : e.dump().c_str());
 	return e;
 }
 
@@ -613,13 +613,24 @@ std::string fm_state()
 	return "lumen-fm pid " + pid + " alive:\n" + r.out;
 }
 
+// The daemon's state and log, as comment lines (cmocka's failure messages
+// are short).
+void fm_report()
+{
+	std::istringstream in(fm_state() + "\n" + slurp(kLog));
+	std::string line;
+	while (std::getline(in, line))
+		printf("#   lumen-fm: %s\n", line.c_str());
+}
+
 void expect_fm_alive(const char *when)
 {
 	int sig = 0;
 	int rc = F->fm > 0 ? wait_exit(F->fm, 0, &sig) : -3;
-	if (rc != -1)
-		fail_msg("%s: lumen-fm is not running (exit %d, signal %d); log:\n%s", when, rc,
-			 sig, slurp(kLog).c_str());
+	if (rc != -1) {
+		fm_report();
+		fail_msg("%s: lumen-fm is not running (exit %d, signal %d)", when, rc, sig);
+	}
 }
 
 // ---- traffic ------------------------------------------------------------------------
