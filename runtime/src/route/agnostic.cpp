@@ -90,10 +90,11 @@ struct AgnosticEngine::State {
 	// The orientation of each lane: lane "top" (the last) is the escape
 	// lane, rooted centrally; lane 0 of two is rooted far from it.
 	UpDownOrder orient[2];
-	// Per lane, per chip: bit p, the link of port p leads up in that
-	// lane's orientation (what every turn test reads).
-	std::vector<uint8_t> upmask[2];
-	std::vector<uint64_t> load; // per channel: sources routed over it, all dests
+	// Per chip: bit 8 l + p, the link of port p leads up in lane l's
+	// orientation (what every turn test reads).
+	std::vector<uint16_t> upm;
+	std::vector<uint16_t> nb;   // channel -> far chip (cabled ports): small, hot
+	std::vector<uint32_t> load; // per channel: sources routed over it, all dests
 	std::vector<Packed> ent;    // dest x n + chip
 	std::vector<Kind> kind;	    // per dest
 	std::vector<uint8_t> lanes; // per dest: bit l, lane l used
@@ -107,13 +108,13 @@ struct AgnosticEngine::State {
 	std::vector<uint8_t> down_in; // per chip: a same-lane child arrives going down
 	uint32_t word_of[512];	      // Packed (9 bits) -> route word
 	uint32_t epoch = 0, mark_epoch = 0;
-	std::vector<uint64_t> cost;    // per chip: load summed along its route
+	std::vector<uint32_t> cost;    // per chip: load summed along its route (saturating)
 	std::vector<uint32_t> rlen;    // per chip: route length, kUnset: not routed yet
 	bool shortest = false;	       // the last build_minimal found shortest paths only
 	std::vector<uint32_t> changed; // chips whose entry of the current dest changed
 
 	unsigned top() const { return o.lanes - 1; }
-	uint32_t far_chip(uint32_t x, unsigned p) const { return peer[x * 8 + p] >> 3; }
+	uint32_t far_chip(uint32_t x, unsigned p) const { return nb[x * 8 + p]; }
 	Packed &at(uint32_t d, uint32_t x) { return ent[size_t(d) * n + x]; }
 	Packed get(uint32_t d, uint32_t x) const { return ent[size_t(d) * n + x]; }
 	uint64_t tie(uint32_t d, uint32_t x, unsigned p) const
@@ -123,7 +124,11 @@ struct AgnosticEngine::State {
 	// Whether x's link of port p leads up in lane's orientation.
 	bool goes_up(unsigned lane, uint32_t x, unsigned p) const
 	{
-		return upmask[lane][x] >> p & 1;
+		return upm[x] >> (8 * lane + p) & 1;
+	}
+	uint8_t ups(unsigned lane, uint32_t x) const
+	{
+		return static_cast<uint8_t>(upm[x] >> (8 * lane));
 	}
 	// Whether d's route from x starts by going up in its lane's orientation.
 	bool starts_up(uint32_t d, uint32_t x) const
@@ -131,7 +136,14 @@ struct AgnosticEngine::State {
 		const Packed e = get(d, x);
 		return x != d && goes_up(lane_of(e), x, port_of(e));
 	}
-	bool joins(uint32_t d, uint32_t a, unsigned la, unsigned pa, uint32_t b) const;
+	// May a packet for d leave a on lane la over port pa to b, whose entry
+	// for d then takes it on? Lanes never go down along a route; within a
+	// lane, the turn at b must be up*/down*-legal in that lane's
+	// orientation. (The turn into a is the caller's: a is being decided.)
+	bool joins(uint32_t d, uint32_t a, unsigned la, unsigned pa, uint32_t b) const
+	{
+		return static_cast<int>(la) <= join_lane(d, a, pa, b);
+	}
 	// The highest lane on which a may leave over port pa to b and join b's
 	// route to d; -1 if none.
 	int join_lane(uint32_t d, uint32_t a, unsigned pa, uint32_t b) const
@@ -155,7 +167,8 @@ struct AgnosticEngine::State {
 	void place(uint32_t d);
 	bool build_minimal(uint32_t d, bool spread_first);
 	void build_fallback(uint32_t d);
-	bool choose(uint32_t d, uint32_t x, bool spread_first);
+	bool choose(uint32_t d, uint32_t x, bool spread_first, bool expand = false);
+	bool settle_waiting(uint32_t d, bool spread_first);
 	bool settle(uint32_t d, const std::vector<uint32_t> &chips, bool spread_first);
 	template <typename F> void for_children(uint32_t d, uint32_t x, F f) const;
 	void walk_tree(uint32_t d);
@@ -184,16 +197,16 @@ void AgnosticEngine::State::make_upmask(unsigned lane, uint32_t x)
 		if (c != kNoChannel && orient[lane].is_up(x, c >> 3))
 			m |= static_cast<uint8_t>(1u << p);
 	}
-	upmask[lane][x] = m;
+	upm[x] = static_cast<uint16_t>((upm[x] & ~(0xffu << (8 * lane))) | unsigned(m)
+										   << (8 * lane));
 }
 
 void AgnosticEngine::State::make_upmasks()
 {
-	for (unsigned lane = 0; lane <= top(); lane++) {
-		upmask[lane].assign(n, 0);
+	upm.assign(n, 0);
+	for (unsigned lane = 0; lane <= top(); lane++)
 		for (uint32_t x = 0; x < n; x++)
 			make_upmask(lane, x);
-	}
 }
 
 void AgnosticEngine::State::new_epoch()
@@ -202,16 +215,6 @@ void AgnosticEngine::State::new_epoch()
 		std::fill(stamp.begin(), stamp.end(), 0);
 		epoch = 1;
 	}
-}
-
-// May a packet for d leave a on lane la to b, whose entry for d then takes
-// it on? Lanes never go down along a route; within a lane, the turn at b
-// must be up*/down*-legal in that lane's orientation. (The turn into a is
-// the caller's: a is being decided.)
-bool AgnosticEngine::State::joins(uint32_t d, uint32_t a, unsigned la, unsigned pa,
-				  uint32_t b) const
-{
-	return static_cast<int>(la) <= join_lane(d, a, pa, b);
 }
 
 void AgnosticEngine::State::check(const LinkState &ls, const Routes &r) const
@@ -246,47 +249,52 @@ std::vector<uint8_t> AgnosticEngine::State::links_of(const LinkState &ls) const
 // spread_first, the least loaded (summed along the route), then the escape
 // lane and a first hop down (both leave the most ways for the chips behind x
 // to join legally); else those two first. False if no neighbour takes x on.
-bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first)
+bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first, bool expand)
 {
-	unsigned best = kMaxPorts, best_lane = 0, best_rank = 0;
-	uint32_t best_len = 0;
-	uint64_t best_load = 0;
+	// Candidates compared as one key, smallest best: hops (12 bits), then
+	// load (40) and 3 - rank (2) in the order asked, then a seeded
+	// per-chip permutation of the ports (3) and the port (3).
+	const uint64_t perm = mix(o.seed ^ (uint64_t(d) << 32 | x));
+	const uint16_t ux = upm[x];
+	uint64_t best = UINT64_MAX;
 	for (uint8_t m = up[x]; m; m &= m - 1) {
 		const unsigned p = __builtin_ctz(m);
-		const uint32_t y = far_chip(x, p);
+		const uint32_t y = nb[x * 8 + p];
+		if (expand && dist[y] == kUnset) { // the BFS, in the same loop
+			dist[y] = dist[x] + 1;
+			order.push_back(y);
+			continue;
+		}
 		if (rlen[y] == kUnset)
 			continue;
 		// A higher lane that joins beats a lower one.
-		const int lane = join_lane(d, x, p, y);
-		if (lane < 0)
-			continue;
-		const uint32_t hops = rlen[y] + 1;
-		const unsigned rank = (unsigned(lane) == top()) * 2 + !goes_up(lane, x, p);
-		const uint64_t l = o.spread ? load[x * 8 + p] + cost[y] : 0;
-		bool better;
-		if (best == kMaxPorts || hops != best_len)
-			better = best == kMaxPorts || hops < best_len;
-		else if (spread_first && l != best_load)
-			better = l < best_load;
-		else if (rank != best_rank)
-			better = rank > best_rank;
-		else if (l != best_load)
-			better = l < best_load;
-		else
-			better = tie(d, x, p) < tie(d, x, best);
-		if (better) {
-			best = p;
-			best_lane = static_cast<unsigned>(lane);
-			best_rank = rank;
-			best_len = hops;
-			best_load = l;
+		unsigned lane = top();
+		if (y != d) {
+			const Packed e = get(d, y);
+			lane = lane_of(e);
+			if (!(ux >> (8 * lane + p) & 1) && goes_up(lane, y, port_of(e))) {
+				if (lane == 0)
+					continue;
+				lane--;
+			}
 		}
+		const uint64_t hops = std::min<uint64_t>(rlen[y] + 1, 4095);
+		const uint64_t worse = (lane != top()) * 2 + (ux >> (8 * lane + p) & 1);
+		const uint64_t l = o.spread ? uint64_t(load[x * 8 + p]) + cost[y] : 0;
+		const uint64_t key = hops << 52 |
+				     (spread_first ? l << 12 | worse << 6 : worse << 50 | l << 6) |
+				     (perm >> (3 * p) & 7) << 3 | p;
+		best = std::min(best, key);
 	}
-	if (best == kMaxPorts)
+	if (best == UINT64_MAX)
 		return false;
-	at(d, x) = pack(best, best_lane);
-	cost[x] = best_load;
-	rlen[x] = best_len;
+	const unsigned p = best & 7;
+	const unsigned lane = (spread_first ? best >> 7 : best >> 51) & 1 ? 0 : top();
+	at(d, x) = pack(p, lane);
+	cost[x] = o.spread ? static_cast<uint32_t>(std::min<uint64_t>(
+				     uint64_t(load[x * 8 + p]) + cost[nb[x * 8 + p]], UINT32_MAX))
+			   : 0;
+	rlen[x] = static_cast<uint32_t>(best >> 52);
 	seq.push_back(x);
 	return true;
 }
@@ -302,6 +310,12 @@ bool AgnosticEngine::State::settle(uint32_t d, const std::vector<uint32_t> &chip
 	for (uint32_t x : chips)
 		if (x != d && !choose(d, x, spread_first))
 			waiting.push_back(x);
+	return settle_waiting(d, spread_first);
+}
+
+// The chips of `waiting` join farther neighbours, pass after pass.
+bool AgnosticEngine::State::settle_waiting(uint32_t d, bool spread_first)
+{
 	while (!waiting.empty()) {
 		still.clear();
 		for (uint32_t x : waiting)
@@ -326,15 +340,20 @@ bool AgnosticEngine::State::build_minimal(uint32_t d, bool spread_first)
 	dist[d] = 0;
 	rlen[d] = 0;
 	cost[d] = 0;
-	for (size_t i = 0; i < order.size(); i++)
-		for (uint8_t m = up[order[i]]; m; m &= m - 1) {
-			const uint32_t y = far_chip(order[i], __builtin_ctz(m));
-			if (dist[y] == kUnset) {
-				dist[y] = dist[order[i]] + 1;
-				order.push_back(y);
-			}
+	for (uint8_t m = up[d]; m; m &= m - 1) {
+		const uint32_t y = far_chip(d, __builtin_ctz(m));
+		if (dist[y] == kUnset) {
+			dist[y] = 1;
+			order.push_back(y);
 		}
-	if (!settle(d, order, spread_first)) {
+	}
+	// Chips choose in BFS order (each after the chips closer to d) and
+	// the BFS goes on from each as it chooses.
+	waiting.clear();
+	for (size_t i = 1; i < order.size(); i++)
+		if (!choose(d, order[i], spread_first, true))
+			waiting.push_back(order[i]);
+	if (!settle_waiting(d, spread_first)) {
 		clear_dest(d);
 		return false;
 	}
@@ -865,6 +884,10 @@ AgnosticEngine::AgnosticEngine(const Topology &t, AgnosticOptions o)
 		for (unsigned p = 0; p < kMaxPorts; p++)
 			if (auto far = t.neighbour(PortRef{s.id[x], static_cast<uint8_t>(p)}))
 				s.peer[x * 8 + p] = s.index[far->chip] * 8 + far->port;
+	s.nb.assign(size_t(s.n) * 8, 0);
+	for (size_t c = 0; c < s.nb.size(); c++)
+		if (s.peer[c] != kNoChannel)
+			s.nb[c] = static_cast<uint16_t>(s.peer[c] >> 3);
 	s.up.assign(s.n, 0);
 	s.cost.assign(s.n, 0);
 	s.rlen.assign(s.n, kUnset);
@@ -963,7 +986,7 @@ std::vector<uint32_t> AgnosticEngine::update(const LinkState &ls, const Fiber &f
 		for (unsigned l = 0; l <= s.top(); l++)
 			for (auto [x, p] : {std::pair{xa, pa}, std::pair{xb, pb}}) {
 				uint32_t y = kUnset;
-				if (!s.goes_up(l, x, p) || (s.up[x] & s.upmask[l][x]))
+				if (!s.goes_up(l, x, p) || (s.up[x] & s.ups(l, x)))
 					continue;
 				if (!updown_lift(s.orient[l], x, s.peer, s.up, &y)) {
 					if (l == s.top())
