@@ -693,7 +693,10 @@ void diagnose()
 		    "[ -e $d/no_route_drops ] || continue; echo \"chip $(cat $d/chip_id):\" "
 		    "\"no_route_drops $(cat $d/no_route_drops) lane_errors $(cat $d/lane_errors)\" "
 		    "\"ttl_drops $(cat $d/ttl_drops) reroute_drops $(cat $d/reroute_drops)\" "
-		    "\"e2e_timeouts $(cat $d/e2e_timeouts)\"; done; tail -n 40 " +
+		    "\"e2e_timeouts $(cat $d/e2e_timeouts)\"; for p in 0 1 2 3; do q=$d/port$p; "
+		    "echo \"  port $p: $(cat $q/state) down_events $(cat $q/down_events)\" "
+		    "\"retrains $(cat $q/retrains) replay_timeouts $(cat $q/replay_timeouts)\" "
+		    "\"failovers $(cat $q/failovers)\"; done; done; tail -n 40 " +
 		    std::string(kLog));
 	std::istringstream in(r.out + r.err);
 	std::string line;
@@ -873,11 +876,11 @@ void bad_flags()
 		Run r = run(std::string("lumen-fm ") + args, 10000);
 		printf("# lumen-fm %s -> %d: %s\n", args, r.rc, head(r.err, 1).c_str());
 		if (r.rc != 2 || r.err.empty())
-			wrong += std::string("\n  lumen-fm ") + args + ": exit " +
-				 std::to_string(r.rc) + ", stderr \"" + head(r.err, 1) + "\"";
+			wrong += std::string(wrong.empty() ? "" : "; ") + "'lumen-fm " + args +
+				 "' exit " + std::to_string(r.rc);
 	}
 	if (!wrong.empty())
-		fail_msg("bad command lines must exit 2 with a message:%s", wrong.c_str());
+		fail_msg("bad command lines must exit 2 with a message: %s", wrong.c_str());
 	// Nothing was started.
 	assert_int_not_equal(access("/run/lumen-fm/fm.sock", F_OK), 0);
 }
