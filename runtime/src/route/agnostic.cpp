@@ -106,7 +106,10 @@ struct AgnosticEngine::State {
 	std::vector<uint32_t> seq; // chips of the current dest as they chose, d first
 	std::vector<uint32_t> waiting, still;
 	std::vector<uint8_t> down_in; // per chip: a same-lane child arrives going down
-	uint32_t word_of[512];	      // Packed (9 bits) -> route word
+	// Per chip: the alternative port among the neighbours routed before
+	// it (any, and leaving down in its lane), kMaxPorts: none.
+	std::vector<uint8_t> alt_any, alt_down;
+	uint32_t word_of[512]; // Packed (9 bits) -> route word
 	uint32_t epoch = 0, mark_epoch = 0;
 	std::vector<uint32_t> cost;    // per chip: load summed along its route (saturating)
 	std::vector<uint32_t> rlen;    // per chip: route length, kUnset: not routed yet
@@ -169,6 +172,7 @@ struct AgnosticEngine::State {
 	void build_fallback(uint32_t d);
 	bool choose(uint32_t d, uint32_t x, bool spread_first, bool expand = false);
 	bool settle_waiting(uint32_t d, bool spread_first);
+	void early_alts(uint32_t d, uint32_t x, unsigned p, unsigned lane);
 	bool settle(uint32_t d, const std::vector<uint32_t> &chips, bool spread_first);
 	template <typename F> void for_children(uint32_t d, uint32_t x, F f) const;
 	void walk_tree(uint32_t d);
@@ -296,6 +300,8 @@ bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first, bo
 			   : 0;
 	rlen[x] = static_cast<uint32_t>(best >> 52);
 	seq.push_back(x);
+	if (o.alternatives)
+		early_alts(d, x, p, lane);
 	return true;
 }
 
@@ -464,10 +470,41 @@ void AgnosticEngine::State::place(uint32_t d)
 		    !goes_up(lane_of(e), x, port_of(e)))
 			down_in[y] = 1;
 	}
+	// The alternative found when x chose (neighbours routed before it
+	// cannot be in its subtree), else one among all its neighbours.
 	for (size_t i = 1; i < seq.size(); i++) {
 		const uint32_t x = seq[i];
-		set_alt(d, x, rlen[x], down_in[x], [&](uint32_t c) { return rlen[c]; });
+		const unsigned a = down_in[x] ? alt_down[x] : alt_any[x];
+		if (a != kMaxPorts)
+			at(d, x) = with_alt(get(d, x), a);
+		else
+			set_alt(d, x, rlen[x], down_in[x], [&](uint32_t c) { return rlen[c]; });
 	}
+}
+
+// x has just chosen port p on lane: its best alternatives among the
+// neighbours already routed, by set_alt's rules (fewest hops, then least
+// load), with and without the turn constraint of a child arriving down.
+void AgnosticEngine::State::early_alts(uint32_t d, uint32_t x, unsigned p, unsigned lane)
+{
+	uint64_t any = UINT64_MAX, down = UINT64_MAX;
+	const uint32_t lenx = rlen[x];
+	for (uint8_t m = up[x] & ~(1u << p); m; m &= m - 1) {
+		const unsigned a = __builtin_ctz(m);
+		const uint32_t c = nb[x * 8 + a];
+		uint64_t lc = 0;
+		if (c != d) {
+			if (rlen[c] == kUnset || rlen[c] > lenx + 1 || !joins(d, x, lane, a, c))
+				continue;
+			lc = rlen[c];
+		}
+		const uint64_t key = lc << 40 | uint64_t(load[x * 8 + a]) << 3 | a;
+		any = std::min(any, key);
+		if (!goes_up(lane, x, a))
+			down = std::min(down, key);
+	}
+	alt_any[x] = any == UINT64_MAX ? kMaxPorts : any & 7;
+	alt_down[x] = down == UINT64_MAX ? kMaxPorts : down & 7;
 }
 
 // Uniform traffic over the tree just built: the channel out of x carries
@@ -900,6 +937,8 @@ AgnosticEngine::AgnosticEngine(const Topology &t, AgnosticOptions o)
 	for (auto *v : {&s.dist, &s.size, &s.len})
 		v->assign(s.n, kUnset);
 	s.down_in.assign(s.n, 0);
+	s.alt_any.assign(s.n, kMaxPorts);
+	s.alt_down.assign(s.n, kMaxPorts);
 	s.seq.reserve(s.n);
 	s.order.reserve(s.n);
 	for (unsigned e = 0; e < 512; e++) {
