@@ -5,7 +5,6 @@
 #include <array>
 #include <optional>
 #include <chrono>
-#include <queue>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -96,8 +95,16 @@ struct AgnosticEngine::State {
 	std::vector<uint16_t> nb;   // channel -> far chip (cabled ports): small, hot
 	std::vector<uint32_t> load; // per channel: sources routed over it, all dests
 	std::vector<Packed> ent;    // dest x n + chip
-	std::vector<Kind> kind;	    // per dest
-	std::vector<uint8_t> lanes; // per dest: bit l, lane l used
+	// dest x n + chip: the route's hops, kLongRoute: that many or more
+	// (then tree_len walks), so that repairs need not walk to d.
+	std::vector<uint8_t> hops8;
+	static constexpr uint8_t kLongRoute = 255;
+	void set_hops(uint32_t d, uint32_t x, uint32_t h)
+	{
+		hops8[size_t(d) * n + x] = static_cast<uint8_t>(std::min<uint32_t>(h, kLongRoute));
+	}
+	std::vector<Kind> kind;			    // per dest
+	std::vector<uint8_t> lanes;		    // per dest: bit l, lane l used
 	std::vector<uint32_t> entries, alt_entries; // per dest, as last written
 	bool computed = false;
 
@@ -105,6 +112,8 @@ struct AgnosticEngine::State {
 	std::vector<uint32_t> dist, order, size, len, stamp, mark;
 	std::vector<uint32_t> seq; // chips of the current dest as they chose, d first
 	std::vector<uint32_t> waiting, still;
+	std::vector<uint32_t> rsub, rredo; // repair(): the subtree, alternatives to redo
+	std::vector<std::pair<uint32_t, uint32_t>> rheap; // repair(): (distance, chip), a min-heap
 	std::vector<uint8_t> down_in; // per chip: a same-lane child arrives going down
 	// Per chip: the alternative port among the neighbours routed before
 	// it (any, and leaving down in its lane), kMaxPorts: none.
@@ -299,6 +308,7 @@ bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first, bo
 				     uint64_t(load[x * 8 + p]) + cost[nb[x * 8 + p]], UINT32_MAX))
 			   : 0;
 	rlen[x] = static_cast<uint32_t>(best >> 52);
+	set_hops(d, x, rlen[x]);
 	seq.push_back(x);
 	if (o.alternatives)
 		early_alts(d, x, p, lane);
@@ -424,6 +434,7 @@ void AgnosticEngine::State::build_fallback(uint32_t d)
 			continue; // another component
 		len[x] = static_cast<uint32_t>(best_len + 1);
 		at(d, x) = pack(best, lane);
+		set_hops(d, x, len[x]);
 	}
 }
 
@@ -554,6 +565,8 @@ void AgnosticEngine::State::walk_tree(uint32_t d)
 // Hops from x to d along the tree, remembered for this epoch.
 uint32_t AgnosticEngine::State::tree_len(uint32_t d, uint32_t x)
 {
+	if (hops8[size_t(d) * n + x] < kLongRoute)
+		return hops8[size_t(d) * n + x];
 	uint32_t y = x, hops = 0;
 	while (y != d && stamp[y] != epoch) {
 		y = far_chip(y, port_of(get(d, y)));
@@ -674,7 +687,8 @@ bool AgnosticEngine::State::repair(uint32_t d, uint32_t x)
 		mark_epoch = 1;
 	}
 	const uint32_t in_s = mark_epoch;
-	std::vector<uint32_t> sub{x};
+	std::vector<uint32_t> &sub = rsub;
+	sub.assign(1, x);
 	mark[x] = in_s;
 	for (size_t i = 0; i < sub.size(); i++)
 		for_children(d, sub[i], [&](uint32_t ch, unsigned) {
@@ -690,7 +704,8 @@ bool AgnosticEngine::State::repair(uint32_t d, uint32_t x)
 		load[s * 8 + port_of(get(d, s))] -= size[s];
 	add_path_load(d, far_chip(x, port_of(get(d, x))), -int64_t(sub.size()));
 	// Alternatives into S are chosen again once S has its new routes.
-	std::vector<uint32_t> redo;
+	std::vector<uint32_t> &redo = rredo;
+	redo.clear();
 	for (uint32_t s : sub)
 		for (unsigned p = 0; p < kMaxPorts; p++) {
 			const uint32_t c = peer[s * 8 + p];
@@ -709,7 +724,12 @@ bool AgnosticEngine::State::repair(uint32_t d, uint32_t x)
 	// weights), and of the neighbours outside S, for choose().
 	new_epoch();
 	using Item = std::pair<uint32_t, uint32_t>;
-	std::priority_queue<Item, std::vector<Item>, std::greater<>> q;
+	std::vector<Item> &q = rheap;
+	q.clear();
+	const auto push = [&q](uint32_t dd, uint32_t c) {
+		q.emplace_back(dd, c);
+		std::push_heap(q.begin(), q.end(), std::greater<>());
+	};
 	for (uint32_t s : sub) {
 		dist[s] = rlen[s] = kUnset;
 		for (uint8_t m = up[s]; m; m &= m - 1) {
@@ -725,11 +745,12 @@ bool AgnosticEngine::State::repair(uint32_t d, uint32_t x)
 	}
 	for (uint32_t s : sub)
 		if (dist[s] != kUnset)
-			q.emplace(dist[s], s);
+			push(dist[s], s);
 	order.clear();
 	while (!q.empty()) {
-		const auto [ds, s] = q.top();
-		q.pop();
+		std::pop_heap(q.begin(), q.end(), std::greater<>());
+		const auto [ds, s] = q.back();
+		q.pop_back();
 		if (ds != dist[s])
 			continue;
 		order.push_back(s);
@@ -737,7 +758,7 @@ bool AgnosticEngine::State::repair(uint32_t d, uint32_t x)
 			const uint32_t w = far_chip(s, __builtin_ctz(m));
 			if (mark[w] == in_s && dist[w] > ds + 1) {
 				dist[w] = ds + 1;
-				q.emplace(dist[w], w);
+				push(dist[w], w);
 			}
 		}
 	}
@@ -930,6 +951,7 @@ AgnosticEngine::AgnosticEngine(const Topology &t, AgnosticOptions o)
 	s.rlen.assign(s.n, kUnset);
 	s.load.assign(size_t(s.n) * 8, 0);
 	s.ent.assign(size_t(s.n) * s.n, 0);
+	s.hops8.assign(size_t(s.n) * s.n, State::kLongRoute);
 	s.kind.assign(s.n, Kind::Minimal);
 	s.lanes.assign(s.n, 0);
 	s.entries.assign(s.n, 0);
