@@ -2,6 +2,7 @@
 #include "route/dor.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace lumen::route {
 namespace {
@@ -47,12 +48,21 @@ Routes route_dor(const Topology &t, const DorOptions &o)
 	return route_dor(t, *g, o);
 }
 
-Routes route_dor(const Topology &t, const GridShape &g, const DorOptions &o)
+namespace {
+
+// Writes every word and dateline of r; with count, compares each word with
+// what r held first (fresh tables skip that: reading untouched pages would
+// fault them in twice).
+uint64_t fill_dor(const Topology &t, const GridShape &g, const DorOptions &o, Routes &r, bool count)
 {
 	const auto &dims = g.dims;
 	const uint32_t n = g.chips();
 	if (n > t.id_limit() || t.chips().size() != n)
 		throw TopologyError("topology '" + t.spec() + "' is not the grid " + g.spec());
+	if (r.id_limit() != t.id_limit())
+		throw std::invalid_argument("DOR routes of '" + t.spec() + "' need tables of " +
+					    std::to_string(t.id_limit()) + " chip ids, not " +
+					    std::to_string(r.id_limit()));
 	const uint32_t A = dims[0], B = dims[1], C = dims[2];
 	std::array<std::vector<uint32_t>, 3> words;
 	for (unsigned d = 0; d < 3; d++)
@@ -64,8 +74,8 @@ Routes route_dor(const Topology &t, const GridShape &g, const DorOptions &o)
 	// A line of A entries (fixed y, z) is the x words of the chip's x
 	// coordinate, by the parity of y + z, but for the entry whose x is the
 	// chip's own: that one goes by y, then z.
-	Routes r(t.id_limit());
-	std::vector<uint32_t> xline(size_t(A) * 2);
+	uint64_t changed = 0;
+	std::vector<uint32_t> xline(size_t(A) * 2), line(A);
 	for (uint32_t s = 0; s < n; s++) {
 		const auto cs = g.coords(s);
 		for (unsigned par = 0; par < 2; par++)
@@ -74,16 +84,21 @@ Routes route_dor(const Topology &t, const GridShape &g, const DorOptions &o)
 		uint32_t *row = r.row(s);
 		for (uint32_t z = 0; z < C; z++)
 			for (uint32_t y = 0; y < B; y++) {
-				uint32_t *line = row + (size_t(z) * B + y) * A;
-				std::copy_n(xline.data() + ((y + z) & 1) * A, A, line);
+				std::copy_n(xline.data() + ((y + z) & 1) * A, A, line.data());
 				uint32_t &own = line[cs[0]];
 				if (y != cs[1])
 					own = word(1, cs[1], y, cs[0] + z);
 				else if (z != cs[2])
 					own = word(2, cs[2], z, cs[0] + cs[1]);
+				uint32_t *held = row + (size_t(z) * B + y) * A;
+				if (count)
+					for (uint32_t x = 0; x < A; x++)
+						changed += held[x] != line[x];
+				std::copy_n(line.data(), A, held);
 			}
 	}
 
+	std::vector<uint8_t> datelines(n, 0);
 	if (g.wrap) {
 		for (uint32_t c = 0; c < n; c++) {
 			const auto at = g.coords(c);
@@ -93,12 +108,29 @@ Routes route_dor(const Topology &t, const GridShape &g, const DorOptions &o)
 				// The wrap link of this ring: c (+k) to coordinate 0 (-k).
 				auto zero = at;
 				zero[k] = 0;
-				r.set_dateline(c, 2 * k, true);
-				r.set_dateline(g.chip_at(zero), 2 * k + 1, true);
+				datelines[c] |= static_cast<uint8_t>(1u << (2 * k));
+				datelines[g.chip_at(zero)] |=
+					static_cast<uint8_t>(1u << (2 * k + 1));
 			}
 		}
 	}
+	for (uint32_t c = 0; c < n; c++)
+		r.set_datelines(c, datelines[c]);
+	return changed;
+}
+
+} // namespace
+
+Routes route_dor(const Topology &t, const GridShape &g, const DorOptions &o)
+{
+	Routes r(t.id_limit());
+	fill_dor(t, g, o, r, false);
 	return r;
+}
+
+uint64_t route_dor_into(const Topology &t, const GridShape &g, const DorOptions &o, Routes &r)
+{
+	return fill_dor(t, g, o, r, true);
 }
 
 } // namespace lumen::route

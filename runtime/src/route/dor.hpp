@@ -37,6 +37,10 @@ struct DorOptions {
 // recognises; throws TopologyError otherwise (DOR needs coordinates).
 Routes route_dor(const Topology &t, const DorOptions &o = {});
 Routes route_dor(const Topology &t, const GridShape &g, const DorOptions &o = {});
+// The same into tables that exist (id_limit t.id_limit(), else
+// std::invalid_argument), every word and dateline rewritten; returns the
+// words that changed. No allocation: what the router recomputes with.
+uint64_t route_dor_into(const Topology &t, const GridShape &g, const DorOptions &o, Routes &r);
 
 // A local repair of DOR tables for one fiber f down (every other fiber up):
 //   - a dimension of size 2 or the last dimension of the grid: the

@@ -94,6 +94,14 @@ RerouteStats Router::full_routes()
 	std::optional<Routes> next;
 	repaired_.reset();
 	repair_undo_.clear();
+	if (dor_possible && down.empty() && routes_.id_limit() == t_->id_limit()) {
+		// In place: no allocation, the changes counted as written.
+		st.entries_changed = route_dor_into(
+			*t_, *grid_, DorOptions{o_.spread, o_.alternatives}, routes_);
+		engine_ = st.engine = Engine::Dor;
+		st.ms = ms_since(start);
+		return st;
+	}
 	if (dor_possible) {
 		Routes r = route_dor(*t_, *grid_, DorOptions{o_.spread, o_.alternatives});
 		bool ok = true;
