@@ -396,7 +396,8 @@ json wait_event(const std::string &type, long since, int timeout_ms, const char 
 	const auto t0 = Clock::now();
 	json e;
 	for (;;) {
-		e = ctl_try("events --since " + std::to_string(since), dir);
+		// All of them, filtered here: --since has a check of its own (discover).
+		e = ctl_try("events", dir);
 		if (!e.is_null())
 			for (const json &ev : e.at("events"))
 				if (num(ev, "seq", -1) > since && str(ev, "type") == type) {
@@ -412,6 +413,25 @@ json wait_event(const std::string &type, long since, int timeout_ms, const char 
 	fail_msg("timed out after %d ms waiting for a \"%s\" event after seq %ld; events: %s",
 		 timeout_ms, type.c_str(), since, e.is_null() ? "(no answer)" : e.dump().c_str());
 	return e;
+}
+
+// events --since SEQ answers the events after SEQ only.
+void expect_events_since()
+{
+	json all = ctl("events");
+	const json &ev = all.at("events");
+	if (ev.size() < 2)
+		fail_msg("events: %zu after the first sweep, expected at least 2: %s", ev.size(),
+			 all.dump().c_str());
+	const long first = num(ev.at(0), "seq");
+	json later = ctl("events --since " + std::to_string(first));
+	for (const json &e : later.at("events"))
+		if (num(e, "seq") <= first)
+			fail_msg("events --since %ld answered seq %ld", first, num(e, "seq"));
+	if (later.at("events").size() != ev.size() - 1)
+		fail_msg("events --since %ld: %zu events, expected %zu", first,
+			 later.at("events").size(), ev.size() - 1);
+	printf("# events: %zu, --since %ld: %zu\n", ev.size(), first, later.at("events").size());
 }
 
 bool master_ready(const json &st, int fibers)
@@ -954,6 +974,17 @@ void second_manager_refused()
 			 role.c_str(), before.c_str());
 }
 
+// events --since, on each guest's manager; no prerequisite of the others.
+void events_since()
+{
+	need_selected(__func__);
+	if (F->skip_rest || F->in_progress || F->spec.empty()) {
+		printf("# needs the managers of the scenarios before: skipped\n");
+		skip();
+	}
+	expect_events_since();
+}
+
 // Remote writes between every ordered pair of chips, both guests at once.
 void every_pair()
 {
@@ -1133,6 +1164,7 @@ int main()
 		SCENARIO(ctl_without_daemon),
 		SCENARIO(bad_flags),
 		SCENARIO(discover),
+		SCENARIO(events_since),
 		SCENARIO(every_pair),
 		SCENARIO(cut_rerouted),
 		SCENARIO(repatch),
