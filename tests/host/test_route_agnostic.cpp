@@ -280,10 +280,13 @@ TEST(RouteAgnostic, ToriWithRandomFailures)
 				Routes r(t.id_limit());
 				AgnosticEngine e(t, AgnosticOptions{lanes, true, true, seed});
 				e.compute(ls, r);
+				// Failover (every single further cut) for one seed: the
+				// suite's time goes there.
 				expect_sound(t, ls, r, lanes,
 					     std::string(spec) + " cut " +
 						     std::to_string(cut.size()) + " lanes " +
-						     std::to_string(lanes));
+						     std::to_string(lanes),
+					     seed == 1);
 			}
 }
 
@@ -587,7 +590,7 @@ TEST(RouteAgnostic, GridOrdersSpreadTheLoad)
 		EXPECT_EQ(lf.arrived, lf.pairs) << what;
 		EXPECT_EQ(e.stats().fallback_dests, 0u) << what;
 		EXPECT_LT(lf.hops_over_shortest(), 1.01) << what;
-		EXPECT_LT(lf.max_over_ideal(), 1.6) << what;
+		EXPECT_LT(lf.max_over_ideal(), 1.4) << what;
 		std::printf("[ load     ] %s: max %.2fx the ideal, hops +%.2f%%\n", what.c_str(),
 			    lf.max_over_ideal(), 100 * (lf.hops_over_shortest() - 1));
 	}

@@ -919,6 +919,13 @@ void AgnosticEngine::State::full(const LinkState &ls, Routes &r)
 	});
 	for (uint32_t d : dests)
 		place(d);
+	// The first destinations were spread over channels that carried
+	// nothing yet: placed again, they see every other's load.
+	if (o.spread)
+		for (uint32_t i = 0; i < uint32_t(o.rebalance * n) && i < n; i++) {
+			add_load(dests[i], false);
+			place(dests[i]);
+		}
 	write_all(r);
 	computed = true;
 	count();
