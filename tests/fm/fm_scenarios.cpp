@@ -420,9 +420,8 @@ void expect_events_since()
 {
 	json all = ctl("events");
 	const json &ev = all.at("events");
-	if (ev.size() < 2)
-		fail_msg("events: %zu after the first sweep, expected at least 2: %s", ev.size(),
-			 all.dump().c_str());
+	if (ev.empty())
+		fail_msg("events: none after the first sweep: %s", all.dump().c_str());
 	const long first = num(ev.at(0), "seq");
 	json later = ctl("events --since " + std::to_string(first));
 	for (const json &e : later.at("events"))
