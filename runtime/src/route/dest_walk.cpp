@@ -45,11 +45,13 @@ void DestinationWalk::load_columns(uint32_t dst)
 }
 
 // One forwarding decision (walk.cpp forward(), steps 3 and 5; the TTL is
-// the caller's, by hop count).
-DestinationWalk::Decision DestinationWalk::decide(uint32_t chip, unsigned in_idx, unsigned lane_in,
-						  bool detour_in) const
+// the caller's, by hop count). Inlined into its two callers, so that a
+// created packet's case (no in-port, no DETOUR, the entry's lane) folds.
+template <bool kCreated>
+inline __attribute__((always_inline)) DestinationWalk::Decision
+DestinationWalk::decide(uint32_t chip, unsigned in_idx, unsigned lane_in, bool detour_in) const
 {
-	const bool created = in_idx == kInjectedIdx;
+	const bool created = kCreated;
 	const unsigned in_port = created ? kInjected : in_idx;
 	const uint32_t w = column_[chip];
 	if (!(w & LUMEN_ROUTE_W_VALID))
@@ -87,7 +89,7 @@ DestinationWalk::Decision DestinationWalk::decide(uint32_t chip, unsigned in_idx
 void DestinationWalk::step(uint32_t s)
 {
 	const uint32_t rem = s >> shift_;
-	const Decision d = decide(chip_of(s), rem / 4, rem >> 1 & 1, rem & 1);
+	const Decision d = decide<false>(chip_of(s), rem / 4, rem >> 1 & 1, rem & 1);
 	State &x = st_[s];
 	x.use = 0;
 	if (!count_.empty())
@@ -221,7 +223,7 @@ void DestinationWalk::run(uint32_t dst, const std::vector<uint32_t> &sources, un
 		if (src == dst || src >= limit_)
 			continue;
 		// The created packet's first hop, then the state it reaches.
-		const Decision d = decide(src, kInjectedIdx, 0, false);
+		const Decision d = decide<true>(src, kInjectedIdx, 0, false);
 		uint32_t h, lane1, term;
 		if (d.next >= kArrive) {
 			h = d.next == kArrive ? 1 : 0;

@@ -108,6 +108,7 @@ class DestinationWalk {
 		uint32_t next;
 		uint8_t port, lane;
 	};
+	template <bool kCreated>
 	Decision decide(uint32_t chip, unsigned in_idx, unsigned lane_in, bool detour_in) const;
 	void step(uint32_t s);
 	void solve(uint32_t s0);
