@@ -181,7 +181,6 @@ struct AgnosticEngine::State {
 	void build_fallback(uint32_t d);
 	bool choose(uint32_t d, uint32_t x, bool spread_first, bool expand = false);
 	bool settle_waiting(uint32_t d, bool spread_first);
-	void early_alts(uint32_t d, uint32_t x, unsigned p, unsigned lane);
 	bool settle(uint32_t d, const std::vector<uint32_t> &chips, bool spread_first);
 	template <typename F> void for_children(uint32_t d, uint32_t x, F f) const;
 	void walk_tree(uint32_t d);
@@ -270,6 +269,10 @@ bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first, bo
 	const uint64_t perm = mix(o.seed ^ (uint64_t(d) << 32 | x));
 	const uint16_t ux = upm[x];
 	uint64_t best = UINT64_MAX;
+	// The candidates, for the alternatives: route length << 8 | the
+	// highest lane that joins << 4 | port.
+	uint32_t cand[kMaxPorts];
+	unsigned cands = 0;
 	for (uint8_t m = up[x]; m; m &= m - 1) {
 		const unsigned p = __builtin_ctz(m);
 		const uint32_t y = nb[x * 8 + p];
@@ -291,6 +294,7 @@ bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first, bo
 				lane--;
 			}
 		}
+		cand[cands++] = std::min<uint32_t>(rlen[y], 0xffffff) << 8 | lane << 4 | p;
 		const uint64_t hops = std::min<uint64_t>(rlen[y] + 1, 4095);
 		const uint64_t worse = (lane != top()) * 2 + (ux >> (8 * lane + p) & 1);
 		const uint64_t l = o.spread ? uint64_t(load[x * 8 + p]) + cost[y] : 0;
@@ -310,8 +314,25 @@ bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first, bo
 	rlen[x] = static_cast<uint32_t>(best >> 52);
 	set_hops(d, x, rlen[x]);
 	seq.push_back(x);
-	if (o.alternatives)
-		early_alts(d, x, p, lane);
+	if (!o.alternatives)
+		return true;
+	// The best alternatives among the neighbours routed before x (they
+	// cannot be in its subtree), by set_alt's rules (fewest hops, then
+	// least load), with and without the turn constraint of a child that
+	// arrives going down.
+	uint64_t any = UINT64_MAX, down = UINT64_MAX;
+	for (unsigned i = 0; i < cands; i++) {
+		const unsigned a = cand[i] & 7;
+		const uint64_t lc = cand[i] >> 8;
+		if (a == p || lc > rlen[x] + 1 || (cand[i] >> 4 & 1) < lane)
+			continue;
+		const uint64_t key = lc << 40 | uint64_t(load[x * 8 + a]) << 3 | a;
+		any = std::min(any, key);
+		if (!(ux >> (8 * lane + a) & 1))
+			down = std::min(down, key);
+	}
+	alt_any[x] = any == UINT64_MAX ? kMaxPorts : any & 7;
+	alt_down[x] = down == UINT64_MAX ? kMaxPorts : down & 7;
 	return true;
 }
 
@@ -491,31 +512,6 @@ void AgnosticEngine::State::place(uint32_t d)
 		else
 			set_alt(d, x, rlen[x], down_in[x], [&](uint32_t c) { return rlen[c]; });
 	}
-}
-
-// x has just chosen port p on lane: its best alternatives among the
-// neighbours already routed, by set_alt's rules (fewest hops, then least
-// load), with and without the turn constraint of a child arriving down.
-void AgnosticEngine::State::early_alts(uint32_t d, uint32_t x, unsigned p, unsigned lane)
-{
-	uint64_t any = UINT64_MAX, down = UINT64_MAX;
-	const uint32_t lenx = rlen[x];
-	for (uint8_t m = up[x] & ~(1u << p); m; m &= m - 1) {
-		const unsigned a = __builtin_ctz(m);
-		const uint32_t c = nb[x * 8 + a];
-		uint64_t lc = 0;
-		if (c != d) {
-			if (rlen[c] == kUnset || rlen[c] > lenx + 1 || !joins(d, x, lane, a, c))
-				continue;
-			lc = rlen[c];
-		}
-		const uint64_t key = lc << 40 | uint64_t(load[x * 8 + a]) << 3 | a;
-		any = std::min(any, key);
-		if (!goes_up(lane, x, a))
-			down = std::min(down, key);
-	}
-	alt_any[x] = any == UINT64_MAX ? kMaxPorts : any & 7;
-	alt_down[x] = down == UINT64_MAX ? kMaxPorts : down & 7;
 }
 
 // Uniform traffic over the tree just built: the channel out of x carries
