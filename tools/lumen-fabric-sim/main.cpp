@@ -34,7 +34,8 @@ Exit status:
   0  done
   1  a figure missed its target (only with --strict)
   2  bad arguments: unknown layout, more failures than fibers, ...
-  3  the verifier rejected a set of tables)";
+  3  the verifier rejected a set of tables, or the routing library could not
+     route a layout it parsed)";
 
 const std::vector<std::string> kBenchLayouts = {"torus:16x16x16", "torus:16x16x32", "torus:8x8x4",
 						"torus:8x8x8", "ocs:128"};
@@ -114,8 +115,16 @@ int main(int argc, char **argv)
 	report.model = opts.model;
 	report.sizes = opts.sizes;
 	report.load_before = machine_load();
-	for (const Layout &l : layouts)
-		report.layouts.push_back(simulate(l, opts));
+	for (const Layout &l : layouts) {
+		try {
+			report.layouts.push_back(simulate(l, opts));
+		} catch (const std::exception &e) {
+			// The library refused a layout it parsed: no routes to prove.
+			std::cerr << "lumen-fabric-sim: layout '" << l.name << "': " << e.what()
+				  << "\n";
+			return kUnverified;
+		}
+	}
 	report.load_after = machine_load();
 
 	if (json)
@@ -125,12 +134,13 @@ int main(int argc, char **argv)
 
 	bool verified = true, missed = false;
 	for (const LayoutReport &l : report.layouts) {
+		for (const std::string &why : l.rejections())
+			std::cerr << "lumen-fabric-sim: layout '" << l.layout << "': " << why
+				  << "\n";
 		verified = verified && l.verified();
 		missed = missed || l.missed();
 	}
-	if (!verified) {
-		std::cerr << "lumen-fabric-sim: the verifier rejected routes (see 'verifier')\n";
+	if (!verified)
 		return kUnverified;
-	}
 	return strict && missed ? kMissed : kOk;
 }

@@ -16,7 +16,8 @@ namespace {
 json verdict_json(const Verdict &v)
 {
 	return {{"ok", v.ok},
-		{"ms", v.ms},
+		{"ms", v.time.wall_ms},
+		{"cpu_ms", v.time.cpu_ms},
 		{"pairs", v.pairs},
 		{"arrived", v.arrived},
 		{"max_hops", v.max_hops},
@@ -28,10 +29,17 @@ json verdict_json(const Verdict &v)
 
 json quality_json(const Quality &q)
 {
-	return {{"mean_hops", q.mean_hops},	    {"max_hops", q.max_hops},
-		{"mean_shortest", q.mean_shortest}, {"diameter", q.diameter},
-		{"max_load", q.max_load},	    {"mean_load", q.mean_load},
-		{"ideal_load", q.ideal_load},	    {"lanes_used", q.lanes_used}};
+	return {{"mean_hops", q.mean_hops},
+		{"max_hops", q.max_hops},
+		{"mean_shortest", q.mean_shortest},
+		{"diameter", q.diameter},
+		{"max_load", q.max_load},
+		{"mean_load", q.mean_load},
+		{"ideal_load", q.ideal_load},
+		{"ideal_exact", q.ideal_exact},
+		{"disconnected", q.disconnected},
+		{"lanes_used", q.lanes_used},
+		{"ms", q.ms}};
 }
 
 json collectives_json(const std::vector<CollectiveRow> &rows)
@@ -52,6 +60,8 @@ json collectives_json(const std::vector<CollectiveRow> &rows)
 json figure_json(const Figure &f)
 {
 	json j = {{"key", f.key}, {"label", f.label}, {"value", f.value}, {"unit", f.unit}};
+	if (f.cpu_ms)
+		j["cpu_ms"] = *f.cpu_ms;
 	if (f.target) {
 		j["target"] = {{"limit", f.target->limit},
 			       {"inclusive", f.target->inclusive},
@@ -69,12 +79,20 @@ json load_json(const MachineLoad &m)
 	return json::array({m.one, m.five, m.fifteen});
 }
 
+// "12.3 ms (cpu 4.1 ms)"
+std::string timing_str(const Timing &t)
+{
+	return fmt::format("{:.{}f} ms (cpu {:.{}f} ms)", t.wall_ms, t.wall_ms < 10 ? 3 : 1,
+			   t.cpu_ms, t.cpu_ms < 10 ? 3 : 1);
+}
+
 std::string verdict_str(const Verdict &v)
 {
-	std::string s = fmt::format("{} ({} pairs, {} arrived, max hops {}, max lane {}, CDG {}; "
-				    "{:.1f} ms)",
-				    v.ok ? "ok" : "FAILED", v.pairs, v.arrived, v.max_hops,
-				    v.max_lane, v.cdg_acyclic ? "acyclic" : "CYCLIC", v.ms);
+	std::string s =
+		fmt::format("{} ({} pairs, {} arrived, max hops {}, max lane {}, CDG {}; "
+			    "{})",
+			    v.ok ? "ok" : "FAILED", v.pairs, v.arrived, v.max_hops, v.max_lane,
+			    v.cdg_acyclic ? "acyclic" : "CYCLIC", timing_str(v.time));
 	if (v.problem_count)
 		s += fmt::format(", {} problems", v.problem_count);
 	return s;
@@ -92,8 +110,12 @@ void print_quality(std::ostream &out, const Quality &q, const char *indent)
 		   indent, q.mean_hops, q.mean_shortest, q.max_hops, q.diameter);
 	fmt::print(out,
 		   "{}channel load, uniform all-to-all (paths per channel): max {:.0f}, "
-		   "mean {:.1f}, ideal {:.1f}; lanes used {}\n",
-		   indent, q.max_load, q.mean_load, q.ideal_load, q.lanes_used);
+		   "mean {:.1f}, ideal {:.1f}{}; lanes used {}\n",
+		   indent, q.max_load, q.mean_load, q.ideal_load,
+		   q.ideal_exact ? "" : " (a lower bound)", q.lanes_used);
+	if (q.disconnected)
+		fmt::print(out, "{}DISCONNECTED: {} pairs have no path over the fibers up\n",
+			   indent, q.disconnected);
 }
 
 std::string time_str(double s)
@@ -143,10 +165,13 @@ std::vector<CollectiveRow> by_algorithm(std::vector<CollectiveRow> rows)
 
 void print_figures(std::ostream &out, const std::vector<Figure> &figures)
 {
-	fmt::print(out, "  {:<44} {:>14}  {:<16} {}\n", "figure", "value", "target", "");
+	fmt::print(out, "  {:<40} {:>14} {:>12}  {:<12} {}\n", "figure", "value", "cpu", "target",
+		   "");
 	for (const Figure &f : figures)
-		fmt::print(out, "  {:<44} {:>14}  {:<16} {}\n", f.label,
+		fmt::print(out, "  {:<40} {:>14} {:>12}  {:<12} {}\n", f.label,
 			   fmt::format("{:.{}f} {}", f.value, f.value < 10 ? 3 : 1, f.unit),
+			   f.cpu_ms ? fmt::format("{:.{}f} ms", *f.cpu_ms, *f.cpu_ms < 10 ? 3 : 1)
+				    : "",
 			   f.target_str(), f.verdict());
 }
 
@@ -156,6 +181,32 @@ bool LayoutReport::verified() const noexcept
 {
 	return verdict.ok && (!failures || failures->verdict.ok) &&
 	       (!agnostic || agnostic->verdict.ok) && (!repatch || repatch->verdict.ok);
+}
+
+std::vector<std::string> LayoutReport::rejections() const
+{
+	std::vector<std::string> out;
+	auto check = [&](const char *what, const Verdict &v, const Quality &q) {
+		if (v.ok)
+			return;
+		std::string s = fmt::format("the verifier rejected {}: {} problems, {} of {} pairs "
+					    "arrived",
+					    what, v.problem_count, v.arrived, v.pairs);
+		if (q.disconnected)
+			s += fmt::format("; the fabric is disconnected ({} pairs have no path)",
+					 q.disconnected);
+		if (!v.problems.empty())
+			s += "; first: " + v.problems.front();
+		out.push_back(s);
+	};
+	check("the routes", verdict, quality);
+	if (failures)
+		check("the routes after the failures", failures->verdict, failures->quality);
+	if (agnostic)
+		check("the agnostic engine's routes", agnostic->verdict, agnostic->quality);
+	if (repatch)
+		check("the re-patched routes", repatch->verdict, repatch->quality);
+	return out;
 }
 
 bool LayoutReport::missed() const noexcept
@@ -177,7 +228,9 @@ json to_json(const SimReport &r)
 			  {"table_bytes_per_chip",
 			   {{"held", l.table_bytes_held}, {"used", l.table_bytes_used}}},
 			  {"engine", l.engine},
-			  {"full_routes_ms", l.full_ms},
+			  {"first_routes_ms", l.first.wall_ms},
+			  {"full_routes_ms", l.full.wall_ms},
+			  {"full_routes_cpu_ms", l.full.cpu_ms},
 			  {"quality", quality_json(l.quality)},
 			  {"verifier", verdict_json(l.verdict)},
 			  {"verified", l.verified()},
@@ -188,7 +241,8 @@ json to_json(const SimReport &r)
 			for (const FailureStep &s : f.steps)
 				steps.push_back({{"fiber", s.fiber},
 						 {"engine", s.engine},
-						 {"ms", s.ms},
+						 {"ms", s.time.wall_ms},
+						 {"cpu_ms", s.time.cpu_ms},
 						 {"entries_changed", s.entries_changed},
 						 {"dests_recomputed", s.dests_recomputed},
 						 {"diff_bytes", s.diff_bytes},
@@ -210,9 +264,11 @@ json to_json(const SimReport &r)
 			j["agnostic"] = {{"fail_pct", a.pct},
 					 {"seed", a.seed},
 					 {"failed", a.failed},
-					 {"ms", a.ms},
+					 {"ms", a.time.wall_ms},
+					 {"cpu_ms", a.time.cpu_ms},
 					 {"lanes_used", a.lanes_used},
 					 {"minimal_dests", a.minimal_dests},
+					 {"longer_dests", a.longer_dests},
 					 {"fallback_dests", a.fallback_dests},
 					 {"quality", quality_json(a.quality)},
 					 {"verifier", verdict_json(a.verdict)}};
@@ -222,7 +278,8 @@ json to_json(const SimReport &r)
 			j["repatch"] = {{"from", p.from},
 					{"to", p.to},
 					{"engine", p.engine},
-					{"ms", p.ms},
+					{"ms", p.time.wall_ms},
+					{"cpu_ms", p.time.cpu_ms},
 					{"entries_changed", p.entries_changed},
 					{"diff_bytes", p.diff_bytes},
 					{"fibers", p.fibers},
@@ -255,7 +312,7 @@ void render_text(const SimReport &r, std::ostream &out)
 	const AlphaBeta &m = r.model;
 	fmt::print(out,
 		   "load average {:.2f} {:.2f} {:.2f} before, {:.2f} {:.2f} {:.2f} after "
-		   "(timed figures are wall clock on one core of a shared machine)\n",
+		   "(times: wall clock, then the CPU time this process got; the machine is shared)\n",
 		   r.load_before.one, r.load_before.five, r.load_before.fifteen, r.load_after.one,
 		   r.load_after.five, r.load_after.fifteen);
 	fmt::print(out,
@@ -271,8 +328,10 @@ void render_text(const SimReport &r, std::ostream &out)
 			   "(id_limit {} x 4)\n",
 			   l.table_bytes_held, l.table_bytes_held / 4, l.table_bytes_used,
 			   l.id_limit);
-		fmt::print(out, "  routes of {}: engine {}, {:.2f} ms\n", l.spec, l.engine,
-			   l.full_ms);
+		fmt::print(out,
+			   "  routes of {}: engine {}, full recompute {} (the first time, tables "
+			   "allocated: {})\n",
+			   l.spec, l.engine, timing_str(l.full), timing_str(l.first));
 		print_quality(out, l.quality, "    ");
 		fmt::print(out, "    verifier: {}\n", verdict_str(l.verdict));
 		print_problems(out, l.verdict);
@@ -282,15 +341,18 @@ void render_text(const SimReport &r, std::ostream &out)
 				   "  {} fiber failures (seed {}), one at a time through "
 				   "Router::set_fiber:\n",
 				   f.steps.size(), f.seed);
-			fmt::print(out, "    {:>3} {:<22} {:<10} {:>9} {:>8} {:>7} {:>10}\n", "#",
-				   "fiber", "engine", "ms", "entries", "dests", "diff B");
+			fmt::print(out,
+				   "    {:>3} {:<22} {:<10} {:>10} {:>10} {:>8} {:>7} {:>10}\n",
+				   "#", "fiber", "engine", "ms", "cpu ms", "entries", "dests",
+				   "diff B");
 			for (size_t i = 0; i < f.steps.size(); i++) {
 				const FailureStep &s = f.steps[i];
-				fmt::print(
-					out,
-					"    {:>3} {:<22} {:<10} {:>9.3f} {:>8} {:>7} {:>10}{}\n",
-					i + 1, s.fiber, s.engine, s.ms, s.entries_changed,
-					s.dests_recomputed, s.diff_bytes, s.full ? " (full)" : "");
+				fmt::print(out,
+					   "    {:>3} {:<22} {:<10} {:>10.3f} {:>10.3f} {:>8} "
+					   "{:>7} {:>10}{}\n",
+					   i + 1, s.fiber, s.engine, s.time.wall_ms, s.time.cpu_ms,
+					   s.entries_changed, s.dests_recomputed, s.diff_bytes,
+					   s.full ? " (full)" : "");
 			}
 			fmt::print(out, "    after all {}:\n", f.steps.size());
 			print_quality(out, f.quality, "      ");
@@ -302,9 +364,10 @@ void render_text(const SimReport &r, std::ostream &out)
 			fmt::print(
 				out,
 				"  agnostic engine from scratch, {:g}% of fibers failed ({}, seed "
-				"{}): {:.1f} ms, lanes {}, {} destinations minimal, {} up*/down*\n",
-				a.pct, a.failed, a.seed, a.ms, a.lanes_used, a.minimal_dests,
-				a.fallback_dests);
+				"{}): {}, lanes {}; destinations: {} minimal, {} longer, {} "
+				"up*/down*\n",
+				a.pct, a.failed, a.seed, timing_str(a.time), a.lanes_used,
+				a.minimal_dests, a.longer_dests, a.fallback_dests);
 			print_quality(out, a.quality, "    ");
 			fmt::print(out, "    verifier: {}\n", verdict_str(a.verdict));
 			print_problems(out, a.verdict);
@@ -313,10 +376,10 @@ void render_text(const SimReport &r, std::ostream &out)
 			const RepatchRun &p = *l.repatch;
 			fmt::print(out,
 				   "  OCS re-patch {} -> {} ({} fibers) through Router::repatch: "
-				   "engine {}, {:.2f} ms full recompute, {} entries changed, {} "
+				   "engine {}, full recompute {}, {} entries changed, {} "
 				   "diff bytes uploaded\n",
-				   p.from, p.to, p.fibers, p.engine, p.ms, p.entries_changed,
-				   p.diff_bytes);
+				   p.from, p.to, p.fibers, p.engine, timing_str(p.time),
+				   p.entries_changed, p.diff_bytes);
 			print_quality(out, p.quality, "    ");
 			fmt::print(out, "    verifier: {}\n", verdict_str(p.verdict));
 			print_problems(out, p.verdict);

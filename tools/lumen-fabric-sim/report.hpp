@@ -14,13 +14,14 @@
 #include "collectives.hpp"
 #include "route/collective_model.hpp"
 #include "targets.hpp"
+#include "timing.hpp"
 
 namespace lumen_fabric_sim {
 
 // The verifier's verdict on one set of tables.
 struct Verdict {
 	bool ok = false;
-	double ms = 0;
+	Timing time;
 	uint64_t pairs = 0;
 	uint64_t arrived = 0;
 	unsigned max_hops = 0;
@@ -38,15 +39,18 @@ struct Quality {
 	unsigned diameter = 0;	  // max shortest-path distance
 	double max_load = 0;	  // paths through the busiest channel
 	double mean_load = 0;
-	double ideal_load = 0; // the lower bound on max_load
+	double ideal_load = 0;	   // the lower bound on max_load
+	bool ideal_exact = false;  // attained by some routing (a whole torus)
+	uint64_t disconnected = 0; // pairs without a path over the UP fibers
 	unsigned lanes_used = 0;
+	double ms = 0; // computing all this
 };
 
 // One failure injected through Router::set_fiber.
 struct FailureStep {
 	std::string fiber; // "3.+x-7.-x"
 	std::string engine;
-	double ms = 0;
+	Timing time;
 	uint64_t entries_changed = 0;
 	uint64_t dests_recomputed = 0;
 	uint64_t diff_bytes = 0; // what the fabric manager uploads
@@ -68,9 +72,10 @@ struct AgnosticRun {
 	double pct = 0;
 	uint64_t seed = 0;
 	size_t failed = 0;
-	double ms = 0;
+	Timing time;
 	unsigned lanes_used = 0;
 	uint32_t minimal_dests = 0;
+	uint32_t longer_dests = 0;
 	uint32_t fallback_dests = 0;
 	Quality quality;
 	Verdict verdict;
@@ -80,7 +85,7 @@ struct AgnosticRun {
 struct RepatchRun {
 	std::string from, to;
 	std::string engine;
-	double ms = 0;
+	Timing time;
 	uint64_t entries_changed = 0;
 	uint64_t diff_bytes = 0;
 	size_t fibers = 0; // of the new topology
@@ -98,7 +103,8 @@ struct LayoutReport {
 	uint64_t table_bytes_held = 0; // LUMEN_ROUTE_TABLE_SIZE x 4, per chip
 	uint64_t table_bytes_used = 0; // id_limit x 4, per chip
 	std::string engine;
-	double full_ms = 0;
+	Timing first; // constructing the router: tables allocated, first routes
+	Timing full;  // Router::recompute
 	Quality quality;
 	Verdict verdict;
 	std::optional<FailureRun> failures;
@@ -109,6 +115,9 @@ struct LayoutReport {
 
 	// Every verdict of the layout is ok.
 	bool verified() const noexcept;
+	// One line per verdict that is not ok: which tables, how many
+	// problems, and whether the fabric was disconnected.
+	std::vector<std::string> rejections() const;
 	// Some figure with a target missed it.
 	bool missed() const noexcept;
 };

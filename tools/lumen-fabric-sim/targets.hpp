@@ -21,6 +21,7 @@ struct Figure {
 	double value = 0;
 	std::string unit; // "ms", "x ideal"
 	std::optional<Target> target;
+	std::optional<double> cpu_ms; // a time's CPU time, beside its wall clock
 
 	// A figure without a target neither passes nor misses.
 	bool has_target() const noexcept { return target.has_value(); }
