@@ -758,6 +758,7 @@ bool AgnosticEngine::State::repair(uint32_t d, uint32_t x)
 			}
 		}
 	}
+	seq.clear();
 	if (!settle(d, order, true)) {
 		for (uint32_t c : sub)
 			at(d, c) = 0;
@@ -766,12 +767,22 @@ bool AgnosticEngine::State::repair(uint32_t d, uint32_t x)
 	for (uint32_t s : order)
 		if (rlen[s] != dist[s])
 			kind[d] = Kind::Longer;
-	for (uint32_t s : order) {
+	// S's new load: subtree sizes within S (seq: parents first), each
+	// exit into the rest of the tree carries its sources on to d.
+	for (uint32_t s : seq)
+		size[s] = 1;
+	for (size_t i = seq.size(); i-- > 0;) {
+		const uint32_t s = seq[i];
+		const unsigned p = port_of(get(d, s));
+		const uint32_t w = far_chip(s, p);
 		lanes[d] |= static_cast<uint8_t>(1u << lane_of(get(d, s)));
-		add_path_load(d, s, 1);
-		const uint32_t w = far_chip(s, port_of(get(d, s)));
-		if (mark[w] != in_s && w != d)
+		load[s * 8 + p] += size[s];
+		if (mark[w] == in_s) {
+			size[w] += size[s];
+		} else if (w != d) {
+			add_path_load(d, w, size[s]);
 			redo.push_back(w); // gained a child
+		}
 	}
 	if (o.alternatives) {
 		new_epoch();
