@@ -211,6 +211,9 @@ void DestinationWalk::run(uint32_t dst, const std::vector<uint32_t> &sources, un
 	if ((want & kLoad) && count_.empty())
 		count_.assign(st_.size(), 0); // step() clears the states it visits
 	results_.resize(sources.size());
+	bool truncated_any = false;
+	if (want & kDependencies)
+		first_next_.assign(sources.size(), kArrive);
 	summary_.pairs = summary_.arrived = summary_.max_hops = 0;
 	summary_.hops = 0;
 	summary_.max_lane = 0;
@@ -260,20 +263,30 @@ void DestinationWalk::run(uint32_t dst, const std::vector<uint32_t> &sources, un
 			summary_.failed.push_back(static_cast<uint32_t>(i));
 		}
 		if ((want & kDependencies) && d.port != kNoHop) {
-			const bool truncated = res.outcome == Outcome::TtlExpired;
-			uint32_t next_ch = kNoChannel;
-			if (d.next < kArrive && st_[d.next].port != kNoHop && res.hops > 1) {
-				next_ch = channel(d.next);
-				if (truncated || !(st_[d.next].use & kFull))
-					mark_chain(d.next, truncated, res.hops - 1);
-			}
-			first_hops_.emplace_back(
-				(src * kMaxPorts + d.port) * LUMEN_LINK_LANES + d.lane, next_ch);
+			truncated_any |= res.outcome == Outcome::TtlExpired;
+			const bool more = d.next < kArrive && res.hops > 1;
+			first_hops_.emplace_back((src * kMaxPorts + d.port) * LUMEN_LINK_LANES +
+							 d.lane,
+						 more ? channel(d.next) : kNoChannel);
+			first_next_[i] = more ? d.next : kArrive;
 		}
 		if ((want & kLoad) && res.outcome == Outcome::Arrived && d.next < kArrive)
 			count_[d.next]++;
 		if ((want & kLoad) && res.outcome == Outcome::Arrived)
 			first_load_.push_back(src * kMaxPorts + d.port);
+	}
+	// Every packet that ends within TTL makes all of its chain's hops, so
+	// without a TTL expiry every state solved is used, with its successor.
+	// Else flag what the packets make.
+	all_used_ = !truncated_any;
+	if (!(want & kDependencies) || all_used_)
+		return;
+	for (size_t i = 0; i < sources.size(); i++) {
+		const uint32_t next = first_next_[i];
+		const SourceResult &res = results_[i];
+		const bool truncated = res.outcome == Outcome::TtlExpired;
+		if (next < kArrive && (truncated || !(st_[next].use & kFull)))
+			mark_chain(next, truncated, res.hops - 1);
 	}
 }
 

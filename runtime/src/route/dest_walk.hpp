@@ -63,8 +63,14 @@ class DestinationWalk {
 			f(ch, next);
 		for (uint32_t s : touched_) {
 			const State &x = st_[s];
-			if (x.use & kHopUsed)
+			if (all_used_) {
+				if (x.port == kNoHop)
+					continue;
+				const bool more = x.next < kArrive && st_[x.next].port != kNoHop;
+				f(channel(s), more ? channel(x.next) : kNoChannel);
+			} else if (x.use & kHopUsed) {
 				f(channel(s), (x.use & kEdgeUsed) ? channel(x.next) : kNoChannel);
+			}
 		}
 	}
 	// After run(..., kLoad): adds to load[chip * kMaxPorts + port] the
@@ -140,6 +146,8 @@ class DestinationWalk {
 	// next channel). Created packets have a state of their own per source,
 	// not shared, so they are kept out of st_.
 	std::vector<std::pair<uint32_t, uint32_t>> first_hops_;
+	std::vector<uint32_t> first_next_; // per source: the state after its first hop
+	bool all_used_ = false;		   // no TTL expiry: every solved state is used
 	std::vector<SourceResult> results_;
 	Summary summary_;
 };
