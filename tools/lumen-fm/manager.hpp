@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// The fabric manager's loop (FABRIC.md 6, docs/fabric-manager.md): sweeps
+// (discover, route, verify, upload diffs), traps (coalesce, reroute), the
+// heartbeat and the election, the control socket and the state files.
+// Single-threaded: it waits in MGMT_RECV until its next timer, and signals
+// (SIGTERM, SIGINT, SIGIO from the control socket) cut the wait short.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "control.hpp"
+#include "discovery.hpp"
+#include "election.hpp"
+#include "routing.hpp"
+#include "state.hpp"
+#include "sys/drm_device.hpp"
+#include "traps.hpp"
+#include "upload.hpp"
+
+namespace lumen_fm {
+
+struct Config {
+	int card = -1; // -1: the first card with a link engine
+	uint64_t mkey = 0;
+	uint8_t priority = 0;
+	std::string state_dir = "/run/lumen-fm";
+	unsigned sweep_ms = 5000, heartbeat_ms = 500, takeover_ms = 2000;
+	std::string engine = "auto";
+};
+
+enum class Role { Starting, Standby, Master };
+
+class Manager {
+      public:
+	explicit Manager(Config cfg);
+	// Runs until *stop; returns the exit code (1 when it cannot start).
+	int run(volatile std::sig_atomic_t *stop);
+
+      private:
+	void open_card();
+	void start_election();
+	void full_sweep(const std::string &reason);
+	void route_and_upload(const std::string &reason, double discover_ms, unsigned gets);
+	void apply_traps(const TrapBatch &b);
+	void heartbeat();
+	void standby_poll();
+	void write_records(uint8_t state);
+	void become_master(const std::string &why);
+	void become_standby(const lumen::mgmt::ManagerRecord &m, const std::string &why);
+	void take_discovery(Discovery d);
+	void refresh_paths();
+	lumen::mgmt::Path back_of(uint32_t chip) const;
+	lumen::mgmt::ManagerRecord my_record(uint8_t state) const;
+
+	nlohmann::json handle(const std::string &line);
+	nlohmann::json status() const;
+	nlohmann::json topology() const;
+	nlohmann::json verify_inband();
+	nlohmann::json route_query(uint32_t src, uint32_t dst) const;
+	void publish();
+
+	Config cfg_;
+	std::unique_ptr<lumen::sys::DrmDevice> dev_;
+	std::unique_ptr<lumen::mgmt::Channel> ch_;
+	lumen::mgmt::Options mopts_;
+	uint32_t local_ = 0;
+	Self self_;
+	Role role_ = Role::Starting;
+	Watch watch_;
+	bool watching_ = false;
+
+	Discovery disc_;
+	std::set<lumen::route::Fiber> cabling_, up_;
+	RouteResult routes_;
+	bool routes_programmed_ = false;
+	std::string verify_state_ = "failed";
+	Uploader uploader_;
+	TrapCoalescer coalescer_;
+	EventLog events_;
+	ControlServer ctl_;
+
+	uint64_t sweep_no_ = 0, generation_ = 0;
+	uint32_t activity_ = 0;
+	nlohmann::json last_sweep_ = nlohmann::json::object();
+	double next_sweep_ = 0, next_beat_ = 0;
+};
+
+} // namespace lumen_fm

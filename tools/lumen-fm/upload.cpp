@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+#include "upload.hpp"
+
+#include <cstring>
+
+#include "log.hpp"
+
+namespace lumen_fm {
+
+using lumen::mgmt::Request;
+
+std::vector<uint32_t> changed_blocks(const Shadow &s, const std::vector<uint32_t> &want)
+{
+	std::vector<uint32_t> out;
+	uint32_t blocks = static_cast<uint32_t>((want.size() + kBlock - 1) / kBlock);
+
+	for (uint32_t b = 0; b < blocks; b++) {
+		if (b >= s.have.size() || !s.have[b]) {
+			out.push_back(b);
+			continue;
+		}
+		for (uint32_t i = 0; i < kBlock; i++) {
+			size_t w = size_t(b) * kBlock + i;
+			uint32_t x = w < want.size() ? want[w] : 0;
+			if (s.words[w] != x) {
+				out.push_back(b);
+				break;
+			}
+		}
+	}
+	return out;
+}
+
+void shadow_store(Shadow &s, uint32_t block, const uint32_t *words)
+{
+	if (block >= s.have.size()) {
+		s.have.resize(block + 1, false);
+		s.words.resize(size_t(block + 1) * kBlock, 0);
+	}
+	std::memcpy(&s.words[size_t(block) * kBlock], words, kBlock * 4);
+	s.have[block] = true;
+}
+
+const Shadow *Uploader::shadow(uint32_t chip) const
+{
+	auto it = shadows_.find(chip);
+	return it == shadows_.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+std::vector<uint32_t> le_words(const uint8_t *data, uint32_t n)
+{
+	std::vector<uint32_t> w(n);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t v;
+		std::memcpy(&v, data + 4 * i, 4);
+		w[i] = lumen_le32_to_cpu(v);
+	}
+	return w;
+}
+
+} // namespace
+
+UploadStats Uploader::upload(lumen::mgmt::Channel &ch, const Discovery &d,
+			     const lumen::route::Routes &r, uint64_t mkey,
+			     const std::function<lumen::mgmt::Path(uint32_t)> &back_of,
+			     const lumen::mgmt::Options &opts)
+{
+	UploadStats st;
+	double t0 = mono_ms();
+	uint32_t blocks = (r.id_limit() + kBlock - 1) / kBlock;
+
+	// First contact (or a new serial behind the id): read the blocks in use.
+	std::vector<Request> reads;
+	std::vector<std::pair<uint32_t, uint32_t>> read_of; // chip, block
+	for (const ChipNode &c : d.chips) {
+		Shadow &s = shadows_[c.id];
+		if (s.serial != c.serial) {
+			s = Shadow{};
+			s.serial = c.serial;
+			for (const auto &p : c.ports)
+				s.ctrl.push_back(p.ctrl);
+		}
+		s.ctrl.resize(c.ports.size(), 0);
+		for (uint32_t b = 0; b < blocks; b++) {
+			if (b < s.have.size() && s.have[b])
+				continue;
+			reads.push_back(
+				lumen::mgmt::get(LUMEN_MGMT_ATTR_ROUTES, c.path, b * kBlock));
+			read_of.push_back({c.id, b});
+		}
+	}
+	if (!reads.empty()) {
+		auto res = ch.transact(reads, opts);
+		st.reads = static_cast<unsigned>(reads.size());
+		for (size_t i = 0; i < res.size(); i++) {
+			if (!res[i].ok() || res[i].answer.data_len() != 4 * kBlock) {
+				log_warn("upload: reading chip {} block {}: {}", read_of[i].first,
+					 read_of[i].second, res[i].what());
+				continue;
+			}
+			auto w = le_words(res[i].answer.data(), kBlock);
+			shadow_store(shadows_[read_of[i].first], read_of[i].second, w.data());
+		}
+	}
+
+	struct Pending {
+		uint32_t chip;
+		int kind; // 0 block, 1 port, 2 trap path, 3 key
+		uint32_t arg;
+		std::vector<uint32_t> words;
+		lumen::mgmt::Path path;
+	};
+	std::vector<Request> sets;
+	std::vector<Pending> pend;
+	for (const ChipNode &c : d.chips) {
+		Shadow &s = shadows_[c.id];
+		if (mkey && !c.mkey_set) {
+			uint64_t k = lumen_cpu_to_le64(mkey);
+			std::vector<uint8_t> data(8);
+			std::memcpy(data.data(), &k, 8);
+			sets.push_back(lumen::mgmt::set(LUMEN_MGMT_ATTR_MKEY, c.path, data, 0));
+			pend.push_back({c.id, 3, 0, {}, {}});
+		}
+		std::vector<uint32_t> want(size_t(blocks) * kBlock, 0);
+		for (uint32_t dst = 0; dst < r.id_limit(); dst++)
+			want[dst] = dst == c.id ? 0 : r.word(c.id, dst);
+		for (uint32_t b : changed_blocks(s, want)) {
+			std::vector<uint32_t> w(want.begin() + size_t(b) * kBlock,
+						want.begin() + size_t(b + 1) * kBlock);
+			sets.push_back(lumen::mgmt::set(LUMEN_MGMT_ATTR_ROUTES, c.path,
+							lumen::mgmt::encode_le32s(w.data(), kBlock),
+							mkey, b * kBlock));
+			pend.push_back({c.id, 0, b, std::move(w), {}});
+		}
+		uint8_t dl = r.datelines(c.id);
+		for (size_t p = 0; p < s.ctrl.size(); p++) {
+			uint32_t ctrl = s.ctrl[p] & ~LUMEN_LCTRL_DATELINE;
+			if (dl & (1u << p))
+				ctrl |= LUMEN_LCTRL_DATELINE;
+			if (ctrl == s.ctrl[p])
+				continue;
+			sets.push_back(lumen::mgmt::set(LUMEN_MGMT_ATTR_PORT, c.path,
+							lumen::mgmt::encode_le32s(&ctrl, 1), mkey,
+							static_cast<uint32_t>(p)));
+			pend.push_back({c.id, 1, static_cast<uint32_t>(p), {ctrl}, {}});
+		}
+		lumen::mgmt::Path back = back_of(c.id);
+		if (!s.trap_path_known || s.trap_path != back) {
+			sets.push_back(lumen::mgmt::set(LUMEN_MGMT_ATTR_TRAP_PATH, c.path,
+							lumen::mgmt::encode_trap_path(back), mkey));
+			pend.push_back({c.id, 2, 0, {}, back});
+		}
+	}
+	if (!sets.empty()) {
+		auto res = ch.transact(sets, opts);
+		for (size_t i = 0; i < res.size(); i++) {
+			const Pending &p = pend[i];
+			Shadow &s = shadows_[p.chip];
+			st.bytes += LUMEN_MGMT_HDR_SIZE + sets[i].data.size();
+			if (!res[i].ok()) {
+				st.failures++;
+				static const char *const what[] = {"route block", "port",
+								   "trap path", "key"};
+				log_warn("upload: chip {} {} {}: {}", p.chip, what[p.kind], p.arg,
+					 res[i].what());
+				if (p.kind == 0 && p.arg < s.have.size())
+					s.have[p.arg] = false; // read it back next time
+				continue;
+			}
+			switch (p.kind) {
+			case 0:
+				shadow_store(s, p.arg, p.words.data());
+				st.blocks++;
+				break;
+			case 1:
+				s.ctrl[p.arg] = static_cast<uint8_t>(p.words[0]);
+				st.ports++;
+				break;
+			case 2:
+				s.trap_path = p.path;
+				s.trap_path_known = true;
+				st.trap_paths++;
+				break;
+			default:
+				st.keys++;
+				break;
+			}
+		}
+	}
+	st.ms = mono_ms() - t0;
+	return st;
+}
+
+} // namespace lumen_fm
