@@ -11,7 +11,7 @@ constexpr unsigned kStatesPerChip = (8 + 1) * 2 * 2; // in-port x lane x DETOUR
 } // namespace
 
 DestinationWalk::DestinationWalk(const Routes &r, const LinkState &ls, unsigned ttl)
-    : r_(r), ls_(ls), ttl_(std::min(ttl, 0xff00u)), limit_(ls.topology().id_limit())
+    : r_(r), ls_(ls), ttl_(std::min(ttl, kMaxTtl)), limit_(ls.topology().id_limit())
 {
 	while ((1u << shift_) < limit_)
 		shift_++;
@@ -91,20 +91,19 @@ void DestinationWalk::step(uint32_t s)
 	const uint32_t rem = s >> shift_;
 	const Decision d = decide<false>(chip_of(s), rem / 4, rem >> 1 & 1, rem & 1);
 	State &x = st_[s];
-	x.use = 0;
 	if (!count_.empty())
 		count_[s] = 0;
 	x.next = d.next;
-	x.port = d.port;
-	x.lane = d.lane;
 	if (d.next == kArrive) {
+		x.set_hop(d.port, d.lane, kTermArrived);
 		x.dist = 1;
-		x.term = kTermArrived;
 		x.lane1 = d.lane == 1 ? 0 : kInf;
 	} else if (d.next > kArrive) {
+		x.set_hop(kNoHop, 0, d.next == kDropLane ? kTermLane : kTermNoRoute);
 		x.dist = 0;
-		x.term = d.next == kDropLane ? kTermLane : kTermNoRoute;
 		x.lane1 = kInf;
+	} else {
+		x.set_hop(d.port, d.lane, kTermArrived); // term: the unwinding's
 	}
 }
 
@@ -117,11 +116,11 @@ void DestinationWalk::close_cycle(uint32_t s)
 	uint32_t to_lane1 = kInf;
 	for (size_t k = 2 * m; k-- > 0;) {
 		State &c = st_[stack_[first + k % m]];
-		to_lane1 = c.lane == 1 ? 0 : std::min<uint32_t>(to_lane1 + 1, kInf);
+		to_lane1 = c.lane() == 1 ? 0 : std::min<uint32_t>(to_lane1 + 1, kInf);
 		if (k < m) {
-			c.lane1 = static_cast<uint16_t>(to_lane1);
+			c.lane1 = static_cast<uint8_t>(to_lane1);
 			c.dist = kInf;
-			c.term = kTermLoop;
+			c.set_term(kTermLoop);
 			c.mark = done_;
 		}
 	}
@@ -156,11 +155,11 @@ void DestinationWalk::solve(uint32_t s0)
 		State &x = st_[stack_.back()];
 		const State &n = st_[x.next];
 		stack_.pop_back();
-		x.dist = static_cast<uint16_t>(std::min<uint32_t>(n.dist + 1u, kInf));
-		x.term = n.term;
-		x.lane1 = x.lane == 1
+		x.dist = static_cast<uint8_t>(std::min<uint32_t>(n.dist + 1u, kInf));
+		x.set_term(n.term());
+		x.lane1 = x.lane() == 1
 				  ? 0
-				  : static_cast<uint16_t>(std::min<uint32_t>(n.lane1 + 1u, kInf));
+				  : static_cast<uint8_t>(std::min<uint32_t>(n.lane1 + 1u, kInf));
 		x.mark = done_;
 	}
 }
@@ -170,31 +169,30 @@ void DestinationWalk::solve(uint32_t s0)
 void DestinationWalk::mark_chain(uint32_t s, bool truncated, unsigned hops)
 {
 	if (!truncated) {
-		while (s < kArrive && !(st_[s].use & kFull)) {
-			State &x = st_[s];
-			x.use |= kFull;
-			if (x.port == kNoHop)
+		while (s < kArrive && !(use_[s] & kFull)) {
+			const State &x = st_[s];
+			use_[s] |= kFull;
+			if (x.port() == kNoHop)
 				break;
-			x.use |= kHopUsed;
-			if (x.next < kArrive && st_[x.next].port != kNoHop)
-				x.use |= kEdgeUsed;
+			use_[s] |= kHopUsed;
+			if (x.next < kArrive && st_[x.next].port() != kNoHop)
+				use_[s] |= kEdgeUsed;
 			s = x.next;
 		}
 		return;
 	}
 	for (unsigned i = 0; i < hops; i++) {
-		State &x = st_[s];
-		x.use |= kHopUsed;
+		use_[s] |= kHopUsed;
 		if (i + 1 == hops)
 			break;
-		x.use |= kEdgeUsed;
-		s = x.next;
+		use_[s] |= kEdgeUsed;
+		s = st_[s].next;
 	}
 }
 
 void DestinationWalk::run(uint32_t dst, const std::vector<uint32_t> &sources, unsigned want)
 {
-	if (done_ >= UINT32_MAX - 2) {
+	if (done_ >= UINT8_MAX - 2) {
 		for (State &x : st_)
 			x.mark = 0;
 		done_ = 0;
@@ -239,7 +237,7 @@ void DestinationWalk::run(uint32_t dst, const std::vector<uint32_t> &sources, un
 				solve(d.next);
 			const State &n = st_[d.next];
 			h = n.dist == kInf ? kInf : n.dist + 1u;
-			term = n.term;
+			term = n.term();
 			lane1 = d.lane == 1 ? 0 : n.lane1 == kInf ? kInf : n.lane1 + 1u;
 		}
 		if (term == kTermArrived && h <= limit) {
@@ -281,11 +279,15 @@ void DestinationWalk::run(uint32_t dst, const std::vector<uint32_t> &sources, un
 	all_used_ = !truncated_any;
 	if (!(want & kDependencies) || all_used_)
 		return;
+	if (use_.empty())
+		use_.assign(st_.size(), 0);
+	for (uint32_t s : touched_)
+		use_[s] = 0;
 	for (size_t i = 0; i < sources.size(); i++) {
 		const uint32_t next = first_next_[i];
 		const SourceResult &res = results_[i];
 		const bool truncated = res.outcome == Outcome::TtlExpired;
-		if (next < kArrive && (truncated || !(st_[next].use & kFull)))
+		if (next < kArrive && (truncated || !(use_[next] & kFull)))
 			mark_chain(next, truncated, res.hops - 1);
 	}
 }
@@ -296,7 +298,7 @@ void DestinationWalk::add_load(std::vector<uint64_t> &load)
 	// state's count is complete before it passes on to the next.
 	const uint32_t limit = ttl_ + 1;
 	std::vector<uint32_t> first(limit + 2, 0);
-	auto arrives = [&](const State &x) { return x.term == kTermArrived && x.dist <= limit; };
+	auto arrives = [&](const State &x) { return x.term() == kTermArrived && x.dist <= limit; };
 	for (uint32_t s : touched_)
 		if (arrives(st_[s]))
 			first[limit - st_[s].dist + 1]++;
@@ -314,7 +316,7 @@ void DestinationWalk::add_load(std::vector<uint64_t> &load)
 		if (!c)
 			continue;
 		const State &x = st_[s];
-		load[size_t(chip_of(s)) * kMaxPorts + x.port] += c;
+		load[size_t(chip_of(s)) * kMaxPorts + x.port()] += c;
 		if (x.next < kArrive)
 			count_[x.next] += c;
 	}

@@ -64,12 +64,12 @@ class DestinationWalk {
 		for (uint32_t s : touched_) {
 			const State &x = st_[s];
 			if (all_used_) {
-				if (x.port == kNoHop)
+				if (x.port() == kNoHop)
 					continue;
-				const bool more = x.next < kArrive && st_[x.next].port != kNoHop;
+				const bool more = x.next < kArrive && st_[x.next].port() != kNoHop;
 				f(channel(s), more ? channel(x.next) : kNoChannel);
-			} else if (x.use & kHopUsed) {
-				f(channel(s), (x.use & kEdgeUsed) ? channel(x.next) : kNoChannel);
+			} else if (use_[s] & kHopUsed) {
+				f(channel(s), (use_[s] & kEdgeUsed) ? channel(x.next) : kNoChannel);
 			}
 		}
 	}
@@ -77,27 +77,40 @@ class DestinationWalk {
 	// number of arrived packets that left by that port (lanes summed).
 	void add_load(std::vector<uint64_t> &load);
 
+	// TTLs above this count as this (the chips take 1 to 63).
+	static constexpr unsigned kMaxTtl = 250;
+
       private:
 	static constexpr uint32_t kArrive = UINT32_MAX - 2;    // next chip is dst
 	static constexpr uint32_t kDropRoute = UINT32_MAX - 1; // no route here
 	static constexpr uint32_t kDropLane = UINT32_MAX;      // lane above 1 here
-	static constexpr uint16_t kInf = UINT16_MAX;	       // saturated hop counts
-	static constexpr uint8_t kNoHop = 0xff;
+	static constexpr uint8_t kInf = UINT8_MAX; // saturated hop counts: beyond any TTL
+	static constexpr uint8_t kNoHop = 0xf;
 	static constexpr uint8_t kHopUsed = 1, kEdgeUsed = 2, kFull = 4;
 	enum Term : uint8_t { kTermArrived, kTermNoRoute, kTermLane, kTermLoop };
 
-	// What the walk knows of a state in this run (mark == done_). States
-	// are numbered ((in-port x 2 + lane) x 2 + DETOUR) x stride + chip, so
-	// the states of neighbouring chip ids are neighbours in memory.
+	// What the walk knows of a state in this run (mark == done_), in 8
+	// bytes. States are numbered ((in-port x 2 + lane) x 2 + DETOUR) x
+	// stride + chip, so the states of neighbouring chip ids are neighbours
+	// in memory.
 	struct State {
-		uint32_t mark = 0;
-		uint32_t next = 0;  // next state, kArrive or a drop
-		uint16_t dist = 0;  // hops to where the packet ends (kInf: never)
-		uint16_t lane1 = 0; // hops to its first lane-1 hop (kInf: none)
-		uint8_t port = 0;   // port of the hop from here (kNoHop: dropped here)
-		uint8_t lane = 0;   // its lane
-		uint8_t term = 0;   // how the packet ends
-		uint8_t use = 0;    // kHopUsed | kEdgeUsed | kFull
+		uint32_t next = 0; // next state, kArrive or a drop
+		uint8_t mark = 0;
+		uint8_t dist = 0;  // hops to where the packet ends (kInf: never)
+		uint8_t lane1 = 0; // hops to its first lane-1 hop (kInf: none)
+		uint8_t hop = 0;   // port (kNoHop: dropped here) | lane << 4 | term << 5
+
+		unsigned port() const { return hop & 0xf; }
+		unsigned lane() const { return hop >> 4 & 1; }
+		unsigned term() const { return hop >> 5; }
+		void set_hop(unsigned port, unsigned lane, unsigned term)
+		{
+			hop = static_cast<uint8_t>(port | lane << 4 | term << 5);
+		}
+		void set_term(unsigned term)
+		{
+			hop = static_cast<uint8_t>((hop & 0x1f) | term << 5);
+		}
 	};
 	uint32_t state_of(uint32_t chip, unsigned in_idx, unsigned lane, bool detour) const
 	{
@@ -107,7 +120,7 @@ class DestinationWalk {
 	uint32_t channel(uint32_t s) const
 	{
 		const State &x = st_[s];
-		return (chip_of(s) * kMaxPorts + x.port) * LUMEN_LINK_LANES + x.lane;
+		return (chip_of(s) * kMaxPorts + x.port()) * LUMEN_LINK_LANES + x.lane();
 	}
 	// One forwarding decision: next is a state, kArrive or a drop.
 	struct Decision {
@@ -135,12 +148,13 @@ class DestinationWalk {
 	std::vector<uint32_t> peer_;	     // chip * 8 + port -> chip << 3 | port (cabled ports)
 	std::vector<uint8_t> up_, dateline_; // per chip
 	std::vector<State> st_;
+	std::vector<uint8_t> use_;	   // per state: kHopUsed | kEdgeUsed | kFull (TTL expiries)
 	std::vector<uint32_t> columns_;	   // (dst - block_first_) << shift_ | chip
 	const uint32_t *column_ = nullptr; // this dst's
 	uint32_t block_first_ = UINT32_MAX;
 	std::vector<uint32_t> count_;	   // per state, kLoad: arrived packets passing
 	std::vector<uint32_t> first_load_; // kLoad: chip * 8 + port of each first hop
-	uint32_t busy_ = 0, done_ = 0;	   // State::mark values of this run
+	uint8_t busy_ = 0, done_ = 0;	   // State::mark values of this run
 	std::vector<uint32_t> touched_, stack_;
 	// The first hop of each source's packet (kDependencies): (channel,
 	// next channel). Created packets have a state of their own per source,

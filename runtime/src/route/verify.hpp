@@ -37,7 +37,7 @@ struct Channel {
 };
 
 struct VerifyOptions {
-	unsigned ttl = LUMEN_LINK_TTL_DEFAULT; // the chips' TTL_DEFAULT
+	unsigned ttl = LUMEN_LINK_TTL_DEFAULT; // the chips' TTL_DEFAULT (above 250: 250)
 	std::vector<Fiber> cut;		       // fibers taken down (failover paths)
 	bool check_cdg = true;
 	size_t max_problems = 16; // problems kept verbatim; all are counted
