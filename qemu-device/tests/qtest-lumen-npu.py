@@ -2992,13 +2992,19 @@ def link_ports_train(env):
     wait_state(b, 0, C.LUMEN_LINK_UP)
     # A soft reset takes every port DOWN and clears the registers; the
     # neighbours retrain and come UP again once the ports are enabled.
+    rx_before = [a.reg64(lreg(p, C.LUMEN_LREG_RX_PKTS_LO)) for p in (0, 1)]
     a.soft_reset()
     for p in (0, 1):
         assert a.reg(lreg(p, C.LUMEN_LREG_STATE)) == C.LUMEN_LINK_DOWN
         for r in (C.LUMEN_LREG_CTRL, C.LUMEN_LREG_GENERATION,
                   C.LUMEN_LREG_DOWN_EVENTS, C.LUMEN_LREG_TX_PKTS_LO,
-                  C.LUMEN_LREG_RX_BYTES_LO):
+                  C.LUMEN_LREG_TX_BYTES_LO):
             assert a.reg(lreg(p, r)) == 0, hex(r)
+        # The receive counters restart from 0 but go on counting what the
+        # neighbour, UP until LUMEN_LINK_DEAD_MS, still sends: keepalives.
+        rx = a.reg64(lreg(p, C.LUMEN_LREG_RX_PKTS_LO))
+        assert rx < rx_before[p], (p, rx, rx_before[p])
+        assert a.reg64(lreg(p, C.LUMEN_LREG_RX_BYTES_LO)) <= rx * 32 + 32
         assert a.reg(lreg(p, C.LUMEN_LREG_STATUS)) == \
             C.LUMEN_LSTS_ATTACHED | C.LUMEN_LSTS_LIGHT
     assert a.reg(C.LUMEN_REG_LINK_CHANGED) == 0
