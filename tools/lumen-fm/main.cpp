@@ -4,8 +4,10 @@
 //                [--sweep-interval-ms MS] [--heartbeat-ms MS] [--takeover-ms MS]
 //                [--engine auto|dor|agnostic] [--verbose]
 //   lumen-fm ctl [--state-dir DIR] status|topology|events [--since SEQ]|verify|sweep|route S D
+#include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,23 +75,39 @@ int main(int argc, char **argv)
 	std::string ctl_dir = "/run/lumen-fm";
 	std::vector<std::string> words;
 	double timeout_s = 30;
+	std::optional<uint64_t> since;
 	CLI::App *ctl = app.add_subcommand("ctl", "ask the running manager");
 	ctl->add_option("--state-dir", ctl_dir, "the manager's state dir");
-	ctl->add_option("--timeout", timeout_s, "seconds to wait for the answer");
+	ctl->add_option("--timeout", timeout_s, "seconds to wait for the answer")
+		->check(CLI::Range(0.1, 3600.0));
+	ctl->add_option("--since", since, "events: only those after sequence number SEQ");
 	ctl->add_option("command", words,
 			"status | topology | events [--since SEQ] | verify | sweep | route SRC DST")
 		->required();
-	ctl->prefix_command(false);
-	ctl->allow_extras();
 
-	CLI11_PARSE(app, argc, argv);
+	// Usage errors exit 2 (as getopt tools do), not CLI11's own codes.
+	try {
+		app.parse(argc, argv);
+	} catch (const CLI::CallForHelp &e) {
+		return app.exit(e);
+	} catch (const CLI::CallForAllHelp &e) {
+		return app.exit(e);
+	} catch (const CLI::ParseError &e) {
+		fprintf(stderr, "lumen-fm: %s\n(lumen-fm --help for usage)\n", e.what());
+		return 2;
+	}
 
 	if (ctl->parsed()) {
 		std::string line;
 		for (const auto &w : words)
 			line += (line.empty() ? "" : " ") + w;
-		for (const auto &w : ctl->remaining())
-			line += " " + w;
+		if (since) {
+			if (words.empty() || words[0] != "events") {
+				fprintf(stderr, "lumen-fm ctl: --since goes with events only\n");
+				return 2;
+			}
+			line += " --since " + std::to_string(*since);
+		}
 		return lumen_fm::ctl_request(ctl_dir, line, timeout_s);
 	}
 	if (!mkey_hex.empty()) {
@@ -99,12 +117,12 @@ int main(int argc, char **argv)
 		if (errno || !end || *end || !cfg.mkey) {
 			fprintf(stderr, "lumen-fm: --mkey: '%s' is not a non-zero hex number\n",
 				mkey_hex.c_str());
-			return 1;
+			return 2;
 		}
 	}
 	if (cfg.takeover_ms <= cfg.heartbeat_ms) {
 		fprintf(stderr, "lumen-fm: --takeover-ms must be above --heartbeat-ms\n");
-		return 1;
+		return 2;
 	}
 	cfg.priority = static_cast<uint8_t>(priority);
 	lumen_fm::log_set_verbose(verbose);
