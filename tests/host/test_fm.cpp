@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: MIT
 // lumen-fm's logic that needs no device: directed-route reversal, model
-// paths, trap coalescing, the upload shadow's diff bookkeeping, grid
-// inference and routing around cuts, and the election's decisions.
+// paths, trap coalescing, the upload shadow's diff bookkeeping, routes for
+// the discovered cabling (the routing library's Router), and the election's
+// decisions.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 
+#include "sys/error.hpp"
+
+#include "card_lock.hpp"
 #include "discovery.hpp"
 #include "election.hpp"
 #include "mgmt/packet.hpp"
@@ -131,68 +138,181 @@ TEST(UploadShadow, ChangedBlocks)
 	EXPECT_EQ(changed_blocks(s, want), (std::vector<uint32_t>{0, 1}));
 }
 
-TEST(Routing, InferGridFindsTheTorus)
+namespace {
+
+std::set<Fiber> fibers_of(const Topology &t)
 {
-	Topology t = Topology::parse("torus:2x4");
-	std::set<Fiber> fibers(t.fibers().begin(), t.fibers().end());
-	std::set<uint32_t> chips(t.chips().begin(), t.chips().end());
-	auto g = infer_grid(fibers, chips);
-	ASSERT_TRUE(g.has_value());
-	EXPECT_EQ(g->dims(), (std::array<uint32_t, 3>{2, 4, 1}));
-	// One fiber missing from the cabling: no grid.
-	fibers.erase(fibers.begin());
-	EXPECT_FALSE(infer_grid(fibers, chips).has_value());
-	// Ids that are not 0..N-1: no grid.
-	EXPECT_FALSE(infer_grid(std::set<Fiber>(t.fibers().begin(), t.fibers().end()),
-				{0, 1, 2, 3, 4, 5, 6, 9})
-			     .has_value());
+	return {t.fibers().begin(), t.fibers().end()};
 }
 
-TEST(Routing, OneCutPerRingIsRoutedAroundAndVerified)
+// Chip ids of t renumbered by id -> (id * 3 + 1) % 11 (no grid numbering).
+std::set<Fiber> shuffled(const Topology &t)
 {
-	Topology t = Topology::parse("torus:4x2");
-	std::set<Fiber> cabling(t.fibers().begin(), t.fibers().end());
-	std::set<uint32_t> chips(t.chips().begin(), t.chips().end());
-	std::set<Fiber> up = cabling;
-	auto full = compute_routes(cabling, up, chips, "auto");
-	ASSERT_TRUE(full.ok) << full.why;
-	EXPECT_EQ(full.engine, "dor");
-	// Cut 0.+x - 1.-x: DOR alone would lose the pairs that cross it.
-	Fiber cut = *cabling.begin();
-	up.erase(cut);
-	// Entries that crossed the cut now go the other way, with no detour.
-	lumen::route::Routes moved = *full.routes;
-	EXPECT_GT(route_around_cuts(*full.topo, {cut}, moved), 0u);
-	lumen::route::LinkState ls(*full.topo);
-	ls.cut(cut);
-	auto path = lumen::route::walk(moved, ls, cut.a.chip, cut.b.chip);
-	EXPECT_EQ(path.outcome, lumen::route::Outcome::Arrived) << path.str();
-	for (const auto &h : path.hops)
-		EXPECT_FALSE(h.detour) << path.str();
-	EXPECT_TRUE(lumen::route::walk(*full.routes, ls, cut.a.chip, cut.b.chip).hops[0].detour);
-	auto rr = compute_routes(cabling, up, chips, "auto");
+	std::set<Fiber> out;
+	for (Fiber f : t.fibers()) {
+		f.a.chip = (f.a.chip * 3 + 1) % 11;
+		f.b.chip = (f.b.chip * 3 + 1) % 11;
+		out.insert(f.b < f.a ? Fiber{f.b, f.a} : f);
+	}
+	return out;
+}
+
+} // namespace
+
+TEST(Routing, TheDiscoveredTorusGetsDimensionOrderRoutes)
+{
+	FabricRouting r("auto");
+	const auto cabling = fibers_of(Topology::parse("torus:2x4"));
+	auto rr = r.update(cabling, cabling);
 	ASSERT_TRUE(rr.ok) << rr.why;
-	EXPECT_EQ(rr.down.size(), 1u);
+	EXPECT_EQ(rr.engine, "dor");
+	EXPECT_TRUE(rr.full);
+	EXPECT_EQ(rr.report.pairs, 56u);
 	EXPECT_EQ(rr.report.arrived, rr.report.pairs);
 	EXPECT_TRUE(rr.report.cdg_acyclic);
-	// Two cuts in one x ring split it: refused, never uploaded.
+	ASSERT_TRUE(rr.topo && rr.routes);
+	// The same fabric again: nothing to do.
+	auto again = r.update(cabling, cabling);
+	ASSERT_TRUE(again.ok) << again.why;
+	EXPECT_FALSE(again.full);
+	EXPECT_EQ(again.entries_changed, 0u);
+	EXPECT_TRUE(*again.routes == *rr.routes);
+}
+
+TEST(Routing, CutsAreFollowedIncrementallyAndVerified)
+{
+	FabricRouting r("auto");
+	const Topology t = Topology::parse("torus:4x2");
+	const auto cabling = fibers_of(t);
+	auto healthy = r.update(cabling, cabling);
+	ASSERT_TRUE(healthy.ok) << healthy.why;
+	// One fiber of an x ring cut: repaired in place, nothing lost.
+	auto up = cabling;
+	const Fiber cut = *cabling.begin();
+	up.erase(cut);
+	auto one = r.update(cabling, up);
+	ASSERT_TRUE(one.ok) << one.why;
+	EXPECT_FALSE(one.full);
+	EXPECT_GT(one.entries_changed, 0u);
+	EXPECT_EQ(one.down, std::vector<Fiber>{cut});
+	EXPECT_EQ(one.report.arrived, one.report.pairs);
+	lumen::route::LinkState ls(*one.topo);
+	ls.cut(cut);
+	auto path = lumen::route::walk(*one.routes, ls, cut.a.chip, cut.b.chip);
+	EXPECT_EQ(path.outcome, lumen::route::Outcome::Arrived) << path.str();
+	// A second cut in the same ring: DOR cannot go round both, the
+	// topology-agnostic engine can; verified before it is handed out.
 	for (const Fiber &f : cabling)
 		if (f.a.port / 2 == 0 && f.a.chip / 4 == cut.a.chip / 4 && !(f == cut)) {
 			up.erase(f);
 			break;
 		}
-	auto bad = compute_routes(cabling, up, chips, "auto");
-	EXPECT_FALSE(bad.ok);
-	EXPECT_NE(bad.why.find("verifier"), std::string::npos) << bad.why;
+	ASSERT_EQ(up.size() + 2, cabling.size());
+	auto two = r.update(cabling, up);
+	ASSERT_TRUE(two.ok) << two.why;
+	EXPECT_EQ(two.engine, "agnostic");
+	EXPECT_EQ(two.down.size(), 2u);
+	EXPECT_EQ(two.report.arrived, two.report.pairs);
+	EXPECT_TRUE(two.report.cdg_acyclic);
+	// Every fiber back: the tables are the healthy fabric's again.
+	auto back = r.update(cabling, cabling);
+	ASSERT_TRUE(back.ok) << back.why;
+	EXPECT_EQ(back.engine, "dor");
+	EXPECT_TRUE(*back.routes == *healthy.routes);
 }
 
-TEST(Routing, NoGridNoRoutes)
+TEST(Routing, AnyGraphGetsTheAgnosticEngine)
 {
-	Topology t = Topology::parse("ring:5");
-	std::set<Fiber> cabling(t.fibers().begin(), t.fibers().end());
-	auto rr = compute_routes(cabling, cabling, {0, 1, 2, 3, 7}, "auto");
+	// A torus with its ids shuffled (no grid numbering) and a ring with a
+	// chord: no grid, routed by the agnostic engine and verified.
+	FabricRouting r("auto");
+	const auto odd = shuffled(Topology::parse("torus:2x4"));
+	auto rr = r.update(odd, odd);
+	ASSERT_TRUE(rr.ok) << rr.why;
+	EXPECT_EQ(rr.report.arrived, rr.report.pairs);
+	EXPECT_EQ(rr.report.pairs, 56u);
+	auto chord = fibers_of(Topology::parse("ring:6"));
+	chord.insert(Fiber{{0, 2}, {3, 2}});
+	auto cr = r.update(chord, chord);
+	ASSERT_TRUE(cr.ok) << cr.why;
+	EXPECT_TRUE(cr.full); // a re-patch: a new cabling
+	EXPECT_EQ(cr.engine, "agnostic");
+	EXPECT_EQ(cr.report.arrived, 30u);
+	// DOR forced on it: refused with the reason, nothing to upload.
+	FabricRouting dor("dor");
+	auto no = dor.update(chord, chord);
+	EXPECT_FALSE(no.ok);
+	EXPECT_FALSE(no.why.empty());
+	EXPECT_FALSE(no.routes);
+}
+
+TEST(Routing, BadCablingIsRefusedAndForgotten)
+{
+	FabricRouting r("auto");
+	EXPECT_FALSE(r.update({}, {}).ok);
+	// Port 0.0 cabled twice.
+	std::set<Fiber> bad = {Fiber{{0, 0}, {1, 1}}, Fiber{{0, 0}, {2, 1}}};
+	auto rr = r.update(bad, bad);
 	EXPECT_FALSE(rr.ok);
-	EXPECT_NE(rr.why.find("topology-agnostic"), std::string::npos) << rr.why;
+	EXPECT_FALSE(rr.why.empty());
+	const auto good = fibers_of(Topology::parse("ring:4"));
+	auto ok = r.update(good, good);
+	ASSERT_TRUE(ok.ok) << ok.why;
+	EXPECT_EQ(ok.report.arrived, 12u);
+}
+
+TEST(Election, ADeposedMastersLeftoversDoNotCount)
+{
+	Self me{10, 4, 0};
+	// The master we took over from was last seen at activity 50 on its own
+	// chip; the records it left on other chips are older.
+	const ManagerRecord dead{7, 0, LUMEN_MGMT_MANAGER_MASTER, 0, 50, 3};
+	std::vector<ManagerRecord> seen = {
+		{7, 0, LUMEN_MGMT_MANAGER_MASTER, 0, 50, 3},
+		{7, 0, LUMEN_MGMT_MANAGER_MASTER, 0, 41, 3},
+		{10, 4, LUMEN_MGMT_MANAGER_MASTER, 0, 1, 1},
+	};
+	EXPECT_TRUE(find_master(seen, me).has_value()); // without the takeover: it counts
+	EXPECT_FALSE(find_master(seen, me, dead).has_value());
+	// Its activity moved on after all: alive, it counts again.
+	seen.push_back({7, 0, LUMEN_MGMT_MANAGER_MASTER, 0, 51, 3});
+	auto m = find_master(seen, me, dead);
+	ASSERT_TRUE(m.has_value());
+	EXPECT_EQ(m->activity, 51u);
+	// Another master than the deposed one always counts.
+	std::vector<ManagerRecord> other = {{9, 2, LUMEN_MGMT_MANAGER_MASTER, 0, 3, 1}};
+	EXPECT_TRUE(find_master(other, me, dead).has_value());
+}
+
+TEST(CardLock, OneManagerPerCard)
+{
+	char tmpl[] = "/tmp/lumen-fm-lock.XXXXXX";
+	ASSERT_NE(mkdtemp(tmpl), nullptr);
+	const std::string dir = tmpl;
+	{
+		CardLock a("0000:01:00.0", dir);
+		EXPECT_TRUE(a.held());
+		try {
+			CardLock b("0000:01:00.0", dir);
+			ADD_FAILURE() << "a second lock on the same card was granted";
+		} catch (const lumen::sys::Error &e) {
+			EXPECT_EQ(e.err(), EBUSY);
+			EXPECT_NE(std::string(e.what()).find(std::to_string(getpid())),
+				  std::string::npos)
+				<< e.what();
+		}
+		CardLock other("0000:02:00.0", dir); // another card: its own lock
+		EXPECT_TRUE(other.held());
+		CardLock moved = std::move(a);
+		EXPECT_TRUE(moved.held());
+		EXPECT_FALSE(a.held());
+		EXPECT_THROW(CardLock("0000:01:00.0", dir), lumen::sys::Error);
+	}
+	// Released with its holder.
+	CardLock again("0000:01:00.0", dir);
+	EXPECT_TRUE(again.held());
+	EXPECT_THROW(CardLock("0000:01:00.0", dir + "/no-such-dir"), lumen::sys::Error);
+	std::system(("rm -rf " + dir).c_str());
 }
 
 TEST(Election, Ranking)

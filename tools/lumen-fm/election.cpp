@@ -12,12 +12,17 @@ bool outranks(uint8_t prio_a, uint64_t guid_a, uint8_t prio_b, uint64_t guid_b)
 	return prio_a != prio_b ? prio_a > prio_b : guid_a > guid_b;
 }
 
-std::optional<ManagerRecord> find_master(const std::vector<ManagerRecord> &seen, const Self &self)
+std::optional<ManagerRecord> find_master(const std::vector<ManagerRecord> &seen, const Self &self,
+				       const std::optional<ManagerRecord> &deposed)
 {
 	std::optional<ManagerRecord> best;
 
 	for (const ManagerRecord &r : seen) {
 		if (r.state != LUMEN_MGMT_MANAGER_MASTER || r.guid == 0 || r.guid == self.guid)
+			continue;
+		// What the dead master left behind: no newer than when we took over.
+		if (deposed && r.guid == deposed->guid &&
+		    static_cast<int32_t>(r.activity - deposed->activity) <= 0)
 			continue;
 		if (!best || outranks(r.priority, r.guid, best->priority, best->guid))
 			best = r;

@@ -34,9 +34,13 @@ struct Self {
 bool outranks(uint8_t prio_a, uint64_t guid_a, uint8_t prio_b, uint64_t guid_b);
 
 // The master record among those read (other managers' only), the
-// highest-ranked one when there are several.
+// highest-ranked one when there are several. deposed: the master we took
+// over from, as last seen; its records (left on every chip: a killed master
+// cannot clear them) count only if their activity moved past that, that is
+// if it is alive after all.
 std::optional<lumen::mgmt::ManagerRecord>
-find_master(const std::vector<lumen::mgmt::ManagerRecord> &seen, const Self &self);
+find_master(const std::vector<lumen::mgmt::ManagerRecord> &seen, const Self &self,
+	    const std::optional<lumen::mgmt::ManagerRecord> &deposed = std::nullopt);
 
 // A master that sees another master's record: stand by for it?
 bool should_yield(const Self &self, const lumen::mgmt::ManagerRecord &other);

@@ -66,7 +66,7 @@ void sd_notify_ready()
 
 } // namespace
 
-Manager::Manager(Config cfg) : cfg_(std::move(cfg))
+Manager::Manager(Config cfg) : cfg_(std::move(cfg)), routing_(cfg_.engine)
 {
 	std::random_device rd;
 	self_.guid = (uint64_t(rd()) << 32 | rd()) | 1; // never 0
@@ -92,6 +92,11 @@ void Manager::open_card()
 			if (cfg_.card >= 0)
 				throw;
 			continue;
+		}
+		// Before the first management packet: one manager per card.
+		if (!lock_.held() || lock_pci_ != nodes[i].pci_address) {
+			lock_ = CardLock(nodes[i].pci_address);
+			lock_pci_ = nodes[i].pci_address;
 		}
 		local_ = li.chip_id;
 		dev_ = std::move(dev);
@@ -218,7 +223,7 @@ void Manager::full_sweep(const std::string &reason)
 		if (r.ok())
 			seen.push_back(
 				lumen::mgmt::decode_manager(r.answer.data(), r.answer.data_len()));
-	auto other = find_master(seen, self_);
+	auto other = find_master(seen, self_, deposed_);
 	if (other && should_yield(self_, *other)) {
 		become_standby(*other, fmt::format("master {:016x} on chip {} outranks us",
 						   other->guid, other->chip_id));
@@ -229,20 +234,14 @@ void Manager::full_sweep(const std::string &reason)
 
 void Manager::route_and_upload(const std::string &reason, double discover_ms, unsigned gets)
 {
-	std::set<uint32_t> chips;
-	for (const ChipNode &c : disc_.chips)
-		chips.insert(c.id);
-	for (const Fiber &f : cabling_) {
-		chips.insert(f.a.chip);
-		chips.insert(f.b.chip);
-	}
 	sweep_no_++;
-	RouteResult rr = compute_routes(cabling_, up_, chips, cfg_.engine);
+	RouteResult rr = routing_.update(cabling_, up_);
 	std::string line = fmt::format(
 		"sweep {} ({}): discover {:.1f} ms ({} chips, {} fibers, "
-		"{} gets) route {:.1f} ms ({}) verify {:.1f} ms {}",
+		"{} gets) route {:.1f} ms ({}{}, {} entries changed) verify {:.1f} ms {}",
 		sweep_no_, reason, discover_ms, disc_.chips.size(), up_.size(), gets, rr.route_ms,
-		rr.engine.empty() ? "none" : rr.engine, rr.verify_ms, rr.ok ? "ok" : "FAILED");
+		rr.engine.empty() ? "none" : rr.engine, rr.full ? " full" : "", rr.entries_changed,
+		rr.verify_ms, rr.ok ? "ok" : "FAILED");
 	last_sweep_ = {{"reason", reason},
 		       {"discover_ms", discover_ms},
 		       {"route_ms", rr.route_ms},
@@ -318,6 +317,8 @@ void Manager::become_master(const std::string &why)
 	watching_ = false;
 	log_info("master ({}), guid {:016x}", why, self_.guid);
 	if (takeover)
+		deposed_ = watch_.master();
+	if (takeover)
 		events_.add("takeover",
 			    {{"why", why}, {"guid", fmt::format("{:016x}", self_.guid)}});
 	uploader_.forget_all(); // read back what the chips hold, re-point traps
@@ -328,6 +329,7 @@ void Manager::become_master(const std::string &why)
 void Manager::become_standby(const ManagerRecord &m, const std::string &why)
 {
 	role_ = Role::Standby;
+	deposed_.reset();
 	watch_ = Watch(m, mono_ms());
 	watching_ = true;
 	log_info("standby ({}): master {:016x} on chip {}", why, m.guid, m.chip_id);

@@ -9,11 +9,13 @@
 #include <csignal>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "card_lock.hpp"
 #include "control.hpp"
 #include "discovery.hpp"
 #include "election.hpp"
@@ -66,6 +68,8 @@ class Manager {
 	void publish();
 
 	Config cfg_;
+	CardLock lock_;
+	std::string lock_pci_;
 	std::unique_ptr<lumen::sys::DrmDevice> dev_;
 	std::unique_ptr<lumen::mgmt::Channel> ch_;
 	lumen::mgmt::Options mopts_;
@@ -74,9 +78,12 @@ class Manager {
 	Role role_ = Role::Starting;
 	Watch watch_;
 	bool watching_ = false;
+	// The master this one took over from, as last seen (find_master).
+	std::optional<lumen::mgmt::ManagerRecord> deposed_;
 
 	Discovery disc_;
 	std::set<lumen::route::Fiber> cabling_, up_;
+	FabricRouting routing_;
 	RouteResult routes_;
 	bool routes_programmed_ = false;
 	std::string verify_state_ = "failed";

@@ -1,46 +1,36 @@
 // SPDX-License-Identifier: MIT
-// Routes for the fabric as discovered, from the routing library: the
-// cabling (every fiber seen UP since the last re-patch) is matched against
-// the grids it could be (ring, mesh, torus with chip id = x + A(y + Bz));
-// a match gets dimension-order routes (route_dor), with the fibers that are
-// down now routed around on their ring (see route_around_cuts). The result
-// is verified with the down fibers cut before anything is uploaded.
-//
-// Stopgap until runtime/src/route grows Router (incremental reroute,
-// Topology::from_fibers, infer_grid) and the topology-agnostic engine:
-// graphs that are no grid, or whose cuts leave a ring in two pieces, get
-// no routes here (and are logged as such).
+// Routes for the fabric as discovered, from the routing library's Router
+// (runtime/src/route/router.hpp, the same code lumen-fabric-sim runs): the
+// cabling (every fiber seen UP since the last re-patch) becomes a Topology
+// (Topology::from_fibers; infer_grid() finds a ring, mesh or torus whatever
+// the chip ids), the Router computes full routes once, then follows the
+// fibers going down and up incrementally (set_fiber) and starts again from
+// the new cabling after a re-patch. auto picks dimension-order routing on a
+// grid and the topology-agnostic engine for anything else (a graph that is
+// no grid, or cuts DOR cannot route around). The result is verified with
+// the down fibers cut before anything is uploaded.
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "route/router.hpp"
 #include "route/routes.hpp"
 #include "route/topology.hpp"
 #include "route/verify.hpp"
 
 namespace lumen_fm {
 
-// The grid topology whose fibers are exactly `cabling` over chips 0..N-1,
-// if there is one (wrapped grids first).
-std::optional<lumen::route::Topology> infer_grid(const std::set<lumen::route::Fiber> &cabling,
-						 const std::set<uint32_t> &chips);
-
-// Entries of DOR routes on a torus whose ring segment crosses a fiber in
-// `down` are sent the other way round the ring (one cut per ring leaves a
-// line, which has no channel cycle); entries whose other way is cut too are
-// left as they are (the verifier then refuses the tables). Returns the
-// number of entries changed.
-size_t route_around_cuts(const lumen::route::Topology &t,
-			 const std::vector<lumen::route::Fiber> &down, lumen::route::Routes &r);
-
 struct RouteResult {
 	bool ok = false;    // routes computed and verified
-	std::string engine; // "dor"
+	std::string engine; // "dor" or "agnostic": the tables' engine
 	std::string why;    // when !ok: what went wrong
+	bool full = false;  // every entry was recomputed (first routes, re-patch)
+	uint64_t entries_changed = 0;
+	// Copies of the Router's topology and tables the manager uploaded and
+	// answers route queries from (the Router moves on with the next sweep).
 	std::unique_ptr<lumen::route::Topology> topo;
 	std::unique_ptr<lumen::route::Routes> routes;
 	lumen::route::VerifyReport report;
@@ -48,8 +38,26 @@ struct RouteResult {
 	double route_ms = 0, verify_ms = 0;
 };
 
-RouteResult compute_routes(const std::set<lumen::route::Fiber> &cabling,
-			   const std::set<lumen::route::Fiber> &up, const std::set<uint32_t> &chips,
-			   const std::string &engine);
+class FabricRouting {
+      public:
+	// engine: "auto", "dor" or "agnostic" (lumen-fm run --engine).
+	explicit FabricRouting(const std::string &engine);
+	~FabricRouting();
+	FabricRouting(const FabricRouting &) = delete;
+	FabricRouting &operator=(const FabricRouting &) = delete;
+
+	// Routes for `cabling` with only the fibers of `up` lit. A cabling other
+	// than the last one's is a new topology (full routes); the same cabling
+	// moves only the fibers whose state changed. Never throws: a cabling the
+	// library refuses (a port cabled twice, ids out of range, DOR forced on
+	// no grid) comes back with ok = false and why.
+	RouteResult update(const std::set<lumen::route::Fiber> &cabling,
+			   const std::set<lumen::route::Fiber> &up);
+
+      private:
+	lumen::route::RouterOptions opts_;
+	std::set<lumen::route::Fiber> built_for_;
+	std::unique_ptr<lumen::route::Router> router_;
+};
 
 } // namespace lumen_fm

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// One manager per card: the card's management receive queue is shared by
+// every opener, so a second lumen-fm on the same card (whatever its state
+// dir) would take the first one's answers and traps. The lock is an
+// flock(2) on a file named after the card's PCI address; the kernel drops
+// it when the holder exits, however it exits.
+#pragma once
+
+#include <string>
+
+namespace lumen_fm {
+
+class CardLock {
+      public:
+	CardLock() = default;
+	// Locks the card at pci_address, with the lock file in dir (default
+	// /run/lock, else /run, else /tmp). Throws lumen::sys::Error (EBUSY)
+	// naming the holder's pid when another process holds it, or the
+	// errno of a lock file that cannot be opened.
+	explicit CardLock(const std::string &pci_address, std::string dir = "");
+	~CardLock();
+	CardLock(CardLock &&o) noexcept;
+	CardLock &operator=(CardLock &&o) noexcept;
+	CardLock(const CardLock &) = delete;
+	CardLock &operator=(const CardLock &) = delete;
+
+	bool held() const noexcept { return fd_ >= 0; }
+	const std::string &path() const noexcept { return path_; }
+
+      private:
+	void release() noexcept;
+
+	int fd_ = -1;
+	std::string path_;
+};
+
+} // namespace lumen_fm
