@@ -163,7 +163,7 @@ TEST(Routing, TheDiscoveredTorusGetsDimensionOrderRoutes)
 {
 	FabricRouting r("auto");
 	const auto cabling = fibers_of(Topology::parse("torus:2x4"));
-	auto rr = r.update(cabling, cabling);
+	auto rr = r.update(cabling, cabling, 0);
 	ASSERT_TRUE(rr.ok) << rr.why;
 	EXPECT_EQ(rr.engine, "dor");
 	EXPECT_TRUE(rr.full);
@@ -172,7 +172,7 @@ TEST(Routing, TheDiscoveredTorusGetsDimensionOrderRoutes)
 	EXPECT_TRUE(rr.report.cdg_acyclic);
 	ASSERT_TRUE(rr.topo && rr.routes);
 	// The same fabric again: nothing to do.
-	auto again = r.update(cabling, cabling);
+	auto again = r.update(cabling, cabling, 0);
 	ASSERT_TRUE(again.ok) << again.why;
 	EXPECT_FALSE(again.full);
 	EXPECT_EQ(again.entries_changed, 0u);
@@ -184,13 +184,13 @@ TEST(Routing, CutsAreFollowedIncrementallyAndVerified)
 	FabricRouting r("auto");
 	const Topology t = Topology::parse("torus:4x2");
 	const auto cabling = fibers_of(t);
-	auto healthy = r.update(cabling, cabling);
+	auto healthy = r.update(cabling, cabling, 0);
 	ASSERT_TRUE(healthy.ok) << healthy.why;
 	// One fiber of an x ring cut: repaired in place, nothing lost.
 	auto up = cabling;
 	const Fiber cut = *cabling.begin();
 	up.erase(cut);
-	auto one = r.update(cabling, up);
+	auto one = r.update(cabling, up, 0);
 	ASSERT_TRUE(one.ok) << one.why;
 	EXPECT_FALSE(one.full);
 	EXPECT_GT(one.entries_changed, 0u);
@@ -208,17 +208,39 @@ TEST(Routing, CutsAreFollowedIncrementallyAndVerified)
 			break;
 		}
 	ASSERT_EQ(up.size() + 2, cabling.size());
-	auto two = r.update(cabling, up);
+	auto two = r.update(cabling, up, 0);
 	ASSERT_TRUE(two.ok) << two.why;
 	EXPECT_EQ(two.engine, "agnostic");
 	EXPECT_EQ(two.down.size(), 2u);
 	EXPECT_EQ(two.report.arrived, two.report.pairs);
 	EXPECT_TRUE(two.report.cdg_acyclic);
 	// Every fiber back: the tables are the healthy fabric's again.
-	auto back = r.update(cabling, cabling);
+	auto back = r.update(cabling, cabling, 0);
 	ASSERT_TRUE(back.ok) << back.why;
 	EXPECT_EQ(back.engine, "dor");
 	EXPECT_TRUE(*back.routes == *healthy.routes);
+}
+
+TEST(Routing, ABatchBringsFibersBackBeforeItTakesOthersDown)
+{
+	FabricRouting r("auto");
+	const auto cabling = fibers_of(Topology::parse("torus:4x2"));
+	ASSERT_TRUE(r.update(cabling, cabling, 0).ok);
+	auto it = cabling.begin();
+	const Fiber f1 = *it++;
+	const Fiber f2 = *it;
+	auto up = cabling;
+	up.erase(f1);
+	auto one = r.update(cabling, up, 0);
+	ASSERT_TRUE(one.ok) << one.why;
+	EXPECT_EQ(one.engine, "dor");
+	// f1 back and f2 gone in one sweep: one fiber down, still DOR.
+	up.insert(f1);
+	up.erase(f2);
+	auto swap = r.update(cabling, up, 0);
+	ASSERT_TRUE(swap.ok) << swap.why;
+	EXPECT_EQ(swap.engine, "dor");
+	EXPECT_EQ(swap.down, std::vector<Fiber>{f2});
 }
 
 TEST(Routing, AnyGraphGetsTheAgnosticEngine)
@@ -227,36 +249,66 @@ TEST(Routing, AnyGraphGetsTheAgnosticEngine)
 	// chord: no grid, routed by the agnostic engine and verified.
 	FabricRouting r("auto");
 	const auto odd = shuffled(Topology::parse("torus:2x4"));
-	auto rr = r.update(odd, odd);
+	auto rr = r.update(odd, odd, 0);
 	ASSERT_TRUE(rr.ok) << rr.why;
 	EXPECT_EQ(rr.report.arrived, rr.report.pairs);
 	EXPECT_EQ(rr.report.pairs, 56u);
 	auto chord = fibers_of(Topology::parse("ring:6"));
 	chord.insert(Fiber{{0, 2}, {3, 2}});
-	auto cr = r.update(chord, chord);
+	auto cr = r.update(chord, chord, 0);
 	ASSERT_TRUE(cr.ok) << cr.why;
 	EXPECT_TRUE(cr.full); // a re-patch: a new cabling
 	EXPECT_EQ(cr.engine, "agnostic");
 	EXPECT_EQ(cr.report.arrived, 30u);
 	// DOR forced on it: refused with the reason, nothing to upload.
 	FabricRouting dor("dor");
-	auto no = dor.update(chord, chord);
+	auto no = dor.update(chord, chord, 0);
 	EXPECT_FALSE(no.ok);
 	EXPECT_FALSE(no.why.empty());
 	EXPECT_FALSE(no.routes);
 }
 
+TEST(Routing, APartitionedFabricIsRoutedWhereTheManagerReaches)
+{
+	FabricRouting r("auto");
+	const auto cabling = fibers_of(Topology::parse("torus:2x4"));
+	ASSERT_TRUE(r.update(cabling, cabling, 0).ok);
+	// The guest of chips 4-7 stops: every fiber between y = 1, 2 and
+	// y = 3, 0 goes dark.
+	auto up = cabling;
+	for (const Fiber &f : cabling)
+		if ((f.a.chip < 4) != (f.b.chip < 4))
+			up.erase(f);
+	ASSERT_EQ(up.size() + 4, cabling.size());
+	auto rr = r.update(cabling, up, 0);
+	ASSERT_TRUE(rr.ok) << rr.why;
+	EXPECT_EQ(rr.unreachable, (std::vector<uint32_t>{4, 5, 6, 7}));
+	EXPECT_EQ(rr.report.pairs, 12u);
+	EXPECT_EQ(rr.report.arrived, 12u);
+	// From the other half, the other half.
+	FabricRouting other("auto");
+	ASSERT_TRUE(other.update(cabling, cabling, 6).ok);
+	auto ro = other.update(cabling, up, 6);
+	ASSERT_TRUE(ro.ok) << ro.why;
+	EXPECT_EQ(ro.unreachable, (std::vector<uint32_t>{0, 1, 2, 3}));
+	// Whole again: every pair.
+	auto back = r.update(cabling, cabling, 0);
+	ASSERT_TRUE(back.ok) << back.why;
+	EXPECT_TRUE(back.unreachable.empty());
+	EXPECT_EQ(back.report.pairs, 56u);
+}
+
 TEST(Routing, BadCablingIsRefusedAndForgotten)
 {
 	FabricRouting r("auto");
-	EXPECT_FALSE(r.update({}, {}).ok);
+	EXPECT_FALSE(r.update({}, {}, 0).ok);
 	// Port 0.0 cabled twice.
 	std::set<Fiber> bad = {Fiber{{0, 0}, {1, 1}}, Fiber{{0, 0}, {2, 1}}};
-	auto rr = r.update(bad, bad);
+	auto rr = r.update(bad, bad, 0);
 	EXPECT_FALSE(rr.ok);
 	EXPECT_FALSE(rr.why.empty());
 	const auto good = fibers_of(Topology::parse("ring:4"));
-	auto ok = r.update(good, good);
+	auto ok = r.update(good, good, 0);
 	ASSERT_TRUE(ok.ok) << ok.why;
 	EXPECT_EQ(ok.report.arrived, 12u);
 }
@@ -312,7 +364,28 @@ TEST(CardLock, OneManagerPerCard)
 	CardLock again("0000:01:00.0", dir);
 	EXPECT_TRUE(again.held());
 	EXPECT_THROW(CardLock("0000:01:00.0", dir + "/no-such-dir"), lumen::sys::Error);
+	// A lock file planted as a symlink is not followed.
+	ASSERT_EQ(symlink("/etc/hostname", (dir + "/0000:03:00.0.lock").c_str()), 0);
+	EXPECT_THROW(CardLock("0000:03:00.0", dir), lumen::sys::Error);
+	// A device node as the name: one file, no directories.
+	CardLock node("/dev/accel/accel0", dir);
+	EXPECT_EQ(node.path(), dir + "/_dev_accel_accel0.lock");
+	EXPECT_THROW(CardLock("", dir), lumen::sys::Error);
 	std::system(("rm -rf " + dir).c_str());
+}
+
+TEST(Election, DeposedActivityWrapsAround)
+{
+	Self me{10, 4, 0};
+	const ManagerRecord dead{7, 0, LUMEN_MGMT_MANAGER_MASTER, 0, 0xffffffffu, 3};
+	// Moved past 0xffffffff: alive.
+	EXPECT_TRUE(find_master({{7, 0, LUMEN_MGMT_MANAGER_MASTER, 0, 0, 3}}, me, dead));
+	const ManagerRecord dead5{7, 0, LUMEN_MGMT_MANAGER_MASTER, 0, 5, 3};
+	// Older than 5 across the wrap: a leftover.
+	EXPECT_FALSE(
+		find_master({{7, 0, LUMEN_MGMT_MANAGER_MASTER, 0, 0xfffffff0u, 3}}, me, dead5));
+	// A record that is not a master's never counts.
+	EXPECT_FALSE(find_master({{7, 0, LUMEN_MGMT_MANAGER_STANDBY, 0, 9, 3}}, me, dead5));
 }
 
 TEST(Election, Ranking)

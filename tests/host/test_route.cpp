@@ -370,6 +370,37 @@ TEST(RouteVerify, RejectsACyclicTable)
 	EXPECT_TRUE(verify(t, r).ok()) << verify(t, r).str();
 }
 
+TEST(RouteVerify, OnlyThePairsAskedFor)
+{
+	// ring:6 cut in two places: {0, 1, 2} and {3, 4, 5} cannot reach each
+	// other; verifying the part of chip 0 walks its 6 pairs only.
+	Topology t = Topology::parse("ring:6");
+	VerifyOptions vo;
+	for (const Fiber &f : t.fibers())
+		if ((f.a.chip == 2 && f.b.chip == 3) || (f.a.chip == 0 && f.b.chip == 5))
+			vo.cut.push_back(f);
+	ASSERT_EQ(vo.cut.size(), 2u);
+	Router router(t);
+	for (const Fiber &f : vo.cut)
+		router.set_fiber(f, false);
+	const Routes &r = router.routes();
+	VerifyReport all = verify(t, r, vo);
+	EXPECT_FALSE(all.ok());
+	EXPECT_EQ(all.pairs, 30u);
+	EXPECT_EQ(all.arrived, 12u);
+	vo.only = {2, 0, 1, 1}; // any order, duplicates ignored
+	VerifyReport v = verify(t, r, vo);
+	EXPECT_TRUE(v.ok()) << v.str();
+	EXPECT_EQ(v.pairs, 6u);
+	EXPECT_EQ(v.arrived, 6u);
+	// A chip the topology does not have is a problem, not a silent skip.
+	vo.only = {0, 9};
+	VerifyReport bad = verify(t, r, vo);
+	EXPECT_FALSE(bad.ok());
+	ASSERT_FALSE(bad.problems.empty());
+	EXPECT_NE(bad.problems[0].find("chip 9"), std::string::npos) << bad.str();
+}
+
 TEST(RouteVerify, RejectsDorWithoutDatelines)
 {
 	Topology t = Topology::parse("torus:4x4");

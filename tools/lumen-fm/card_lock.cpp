@@ -16,26 +16,52 @@ namespace lumen_fm {
 
 namespace {
 
-std::string default_dir()
+// A directory only root (the manager's user) can write: a lock file
+// anyone may create could be held by anyone to keep the manager out.
+std::string lock_dir()
 {
 	struct stat st;
-	for (const char *d : {"/run/lock", "/run"})
-		if (stat(d, &st) == 0 && S_ISDIR(st.st_mode) && access(d, W_OK) == 0)
-			return d;
-	return "/tmp";
+	const std::string base =
+		stat("/run/lock", &st) == 0 && S_ISDIR(st.st_mode) ? "/run/lock" : "/run";
+	const std::string dir = base + "/lumen-fm";
+	if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+		throw lumen::sys::Error(fmt::format("card lock: cannot create {}: {}{}", dir,
+						    strerror(errno),
+						    errno == EACCES ? " (lumen-fm runs as root)" : ""),
+					errno);
+	if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022))
+		throw lumen::sys::Error(
+			fmt::format("card lock: {} is not a directory of this user that only it "
+				    "can write",
+				    dir),
+			EPERM);
+	return dir;
 }
 
 } // namespace
 
-CardLock::CardLock(const std::string &pci_address, std::string dir)
+CardLock::CardLock(const std::string &card, std::string dir)
 {
+	if (card.empty())
+		throw lumen::sys::Error("card lock: the card has no name", EINVAL);
 	if (dir.empty())
-		dir = default_dir();
-	path_ = fmt::format("{}/lumen-fm.{}.lock", dir, pci_address);
-	int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		dir = lock_dir();
+	std::string name = card;
+	for (char &c : name)
+		if (c == '/')
+			c = '_';
+	path_ = fmt::format("{}/{}.lock", dir, name);
+	int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		throw lumen::sys::Error(
 			fmt::format("card lock {}: {}", path_, strerror(errno)), errno);
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		throw lumen::sys::Error(fmt::format("card lock {}: not a regular file", path_),
+					EPERM);
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		const int err = errno;
 		char pid[32] = {};
@@ -46,7 +72,7 @@ CardLock::CardLock(const std::string &pci_address, std::string dir)
 			throw lumen::sys::Error(
 				fmt::format("card {} already has a manager (pid {}, lock {}): one "
 					    "lumen-fm per card",
-					    pci_address, who, path_),
+					    card, who, path_),
 				EBUSY);
 		throw lumen::sys::Error(fmt::format("card lock {}: {}", path_, strerror(err)),
 					err);

@@ -82,20 +82,23 @@ void Manager::open_card()
 	ch_.reset();
 	dev_.reset();
 	for (size_t i = 0; i < nodes.size(); i++) {
-		if (cfg_.card >= 0 && size_t(cfg_.card) != i)
+		// After a reset or unplug: the card we hold the lock of, only.
+		if (!lock_pci_.empty() ? nodes[i].pci_address != lock_pci_
+				       : cfg_.card >= 0 && size_t(cfg_.card) != i)
 			continue;
 		auto dev = std::make_unique<lumen::sys::DrmDevice>(nodes[i].devnode);
 		drm_lumen_link_info li;
 		try {
 			li = dev->link_info();
 		} catch (const lumen::sys::Error &e) {
-			if (cfg_.card >= 0)
+			if (cfg_.card >= 0 || !lock_pci_.empty())
 				throw;
 			continue;
 		}
 		// Before the first management packet: one manager per card.
-		if (!lock_.held() || lock_pci_ != nodes[i].pci_address) {
-			lock_ = CardLock(nodes[i].pci_address);
+		if (!lock_.held()) {
+			lock_ = CardLock(nodes[i].pci_address.empty() ? nodes[i].devnode
+								       : nodes[i].pci_address);
 			lock_pci_ = nodes[i].pci_address;
 		}
 		local_ = li.chip_id;
@@ -104,8 +107,10 @@ void Manager::open_card()
 		break;
 	}
 	if (!dev_)
-		throw lumen::sys::Error(cfg_.card >= 0 ? fmt::format("no card {}", cfg_.card)
-						       : "no card with a link engine",
+		throw lumen::sys::Error(!lock_pci_.empty()
+						? fmt::format("card {} is gone", lock_pci_)
+					: cfg_.card >= 0 ? fmt::format("no card {}", cfg_.card)
+							 : "no card with a link engine",
 					ENODEV);
 	ch_ = std::make_unique<lumen::mgmt::Channel>(dev_->fd());
 	ch_->probe();
@@ -144,19 +149,17 @@ void Manager::take_discovery(Discovery d)
 {
 	std::set<Fiber> now(d.fibers.begin(), d.fibers.end());
 	bool repatch = false;
-	// A port that is in a remembered fiber and in a new one to another
-	// port: the cabling changed (OCS re-patch), forget the old one.
-	std::set<PortRef> ends;
-	for (const Fiber &f : now) {
-		ends.insert(f.a);
-		ends.insert(f.b);
-	}
+	// A port of a new fiber that is in a remembered fiber to another port:
+	// the cabling changed (OCS re-patch), forget the old one. A new fiber
+	// between ports nobody cabled before only adds to the cabling.
+	auto shares_end = [](const Fiber &x, const Fiber &y) {
+		return x.a == y.a || x.a == y.b || x.b == y.a || x.b == y.b;
+	};
 	for (const Fiber &f : now) {
 		if (cabling_.count(f))
 			continue;
 		for (const Fiber &old : cabling_)
-			if (ends.count(old.a) || ends.count(old.b))
-				repatch = true;
+			repatch |= shares_end(f, old);
 	}
 	if (repatch) {
 		log_info("repatch: the cabling changed ({} fibers before, {} UP now)",
@@ -235,16 +238,22 @@ void Manager::full_sweep(const std::string &reason)
 void Manager::route_and_upload(const std::string &reason, double discover_ms, unsigned gets)
 {
 	sweep_no_++;
-	RouteResult rr = routing_.update(cabling_, up_);
+	RouteResult rr = routing_.update(cabling_, up_, local_);
 	std::string line = fmt::format(
 		"sweep {} ({}): discover {:.1f} ms ({} chips, {} fibers, "
 		"{} gets) route {:.1f} ms ({}{}, {} entries changed) verify {:.1f} ms {}",
 		sweep_no_, reason, discover_ms, disc_.chips.size(), up_.size(), gets, rr.route_ms,
 		rr.engine.empty() ? "none" : rr.engine, rr.full ? " full" : "", rr.entries_changed,
 		rr.verify_ms, rr.ok ? "ok" : "FAILED");
+	if (!rr.unreachable.empty())
+		line += fmt::format(" (partitioned: {} chips unreachable: {})", rr.unreachable.size(),
+				    fmt::join(rr.unreachable, " "));
 	last_sweep_ = {{"reason", reason},
 		       {"discover_ms", discover_ms},
 		       {"route_ms", rr.route_ms},
+		       {"engine", rr.engine},
+		       {"full", rr.full},
+		       {"entries_changed", rr.entries_changed},
 		       {"verify_ms", rr.verify_ms},
 		       {"upload_ms", 0.0},
 		       {"upload_bytes", 0},
@@ -475,6 +484,7 @@ json Manager::status() const
 		{"chips", disc_.chips.size()},
 		{"fibers", up_.size()},
 		{"links_down", down},
+		{"unreachable", routes_.unreachable.size()},
 		{"engine", routes_.engine.empty() ? "dor" : routes_.engine},
 		{"verify", verify_state_},
 		{"routes_programmed", routes_programmed_},

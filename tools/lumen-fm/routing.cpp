@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "routing.hpp"
 
+#include <map>
+
 #include "log.hpp"
 
 namespace lumen_fm {
@@ -20,7 +22,32 @@ FabricRouting::FabricRouting(const std::string &engine)
 
 FabricRouting::~FabricRouting() = default;
 
-RouteResult FabricRouting::update(const std::set<Fiber> &cabling, const std::set<Fiber> &up)
+namespace {
+
+// The chips local reaches over the fibers of up (local included).
+std::set<uint32_t> reached_from(uint32_t local, const std::set<Fiber> &up)
+{
+	std::map<uint32_t, std::vector<uint32_t>> adj;
+	for (const Fiber &f : up) {
+		adj[f.a.chip].push_back(f.b.chip);
+		adj[f.b.chip].push_back(f.a.chip);
+	}
+	std::set<uint32_t> seen = {local};
+	std::vector<uint32_t> todo = {local};
+	while (!todo.empty()) {
+		const uint32_t c = todo.back();
+		todo.pop_back();
+		for (uint32_t n : adj[c])
+			if (seen.insert(n).second)
+				todo.push_back(n);
+	}
+	return seen;
+}
+
+} // namespace
+
+RouteResult FabricRouting::update(const std::set<Fiber> &cabling, const std::set<Fiber> &up,
+				  uint32_t local)
 {
 	RouteResult res;
 	const double t0 = mono_ms();
@@ -43,17 +70,20 @@ RouteResult FabricRouting::update(const std::set<Fiber> &cabling, const std::set
 			built_for_ = cabling;
 			res.full = true;
 		}
-		for (const Fiber &f : cabling) {
-			const bool lit = up.count(f) != 0;
-			if (router_->links().up(f.a) == lit)
-				continue;
-			const RerouteStats st = router_->set_fiber(f, lit);
-			res.full |= st.full;
-			res.entries_changed += st.entries_changed;
-		}
-	} catch (const lumen::route::TopologyError &e) {
-		// The Router is left as it was (or was never built): start again
-		// from the cabling at the next sweep.
+		// Fibers back first, then those gone: a batch with one of each
+		// leaves one fiber down (a DOR repair), not two for a moment.
+		for (const bool lit : {true, false})
+			for (const Fiber &f : cabling) {
+				if ((up.count(f) != 0) != lit || router_->links().up(f.a) == lit)
+					continue;
+				const RerouteStats st = router_->set_fiber(f, lit);
+				res.full |= st.full;
+				res.entries_changed += st.entries_changed;
+			}
+	} catch (const std::exception &e) {
+		// A topology the library refuses, or a failure half-way through
+		// (the Router's fibers and tables may disagree): start again from
+		// the cabling at the next sweep.
 		router_.reset();
 		built_for_.clear();
 		res.why = e.what();
@@ -68,6 +98,17 @@ RouteResult FabricRouting::update(const std::set<Fiber> &cabling, const std::set
 	lumen::route::VerifyOptions vo;
 	vo.ttl = router_->options().ttl;
 	vo.cut = res.down;
+	const std::set<uint32_t> reached = reached_from(local, up);
+	for (uint32_t c : router_->topology().chips())
+		if (!reached.count(c))
+			res.unreachable.push_back(c);
+	if (!res.unreachable.empty()) {
+		for (uint32_t c : router_->topology().chips())
+			if (reached.count(c))
+				vo.only.push_back(c);
+		if (vo.only.size() < 2)
+			vo.only.clear(); // nothing to verify but the whole
+	}
 	res.report = lumen::route::verify(router_->topology(), router_->routes(), vo);
 	res.verify_ms = mono_ms() - t1;
 	res.ok = res.report.ok();

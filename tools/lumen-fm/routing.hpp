@@ -11,6 +11,7 @@
 // the down fibers cut before anything is uploaded.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
@@ -35,6 +36,10 @@ struct RouteResult {
 	std::unique_ptr<lumen::route::Routes> routes;
 	lumen::route::VerifyReport report;
 	std::vector<lumen::route::Fiber> down;
+	// Cabled chips the local chip cannot reach over the fibers up (a
+	// partitioned fabric): no pair with one of them is verified, and
+	// the tables hold no route to them.
+	std::vector<uint32_t> unreachable;
 	double route_ms = 0, verify_ms = 0;
 };
 
@@ -48,11 +53,13 @@ class FabricRouting {
 
 	// Routes for `cabling` with only the fibers of `up` lit. A cabling other
 	// than the last one's is a new topology (full routes); the same cabling
-	// moves only the fibers whose state changed. Never throws: a cabling the
-	// library refuses (a port cabled twice, ids out of range, DOR forced on
-	// no grid) comes back with ok = false and why.
+	// moves only the fibers whose state changed. When the fibers up split
+	// the fabric, the part `local` reaches is verified (a dead guest or a
+	// cut bundle must not stop the rest from being routed). Never throws:
+	// a cabling the library refuses (a port cabled twice, ids out of range,
+	// DOR forced on no grid) comes back with ok = false and why.
 	RouteResult update(const std::set<lumen::route::Fiber> &cabling,
-			   const std::set<lumen::route::Fiber> &up);
+			   const std::set<lumen::route::Fiber> &up, uint32_t local);
 
       private:
 	lumen::route::RouterOptions opts_;

@@ -223,6 +223,16 @@ VerifyReport verify(const Topology &t, const Routes &r, const VerifyOptions &opt
 	if (!rep.ok())
 		return rep;
 
+	std::vector<uint32_t> only = opts.only;
+	std::sort(only.begin(), only.end());
+	only.erase(std::unique(only.begin(), only.end()), only.end());
+	for (uint32_t c : only)
+		if (!t.has_chip(c))
+			problems.add("chip " + std::to_string(c) +
+				     " to verify is not in the topology");
+	if (!rep.ok())
+		return rep;
+
 	LinkState ls(t);
 	for (const Fiber &f : opts.cut)
 		ls.cut(f);
@@ -232,7 +242,7 @@ VerifyReport verify(const Topology &t, const Routes &r, const VerifyOptions &opt
 	std::priority_queue<std::pair<uint32_t, uint32_t>> first_failures;
 	uint64_t failures = 0;
 	DestinationWalk dw(r, ls, opts.ttl);
-	const std::vector<uint32_t> &chips = t.chips();
+	const std::vector<uint32_t> &chips = only.empty() ? t.chips() : only;
 	for (uint32_t d : chips) {
 		dw.run(d, chips,
 		       opts.check_cdg ? DestinationWalk::kDependencies : DestinationWalk::kResults);

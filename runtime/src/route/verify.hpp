@@ -39,6 +39,10 @@ struct Channel {
 struct VerifyOptions {
 	unsigned ttl = LUMEN_LINK_TTL_DEFAULT; // the chips' TTL_DEFAULT (above 250: 250)
 	std::vector<Fiber> cut;		       // fibers taken down (failover paths)
+	// When not empty: walk only the pairs among these chips (the part of
+	// a partitioned fabric a manager reaches); chips that are not t's are
+	// problems. The table words of every chip are checked all the same.
+	std::vector<uint32_t> only;
 	bool check_cdg = true;
 	size_t max_problems = 16; // problems kept verbatim; all are counted
 };
