@@ -1131,6 +1131,9 @@ void clean_shutdown()
 		assert_int_equal(wait_exit(F->fm, 15000), 0);
 		F->fm = -1;
 	}
+	// Guest 1 powers off after its last scenario and its fibers go dark:
+	// it waits until guest 0 has checked the handover on the whole fabric.
+	barrier("fm-handover-checked");
 	done();
 }
 

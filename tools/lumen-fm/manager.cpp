@@ -382,12 +382,26 @@ void Manager::start_election()
 
 void Manager::standby_poll()
 {
-	const ChipNode *n = disc_.chip(watch_.master().chip_id);
-	std::optional<ManagerRecord> rec;
-	if (n) {
+	auto read_record = [this]() -> std::optional<ManagerRecord> {
+		const ChipNode *n = disc_.chip(watch_.master().chip_id);
+		if (!n)
+			return std::nullopt;
 		auto r = ch_->call(lumen::mgmt::get(LUMEN_MGMT_ATTR_MANAGER, n->path), mopts_);
-		if (r.ok())
-			rec = lumen::mgmt::decode_manager(r.answer.data(), r.answer.data_len());
+		if (!r.ok())
+			return std::nullopt;
+		return lumen::mgmt::decode_manager(r.answer.data(), r.answer.data_len());
+	};
+	std::optional<ManagerRecord> rec = read_record();
+	if (!rec) {
+		// The directed route to the master's chip may cross a fiber that
+		// just went down (the master is rerouting around it): find the
+		// chip again before its silence counts towards a takeover.
+		double t0 = mono_ms();
+		Discovery d = discover(*ch_, {LUMEN_MGMT_MAX_HOPS, mopts_});
+		log_debug("standby: master's chip {} silent, discover {:.1f} ms ({} chips)",
+			  watch_.master().chip_id, mono_ms() - t0, d.chips.size());
+		take_discovery(std::move(d));
+		rec = read_record();
 	}
 	switch (watch_.poll(rec, mono_ms(), cfg_.takeover_ms)) {
 	case Watch::Verdict::Alive:
