@@ -25,10 +25,10 @@ std::string lock_dir()
 		stat("/run/lock", &st) == 0 && S_ISDIR(st.st_mode) ? "/run/lock" : "/run";
 	const std::string dir = base + "/lumen-fm";
 	if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-		throw lumen::sys::Error(fmt::format("card lock: cannot create {}: {}{}", dir,
-						    strerror(errno),
-						    errno == EACCES ? " (lumen-fm runs as root)" : ""),
-					errno);
+		throw lumen::sys::Error(
+			fmt::format("card lock: cannot create {}: {}{}", dir, strerror(errno),
+				    errno == EACCES ? " (lumen-fm runs as root)" : ""),
+			errno);
 	if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 022))
 		throw lumen::sys::Error(
@@ -54,8 +54,8 @@ CardLock::CardLock(const std::string &card, std::string dir)
 	path_ = fmt::format("{}/{}.lock", dir, name);
 	int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		throw lumen::sys::Error(
-			fmt::format("card lock {}: {}", path_, strerror(errno)), errno);
+		throw lumen::sys::Error(fmt::format("card lock {}: {}", path_, strerror(errno)),
+					errno);
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -74,8 +74,7 @@ CardLock::CardLock(const std::string &card, std::string dir)
 					    "lumen-fm per card",
 					    card, who, path_),
 				EBUSY);
-		throw lumen::sys::Error(fmt::format("card lock {}: {}", path_, strerror(err)),
-					err);
+		throw lumen::sys::Error(fmt::format("card lock {}: {}", path_, strerror(err)), err);
 	}
 	// The holder's pid, for the message above (the lock, not the text, decides).
 	const std::string me = fmt::format("{}\n", getpid());

@@ -13,7 +13,7 @@ bool outranks(uint8_t prio_a, uint64_t guid_a, uint8_t prio_b, uint64_t guid_b)
 }
 
 std::optional<ManagerRecord> find_master(const std::vector<ManagerRecord> &seen, const Self &self,
-				       const std::optional<ManagerRecord> &deposed)
+					 const std::optional<ManagerRecord> &deposed)
 {
 	std::optional<ManagerRecord> best;
 

@@ -98,7 +98,7 @@ void Manager::open_card()
 		// Before the first management packet: one manager per card.
 		if (!lock_.held()) {
 			lock_ = CardLock(nodes[i].pci_address.empty() ? nodes[i].devnode
-								       : nodes[i].pci_address);
+								      : nodes[i].pci_address);
 			lock_pci_ = nodes[i].pci_address;
 		}
 		local_ = li.chip_id;
@@ -246,18 +246,13 @@ void Manager::route_and_upload(const std::string &reason, double discover_ms, un
 		rr.engine.empty() ? "none" : rr.engine, rr.full ? " full" : "", rr.entries_changed,
 		rr.verify_ms, rr.ok ? "ok" : "FAILED");
 	if (!rr.unreachable.empty())
-		line += fmt::format(" (partitioned: {} chips unreachable: {})", rr.unreachable.size(),
-				    fmt::join(rr.unreachable, " "));
-	last_sweep_ = {{"reason", reason},
-		       {"discover_ms", discover_ms},
-		       {"route_ms", rr.route_ms},
-		       {"engine", rr.engine},
-		       {"full", rr.full},
-		       {"entries_changed", rr.entries_changed},
-		       {"verify_ms", rr.verify_ms},
-		       {"upload_ms", 0.0},
-		       {"upload_bytes", 0},
-		       {"blocks", 0}};
+		line += fmt::format(" (partitioned: {} chips unreachable: {})",
+				    rr.unreachable.size(), fmt::join(rr.unreachable, " "));
+	last_sweep_ = {{"reason", reason},	    {"discover_ms", discover_ms},
+		       {"route_ms", rr.route_ms},   {"engine", rr.engine},
+		       {"full", rr.full},	    {"entries_changed", rr.entries_changed},
+		       {"verify_ms", rr.verify_ms}, {"upload_ms", 0.0},
+		       {"upload_bytes", 0},	    {"blocks", 0}};
 	if (!rr.ok) {
 		verify_state_ = "failed";
 		log_info("{}", line);

@@ -15,7 +15,7 @@ using lumen::route::Topology;
 
 FabricRouting::FabricRouting(const std::string &engine)
 {
-	opts_.engine = engine == "dor"	    ? Engine::Dor
+	opts_.engine = engine == "dor"	      ? Engine::Dor
 		       : engine == "agnostic" ? Engine::Agnostic
 					      : Engine::Auto;
 }
