@@ -25,6 +25,10 @@
 #define PKT_HDR_SIZE    ((uint32_t)sizeof(struct lumen_pkt_hdr))
 #define CLASS_MGMT      2
 
+/* lumen_pkt_hdr() points into buf: keep the header 8-byte aligned. */
+QEMU_BUILD_BUG_ON(LUMEN_PKT_HEADROOM % 8);
+QEMU_BUILD_BUG_ON(offsetof(LumenPkt, buf) % 8);
+
 LumenPkt *lumen_pkt_new(uint32_t len)
 {
     LumenPkt *p = g_malloc(sizeof(*p) + LUMEN_PKT_HEADROOM + len);

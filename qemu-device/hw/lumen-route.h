@@ -53,7 +53,11 @@ typedef struct LumenPkt {
     bool stalled;                   /* counted in CREDIT_STALLS already */
     bool sent;                      /* written to the fiber at least once */
     bool detour;                    /* leaves with LUMEN_HOP_F_DETOUR */
-    uint8_t buf[];                  /* LUMEN_PKT_HEADROOM, then the packet */
+    /*
+     * LUMEN_PKT_HEADROOM (a multiple of 8), then the packet: its header
+     * (u64 fields) is used in place, so buf is 8-byte aligned.
+     */
+    uint8_t buf[] QEMU_ALIGNED(8);
 } LumenPkt;
 
 typedef QTAILQ_HEAD(, LumenPkt) LumenPktQueue;
