@@ -12,7 +12,7 @@ DESTDIR   ?=
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest test-link
 .PHONY: test-guests test-link-ring test-link-guests test-link-stop test-fm
-.PHONY: test-tcg-race
+.PHONY: test-tcg-race test-device-asan
 .PHONY: bench bench-fabric clean
 .PHONY: install examples test-examples
 
@@ -44,6 +44,12 @@ test-host: userspace
 test-device: qemu
 	qemu-device/tests/qtest-lumen-npu.py
 	qemu-device/tests/qtest-lumen-remote.py
+
+# The same qtest suites against an ASAN + UBSAN build of QEMU (build-qemu
+# --sanitize, its own cached tree: about an hour to build from nothing on 2
+# cores, so not part of `make test`); any sanitizer report fails it.
+test-device-asan:
+	qemu-device/tests/qtest-asan
 
 # QEMU's TCG dispatch use-after-free (qemu-device/patches/0001), the CI's
 # boot-time SIGSEGV, with its race window widened: 3 guest boots, ~3 minutes.
