@@ -36,11 +36,13 @@ void DestinationWalk::load_columns(uint32_t dst)
 	block_first_ = dst / kColumnBlock * kColumnBlock;
 	const uint32_t limit = r_.id_limit();
 	const uint32_t n = limit > block_first_ ? std::min(kColumnBlock, limit - block_first_) : 0;
-	std::fill(columns_.begin(), columns_.end(), 0);
-	for (uint32_t c = 0; c < limit_ && c < limit; c++) {
-		const uint32_t *row = r_.row(c) + block_first_;
-		for (uint32_t j = 0; j < n; j++)
-			columns_[(size_t(j) << shift_) + c] = row[j];
+	// Only cabled chips' words are ever read (decide() runs on the chips
+	// packets reach), and each load rewrites all of theirs: with sparse
+	// ids that is far less than the whole block.
+	for (uint32_t c : ls_.topology().chips()) {
+		const uint32_t *row = c < limit ? r_.row(c) + block_first_ : nullptr;
+		for (uint32_t j = 0; j < kColumnBlock; j++)
+			columns_[(size_t(j) << shift_) + c] = row && j < n ? row[j] : 0;
 	}
 }
 
