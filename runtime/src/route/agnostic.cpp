@@ -107,6 +107,9 @@ struct AgnosticEngine::State {
 	std::vector<uint8_t> lanes;		    // per dest: bit l, lane l used
 	std::vector<uint32_t> entries, alt_entries; // per dest, as last written
 	bool computed = false;
+	// Alternatives are picked (o.alternatives, except for a placement
+	// that full() will redo: they carry no load).
+	bool alts = false;
 
 	// Scratch.
 	std::vector<uint32_t> dist, order, size, len, stamp, mark;
@@ -314,7 +317,7 @@ bool AgnosticEngine::State::choose(uint32_t d, uint32_t x, bool spread_first, bo
 	rlen[x] = static_cast<uint32_t>(best >> 52);
 	set_hops(d, x, rlen[x]);
 	seq.push_back(x);
-	if (!o.alternatives)
+	if (!alts)
 		return true;
 	// The best alternatives among the neighbours routed before x (they
 	// cannot be in its subtree), by set_alt's rules (fewest hops, then
@@ -482,7 +485,7 @@ void AgnosticEngine::State::place(uint32_t d)
 			if (valid(get(d, x)))
 				lanes[d] |= static_cast<uint8_t>(1u << lane_of(get(d, x)));
 		add_load(d, true);
-		if (o.alternatives)
+		if (alts)
 			add_alts(d);
 		return;
 	}
@@ -490,7 +493,7 @@ void AgnosticEngine::State::place(uint32_t d)
 	for (size_t i = 1; i < seq.size(); i++)
 		lanes[d] |= static_cast<uint8_t>(1u << lane_of(get(d, seq[i])));
 	add_seq_load(d);
-	if (!o.alternatives)
+	if (!alts)
 		return;
 	for (uint32_t x : seq)
 		down_in[x] = 0;
@@ -924,15 +927,18 @@ void AgnosticEngine::State::full(const LinkState &ls, Routes &r)
 	std::sort(dests.begin(), dests.end(), [&](uint32_t a, uint32_t b) {
 		return mix(a ^ o.seed << 20) < mix(b ^ o.seed << 20);
 	});
-	for (uint32_t d : dests)
-		place(d);
-	// The first destinations were spread over channels that carried
-	// nothing yet: placed again, they see every other's load.
-	if (o.spread)
-		for (uint32_t i = 0; i < uint32_t(o.rebalance * n) && i < n; i++) {
-			add_load(dests[i], false);
-			place(dests[i]);
-		}
+	// The first destinations are spread over channels that carry nothing
+	// yet: placed again at the end, they see every other's load.
+	const uint32_t again = o.spread ? std::min(n, uint32_t(o.rebalance * n)) : 0;
+	for (uint32_t i = 0; i < n; i++) {
+		alts = o.alternatives && i >= again;
+		place(dests[i]);
+	}
+	alts = o.alternatives;
+	for (uint32_t i = 0; i < again; i++) {
+		add_load(dests[i], false);
+		place(dests[i]);
+	}
 	write_all(r);
 	computed = true;
 	count();
@@ -946,6 +952,7 @@ AgnosticEngine::AgnosticEngine(const Topology &t, AgnosticOptions o)
 					    " lanes asked for, the chips have 1 to " +
 					    std::to_string(LUMEN_LINK_LANES));
 	State &s = *s_;
+	s.alts = o.alternatives;
 	s.id = t.chips();
 	s.n = static_cast<uint32_t>(s.id.size());
 	s.index.assign(t.id_limit(), kUnset);
