@@ -89,6 +89,8 @@ enum lumen_cmd_op {
 	LUMEN_CMD_RWRITE = 7,		/* remote[offset..) = local[0..size) (CAPS.LINKS) */
 	LUMEN_CMD_RREAD = 8,		/* local[0..size) = remote[offset..) (CAPS.LINKS) */
 	LUMEN_CMD_RATOMIC = 9,		/* 64-bit atomic on a remote word (CAPS.LINKS) */
+	LUMEN_CMD_REDUCE = 10,		/* dst[i] = dst[i] op src[i] (CAPS.REDUCE) */
+	LUMEN_CMD_RREDUCE = 11,		/* remote[i] = remote[i] op local[i] (REDUCE+LINKS) */
 	LUMEN_CMD_OP_COUNT
 };
 
@@ -168,6 +170,89 @@ struct lumen_cmd_ratomic {
 	lumen_le64 reserved;
 };
 
+/*
+ * REDUCE and RREDUCE element types and operations (hw-spec 10, "Reductions").
+ * Each element: convert both operands to the arithmetic type (f32 for the
+ * float types, exactly; i32 as is), apply the op, round back to nearest
+ * even (float types). SUM of i32 wraps; MAX/MIN of i32 are signed; float
+ * MAX/MIN return a NaN if either operand is one, else the larger (smaller)
+ * value, the destination's when they compare equal (so -0 vs +0 keeps dst).
+ */
+#define LUMEN_DTYPE_F32			0
+#define LUMEN_DTYPE_F16			1	/* IEEE binary16 */
+#define LUMEN_DTYPE_BF16		2	/* the top half of a binary32 */
+#define LUMEN_DTYPE_I32			3
+#define LUMEN_DTYPE_COUNT		4
+
+#define LUMEN_REDOP_SUM			0
+#define LUMEN_REDOP_MAX			1
+#define LUMEN_REDOP_MIN			2
+#define LUMEN_REDOP_COUNT		3
+
+/**
+ * lumen_dtype_size() - bytes of one element of a LUMEN_DTYPE_*
+ * @dtype: LUMEN_DTYPE_*, below LUMEN_DTYPE_COUNT
+ *
+ * Return: 4 or 2; 0 for an unknown type.
+ */
+static inline uint32_t lumen_dtype_size(uint32_t dtype)
+{
+	return dtype == LUMEN_DTYPE_F32 || dtype == LUMEN_DTYPE_I32 ? 4 :
+	       dtype == LUMEN_DTYPE_F16 || dtype == LUMEN_DTYPE_BF16 ? 2 : 0;
+}
+
+/**
+ * struct lumen_cmd_reduce - LUMEN_CMD_REDUCE arguments (device VAs)
+ * @src: first element of the source, aligned to the element size
+ * @dst: first element of the destination (read and written), aligned
+ * @size: bytes, a multiple of the element size, up to LUMEN_CMD_MAX_SIZE;
+ *        0 completes at once
+ * @dtype: LUMEN_DTYPE_*
+ * @op: LUMEN_REDOP_*
+ * @reserved: zero
+ *
+ * dst == src is an in-place reduction (x op x); other overlaps give
+ * unspecified dst content, like COPY.
+ */
+struct lumen_cmd_reduce {
+	lumen_le64 src;
+	lumen_le64 dst;
+	lumen_le64 size;
+	lumen_le32 dtype;
+	lumen_le32 op;
+	lumen_le64 reserved[3];
+};
+
+/**
+ * struct lumen_cmd_rreduce - RREDUCE arguments (hw-spec 13.7)
+ * @local: device VA of the source elements in the queue's context, aligned
+ *         to the element size
+ * @offset: byte offset of the first target element in the remote window,
+ *          aligned to the element size
+ * @size: bytes, a multiple of the element size, up to
+ *        LUMEN_CMD_REMOTE_MAX_SIZE; 0 completes at once
+ * @dst_chip: target chip id, <= LUMEN_CHIP_ID_MAX
+ * @window: window slot on the target (it needs the WRITE right)
+ * @key: the window's key
+ * @dtype: LUMEN_DTYPE_*
+ * @op: LUMEN_REDOP_*
+ * @reserved: zero
+ *
+ * Like RWRITE, but every element lands as target = target op source,
+ * applied exactly once (a resent packet is not reduced twice).
+ */
+struct lumen_cmd_rreduce {
+	lumen_le64 local;
+	lumen_le64 offset;
+	lumen_le64 size;
+	lumen_le32 dst_chip;
+	lumen_le32 window;
+	lumen_le64 key;
+	lumen_le32 dtype;
+	lumen_le32 op;
+	lumen_le64 reserved;
+};
+
 /**
  * struct lumen_cmd - one 64-byte queue descriptor
  * @opcode: enum lumen_cmd_op
@@ -187,6 +272,8 @@ struct lumen_cmd {
 		struct lumen_cmd_fence fence;
 		struct lumen_cmd_remote remote;
 		struct lumen_cmd_ratomic ratomic;
+		struct lumen_cmd_reduce reduce;
+		struct lumen_cmd_rreduce rreduce;
 		lumen_le64 raw[7];
 	} u;
 };
@@ -195,6 +282,8 @@ LUMEN_CHECK_SIZE(struct lumen_cmd_fill, 56);
 LUMEN_CHECK_SIZE(struct lumen_cmd_fence, 56);
 LUMEN_CHECK_SIZE(struct lumen_cmd_remote, 56);
 LUMEN_CHECK_SIZE(struct lumen_cmd_ratomic, 56);
+LUMEN_CHECK_SIZE(struct lumen_cmd_reduce, 56);
+LUMEN_CHECK_SIZE(struct lumen_cmd_rreduce, 56);
 LUMEN_CHECK_SIZE(struct lumen_cmd, 64);
 LUMEN_CHECK_OFFSET(struct lumen_cmd, tag, 4);
 LUMEN_CHECK_OFFSET(struct lumen_cmd, u, 8);

@@ -36,6 +36,7 @@ enum lumen_pkt_op {
 	LUMEN_PKT_READ_RESP = 5,	/* response: payload = data of packet pkt */
 	LUMEN_PKT_ATOMIC_RESP = 6,	/* response: arg = old value */
 	LUMEN_PKT_MGMT = 7,		/* management VC: payload = lumen_mgmt.h */
+	LUMEN_PKT_REDUCE = 8,		/* request: payload reduced into offset (aop) */
 	LUMEN_PKT_OP_COUNT
 };
 
@@ -54,14 +55,15 @@ enum lumen_pkt_op {
  *       [pkt * LUMEN_PKT_PAYLOAD_MAX, ...) of the operation
  * @crc32: lumen_crc32() of this header (field zero) and the payload
  * @status: answers: enum lumen_status of the request; requests: 0
- * @aop: ATOMIC and ATOMIC_RESP: LUMEN_RATOMIC_*; else 0
+ * @aop: ATOMIC and ATOMIC_RESP: LUMEN_RATOMIC_*; REDUCE:
+ *       lumen_pkt_redop(dtype, op); else 0
  * @window: target window slot
  * @key: target window key
  * @offset: operation's first byte in the window (the whole operation)
  * @size: operation's byte count (ATOMIC: 8)
  * @arg: ATOMIC: operand; ATOMIC_RESP: old value; else 0
  *
- * The payload (op WRITE, READ_RESP, MGMT) follows; its length is the hop
+ * The payload (op WRITE, REDUCE, READ_RESP, MGMT) follows; its length is the hop
  * header's len minus 64. Every request packet names the whole operation
  * (offset, size) so that the target refuses all of it or none of it.
  */
@@ -96,6 +98,18 @@ LUMEN_CHECK_OFFSET(struct lumen_pkt_hdr, key, 32);
 static inline uint32_t lumen_pkt_count(uint64_t size)
 {
 	return (uint32_t)((size + LUMEN_PKT_PAYLOAD_MAX - 1) / LUMEN_PKT_PAYLOAD_MAX);
+}
+
+/**
+ * lumen_pkt_redop() - the aop byte of a REDUCE packet
+ * @dtype: LUMEN_DTYPE_* (lumen_queue.h)
+ * @op: LUMEN_REDOP_*
+ *
+ * Return: dtype in bits 3:0, op in bits 7:4.
+ */
+static inline unsigned char lumen_pkt_redop(uint32_t dtype, uint32_t op)
+{
+	return (unsigned char)((dtype & 0xf) | (op & 0xf) << 4);
 }
 
 #endif /* LUMEN_REMOTE_H */

@@ -127,6 +127,8 @@ enum drm_lumen_param {
 #define DRM_LUMEN_CAP_FAULT_INJECT	(1ULL << 6)
 /* Link ports train and report state (sysfs links/); LINKS is the engine. */
 #define DRM_LUMEN_CAP_LINK_PORTS	(1ULL << 7)
+/* The DMA engine reduces: DRM_LUMEN_CMD_REDUCE; with LINKS, RREDUCE. */
+#define DRM_LUMEN_CAP_REDUCE		(1ULL << 8)
 
 /**
  * struct drm_lumen_get_param - read one device parameter
@@ -544,6 +546,8 @@ struct drm_lumen_sync {
 #define DRM_LUMEN_CMD_RWRITE		7	/* remote window[offset..) = local[0..size) */
 #define DRM_LUMEN_CMD_RREAD		8	/* local[0..size) = remote window[offset..) */
 #define DRM_LUMEN_CMD_RATOMIC		9	/* atomic on a remote 64-bit word */
+#define DRM_LUMEN_CMD_REDUCE		10	/* dst[i] = dst[i] op src[i] */
+#define DRM_LUMEN_CMD_RREDUCE		11	/* window[i] = window[i] op local[i] */
 
 /* Earlier commands of the queue complete before this one starts. */
 #define DRM_LUMEN_CMD_F_BARRIER		(1U << 1)
@@ -653,6 +657,74 @@ struct drm_lumen_cmd_ratomic {
 	__u64 reserved;
 };
 
+/* Element types of REDUCE and RREDUCE. */
+#define DRM_LUMEN_DTYPE_F32		0
+#define DRM_LUMEN_DTYPE_F16		1	/* IEEE binary16 */
+#define DRM_LUMEN_DTYPE_BF16		2	/* bfloat16: the top half of a binary32 */
+#define DRM_LUMEN_DTYPE_I32		3
+
+/* Their operations. */
+#define DRM_LUMEN_REDOP_SUM		0
+#define DRM_LUMEN_REDOP_MAX		1
+#define DRM_LUMEN_REDOP_MIN		2
+
+/**
+ * struct drm_lumen_cmd_reduce - DRM_LUMEN_CMD_REDUCE arguments
+ * @src: device VA of the first source element
+ * @dst: device VA of the first destination element, read and written, at
+ *	or above DRM_LUMEN_VA_USER_START
+ * @size: bytes, a multiple of the element size (4 for F32 and I32, 2 for
+ *	F16 and BF16), at most DRM_LUMEN_CMD_MAX_BYTES; 0 does nothing
+ * @dtype: DRM_LUMEN_DTYPE_*
+ * @op: DRM_LUMEN_REDOP_*
+ * @reserved: must be zero
+ *
+ * Needs DRM_LUMEN_CAP_REDUCE. @src and @dst are aligned to the element
+ * size. Each element: both operands converted to f32 (the float types,
+ * exactly) or taken as i32, the operation applied, the result rounded to
+ * nearest even back to @dtype. I32 SUM wraps; float MAX and MIN give a NaN
+ * if either operand is one. @dst == @src reduces in place; other overlaps
+ * leave @dst unspecified.
+ */
+struct drm_lumen_cmd_reduce {
+	__u64 src;
+	__u64 dst;
+	__u64 size;
+	__u32 dtype;
+	__u32 op;
+	__u64 reserved[3];
+};
+
+/**
+ * struct drm_lumen_cmd_rreduce - DRM_LUMEN_CMD_RREDUCE arguments
+ * @local: device VA of the first source element, aligned to the element size
+ * @offset: offset of the first target element in the window, aligned
+ * @size: bytes, a multiple of the element size, at most
+ *	DRM_LUMEN_CMD_REMOTE_MAX_BYTES; 0 does nothing
+ * @dst_chip: target chip id (below DRM_LUMEN_MAX_CHIPS; may be this chip)
+ * @window: window id on the target; it needs DRM_LUMEN_WINDOW_WRITE
+ * @key: that window's key
+ * @dtype: DRM_LUMEN_DTYPE_*
+ * @op: DRM_LUMEN_REDOP_*
+ * @reserved: must be zero
+ *
+ * Needs DRM_LUMEN_CAP_REDUCE and DRM_LUMEN_CAP_LINKS. Each target element
+ * becomes target op source, with the numerics of &struct
+ * drm_lumen_cmd_reduce, exactly once (a resent packet is not reduced
+ * twice); completion and errors as &struct drm_lumen_cmd_remote.
+ */
+struct drm_lumen_cmd_rreduce {
+	__u64 local;
+	__u64 offset;
+	__u64 size;
+	__u32 dst_chip;
+	__u32 window;
+	__u64 key;
+	__u32 dtype;
+	__u32 op;
+	__u64 reserved;
+};
+
 /**
  * struct drm_lumen_cmd - one command of a job
  * @opcode: DRM_LUMEN_CMD_*
@@ -665,6 +737,8 @@ struct drm_lumen_cmd_ratomic {
  * @u.fence: SIGNAL, WAIT and TIMESTAMP
  * @u.remote: RWRITE and RREAD
  * @u.ratomic: RATOMIC
+ * @u.reduce: REDUCE
+ * @u.rreduce: RREDUCE
  * @u.raw: all 56 bytes
  */
 struct drm_lumen_cmd {
@@ -678,6 +752,8 @@ struct drm_lumen_cmd {
 		struct drm_lumen_cmd_fence fence;
 		struct drm_lumen_cmd_remote remote;
 		struct drm_lumen_cmd_ratomic ratomic;
+		struct drm_lumen_cmd_reduce reduce;
+		struct drm_lumen_cmd_rreduce rreduce;
 		__u64 raw[7];
 	} u;
 };
