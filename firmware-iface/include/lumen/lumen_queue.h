@@ -177,12 +177,14 @@ struct lumen_cmd_ratomic {
  * even (float types). SUM of i32 wraps; MAX/MIN of i32 are signed; float
  * MAX/MIN return a NaN if either operand is one, else the larger (smaller)
  * value, the destination's when they compare equal (so -0 vs +0 keeps dst).
+ * (LUMEN_DT_, not LUMEN_DTYPE_: the runtime's public lumen_dtype_t owns
+ * that prefix, and tests include both headers.)
  */
-#define LUMEN_DTYPE_F32			0
-#define LUMEN_DTYPE_F16			1	/* IEEE binary16 */
-#define LUMEN_DTYPE_BF16		2	/* the top half of a binary32 */
-#define LUMEN_DTYPE_I32			3
-#define LUMEN_DTYPE_COUNT		4
+#define LUMEN_DT_F32			0
+#define LUMEN_DT_F16			1	/* IEEE binary16 */
+#define LUMEN_DT_BF16		2	/* the top half of a binary32 */
+#define LUMEN_DT_I32			3
+#define LUMEN_DT_COUNT		4
 
 #define LUMEN_REDOP_SUM			0
 #define LUMEN_REDOP_MAX			1
@@ -190,15 +192,15 @@ struct lumen_cmd_ratomic {
 #define LUMEN_REDOP_COUNT		3
 
 /**
- * lumen_dtype_size() - bytes of one element of a LUMEN_DTYPE_*
- * @dtype: LUMEN_DTYPE_*, below LUMEN_DTYPE_COUNT
+ * lumen_dt_size() - bytes of one element of a LUMEN_DT_*
+ * @dtype: LUMEN_DT_*, below LUMEN_DT_COUNT
  *
  * Return: 4 or 2; 0 for an unknown type.
  */
-static inline uint32_t lumen_dtype_size(uint32_t dtype)
+static inline uint32_t lumen_dt_size(uint32_t dtype)
 {
-	return dtype == LUMEN_DTYPE_F32 || dtype == LUMEN_DTYPE_I32 ? 4 :
-	       dtype == LUMEN_DTYPE_F16 || dtype == LUMEN_DTYPE_BF16 ? 2 : 0;
+	return dtype == LUMEN_DT_F32 || dtype == LUMEN_DT_I32 ? 4 :
+	       dtype == LUMEN_DT_F16 || dtype == LUMEN_DT_BF16 ? 2 : 0;
 }
 
 /**
@@ -207,7 +209,7 @@ static inline uint32_t lumen_dtype_size(uint32_t dtype)
  * @dst: first element of the destination (read and written), aligned
  * @size: bytes, a multiple of the element size, up to LUMEN_CMD_MAX_SIZE;
  *        0 completes at once
- * @dtype: LUMEN_DTYPE_*
+ * @dtype: LUMEN_DT_*
  * @op: LUMEN_REDOP_*
  * @reserved: zero
  *
@@ -234,7 +236,7 @@ struct lumen_cmd_reduce {
  * @dst_chip: target chip id, <= LUMEN_CHIP_ID_MAX
  * @window: window slot on the target (it needs the WRITE right)
  * @key: the window's key
- * @dtype: LUMEN_DTYPE_*
+ * @dtype: LUMEN_DT_*
  * @op: LUMEN_REDOP_*
  * @reserved: zero
  *

@@ -102,7 +102,7 @@ static inline uint32_t lumen_pkt_count(uint64_t size)
 
 /**
  * lumen_pkt_redop() - the aop byte of a REDUCE packet
- * @dtype: LUMEN_DTYPE_* (lumen_queue.h)
+ * @dtype: LUMEN_DT_* (lumen_queue.h)
  * @op: LUMEN_REDOP_*
  *
  * Return: dtype in bits 3:0, op in bits 7:4.
