@@ -90,6 +90,15 @@ static void peer_api_without_device(void **state)
 	assert_int_equal(lumen_remote_atomic_async(NULL, &d, 0, LUMEN_ATOMIC_FETCH_ADD, 1, 0),
 			 LUMEN_ERROR_INVALID_HANDLE);
 	assert_non_null(strstr(lumen_get_last_error(), "lumen_remote_atomic_async: stream handle"));
+	assert_int_equal(lumen_reduce_async(bogus_stream, 0x100000000ull, 0x100000000ull, 4,
+					    LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_reduce_async: stream handle"));
+	assert_int_equal(lumen_remote_reduce_async(NULL, &d, 0, 0x100000000ull, 4,
+						   LUMEN_DTYPE_BF16, LUMEN_REDUCE_MAX),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(
+		strstr(lumen_get_last_error(), "lumen_remote_reduce_async: stream handle"));
 }
 
 static void no_device(void **state)

@@ -438,6 +438,58 @@ LUMEN_API lumen_status_t lumen_remote_atomic_async(lumen_stream_t stream,
 						   lumen_atomic_op_t op, uint64_t operand,
 						   lumen_devptr_t result);
 
+/* ---- Reductions (1.1) ------------------------------------------------------ */
+
+/*
+ * The card's DMA engine reduces: dst[i] = dst[i] op src[i], element by
+ * element, on the device, locally or into a peer's window (what collectives
+ * build on). Needs a card with DRM_LUMEN_CAP_REDUCE (and a link engine for
+ * the remote form): LUMEN_ERROR_NOT_SUPPORTED otherwise.
+ *
+ * Numerics (docs/hw-spec.md section 10, "Reductions"): both operands are
+ * widened to f32 exactly (f16 and bf16 subnormals included), the op is
+ * applied in f32 and the result rounded to nearest even back to the type;
+ * a 16-bit reduction therefore rounds once per call: summing k buffers into
+ * one with k - 1 calls rounds k - 1 times. For one rounding, reduce into an
+ * f32 buffer. MAX and MIN give a NaN if either operand is one, and keep dst's
+ * value when both compare equal; i32 SUM wraps modulo 2^32.
+ */
+typedef enum lumen_dtype {
+	LUMEN_DTYPE_F32 = 0,  /**< IEEE binary32, 4 bytes */
+	LUMEN_DTYPE_F16 = 1,  /**< IEEE binary16, 2 bytes */
+	LUMEN_DTYPE_BF16 = 2, /**< bfloat16 (the top half of a binary32), 2 bytes */
+	LUMEN_DTYPE_I32 = 3,  /**< two's complement 32-bit integer, 4 bytes */
+} lumen_dtype_t;
+
+typedef enum lumen_reduce_op {
+	LUMEN_REDUCE_SUM = 0,
+	LUMEN_REDUCE_MAX = 1,
+	LUMEN_REDUCE_MIN = 2,
+} lumen_reduce_op_t;
+
+/**
+ * dst[i] = dst[i] op src[i] for i < count, in stream order. dst and src lie
+ * inside device allocations of the stream's context, each aligned to the
+ * element size; dst == src reduces in place, any other overlap leaves dst
+ * unspecified. count 0 does nothing. LUMEN_ERROR_INVALID_ARGUMENT (naming the
+ * argument) for an unknown dtype or op, a misaligned pointer, a range outside
+ * an allocation or a count whose byte size overflows.
+ */
+LUMEN_API lumen_status_t lumen_reduce_async(lumen_stream_t stream, lumen_devptr_t dst,
+					    lumen_devptr_t src, size_t count, lumen_dtype_t dtype,
+					    lumen_reduce_op_t op);
+/**
+ * The same into a peer's window (LUMEN_WINDOW_WRITE): the window's elements
+ * from byte offset on (aligned to the element size in the target's memory)
+ * become target op src. Applied exactly once, delivered in order with the
+ * stream's other remote operations to that chip; errors as remote writes
+ * ("Peer memory" above).
+ */
+LUMEN_API lumen_status_t lumen_remote_reduce_async(lumen_stream_t stream,
+						   const lumen_window_desc_t *dst, uint64_t offset,
+						   lumen_devptr_t src, size_t count,
+						   lumen_dtype_t dtype, lumen_reduce_op_t op);
+
 #ifdef __cplusplus
 }
 #endif

@@ -394,6 +394,17 @@ class Stream {
 	{
 		check(lumen_remote_atomic_async(get(), &dst, offset, op, operand, result));
 	}
+	/** Reductions (lumen.h "Reductions"): dst[i] = dst[i] op src[i]. */
+	void reduce(lumen_devptr_t dst, lumen_devptr_t src, size_t count, lumen_dtype_t dtype,
+		    lumen_reduce_op_t op) const
+	{
+		check(lumen_reduce_async(get(), dst, src, count, dtype, op));
+	}
+	void remote_reduce(const lumen_window_desc_t &dst, uint64_t offset, lumen_devptr_t src,
+			   size_t count, lumen_dtype_t dtype, lumen_reduce_op_t op) const
+	{
+		check(lumen_remote_reduce_async(get(), &dst, offset, src, count, dtype, op));
+	}
 	void nop() const { check(lumen_launch_nop_async(get())); }
 	void host_func(lumen_host_fn_t fn, void *user_data) const
 	{
