@@ -6,8 +6,8 @@
  * budget (LUMEN_ENGINE_DESCS descriptors or LUMEN_ENGINE_BYTES bytes
  * moved), then reschedules itself while work is left: QEMU stays
  * responsive and a queue copying gigabytes does not starve the others.
- * A COPY or FILL larger than the budget continues where it stopped
- * (LumenQueue.progress) on the next run.
+ * A COPY, FILL or REDUCE larger than the budget continues where it
+ * stopped (LumenQueue.progress) on the next run.
  *
  * Queues are served by priority class (QCTRL.PRIO): HIGH, then NORMAL,
  * then LOW, each class round robin from LumenEngine.next. While a HIGH
@@ -26,8 +26,15 @@
  * dma_memory_map()) and moved with memmove(): a host page may be the same
  * RAM as the other side (this card's own BAR2, or a shared host page).
  *
- * Each queue counts the bytes it writes (COPY/FILL destinations, fence
- * and timestamp words) in LumenQueue.written, its PROGRESS register,
+ * REDUCE (dst op= src, element by element; the arithmetic is
+ * lumen-reduce.c's) runs in the same chunks as COPY. Each piece of a chunk
+ * is read from both sides into two bounce buffers, reduced there and
+ * written back to dst, so neither side is ever handed to memcpy() as an
+ * overlapping range, whatever the two share (dst == src in place, a host
+ * page that is this card's own BAR2): in place gives x op x.
+ *
+ * Each queue counts the bytes it writes (COPY/FILL/REDUCE destinations,
+ * fence and timestamp words) in LumenQueue.written, its PROGRESS register,
  * chunk by chunk, so the count is exact whenever the guest can look. An
  * injected firmware crash or halt stops every queue's descriptor fetch;
  * a descriptor already in progress still completes. A queue whose
@@ -38,11 +45,11 @@
  * LUMEN_ENGINE_WAIT_POLL_NS of QEMU_CLOCK_VIRTUAL, which also catches
  * values written by host CPUs.
  *
- * Remote descriptors (RWRITE, RREAD, RATOMIC) are lumen-remote.c's: the
- * engine checks them with lumen_remote_cmd_check() and runs them with
- * lumen_remote_exec(), which parks the queue while the message waits for
- * answers; the remote engine kicks the engine when answers or its timers
- * need the queue to run again.
+ * Remote descriptors (RWRITE, RREAD, RATOMIC, RREDUCE) are
+ * lumen-remote.c's: the engine checks them with lumen_remote_cmd_check()
+ * and runs them with lumen_remote_exec(), which parks the queue while the
+ * message waits for answers; the remote engine kicks the engine when
+ * answers or its timers need the queue to run again.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -56,6 +63,7 @@
 #include "system/dma.h"
 #include "lumen-npu.h"
 #include "lumen-engine.h"
+#include "lumen-reduce.h"
 #include "trace.h"
 
 #define LUMEN_ENGINE_DESCS          64
@@ -63,6 +71,12 @@
 #define LUMEN_ENGINE_BYTES_YIELD    (LUMEN_ENGINE_BYTES / 4)  /* HIGH busy */
 #define LUMEN_ENGINE_WAIT_POLL_NS   (50 * SCALE_US)
 #define LUMEN_BOUNCE_SIZE           (4 * KiB)
+/*
+ * A REDUCE turn does at most this much of the queue's byte share: element
+ * arithmetic runs at tens to hundreds of MiB/s, not at memcpy speed, and a
+ * turn must stay short (QEMU's main loop waits for it).
+ */
+#define LUMEN_ENGINE_REDUCE_BYTES   (2 * MiB)
 
 /* Busy-time model for telemetry: per descriptor, plus bytes at 16 GB/s. */
 #define LUMEN_DESC_BUSY_NS          100
@@ -457,6 +471,154 @@ static LumenExec lumen_exec_move(LumenState *s, unsigned int q, bool fill,
     return LUMEN_EXEC_DONE;
 }
 
+/* ---- REDUCE ------------------------------------------------------------- */
+
+/*
+ * One REDUCE chunk of queue @q: @n bytes, whole elements, at @src and @dst
+ * (neither crosses a page). Piece by piece (a bounce buffer each): read the
+ * source and the destination, reduce, write the destination back, then
+ * count the piece in PROGRESS and in lq->progress, so a failing REDUCE has
+ * written, and counted, a prefix. *@moved grows by the bytes reduced.
+ */
+static LumenExec lumen_reduce_chunk(LumenState *s, unsigned int q,
+                                    const LumenXlate *src,
+                                    const LumenXlate *dst, uint64_t n,
+                                    uint64_t src_va, uint64_t dst_va,
+                                    uint64_t *moved)
+{
+    LumenQueue *lq = &s->queues[q];
+    const struct lumen_cmd_reduce *c = &lq->cur.u.reduce;
+    uint32_t dtype = le32_to_cpu(c->dtype), op = le32_to_cpu(c->op);
+    AddressSpace *as = lumen_dma_as(s);
+    MemTxAttrs attrs = MEMTXATTRS_UNSPECIFIED;
+    uint8_t sbuf[LUMEN_BOUNCE_SIZE], dbuf[LUMEN_BOUNCE_SIZE];
+    uint64_t off = 0;
+
+    if (src->host &&
+        !dma_memory_valid(as, src->addr, n, DMA_DIRECTION_TO_DEVICE, attrs)) {
+        return lumen_engine_dma_error(s, q, src_va, "read");
+    }
+    if (dst->host &&
+        !dma_memory_valid(as, dst->addr, n, DMA_DIRECTION_FROM_DEVICE,
+                          attrs)) {
+        return lumen_engine_dma_error(s, q, dst_va, "write");
+    }
+    while (off < n) {
+        /* LUMEN_BOUNCE_SIZE is a multiple of every element size. */
+        uint64_t len = MIN(n - off, sizeof(sbuf));
+        LumenXlate sp = { .addr = src->addr + off, .len = len,
+                          .host = src->host };
+        LumenXlate dp = { .addr = dst->addr + off, .len = len,
+                          .host = dst->host };
+
+        if (lumen_engine_xfer(s, &sp, sbuf, len, false) != MEMTX_OK) {
+            return lumen_engine_dma_error(s, q, src_va + off, "read");
+        }
+        if (lumen_engine_was_reset(s)) {
+            return LUMEN_EXEC_STOPPED;
+        }
+        if (lumen_engine_xfer(s, &dp, dbuf, len, false) != MEMTX_OK) {
+            return lumen_engine_dma_error(s, q, dst_va + off, "read");
+        }
+        if (lumen_engine_was_reset(s)) {
+            return LUMEN_EXEC_STOPPED;
+        }
+        lumen_reduce(dtype, op, dbuf, sbuf, len);
+        if (lumen_engine_xfer(s, &dp, dbuf, len, true) != MEMTX_OK) {
+            return lumen_engine_dma_error(s, q, dst_va + off, "write");
+        }
+        if (lumen_engine_was_reset(s)) {
+            return LUMEN_EXEC_STOPPED;
+        }
+        lq->progress += len;
+        lq->written += len;         /* PROGRESS, modulo 2^32 */
+        *moved += len;
+        off += len;
+    }
+    return LUMEN_EXEC_DONE;
+}
+
+/*
+ * Run REDUCE from lq->progress on, at most @budget bytes of it, and at
+ * most LUMEN_ENGINE_REDUCE_BYTES per turn (whole elements: a budget left
+ * below one element waits for the next run); *@moved grows by the bytes
+ * reduced. Like COPY: the source is translated for a read, the
+ * destination for a write (it is read and written), in chunks that cross
+ * no page of either.
+ */
+static LumenExec lumen_exec_reduce(LumenState *s, unsigned int q,
+                                   uint64_t budget, uint64_t *moved)
+{
+    LumenQueue *lq = &s->queues[q];
+    const struct lumen_cmd_reduce *c = &lq->cur.u.reduce;
+    uint64_t src = le64_to_cpu(c->src);
+    uint64_t dst = le64_to_cpu(c->dst);
+    uint64_t size = le64_to_cpu(c->size);
+    uint64_t esize = lumen_dt_size(le32_to_cpu(c->dtype));
+    uint64_t start = *moved;
+    LumenXlate sx, dx;
+    enum lumen_status st;
+    LumenExec r;
+
+    budget = MIN(budget, LUMEN_ENGINE_REDUCE_BYTES);
+    while (lq->progress < size) {
+        uint64_t off = lq->progress;
+        uint64_t n = MIN(size - off, budget - MIN(*moved - start, budget));
+
+        n -= n % esize;
+        if (!n) {
+            return LUMEN_EXEC_MORE;
+        }
+        st = lumen_mmu_translate(s, q, src + off, false, &sx);
+        if (st != LUMEN_STATUS_OK) {
+            return lumen_engine_xlate_failed(s, q, st);
+        }
+        st = lumen_mmu_translate(s, q, dst + off, true, &dx);
+        if (st != LUMEN_STATUS_OK) {
+            return lumen_engine_xlate_failed(s, q, st);
+        }
+        /*
+         * src + off and dst + off are aligned to the element size and
+         * pages are multiples of it: n stays whole elements.
+         */
+        n = MIN(n, MIN(sx.len, dx.len));
+        r = lumen_reduce_chunk(s, q, &sx, &dx, n, src + off, dst + off,
+                               moved);
+        if (r != LUMEN_EXEC_DONE) {
+            return r;
+        }
+    }
+    return LUMEN_EXEC_DONE;
+}
+
+/* Why REDUCE @r is malformed, or NULL. */
+static const char *lumen_reduce_cmd_check(LumenState *s,
+                                          const struct lumen_cmd_reduce *r)
+{
+    uint32_t dtype = le32_to_cpu(r->dtype);
+    uint64_t esize;
+    const char *why;
+
+    if (!(s->caps & LUMEN_CAP_REDUCE)) {
+        return "REDUCE without CAPS.REDUCE";
+    }
+    why = lumen_reduce_check(dtype, le32_to_cpu(r->op));
+    if (why) {
+        return why;
+    }
+    esize = lumen_dt_size(dtype);
+    if ((le64_to_cpu(r->src) | le64_to_cpu(r->dst)) & (esize - 1)) {
+        return "REDUCE src or dst not aligned to the element size";
+    }
+    if (le64_to_cpu(r->size) & (esize - 1)) {
+        return "REDUCE size not a multiple of the element size";
+    }
+    if (le64_to_cpu(r->size) > LUMEN_CMD_MAX_SIZE) {
+        return "REDUCE size over LUMEN_CMD_MAX_SIZE";
+    }
+    return NULL;
+}
+
 /* ---- Descriptors ------------------------------------------------------- */
 
 /* Why @c is malformed, or NULL if it may run. */
@@ -498,9 +660,20 @@ static const char *lumen_cmd_check(LumenState *s, const struct lumen_cmd *c)
         /* TIMESTAMP's value field is unused, so must be zero. */
         used = c->opcode == LUMEN_CMD_TIMESTAMP ? 1 : 2;
         break;
+    case LUMEN_CMD_REDUCE: {
+        const char *why = lumen_reduce_cmd_check(s, &c->u.reduce);
+
+        if (why) {
+            return why;
+        }
+        /* src, dst, size, dtype | op << 32; reserved[3] zero. */
+        used = 4;
+        break;
+    }
     case LUMEN_CMD_RWRITE:
     case LUMEN_CMD_RREAD:
     case LUMEN_CMD_RATOMIC:
+    case LUMEN_CMD_RREDUCE:
         return lumen_remote_cmd_check(s, c);
     default:
         /* LUMEN_CMD_LAUNCH: CAPS.COMPUTE is clear. */
@@ -599,6 +772,8 @@ static LumenExec lumen_cmd_exec(LumenState *s, unsigned int q,
         return lumen_exec_move(s, q, false, budget, moved);
     case LUMEN_CMD_FILL:
         return lumen_exec_move(s, q, true, budget, moved);
+    case LUMEN_CMD_REDUCE:
+        return lumen_exec_reduce(s, q, budget, moved);
     case LUMEN_CMD_SIGNAL:
         r = lumen_fence_rw(s, q, addr, &value, true);
         if (r == LUMEN_EXEC_DONE && lumen_engine_any_waiting(s)) {
@@ -621,6 +796,7 @@ static LumenExec lumen_cmd_exec(LumenState *s, unsigned int q,
     case LUMEN_CMD_RWRITE:
     case LUMEN_CMD_RREAD:
     case LUMEN_CMD_RATOMIC:
+    case LUMEN_CMD_RREDUCE:
         return lumen_remote_exec(s, q, moved);
     default:
         /* lumen_cmd_check() let nothing else through. */
@@ -784,6 +960,12 @@ bool lumen_engine_post_load(LumenState *s)
         LumenQueue *lq = &s->queues[q];
 
         if (lq->has_cur && lumen_cmd_check(s, &lq->cur)) {
+            return false;
+        }
+        /* A REDUCE resumes at an element boundary, or it never ends. */
+        if (lq->has_cur && lq->cur.opcode == LUMEN_CMD_REDUCE &&
+            lq->progress %
+            lumen_dt_size(le32_to_cpu(lq->cur.u.reduce.dtype))) {
             return false;
         }
         /* Only a RUNNING queue parks, on a WAIT; else the poll never ends. */

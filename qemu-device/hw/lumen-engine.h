@@ -49,7 +49,7 @@ enum lumen_status lumen_engine_rw(LumenState *s, unsigned int q, uint64_t va,
 LumenExec lumen_engine_fail(LumenState *s, unsigned int q, uint32_t err_bit,
                             enum lumen_status code, uint64_t info);
 
-/* lumen-remote.c: RWRITE, RREAD and RATOMIC (13.7). */
+/* lumen-remote.c: RWRITE, RREAD, RATOMIC and RREDUCE (13.7). */
 
 /* Why remote descriptor @c is malformed, or NULL. */
 const char *lumen_remote_cmd_check(LumenState *s, const struct lumen_cmd *c);

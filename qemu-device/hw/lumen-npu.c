@@ -130,7 +130,7 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
     s->num_vectors = LUMEN_NUM_VECTORS(s->num_queues);
     s->caps = LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY |
               LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_MMU | LUMEN_CAP_LINK_PORTS |
-              LUMEN_CAP_LINKS;
+              LUMEN_CAP_LINKS | LUMEN_CAP_REDUCE;
     if (s->fault_inject) {
         s->caps |= LUMEN_CAP_FAULT_INJECT;
     }

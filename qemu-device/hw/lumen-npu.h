@@ -20,6 +20,7 @@
  *   lumen-route.c      packets, route table, forwarding, local delivery
  *   lumen-mgmt.c       directed-route management packets and agent, traps
  *   lumen-remote.c     remote windows and remote memory operations
+ *   lumen-reduce.c     element arithmetic of REDUCE and RREDUCE
  *
  * Locking: everything runs under the BQL (MMIO callbacks, bottom halves and
  * timers of the main loop), so the state needs no lock of its own.

@@ -99,7 +99,7 @@ static void lumen_queue_clear(LumenQueue *lq)
 
 /*
  * Does clearing ENABLE drop the descriptor in progress at once? A WAIT
- * and a remote descriptor do; a COPY or FILL finishes first.
+ * and a remote descriptor do; a COPY, FILL or REDUCE finishes first.
  */
 static bool lumen_queue_cur_abandons(LumenQueue *lq)
 {
@@ -108,6 +108,7 @@ static bool lumen_queue_cur_abandons(LumenQueue *lq)
     case LUMEN_CMD_RWRITE:
     case LUMEN_CMD_RREAD:
     case LUMEN_CMD_RATOMIC:
+    case LUMEN_CMD_RREDUCE:
         return true;
     default:
         return false;

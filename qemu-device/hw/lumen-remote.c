@@ -1,7 +1,7 @@
 /*
  * Lumen N1 accelerator: remote windows and remote memory operations
- * (docs/hw-spec.md 13.7; packets in lumen_remote.h, the RWRITE, RREAD and
- * RATOMIC descriptors in lumen_queue.h).
+ * (docs/hw-spec.md 13.7; packets in lumen_remote.h, the RWRITE, RREAD,
+ * RATOMIC and RREDUCE descriptors in lumen_queue.h).
  *
  * Source. A remote descriptor at the head of a queue is one message of the
  * queue's stream (this chip, stream = queue number, epoch). The queue
@@ -35,6 +35,13 @@
  * reset, which only drops this chip's own state (windows, counters, its
  * messages as a source).
  *
+ * RREDUCE is an RWRITE whose packets are REDUCE packets (aop =
+ * lumen_pkt_redop(dtype, op)), acknowledged like WRITEs (the ACK echoes
+ * aop): the target reads the window's elements, reduces the payload into
+ * them (lumen-reduce.c), writes them back, and marks the packet applied in
+ * the same bitmap as a WRITE's, so a resent REDUCE is acknowledged again
+ * but never reduced twice.
+ *
  * Every packet is checked field by field; a malformed one is dropped and
  * counted (lumen_remote_bad_pkts()). A DMA may reset the device (an FLR
  * written through MMCONFIG): after each one the code checks reset_gen and
@@ -55,6 +62,7 @@
 #include "system/dma.h"
 #include "lumen-npu.h"
 #include "lumen-engine.h"
+#include "lumen-reduce.h"
 #include "trace.h"
 
 #define PKT_HDR_SIZE                ((uint32_t)sizeof(struct lumen_pkt_hdr))
@@ -85,7 +93,7 @@ typedef struct LumenStream {
     uint16_t window;
     uint64_t offset;
     uint64_t size;
-    unsigned long *applied;         /* WRITE: packets applied */
+    unsigned long *applied;         /* WRITE, REDUCE: packets applied */
     uint8_t status;                 /* not OK: the message was refused */
     bool atomic_done;               /* ATOMIC applied (or refused) */
     uint64_t atomic_old;
@@ -103,7 +111,7 @@ typedef struct LumenRemoteTx {
     uint32_t epoch;
     uint32_t msg;
     struct lumen_pkt_hdr req;       /* request header; pkt set per packet */
-    uint64_t local;                 /* RWRITE source, RREAD data, result */
+    uint64_t local;                 /* source, RREAD data, result */
     uint64_t size;
     uint32_t npkts;
     uint32_t base;                  /* oldest unanswered packet */
@@ -137,6 +145,7 @@ struct LumenRemote {
     LumenRemoteTx tx[LUMEN_QUEUES_MAX];
     uint8_t tx_buf[LUMEN_PKT_PAYLOAD_MAX];  /* RWRITE payload bounce */
     uint8_t rx_buf[LUMEN_PKT_PAYLOAD_MAX];  /* READ_RESP payload bounce */
+    uint8_t red_buf[LUMEN_PKT_PAYLOAD_MAX]; /* REDUCE: the window's bytes */
 };
 
 bool lumen_remote_enabled(LumenState *s)
@@ -240,6 +249,22 @@ static bool lumen_remote_start(LumenState *s, LumenRemoteTx *tx)
         tx->local = le64_to_cpu(a->result);
         tx->size = 8;
         tx->npkts = 1;
+    } else if (c->opcode == LUMEN_CMD_RREDUCE) {
+        const struct lumen_cmd_rreduce *a = &c->u.rreduce;
+
+        tx->size = le64_to_cpu(a->size);
+        if (!tx->size) {
+            return false;
+        }
+        /* An RWRITE whose packets reduce instead of writing. */
+        h->op = LUMEN_PKT_REDUCE;
+        h->aop = lumen_pkt_redop(le32_to_cpu(a->dtype), le32_to_cpu(a->op));
+        h->window = cpu_to_le16(le32_to_cpu(a->window));
+        h->key = a->key;
+        h->offset = a->offset;
+        dst = le32_to_cpu(a->dst_chip);
+        tx->local = le64_to_cpu(a->local);
+        tx->npkts = lumen_pkt_count(tx->size);
     } else {
         const struct lumen_cmd_remote *a = &c->u.remote;
 
@@ -304,11 +329,11 @@ static LumenExec lumen_remote_fail(LumenState *s, LumenRemoteTx *tx,
 }
 
 /*
- * The payload of RWRITE packet @p, so that lumen_route_send() makes the
- * only copy: in place when the bytes are contiguous in device memory or
- * in a mapped host page (*@map, to unmap after the send), else read into
- * tx_buf. NULL if the queue stopped (MMU fault, DMA error) or the device
- * was reset by the read.
+ * The payload of RWRITE or RREDUCE packet @p, so that lumen_route_send()
+ * makes the only copy: in place when the bytes are contiguous in device
+ * memory or in a mapped host page (*@map, to unmap after the send), else
+ * read into tx_buf. NULL if the queue stopped (MMU fault, DMA error) or
+ * the device was reset by the read.
  */
 static const void *lumen_remote_payload(LumenState *s, LumenRemoteTx *tx,
                                         uint32_t p, uint32_t len, void **map)
@@ -359,7 +384,7 @@ static LumenExec lumen_remote_send(LumenState *s, LumenRemoteTx *tx,
     void *map = NULL;
     uint32_t len = 0, st;
 
-    if (h.op == LUMEN_PKT_WRITE) {
+    if (h.op == LUMEN_PKT_WRITE || h.op == LUMEN_PKT_REDUCE) {
         len = lumen_pkt_bytes(tx->size, p);
         payload = lumen_remote_payload(s, tx, p, len, &map);
         if (!payload) {
@@ -495,6 +520,32 @@ static void lumen_remote_local_failed(LumenState *s, LumenRemoteTx *tx,
     /* MMU_FAULT: the fault stopped the queue, which abandoned the message. */
 }
 
+/* The answer op of request op @op. */
+static uint8_t lumen_answer_op(uint8_t op)
+{
+    return op == LUMEN_PKT_WRITE || op == LUMEN_PKT_REDUCE ? LUMEN_PKT_ACK :
+           op == LUMEN_PKT_READ_REQ ? LUMEN_PKT_READ_RESP :
+           LUMEN_PKT_ATOMIC_RESP;
+}
+
+/*
+ * Can answer @h carry its aop? An ATOMIC_RESP echoes an atomic op, the
+ * ACK of a REDUCE packet its reduction (the ACK of a WRITE 0), a
+ * READ_RESP 0. Whether it is its request's is checked later.
+ */
+static bool lumen_answer_aop_ok(const struct lumen_pkt_hdr *h)
+{
+    switch (h->op) {
+    case LUMEN_PKT_ATOMIC_RESP:
+        return h->aop < LUMEN_RATOMIC_COUNT;
+    case LUMEN_PKT_ACK:
+        return !h->aop || !lumen_reduce_check(lumen_redop_dtype(h->aop),
+                                              lumen_redop_op(h->aop));
+    default:
+        return !h->aop;
+    }
+}
+
 /* Is @tx still running the message that answer @h belongs to? */
 static bool lumen_remote_current(LumenRemoteTx *tx,
                                  const struct lumen_pkt_hdr *h)
@@ -521,12 +572,12 @@ static void lumen_remote_answer_rx(LumenState *s,
         lumen_remote_bad(s, h, "unknown answer status");
         return;
     }
-    if (h->op != LUMEN_PKT_ATOMIC_RESP && (h->aop || h->arg)) {
-        lumen_remote_bad(s, h, "aop or arg in an ACK or READ_RESP");
+    if (h->op != LUMEN_PKT_ATOMIC_RESP && h->arg) {
+        lumen_remote_bad(s, h, "arg in an ACK or READ_RESP");
         return;
     }
-    if (h->aop >= LUMEN_RATOMIC_COUNT) {
-        lumen_remote_bad(s, h, "unknown atomic op");
+    if (!lumen_answer_aop_ok(h)) {
+        lumen_remote_bad(s, h, "aop unknown or not of the answer's op");
         return;
     }
     if (q >= s->num_queues) {
@@ -541,9 +592,7 @@ static void lumen_remote_answer_rx(LumenState *s,
                                  p);
         return;
     }
-    want = tx->req.op == LUMEN_PKT_WRITE ? LUMEN_PKT_ACK :
-           tx->req.op == LUMEN_PKT_READ_REQ ? LUMEN_PKT_READ_RESP :
-           LUMEN_PKT_ATOMIC_RESP;
+    want = lumen_answer_op(tx->req.op);
     if (h->op != want) {
         lumen_remote_bad(s, h, "answer op does not match the request");
         return;
@@ -593,7 +642,7 @@ static void lumen_remote_answer_rx(LumenState *s,
         }
         break;
     default:
-        /* RWRITE: PROGRESS counts the bytes the target confirmed. */
+        /* RWRITE, RREDUCE: PROGRESS counts the bytes the target confirmed. */
         s->queues[q].written += lumen_pkt_bytes(tx->size, p);
         st = LUMEN_STATUS_OK;
         break;
@@ -677,7 +726,7 @@ static void lumen_stream_begin(LumenStream *st, const struct lumen_pkt_hdr *h)
     st->status = LUMEN_STATUS_OK;
     st->atomic_done = false;
     st->atomic_old = 0;
-    if (h->op == LUMEN_PKT_WRITE) {
+    if (h->op == LUMEN_PKT_WRITE || h->op == LUMEN_PKT_REDUCE) {
         st->applied = bitmap_new(lumen_pkt_count(st->size));
     }
 }
@@ -731,7 +780,7 @@ static void lumen_remote_reply(LumenState *s, const struct lumen_pkt_hdr *req,
         .msg = req->msg,
         .pkt = req->pkt,
         .status = status,
-        .aop = op == LUMEN_PKT_ATOMIC_RESP ? req->aop : 0,
+        .aop = req->aop,            /* every answer echoes it (13.4) */
         .window = req->window,
         .offset = req->offset,
         .size = req->size,
@@ -743,14 +792,6 @@ static void lumen_remote_reply(LumenState *s, const struct lumen_pkt_hdr *req,
         trace_lumen_remote_drop(s->chip_id, s->chip_id, op,
                                 "answer unroutable");
     }
-}
-
-/* The answer op of request op @op. */
-static uint8_t lumen_answer_op(uint8_t op)
-{
-    return op == LUMEN_PKT_WRITE ? LUMEN_PKT_ACK :
-           op == LUMEN_PKT_READ_REQ ? LUMEN_PKT_READ_RESP :
-           LUMEN_PKT_ATOMIC_RESP;
 }
 
 /* Refuse request @h (ACCESS): nothing of it is applied. */
@@ -918,6 +959,69 @@ static void lumen_remote_write(LumenState *s, LumenStream *st,
 }
 
 /*
+ * Apply REDUCE packet @h: each window element under its payload becomes
+ * (window element) op (payload element), all of them, or none if the
+ * packet is refused. Like a WRITE: it needs the WRITE right and writable
+ * pages, a packet already applied is acknowledged again but not reduced
+ * again. Each translated piece is read into red_buf, reduced there and
+ * written back; pieces are whole elements (the window VA is page aligned,
+ * offset, size and the packet's start are aligned to the element size).
+ */
+static void lumen_remote_reduce(LumenState *s, LumenStream *st,
+                                const struct lumen_pkt_hdr *h,
+                                const uint8_t *payload, uint32_t len)
+{
+    uint32_t gen = s->reset_gen;
+    uint32_t p = le32_to_cpu(h->pkt);
+    uint32_t dtype = lumen_redop_dtype(h->aop), op = lumen_redop_op(h->aop);
+    uint8_t *buf = s->remote->red_buf;
+    LumenXlate x[3];
+    unsigned int nx, i;
+    uint32_t off = 0;
+    const char *why;
+
+    if (st->status != LUMEN_STATUS_OK) {
+        lumen_remote_refuse(s, h, "message already refused");
+        return;
+    }
+    if (test_bit(p, st->applied)) {
+        s->remote->duplicates++;
+        lumen_remote_reply(s, h, LUMEN_PKT_ACK, LUMEN_STATUS_OK, 0, NULL, 0);
+        return;
+    }
+    why = lumen_remote_window(s, h, LUMEN_WIN_WRITE, true,
+                              (uint64_t)p * LUMEN_PKT_PAYLOAD_MAX, len, x,
+                              &nx);
+    if (why) {
+        st->status = LUMEN_STATUS_ACCESS;
+        lumen_remote_refuse(s, h, why);
+        return;
+    }
+    for (i = 0; i < nx; i++) {
+        MemTxResult mr = lumen_engine_xfer(s, &x[i], buf, x[i].len, false);
+
+        if (s->reset_gen != gen) {
+            return;
+        }
+        if (mr == MEMTX_OK) {
+            lumen_reduce(dtype, op, buf, payload + off, x[i].len);
+            mr = lumen_engine_xfer(s, &x[i], buf, x[i].len, true);
+            if (s->reset_gen != gen) {
+                return;
+            }
+        }
+        if (mr != MEMTX_OK) {
+            st->status = LUMEN_STATUS_ACCESS;
+            lumen_remote_refuse(s, h, "window page DMA failed");
+            return;
+        }
+        off += x[i].len;
+    }
+    set_bit(p, st->applied);
+    lumen_remote_reply(s, h, LUMEN_PKT_ACK, LUMEN_STATUS_OK, 0, NULL, 0);
+}
+
+/*
  * The atomic on the word @x translates. Device memory: a host atomic, so
  * CPUs using BAR2 see it whole. Host pages: read, modify, write by DMA.
  */
@@ -1025,7 +1129,21 @@ static const char *lumen_remote_req_check(LumenState *s,
         }
         return NULL;
     }
-    if (h->aop || h->arg) {
+    if (h->op == LUMEN_PKT_REDUCE) {
+        uint32_t dtype = lumen_redop_dtype(h->aop);
+        const char *why = lumen_reduce_check(dtype, lumen_redop_op(h->aop));
+        uint64_t esize = lumen_dt_size(dtype);
+
+        if (why) {
+            return why;
+        }
+        if (h->arg) {
+            return "arg in a REDUCE";
+        }
+        if ((le64_to_cpu(h->offset) | size) & (esize - 1)) {
+            return "REDUCE offset or size not aligned to the element size";
+        }
+    } else if (h->aop || h->arg) {
         return "aop or arg in a WRITE or READ_REQ";
     }
     if (!size || size > LUMEN_CMD_REMOTE_MAX_SIZE) {
@@ -1034,13 +1152,14 @@ static const char *lumen_remote_req_check(LumenState *s,
     if (p >= lumen_pkt_count(size)) {
         return "packet index beyond the operation";
     }
-    if (len != (h->op == LUMEN_PKT_WRITE ? lumen_pkt_bytes(size, p) : 0)) {
+    /* A REDUCE payload is whole elements: its packet's share of size. */
+    if (len != (h->op == LUMEN_PKT_READ_REQ ? 0 : lumen_pkt_bytes(size, p))) {
         return "payload length wrong for the packet";
     }
     return NULL;
 }
 
-/* A request (WRITE, READ_REQ, ATOMIC) for a window of this chip. */
+/* A request (WRITE, READ_REQ, ATOMIC, REDUCE) for a window of this chip. */
 static void lumen_remote_request_rx(LumenState *s,
                                     const struct lumen_pkt_hdr *h,
                                     const uint8_t *payload, uint32_t len)
@@ -1084,6 +1203,8 @@ static void lumen_remote_request_rx(LumenState *s,
     }
     if (h->op == LUMEN_PKT_WRITE) {
         lumen_remote_write(s, st, h, payload, len);
+    } else if (h->op == LUMEN_PKT_REDUCE) {
+        lumen_remote_reduce(s, st, h, payload, len);
     } else {
         lumen_remote_atomic(s, st, h);
     }
@@ -1107,6 +1228,12 @@ void lumen_remote_rx(LumenState *s, const struct lumen_pkt_hdr *hdr,
         return;
     }
     switch (h.op) {
+    case LUMEN_PKT_REDUCE:
+        if (!(s->caps & LUMEN_CAP_REDUCE)) {
+            lumen_remote_bad(s, &h, "REDUCE packet without CAPS.REDUCE");
+            break;
+        }
+        /* fall through */
     case LUMEN_PKT_WRITE:
     case LUMEN_PKT_READ_REQ:
     case LUMEN_PKT_ATOMIC:
@@ -1142,6 +1269,34 @@ const char *lumen_remote_cmd_check(LumenState *s, const struct lumen_cmd *c)
             return "unknown RATOMIC op";
         }
         if (a->reserved0 || a->reserved) {
+            return "reserved argument bytes not zero";
+        }
+        dst = le32_to_cpu(a->dst_chip);
+        window = le32_to_cpu(a->window);
+    } else if (c->opcode == LUMEN_CMD_RREDUCE) {
+        const struct lumen_cmd_rreduce *a = &c->u.rreduce;
+        uint32_t dtype = le32_to_cpu(a->dtype);
+        const char *why;
+        uint64_t esize;
+
+        if (!(s->caps & LUMEN_CAP_REDUCE)) {
+            return "RREDUCE without CAPS.REDUCE";
+        }
+        why = lumen_reduce_check(dtype, le32_to_cpu(a->op));
+        if (why) {
+            return why;
+        }
+        esize = lumen_dt_size(dtype);
+        if ((le64_to_cpu(a->local) | le64_to_cpu(a->offset)) & (esize - 1)) {
+            return "RREDUCE local or offset not aligned to the element size";
+        }
+        if (le64_to_cpu(a->size) & (esize - 1)) {
+            return "RREDUCE size not a multiple of the element size";
+        }
+        if (le64_to_cpu(a->size) > LUMEN_CMD_REMOTE_MAX_SIZE) {
+            return "remote size over LUMEN_CMD_REMOTE_MAX_SIZE";
+        }
+        if (a->reserved) {
             return "reserved argument bytes not zero";
         }
         dst = le32_to_cpu(a->dst_chip);

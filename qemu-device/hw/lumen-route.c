@@ -98,6 +98,7 @@ static int lumen_pkt_class(uint8_t op)
     case LUMEN_PKT_WRITE:
     case LUMEN_PKT_READ_REQ:
     case LUMEN_PKT_ATOMIC:
+    case LUMEN_PKT_REDUCE:
         return 0;
     case LUMEN_PKT_ACK:
     case LUMEN_PKT_READ_RESP:
@@ -129,6 +130,7 @@ static const char *lumen_pkt_check(const struct lumen_pkt_hdr *h,
     }
     switch (h->op) {
     case LUMEN_PKT_WRITE:
+    case LUMEN_PKT_REDUCE:
     case LUMEN_PKT_READ_RESP:
         size = le64_to_cpu(h->size);
         first = (uint64_t)le32_to_cpu(h->pkt) * LUMEN_PKT_PAYLOAD_MAX;
@@ -239,6 +241,7 @@ static void lumen_route_unreachable(LumenState *s, LumenPkt *p)
     }
     switch (h->op) {
     case LUMEN_PKT_WRITE:
+    case LUMEN_PKT_REDUCE:
         a.op = LUMEN_PKT_ACK;
         break;
     case LUMEN_PKT_READ_REQ:

@@ -74,7 +74,7 @@ OWN_MAX = 128
 CAPS_ALL = (C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY |
             C.LUMEN_CAP_DMA_QUEUES | C.LUMEN_CAP_MMU |
             C.LUMEN_CAP_FAULT_INJECT | C.LUMEN_CAP_LINK_PORTS |
-            C.LUMEN_CAP_LINKS)
+            C.LUMEN_CAP_LINKS | C.LUMEN_CAP_REDUCE)
 
 
 # ---- qtest transport --------------------------------------------------------
@@ -1666,7 +1666,7 @@ def descriptor_validation(env):
     qu = Queue(card, 5)
     big = C.LUMEN_CMD_MAX_SIZE + 1
     bad = [
-        cmd(C.LUMEN_CMD_RATOMIC + 1),      # LUMEN_CMD_OP_COUNT
+        cmd(C.LUMEN_CMD_RREDUCE + 1),      # LUMEN_CMD_OP_COUNT
         cmd(0xff),
         cmd(C.LUMEN_CMD_LAUNCH),
         nop(flags=0x4),
@@ -2391,6 +2391,539 @@ def queue_progress(env):
     assert bq.reg(P) == 0 and qu.reg(P) == 0
 
 
+# REDUCE (hw-spec section 10, "Reductions").
+#
+# An independent reference of the numerics: Python's float arithmetic and
+# struct's binary32 ('f') and binary16 ('e') packing, which round to
+# nearest even from a double; bfloat16 rounded to nearest even by bit
+# manipulation. The sum of two binary32 values computed in a double and
+# then rounded to binary32 is the correctly rounded binary32 sum (53 >=
+# 2 * 24 + 2 bits); a 16-bit SUM is then rounded once more from that
+# binary32, as the contract says. Only the NaN payloads are left open by
+# the contract: a NaN result is checked to be a quiet NaN.
+
+DT_F32, DT_F16, DT_BF16, DT_I32 = (C.LUMEN_DT_F32, C.LUMEN_DT_F16,
+                                   C.LUMEN_DT_BF16, C.LUMEN_DT_I32)
+DTYPES = (DT_F32, DT_F16, DT_BF16, DT_I32)
+REDOPS = (C.LUMEN_REDOP_SUM, C.LUMEN_REDOP_MAX, C.LUMEN_REDOP_MIN)
+DT_SIZE = {DT_F32: 4, DT_F16: 2, DT_BF16: 2, DT_I32: 4}
+DT_NAME = {DT_F32: 'f32', DT_F16: 'f16', DT_BF16: 'bf16', DT_I32: 'i32'}
+REDOP_NAME = {C.LUMEN_REDOP_SUM: 'sum', C.LUMEN_REDOP_MAX: 'max',
+              C.LUMEN_REDOP_MIN: 'min'}
+DT_FMT = {4: '<I', 2: '<H'}
+# Exponent-all-ones mask and quiet bit of each float type.
+DT_EXP = {DT_F32: 0x7f800000, DT_F16: 0x7c00, DT_BF16: 0x7f80}
+DT_QUIET = {DT_F32: 0x00400000, DT_F16: 0x0200, DT_BF16: 0x0040}
+
+
+def reduce_cmd(src, dst, size, dtype, op, reserved=(0, 0, 0), **kw):
+    return cmd(C.LUMEN_CMD_REDUCE, (src, dst, size, dtype | op << 32) +
+               tuple(reserved), **kw)
+
+
+def f32_value(bits):
+    return struct.unpack('<f', struct.pack('<I', bits))[0]
+
+
+def f32_bits(x):
+    """binary32 of the double @x, to nearest even; overflow: infinity."""
+    try:
+        return struct.unpack('<I', struct.pack('<f', x))[0]
+    except OverflowError:
+        return 0xff800000 if x < 0 else 0x7f800000
+
+
+def f16_bits(x):
+    """binary16 of the double @x, to nearest even; overflow: infinity."""
+    try:
+        return struct.unpack('<H', struct.pack('<e', x))[0]
+    except OverflowError:
+        return 0xfc00 if x < 0 else 0x7c00
+
+
+def bf16_round(b32):
+    """bfloat16 of the (non-NaN) binary32 @b32, to nearest even."""
+    return ((b32 + 0x7fff + (b32 >> 16 & 1)) >> 16) & 0xffff
+
+
+def dt_nan(dtype, bits):
+    """Is @bits a NaN of @dtype (exponent all ones, fraction not 0)?"""
+    e = DT_EXP[dtype]
+    frac = (e & -e) - 1             # the bits below the exponent
+    return bits & e == e and bits & frac != 0
+
+
+def dt_widen(dtype, bits):
+    """The value of a (non-NaN) element as a double, exactly."""
+    if dtype == DT_F32:
+        return f32_value(bits)
+    if dtype == DT_F16:
+        return struct.unpack('<e', struct.pack('<H', bits))[0]
+    return f32_value(bits << 16)
+
+
+def signed32(v):
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def ref_element(dtype, op, d, s):
+    """dst element @d op= src element @s (bits): the result's bits, or None
+    for "a quiet NaN"."""
+    if dtype == DT_I32:
+        if op == C.LUMEN_REDOP_SUM:
+            return (d + s) & 0xffffffff
+        if op == C.LUMEN_REDOP_MAX:
+            return s if signed32(s) > signed32(d) else d
+        return s if signed32(s) < signed32(d) else d
+    if dt_nan(dtype, d) or dt_nan(dtype, s):
+        return None
+    x, y = dt_widen(dtype, d), dt_widen(dtype, s)
+    if op == C.LUMEN_REDOP_MAX:
+        return s if x < y else d            # equal (-0, +0): dst's
+    if op == C.LUMEN_REDOP_MIN:
+        return s if y < x else d
+    r = x + y
+    if r != r:
+        return None                         # inf + -inf
+    b32 = f32_bits(r)
+    if dtype == DT_F32:
+        return b32
+    if dtype == DT_F16:
+        return f16_bits(f32_value(b32))
+    return bf16_round(b32)
+
+
+def elems(dtype, raw):
+    n = DT_SIZE[dtype]
+    return [struct.unpack_from(DT_FMT[n], raw, i)[0]
+            for i in range(0, len(raw), n)]
+
+
+def pack_elems(dtype, values):
+    fmt = DT_FMT[DT_SIZE[dtype]]
+    return b''.join(struct.pack(fmt, v) for v in values)
+
+
+def ref_reduce(dtype, op, dst, src):
+    """The expected dst (element list, None = a quiet NaN) of @dst op= @src
+    (raw bytes)."""
+    return [ref_element(dtype, op, d, s)
+            for d, s in zip(elems(dtype, dst), elems(dtype, src))]
+
+
+def check_reduced(dtype, op, got, want, dst, src, what):
+    """@got (raw dst bytes after the REDUCE) against the reference @want;
+    @dst and @src (raw) only for the message."""
+    g, ds, ss = elems(dtype, got), elems(dtype, dst), elems(dtype, src)
+    assert len(g) == len(want), what
+    for i, (x, w) in enumerate(zip(g, want)):
+        if w is None:
+            ok = dt_nan(dtype, x) and x & DT_QUIET[dtype]
+        else:
+            ok = x == w
+        if not ok:
+            raise AssertionError(
+                '%s: %s %s element %d: dst 0x%x op src 0x%x = 0x%x, '
+                'expected %s' % (what, DT_NAME[dtype], REDOP_NAME[op], i,
+                                 ds[i], ss[i], x, 'a quiet NaN' if w is None
+                                 else '0x%x' % w))
+
+
+# Values every pair of which is tried: zeros of both signs, infinities,
+# quiet and signalling NaNs, subnormals, the extremes, ties of the rounding
+# (1 + half an ulp, 1 + 1.5 ulp), overflow.
+REDUCE_SPECIALS = {
+    DT_F32: [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00123,
+             0x7f800001, 0x00000001, 0x807fffff, 0x00800000, 0x7f7fffff,
+             0xff7fffff, 0x3f800000, 0xbf800000, 0x3f800001, 0x33800000,
+             0xb3800000, 0x4b800000],
+    DT_F16: [0, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0xfe01, 0x7c01, 0x0001,
+             0x8001, 0x03ff, 0x0400, 0x7bff, 0xfbff, 0x3c00, 0xbc00, 0x3c01,
+             0x1000, 0x5000, 0x4800, 0x0200],
+    DT_BF16: [0, 0x8000, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7f81, 0x0001,
+              0x807f, 0x0080, 0x7f7f, 0xff7f, 0x3f80, 0xbf80, 0x3f81,
+              0x3b80, 0x4380, 0x0040],
+    DT_I32: [0, 1, 2, 0xffffffff, 0xfffffffe, 0x7fffffff, 0x80000000,
+             0x80000001, 0x12345678, 0xedcba988],
+}
+
+
+def rand_element(dtype, rng):
+    """Random bits, or (mostly) a value near 1 so that sums really round."""
+    if dtype == DT_I32 or rng.random() < 0.3:
+        return rng.getrandbits(8 * DT_SIZE[dtype])
+    sign = rng.getrandbits(1)
+    if dtype == DT_F32:
+        return sign << 31 | (127 + rng.randrange(-12, 12)) << 23 | \
+            rng.getrandbits(23)
+    if dtype == DT_F16:
+        return sign << 15 | (15 + rng.randrange(-14, 15)) << 10 | \
+            rng.getrandbits(10)
+    return sign << 15 | (127 + rng.randrange(-12, 12)) << 7 | \
+        rng.getrandbits(7)
+
+
+def finite_element(dtype, rng):
+    """A random element that is neither a NaN nor an infinity."""
+    while True:
+        v = rand_element(dtype, rng)
+        if dtype == DT_I32 or v & DT_EXP[dtype] != DT_EXP[dtype]:
+            return v
+
+
+def reduce_vectors(dtype, seed, random_pairs=200):
+    """(dst, src) raw bytes: every pair of the special values, then random
+    pairs."""
+    sp = REDUCE_SPECIALS[dtype]
+    pairs = [(a, b) for a in sp for b in sp]
+    rng = random.Random(seed)
+    pairs += [(rand_element(dtype, rng), rand_element(dtype, rng))
+              for _ in range(random_pairs)]
+    return (pack_elems(dtype, [a for a, _ in pairs]),
+            pack_elems(dtype, [b for _, b in pairs]))
+
+
+def reduce_case(sp, qu, src, dst, dtype, op, dval, sval, what, **kw):
+    """@dval at @dst and @sval at @src (ignored if src == dst: in place),
+    REDUCE, check dst against the reference and its neighbours untouched."""
+    size = len(dval)
+    sp.vwrite(dst, dval)
+    if src != dst:
+        sp.vwrite(src, sval)
+    else:
+        sval = dval
+    before = sp.vread_opt(dst - 16, 16)
+    after = sp.vread_opt(dst + size, 16)
+    want = ref_reduce(dtype, op, dval, sval)
+    qu.run([reduce_cmd(src, dst, size, dtype, op, **kw)])
+    check_reduced(dtype, op, sp.vread(dst, size), want, dval, sval, what)
+    assert sp.vread_opt(dst - 16, 16) == before, '%s: underrun' % what
+    assert sp.vread_opt(dst + size, 16) == after, '%s: overrun' % what
+    if src != dst:
+        assert sp.vread(src, size) == sval, '%s: source changed' % what
+
+
+@test
+def reduce_numerics(env):
+    """Every dtype x op against the reference, special values included,
+    between host and device pages in all four directions and in place,
+    across 4 KiB and 2 MiB page boundaries."""
+    q, card = queue_card(env)
+    assert card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_REDUCE
+    sp = copy_space(card, 1, 'host')
+    qu = Queue(card, 3, ctx=1)
+    # (what, src VA, dst VA): each range crosses a page boundary.
+    places = [
+        ('host -> device', 0x100000000 + PAGE - 0x40,
+         0x300000000 + 2 * PAGE - 0x24),
+        ('device -> host', 0x200000000 + HUGE - 0x100,
+         0x100000000 + 5 * PAGE - 0x88),
+        ('device -> device', 0x300000000 + 9 * PAGE - 0x10,
+         0x200000000 + 2 * HUGE - 0x200),
+        ('host -> host', 0x400000000 + HUGE - 0x804,
+         0x100000000 + 20 * PAGE - 0x4),
+        ('in place, device', 0x300000000 + 30 * PAGE - 0x30,
+         0x300000000 + 30 * PAGE - 0x30),
+        ('in place, host', 0x100000000 + 40 * PAGE - 0x60,
+         0x100000000 + 40 * PAGE - 0x60),
+    ]
+    for dtype in DTYPES:
+        dval, sval = reduce_vectors(dtype, 1000 + dtype)
+        for op in REDOPS:
+            for what, src, dst in places:
+                reduce_case(sp, qu, src, dst, dtype, op, dval, sval, '%s %s '
+                            '%s' % (DT_NAME[dtype], REDOP_NAME[op], what),
+                            tag=dtype << 8 | op)
+    # A chain: k buffers summed into one with k - 1 descriptors rounds
+    # k - 1 times, each REDUCE once per element.
+    rng = random.Random(7)
+    for dtype in (DT_F16, DT_BF16, DT_F32):
+        n = 0x1800 // DT_SIZE[dtype]
+        bufs = [pack_elems(dtype, [finite_element(dtype, rng)
+                                   for _ in range(n)]) for _ in range(4)]
+        vas = [0x200000000 + HUGE - 0x800 + i * 0x2000 for i in range(4)]
+        for va, b in zip(vas, bufs):
+            sp.vwrite(va, b)
+        acc = bufs[0]
+        for b in bufs[1:]:
+            want = ref_reduce(dtype, C.LUMEN_REDOP_SUM, acc, b)
+            assert None not in want
+            acc = pack_elems(dtype, want)
+        qu.run([reduce_cmd(va, vas[0], len(bufs[0]), dtype,
+                           C.LUMEN_REDOP_SUM) for va in vas[1:]])
+        assert sp.vread(vas[0], len(acc)) == acc, '%s chain' % DT_NAME[dtype]
+    # Size 0 completes at once and touches nothing (not even a page).
+    head = qu.reg(C.LUMEN_QREG_HEAD)
+    prog = qu.reg(C.LUMEN_QREG_PROGRESS)
+    qu.run([reduce_cmd(0xdead0000, 0xbeef0000, 0, DT_F32,
+                       C.LUMEN_REDOP_SUM)])
+    assert qu.reg(C.LUMEN_QREG_HEAD) == head + 1
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == prog
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 0
+
+
+@test
+def reduce_overlap_own_bar(env):
+    """A "host" page whose guest-physical address is the card's own BAR2 is
+    the device page behind it: a REDUCE between the two views of the same
+    bytes is an in-place one (x op x), and any other overlap must not hand
+    overlapping ranges to memcpy (ASAN memcpy-param-overlap)."""
+    q, card = queue_card(env)
+    sp = Space(card, 3)
+    qu = Queue(card, 4, ctx=3)
+    D = 0x8000000
+    sp.map(0x10000, HOST_T, card.bar2 + D, PAGE)    # host alias of D
+    sp.map(0x20000, DEV_T, D, PAGE)
+    sp.map(0x30000, HOST_T, card.bar2 + D, PAGE)    # second alias of D
+    rng = random.Random(3)
+    for dtype in DTYPES:
+        for op in REDOPS:
+            for src, dst in ((0x10000 + 0x100, 0x20000 + 0x100),
+                             (0x20000 + 0x204, 0x10000 + 0x204),
+                             (0x10000 + 0x308, 0x30000 + 0x308)):
+                size = 0x600
+                page = bytes(rng.getrandbits(8) for _ in range(PAGE))
+                sp.phys_write(DEV_T, D, page)
+                o = dst % PAGE
+                x = page[o:o + size]
+                want = ref_reduce(dtype, op, x, x)
+                qu.run([reduce_cmd(src, dst, size, dtype, op)])
+                got = sp.phys_read(DEV_T, D, PAGE)
+                check_reduced(dtype, op, got[o:o + size], want, x, x,
+                              'alias 0x%x -> 0x%x' % (src, dst))
+                assert got[:o] == page[:o] and \
+                    got[o + size:] == page[o + size:]
+            # Partial overlaps: dst unspecified, but QEMU stays sane.
+            for src, dst in ((0x10000 + 0x100, 0x20000 + 0x180),
+                             (0x20000 + 0x400, 0x10000 + 0x200),
+                             (0x10000 + 0x10, 0x30000 + 0x20)):
+                qu.run([reduce_cmd(src, dst, 0xc00, dtype, op)])
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def reduce_descriptor_validation(env):
+    q, card = queue_card(env)
+    Space(card, 0)
+    qu = Queue(card, 5)
+    F32, F16, SUM = DT_F32, DT_F16, C.LUMEN_REDOP_SUM
+    big = C.LUMEN_CMD_MAX_SIZE + 4
+    bad = [
+        ('unknown dtype', reduce_cmd(0, 0x1000, 8, C.LUMEN_DT_COUNT, SUM)),
+        ('dtype 0xffffffff', reduce_cmd(0, 0x1000, 8, 0xffffffff, SUM)),
+        ('unknown op', reduce_cmd(0, 0x1000, 8, F32, C.LUMEN_REDOP_COUNT)),
+        ('op 0xffffffff', reduce_cmd(0, 0x1000, 8, F16, 0xffffffff)),
+        ('src misaligned (f32)', reduce_cmd(2, 0x1000, 8, F32, SUM)),
+        ('dst misaligned (f32)', reduce_cmd(0, 0x1001, 8, F32, SUM)),
+        ('src misaligned (f16)', reduce_cmd(1, 0x1000, 8, F16, SUM)),
+        ('dst misaligned (i32)', reduce_cmd(0, 0x1006, 8, DT_I32, SUM)),
+        ('size not whole f32', reduce_cmd(0, 0x1000, 6, F32, SUM)),
+        ('size not whole bf16', reduce_cmd(0, 0x1000, 3, DT_BF16, SUM)),
+        ('size over the maximum', reduce_cmd(0, 0x1000, big, F32, SUM)),
+        ('reserved[0]', reduce_cmd(0, 0x1000, 8, F32, SUM,
+                                   reserved=(1, 0, 0))),
+        ('reserved[1]', reduce_cmd(0, 0x1000, 8, F32, SUM,
+                                   reserved=(0, 1 << 63, 0))),
+        ('reserved[2]', reduce_cmd(0, 0x1000, 8, F32, SUM,
+                                   reserved=(0, 0, 1))),
+        ('reserved flag', reduce_cmd(0, 0x1000, 8, F32, SUM, flags=4)),
+        ('reserved0', reduce_cmd(0, 0x1000, 8, F32, SUM, reserved0=1)),
+    ]
+    for what, c in bad:
+        card.clear_errors()
+        qu.reset()
+        qu.submit([nop(), c, nop()])
+        try:
+            qu.expect_stop(C.LUMEN_STATUS_BAD_DESCRIPTOR, 1)
+        except AssertionError as e:
+            raise AssertionError('%s: %s' % (what, e))
+        expect_error(card, C.LUMEN_ERR_QUEUE_DESC,
+                     C.LUMEN_STATUS_BAD_DESCRIPTOR, 5)
+        assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 5), what
+        assert qu.reg(C.LUMEN_QREG_COMPLETED) == 1, what
+        assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 0, what
+    # The limits themselves are fine (size 0 touches nothing).
+    qu.reset()
+    qu.run([reduce_cmd(2, 0x1002, 0, F16, C.LUMEN_REDOP_MIN),
+            reduce_cmd(4, 0x1004, 0, DT_I32, C.LUMEN_REDOP_MAX)])
+    assert qu.reg(C.LUMEN_QREG_COMPLETED) == 2
+
+
+@test
+def reduce_faults(env):
+    """Faults are those of COPY: dst is translated for a write; a REDUCE
+    that faults has reduced (and counted in PROGRESS) a prefix."""
+    q, card = queue_card(env)
+    sp = copy_space(card, 4, 'host')
+    qu = Queue(card, 8, ctx=4)
+    other = Queue(card, 9, ctx=4)
+    ro = 0x500000000
+    sp.map(ro, HOST_T, 0x6000000, PAGE, perms=C.LUMEN_PTE_READ)
+    W = C.LUMEN_MMU_FAULT_WRITE_ACCESS
+    SUM = C.LUMEN_REDOP_SUM
+    sp.vwrite(ro, bytes(range(256)) * 16)
+    snap = sp.vread(ro, PAGE)
+    cases = [
+        # (what, descriptor, fault VA, info)
+        ('dst read-only', reduce_cmd(0x300000000, ro + 8, 64, DT_F32, SUM),
+         ro + 8, C.LUMEN_MMU_FAULT_WRITE | W),
+        ('dst unmapped', reduce_cmd(0x300000000, 0x900000000, 8, DT_I32,
+                                    C.LUMEN_REDOP_MAX),
+         0x900000000, C.LUMEN_MMU_FAULT_NOT_MAPPED | W),
+        ('src unmapped', reduce_cmd(0x900000010, 0x300000000, 8, DT_F16,
+                                    SUM),
+         0x900000010, C.LUMEN_MMU_FAULT_NOT_MAPPED),
+        ('src read-only is fine, dst read-only is not',
+         reduce_cmd(ro, ro, 16, DT_BF16, C.LUMEN_REDOP_MIN), ro,
+         C.LUMEN_MMU_FAULT_WRITE | W),
+    ]
+    for i, (what, c, addr, info) in enumerate(cases):
+        card.clear_errors()
+        card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+        qu.reset()
+        other.reset()
+        other.submit([fence(C.LUMEN_CMD_WAIT, 0x100000000, 1 << 62)])
+        qu.submit([nop(), cmd(c[0], struct.unpack('<7Q', c[8:]),
+                              tag=0x2000 + i)])
+        qu.expect_stop(C.LUMEN_STATUS_MMU_FAULT, 1)
+        rec = fault_record(card)
+        want = dict(status=1, ctx=4, addr=addr, info=info, queue=8,
+                    tag=0x2000 + i)
+        assert rec == want, '%s: %r != %r' % (what, rec, want)
+        expect_error(card, C.LUMEN_ERR_MMU, C.LUMEN_STATUS_MMU_FAULT, addr)
+        other.expect_stop(C.LUMEN_STATUS_MMU_FAULT)
+        assert qu.reg(C.LUMEN_QREG_PROGRESS) == 0, what
+        assert sp.vread(ro, PAGE) == snap, what
+    # Faulting on the third destination page: two pages reduced, counted.
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    card.clear_errors()
+    qu.reset()
+    n = 3 * PAGE
+    src, dst = 0x300000000, 0x100000000 + 62 * PAGE
+    sval = pack_elems(DT_I32, range(n // 4))
+    dval = pack_elems(DT_I32, [7] * (2 * PAGE // 4))
+    sp.vwrite(src, sval)
+    sp.vwrite(dst, dval)
+    qu.submit([reduce_cmd(src, dst, n, DT_I32, SUM)])
+    qu.expect_stop(C.LUMEN_STATUS_MMU_FAULT, 0)
+    assert fault_record(card)['addr'] == dst + 2 * PAGE
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == 2 * PAGE
+    assert sp.vread(dst, 2 * PAGE) == pack_elems(
+        DT_I32, [i + 7 for i in range(2 * PAGE // 4)])
+    # A page no DMA reaches (nothing at that bus address): DMA_ERROR at
+    # the side's VA, nothing reduced.
+    sp.map(0x600000000, HOST_T, 0xfee00000000, PAGE)
+    for what, c, va in (
+            ('dst', reduce_cmd(0x300000000, 0x600000000 + 0x40, 64, DT_F32,
+                               SUM), 0x600000000 + 0x40),
+            ('src', reduce_cmd(0x600000000 + 0x80, 0x300000000, 64, DT_F16,
+                               C.LUMEN_REDOP_MIN), 0x600000000 + 0x80)):
+        card.clear_errors()
+        qu.reset()
+        snap = sp.vread(0x300000000, 64)
+        qu.submit([c])
+        qu.expect_stop(C.LUMEN_STATUS_DMA_ERROR, 0)
+        expect_error(card, C.LUMEN_ERR_DMA, C.LUMEN_STATUS_DMA_ERROR, va)
+        assert sp.vread(0x300000000, 64) == snap, what
+        assert qu.reg(C.LUMEN_QREG_PROGRESS) == 0, what
+
+
+@test
+def reduce_resets_own_function(env):
+    """A REDUCE whose destination is the card's own PCIe DEVCTL (through
+    MMCONFIG): the write back starts an FLR, and the engine must not go on
+    with the reset state."""
+    q, card = queue_card(env)
+    q.outl(0xcf8, 0x80000064)
+    q.outl(0xcfc, 0)
+    q.outl(0xcf8, 0x80000060)
+    q.outl(0xcfc, 0xb0000001)
+    devctl = card.find_cap(0x10) + 8
+    sp = Space(card, 2)
+    sp.map(0x10000, HOST_T, 0xb0000000 + (card.slot << 15), PAGE)
+    sp.map(0x20000, HOST_T, HOST_AREA, PAGE)
+    # DEVCTL + 0x8000 (Initiate FLR): an i32 SUM into its dword.
+    sp.vwrite(0x20000, struct.pack('<I', 0x8000 << (8 * (devctl & 3))))
+    qu = Queue(card, 5, ctx=2)
+    qu.submit([reduce_cmd(0x20000, 0x10000 + (devctl & ~3), 4, DT_I32,
+                          C.LUMEN_REDOP_SUM, flags=1), nop(), nop()])
+    for _ in range(100):
+        if qu.reg(C.LUMEN_QREG_STATUS) == 0 or \
+                card.reg(C.LUMEN_REG_MAGIC) == 0:
+            break
+    card.setup()                        # FLR cleared BARs
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_DISABLED
+    assert qu.reg(C.LUMEN_QREG_HEAD) == 0, 'HEAD %d after FLR' % \
+        qu.reg(C.LUMEN_QREG_HEAD)
+    assert qu.reg(C.LUMEN_QREG_COMPLETED) == 0
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    Space(card, 2)
+    Queue(card, 5, ctx=2).run([nop()])
+
+
+@test
+def reduce_progress_and_busy(env):
+    """A REDUCE larger than an engine turn continues where it stopped:
+    PROGRESS is seen moving, and every element is reduced exactly once
+    (the VA ranges map one 2 MiB page again and again, so each element of
+    it is reduced once per time it appears). Busy time is that of a COPY
+    of the same size."""
+    q, card = queue_card(env)
+    sp = Space(card, 2)
+    qu = Queue(card, 4, ctx=2)
+    S, Dp = 0, HUGE                  # device pages behind src and dst
+    k = 40
+    size = k * HUGE + 0x1234
+    alias(sp, 0x1000000000, S, size)
+    alias(sp, 0x2000000000, Dp, size)
+    rng = random.Random(11)
+    marks = (0, 0x1000, HUGE // 2, HUGE - 0x1000)
+    # i32 SUM wraps: each element ends at d + k * s (k + 1 for the first
+    # 0x1234 bytes of the page); f32 SUM of small integers is exact.
+    for dtype in (DT_I32, DT_F32):
+        svals, dvals = {}, {}
+        for m in marks:
+            if dtype == DT_I32:
+                s = [rng.getrandbits(32) for _ in range(0x400)]
+                d = [rng.getrandbits(32) for _ in range(0x400)]
+            else:
+                s = [f32_bits(rng.randrange(-1000, 1000))
+                     for _ in range(0x400)]
+                d = [f32_bits(rng.randrange(-10 ** 6, 10 ** 6))
+                     for _ in range(0x400)]
+            svals[m], dvals[m] = s, d
+            q.memwrite(card.bar2 + S + m, pack_elems(dtype, s))
+            q.memwrite(card.bar2 + Dp + m, pack_elems(dtype, d))
+        start, seen = watch_progress(qu, [reduce_cmd(
+            0x1000000000, 0x2000000000, size, dtype, C.LUMEN_REDOP_SUM)])
+        check_growth(start, seen, size, 'REDUCE %s 80 MiB' % DT_NAME[dtype])
+        for m in marks:
+            got = elems(dtype, q.memread(card.bar2 + Dp + m, 0x1000))
+            for i, (g, s, d) in enumerate(zip(got, svals[m], dvals[m])):
+                times = k + (m + 4 * i < 0x1234)
+                if dtype == DT_I32:
+                    want = (d + times * s) & 0xffffffff
+                else:
+                    want = f32_bits(f32_value(d) + times * f32_value(s))
+                assert g == want, '%s at 0x%x: 0x%x, expected 0x%x' % (
+                    DT_NAME[dtype], m + 4 * i, g, want)
+    # Busy time: BUSY_NS grows as for a COPY of the same size (one turn).
+    sp.map(0x3000000000, DEV_T, 2 * HUGE, HUGE, huge=True)
+    sp.map(0x3000000000 + HUGE, DEV_T, 3 * HUGE, HUGE, huge=True)
+    q.clock_step(10 ** 9)           # room for BUSY_NS (capped at uptime)
+    n = 0x12344
+    b0 = card.reg64(C.LUMEN_REG_BUSY_NS_LO)
+    qu.run([copy(0x3000000000, 0x3000000000 + HUGE, n)])
+    b1 = card.reg64(C.LUMEN_REG_BUSY_NS_LO)
+    qu.run([reduce_cmd(0x3000000000, 0x3000000000 + HUGE, n, DT_F16,
+                       C.LUMEN_REDOP_MAX)])
+    b2 = card.reg64(C.LUMEN_REG_BUSY_NS_LO)
+    assert b1 - b0 == b2 - b1 > 0, (b0, b1, b2)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
 # Queue priority: QCTRL.PRIO and the engine's arbitration.
 
 PRIO_NAMES = {C.LUMEN_QPRIO_LOW: 'LOW', C.LUMEN_QPRIO_NORMAL: 'NORMAL',
@@ -2630,7 +3163,7 @@ def fuzz_descriptors(env):
         if rng.random() < 0.3:
             c = bytes(rng.getrandbits(8) for _ in range(64))
         else:
-            op = rng.choice([0, 1, 2, 3, 4, 5, 6, 7])
+            op = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, C.LUMEN_CMD_REDUCE])
             args = [(rng.choice(vas) + rng.randrange(0, 0x300000)) &
                     (2 ** 64 - 1) for _ in range(2)] + [rng.choice([
                         0, 1, 7, 0x1000, 0x12345, rng.getrandbits(64)])]
@@ -2639,6 +3172,12 @@ def fuzz_descriptors(env):
                 if op == 4:
                     args[1] = rng.choice([0, 1])
             args += [0] * 4
+            if op == C.LUMEN_CMD_REDUCE:
+                # Mostly well-formed: aligned, a known dtype and op.
+                if rng.random() < 0.8:
+                    args = [a & ~3 for a in args]
+                args[3] = rng.choice([0, 1, 2, 3, 4]) | \
+                    rng.choice([0, 1, 2, 3]) << 32
             if rng.random() < 0.1:
                 args[rng.randrange(7)] = rng.getrandbits(64)
             c = cmd(op, args, flags=rng.choice([0, 1, 2, 3, 4]),

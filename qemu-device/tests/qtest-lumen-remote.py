@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Device-level tests of the lumen-npu remote memory operations (hw-spec 13.7).
 
-Remote windows (WIN_* registers), the RWRITE, RREAD and RATOMIC descriptors
-and the end-to-end layer, driven through QEMU's qtest protocol like
-qtest-lumen-npu.py, whose transport and helpers (Card, Space, Queue, the
-header parser) this script reuses. One card talks to itself: a descriptor
-whose dst_chip is the card's own chip id goes through the card's own
-window without a link (loopback).
+Remote windows (WIN_* registers), the RWRITE, RREAD, RATOMIC and RREDUCE
+descriptors and the end-to-end layer, driven through QEMU's qtest protocol
+like qtest-lumen-npu.py, whose transport and helpers (Card, Space, Queue,
+the header parser, the reduction reference) this script reuses. One card
+talks to itself: a descriptor whose dst_chip is the card's own chip id goes
+through the card's own window without a link (loopback).
 
 Usage: qemu-device/tests/qtest-lumen-remote.py [--qemu PATH] [-v] [TEST...]
 The QEMU binary is --qemu, else $LUMEN_QEMU, else
@@ -674,8 +674,13 @@ def fuzz_remote(env):
                           rng.getrandbits(64)])
         size = rng.choice([0, 1, 8, PKT + 1, 70 * PKT, rng.getrandbits(29)])
         op = rng.choice([C.LUMEN_CMD_RWRITE, C.LUMEN_CMD_RREAD,
-                         C.LUMEN_CMD_RATOMIC])
-        if op == C.LUMEN_CMD_RATOMIC:
+                         C.LUMEN_CMD_RATOMIC, C.LUMEN_CMD_RREDUCE])
+        if op == C.LUMEN_CMD_RREDUCE:
+            align = rng.choice([~0, ~1, ~3, ~3])
+            c = rreduce(local & align, off & align, size & align, window,
+                        key, rng.choice([0, 1, 2, 3, 3, 4]),
+                        rng.choice([0, 1, 2, 3]), dst=dstc)
+        elif op == C.LUMEN_CMD_RATOMIC:
             c = ratomic(local & ~7 if rng.random() < 0.9 else local,
                         off & ~7 if rng.random() < 0.9 else off,
                         rng.getrandbits(64), window, key, dst=dstc,
@@ -1319,6 +1324,403 @@ def answers_lost_exactly_once(env):
     qu.reset()
     run(qu, [ratomic(L_HOST, 0x200, 1, W_DEV, KEY, dst=1)])
     assert src.vread(L_HOST, 8) == struct.pack('<Q', 16)
+
+
+# ---- RREDUCE: reductions into a window (13.7) -------------------------------
+
+DT_F32, DT_F16, DT_BF16, DT_I32 = N.DT_F32, N.DT_F16, N.DT_BF16, N.DT_I32
+SUM, MAX, MIN = C.LUMEN_REDOP_SUM, C.LUMEN_REDOP_MAX, C.LUMEN_REDOP_MIN
+
+
+def rreduce(local, offset, size, window, key, dtype, op, dst=CHIP,
+            reserved=0, **kw):
+    return cmd(C.LUMEN_CMD_RREDUCE, (local, offset, size, dst | window << 32,
+                                     key, dtype | op << 32, reserved), **kw)
+
+
+def redop(dtype, op):
+    """lumen_pkt_redop(): the aop byte of a REDUCE packet."""
+    return dtype | op << 4
+
+
+def reduce_card(env, props=''):
+    q, card = remote_card(env, props)
+    if not card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_REDUCE:
+        raise Skip('CAPS.REDUCE clear')
+    return q, card
+
+
+@test
+def rreduce_loopback(env):
+    """RREDUCE of every dtype x op by loopback, into device and scattered
+    host pages of a window, from host, scattered and device pages: the
+    window ends as the reference says, several packets and page
+    boundaries included; PROGRESS counts the bytes confirmed."""
+    q, card = reduce_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 4, ctx=SRC_CTX)
+    places = [
+        # (local, window, target offset)
+        (L_HOST + 0x40, W_DEV, PAGE - 0x20),
+        (L_SCAT + PAGE - 0x10, W_SCAT, 3 * PAGE - 0x48),
+        (L_DEV + HUGE - 0x400, W_DEV, HUGE - 0x804),
+    ]
+    for dtype in (DT_F32, DT_F16, DT_BF16, DT_I32):
+        # More than two packets: the specials, then random pairs.
+        dval, sval = N.reduce_vectors(dtype, 2000 + dtype, random_pairs=(
+            2 * PKT + 0x100) // N.DT_SIZE[dtype])
+        size = len(dval)
+        assert size > 2 * PKT
+        for op in (SUM, MAX, MIN):
+            for local, window, off in places:
+                what = '%s %s window %d offset 0x%x' % (
+                    N.DT_NAME[dtype], N.REDOP_NAME[op], window, off)
+                tva = (T_DEV if window == W_DEV else T_SCAT) + off
+                dst.vwrite(tva, dval)
+                src.vwrite(local, sval)
+                before = dst.vread_opt(tva - 16, 16)
+                after = dst.vread_opt(tva + size, 16)
+                want = N.ref_reduce(dtype, op, dval, sval)
+                qu.reset()
+                run(qu, [rreduce(local, off, size, window, KEY, dtype, op)])
+                N.check_reduced(dtype, op, dst.vread(tva, size), want, dval,
+                                sval, what)
+                assert dst.vread_opt(tva - 16, 16) == before, what
+                assert dst.vread_opt(tva + size, 16) == after, what
+                assert src.vread(local, size) == sval, what
+                assert qu.reg(C.LUMEN_QREG_PROGRESS) == size, what
+    # Size 0 completes at once and touches nothing, even a closed window.
+    qu.reset()
+    run(qu, [rreduce(0xdead0000, 0, 0, 200, 0, DT_F32, SUM)])
+    assert qu.reg(C.LUMEN_QREG_COMPLETED) == 1
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    c = counters(card)
+    assert c['access'] == 0 and c['bad'] == 0 and c['dups'] == 0, c
+
+
+@test
+def rreduce_refused(env):
+    """A window without the WRITE right (or a read-only or unmapped page,
+    a wrong key) refuses an RREDUCE: ACCESS, and nothing changes."""
+    q, card = reduce_card(env)
+    src, dst = spaces(card)
+    qu = Queue(card, 7, ctx=SRC_CTX)
+    src.vwrite(L_HOST, data(4 * PKT, 5))
+    dst.vwrite(T_DEV, data(4 * PKT, 6))
+    dst.vwrite(T_RO, data(PAGE, 7))
+    cases = [
+        ('read right only', rreduce(L_HOST, 0, 3 * PKT, W_RONLY, KEY, DT_I32,
+                                    SUM), (T_DEV, 4 * PKT)),
+        ('wrong key', rreduce(L_HOST, 0, 64, W_DEV, KEY ^ 4, DT_F32, MAX),
+         (T_DEV, 64)),
+        ('read-only page', rreduce(L_HOST, 0x10, 0x20, W_RO, KEY, DT_F16,
+                                   MIN), (T_RO, PAGE)),
+        ('unmapped page', rreduce(L_HOST, PAGE - 8, 16, W_HOLE, KEY,
+                                  DT_BF16, SUM), (T_HOLE, PAGE)),
+        ('past the end', rreduce(L_HOST, 32 * PAGE - 4, 8, W_SCAT, KEY,
+                                 DT_I32, SUM), (T_SCAT + 31 * PAGE, PAGE)),
+    ]
+    for what, c, keep in cases:
+        card.clear_errors()
+        qu.reset()
+        snap = dst.vread(*keep)
+        before = counters(card)
+        qu.submit([nop(), c, nop()])
+        try:
+            expect_stop(qu, C.LUMEN_STATUS_ACCESS, 1)
+        except AssertionError as e:
+            raise AssertionError('%s: %s' % (what, e))
+        N.expect_error(card, C.LUMEN_ERR_LINK, C.LUMEN_STATUS_ACCESS, CHIP)
+        assert counters(card)['access'] > before['access'], what
+        assert dst.vread(*keep) == snap, '%s: target changed' % what
+        assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 0, what
+        assert qu.reg(C.LUMEN_QREG_PROGRESS) == 0, what
+    # The local side runs in the queue's context like COPY: an unmapped
+    # source page is an MMU fault of the queue.
+    card.clear_errors()
+    qu.reset()
+    qu.submit([nop(), rreduce(0x700000000, 0, 16, W_DEV, KEY, DT_F32, SUM)])
+    expect_stop(qu, C.LUMEN_STATUS_MMU_FAULT, 1)
+    assert card.reg64(C.LUMEN_REG_MMU_FAULT_ADDR_LO) == 0x700000000
+    assert not card.reg(C.LUMEN_REG_MMU_FAULT_INFO) & \
+        C.LUMEN_MMU_FAULT_WRITE_ACCESS
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    # The WRITE right alone is enough.
+    qu.reset()
+    dst.vwrite(T_DEV, struct.pack('<2I', 5, 0xffffffff))
+    src.vwrite(L_HOST, struct.pack('<2I', 7, 2))
+    run(qu, [rreduce(L_HOST, 0, 8, W_WONLY, KEY, DT_I32, SUM)])
+    assert dst.vread(T_DEV, 8) == struct.pack('<2I', 12, 1)
+    assert counters(card)['bad'] == 0
+
+
+@test
+def rreduce_bad_descriptors(env):
+    q, card = reduce_card(env)
+    spaces(card)
+    qu = Queue(card, 9, ctx=SRC_CTX)
+    big = C.LUMEN_CMD_REMOTE_MAX_SIZE + 4
+    bad = [
+        ('unknown dtype', rreduce(L_HOST, 0, 8, W_DEV, KEY, C.LUMEN_DT_COUNT,
+                                  SUM)),
+        ('unknown op', rreduce(L_HOST, 0, 8, W_DEV, KEY, DT_F32,
+                               C.LUMEN_REDOP_COUNT)),
+        ('op 0xffffffff', rreduce(L_HOST, 0, 8, W_DEV, KEY, DT_F16,
+                                  0xffffffff)),
+        ('local misaligned', rreduce(L_HOST + 2, 0, 8, W_DEV, KEY, DT_F32,
+                                     SUM)),
+        ('local misaligned (f16)', rreduce(L_HOST + 1, 0, 8, W_DEV, KEY,
+                                           DT_F16, SUM)),
+        ('offset misaligned', rreduce(L_HOST, 2, 8, W_DEV, KEY, DT_I32,
+                                      MAX)),
+        ('size not whole', rreduce(L_HOST, 0, 6, W_DEV, KEY, DT_F32, SUM)),
+        ('size not whole (bf16)', rreduce(L_HOST, 0, 7, W_DEV, KEY, DT_BF16,
+                                          SUM)),
+        ('size over the maximum', rreduce(L_HOST, 0, big, W_DEV, KEY, DT_F32,
+                                          SUM)),
+        ('reserved', rreduce(L_HOST, 0, 8, W_DEV, KEY, DT_F32, SUM,
+                             reserved=1)),
+        ('dst_chip', rreduce(L_HOST, 0, 8, W_DEV, KEY, DT_F32, SUM,
+                             dst=C.LUMEN_CHIP_ID_MAX + 1)),
+        ('window', rreduce(L_HOST, 0, 8, C.LUMEN_NUM_WINDOWS, KEY, DT_F32,
+                           SUM)),
+        ('flags', rreduce(L_HOST, 0, 8, W_DEV, KEY, DT_F32, SUM, flags=4)),
+    ]
+    for what, c in bad:
+        card.clear_errors()
+        qu.reset()
+        qu.submit([nop(), c])
+        try:
+            expect_stop(qu, C.LUMEN_STATUS_BAD_DESCRIPTOR, 1)
+        except AssertionError as e:
+            raise AssertionError('%s: %s' % (what, e))
+        N.expect_error(card, C.LUMEN_ERR_QUEUE_DESC,
+                       C.LUMEN_STATUS_BAD_DESCRIPTOR, 9)
+    assert counters(card)['access'] == 0
+    # The limits themselves are fine.
+    qu.reset()
+    run(qu, [rreduce(L_HOST + 2, 6, 2, W_DEV, KEY, DT_BF16, MIN),
+             rreduce(L_HOST + 4, 4, 4, W_DEV, KEY, DT_I32, SUM,
+                     dst=CHIP)])
+
+
+@test
+def hostile_reduce(env):
+    """REDUCE packets from another chip: applied once per packet (a
+    duplicate or a stale packet is acknowledged, not reduced again), the
+    WRITE right, the answer echoes aop; malformed ones are dropped and
+    counted."""
+    card, peer = peer_card(env)
+    if not card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_REDUCE:
+        raise Skip('CAPS.REDUCE clear')
+    src, dst = spaces(card)
+    n = 0
+
+    def req(payload=b'', **kw):
+        kw.setdefault('window', W_DEV)
+        kw.setdefault('key', KEY)
+        return pkt(PEER, CHIP, C.LUMEN_PKT_REDUCE, payload, **kw)
+
+    def ok(raw, what, status=0):
+        nonlocal n
+        n += 1
+        got = answer(peer, n, what, raw)
+        h = N.parse_packet(raw)
+        assert got['crc_ok'] and got['hop']['vc'] in (2, 3), what
+        assert got['op'] == C.LUMEN_PKT_ACK and got['payload'] == b'', what
+        assert (got['src'], got['dst'], got['stream'], got['epoch'],
+                got['msg'], got['pkt'], got['aop'], got['window'],
+                got['offset'], got['size']) == (
+                    CHIP, PEER, h['stream'], h['epoch'], h['msg'], h['pkt'],
+                    h['aop'], h['window'], h['offset'], h['size']), what
+        assert got['status'] == status, '%s: status %d' % (
+            what, got['status'])
+        return got
+
+    # An i32 SUM of 2 packets: message 1 of stream 1, epoch 1.
+    rng = random.Random(5)
+    size = PKT + 16
+    dval = N.pack_elems(DT_I32, [rng.getrandbits(32)
+                                 for _ in range(size // 4)])
+    sval = N.pack_elems(DT_I32, [rng.getrandbits(32)
+                                 for _ in range(size // 4)])
+    once = N.pack_elems(DT_I32, N.ref_reduce(DT_I32, SUM, dval, sval))
+    dst.vwrite(T_DEV + 0x40, dval)
+    a = redop(DT_I32, SUM)
+    p0 = req(sval[:PKT], aop=a, offset=0x40, size=size)
+    p1 = req(sval[PKT:], aop=a, offset=0x40, size=size, p=1)
+    ok(p0, 'reduce 0')
+    ok(p1, 'reduce 1')
+    assert dst.vread(T_DEV + 0x40, size) == once
+    # Resent, with the same or other bytes: acknowledged, not reduced again.
+    dups = card.reg(C.LUMEN_REG_E2E_DUPLICATES)
+    ok(p0, 'reduce 0 resent')
+    ok(p1, 'reduce 1 resent')
+    ok(req(bytes(range(256)) * 16, aop=a, offset=0x40, size=size),
+       'reduce 0, other bytes')
+    assert card.reg(C.LUMEN_REG_E2E_DUPLICATES) == dups + 3
+    assert dst.vread(T_DEV + 0x40, size) == once
+    # A newer message; then the older one is stale: acknowledged only.
+    f16 = redop(DT_F16, MAX)
+    dval2, sval2 = N.reduce_vectors(DT_F16, 9, random_pairs=0)
+    dst.vwrite(T_SCAT + 0x10, dval2)
+    ok(req(sval2, aop=f16, msg=2, window=W_SCAT, offset=0x10,
+           size=len(sval2)), 'f16 max, msg 2')
+    N.check_reduced(DT_F16, MAX, dst.vread(T_SCAT + 0x10, len(dval2)),
+                    N.ref_reduce(DT_F16, MAX, dval2, sval2), dval2, sval2,
+                    'f16 max from a peer')
+    ok(p0, 'stale reduce')
+    assert card.reg(C.LUMEN_REG_E2E_DUPLICATES) == dups + 4
+    assert dst.vread(T_DEV + 0x40, size) == once
+    # The WRITE right is needed: ACCESS, nothing reduced, and the rest of
+    # the message is refused too.
+    access = card.reg(C.LUMEN_REG_ACCESS_ERRORS)
+    snap = dst.vread(T_DEV, 2 * PKT)
+    ok(req(sval[:PKT], aop=a, window=W_RONLY, msg=3, size=2 * PKT),
+       'no write right', status=C.LUMEN_STATUS_ACCESS)
+    ok(req(sval[:PKT], aop=a, window=W_RONLY, msg=3, size=2 * PKT, p=1),
+       'no write right, packet 1', status=C.LUMEN_STATUS_ACCESS)
+    assert card.reg(C.LUMEN_REG_ACCESS_ERRORS) == access + 2
+    assert dst.vread(T_DEV, 2 * PKT) == snap
+    # Malformed: dropped, counted, unanswered; nothing changes.
+    f32 = redop(DT_F32, SUM)
+    bad = [
+        ('unknown dtype', REQ_VC, req(b'abcd', aop=redop(C.LUMEN_DT_COUNT,
+                                                        SUM), msg=4)),
+        ('dtype 0xf', REQ_VC, req(b'abcd', aop=0x0f, msg=4)),
+        ('unknown op', REQ_VC, req(b'abcd', aop=redop(DT_F32,
+                                                      C.LUMEN_REDOP_COUNT),
+                                   msg=4)),
+        ('aop 0xff', REQ_VC, req(b'abcd', aop=0xff, msg=4)),
+        ('offset misaligned', REQ_VC, req(b'abcd', aop=f32, offset=2,
+                                          msg=4)),
+        ('offset misaligned (f16)', REQ_VC, req(b'ab', aop=redop(DT_F16, MIN),
+                                                offset=1, msg=4)),
+        ('size misaligned', REQ_VC, req(b'abcdef', aop=f32, msg=4)),
+        ('size misaligned (bf16)', REQ_VC, req(b'abc', aop=redop(DT_BF16,
+                                                                SUM),
+                                               msg=4)),
+        ('payload short', REQ_VC, req(b'abcd', aop=f32, size=8, msg=4)),
+        ('payload long', REQ_VC, req(b'abcdefgh', aop=f32, size=4, msg=4)),
+        ('arg set', REQ_VC, req(b'abcd', aop=f32, arg=1, msg=4)),
+        ('status set', REQ_VC, req(b'abcd', aop=f32, status=1, msg=4)),
+        ('size 0', REQ_VC, req(b'', aop=f32, size=0, msg=4)),
+        ('request on the answer VC', ANS_VC, req(b'abcd', aop=f32, msg=4)),
+    ]
+    snap = dst.vread(T_DEV, 0x80)
+    for what, vc, raw in bad:
+        silent(card, peer, n, raw, vc, what)
+    # A packet that disagrees with its message (another aop).
+    ok(req(struct.pack('<I', 1), aop=f32, msg=5, offset=0x7c, size=4),
+       'msg 5')
+    silent(card, peer, n, req(struct.pack('<I', 1), aop=redop(DT_F32, MAX),
+                              msg=5, offset=0x7c, size=4), REQ_VC,
+           'packet of another reduction')
+    assert dst.vread(T_DEV, 0x7c) == snap[:0x7c]
+    assert card.reg(C.LUMEN_REG_MMU_FAULT_STATUS) == 0
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+@test
+def forged_reduce_answers(env):
+    """RREDUCE towards a peer that answers what the test writes: REDUCE
+    packets like RWRITE's WRITE packets, aop = lumen_pkt_redop(); answers
+    must echo it; a packet left unanswered is resent unchanged."""
+    card, peer = peer_card(env)
+    if not card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_REDUCE:
+        raise Skip('CAPS.REDUCE clear')
+    src, dst = spaces(card)
+    qu = Queue(card, 2, ctx=SRC_CTX)
+    card.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 2000)
+    payload = data(2 * PKT + 6, 8)
+    src.vwrite(L_HOST, payload)
+
+    def reply(req, op=C.LUMEN_PKT_ACK, status=0, **kw):
+        h = dict(stream=req['stream'], epoch=req['epoch'], msg=req['msg'],
+                 p=req['pkt'], status=status, aop=req['aop'],
+                 window=req['window'], offset=req['offset'],
+                 size=req['size'])
+        h.update(kw)
+        peer.send(pkt(PEER, CHIP, op, **h), vc=ANS_VC)
+
+    def copies(p):
+        return [x for x in peer.data if x['op'] == C.LUMEN_PKT_REDUCE and
+                x['pkt'] == p]
+
+    a = redop(DT_F16, MAX)
+    qu.submit([rreduce(L_HOST, 0x10, len(payload), W_SCAT, KEY, DT_F16, MAX,
+                       dst=PEER)])
+    peer.wait(lambda: len(peer.data) >= 3, 'three REDUCE packets')
+    w = peer.data[:3]
+    assert [p['pkt'] for p in w] == [0, 1, 2]
+    assert all(p['op'] == C.LUMEN_PKT_REDUCE and p['aop'] == a and
+               p['src'] == CHIP and p['dst'] == PEER and p['stream'] == 2 and
+               p['key'] == KEY and p['window'] == W_SCAT and
+               p['offset'] == 0x10 and p['size'] == len(payload) and
+               p['arg'] == 0 and p['hop']['vc'] in (0, 1) for p in w)
+    assert b''.join(p['payload'] for p in w) == payload
+    # ACKs that do not echo the reduction: counted, ignored.
+    bad = card.reg(C.LUMEN_REG_BAD_PKTS)
+    reply(w[0], aop=0)
+    reply(w[0], aop=redop(DT_F16, MIN))
+    reply(w[0], aop=0xff)
+    reply(w[0], C.LUMEN_PKT_READ_RESP)
+    N.wait_reg(card, C.LUMEN_REG_BAD_PKTS, lambda v: v == bad + 4,
+               'ACKs without the reduction')
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == 0
+    # Packets 0 and 2 answered; 1 is resent, unchanged.
+    reply(w[0])
+    reply(w[2])
+    peer.wait(lambda: len(copies(1)) >= 2, 'packet 1 resent')
+    last = copies(1)[-1]
+    assert (last['payload'], last['aop'], last['epoch'], last['msg']) == (
+        w[1]['payload'], a, w[1]['epoch'], w[1]['msg'])
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    reply(last)
+    assert settle(qu) == C.LUMEN_QSTS_IDLE
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == len(payload)
+    assert card.reg(C.LUMEN_REG_BAD_PKTS) == bad + 4
+    # A refusal fails the descriptor at once.
+    card.clear_errors()
+    qu.reset()
+    k = len(peer.data)
+    qu.submit([nop(), rreduce(L_HOST, 0, 8, W_DEV, KEY, DT_I32, SUM,
+                              dst=PEER)])
+    peer.wait(lambda: len(peer.data) > k, 'REDUCE')
+    reply(peer.data[k], status=C.LUMEN_STATUS_ACCESS)
+    expect_stop(qu, C.LUMEN_STATUS_ACCESS, 1)
+    N.expect_error(card, C.LUMEN_ERR_LINK, C.LUMEN_STATUS_ACCESS, PEER)
+
+
+@test
+def rreduce_answers_lost_exactly_once(env):
+    """The answers' fiber cut under an RREDUCE: the source resends its
+    REDUCE packets and the target recognises every copy: each packet is
+    reduced once."""
+    fab, a, b, src, dst, qu = ring2_remote(env)
+    if not a.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_REDUCE:
+        raise Skip('CAPS.REDUCE clear')
+    a.wreg(C.LUMEN_REG_E2E_TIMEOUT_MS, 5000)
+    rng = random.Random(13)
+    n = 16 * PKT
+    sval = N.pack_elems(DT_I32, [rng.getrandbits(32) for _ in range(n // 4)])
+    dval = N.pack_elems(DT_I32, [rng.getrandbits(32) for _ in range(n // 4)])
+    once = N.pack_elems(DT_I32, N.ref_reduce(DT_I32, SUM, dval, sval))
+    src.vwrite(L_HOST, sval)
+    dst.vwrite(T_DEV + 0x1000, dval)
+    fab.call(cmd='cut', port='1.+x')
+    N.wait_state(a, 1, C.LUMEN_LINK_DOWN)
+    qu.submit([rreduce(L_HOST, 0x1000, n, W_DEV, KEY, DT_I32, SUM, dst=1)])
+    N.wait_reg(b, C.LUMEN_REG_E2E_DUPLICATES, lambda v: v >= 16,
+               'a round of resent REDUCE packets at the target')
+    assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    assert dst.vread(T_DEV + 0x1000, n) == once
+    fab.call(cmd='restore', port='1.+x')
+    assert settle(qu) == C.LUMEN_QSTS_IDLE
+    assert dst.vread(T_DEV + 0x1000, n) == once
+    assert qu.reg(C.LUMEN_QREG_PROGRESS) == n
+    assert a.reg(C.LUMEN_REG_E2E_RETRANSMITS) >= 16
+    assert a.reg(C.LUMEN_REG_E2E_TIMEOUTS) == 0
 
 
 # ---- Runner -----------------------------------------------------------------
