@@ -19,8 +19,12 @@
  * The handler fails every job on the ring with the context's error; jobs
  * not yet on the ring fail in run_job with -ECANCELED.
  *
- * Remote commands (RWRITE, RREAD, RATOMIC, with CAPS.LINKS) are validated
- * like the others; RREAD's local range and RATOMIC's result are writes.
+ * Remote commands (RWRITE, RREAD, RATOMIC, with CAPS.LINKS; RREDUCE, with
+ * CAPS.LINKS and CAPS.REDUCE) are validated like the others; RREAD's local
+ * range and RATOMIC's result are writes. REDUCE (CAPS.REDUCE) reads and
+ * writes its destination; it and RREDUCE take aligned whole elements. A
+ * command the card lacks the capability for fails the SUBMIT with
+ * -EOPNOTSUPP, whatever its fields hold.
  * A queue the device stopped because the other chip refused (ACCESS), no
  * route led there (UNREACHABLE) or it stopped answering (TIMEOUT) goes
  * through the same handler at once, which fails only that job (-EACCES,
@@ -99,6 +103,50 @@ static_assert(offsetof(struct drm_lumen_cmd, u.ratomic.op) ==
 	      offsetof(struct lumen_cmd, u.ratomic.op));
 static_assert(offsetof(struct drm_lumen_cmd, u.ratomic.reserved) ==
 	      offsetof(struct lumen_cmd, u.ratomic.reserved));
+/* Reductions: every hardware element type and operation has its uAPI name. */
+static_assert(DRM_LUMEN_CMD_REDUCE == LUMEN_CMD_REDUCE);
+static_assert(DRM_LUMEN_CMD_RREDUCE == LUMEN_CMD_RREDUCE);
+static_assert(DRM_LUMEN_DTYPE_F32 == LUMEN_DT_F32);
+static_assert(DRM_LUMEN_DTYPE_F16 == LUMEN_DT_F16);
+static_assert(DRM_LUMEN_DTYPE_BF16 == LUMEN_DT_BF16);
+static_assert(DRM_LUMEN_DTYPE_I32 == LUMEN_DT_I32);
+static_assert(DRM_LUMEN_DTYPE_I32 + 1 == LUMEN_DT_COUNT);
+static_assert(DRM_LUMEN_REDOP_SUM == LUMEN_REDOP_SUM);
+static_assert(DRM_LUMEN_REDOP_MAX == LUMEN_REDOP_MAX);
+static_assert(DRM_LUMEN_REDOP_MIN == LUMEN_REDOP_MIN);
+static_assert(DRM_LUMEN_REDOP_MIN + 1 == LUMEN_REDOP_COUNT);
+static_assert(sizeof(struct drm_lumen_cmd_reduce) == sizeof(struct lumen_cmd_reduce));
+static_assert(offsetof(struct drm_lumen_cmd, u.reduce.src) ==
+	      offsetof(struct lumen_cmd, u.reduce.src));
+static_assert(offsetof(struct drm_lumen_cmd, u.reduce.dst) ==
+	      offsetof(struct lumen_cmd, u.reduce.dst));
+static_assert(offsetof(struct drm_lumen_cmd, u.reduce.size) ==
+	      offsetof(struct lumen_cmd, u.reduce.size));
+static_assert(offsetof(struct drm_lumen_cmd, u.reduce.dtype) ==
+	      offsetof(struct lumen_cmd, u.reduce.dtype));
+static_assert(offsetof(struct drm_lumen_cmd, u.reduce.op) ==
+	      offsetof(struct lumen_cmd, u.reduce.op));
+static_assert(offsetof(struct drm_lumen_cmd, u.reduce.reserved) ==
+	      offsetof(struct lumen_cmd, u.reduce.reserved));
+static_assert(sizeof(struct drm_lumen_cmd_rreduce) == sizeof(struct lumen_cmd_rreduce));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.local) ==
+	      offsetof(struct lumen_cmd, u.rreduce.local));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.offset) ==
+	      offsetof(struct lumen_cmd, u.rreduce.offset));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.size) ==
+	      offsetof(struct lumen_cmd, u.rreduce.size));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.dst_chip) ==
+	      offsetof(struct lumen_cmd, u.rreduce.dst_chip));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.window) ==
+	      offsetof(struct lumen_cmd, u.rreduce.window));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.key) ==
+	      offsetof(struct lumen_cmd, u.rreduce.key));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.dtype) ==
+	      offsetof(struct lumen_cmd, u.rreduce.dtype));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.op) ==
+	      offsetof(struct lumen_cmd, u.rreduce.op));
+static_assert(offsetof(struct drm_lumen_cmd, u.rreduce.reserved) ==
+	      offsetof(struct lumen_cmd, u.rreduce.reserved));
 static_assert(sizeof(struct drm_lumen_wait) == 32);
 static_assert(sizeof(struct drm_lumen_context_status) == 40);
 
@@ -240,9 +288,9 @@ static enum drm_gpu_sched_stat lumen_job_timedout(struct drm_sched_job *sjob)
 		/*
 		 * Done after all, or still moving: give it another period.
 		 * Moving is HEAD passing descriptors, or, within one long
-		 * COPY/FILL (16 GiB may take long on an engine shared with
-		 * other queues), the bytes the queue's engine wrote since the
-		 * previous check; the first check only takes that baseline.
+		 * COPY/FILL/REDUCE (16 GiB may take long on an engine shared
+		 * with other queues), the bytes the queue's engine wrote since
+		 * the previous check; the first check only takes that baseline.
 		 */
 		if (dma_fence_is_signaled(&sjob->s_fence->finished) || remote_wait ||
 		    (sts == LUMEN_QSTS_RUNNING &&
@@ -415,6 +463,76 @@ static const char *lumen_check_ratomic(const struct lumen_cmd *c)
 	return NULL;
 }
 
+/*
+ * REDUCE: dst[i] = dst[i] op src[i] over whole, aligned elements; @dst is
+ * read and written, so it must be user VA like COPY's.
+ */
+static const char *lumen_check_reduce(const struct lumen_cmd *c)
+{
+	u64 src = le64_to_cpu(c->u.reduce.src);
+	u64 dst = le64_to_cpu(c->u.reduce.dst);
+	u64 size = le64_to_cpu(c->u.reduce.size);
+	u32 dtype = le32_to_cpu(c->u.reduce.dtype), esz;
+
+	if (!lumen_zero(c->u.reduce.reserved, ARRAY_SIZE(c->u.reduce.reserved)))
+		return "u.reduce.reserved";
+	if (dtype >= LUMEN_DT_COUNT)
+		return "u.reduce.dtype";
+	if (le32_to_cpu(c->u.reduce.op) >= LUMEN_REDOP_COUNT)
+		return "u.reduce.op";
+	esz = lumen_dt_size(dtype);
+	if (size > LUMEN_CMD_MAX_SIZE)
+		return "u.reduce.size";
+	if (size & (esz - 1))
+		return "u.reduce.size (element size)";
+	if (src & (esz - 1))
+		return "u.reduce.src (alignment)";
+	if (src > U64_MAX - size)
+		return "u.reduce.src";
+	if (dst & (esz - 1))
+		return "u.reduce.dst (alignment)";
+	if (!lumen_user_write(dst, size))
+		return "u.reduce.dst";
+	return NULL;
+}
+
+/*
+ * RREDUCE: RWRITE's rules (its local range is only read), over whole
+ * elements: local, offset and size aligned to the element size.
+ */
+static const char *lumen_check_rreduce(const struct lumen_cmd *c)
+{
+	u64 local = le64_to_cpu(c->u.rreduce.local);
+	u64 offset = le64_to_cpu(c->u.rreduce.offset);
+	u64 size = le64_to_cpu(c->u.rreduce.size);
+	u32 dtype = le32_to_cpu(c->u.rreduce.dtype), esz;
+
+	if (c->u.rreduce.reserved)
+		return "u.rreduce.reserved";
+	if (dtype >= LUMEN_DT_COUNT)
+		return "u.rreduce.dtype";
+	if (le32_to_cpu(c->u.rreduce.op) >= LUMEN_REDOP_COUNT)
+		return "u.rreduce.op";
+	esz = lumen_dt_size(dtype);
+	if (size > LUMEN_CMD_REMOTE_MAX_SIZE)
+		return "u.rreduce.size";
+	if (size & (esz - 1))
+		return "u.rreduce.size (element size)";
+	if (offset & (esz - 1))
+		return "u.rreduce.offset (alignment)";
+	if (offset > U64_MAX - size)
+		return "u.rreduce.offset";
+	if (le32_to_cpu(c->u.rreduce.dst_chip) > LUMEN_CHIP_ID_MAX)
+		return "u.rreduce.dst_chip";
+	if (le32_to_cpu(c->u.rreduce.window) >= LUMEN_NUM_WINDOWS)
+		return "u.rreduce.window";
+	if (local & (esz - 1))
+		return "u.rreduce.local (alignment)";
+	if (local > U64_MAX - size)
+		return "u.rreduce.local";
+	return NULL;
+}
+
 static const char *lumen_check_cmd(const struct lumen_cmd *c)
 {
 	const __le64 *raw = c->u.raw;
@@ -470,28 +588,50 @@ static const char *lumen_check_cmd(const struct lumen_cmd *c)
 		return lumen_check_remote(c);
 	case LUMEN_CMD_RATOMIC:
 		return lumen_check_ratomic(c);
+	case LUMEN_CMD_REDUCE:
+		return lumen_check_reduce(c);
+	case LUMEN_CMD_RREDUCE:
+		return lumen_check_rreduce(c);
 	default:
 		return "opcode";
 	}
 }
 
-static bool lumen_cmd_remote(u8 opcode)
+/*
+ * The LUMEN_CAP_* bits an opcode needs besides the DMA queues: the link
+ * engine for the remote commands, the reducing DMA engine for REDUCE, both
+ * for RREDUCE. The device treats these opcodes as malformed without them.
+ */
+static u32 lumen_cmd_caps(u8 opcode)
 {
-	return opcode == LUMEN_CMD_RWRITE || opcode == LUMEN_CMD_RREAD ||
-	       opcode == LUMEN_CMD_RATOMIC;
+	switch (opcode) {
+	case LUMEN_CMD_RWRITE:
+	case LUMEN_CMD_RREAD:
+	case LUMEN_CMD_RATOMIC:
+		return LUMEN_CAP_LINKS;
+	case LUMEN_CMD_REDUCE:
+		return LUMEN_CAP_REDUCE;
+	case LUMEN_CMD_RREDUCE:
+		return LUMEN_CAP_LINKS | LUMEN_CAP_REDUCE;
+	default:
+		return 0;
+	}
 }
 
 static int lumen_check_cmds(struct lumen_device *ldev, const struct lumen_cmd *cmds, u32 n)
 {
-	bool links = lumen_has_links(ldev);
+	u32 caps = ldev->id.caps & LUMEN_DRIVER_CAPS;
 	const char *field;
-	u32 i;
+	u32 i, missing;
 
 	for (i = 0; i < n; i++) {
-		if (lumen_cmd_remote(cmds[i].opcode) && !links) {
+		missing = lumen_cmd_caps(cmds[i].opcode) & ~caps;
+		if (missing) {
 			dev_dbg_ratelimited(lumen_dev(ldev),
-					    "SUBMIT: command %u: opcode %u needs the link engine (CAPS.LINKS)\n",
-					    i, cmds[i].opcode);
+					    "SUBMIT: command %u: opcode %u needs%s%s\n",
+					    i, cmds[i].opcode,
+					    missing & LUMEN_CAP_LINKS ? " CAPS.LINKS" : "",
+					    missing & LUMEN_CAP_REDUCE ? " CAPS.REDUCE" : "");
 			return -EOPNOTSUPP;
 		}
 		field = lumen_check_cmd(&cmds[i]);
@@ -710,8 +850,9 @@ static int lumen_submit_check_args(const struct drm_lumen_submit *args)
  *
  * Return: 0 with &drm_lumen_submit.seqno set; -EINVAL, -ENOENT,
  * -ECANCELED, -EFAULT, -ENOMEM as documented in the uAPI; -EOPNOTSUPP for
- * a remote command on a card without CAPS.LINKS; -EAGAIN when the file has
- * max_file_jobs jobs in flight; -ENODEV once unplugged or reset.
+ * a remote command on a card without CAPS.LINKS, or a REDUCE or RREDUCE on
+ * one without CAPS.REDUCE; -EAGAIN when the file has max_file_jobs jobs in
+ * flight; -ENODEV once unplugged or reset.
  */
 int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file)
 {

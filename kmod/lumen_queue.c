@@ -309,14 +309,15 @@ int lumen_queue_remote_errno(u32 status)
  * @q: queue; called by its timeout handler (the scheduler is stopped)
  * @index: free-running ring index, e.g. HEAD
  *
- * Return: true for RWRITE, RREAD and RATOMIC, which wait for another chip
- * and which the device fails by itself when it stops answering.
+ * Return: true for RWRITE, RREAD, RATOMIC and RREDUCE, which wait for
+ * another chip and which the device fails by itself when it stops answering.
  */
 bool lumen_queue_remote_at(struct lumen_queue *q, u32 index)
 {
 	u8 op = READ_ONCE(q->ring[index & (LUMEN_RING_ENTRIES - 1)].opcode);
 
-	return op == LUMEN_CMD_RWRITE || op == LUMEN_CMD_RREAD || op == LUMEN_CMD_RATOMIC;
+	return op == LUMEN_CMD_RWRITE || op == LUMEN_CMD_RREAD || op == LUMEN_CMD_RATOMIC ||
+	       op == LUMEN_CMD_RREDUCE;
 }
 
 /*

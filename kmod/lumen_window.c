@@ -3,8 +3,8 @@
  * Lumen N1: remote windows (docs/hw-spec.md 13.7).
  *
  * A window lets other chips reach a VA range of one file's device context
- * with RWRITE/RREAD/RATOMIC, like an RDMA memory registration: the card
- * accepts a remote operation only if it names an open window slot and
+ * with RWRITE/RREAD/RATOMIC/RREDUCE, like an RDMA memory registration: the
+ * card accepts a remote operation only if it names an open window slot and
  * presents the slot's key. The card has NUM_WINDOWS (256) slots shared by
  * all files; the slot number is the window id user space hands out, the key
  * a random 64-bit value the driver picks, so only whoever the owner gave it

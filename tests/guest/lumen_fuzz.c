@@ -51,7 +51,11 @@
  *         array (NOP/COPY/FILL/SIGNAL/WAIT/TIMESTAMP on mapped VAs, WAITs on
  *         words that are always ~0) and one field of the submit, of one
  *         command or of one sync entry is mutated, so jobs reach the device
- *         and fault. A banned context (-ECANCELED) or a dead file (-ENODEV)
+ *         and fault; with CAPS.REDUCE also REDUCEs of whole, aligned
+ *         elements of every type and operation, now and then misaligned
+ *         (SUBMIT must refuse those), without it a rare REDUCE that SUBMIT
+ *         must refuse with -EOPNOTSUPP (a job that ran would ban the
+ *         context). A banned context (-ECANCELED) or a dead file (-ENODEV)
  *         is reopened. A ban of a context that submitted nothing mutated,
  *         unmapped nothing in use and hung nothing on purpose is reported
  *         as an isolation failure. A few jobs hang on purpose (released
@@ -61,16 +65,17 @@
  *         engine: QUERY_LINK, remote windows over the pool's mappings
  *         (well-formed, over unmapped or read-only ranges, mutated, closed
  *         twice, an UNMAP under an open window, which must be -EBUSY),
- *         RWRITE/RREAD/RATOMIC through the slot's own windows to its own
- *         chip (and mutated: wrong keys, windows, chips, sizes), ROUTE
- *         GET/SET (a SET writes back what GET read, or a mutated block),
- *         PORT_CTRL, MGMT_SEND of GETs (a mutation that makes a SET is
- *         made invalid: the fuzzer never reprograms the fabric) and
- *         MGMT_RECV with deadlines. A remote command's -EACCES,
- *         -EHOSTUNREACH or -ETIMEDOUT must leave the context unbanned (a
- *         ban there is a finding). Without CAPS.LINKS the same calls must
- *         all say -EOPNOTSUPP. The parent saves every card's route table
- *         and port controls before the run and writes them back after it.
+ *         RWRITE/RREAD/RATOMIC (and RREDUCE, with CAPS.REDUCE) through the
+ *         slot's own windows to its own chip (and mutated: wrong keys,
+ *         windows, chips, sizes), ROUTE GET/SET (a SET writes back what
+ *         GET read, or a mutated block), PORT_CTRL, MGMT_SEND of GETs (a
+ *         mutation that makes a SET is made invalid: the fuzzer never
+ *         reprograms the fabric) and MGMT_RECV with deadlines. A remote
+ *         command's -EACCES, -EHOSTUNREACH or -ETIMEDOUT must leave the
+ *         context unbanned (a ban there is a finding). Without CAPS.LINKS
+ *         the same calls must all say -EOPNOTSUPP. The parent saves every
+ *         card's route table and port controls before the run and writes
+ *         them back after it.
  *
  * Bounds (CI is a 2-core TCG guest with 1 GiB): the run is bounded by the
  * ioctl count, not time; a one-shot 150 ms SIGALRM interrupts any ioctl that
@@ -163,6 +168,13 @@ struct lf_mode_closefb {
 #define LF_DRV_LAST	DRM_LUMEN_MGMT_RECV
 #else
 #define LF_DRV_LAST	DRM_LUMEN_WAIT
+#endif
+
+/* Reductions in the DMA engine: REDUCE and RREDUCE (CAPS.REDUCE). */
+#ifdef DRM_LUMEN_CAP_REDUCE
+#define LF_REDUCE	1
+#else
+#define LF_REDUCE	0
 #endif
 
 #define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
@@ -726,6 +738,46 @@ static void fill_random(uint8_t *p, size_t len)
 		p[i] = (uint8_t)rnd();
 }
 
+#if LF_REDUCE
+/* Bytes of one element of a DRM_LUMEN_DTYPE_* (4 for unknown types). */
+static uint32_t lf_dtype_size(uint32_t dtype)
+{
+	return dtype == DRM_LUMEN_DTYPE_F16 || dtype == DRM_LUMEN_DTYPE_BF16 ? 2 : 4;
+}
+
+static struct lumen_cmd lf_cmd_reduce(uint64_t dst, uint64_t src, uint64_t size, uint32_t dtype,
+				      uint32_t op)
+{
+	struct lumen_cmd c = ld_cmd_nop();
+
+	c.opcode = DRM_LUMEN_CMD_REDUCE;
+	c.u.reduce.src = lumen_cpu_to_le64(src);
+	c.u.reduce.dst = lumen_cpu_to_le64(dst);
+	c.u.reduce.size = lumen_cpu_to_le64(size);
+	c.u.reduce.dtype = lumen_cpu_to_le32(dtype);
+	c.u.reduce.op = lumen_cpu_to_le32(op);
+	return c;
+}
+
+static struct lumen_cmd lf_cmd_rreduce(uint64_t local, uint64_t offset, uint64_t size,
+				       uint32_t chip, uint32_t win, uint64_t key, uint32_t dtype,
+				       uint32_t op)
+{
+	struct lumen_cmd c = ld_cmd_nop();
+
+	c.opcode = DRM_LUMEN_CMD_RREDUCE;
+	c.u.rreduce.local = lumen_cpu_to_le64(local);
+	c.u.rreduce.offset = lumen_cpu_to_le64(offset);
+	c.u.rreduce.size = lumen_cpu_to_le64(size);
+	c.u.rreduce.dst_chip = lumen_cpu_to_le32(chip);
+	c.u.rreduce.window = lumen_cpu_to_le32(win);
+	c.u.rreduce.key = lumen_cpu_to_le64(key);
+	c.u.rreduce.dtype = lumen_cpu_to_le32(dtype);
+	c.u.rreduce.op = lumen_cpu_to_le32(op);
+	return c;
+}
+#endif
+
 /* Near-valid commands for random SUBMITs whose cmds pointer lands here. */
 static void refill_cmd_zone(void)
 {
@@ -734,7 +786,7 @@ static void refill_cmd_zone(void)
 	for (unsigned int i = 0; i < CMD_ZONE / sizeof(*c); i++) {
 		uint64_t va = DRM_LUMEN_VA_USER_START + 2 * MiB * rn(3) + 8 * rn(2048);
 
-		switch (rn(7)) {
+		switch (rn(7 + LF_REDUCE)) {
 		case 0:
 			c[i] = ld_cmd_copy(va, DRM_LUMEN_VA_USER_START + 8 * rn(2048),
 					   pct(90) ? 8 * rn(256) : interesting());
@@ -755,6 +807,14 @@ static void refill_cmd_zone(void)
 		case 5:
 			fill_random((uint8_t *)&c[i], sizeof(c[i]));
 			break;
+#if LF_REDUCE
+		case 6:
+			/* Any type and operation, one past the last now and then. */
+			c[i] = lf_cmd_reduce(va, DRM_LUMEN_VA_USER_START + 8 * rn(2048),
+					     pct(90) ? 4 * rn(128) : interesting(), (uint32_t)rn(5),
+					     (uint32_t)rn(4));
+			break;
+#endif
 		default:
 			c[i] = ld_cmd_nop();
 			break;
@@ -1553,6 +1613,7 @@ struct s_state {
 	volatile uint64_t *ctl;
 	unsigned int hang_next;
 	int links;		/* CAPS.LINKS: windows, remote commands, admin ioctls */
+	int reduce;		/* CAPS.REDUCE: REDUCE, and RREDUCE with links */
 	uint32_t chip, nports;	/* QUERY_LINK */
 	struct s_win win[S_MAX_WIN];
 	int nwin;
@@ -1839,6 +1900,15 @@ static void s_open(struct s_state *s)
 			s->chip = li.chip_id;
 			s->nports = li.num_ports;
 		}
+	}
+#endif
+	s->reduce = 0;
+#if LF_REDUCE
+	{
+		uint64_t caps = 0;
+
+		s->reduce = !ld_get_param(s->fd, DRM_LUMEN_PARAM_CAPABILITIES, &caps) &&
+			    (caps & DRM_LUMEN_CAP_REDUCE);
 	}
 #endif
 	for (int i = 0; i < s->nsy; i++)
@@ -2392,7 +2462,7 @@ static struct lumen_cmd s_remote(struct s_state *s)
 	uint32_t chip = s->chip, win = w->id;
 	uint64_t key = w->key, len, off;
 	struct lumen_cmd c = ld_cmd_nop();
-	uint8_t ops[3];
+	uint8_t ops[4];
 
 	if ((w->flags & DRM_LUMEN_WINDOW_WRITE) && rm >= 0)
 		ops[n++] = LUMEN_CMD_RWRITE;
@@ -2400,6 +2470,10 @@ static struct lumen_cmd s_remote(struct s_state *s)
 		ops[n++] = LUMEN_CMD_RREAD;
 	if (w->flags & DRM_LUMEN_WINDOW_ATOMIC)
 		ops[n++] = LUMEN_CMD_RATOMIC;
+#if LF_REDUCE
+	if ((w->flags & DRM_LUMEN_WINDOW_WRITE) && rm >= 0 && s->reduce)
+		ops[n++] = DRM_LUMEN_CMD_RREDUCE;
+#endif
 	if (!n)
 		return c;
 	switch (rn(40)) {
@@ -2426,6 +2500,18 @@ static struct lumen_cmd s_remote(struct s_state *s)
 		c = s_cmd_remote(LUMEN_CMD_RREAD, s_addr(&s->map[wm], len, 1), off, len, chip, win,
 				 key);
 		break;
+#if LF_REDUCE
+	case DRM_LUMEN_CMD_RREDUCE: {
+		/* Whole elements at an element-aligned offset of the window. */
+		uint32_t dt = (uint32_t)rn(4), esz = lf_dtype_size(dt);
+
+		len = s_len(MIN(w->size, s->map[rm].size)) / esz * esz;
+		off = rn((w->size - len) / esz + 1) * esz;
+		c = lf_cmd_rreduce(s_addr(&s->map[rm], len, esz), off, len, chip, win, key, dt,
+				   (uint32_t)rn(3));
+		break;
+	}
+#endif
 	default:
 		c.opcode = LUMEN_CMD_RATOMIC;
 		c.u.ratomic.result = lumen_cpu_to_le64(wm >= 0 && pct(70) ?
@@ -2442,6 +2528,26 @@ static struct lumen_cmd s_remote(struct s_state *s)
 }
 #endif
 
+#if LF_REDUCE
+/*
+ * A REDUCE of whole elements from a readable mapping into a writable one,
+ * any type and operation, sometimes in place. Now and then the source is
+ * off the element alignment: SUBMIT must refuse it (the device would stop
+ * the queue and ban the context, an unexplained ban).
+ */
+static struct lumen_cmd s_reduce(struct s_state *s, int w, int r)
+{
+	uint32_t dt = (uint32_t)rn(4), esz = lf_dtype_size(dt);
+	uint64_t len = s_len(MIN(s->map[w].size, s->map[r].size)) / esz * esz;
+	uint64_t dst = s_addr(&s->map[w], len, esz);
+	uint64_t src = pct(10) ? dst : s_addr(&s->map[r], len, esz);
+
+	if (pct(2))
+		src += 1 + rn(esz - 1);
+	return lf_cmd_reduce(dst, src, len, dt, (uint32_t)rn(3));
+}
+#endif
+
 static struct lumen_cmd s_cmd(struct s_state *s)
 {
 	int w = s_pick_map(s, 1), r = s_pick_map(s, 0);
@@ -2449,6 +2555,17 @@ static struct lumen_cmd s_cmd(struct s_state *s)
 	uint64_t len;
 
 	switch (rn(10)) {
+#if LF_REDUCE
+	case 0:
+		if (w < 0 || r < 0)
+			break;
+		if (s->reduce)
+			c = s_reduce(s, w, r);
+		else if (pct(5))	/* -EOPNOTSUPP, or its job would ban */
+			c = lf_cmd_reduce(s->map[w].va, s->map[r].va, 64, DRM_LUMEN_DTYPE_F32,
+					  DRM_LUMEN_REDOP_SUM);
+		break;
+#endif
 	case 1:
 	case 2:
 		if (w < 0 || r < 0)
@@ -2550,6 +2667,28 @@ static void s_mutate_cmd(struct s_state *s, struct lumen_cmd *c)
 		FLD(struct lumen_cmd, u.ratomic.reserved, K_RSVD),
 	};
 #endif
+#if LF_REDUCE
+	static const struct fdesc reduce[] = {
+		FLD(struct lumen_cmd, u.reduce.src, K_VA),
+		FLD(struct lumen_cmd, u.reduce.dst, K_VA),
+		FLD(struct lumen_cmd, u.reduce.size, K_SIZE),
+		FLD(struct lumen_cmd, u.reduce.dtype, K_TYPE),
+		FLD(struct lumen_cmd, u.reduce.op, K_TYPE),
+		FLD(struct lumen_cmd, u.reduce.reserved[0], K_RSVD),
+		FLD(struct lumen_cmd, u.reduce.reserved[2], K_RSVD),
+	};
+	static const struct fdesc rreduce[] = {
+		FLD(struct lumen_cmd, u.rreduce.local, K_VA),
+		FLD(struct lumen_cmd, u.rreduce.offset, K_OFF),
+		FLD(struct lumen_cmd, u.rreduce.size, K_SIZE),
+		FLD(struct lumen_cmd, u.rreduce.dst_chip, K_VAL),
+		FLD(struct lumen_cmd, u.rreduce.window, K_VAL),
+		FLD(struct lumen_cmd, u.rreduce.key, K_VAL),
+		FLD(struct lumen_cmd, u.rreduce.dtype, K_TYPE),
+		FLD(struct lumen_cmd, u.rreduce.op, K_TYPE),
+		FLD(struct lumen_cmd, u.rreduce.reserved, K_RSVD),
+	};
+#endif
 
 	if (pct(25)) {
 		MUTATE(s, *c, head);
@@ -2572,6 +2711,14 @@ static void s_mutate_cmd(struct s_state *s, struct lumen_cmd *c)
 		break;
 	case LUMEN_CMD_RATOMIC:
 		MUTATE(s, *c, ratomic);
+		break;
+#endif
+#if LF_REDUCE
+	case DRM_LUMEN_CMD_REDUCE:
+		MUTATE(s, *c, reduce);
+		break;
+	case DRM_LUMEN_CMD_RREDUCE:
+		MUTATE(s, *c, rreduce);
 		break;
 #endif
 	case LUMEN_CMD_WAIT:

@@ -5,7 +5,11 @@
  * addresses, overlapping binds, foreign and stale handles, bad user pointers,
  * too many commands / BOs / syncs, malformed descriptors, unknown queues and
  * double destroys. Each case asserts the errno the uAPI documents, and that
- * a rejected call had no effect.
+ * a rejected call had no effect. Reductions (REDUCE, RREDUCE, CAPS.REDUCE)
+ * also get the capability bit checked and a few well-formed runs: results,
+ * what the validator must accept (2-byte alignment for the 16-bit types),
+ * an RREDUCE loopback and a remote refusal that fails the job, not the
+ * context.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -26,6 +30,7 @@
 
 #include "guest_util.h"
 #include "lumen_dev.h"
+#include "lumen/lumen_link.h"
 
 #define MiB (1ull << 20)
 #define PAGE 4096ull
@@ -798,6 +803,442 @@ static void test_submit_descriptors(void **state)
 #undef MOD
 }
 
+/* ---- SUBMIT: reductions (CAPS.REDUCE) ------------------------------------------------ */
+
+#define F32	DRM_LUMEN_DTYPE_F32
+#define F16	DRM_LUMEN_DTYPE_F16
+#define BF16	DRM_LUMEN_DTYPE_BF16
+#define I32	DRM_LUMEN_DTYPE_I32
+#define SUM	DRM_LUMEN_REDOP_SUM
+#define RMAX	DRM_LUMEN_REDOP_MAX
+
+static struct lumen_cmd cmd_reduce(uint64_t dst, uint64_t src, uint64_t size, uint32_t dtype,
+				   uint32_t op)
+{
+	struct lumen_cmd c = ld_cmd_nop();
+
+	c.opcode = DRM_LUMEN_CMD_REDUCE;
+	c.u.reduce.src = lumen_cpu_to_le64(src);
+	c.u.reduce.dst = lumen_cpu_to_le64(dst);
+	c.u.reduce.size = lumen_cpu_to_le64(size);
+	c.u.reduce.dtype = lumen_cpu_to_le32(dtype);
+	c.u.reduce.op = lumen_cpu_to_le32(op);
+	return c;
+}
+
+static struct lumen_cmd cmd_rreduce(uint64_t local, uint64_t offset, uint64_t size,
+				    uint32_t chip, uint32_t win, uint64_t key, uint32_t dtype,
+				    uint32_t op)
+{
+	struct lumen_cmd c = ld_cmd_nop();
+
+	c.opcode = DRM_LUMEN_CMD_RREDUCE;
+	c.u.rreduce.local = lumen_cpu_to_le64(local);
+	c.u.rreduce.offset = lumen_cpu_to_le64(offset);
+	c.u.rreduce.size = lumen_cpu_to_le64(size);
+	c.u.rreduce.dst_chip = lumen_cpu_to_le32(chip);
+	c.u.rreduce.window = lumen_cpu_to_le32(win);
+	c.u.rreduce.key = lumen_cpu_to_le64(key);
+	c.u.rreduce.dtype = lumen_cpu_to_le32(dtype);
+	c.u.rreduce.op = lumen_cpu_to_le32(op);
+	return c;
+}
+
+/* One command as a job on queue q of fd: its status. */
+static int run1(int fd, uint32_t q, struct lumen_cmd cmd)
+{
+	return ld_run1(fd, q, &cmd, NULL, 0);
+}
+
+static uint64_t card_caps(int fd)
+{
+	uint64_t caps = 0;
+
+	assert_int_equal(ld_get_param(fd, DRM_LUMEN_PARAM_CAPABILITIES, &caps), 0);
+	return caps;
+}
+
+static void assert_ctx_clean(int fd)
+{
+	struct drm_lumen_context_status st;
+
+	assert_int_equal(ld_ctx_status(fd, &st), 0);
+	assert_int_equal(st.flags, 0);
+	assert_int_equal(st.error, 0);
+}
+
+/* CAPABILITIES has DRM_LUMEN_CAP_REDUCE: the device advertises CAPS.REDUCE
+ * (debugfs fw_info shows its CAPS word) and the driver passes it on. */
+static void test_reduce_capability(void **state)
+{
+	struct ctx *c = *state;
+	struct drm_lumen_device_info info;
+	uint32_t size = sizeof(info);
+	unsigned long long used = 0;
+	char dir[128], path[192], *text, *line;
+	unsigned int hw = 0;
+	uint64_t caps = card_caps(c->fd);
+
+	assert_int_equal(ld_debugfs_dir(0, dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/fw_info", dir);
+	text = ld_read_file(path);
+	assert_non_null(text);
+	line = strstr(text, "caps:");
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "caps: %x (driver uses %llx)", &hw, &used), 2);
+	free(text);
+	assert_int_equal(used, caps);
+	if (!(hw & DRM_LUMEN_CAP_REDUCE))
+		fail_msg("the device's CAPS 0x%08x lacks REDUCE (bit 8): a device model without reductions",
+			 hw);
+	if (!(caps & DRM_LUMEN_CAP_REDUCE))
+		fail_msg("the device has CAPS.REDUCE but CAPABILITIES 0x%llx lacks it",
+			 (unsigned long long)caps);
+	assert_int_equal(ld_query(c->fd, DRM_LUMEN_QUERY_DEVICE_INFO, &info, &size), 0);
+	assert_int_equal(info.capabilities, caps);
+}
+
+/* Without CAPS.REDUCE (RREDUCE: or CAPS.LINKS) the commands are -EOPNOTSUPP,
+ * well-formed or not, alone or behind a good command; nothing runs. */
+static void test_reduce_needs_cap(void **state)
+{
+	struct ctx *c = *state;
+	const uint64_t w = c->buf.va;
+	volatile uint64_t *word = (volatile uint64_t *)c->buf.map;
+	uint64_t caps = card_caps(c->fd);
+	int no_reduce = !(caps & DRM_LUMEN_CAP_REDUCE);
+	int no_rreduce = no_reduce || !(caps & DRM_LUMEN_CAP_LINKS);
+	struct cmd_case cases[] = {
+		{ "REDUCE", cmd_reduce(w + 4096, w + 8192, 64, F32, SUM) },
+		{ "REDUCE dtype 4", cmd_reduce(w + 4096, w + 8192, 64, 4, SUM) },
+		{ "RREDUCE", cmd_rreduce(w + 8192, 0, 64, 0, 0, 0, F32, SUM) },
+		{ "RREDUCE op 3", cmd_rreduce(w + 8192, 0, 64, 0, 0, 0, F32, 3) },
+	};
+
+	if (!no_reduce && !no_rreduce) {
+		printf("# the card has CAPS.REDUCE and CAPS.LINKS: no -EOPNOTSUPP path applies\n");
+		skip();
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lumen_cmd job[2] = { ld_cmd_signal(w, 0x5151), cases[i].cmd };
+		struct drm_lumen_submit s = submit_of(c, job, 2);
+		int ret;
+
+		if (cases[i].cmd.opcode == DRM_LUMEN_CMD_REDUCE ? !no_reduce : !no_rreduce)
+			continue;
+		*word = 0;
+		ret = submit_raw(c, &s);
+		if (ret != -EOPNOTSUPP)
+			fail_msg("'%s' behind a SIGNAL: %d (%s), want -EOPNOTSUPP", cases[i].what,
+				 ret, strerror(-ret));
+		s = submit_of(c, &cases[i].cmd, 1);
+		ret = submit_raw(c, &s);
+		if (ret != -EOPNOTSUPP)
+			fail_msg("'%s' alone: %d (%s), want -EOPNOTSUPP", cases[i].what, ret,
+				 strerror(-ret));
+	}
+	assert_int_equal(run1(c->fd, c->q, ld_cmd_copy(w + 8, w, 8)), 0);
+	assert_int_equal(word[0], 0);
+	assert_int_equal(word[1], 0);
+}
+
+/* Malformed REDUCE and RREDUCE: -EINVAL, and nothing of the job runs. */
+static void test_submit_reduce_descriptors(void **state)
+{
+	struct ctx *c = *state;
+	const uint64_t w = c->buf.va;
+	const uint64_t d = w + 4096, s = w + 8192;	/* dst, src (RREDUCE: local) */
+	const uint64_t top = ~0ull & ~63ull;		/* + 64 wraps */
+	const uint64_t below = DRM_LUMEN_VA_USER_START - 4096;
+	volatile uint64_t *word = (volatile uint64_t *)c->buf.map;
+	uint8_t before[512];
+	struct cmd_case cases[80];
+	int links = !!(card_caps(c->fd) & DRM_LUMEN_CAP_LINKS);
+	int n = 0, rreduce_skipped = 0;
+
+#define ADD(name, expr)							\
+	do {								\
+		struct lumen_cmd _c = (expr);				\
+		assert_true(n < (int)(sizeof(cases) / sizeof(cases[0])));	\
+		cases[n].what = (name);					\
+		cases[n++].cmd = _c;					\
+	} while (0)
+#define MOD(name, base, field, val)					\
+	do {								\
+		struct lumen_cmd _c = (base);				\
+		_c.field = (val);					\
+		cases[n].what = (name);					\
+		cases[n++].cmd = _c;					\
+	} while (0)
+
+	/* REDUCE: type and operation. */
+	ADD("reduce dtype 4", cmd_reduce(d, s, 64, 4, SUM));
+	ADD("reduce dtype 0x100", cmd_reduce(d, s, 64, 0x100, SUM));
+	ADD("reduce dtype ~0", cmd_reduce(d, s, 64, ~0u, SUM));
+	ADD("reduce op 3", cmd_reduce(d, s, 64, F32, 3));
+	ADD("reduce i32 op 3", cmd_reduce(d, s, 64, I32, 3));
+	ADD("reduce op ~0", cmd_reduce(d, s, 64, F16, ~0u));
+	/* Reserved bytes. */
+	MOD("reduce reserved[0]", cmd_reduce(d, s, 64, F32, SUM), u.reduce.reserved[0], 1);
+	MOD("reduce reserved[2]", cmd_reduce(d, s, 64, F32, SUM), u.reduce.reserved[2],
+	    1ull << 63);
+	MOD("reduce flag 0x04", cmd_reduce(d, s, 64, F32, SUM), flags, 0x04);
+	MOD("reduce reserved0", cmd_reduce(d, s, 64, F32, SUM), reserved0, 1);
+	/* 4-byte types: src, dst and size aligned to 4. */
+	ADD("reduce f32 src + 2", cmd_reduce(d, s + 2, 64, F32, SUM));
+	ADD("reduce f32 src + 1", cmd_reduce(d, s + 1, 64, F32, SUM));
+	ADD("reduce f32 dst + 2", cmd_reduce(d + 2, s, 64, F32, SUM));
+	ADD("reduce f32 dst + 3", cmd_reduce(d + 3, s, 64, F32, RMAX));
+	ADD("reduce f32 size 62", cmd_reduce(d, s, 62, F32, SUM));
+	ADD("reduce f32 size 2", cmd_reduce(d, s, 2, F32, SUM));
+	ADD("reduce i32 src + 2", cmd_reduce(d, s + 2, 64, I32, SUM));
+	ADD("reduce i32 dst + 2", cmd_reduce(d + 2, s, 64, I32, SUM));
+	ADD("reduce i32 size 66", cmd_reduce(d, s, 66, I32, SUM));
+	/* 2-byte types: aligned to 2. */
+	ADD("reduce f16 src + 1", cmd_reduce(d, s + 1, 64, F16, SUM));
+	ADD("reduce f16 dst + 1", cmd_reduce(d + 1, s, 64, F16, SUM));
+	ADD("reduce f16 size 63", cmd_reduce(d, s, 63, F16, SUM));
+	ADD("reduce f16 size 1", cmd_reduce(d, s, 1, F16, SUM));
+	ADD("reduce bf16 src + 3", cmd_reduce(d, s + 3, 64, BF16, SUM));
+	ADD("reduce bf16 dst + 1", cmd_reduce(d + 1, s, 64, BF16, RMAX));
+	ADD("reduce bf16 size 33", cmd_reduce(d, s, 33, BF16, SUM));
+	/* Sizes. */
+	ADD("reduce f32 size over max", cmd_reduce(d, s, LUMEN_CMD_MAX_SIZE + 4, F32, SUM));
+	ADD("reduce f16 size over max", cmd_reduce(d, s, LUMEN_CMD_MAX_SIZE + 2, F16, SUM));
+	ADD("reduce size 2^63", cmd_reduce(d, s, 1ull << 63, I32, SUM));
+	ADD("reduce size ~3", cmd_reduce(d, s, ~3ull, F32, SUM));
+	/* Destination: read and written, so user VA; no wrap. */
+	ADD("reduce dst below user start", cmd_reduce(below, s, 64, F32, SUM));
+	ADD("reduce dst 0", cmd_reduce(0, s, 64, F32, SUM));
+	ADD("reduce dst 0, size 0", cmd_reduce(0, s, 0, F16, SUM));
+	ADD("reduce dst fence page", cmd_reduce(0x100000, s, 8, I32, SUM));
+	ADD("reduce dst + size wraps", cmd_reduce(top, s, 128, F32, SUM));
+	ADD("reduce src + size wraps", cmd_reduce(d, top, 128, F32, SUM));
+
+	/* RREDUCE. */
+	ADD("rreduce dtype 4", cmd_rreduce(s, 0, 64, 0, 0, 0, 4, SUM));
+	ADD("rreduce dtype ~0", cmd_rreduce(s, 0, 64, 0, 0, 0, ~0u, SUM));
+	ADD("rreduce op 3", cmd_rreduce(s, 0, 64, 0, 0, 0, F32, 3));
+	ADD("rreduce op ~0", cmd_rreduce(s, 0, 64, 0, 0, 0, BF16, ~0u));
+	MOD("rreduce reserved", cmd_rreduce(s, 0, 64, 0, 0, 0, F32, SUM), u.rreduce.reserved, 1);
+	MOD("rreduce reserved bit 63", cmd_rreduce(s, 0, 64, 0, 0, 0, F32, SUM),
+	    u.rreduce.reserved, 1ull << 63);
+	ADD("rreduce f32 local + 2", cmd_rreduce(s + 2, 0, 64, 0, 0, 0, F32, SUM));
+	ADD("rreduce f32 local + 1", cmd_rreduce(s + 1, 0, 64, 0, 0, 0, F32, SUM));
+	ADD("rreduce f32 offset + 2", cmd_rreduce(s, 2, 64, 0, 0, 0, F32, SUM));
+	ADD("rreduce i32 offset + 3", cmd_rreduce(s, 4099, 64, 0, 0, 0, I32, RMAX));
+	ADD("rreduce f32 size 62", cmd_rreduce(s, 0, 62, 0, 0, 0, F32, SUM));
+	ADD("rreduce i32 size 2", cmd_rreduce(s, 0, 2, 0, 0, 0, I32, SUM));
+	ADD("rreduce f16 local + 1", cmd_rreduce(s + 1, 0, 64, 0, 0, 0, F16, SUM));
+	ADD("rreduce f16 offset + 1", cmd_rreduce(s, 1, 64, 0, 0, 0, F16, SUM));
+	ADD("rreduce f16 size 63", cmd_rreduce(s, 0, 63, 0, 0, 0, F16, SUM));
+	ADD("rreduce bf16 offset + 3", cmd_rreduce(s, 3, 64, 0, 0, 0, BF16, SUM));
+	ADD("rreduce bf16 size 1", cmd_rreduce(s, 0, 1, 0, 0, 0, BF16, SUM));
+	ADD("rreduce size over max", cmd_rreduce(s, 0, LUMEN_CMD_REMOTE_MAX_SIZE + 4, 0, 0, 0,
+						 F32, SUM));
+	ADD("rreduce size ~1", cmd_rreduce(s, 0, ~1ull, 0, 0, 0, F16, SUM));
+	ADD("rreduce dst_chip", cmd_rreduce(s, 0, 64, 0, DRM_LUMEN_MAX_CHIPS, 0, F32, SUM));
+	ADD("rreduce dst_chip ~0", cmd_rreduce(s, 0, 64, ~0u, 0, 0, F32, SUM));
+	ADD("rreduce window", cmd_rreduce(s, 0, 64, 0, LUMEN_NUM_WINDOWS, 0, F32, SUM));
+	ADD("rreduce offset + size wraps", cmd_rreduce(s, top, 128, 0, 0, 0, F32, SUM));
+	ADD("rreduce local + size wraps", cmd_rreduce(top, 0, 128, 0, 0, 0, F32, SUM));
+
+	ld_pattern(before, sizeof(before), 77);
+	memcpy(c->buf.map + 4096, before, sizeof(before));
+	for (int i = 0; i < n; i++) {
+		/* The bad command behind a good SIGNAL, and alone. */
+		struct lumen_cmd job[3] = { ld_cmd_signal(w, 0x5151), cases[i].cmd, ld_cmd_nop() };
+		struct drm_lumen_submit sub = submit_of(c, job, 3);
+		int ret;
+
+		if (cases[i].cmd.opcode == DRM_LUMEN_CMD_RREDUCE && !links) {
+			rreduce_skipped++;
+			continue;
+		}
+		*word = 0;
+		ret = submit_raw(c, &sub);
+		if (ret != -EINVAL)
+			fail_msg("descriptor '%s' at index 1: %d (%s), want -EINVAL",
+				 cases[i].what, ret, strerror(-ret));
+		sub = submit_of(c, &cases[i].cmd, 1);
+		ret = submit_raw(c, &sub);
+		if (ret != -EINVAL)
+			fail_msg("descriptor '%s' alone: %d (%s), want -EINVAL", cases[i].what,
+				 ret, strerror(-ret));
+	}
+	if (rreduce_skipped)
+		printf("# CAPS.LINKS clear: %d RREDUCE cases not run (test_reduce_needs_cap)\n",
+		       rreduce_skipped);
+	/* None of the rejected jobs ran: a good job after them sees the word
+	 * untouched before it writes it, and the destinations are as they were. */
+	assert_int_equal(run1(c->fd, c->q, ld_cmd_copy(w + 8, w, 8)), 0);
+	assert_int_equal(word[0], 0);
+	assert_int_equal(word[1], 0);
+	assert_memory_equal(c->buf.map + 4096, before, sizeof(before));
+	assert_ctx_clean(c->fd);
+#undef ADD
+#undef MOD
+}
+
+/* IEEE binary16 bit patterns. */
+#define H_M1	0xbc00	/* -1.0 */
+#define H_0	0x0000
+#define H_05	0x3800
+#define H_1	0x3c00
+#define H_2	0x4000
+#define H_25	0x4100
+#define H_3	0x4200
+
+/* Valid REDUCEs run and give the right elements; nothing around them moves. */
+static void test_reduce_run(void **state)
+{
+	const uint32_t n = 256;
+	struct ld_buf b;
+	uint64_t dst, src;
+	float *fdst, *fsrc;
+	int32_t *id, *is;
+	uint16_t *hd, *hs;
+	uint32_t q;
+	int fd = ld_open(0), ret;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ld_queue_create(fd, &q), 0);
+	assert_int_equal(ld_buf_new(fd, LD_HOST, MiB, &b), 0);
+	dst = b.va + 64 * 1024;
+	src = b.va + 128 * 1024;
+	fdst = (float *)(b.map + 64 * 1024);
+	fsrc = (float *)(b.map + 128 * 1024);
+	for (uint32_t i = 0; i < n; i++) {
+		fdst[i] = 0.5f * (float)i;
+		fsrc[i] = 1000.0f - (float)i;
+	}
+	fdst[n] = 12345.0f;	/* just past the destination */
+
+	/* f32 SUM over 1 KiB (every sum exact). */
+	ret = run1(fd, q, cmd_reduce(dst, src, n * 4, F32, SUM));
+	if (ret)
+		fail_msg("REDUCE f32 SUM of %u elements: %d (%s)", n, ret, strerror(-ret));
+	for (uint32_t i = 0; i < n; i++) {
+		float want = 0.5f * (float)i + (1000.0f - (float)i);
+
+		if (fdst[i] != want)
+			fail_msg("f32 SUM element %u: %g, want %g", i, (double)fdst[i], (double)want);
+		if (fsrc[i] != 1000.0f - (float)i)
+			fail_msg("f32 SUM changed source element %u", i);
+	}
+	assert_true(fdst[n] == 12345.0f);
+
+	/* Size 0 completes and touches nothing. */
+	assert_int_equal(run1(fd, q, cmd_reduce(dst, src, 0, F32, SUM)), 0);
+	assert_true(fdst[0] == 1000.0f);
+
+	/* i32 SUM wraps. */
+	id = (int32_t *)(b.map + 192 * 1024);
+	is = (int32_t *)(b.map + 196 * 1024);
+	id[0] = INT32_MAX;
+	is[0] = 1;
+	id[1] = -5;
+	is[1] = 7;
+	id[2] = 99;
+	assert_int_equal(run1(fd, q, cmd_reduce(b.va + 192 * 1024, b.va + 196 * 1024, 8, I32,
+						SUM)), 0);
+	assert_int_equal(id[0], INT32_MIN);
+	assert_int_equal(id[1], 2);
+	assert_int_equal(id[2], 99);
+
+	/* f16 SUM at 2-byte (not 4-byte) aligned addresses, 3 elements (6
+	 * bytes, not a multiple of 4): what the 16-bit types allow. */
+	hd = (uint16_t *)(b.map + 256 * 1024 + 2);
+	hs = (uint16_t *)(b.map + 320 * 1024 + 6);
+	hd[0] = H_1;
+	hd[1] = H_2;
+	hd[2] = H_M1;
+	hd[3] = 0x7777;
+	hs[0] = H_2;
+	hs[1] = H_05;
+	hs[2] = H_1;
+	ret = run1(fd, q, cmd_reduce(b.va + 256 * 1024 + 2, b.va + 320 * 1024 + 6, 6, F16, SUM));
+	if (ret)
+		fail_msg("REDUCE f16 SUM, 2-byte aligned: %d (%s)", ret, strerror(-ret));
+	assert_int_equal(hd[0], H_3);
+	assert_int_equal(hd[1], H_25);
+	assert_int_equal(hd[2], H_0);
+	assert_int_equal(hd[3], 0x7777);
+
+	assert_ctx_clean(fd);
+	assert_int_equal(ld_buf_free(&b), 0);
+	close(fd);
+}
+
+/* RREDUCE through a window of the same file on this chip (a loopback): the
+ * elements land reduced; a wrong key fails only the job, with -EACCES. */
+static void test_rreduce_loopback(void **state)
+{
+	struct drm_lumen_window_open wo = { .size = 64 * 1024, .flags = DRM_LUMEN_WINDOW_WRITE };
+	struct drm_lumen_window_close wc = { 0 };
+	const uint32_t n = 2048, off = 1;	/* elements: 8 KiB, two packets */
+	struct ld_buf src, tgt;
+	uint64_t chip;
+	float *t, *s;
+	uint32_t q;
+	int fd = ld_open(0), ret;
+
+	(void)state;
+	assert_true(fd >= 0);
+	if (!(card_caps(fd) & DRM_LUMEN_CAP_LINKS)) {
+		close(fd);
+		printf("# the card has no link engine (CAPS.LINKS clear): skipped\n");
+		skip();
+	}
+	assert_int_equal(ld_get_param(fd, DRM_LUMEN_PARAM_CHIP_ID, &chip), 0);
+	assert_int_equal(ld_queue_create(fd, &q), 0);
+	assert_int_equal(ld_buf_new(fd, LD_HOST, 64 * 1024, &src), 0);
+	assert_int_equal(ld_buf_new(fd, LD_HOST, 64 * 1024, &tgt), 0);
+	wo.va = tgt.va;
+	assert_int_equal(ld_ioctl(fd, DRM_IOCTL_LUMEN_WINDOW_OPEN, &wo), 0);
+	t = (float *)tgt.map;
+	s = (float *)src.map;
+	for (uint32_t i = 0; i < n + 2; i++) {
+		t[i] = (float)i;
+		s[i] = 0.25f * (float)i;
+	}
+	ret = run1(fd, q, cmd_rreduce(src.va, 4 * off, 4 * n, (uint32_t)chip, wo.window, wo.key,
+				      F32, SUM));
+	if (ret)
+		fail_msg("RREDUCE f32 SUM loopback: %d (%s)", ret, strerror(-ret));
+	assert_true(t[0] == 0.0f);
+	for (uint32_t j = 0; j < n; j++) {
+		float want = (float)(j + off) + 0.25f * (float)j;
+
+		if (t[j + off] != want)
+			fail_msg("RREDUCE element %u: %g, want %g", j + off,
+				 (double)t[j + off], (double)want);
+	}
+	assert_true(t[n + off] == (float)(n + off));
+
+	/* The wrong key: only the job fails, the context stays usable. */
+	ret = run1(fd, q, cmd_rreduce(src.va, 0, 64, (uint32_t)chip, wo.window, wo.key ^ 1, F32,
+				      SUM));
+	assert_int_equal(ret, -EACCES);
+	assert_true(t[0] == 0.0f);
+	assert_ctx_clean(fd);
+	assert_int_equal(run1(fd, q, ld_cmd_nop()), 0);
+
+	wc.window = wo.window;
+	assert_int_equal(ld_ioctl(fd, DRM_IOCTL_LUMEN_WINDOW_CLOSE, &wc), 0);
+	assert_int_equal(ld_buf_free(&src), 0);
+	assert_int_equal(ld_buf_free(&tgt), 0);
+	close(fd);
+}
+
+#undef F32
+#undef F16
+#undef BF16
+#undef I32
+#undef SUM
+#undef RMAX
+
 /* ---- dma-buf mmaps -------------------------------------------------------------------- */
 
 /* A user-pointer BO's dma-buf has nothing to mmap: -EOPNOTSUPP. Its mmap
@@ -1018,6 +1459,11 @@ int main(void)
 		cmocka_unit_test(test_queues),
 		cmocka_unit_test(test_submit_fields),
 		cmocka_unit_test(test_submit_descriptors),
+		cmocka_unit_test(test_reduce_capability),
+		cmocka_unit_test(test_reduce_needs_cap),
+		cmocka_unit_test(test_submit_reduce_descriptors),
+		cmocka_unit_test(test_reduce_run),
+		cmocka_unit_test(test_rreduce_loopback),
 		cmocka_unit_test(test_prime_mmap),
 		cmocka_unit_test(test_submit_extensions),
 		cmocka_unit_test(test_priority_needs_cap),

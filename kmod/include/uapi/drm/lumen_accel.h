@@ -68,9 +68,10 @@ extern "C" {
  * 1.2: the link engine: remote windows, the RWRITE/RREAD/RATOMIC commands,
  * DRM_LUMEN_QUERY_LINK, and the admin ioctls for routes, ports and
  * management packets.
+ * 1.3: reductions: the REDUCE and RREDUCE commands, DRM_LUMEN_CAP_REDUCE.
  */
 #define DRM_LUMEN_UAPI_MAJOR	1
-#define DRM_LUMEN_UAPI_MINOR	2
+#define DRM_LUMEN_UAPI_MINOR	3
 
 #define DRM_LUMEN_GET_PARAM	0x00
 #define DRM_LUMEN_QUERY		0x01
@@ -808,13 +809,14 @@ struct drm_lumen_submit_ext_priority {
  * @num_cmds: number of commands at @cmds, 1..DRM_LUMEN_MAX_CMDS
  * @cmds: user pointer to an array of &struct drm_lumen_cmd (format
  *	DRM_LUMEN_CMD_VERSION). Allowed opcodes: NOP, COPY, FILL, SIGNAL,
- *	WAIT, TIMESTAMP, and with DRM_LUMEN_CAP_LINKS RWRITE, RREAD and
- *	RATOMIC (-EOPNOTSUPP without); flags: DRM_LUMEN_CMD_F_BARRIER only; every reserved
- *	byte zero; addresses are device VAs of the caller's context (an
+ *	WAIT, TIMESTAMP; with DRM_LUMEN_CAP_LINKS RWRITE, RREAD and RATOMIC;
+ *	with DRM_LUMEN_CAP_REDUCE REDUCE, and with both RREDUCE (-EOPNOTSUPP
+ *	when a capability is missing); flags: DRM_LUMEN_CMD_F_BARRIER only;
+ *	every reserved byte zero; addresses are device VAs of the caller's context (an
  *	unmapped one faults the context, not the kernel). Commands may read
  *	but never write below DRM_LUMEN_VA_USER_START (the kernel's fence
- *	pages live there): such a COPY/FILL destination or SIGNAL/TIMESTAMP
- *	address is -EINVAL
+ *	pages live there): such a COPY/FILL/REDUCE destination or
+ *	SIGNAL/TIMESTAMP address is -EINVAL
  * @bo_handles: user pointer to __u32 GEM handles the job uses; each is kept
  *	alive until the job completes
  * @num_bos: number of handles, 0..DRM_LUMEN_MAX_BOS
