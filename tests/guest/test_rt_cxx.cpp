@@ -117,6 +117,44 @@ void two_streams(void **)
 	assert_int_equal(ctx.fault().status, LUMEN_SUCCESS);
 }
 
+// Stream::reduce, and a bad type as a lumen::Error; skipped on a card that
+// cannot reduce.
+void reduce_wrapper(void **)
+{
+	const size_t n = 1000;
+	lumen::Context ctx(0);
+	lumen::Stream s(ctx);
+	lumen::DeviceBuffer<int32_t> a(ctx, n), b(ctx, n);
+	std::vector<int32_t> x(n), y(n), out(n);
+
+	for (size_t i = 0; i < n; i++) {
+		x[i] = static_cast<int32_t>(i) - 500;
+		y[i] = 250 - static_cast<int32_t>(i);
+	}
+	s.copy_to_device(a, x.data());
+	s.copy_to_device(b, y.data());
+	try {
+		s.reduce(a.get(), b.get(), n, LUMEN_DTYPE_I32, LUMEN_REDUCE_MIN);
+	} catch (const lumen::Error &e) {
+		if (e.status() != LUMEN_ERROR_NOT_SUPPORTED)
+			throw;
+		skip();
+	}
+	s.copy_to_host(out.data(), a);
+	s.synchronize();
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(out[i], std::min(x[i], y[i]));
+	bool caught = false;
+	try {
+		s.reduce(a.get(), b.get(), n, static_cast<lumen_dtype_t>(9), LUMEN_REDUCE_SUM);
+	} catch (const lumen::Error &e) {
+		caught = true;
+		assert_int_equal(e.status(), LUMEN_ERROR_INVALID_ARGUMENT);
+		assert_non_null(std::strstr(e.what(), "dtype 9"));
+	}
+	assert_true(caught);
+}
+
 } // namespace
 
 int main()
@@ -125,6 +163,7 @@ int main()
 		cmocka_unit_test(raii_releases),
 		cmocka_unit_test(errors_throw),
 		cmocka_unit_test(two_streams),
+		cmocka_unit_test(reduce_wrapper),
 	};
 
 	return cmocka_run_group_tests_name("rt_cxx", tests, nullptr, nullptr);
