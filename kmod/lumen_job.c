@@ -472,7 +472,8 @@ static const char *lumen_check_reduce(const struct lumen_cmd *c)
 	u64 src = le64_to_cpu(c->u.reduce.src);
 	u64 dst = le64_to_cpu(c->u.reduce.dst);
 	u64 size = le64_to_cpu(c->u.reduce.size);
-	u32 dtype = le32_to_cpu(c->u.reduce.dtype), esz;
+	u32 dtype = le32_to_cpu(c->u.reduce.dtype);
+	u32 esz;
 
 	if (!lumen_zero(c->u.reduce.reserved, ARRAY_SIZE(c->u.reduce.reserved)))
 		return "u.reduce.reserved";
@@ -505,7 +506,8 @@ static const char *lumen_check_rreduce(const struct lumen_cmd *c)
 	u64 local = le64_to_cpu(c->u.rreduce.local);
 	u64 offset = le64_to_cpu(c->u.rreduce.offset);
 	u64 size = le64_to_cpu(c->u.rreduce.size);
-	u32 dtype = le32_to_cpu(c->u.rreduce.dtype), esz;
+	u32 dtype = le32_to_cpu(c->u.rreduce.dtype);
+	u32 esz;
 
 	if (c->u.rreduce.reserved)
 		return "u.rreduce.reserved";

@@ -147,6 +147,19 @@ static void reference(lumen_dtype_t t, lumen_reduce_op_t op, void *ref, const vo
 	}
 }
 
+/* The quiet bit of element i, a NaN. */
+static int is_quiet(lumen_dtype_t t, const void *p, size_t i)
+{
+	switch (t) {
+	case LUMEN_DTYPE_F32:
+		return ((const uint32_t *)p)[i] >> 22 & 1;
+	case LUMEN_DTYPE_F16:
+		return ((const uint16_t *)p)[i] >> 9 & 1;
+	default:
+		return ((const uint16_t *)p)[i] >> 6 & 1;
+	}
+}
+
 static int is_nan(lumen_dtype_t t, const void *p, size_t i)
 {
 	switch (t) {
@@ -161,7 +174,7 @@ static int is_nan(lumen_dtype_t t, const void *p, size_t i)
 	}
 }
 
-/* Bit-exact, except that any NaN matches any NaN. */
+/* Bit-exact, except that any NaN matches any quiet NaN. */
 static void expect_equal(lumen_dtype_t t, lumen_reduce_op_t op, const void *got, const void *want,
 			 size_t n, const char *what)
 {
@@ -170,7 +183,13 @@ static void expect_equal(lumen_dtype_t t, lumen_reduce_op_t op, const void *got,
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *g = (const uint8_t *)got + i * es, *w = (const uint8_t *)want + i * es;
 
-		if (!memcmp(g, w, es) || (is_nan(t, got, i) && is_nan(t, want, i)))
+		if (is_nan(t, want, i) && is_nan(t, got, i)) {
+			if (!is_quiet(t, got, i))
+				fail_msg("%s %s %s: element %zu is a signalling NaN", what,
+					 kTypeName[t], kOpName[op], i);
+			continue;
+		}
+		if (!memcmp(g, w, es))
 			continue;
 		uint32_t gv = 0, wv = 0;
 
@@ -206,6 +225,9 @@ static void fill(lumen_dtype_t t, void *p, size_t n, int which)
 		{INT32_MIN, INT32_MAX}, {0, 0},		 {123456789, -987654321},
 	};
 	const size_t nf = sizeof(fspecial) / sizeof(fspecial[0]);
+	/* After the table: a signalling NaN on either side (f32 keeps it as
+	 * is; the 16-bit types get it quietened by the conversion). */
+	const float snan = f32_of_bits(0x7fa00001);
 	const size_t ni = sizeof(ispecial) / sizeof(ispecial[0]);
 
 	for (size_t i = 0; i < n; i++) {
@@ -214,9 +236,13 @@ static void fill(lumen_dtype_t t, void *p, size_t n, int which)
 
 		if (i < nf)
 			f = fspecial[i][which];
+		else if (i == nf)
+			f = which ? 1.0f : snan;
+		else if (i == nf + 1)
+			f = which ? snan : -1.0f;
 		switch (t) {
 		case LUMEN_DTYPE_F32:
-			((float *)p)[i] = f;
+			memcpy((float *)p + i, &f, 4);
 			break;
 		case LUMEN_DTYPE_F16:
 			((uint16_t *)p)[i] = f32_to_f16(f);
@@ -474,14 +500,27 @@ static void bad_arguments(void **state)
 		LUMEN_ERROR_INVALID_ARGUMENT);
 	RT_FAIL(lumen_reduce_async(NULL, c->a, c->b, 4, LUMEN_DTYPE_I32, LUMEN_REDUCE_SUM),
 		LUMEN_ERROR_INVALID_HANDLE);
-	/* A 2-byte type is fine at a 2-byte offset; count 0 does nothing. */
-	RT_OK(lumen_reduce_async(c->s, c->a + 2, c->b + 2, 4, LUMEN_DTYPE_BF16, LUMEN_REDUCE_MIN));
-	RT_OK(lumen_reduce_async(c->s, c->a, c->b, 0, (lumen_dtype_t)LUMEN_DTYPE_F32,
-				 LUMEN_REDUCE_SUM));
+	/* dst and src overlapping by part: refused (only dst == src is). */
+	RT_FAIL(lumen_reduce_async(c->s, c->a + 4, c->a, 4, LUMEN_DTYPE_I32, LUMEN_REDUCE_SUM),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_get_last_error(), "overlap"));
+	/* count 0 does nothing, but a misaligned pointer is still named. */
+	RT_OK(lumen_reduce_async(c->s, c->a, c->b, 0, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM));
+	RT_FAIL(lumen_reduce_async(c->s, c->a + 1, c->b, 0, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM),
+		LUMEN_ERROR_INVALID_ARGUMENT);
 	RT_OK(lumen_stream_synchronize(c->s));
 	/* Nothing the refused calls named was written. */
 	rt_d2h(c->ctx, f->h3, c->a, 4096);
-	assert_memory_equal(f->h3 + 16, f->h1 + 16, 4096 - 16);
+	assert_memory_equal(f->h3, f->h1, 4096);
+	/* A 2-byte type is fine at a 2-byte offset. */
+	fill(LUMEN_DTYPE_BF16, f->h2, 8, 1);
+	rt_h2d(c->ctx, c->b, f->h2, 16);
+	RT_OK(lumen_reduce_async(c->s, c->a + 2, c->b + 2, 4, LUMEN_DTYPE_BF16, LUMEN_REDUCE_MIN));
+	RT_OK(lumen_stream_synchronize(c->s));
+	rt_d2h(c->ctx, f->h3, c->a, 4096);
+	memcpy(f->h4, f->h1, 4096);
+	reference(LUMEN_DTYPE_BF16, LUMEN_REDUCE_MIN, f->h4 + 2, f->h1 + 2, f->h2 + 2, 4);
+	expect_equal(LUMEN_DTYPE_BF16, LUMEN_REDUCE_MIN, f->h3, f->h4, 2048, "bf16 at +2");
 }
 
 /* ---- remote reductions ---------------------------------------------------- */
@@ -546,6 +585,31 @@ static void remote_refused(void **state)
 	RT_FAIL(lumen_remote_reduce_async(c->s, &c->desc, 0, c->b, WIN_BYTES / 4 + 1,
 					  LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM),
 		LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_remote_reduce_async(c->s, &c->desc, 0, c->b, 16, (lumen_dtype_t)-1,
+					  LUMEN_REDUCE_SUM),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_get_last_error(), "dtype"));
+	RT_FAIL(lumen_remote_reduce_async(c->s, &c->desc, 0, c->b, 16, LUMEN_DTYPE_I32,
+					  (lumen_reduce_op_t)7),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_get_last_error(), "op 7"));
+	RT_FAIL(lumen_remote_reduce_async(c->s, &c->desc, 0, c->b + 2, 16, LUMEN_DTYPE_I32,
+					  LUMEN_REDUCE_SUM),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_get_last_error(), "src"));
+	RT_FAIL(lumen_remote_reduce_async(c->s, &c->desc, 0, c->b, SIZE_MAX / 2 + 2,
+					  LUMEN_DTYPE_F16, LUMEN_REDUCE_SUM),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	/* A forged size must not make base + offset wrap. */
+	d = c->desc;
+	d.size = UINT64_MAX;
+	d.base = 100;
+	RT_FAIL(lumen_remote_reduce_async(c->s, &d, UINT64_MAX - 64, c->b, 16, LUMEN_DTYPE_F32,
+					  LUMEN_REDUCE_SUM),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_OK(lumen_stream_synchronize(c->s));
+	rt_d2h(c->ctx, f->h3, c->tgt, WIN_BYTES);
+	assert_memory_equal(f->h3, f->h1, WIN_BYTES);
 	RT_OK(lumen_window_close(ro));
 }
 

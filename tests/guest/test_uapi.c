@@ -1037,7 +1037,7 @@ static void test_submit_reduce_descriptors(void **state)
 	ADD("rreduce size over max", cmd_rreduce(s, 0, LUMEN_CMD_REMOTE_MAX_SIZE + 4, 0, 0, 0,
 						 F32, SUM));
 	ADD("rreduce size ~1", cmd_rreduce(s, 0, ~1ull, 0, 0, 0, F16, SUM));
-	ADD("rreduce dst_chip", cmd_rreduce(s, 0, 64, 0, DRM_LUMEN_MAX_CHIPS, 0, F32, SUM));
+	ADD("rreduce dst_chip", cmd_rreduce(s, 0, 64, DRM_LUMEN_MAX_CHIPS, 0, 0, F32, SUM));
 	ADD("rreduce dst_chip ~0", cmd_rreduce(s, 0, 64, ~0u, 0, 0, F32, SUM));
 	ADD("rreduce window", cmd_rreduce(s, 0, 64, 0, LUMEN_NUM_WINDOWS, 0, F32, SUM));
 	ADD("rreduce offset + size wraps", cmd_rreduce(s, top, 128, 0, 0, 0, F32, SUM));

@@ -182,9 +182,9 @@ struct lumen_cmd_ratomic {
  */
 #define LUMEN_DT_F32			0
 #define LUMEN_DT_F16			1	/* IEEE binary16 */
-#define LUMEN_DT_BF16		2	/* the top half of a binary32 */
+#define LUMEN_DT_BF16			2	/* the top half of a binary32 */
 #define LUMEN_DT_I32			3
-#define LUMEN_DT_COUNT		4
+#define LUMEN_DT_COUNT			4
 
 #define LUMEN_REDOP_SUM			0
 #define LUMEN_REDOP_MAX			1

@@ -470,9 +470,9 @@ typedef enum lumen_reduce_op {
 /**
  * dst[i] = dst[i] op src[i] for i < count, in stream order. dst and src lie
  * inside device allocations of the stream's context, each aligned to the
- * element size; dst == src reduces in place, any other overlap leaves dst
- * unspecified. count 0 does nothing. LUMEN_ERROR_INVALID_ARGUMENT (naming the
- * argument) for an unknown dtype or op, a misaligned pointer, a range outside
+ * element size; dst == src reduces in place. count 0 does nothing.
+ * LUMEN_ERROR_INVALID_ARGUMENT (naming the argument) for an unknown dtype or
+ * op, a misaligned pointer, dst and src overlapping by part, a range outside
  * an allocation or a count whose byte size overflows.
  */
 LUMEN_API lumen_status_t lumen_reduce_async(lumen_stream_t stream, lumen_devptr_t dst,
@@ -483,7 +483,9 @@ LUMEN_API lumen_status_t lumen_reduce_async(lumen_stream_t stream, lumen_devptr_
  * from byte offset on (aligned to the element size in the target's memory)
  * become target op src. Applied exactly once, delivered in order with the
  * stream's other remote operations to that chip; errors as remote writes
- * ("Peer memory" above).
+ * ("Peer memory" above). A reduction that failed midway (window closed,
+ * TIMEOUT) may have applied part of its packets: do not repeat it blindly,
+ * restart from a copy of the operands (docs/runtime-api.md "Reductions").
  */
 LUMEN_API lumen_status_t lumen_remote_reduce_async(lumen_stream_t stream,
 						   const lumen_window_desc_t *dst, uint64_t offset,

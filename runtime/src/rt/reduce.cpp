@@ -126,12 +126,18 @@ lumen_status_t lumen_reduce_async(lumen_stream_t stream, lumen_devptr_t dst, lum
 		const uint64_t es = element_size(dtype);
 		check_op(op);
 		const uint64_t bytes = bytes_of(count, es);
-		if (bytes == 0)
-			return LUMEN_SUCCESS;
 		check_aligned(dst, es, "dst");
 		check_aligned(src, es, "src");
+		if (bytes == 0)
+			return LUMEN_SUCCESS;
 		s->ctx().mem().check_device(dst, bytes, "dst");
 		s->ctx().mem().check_device(src, bytes, "src");
+		// In place is defined; a partial overlap would leave dst to the
+		// order the engine happens to use.
+		if (dst != src && dst < src + bytes && src < dst + bytes)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "dst " + hex(dst) + " and src " + hex(src) + " overlap by part of " +
+				     std::to_string(bytes) + " bytes (only dst == src is in place)");
 		auto cmds = split(bytes, DRM_LUMEN_CMD_MAX_BYTES, [&](uint64_t off, uint64_t n) {
 			drm_lumen_cmd c;
 			std::memset(&c, 0, sizeof(c));
@@ -163,13 +169,13 @@ lumen_status_t lumen_remote_reduce_async(lumen_stream_t stream, const lumen_wind
 		check_op(op);
 		const uint64_t bytes = bytes_of(count, es);
 		check_desc(dst, "dst", LUMEN_WINDOW_WRITE, offset, bytes);
-		if (bytes == 0)
-			return LUMEN_SUCCESS;
 		if ((dst->base + offset) % es)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "offset " + std::to_string(offset) + " is not aligned to the " +
 				     std::to_string(es) + "-byte element in the target's memory");
 		check_aligned(src, es, "src");
+		if (bytes == 0)
+			return LUMEN_SUCCESS;
 		s->ctx().mem().check_device(src, bytes, "src");
 		auto cmds =
 			split(bytes, DRM_LUMEN_CMD_REMOTE_MAX_BYTES, [&](uint64_t off, uint64_t n) {

@@ -140,6 +140,11 @@ void check_desc(const lumen_window_desc_t *d, const char *name, unsigned right, 
 		fail(LUMEN_ERROR_INVALID_ARGUMENT,
 		     "offset " + std::to_string(offset) + " + size " + std::to_string(size) +
 			     " is beyond the " + std::to_string(d->size) + " bytes of " + n);
+	// A forged size could make base + offset wrap in the command.
+	if (offset + size > UINT64_MAX - d->base)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     n + "->base + offset " + std::to_string(offset) + " + size " +
+			     std::to_string(size) + " overflows");
 }
 
 } // namespace lumen::rt

@@ -683,9 +683,10 @@ struct drm_lumen_cmd_ratomic {
  * Needs DRM_LUMEN_CAP_REDUCE. @src and @dst are aligned to the element
  * size. Each element: both operands converted to f32 (the float types,
  * exactly) or taken as i32, the operation applied, the result rounded to
- * nearest even back to @dtype. I32 SUM wraps; float MAX and MIN give a NaN
- * if either operand is one. @dst == @src reduces in place; other overlaps
- * leave @dst unspecified.
+ * nearest even back to @dtype. I32 SUM wraps; float MAX and MIN give a
+ * quiet NaN if either operand is a NaN, and keep the @dst operand when the
+ * two compare equal (-0 and +0 too). @dst == @src reduces in place; other
+ * overlaps leave @dst unspecified.
  */
 struct drm_lumen_cmd_reduce {
 	__u64 src;
@@ -712,7 +713,10 @@ struct drm_lumen_cmd_reduce {
  * Needs DRM_LUMEN_CAP_REDUCE and DRM_LUMEN_CAP_LINKS. Each target element
  * becomes target op source, with the numerics of &struct
  * drm_lumen_cmd_reduce, exactly once (a resent packet is not reduced
- * twice); completion and errors as &struct drm_lumen_cmd_remote.
+ * twice); completion and errors as &struct drm_lumen_cmd_remote. The target
+ * chip must have DRM_LUMEN_CAP_REDUCE too. A command that fails midway
+ * (-EACCES for a window closed under it, -ETIMEDOUT) may have reduced part
+ * of its 4 KiB packets: repeating it would reduce those twice.
  */
 struct drm_lumen_cmd_rreduce {
 	__u64 local;
