@@ -305,6 +305,37 @@ struct lumen_cmd ld_cmd_timestamp(uint64_t addr)
 	return fence_cmd(LUMEN_CMD_TIMESTAMP, addr, 0);
 }
 
+struct lumen_cmd ld_cmd_reduce(uint64_t dst, uint64_t src, uint64_t size, uint32_t dtype,
+			       uint32_t op)
+{
+	struct lumen_cmd c = ld_cmd_nop();
+
+	c.opcode = LUMEN_CMD_REDUCE;
+	c.u.reduce.src = lumen_cpu_to_le64(src);
+	c.u.reduce.dst = lumen_cpu_to_le64(dst);
+	c.u.reduce.size = lumen_cpu_to_le64(size);
+	c.u.reduce.dtype = lumen_cpu_to_le32(dtype);
+	c.u.reduce.op = lumen_cpu_to_le32(op);
+	return c;
+}
+
+struct lumen_cmd ld_cmd_rreduce(uint64_t local, uint64_t offset, uint64_t size, uint32_t chip,
+				uint32_t win, uint64_t key, uint32_t dtype, uint32_t op)
+{
+	struct lumen_cmd c = ld_cmd_nop();
+
+	c.opcode = LUMEN_CMD_RREDUCE;
+	c.u.rreduce.local = lumen_cpu_to_le64(local);
+	c.u.rreduce.offset = lumen_cpu_to_le64(offset);
+	c.u.rreduce.size = lumen_cpu_to_le64(size);
+	c.u.rreduce.dst_chip = lumen_cpu_to_le32(chip);
+	c.u.rreduce.window = lumen_cpu_to_le32(win);
+	c.u.rreduce.key = lumen_cpu_to_le64(key);
+	c.u.rreduce.dtype = lumen_cpu_to_le32(dtype);
+	c.u.rreduce.op = lumen_cpu_to_le32(op);
+	return c;
+}
+
 /* ---- buffers ------------------------------------------------------------------ */
 
 #define HUGE_ALIGN	(2ull << 20)

@@ -80,6 +80,11 @@ struct lumen_cmd ld_cmd_fill(uint64_t dst, uint64_t size, uint64_t pattern);
 struct lumen_cmd ld_cmd_signal(uint64_t addr, uint64_t value);
 struct lumen_cmd ld_cmd_wait(uint64_t addr, uint64_t value);
 struct lumen_cmd ld_cmd_timestamp(uint64_t addr);
+/* REDUCE and RREDUCE (uAPI 1.3); dtype and op as given, valid or not. */
+struct lumen_cmd ld_cmd_reduce(uint64_t dst, uint64_t src, uint64_t size, uint32_t dtype,
+			       uint32_t op);
+struct lumen_cmd ld_cmd_rreduce(uint64_t local, uint64_t offset, uint64_t size, uint32_t chip,
+				uint32_t win, uint64_t key, uint32_t dtype, uint32_t op);
 
 /* ---- buffers: a BO, bound at a fresh VA, mmapped ----------------------------- */
 enum ld_place {

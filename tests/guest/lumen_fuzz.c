@@ -745,37 +745,6 @@ static uint32_t lf_dtype_size(uint32_t dtype)
 	return dtype == DRM_LUMEN_DTYPE_F16 || dtype == DRM_LUMEN_DTYPE_BF16 ? 2 : 4;
 }
 
-static struct lumen_cmd lf_cmd_reduce(uint64_t dst, uint64_t src, uint64_t size, uint32_t dtype,
-				      uint32_t op)
-{
-	struct lumen_cmd c = ld_cmd_nop();
-
-	c.opcode = DRM_LUMEN_CMD_REDUCE;
-	c.u.reduce.src = lumen_cpu_to_le64(src);
-	c.u.reduce.dst = lumen_cpu_to_le64(dst);
-	c.u.reduce.size = lumen_cpu_to_le64(size);
-	c.u.reduce.dtype = lumen_cpu_to_le32(dtype);
-	c.u.reduce.op = lumen_cpu_to_le32(op);
-	return c;
-}
-
-static struct lumen_cmd lf_cmd_rreduce(uint64_t local, uint64_t offset, uint64_t size,
-				       uint32_t chip, uint32_t win, uint64_t key, uint32_t dtype,
-				       uint32_t op)
-{
-	struct lumen_cmd c = ld_cmd_nop();
-
-	c.opcode = DRM_LUMEN_CMD_RREDUCE;
-	c.u.rreduce.local = lumen_cpu_to_le64(local);
-	c.u.rreduce.offset = lumen_cpu_to_le64(offset);
-	c.u.rreduce.size = lumen_cpu_to_le64(size);
-	c.u.rreduce.dst_chip = lumen_cpu_to_le32(chip);
-	c.u.rreduce.window = lumen_cpu_to_le32(win);
-	c.u.rreduce.key = lumen_cpu_to_le64(key);
-	c.u.rreduce.dtype = lumen_cpu_to_le32(dtype);
-	c.u.rreduce.op = lumen_cpu_to_le32(op);
-	return c;
-}
 #endif
 
 /* Near-valid commands for random SUBMITs whose cmds pointer lands here. */
@@ -810,7 +779,7 @@ static void refill_cmd_zone(void)
 #if LF_REDUCE
 		case 6:
 			/* Any type and operation, one past the last now and then. */
-			c[i] = lf_cmd_reduce(va, DRM_LUMEN_VA_USER_START + 8 * rn(2048),
+			c[i] = ld_cmd_reduce(va, DRM_LUMEN_VA_USER_START + 8 * rn(2048),
 					     pct(90) ? 4 * rn(128) : interesting(), (uint32_t)rn(5),
 					     (uint32_t)rn(4));
 			break;
@@ -2507,7 +2476,7 @@ static struct lumen_cmd s_remote(struct s_state *s)
 
 		len = s_len(MIN(w->size, s->map[rm].size)) / esz * esz;
 		off = rn((w->size - len) / esz + 1) * esz;
-		c = lf_cmd_rreduce(s_addr(&s->map[rm], len, esz), off, len, chip, win, key, dt,
+		c = ld_cmd_rreduce(s_addr(&s->map[rm], len, esz), off, len, chip, win, key, dt,
 				   (uint32_t)rn(3));
 		break;
 	}
@@ -2544,7 +2513,7 @@ static struct lumen_cmd s_reduce(struct s_state *s, int w, int r)
 
 	if (pct(2))
 		src += 1 + rn(esz - 1);
-	return lf_cmd_reduce(dst, src, len, dt, (uint32_t)rn(3));
+	return ld_cmd_reduce(dst, src, len, dt, (uint32_t)rn(3));
 }
 #endif
 
@@ -2562,7 +2531,7 @@ static struct lumen_cmd s_cmd(struct s_state *s)
 		if (s->reduce)
 			c = s_reduce(s, w, r);
 		else if (pct(5))	/* -EOPNOTSUPP, or its job would ban */
-			c = lf_cmd_reduce(s->map[w].va, s->map[r].va, 64, DRM_LUMEN_DTYPE_F32,
+			c = ld_cmd_reduce(s->map[w].va, s->map[r].va, 64, DRM_LUMEN_DTYPE_F32,
 					  DRM_LUMEN_REDOP_SUM);
 		break;
 #endif

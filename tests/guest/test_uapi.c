@@ -812,37 +812,6 @@ static void test_submit_descriptors(void **state)
 #define SUM	DRM_LUMEN_REDOP_SUM
 #define RMAX	DRM_LUMEN_REDOP_MAX
 
-static struct lumen_cmd cmd_reduce(uint64_t dst, uint64_t src, uint64_t size, uint32_t dtype,
-				   uint32_t op)
-{
-	struct lumen_cmd c = ld_cmd_nop();
-
-	c.opcode = DRM_LUMEN_CMD_REDUCE;
-	c.u.reduce.src = lumen_cpu_to_le64(src);
-	c.u.reduce.dst = lumen_cpu_to_le64(dst);
-	c.u.reduce.size = lumen_cpu_to_le64(size);
-	c.u.reduce.dtype = lumen_cpu_to_le32(dtype);
-	c.u.reduce.op = lumen_cpu_to_le32(op);
-	return c;
-}
-
-static struct lumen_cmd cmd_rreduce(uint64_t local, uint64_t offset, uint64_t size,
-				    uint32_t chip, uint32_t win, uint64_t key, uint32_t dtype,
-				    uint32_t op)
-{
-	struct lumen_cmd c = ld_cmd_nop();
-
-	c.opcode = DRM_LUMEN_CMD_RREDUCE;
-	c.u.rreduce.local = lumen_cpu_to_le64(local);
-	c.u.rreduce.offset = lumen_cpu_to_le64(offset);
-	c.u.rreduce.size = lumen_cpu_to_le64(size);
-	c.u.rreduce.dst_chip = lumen_cpu_to_le32(chip);
-	c.u.rreduce.window = lumen_cpu_to_le32(win);
-	c.u.rreduce.key = lumen_cpu_to_le64(key);
-	c.u.rreduce.dtype = lumen_cpu_to_le32(dtype);
-	c.u.rreduce.op = lumen_cpu_to_le32(op);
-	return c;
-}
 
 /* One command as a job on queue q of fd: its status. */
 static int run1(int fd, uint32_t q, struct lumen_cmd cmd)
@@ -909,10 +878,10 @@ static void test_reduce_needs_cap(void **state)
 	int no_reduce = !(caps & DRM_LUMEN_CAP_REDUCE);
 	int no_rreduce = no_reduce || !(caps & DRM_LUMEN_CAP_LINKS);
 	struct cmd_case cases[] = {
-		{ "REDUCE", cmd_reduce(w + 4096, w + 8192, 64, F32, SUM) },
-		{ "REDUCE dtype 4", cmd_reduce(w + 4096, w + 8192, 64, 4, SUM) },
-		{ "RREDUCE", cmd_rreduce(w + 8192, 0, 64, 0, 0, 0, F32, SUM) },
-		{ "RREDUCE op 3", cmd_rreduce(w + 8192, 0, 64, 0, 0, 0, F32, 3) },
+		{ "REDUCE", ld_cmd_reduce(w + 4096, w + 8192, 64, F32, SUM) },
+		{ "REDUCE dtype 4", ld_cmd_reduce(w + 4096, w + 8192, 64, 4, SUM) },
+		{ "RREDUCE", ld_cmd_rreduce(w + 8192, 0, 64, 0, 0, 0, F32, SUM) },
+		{ "RREDUCE op 3", ld_cmd_rreduce(w + 8192, 0, 64, 0, 0, 0, F32, 3) },
 	};
 
 	if (!no_reduce && !no_rreduce) {
@@ -972,76 +941,76 @@ static void test_submit_reduce_descriptors(void **state)
 	} while (0)
 
 	/* REDUCE: type and operation. */
-	ADD("reduce dtype 4", cmd_reduce(d, s, 64, 4, SUM));
-	ADD("reduce dtype 0x100", cmd_reduce(d, s, 64, 0x100, SUM));
-	ADD("reduce dtype ~0", cmd_reduce(d, s, 64, ~0u, SUM));
-	ADD("reduce op 3", cmd_reduce(d, s, 64, F32, 3));
-	ADD("reduce i32 op 3", cmd_reduce(d, s, 64, I32, 3));
-	ADD("reduce op ~0", cmd_reduce(d, s, 64, F16, ~0u));
+	ADD("reduce dtype 4", ld_cmd_reduce(d, s, 64, 4, SUM));
+	ADD("reduce dtype 0x100", ld_cmd_reduce(d, s, 64, 0x100, SUM));
+	ADD("reduce dtype ~0", ld_cmd_reduce(d, s, 64, ~0u, SUM));
+	ADD("reduce op 3", ld_cmd_reduce(d, s, 64, F32, 3));
+	ADD("reduce i32 op 3", ld_cmd_reduce(d, s, 64, I32, 3));
+	ADD("reduce op ~0", ld_cmd_reduce(d, s, 64, F16, ~0u));
 	/* Reserved bytes. */
-	MOD("reduce reserved[0]", cmd_reduce(d, s, 64, F32, SUM), u.reduce.reserved[0], 1);
-	MOD("reduce reserved[2]", cmd_reduce(d, s, 64, F32, SUM), u.reduce.reserved[2],
+	MOD("reduce reserved[0]", ld_cmd_reduce(d, s, 64, F32, SUM), u.reduce.reserved[0], 1);
+	MOD("reduce reserved[2]", ld_cmd_reduce(d, s, 64, F32, SUM), u.reduce.reserved[2],
 	    1ull << 63);
-	MOD("reduce flag 0x04", cmd_reduce(d, s, 64, F32, SUM), flags, 0x04);
-	MOD("reduce reserved0", cmd_reduce(d, s, 64, F32, SUM), reserved0, 1);
+	MOD("reduce flag 0x04", ld_cmd_reduce(d, s, 64, F32, SUM), flags, 0x04);
+	MOD("reduce reserved0", ld_cmd_reduce(d, s, 64, F32, SUM), reserved0, 1);
 	/* 4-byte types: src, dst and size aligned to 4. */
-	ADD("reduce f32 src + 2", cmd_reduce(d, s + 2, 64, F32, SUM));
-	ADD("reduce f32 src + 1", cmd_reduce(d, s + 1, 64, F32, SUM));
-	ADD("reduce f32 dst + 2", cmd_reduce(d + 2, s, 64, F32, SUM));
-	ADD("reduce f32 dst + 3", cmd_reduce(d + 3, s, 64, F32, RMAX));
-	ADD("reduce f32 size 62", cmd_reduce(d, s, 62, F32, SUM));
-	ADD("reduce f32 size 2", cmd_reduce(d, s, 2, F32, SUM));
-	ADD("reduce i32 src + 2", cmd_reduce(d, s + 2, 64, I32, SUM));
-	ADD("reduce i32 dst + 2", cmd_reduce(d + 2, s, 64, I32, SUM));
-	ADD("reduce i32 size 66", cmd_reduce(d, s, 66, I32, SUM));
+	ADD("reduce f32 src + 2", ld_cmd_reduce(d, s + 2, 64, F32, SUM));
+	ADD("reduce f32 src + 1", ld_cmd_reduce(d, s + 1, 64, F32, SUM));
+	ADD("reduce f32 dst + 2", ld_cmd_reduce(d + 2, s, 64, F32, SUM));
+	ADD("reduce f32 dst + 3", ld_cmd_reduce(d + 3, s, 64, F32, RMAX));
+	ADD("reduce f32 size 62", ld_cmd_reduce(d, s, 62, F32, SUM));
+	ADD("reduce f32 size 2", ld_cmd_reduce(d, s, 2, F32, SUM));
+	ADD("reduce i32 src + 2", ld_cmd_reduce(d, s + 2, 64, I32, SUM));
+	ADD("reduce i32 dst + 2", ld_cmd_reduce(d + 2, s, 64, I32, SUM));
+	ADD("reduce i32 size 66", ld_cmd_reduce(d, s, 66, I32, SUM));
 	/* 2-byte types: aligned to 2. */
-	ADD("reduce f16 src + 1", cmd_reduce(d, s + 1, 64, F16, SUM));
-	ADD("reduce f16 dst + 1", cmd_reduce(d + 1, s, 64, F16, SUM));
-	ADD("reduce f16 size 63", cmd_reduce(d, s, 63, F16, SUM));
-	ADD("reduce f16 size 1", cmd_reduce(d, s, 1, F16, SUM));
-	ADD("reduce bf16 src + 3", cmd_reduce(d, s + 3, 64, BF16, SUM));
-	ADD("reduce bf16 dst + 1", cmd_reduce(d + 1, s, 64, BF16, RMAX));
-	ADD("reduce bf16 size 33", cmd_reduce(d, s, 33, BF16, SUM));
+	ADD("reduce f16 src + 1", ld_cmd_reduce(d, s + 1, 64, F16, SUM));
+	ADD("reduce f16 dst + 1", ld_cmd_reduce(d + 1, s, 64, F16, SUM));
+	ADD("reduce f16 size 63", ld_cmd_reduce(d, s, 63, F16, SUM));
+	ADD("reduce f16 size 1", ld_cmd_reduce(d, s, 1, F16, SUM));
+	ADD("reduce bf16 src + 3", ld_cmd_reduce(d, s + 3, 64, BF16, SUM));
+	ADD("reduce bf16 dst + 1", ld_cmd_reduce(d + 1, s, 64, BF16, RMAX));
+	ADD("reduce bf16 size 33", ld_cmd_reduce(d, s, 33, BF16, SUM));
 	/* Sizes. */
-	ADD("reduce f32 size over max", cmd_reduce(d, s, LUMEN_CMD_MAX_SIZE + 4, F32, SUM));
-	ADD("reduce f16 size over max", cmd_reduce(d, s, LUMEN_CMD_MAX_SIZE + 2, F16, SUM));
-	ADD("reduce size 2^63", cmd_reduce(d, s, 1ull << 63, I32, SUM));
-	ADD("reduce size ~3", cmd_reduce(d, s, ~3ull, F32, SUM));
+	ADD("reduce f32 size over max", ld_cmd_reduce(d, s, LUMEN_CMD_MAX_SIZE + 4, F32, SUM));
+	ADD("reduce f16 size over max", ld_cmd_reduce(d, s, LUMEN_CMD_MAX_SIZE + 2, F16, SUM));
+	ADD("reduce size 2^63", ld_cmd_reduce(d, s, 1ull << 63, I32, SUM));
+	ADD("reduce size ~3", ld_cmd_reduce(d, s, ~3ull, F32, SUM));
 	/* Destination: read and written, so user VA; no wrap. */
-	ADD("reduce dst below user start", cmd_reduce(below, s, 64, F32, SUM));
-	ADD("reduce dst 0", cmd_reduce(0, s, 64, F32, SUM));
-	ADD("reduce dst 0, size 0", cmd_reduce(0, s, 0, F16, SUM));
-	ADD("reduce dst fence page", cmd_reduce(0x100000, s, 8, I32, SUM));
-	ADD("reduce dst + size wraps", cmd_reduce(top, s, 128, F32, SUM));
-	ADD("reduce src + size wraps", cmd_reduce(d, top, 128, F32, SUM));
+	ADD("reduce dst below user start", ld_cmd_reduce(below, s, 64, F32, SUM));
+	ADD("reduce dst 0", ld_cmd_reduce(0, s, 64, F32, SUM));
+	ADD("reduce dst 0, size 0", ld_cmd_reduce(0, s, 0, F16, SUM));
+	ADD("reduce dst fence page", ld_cmd_reduce(0x100000, s, 8, I32, SUM));
+	ADD("reduce dst + size wraps", ld_cmd_reduce(top, s, 128, F32, SUM));
+	ADD("reduce src + size wraps", ld_cmd_reduce(d, top, 128, F32, SUM));
 
 	/* RREDUCE. */
-	ADD("rreduce dtype 4", cmd_rreduce(s, 0, 64, 0, 0, 0, 4, SUM));
-	ADD("rreduce dtype ~0", cmd_rreduce(s, 0, 64, 0, 0, 0, ~0u, SUM));
-	ADD("rreduce op 3", cmd_rreduce(s, 0, 64, 0, 0, 0, F32, 3));
-	ADD("rreduce op ~0", cmd_rreduce(s, 0, 64, 0, 0, 0, BF16, ~0u));
-	MOD("rreduce reserved", cmd_rreduce(s, 0, 64, 0, 0, 0, F32, SUM), u.rreduce.reserved, 1);
-	MOD("rreduce reserved bit 63", cmd_rreduce(s, 0, 64, 0, 0, 0, F32, SUM),
+	ADD("rreduce dtype 4", ld_cmd_rreduce(s, 0, 64, 0, 0, 0, 4, SUM));
+	ADD("rreduce dtype ~0", ld_cmd_rreduce(s, 0, 64, 0, 0, 0, ~0u, SUM));
+	ADD("rreduce op 3", ld_cmd_rreduce(s, 0, 64, 0, 0, 0, F32, 3));
+	ADD("rreduce op ~0", ld_cmd_rreduce(s, 0, 64, 0, 0, 0, BF16, ~0u));
+	MOD("rreduce reserved", ld_cmd_rreduce(s, 0, 64, 0, 0, 0, F32, SUM), u.rreduce.reserved, 1);
+	MOD("rreduce reserved bit 63", ld_cmd_rreduce(s, 0, 64, 0, 0, 0, F32, SUM),
 	    u.rreduce.reserved, 1ull << 63);
-	ADD("rreduce f32 local + 2", cmd_rreduce(s + 2, 0, 64, 0, 0, 0, F32, SUM));
-	ADD("rreduce f32 local + 1", cmd_rreduce(s + 1, 0, 64, 0, 0, 0, F32, SUM));
-	ADD("rreduce f32 offset + 2", cmd_rreduce(s, 2, 64, 0, 0, 0, F32, SUM));
-	ADD("rreduce i32 offset + 3", cmd_rreduce(s, 4099, 64, 0, 0, 0, I32, RMAX));
-	ADD("rreduce f32 size 62", cmd_rreduce(s, 0, 62, 0, 0, 0, F32, SUM));
-	ADD("rreduce i32 size 2", cmd_rreduce(s, 0, 2, 0, 0, 0, I32, SUM));
-	ADD("rreduce f16 local + 1", cmd_rreduce(s + 1, 0, 64, 0, 0, 0, F16, SUM));
-	ADD("rreduce f16 offset + 1", cmd_rreduce(s, 1, 64, 0, 0, 0, F16, SUM));
-	ADD("rreduce f16 size 63", cmd_rreduce(s, 0, 63, 0, 0, 0, F16, SUM));
-	ADD("rreduce bf16 offset + 3", cmd_rreduce(s, 3, 64, 0, 0, 0, BF16, SUM));
-	ADD("rreduce bf16 size 1", cmd_rreduce(s, 0, 1, 0, 0, 0, BF16, SUM));
-	ADD("rreduce size over max", cmd_rreduce(s, 0, LUMEN_CMD_REMOTE_MAX_SIZE + 4, 0, 0, 0,
+	ADD("rreduce f32 local + 2", ld_cmd_rreduce(s + 2, 0, 64, 0, 0, 0, F32, SUM));
+	ADD("rreduce f32 local + 1", ld_cmd_rreduce(s + 1, 0, 64, 0, 0, 0, F32, SUM));
+	ADD("rreduce f32 offset + 2", ld_cmd_rreduce(s, 2, 64, 0, 0, 0, F32, SUM));
+	ADD("rreduce i32 offset + 3", ld_cmd_rreduce(s, 4099, 64, 0, 0, 0, I32, RMAX));
+	ADD("rreduce f32 size 62", ld_cmd_rreduce(s, 0, 62, 0, 0, 0, F32, SUM));
+	ADD("rreduce i32 size 2", ld_cmd_rreduce(s, 0, 2, 0, 0, 0, I32, SUM));
+	ADD("rreduce f16 local + 1", ld_cmd_rreduce(s + 1, 0, 64, 0, 0, 0, F16, SUM));
+	ADD("rreduce f16 offset + 1", ld_cmd_rreduce(s, 1, 64, 0, 0, 0, F16, SUM));
+	ADD("rreduce f16 size 63", ld_cmd_rreduce(s, 0, 63, 0, 0, 0, F16, SUM));
+	ADD("rreduce bf16 offset + 3", ld_cmd_rreduce(s, 3, 64, 0, 0, 0, BF16, SUM));
+	ADD("rreduce bf16 size 1", ld_cmd_rreduce(s, 0, 1, 0, 0, 0, BF16, SUM));
+	ADD("rreduce size over max", ld_cmd_rreduce(s, 0, LUMEN_CMD_REMOTE_MAX_SIZE + 4, 0, 0, 0,
 						 F32, SUM));
-	ADD("rreduce size ~1", cmd_rreduce(s, 0, ~1ull, 0, 0, 0, F16, SUM));
-	ADD("rreduce dst_chip", cmd_rreduce(s, 0, 64, DRM_LUMEN_MAX_CHIPS, 0, 0, F32, SUM));
-	ADD("rreduce dst_chip ~0", cmd_rreduce(s, 0, 64, ~0u, 0, 0, F32, SUM));
-	ADD("rreduce window", cmd_rreduce(s, 0, 64, 0, LUMEN_NUM_WINDOWS, 0, F32, SUM));
-	ADD("rreduce offset + size wraps", cmd_rreduce(s, top, 128, 0, 0, 0, F32, SUM));
-	ADD("rreduce local + size wraps", cmd_rreduce(top, 0, 128, 0, 0, 0, F32, SUM));
+	ADD("rreduce size ~1", ld_cmd_rreduce(s, 0, ~1ull, 0, 0, 0, F16, SUM));
+	ADD("rreduce dst_chip", ld_cmd_rreduce(s, 0, 64, DRM_LUMEN_MAX_CHIPS, 0, 0, F32, SUM));
+	ADD("rreduce dst_chip ~0", ld_cmd_rreduce(s, 0, 64, ~0u, 0, 0, F32, SUM));
+	ADD("rreduce window", ld_cmd_rreduce(s, 0, 64, 0, LUMEN_NUM_WINDOWS, 0, F32, SUM));
+	ADD("rreduce offset + size wraps", ld_cmd_rreduce(s, top, 128, 0, 0, 0, F32, SUM));
+	ADD("rreduce local + size wraps", ld_cmd_rreduce(top, 0, 128, 0, 0, 0, F32, SUM));
 
 	ld_pattern(before, sizeof(before), 77);
 	memcpy(c->buf.map + 4096, before, sizeof(before));
@@ -1116,7 +1085,7 @@ static void test_reduce_run(void **state)
 	fdst[n] = 12345.0f;	/* just past the destination */
 
 	/* f32 SUM over 1 KiB (every sum exact). */
-	ret = run1(fd, q, cmd_reduce(dst, src, n * 4, F32, SUM));
+	ret = run1(fd, q, ld_cmd_reduce(dst, src, n * 4, F32, SUM));
 	if (ret)
 		fail_msg("REDUCE f32 SUM of %u elements: %d (%s)", n, ret, strerror(-ret));
 	for (uint32_t i = 0; i < n; i++) {
@@ -1130,7 +1099,7 @@ static void test_reduce_run(void **state)
 	assert_true(fdst[n] == 12345.0f);
 
 	/* Size 0 completes and touches nothing. */
-	assert_int_equal(run1(fd, q, cmd_reduce(dst, src, 0, F32, SUM)), 0);
+	assert_int_equal(run1(fd, q, ld_cmd_reduce(dst, src, 0, F32, SUM)), 0);
 	assert_true(fdst[0] == 1000.0f);
 
 	/* i32 SUM wraps. */
@@ -1141,7 +1110,7 @@ static void test_reduce_run(void **state)
 	id[1] = -5;
 	is[1] = 7;
 	id[2] = 99;
-	assert_int_equal(run1(fd, q, cmd_reduce(b.va + 192 * 1024, b.va + 196 * 1024, 8, I32,
+	assert_int_equal(run1(fd, q, ld_cmd_reduce(b.va + 192 * 1024, b.va + 196 * 1024, 8, I32,
 						SUM)), 0);
 	assert_int_equal(id[0], INT32_MIN);
 	assert_int_equal(id[1], 2);
@@ -1158,7 +1127,7 @@ static void test_reduce_run(void **state)
 	hs[0] = H_2;
 	hs[1] = H_05;
 	hs[2] = H_1;
-	ret = run1(fd, q, cmd_reduce(b.va + 256 * 1024 + 2, b.va + 320 * 1024 + 6, 6, F16, SUM));
+	ret = run1(fd, q, ld_cmd_reduce(b.va + 256 * 1024 + 2, b.va + 320 * 1024 + 6, 6, F16, SUM));
 	if (ret)
 		fail_msg("REDUCE f16 SUM, 2-byte aligned: %d (%s)", ret, strerror(-ret));
 	assert_int_equal(hd[0], H_3);
@@ -1203,7 +1172,7 @@ static void test_rreduce_loopback(void **state)
 		t[i] = (float)i;
 		s[i] = 0.25f * (float)i;
 	}
-	ret = run1(fd, q, cmd_rreduce(src.va, 4 * off, 4 * n, (uint32_t)chip, wo.window, wo.key,
+	ret = run1(fd, q, ld_cmd_rreduce(src.va, 4 * off, 4 * n, (uint32_t)chip, wo.window, wo.key,
 				      F32, SUM));
 	if (ret)
 		fail_msg("RREDUCE f32 SUM loopback: %d (%s)", ret, strerror(-ret));
@@ -1218,7 +1187,7 @@ static void test_rreduce_loopback(void **state)
 	assert_true(t[n + off] == (float)(n + off));
 
 	/* The wrong key: only the job fails, the context stays usable. */
-	ret = run1(fd, q, cmd_rreduce(src.va, 0, 64, (uint32_t)chip, wo.window, wo.key ^ 1, F32,
+	ret = run1(fd, q, ld_cmd_rreduce(src.va, 0, 64, (uint32_t)chip, wo.window, wo.key ^ 1, F32,
 				      SUM));
 	assert_int_equal(ret, -EACCES);
 	assert_true(t[0] == 0.0f);
