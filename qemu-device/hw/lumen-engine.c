@@ -31,7 +31,12 @@
  * is read from both sides into two bounce buffers, reduced there and
  * written back to dst, so neither side is ever handed to memcpy() as an
  * overlapping range, whatever the two share (dst == src in place, a host
- * page that is this card's own BAR2): in place gives x op x.
+ * page that is this card's own BAR2): in place gives x op x. Arithmetic
+ * is slow next to memcpy, so a queue's turn reduces at most
+ * LUMEN_ENGINE_REDUCE_BYTES over all its REDUCE descriptors, and a run of
+ * the BH about that much over all queues (every queue with a REDUCE still
+ * reduces a little per run); the bytes count in the byte budget and in
+ * busy time like a COPY's.
  *
  * Each queue counts the bytes it writes (COPY/FILL/REDUCE destinations,
  * fence and timestamp words) in LumenQueue.written, its PROGRESS register,
@@ -72,11 +77,17 @@
 #define LUMEN_ENGINE_WAIT_POLL_NS   (50 * SCALE_US)
 #define LUMEN_BOUNCE_SIZE           (4 * KiB)
 /*
- * A REDUCE turn does at most this much of the queue's byte share: element
- * arithmetic runs at tens to hundreds of MiB/s, not at memcpy speed, and a
- * turn must stay short (QEMU's main loop waits for it).
+ * REDUCE element arithmetic runs at tens to hundreds of MiB/s, not at
+ * memcpy speed, and a run of the BH holds the BQL (QEMU's main loop and
+ * every vCPU wait for it). So REDUCE bytes are bounded twice: a queue's
+ * turn reduces at most LUMEN_ENGINE_REDUCE_BYTES, whatever the number of
+ * descriptors, and a whole run at most LUMEN_ENGINE_REDUCE_BYTES plus
+ * LUMEN_ENGINE_REDUCE_MIN per queue: once the run's allowance is spent,
+ * each later queue still reduces LUMEN_ENGINE_REDUCE_MIN (so none
+ * starves), and the rest continues in the next run.
  */
 #define LUMEN_ENGINE_REDUCE_BYTES   (2 * MiB)
+#define LUMEN_ENGINE_REDUCE_MIN     LUMEN_BOUNCE_SIZE
 
 /* Busy-time model for telemetry: per descriptor, plus bytes at 16 GB/s. */
 #define LUMEN_DESC_BUSY_NS          100
@@ -539,10 +550,10 @@ static LumenExec lumen_reduce_chunk(LumenState *s, unsigned int q,
 }
 
 /*
- * Run REDUCE from lq->progress on, at most @budget bytes of it, and at
- * most LUMEN_ENGINE_REDUCE_BYTES per turn (whole elements: a budget left
- * below one element waits for the next run); *@moved grows by the bytes
- * reduced. Like COPY: the source is translated for a read, the
+ * Run REDUCE from lq->progress on, at most @budget bytes of it (whole
+ * elements: a budget left below one element waits for the next run; the
+ * caller bounds it by the turn's REDUCE allowance); *@moved grows by the
+ * bytes reduced. Like COPY: the source is translated for a read, the
  * destination for a write (it is read and written), in chunks that cross
  * no page of either.
  */
@@ -560,7 +571,6 @@ static LumenExec lumen_exec_reduce(LumenState *s, unsigned int q,
     enum lumen_status st;
     LumenExec r;
 
-    budget = MIN(budget, LUMEN_ENGINE_REDUCE_BYTES);
     while (lq->progress < size) {
         uint64_t off = lq->progress;
         uint64_t n = MIN(size - off, budget - MIN(*moved - start, budget));
@@ -754,9 +764,13 @@ static bool lumen_engine_any_waiting(LumenState *s)
     return false;
 }
 
-/* Execute lq->cur; @budget bytes may move, *@moved counts them. */
+/*
+ * Execute lq->cur; @budget bytes may move, *@moved counts them. A REDUCE
+ * moves at most @reduce_budget of them, and *@reduced counts those too.
+ */
 static LumenExec lumen_cmd_exec(LumenState *s, unsigned int q,
-                                uint64_t budget, uint64_t *moved)
+                                uint64_t budget, uint64_t reduce_budget,
+                                uint64_t *moved, uint64_t *reduced)
 {
     LumenQueue *lq = &s->queues[q];
     const struct lumen_cmd *c = &lq->cur;
@@ -772,8 +786,13 @@ static LumenExec lumen_cmd_exec(LumenState *s, unsigned int q,
         return lumen_exec_move(s, q, false, budget, moved);
     case LUMEN_CMD_FILL:
         return lumen_exec_move(s, q, true, budget, moved);
-    case LUMEN_CMD_REDUCE:
-        return lumen_exec_reduce(s, q, budget, moved);
+    case LUMEN_CMD_REDUCE: {
+        uint64_t start = *moved;
+
+        r = lumen_exec_reduce(s, q, MIN(budget, reduce_budget), moved);
+        *reduced += *moved - start;
+        return r;
+    }
     case LUMEN_CMD_SIGNAL:
         r = lumen_fence_rw(s, q, addr, &value, true);
         if (r == LUMEN_EXEC_DONE && lumen_engine_any_waiting(s)) {
@@ -806,13 +825,20 @@ static LumenExec lumen_cmd_exec(LumenState *s, unsigned int q,
 
 /*
  * Serve queue @q within its budget of @budget bytes. True if it still has
- * work that can run now (the budget ran out).
+ * work that can run now (the budget ran out). REDUCE descriptors share
+ * one allowance for the turn, taken from the run's (LumenEngine
+ * .reduce_left): at most LUMEN_ENGINE_REDUCE_BYTES, at least
+ * LUMEN_ENGINE_REDUCE_MIN.
  */
 static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t budget,
-                            uint64_t *busy_ns)
+                            uint64_t *busy_ns, uint64_t *reduced_run)
 {
     LumenQueue *lq = &s->queues[q];
-    uint64_t moved = 0;
+    LumenEngine *e = &s->engine;
+    uint64_t reduce_allow = MIN(MIN(budget, LUMEN_ENGINE_REDUCE_BYTES),
+                                MAX(e->reduce_left,
+                                    LUMEN_ENGINE_REDUCE_MIN));
+    uint64_t moved = 0, reduced = 0;
     unsigned int descs = 0;
     bool more = false;
 
@@ -843,7 +869,9 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t budget,
                 break;
             }
         }
-        r = lumen_cmd_exec(s, q, budget - MIN(moved, budget), &moved);
+        r = lumen_cmd_exec(s, q, budget - MIN(moved, budget),
+                           reduce_allow - MIN(reduced, reduce_allow), &moved,
+                           &reduced);
         if (r == LUMEN_EXEC_MORE) {
             more = true;
             break;
@@ -861,7 +889,10 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t budget,
             lumen_irq_queue(s, q);
         }
     }
+    /* REDUCE is as busy as a COPY of its bytes (hw-spec 10). */
     *busy_ns += descs * LUMEN_DESC_BUSY_NS + moved / LUMEN_BYTES_PER_BUSY_NS;
+    e->reduce_left -= MIN(reduced, e->reduce_left);
+    *reduced_run += reduced;
     return more;
 }
 
@@ -891,13 +922,14 @@ static void lumen_engine_bh(void *opaque)
     LumenState *s = opaque;
     LumenEngine *e = &s->engine;
     uint8_t prio[LUMEN_QUEUES_MAX];
-    uint64_t busy_ns = 0;
+    uint64_t busy_ns = 0, reduced = 0;
     bool high_busy = false;
     bool more = false;
     unsigned int c, i;
 
     e->kick = false;
     e->run_gen = s->reset_gen;
+    e->reduce_left = LUMEN_ENGINE_REDUCE_BYTES;
     for (i = 0; i < s->num_queues; i++) {
         prio[i] = lumen_queue_prio(&s->queues[i]);
         if (prio[i] == LUMEN_QPRIO_HIGH && lumen_queue_has_work(s, i)) {
@@ -916,7 +948,7 @@ static void lumen_engine_bh(void *opaque)
             if (prio[q] != lumen_prio_order[c]) {
                 continue;
             }
-            more |= lumen_queue_run(s, q, budget, &busy_ns);
+            more |= lumen_queue_run(s, q, budget, &busy_ns, &reduced);
             if (lumen_engine_was_reset(s)) {
                 qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: device "
                               "reset by a DMA of the queue engine\n",
@@ -926,6 +958,7 @@ static void lumen_engine_bh(void *opaque)
         }
     }
     e->next = (e->next + 1) % s->num_queues;
+    trace_lumen_engine_run(s->chip_id, busy_ns, reduced, more);
     if (busy_ns) {
         lumen_telemetry_add_busy(s, busy_ns);
     }

@@ -5,7 +5,10 @@
  *
  *   -device lumen-npu[,mem-size=256M][,queues=16][,link-ports=6]
  *                    [,chip-id=N][,serial=STR][,fault-inject=on|off]
- *                    [,port0=CHARDEV ... ,port7=CHARDEV]
+ *                    [,reduce=on|off][,port0=CHARDEV ... ,port7=CHARDEV]
+ *
+ * Test-only: x-remote-streams=N (1..4096), the target's table of
+ * exactly-once stream state (lumen-remote.c).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -49,6 +52,11 @@ static bool lumen_check_properties(LumenState *s, Error **errp)
     if (s->num_link_ports > LUMEN_LINK_PORTS_MAX) {
         error_setg(errp, "lumen-npu: link-ports %u is outside [0, %u]",
                    s->num_link_ports, LUMEN_LINK_PORTS_MAX);
+        return false;
+    }
+    if (!s->remote_streams || s->remote_streams > LUMEN_REMOTE_STREAMS_MAX) {
+        error_setg(errp, "lumen-npu: x-remote-streams %u is outside [1, %u]",
+                   s->remote_streams, LUMEN_REMOTE_STREAMS_MAX);
         return false;
     }
 
@@ -130,9 +138,12 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
     s->num_vectors = LUMEN_NUM_VECTORS(s->num_queues);
     s->caps = LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY |
               LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_MMU | LUMEN_CAP_LINK_PORTS |
-              LUMEN_CAP_LINKS | LUMEN_CAP_REDUCE;
+              LUMEN_CAP_LINKS;
     if (s->fault_inject) {
         s->caps |= LUMEN_CAP_FAULT_INJECT;
+    }
+    if (s->reduce) {
+        s->caps |= LUMEN_CAP_REDUCE;
     }
 
     pci_config_set_prog_interface(pdev->config, LUMEN_PCI_CLASS & 0xff);
@@ -591,6 +602,9 @@ static const Property lumen_properties[] = {
     DEFINE_PROP_UINT32("chip-id", LumenState, chip_id, 0),
     DEFINE_PROP_STRING("serial", LumenState, serial),
     DEFINE_PROP_BOOL("fault-inject", LumenState, fault_inject, true),
+    DEFINE_PROP_BOOL("reduce", LumenState, reduce, true),
+    DEFINE_PROP_UINT32("x-remote-streams", LumenState, remote_streams,
+                       LUMEN_REMOTE_STREAMS_MAX),
     DEFINE_PROP_CHR("port0", LumenState, link.ports[0].chr),
     DEFINE_PROP_CHR("port1", LumenState, link.ports[1].chr),
     DEFINE_PROP_CHR("port2", LumenState, link.ports[2].chr),
@@ -636,6 +650,12 @@ static void lumen_class_init(ObjectClass *klass, void *data)
         "(default LN1-<chip-id in hex>)");
     object_class_property_set_description(klass, "fault-inject",
         "test-only fault injection block (CAPS.FAULT_INJECT)");
+    object_class_property_set_description(klass, "reduce",
+        "REDUCE and RREDUCE descriptors, REDUCE packets as a target "
+        "(CAPS.REDUCE)");
+    object_class_property_set_description(klass, "x-remote-streams",
+        "test-only: (source chip, stream) pairs whose exactly-once state "
+        "a remote target keeps, 1..4096");
     for (unsigned int p = 0; p < LUMEN_LINK_PORTS_MAX; p++) {
         g_autofree char *name = g_strdup_printf("port%u", p);
 

@@ -154,6 +154,7 @@ typedef struct LumenEngine {
     uint32_t next;                  /* round-robin start of each class */
     uint32_t run_gen;               /* LumenState.reset_gen when the BH began */
     bool kick;                      /* a SIGNAL ran: re-check WAITs */
+    uint64_t reduce_left;           /* REDUCE bytes left in this BH run */
 } LumenEngine;
 
 /*
@@ -263,6 +264,8 @@ struct LumenState {
     uint32_t chip_id;
     char *serial;
     bool fault_inject;
+    bool reduce;                    /* CAPS.REDUCE */
+    uint32_t remote_streams;        /* x-remote-streams (test-only) */
 
     /* Derived at realize. */
     char serial_str[LUMEN_SERIAL_LEN];

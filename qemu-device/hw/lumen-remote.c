@@ -30,17 +30,34 @@
  * ACCESS_ERRORS; no fault record, no queue of this chip is touched).
  * Exactly once: per (source chip, stream) the target keeps the newest
  * epoch and message, the packets of it already applied and its atomic
- * result. The table of streams is bounded (LRU, LUMEN_REMOTE_STREAMS_MAX)
- * so a hostile peer cannot grow it without limit; it survives a device
- * reset, which only drops this chip's own state (windows, counters, its
- * messages as a source).
+ * result. Only a request that names an open window with its key, a right
+ * the window grants and a range inside it may create or advance that
+ * state: a peer that spoofs another chip's stream without the key cannot
+ * make a resent packet look new (applied twice) or a new one stale
+ * (acknowledged, never applied). The table of streams is bounded
+ * (x-remote-streams, LUMEN_REMOTE_STREAMS_MAX) so a hostile peer cannot
+ * grow it without limit: a stream silent for LUMEN_REMOTE_STREAM_LIVE_MS
+ * (the longest E2E_TIMEOUT_MS a source may use) may be evicted, least
+ * recently used first; while every entry is younger, a request of a new
+ * stream is dropped unanswered (the source resends it later). The table
+ * survives a device reset, which only drops this chip's own state
+ * (windows, counters, its messages as a source).
  *
  * RREDUCE is an RWRITE whose packets are REDUCE packets (aop =
  * lumen_pkt_redop(dtype, op)), acknowledged like WRITEs (the ACK echoes
- * aop): the target reads the window's elements, reduces the payload into
- * them (lumen-reduce.c), writes them back, and marks the packet applied in
- * the same bitmap as a WRITE's, so a resent REDUCE is acknowledged again
- * but never reduced twice.
+ * aop): the target reads the window's elements of the packet (all of
+ * them, before anything is written), reduces the payload into them
+ * (lumen-reduce.c), marks the packet applied in the same bitmap as a
+ * WRITE's, and writes them back, so a resent REDUCE is acknowledged again
+ * but never reduced twice, even if a write failed half way. A target
+ * without CAPS.REDUCE refuses REDUCE packets (ACCESS).
+ *
+ * Migration carries neither the messages in flight nor a target's
+ * exactly-once state; the destination runs a remote descriptor in
+ * progress again as a new message. That is harmless for RWRITE and RREAD
+ * but would apply an RREDUCE or RATOMIC twice, so while one of those is
+ * in flight the device holds a migration blocker, and none starts while
+ * the VM is stopped or a migration is under way.
  *
  * Every packet is checked field by field; a malformed one is dropped and
  * counted (lumen_remote_bad_pkts()). A DMA may reset the device (an FLR
@@ -51,6 +68,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
 #include "qemu/atomic.h"
 #include "qemu/bitmap.h"
 #include "qemu/log.h"
@@ -58,17 +76,26 @@
 #include "qemu/queue.h"
 #include "qemu/timer.h"
 #include "hw/pci/pci_device.h"
+#include "migration/blocker.h"
+#include "migration/misc.h"
 #include "migration/vmstate.h"
 #include "system/dma.h"
+#include "system/runstate.h"
 #include "lumen-npu.h"
 #include "lumen-engine.h"
 #include "lumen-reduce.h"
 #include "trace.h"
 
 #define PKT_HDR_SIZE                ((uint32_t)sizeof(struct lumen_pkt_hdr))
-#define LUMEN_REMOTE_STREAMS_MAX    4096
+/*
+ * A stream that sent a packet this recently may still retransmit one it
+ * sent before (a source gives up E2E_TIMEOUT_MS after its last progress):
+ * its entry is never evicted.
+ */
+#define LUMEN_REMOTE_STREAM_LIVE_MS LUMEN_E2E_TIMEOUT_MAX_MS
 /* A stream silent this long is forgotten: any epoch it sends is new. */
 #define LUMEN_REMOTE_STREAM_IDLE_MS (120 * 1000)
+QEMU_BUILD_BUG_ON(LUMEN_REMOTE_STREAM_IDLE_MS <= LUMEN_REMOTE_STREAM_LIVE_MS);
 /* An epoch this far behind a stream's is stale; further, a new source. */
 #define LUMEN_REMOTE_STALE_EPOCHS   (1u << 16)
 #define LUMEN_VA_LIMIT              (1ull << LUMEN_VA_BITS)
@@ -123,11 +150,13 @@ typedef struct LumenRemoteTx {
     uint32_t rto_ms;                /* retransmission time, backs off */
     uint32_t srtt_ms;               /* smoothed clean round trip, 0 = none */
     bool unroutable;                /* the last send found no route */
+    bool blocks;                    /* holds LumenRemote.blocker */
     uint32_t fail;                  /* not OK: stop the queue with this */
     uint32_t fail_err;              /* ERR_STATUS class to report, or 0 */
 } LumenRemoteTx;
 
 struct LumenRemote {
+    LumenState *s;
     LumenWindow win[LUMEN_NUM_WINDOWS];
     uint32_t win_index;
     uint32_t key_lo, va_lo, size_lo;        /* pending until _HI */
@@ -142,6 +171,12 @@ struct LumenRemote {
     GHashTable *streams;
     QTAILQ_HEAD(, LumenStream) lru;         /* most recently used first */
     unsigned int nstreams;
+    uint64_t stream_drops;                  /* table full of live streams */
+    /* Migration: held while an RREDUCE or RATOMIC is in flight. */
+    Error *blocker;
+    unsigned int blocking;                  /* messages holding it */
+    VMChangeStateEntry *vm_change;
+    NotifierWithReturn migration;
     LumenRemoteTx tx[LUMEN_QUEUES_MAX];
     uint8_t tx_buf[LUMEN_PKT_PAYLOAD_MAX];  /* RWRITE payload bounce */
     uint8_t rx_buf[LUMEN_PKT_PAYLOAD_MAX];  /* READ_RESP payload bounce */
@@ -189,6 +224,88 @@ static uint32_t lumen_remote_new_epoch(LumenRemote *r)
     return ++r->epoch_next;
 }
 
+/*
+ * Must remote descriptor @c not run twice? RATOMIC, and an RREDUCE with
+ * bytes to send (one of 0 bytes sends nothing). RWRITE and RREAD run
+ * again with the same result.
+ */
+static bool lumen_remote_once_only(const struct lumen_cmd *c)
+{
+    return c->opcode == LUMEN_CMD_RATOMIC ||
+           (c->opcode == LUMEN_CMD_RREDUCE && c->u.rreduce.size);
+}
+
+/*
+ * Before queue @q's RREDUCE or RATOMIC message starts: a migration would
+ * carry neither the message nor the target's exactly-once state, and the
+ * destination would run the descriptor again as a new message, applying
+ * it twice. So the message holds a migration blocker while it is in
+ * flight. False if it must not start now: the VM is not running (a
+ * migration or snapshot may have saved the queue with the descriptor not
+ * yet run) or a migration is under way (no blocker can be added). The
+ * engine is kicked when the VM runs again or a migration ends.
+ */
+static bool lumen_remote_block(LumenState *s, LumenRemoteTx *tx)
+{
+    LumenRemote *r = s->remote;
+    Error *err = NULL;
+
+    if (!runstate_is_running()) {
+        trace_lumen_remote_defer(s->chip_id, tx->q, "the VM is not running");
+        return false;
+    }
+    if (!r->blocking) {
+        error_setg(&r->blocker, "lumen-npu: chip %u: an RREDUCE or RATOMIC "
+                   "is in flight and must not be applied twice: migrate "
+                   "when it has completed", s->chip_id);
+        /* A blocker for seconds at most: --only-migratable does not veto. */
+        if (migrate_add_blocker_internal(&r->blocker, &err) < 0) {
+            trace_lumen_remote_defer(s->chip_id, tx->q,
+                                     error_get_pretty(err));
+            error_free(err);
+            return false;
+        }
+    }
+    r->blocking++;
+    tx->blocks = true;
+    return true;
+}
+
+/* Queue @q's message no longer needs the migration blocker. */
+static void lumen_remote_unblock(LumenState *s, LumenRemoteTx *tx)
+{
+    LumenRemote *r = s->remote;
+
+    if (!tx->blocks) {
+        return;
+    }
+    tx->blocks = false;
+    if (!--r->blocking) {
+        migrate_del_blocker(&r->blocker);
+    }
+}
+
+/* The VM runs again: a deferred RREDUCE or RATOMIC may start. */
+static void lumen_remote_vm_change(void *opaque, bool running,
+                                   RunState state)
+{
+    if (running) {
+        lumen_engine_kick(opaque);
+    }
+}
+
+/* A migration ended: a deferred RREDUCE or RATOMIC may start. */
+static int lumen_remote_migration_event(NotifierWithReturn *n,
+                                        MigrationEvent *e, Error **errp)
+{
+    LumenRemote *r = container_of(n, LumenRemote, migration);
+
+    if (e->type != MIG_EVENT_PRECOPY_SETUP) {
+        lumen_engine_kick(r->s);
+    }
+    return 0;
+}
+
 void lumen_remote_queue_abandon(LumenState *s, unsigned int q)
 {
     LumenRemoteTx *tx;
@@ -204,6 +321,7 @@ void lumen_remote_queue_abandon(LumenState *s, unsigned int q)
     tx->has_epoch = false;
     tx->fail = LUMEN_STATUS_OK;
     timer_del(tx->timer);
+    lumen_remote_unblock(s, tx);
 }
 
 static void lumen_remote_timer(void *opaque)
@@ -439,8 +557,14 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
     LumenExec e;
     uint32_t p;
 
-    if (!tx->active && !lumen_remote_start(s, tx)) {
-        return LUMEN_EXEC_DONE;
+    if (!tx->active) {
+        if (lumen_remote_once_only(&s->queues[q].cur) &&
+            !lumen_remote_block(s, tx)) {
+            return LUMEN_EXEC_PARKED;       /* kicked when it may start */
+        }
+        if (!lumen_remote_start(s, tx)) {
+            return LUMEN_EXEC_DONE;
+        }
     }
     if (tx->fail != LUMEN_STATUS_OK) {
         return lumen_remote_fail(s, tx, tx->fail, tx->fail_err);
@@ -449,6 +573,7 @@ LumenExec lumen_remote_exec(LumenState *s, unsigned int q, uint64_t *moved)
         trace_lumen_remote_done(s->chip_id, q, tx->msg, LUMEN_STATUS_OK);
         tx->active = false;
         timer_del(tx->timer);
+        lumen_remote_unblock(s, tx);
         return LUMEN_EXEC_DONE;
     }
     if (now - tx->progress_ms >= r->timeout_ms) {
@@ -681,10 +806,17 @@ static void lumen_stream_forget(LumenStream *st)
     st->valid = false;
 }
 
-/* The state of (@src, @stream), created or recycled (LRU) if needed. */
-static LumenStream *lumen_remote_stream(LumenRemote *r, uint32_t src,
+/*
+ * The state of (@src, @stream), created or recycled if needed: when the
+ * table is full, the least recently used entry goes if it has been silent
+ * for LUMEN_REMOTE_STREAM_LIVE_MS. NULL if every entry is younger: an
+ * entry still in use must not be forgotten (a resend of a packet it
+ * applied would be applied again), so the new stream waits.
+ */
+static LumenStream *lumen_remote_stream(LumenState *s, uint32_t src,
                                         uint16_t stream, int64_t now)
 {
+    LumenRemote *r = s->remote;
     uint64_t id = (uint64_t)src << 16 | stream;
     LumenStream *st = g_hash_table_lookup(r->streams, &id);
 
@@ -694,8 +826,11 @@ static LumenStream *lumen_remote_stream(LumenRemote *r, uint32_t src,
             lumen_stream_forget(st);
         }
     } else {
-        if (r->nstreams >= LUMEN_REMOTE_STREAMS_MAX) {
+        if (r->nstreams >= s->remote_streams) {
             st = QTAILQ_LAST(&r->lru);
+            if (now - st->used_ms < LUMEN_REMOTE_STREAM_LIVE_MS) {
+                return NULL;
+            }
             QTAILQ_REMOVE(&r->lru, st, lru);
             g_hash_table_remove(r->streams, &st->id);
             lumen_stream_forget(st);
@@ -810,23 +945,26 @@ static void lumen_remote_refuse(LumenState *s, const struct lumen_pkt_hdr *h,
                        NULL, 0);
 }
 
-/*
- * Check request @h against its window and translate the @n bytes at
- * @first (bytes into the operation) for @write into @x (at most 3
- * pieces). NULL if the packet may go ahead, else why not.
- */
-static const char *lumen_remote_window(LumenState *s,
-                                       const struct lumen_pkt_hdr *h,
-                                       uint32_t right, bool write,
-                                       uint64_t first, uint32_t n,
-                                       LumenXlate *x, unsigned int *nx)
+/* The window right request op @op needs. */
+static uint32_t lumen_request_right(uint8_t op)
 {
-    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+    return op == LUMEN_PKT_READ_REQ ? LUMEN_WIN_READ :
+           op == LUMEN_PKT_ATOMIC ? LUMEN_WIN_ATOMIC :
+           LUMEN_WIN_WRITE;                 /* WRITE, REDUCE */
+}
+
+/*
+ * Check request @h against the window it names: open, its key, @right,
+ * the whole operation inside it. No side effect. NULL if it passes, else
+ * why not.
+ */
+static const char *lumen_remote_win_check(LumenState *s,
+                                          const struct lumen_pkt_hdr *h,
+                                          uint32_t right)
+{
     uint32_t slot = le16_to_cpu(h->window);
     uint64_t offset = le64_to_cpu(h->offset), size = le64_to_cpu(h->size);
-    uint64_t va, bus, done = 0;
     const LumenWindow *w;
-    unsigned int ctx;
 
     if (slot >= LUMEN_NUM_WINDOWS) {
         return "no such window";
@@ -844,6 +982,32 @@ static const char *lumen_remote_window(LumenState *s,
     if (offset > w->size || size > w->size - offset) {
         return "operation beyond the window";
     }
+    return NULL;
+}
+
+/*
+ * Check request @h against its window and translate the @n bytes at
+ * @first (bytes into the operation) for @write into @x (at most 3
+ * pieces). NULL if the packet may go ahead, else why not.
+ */
+static const char *lumen_remote_window(LumenState *s,
+                                       const struct lumen_pkt_hdr *h,
+                                       uint32_t right, bool write,
+                                       uint64_t first, uint32_t n,
+                                       LumenXlate *x, unsigned int *nx)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+    uint64_t offset = le64_to_cpu(h->offset);
+    uint64_t va, bus, done = 0;
+    const LumenWindow *w;
+    const char *why;
+    unsigned int ctx;
+
+    why = lumen_remote_win_check(s, h, right);
+    if (why) {
+        return why;
+    }
+    w = &s->remote->win[le16_to_cpu(h->window)];
     ctx = (w->ctrl & LUMEN_WIN_CTX_MASK) >> LUMEN_WIN_CTX_SHIFT;
     va = w->va + offset + first;
     *nx = 0;
@@ -963,9 +1127,14 @@ static void lumen_remote_write(LumenState *s, LumenStream *st,
  * (window element) op (payload element), all of them, or none if the
  * packet is refused. Like a WRITE: it needs the WRITE right and writable
  * pages, a packet already applied is acknowledged again but not reduced
- * again. Each translated piece is read into red_buf, reduced there and
- * written back; pieces are whole elements (the window VA is page aligned,
- * offset, size and the packet's start are aligned to the element size).
+ * again. Every translated piece of the packet is read into red_buf first
+ * (a failed read refuses the packet with nothing written), the whole
+ * packet is reduced there once, marked applied, and written back piece by
+ * piece: a write that fails half way (or a device reset by one of them)
+ * leaves a prefix written, but the packet is applied and its message
+ * refused, so no resend reduces that prefix twice. Pieces are whole
+ * elements (the window VA is page aligned, offset, size and the packet's
+ * start are aligned to the element size) and never overlap.
  */
 static void lumen_remote_reduce(LumenState *s, LumenStream *st,
                                 const struct lumen_pkt_hdr *h,
@@ -977,7 +1146,7 @@ static void lumen_remote_reduce(LumenState *s, LumenStream *st,
     uint8_t *buf = s->remote->red_buf;
     LumenXlate x[3];
     unsigned int nx, i;
-    uint32_t off = 0;
+    uint32_t off;
     const char *why;
 
     if (st->status != LUMEN_STATUS_OK) {
@@ -997,27 +1166,38 @@ static void lumen_remote_reduce(LumenState *s, LumenStream *st,
         lumen_remote_refuse(s, h, why);
         return;
     }
-    for (i = 0; i < nx; i++) {
-        MemTxResult mr = lumen_engine_xfer(s, &x[i], buf, x[i].len, false);
+    for (i = 0, off = 0; i < nx; off += x[i++].len) {
+        MemTxResult mr = lumen_engine_xfer(s, &x[i], buf + off, x[i].len,
+                                           false);
 
         if (s->reset_gen != gen) {
-            return;
-        }
-        if (mr == MEMTX_OK) {
-            lumen_reduce(dtype, op, buf, payload + off, x[i].len);
-            mr = lumen_engine_xfer(s, &x[i], buf, x[i].len, true);
-            if (s->reset_gen != gen) {
-                return;
-            }
+            return;                 /* nothing written: not applied */
         }
         if (mr != MEMTX_OK) {
             st->status = LUMEN_STATUS_ACCESS;
             lumen_remote_refuse(s, h, "window page DMA failed");
             return;
         }
-        off += x[i].len;
     }
+    lumen_reduce(dtype, op, buf, payload, len);
+    /* Applied from here on, whatever the writes do. */
     set_bit(p, st->applied);
+    for (i = 0, off = 0; i < nx; off += x[i++].len) {
+        MemTxResult mr = lumen_engine_xfer(s, &x[i], buf + off, x[i].len,
+                                           true);
+
+        if (mr != MEMTX_OK || (s->reset_gen != gen && i + 1 < nx)) {
+            /* Part of the packet written: its message is refused. */
+            st->status = LUMEN_STATUS_ACCESS;
+        }
+        if (s->reset_gen != gen) {
+            return;
+        }
+        if (mr != MEMTX_OK) {
+            lumen_remote_refuse(s, h, "window page DMA failed");
+            return;
+        }
+    }
     lumen_remote_reply(s, h, LUMEN_PKT_ACK, LUMEN_STATUS_OK, 0, NULL, 0);
 }
 
@@ -1159,7 +1339,13 @@ static const char *lumen_remote_req_check(LumenState *s,
     return NULL;
 }
 
-/* A request (WRITE, READ_REQ, ATOMIC, REDUCE) for a window of this chip. */
+/*
+ * A request (WRITE, READ_REQ, ATOMIC, REDUCE) for a window of this chip.
+ * Malformed: dropped. Then the checks that need no stream state (a REDUCE
+ * without CAPS.REDUCE; the window, key, right and range): a refusal is
+ * answered and leaves the stream state alone. Only then the request may
+ * create or advance its stream's exactly-once state.
+ */
 static void lumen_remote_request_rx(LumenState *s,
                                     const struct lumen_pkt_hdr *h,
                                     const uint8_t *payload, uint32_t len)
@@ -1173,18 +1359,44 @@ static void lumen_remote_request_rx(LumenState *s,
         lumen_remote_bad(s, h, why);
         return;
     }
-    st = lumen_remote_stream(r, le32_to_cpu(h->src_chip),
+    if (h->op == LUMEN_PKT_REDUCE && !(s->caps & LUMEN_CAP_REDUCE)) {
+        /* Answered, so that the source fails at once (13.7). */
+        lumen_remote_refuse(s, h, "REDUCE packet without CAPS.REDUCE");
+        return;
+    }
+    why = lumen_remote_win_check(s, h, lumen_request_right(h->op));
+    if (why) {
+        lumen_remote_refuse(s, h, why);
+        return;
+    }
+    st = lumen_remote_stream(s, le32_to_cpu(h->src_chip),
                              le16_to_cpu(h->stream), lumen_remote_now());
-    age = lumen_stream_age(st, h);
     if (h->op == LUMEN_PKT_READ_REQ) {
         /*
-         * Served whatever its age (reads are idempotent); a newer one
-         * still became current, so a late WRITE of an older message
-         * cannot land after the source moved on.
+         * Served whatever its age (reads are idempotent, and need no
+         * entry); a newer one still became current, so a late WRITE of
+         * an older message cannot land after the source moved on.
          */
+        if (st) {
+            lumen_stream_age(st, h);
+        }
         lumen_remote_read(s, h);
         return;
     }
+    if (!st) {
+        /* Unanswered: the source resends it, perhaps to more room. */
+        r->stream_drops++;
+        qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: remote op %u "
+                      "from chip %u stream %u dropped: %u streams in use, "
+                      "none silent for %u ms (%" PRIu64 " dropped)\n",
+                      s->chip_id, h->op, le32_to_cpu(h->src_chip),
+                      le16_to_cpu(h->stream), s->remote_streams,
+                      LUMEN_REMOTE_STREAM_LIVE_MS, r->stream_drops);
+        trace_lumen_remote_drop(s->chip_id, le32_to_cpu(h->src_chip), h->op,
+                                "exactly-once table full of live streams");
+        return;
+    }
+    age = lumen_stream_age(st, h);
     switch (age) {
     case LUMEN_PKT_BOGUS:
         lumen_remote_bad(s, h, "packet disagrees with its message");
@@ -1229,11 +1441,6 @@ void lumen_remote_rx(LumenState *s, const struct lumen_pkt_hdr *hdr,
     }
     switch (h.op) {
     case LUMEN_PKT_REDUCE:
-        if (!(s->caps & LUMEN_CAP_REDUCE)) {
-            lumen_remote_bad(s, &h, "REDUCE packet without CAPS.REDUCE");
-            break;
-        }
-        /* fall through */
     case LUMEN_PKT_WRITE:
     case LUMEN_PKT_READ_REQ:
     case LUMEN_PKT_ATOMIC:
@@ -1478,7 +1685,9 @@ bool lumen_remote_reg_write(LumenState *s, hwaddr addr, uint32_t val)
  * The registers migrate (windows, staged values, E2E_TIMEOUT_MS, the
  * counters); messages in flight and the streams' exactly-once state do
  * not: a remote descriptor in progress runs again as a new message on
- * the destination. Without port chardevs only loopback can be in flight.
+ * the destination. That is why an RREDUCE or RATOMIC in flight blocks
+ * migration (lumen_remote_block()). Without port chardevs only loopback
+ * can be in flight.
  */
 static bool lumen_remote_window_ok(const LumenWindow *w)
 {
@@ -1590,6 +1799,7 @@ void lumen_remote_init(LumenState *s)
     unsigned int q;
 
     s->remote = r;
+    r->s = s;
     for (q = 0; q < LUMEN_QUEUES_MAX; q++) {
         r->tx[q].s = s;
         r->tx[q].q = q;
@@ -1604,6 +1814,9 @@ void lumen_remote_init(LumenState *s)
      */
     r->epoch_next = ((uint32_t)(g_get_real_time() / 1000) << 8) ^ s->chip_id;
     r->timeout_ms = LUMEN_E2E_TIMEOUT_DEFAULT_MS;
+    r->vm_change = qemu_add_vm_change_state_handler(lumen_remote_vm_change,
+                                                    s);
+    migration_add_notifier(&r->migration, lumen_remote_migration_event);
 }
 
 void lumen_remote_exit(LumenState *s)
@@ -1614,6 +1827,11 @@ void lumen_remote_exit(LumenState *s)
 
     if (!r) {
         return;
+    }
+    migration_remove_notifier(&r->migration);
+    qemu_del_vm_change_state_handler(r->vm_change);
+    if (r->blocking) {
+        migrate_del_blocker(&r->blocker);
     }
     for (q = 0; q < LUMEN_QUEUES_MAX; q++) {
         timer_free(r->tx[q].timer);

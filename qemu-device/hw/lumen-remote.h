@@ -13,6 +13,13 @@
 typedef struct LumenState LumenState;
 typedef struct LumenRemote LumenRemote;
 
+/*
+ * (source chip, stream) pairs whose exactly-once state a target keeps
+ * (13.7, emulation note); the test-only property x-remote-streams lowers
+ * it so that a full table can be tested.
+ */
+#define LUMEN_REMOTE_STREAMS_MAX    4096
+
 void lumen_remote_init(LumenState *s);
 void lumen_remote_exit(LumenState *s);
 void lumen_remote_reset(LumenState *s);

@@ -118,20 +118,28 @@ class QTest:
         return out.replace(b'\r', b'')
 
     def cmd(self, line):
-        self.proc.stdin.write(line + '\n')
+        return self.cmds([line])[0]
+
+    def cmds(self, lines):
+        """Several commands in one write (the answers of each): QEMU reads
+        and runs a short batch in one go, with no bottom half in between."""
+        self.proc.stdin.write(''.join(line + '\n' for line in lines))
         self.proc.stdin.flush()
-        while True:
-            resp = self.proc.stdout.readline()
-            if not resp:
-                self.stderr.seek(0)
-                raise RuntimeError('QEMU exited (%s) after "%s": %s' % (
-                    self.proc.poll(), line, self.stderr.read().strip()))
-            if not resp.startswith('IRQ'):
-                break
-        words = resp.split()
-        if not words or words[0] != 'OK':
-            raise RuntimeError('qtest "%s" -> %s' % (line, resp.strip()))
-        return words[1:]
+        out = []
+        for line in lines:
+            while True:
+                resp = self.proc.stdout.readline()
+                if not resp:
+                    self.stderr.seek(0)
+                    raise RuntimeError('QEMU exited (%s) after "%s": %s' % (
+                        self.proc.poll(), line, self.stderr.read().strip()))
+                if not resp.startswith('IRQ'):
+                    break
+            words = resp.split()
+            if not words or words[0] != 'OK':
+                raise RuntimeError('qtest "%s" -> %s' % (line, resp.strip()))
+            out.append(words[1:])
+        return out
 
     def close(self):
         if self.mon:
@@ -2664,6 +2672,35 @@ def reduce_numerics(env):
 
 
 @test
+def reduce_off(env):
+    """reduce=off: CAPS.REDUCE (bit 8) clear, and REDUCE is a malformed
+    descriptor, even a well-formed one of 0 bytes; the rest works."""
+    q, card = queue_card(env, ',reduce=off')
+    caps = card.reg(C.LUMEN_REG_CAPS)
+    assert not caps & C.LUMEN_CAP_REDUCE and C.LUMEN_CAP_REDUCE == 1 << 8
+    assert caps & C.LUMEN_CAP_DMA_QUEUES
+    sp = copy_space(card, 1, 'host')
+    qu = Queue(card, 3, ctx=1)
+    sp.vwrite(0x300000000, struct.pack('<2I', 1, 2))
+    sp.vwrite(0x200000000, struct.pack('<2I', 10, 20))
+    for i, c in enumerate((
+            reduce_cmd(0x300000000, 0x200000000, 8, DT_I32,
+                       C.LUMEN_REDOP_SUM),
+            reduce_cmd(0, 0x1000, 0, DT_F32, C.LUMEN_REDOP_MAX))):
+        card.clear_errors()
+        qu.reset()
+        qu.submit([nop(), c, nop()])
+        qu.expect_stop(C.LUMEN_STATUS_BAD_DESCRIPTOR, 1)
+        expect_error(card, C.LUMEN_ERR_QUEUE_DESC,
+                     C.LUMEN_STATUS_BAD_DESCRIPTOR, 3)
+        assert qu.reg(C.LUMEN_QREG_PROGRESS) == 0, i
+    assert sp.vread(0x200000000, 8) == struct.pack('<2I', 10, 20)
+    qu.reset()
+    qu.run([copy(0x300000000, 0x200000000, 8)])
+    assert sp.vread(0x200000000, 8) == struct.pack('<2I', 1, 2)
+
+
+@test
 def reduce_overlap_own_bar(env):
     """A "host" page whose guest-physical address is the card's own BAR2 is
     the device page behind it: a REDUCE between the two views of the same
@@ -2922,6 +2959,86 @@ def reduce_progress_and_busy(env):
     b2 = card.reg64(C.LUMEN_REG_BUSY_NS_LO)
     assert b1 - b0 == b2 - b1 > 0, (b0, b1, b2)
     assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+
+
+# What one run of the engine may reduce (lumen-engine.c): the run's
+# allowance, plus a minimum for each later queue with a REDUCE.
+ENGINE_REDUCE_BYTES = 2 * 1024 * 1024
+ENGINE_REDUCE_MIN = 4096
+ENGINE_RUN_RE = re.compile(r'lumen_engine_run chip \d+: busy (\d+) ns, '
+                           r'(\d+) bytes reduced, more (\d)')
+
+
+@test
+def reduce_turns_bounded(env):
+    """16 queues with eight 2 MiB REDUCEs each, doorbells rung together:
+    the element arithmetic of one run of the engine is bounded over all
+    queues and descriptors (a queue's turn reduces at most 2 MiB, whatever
+    its descriptors; the run about that much in all), so QEMU answers
+    register reads while they run. Every descriptor completes once, and
+    busy time is that of COPYs of the same bytes."""
+    q = env.start(['-device', 'lumen-npu,addr=4.0', '-trace',
+                   'lumen_engine_run'])
+    card = Card(q, 4, 0xe0000000, 0xd0000000, 0xe0100000)
+    card.soft_reset()
+    card.clear_errors()
+    sp = Space(card, 2)
+    S, D = 0, HUGE                   # device pages behind src and dst
+    sp.map(0x1000000000, DEV_T, S, HUGE, huge=True)
+    sp.map(0x2000000000, DEV_T, D, HUGE, huge=True)
+    q.cmd('memset 0x%x 0x%x 0x3c' % (card.bar2 + S, HUGE))  # f16 0x3c3c
+    q.cmd('memset 0x%x 0x%x 0' % (card.bar2 + D, HUGE))
+    nq, per = 16, 8
+    queues = [Queue(card, n, ctx=2) for n in range(nq)]
+    for qu in queues:
+        qu.submit([reduce_cmd(0x1000000000, 0x2000000000, HUGE, DT_F16,
+                              C.LUMEN_REDOP_SUM) for _ in range(per)],
+                  ring=False)
+    q.clock_step(10 ** 9)           # room for BUSY_NS (capped at uptime)
+    b0 = card.reg64(C.LUMEN_REG_BUSY_NS_LO)
+    q.cmds(['writel 0x%x 0x%x' % (card.bar4 + qu.qn *
+                                  C.LUMEN_DOORBELL_STRIDE, qu.tail)
+            for qu in queues])
+    # Each read waits for at most the run in progress.
+    worst, reads = 0.0, 0
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        t = time.monotonic()
+        card.reg(C.LUMEN_REG_SCRATCH)
+        worst = max(worst, time.monotonic() - t)
+        reads += 1
+    assert worst < 0.5, 'a register read waited %.2f s for the engine' % worst
+    deadline = time.monotonic() + 120
+    for qu in queues:
+        while qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING:
+            assert time.monotonic() < deadline, 'REDUCEs did not finish'
+            time.sleep(0.01)
+        assert qu.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_IDLE
+        assert qu.reg(C.LUMEN_QREG_COMPLETED) == per
+        assert qu.reg(C.LUMEN_QREG_PROGRESS) == per * HUGE
+    b1 = card.reg64(C.LUMEN_REG_BUSY_NS_LO)
+    total = nq * per * HUGE
+    assert b1 - b0 == nq * per * 100 + total // 16, (b0, b1)
+    # Each element was reduced once per descriptor, in some order: the
+    # same chain of f16 roundings for all.
+    acc = 0
+    for _ in range(nq * per):
+        acc = ref_element(DT_F16, C.LUMEN_REDOP_SUM, acc, 0x3c3c)
+    got = set(elems(DT_F16, q.memread(card.bar2 + D, 0x1000) +
+                    q.memread(card.bar2 + D + HUGE - 0x1000, 0x1000)))
+    assert got == {acc}, (sorted(got)[:4], acc)
+    assert card.reg(C.LUMEN_REG_ERR_STATUS) == 0
+    # The runs, as traced: none reduced more than its bound; all of it.
+    runs = [tuple(int(x) for x in m.groups())
+            for m in ENGINE_RUN_RE.finditer(q.guest_log())]
+    assert runs, 'no lumen_engine_run trace in the log'
+    bound = ENGINE_REDUCE_BYTES + nq * ENGINE_REDUCE_MIN
+    most = max(r[1] for r in runs)
+    assert most <= bound, 'a run reduced %d bytes (bound %d)' % (most, bound)
+    assert sum(r[1] for r in runs) == total
+    print('       %d runs, at most %d KiB reduced per run, %d register '
+          'reads in 1 s (slowest %.1f ms)' % (
+              len(runs), most // 1024, reads, worst * 1000))
 
 
 # Queue priority: QCTRL.PRIO and the engine's arbitration.
@@ -3426,12 +3543,13 @@ def peer(card, p):
             card.reg(lreg(p, C.LUMEN_LREG_PEER_PORT)))
 
 
-def ring2(env, args=()):
+def ring2(env, args=(), props=('', '')):
     """lumen-fabric ring:2 and chips 0 and 1 with ports 0 and 1 attached:
-    0.+x (0.0) - 1.-x (1.1) and 1.+x (1.0) - 0.-x (0.1)."""
+    0.+x (0.0) - 1.-x (1.1) and 1.+x (1.0) - 0.-x (0.1). @props: extra
+    device properties of chip 0 and chip 1."""
     fab = Fabric(env, 'ring:2', args)
-    a = link_card(env, fab.ports, 0, (0, 1), 'chip0')
-    b = link_card(env, fab.ports, 1, (0, 1), 'chip1')
+    a = link_card(env, fab.ports, 0, (0, 1), 'chip0', props[0])
+    b = link_card(env, fab.ports, 1, (0, 1), 'chip1', props[1])
     for c in (a, b):
         for p in (0, 1):
             lit(c, p)
