@@ -1075,6 +1075,40 @@ static void lumen_remote_read(LumenState *s, const struct lumen_pkt_hdr *h)
     lumen_remote_reply(s, h, LUMEN_PKT_READ_RESP, LUMEN_STATUS_OK, 0, data, n);
 }
 
+/*
+ * What a WRITE or REDUCE packet @h (@len payload bytes) does first: refused
+ * if its message was, acknowledged again without applying if it was
+ * applied, refused (and its message) unless the window takes its bytes,
+ * whose translation lands in @x / @nx. True: apply the packet.
+ */
+static bool lumen_remote_pkt_start(LumenState *s, LumenStream *st,
+                                   const struct lumen_pkt_hdr *h,
+                                   uint32_t len, LumenXlate *x,
+                                   unsigned int *nx)
+{
+    uint32_t p = le32_to_cpu(h->pkt);
+    const char *why;
+
+    if (st->status != LUMEN_STATUS_OK) {
+        lumen_remote_refuse(s, h, "message already refused");
+        return false;
+    }
+    if (test_bit(p, st->applied)) {
+        s->remote->duplicates++;
+        lumen_remote_reply(s, h, LUMEN_PKT_ACK, LUMEN_STATUS_OK, 0, NULL, 0);
+        return false;
+    }
+    why = lumen_remote_window(s, h, LUMEN_WIN_WRITE, true,
+                              (uint64_t)p * LUMEN_PKT_PAYLOAD_MAX, len, x,
+                              nx);
+    if (why) {
+        st->status = LUMEN_STATUS_ACCESS;
+        lumen_remote_refuse(s, h, why);
+        return false;
+    }
+    return true;
+}
+
 /* Apply WRITE packet @h: all of its bytes, or none if refused. */
 static void lumen_remote_write(LumenState *s, LumenStream *st,
                                const struct lumen_pkt_hdr *h,
@@ -1085,23 +1119,8 @@ static void lumen_remote_write(LumenState *s, LumenStream *st,
     LumenXlate x[3];
     unsigned int nx, i;
     uint32_t off = 0;
-    const char *why;
 
-    if (st->status != LUMEN_STATUS_OK) {
-        lumen_remote_refuse(s, h, "message already refused");
-        return;
-    }
-    if (test_bit(p, st->applied)) {
-        s->remote->duplicates++;
-        lumen_remote_reply(s, h, LUMEN_PKT_ACK, LUMEN_STATUS_OK, 0, NULL, 0);
-        return;
-    }
-    why = lumen_remote_window(s, h, LUMEN_WIN_WRITE, true,
-                              (uint64_t)p * LUMEN_PKT_PAYLOAD_MAX, len, x,
-                              &nx);
-    if (why) {
-        st->status = LUMEN_STATUS_ACCESS;
-        lumen_remote_refuse(s, h, why);
+    if (!lumen_remote_pkt_start(s, st, h, len, x, &nx)) {
         return;
     }
     for (i = 0; i < nx; i++) {
@@ -1147,23 +1166,8 @@ static void lumen_remote_reduce(LumenState *s, LumenStream *st,
     LumenXlate x[3];
     unsigned int nx, i;
     uint32_t off;
-    const char *why;
 
-    if (st->status != LUMEN_STATUS_OK) {
-        lumen_remote_refuse(s, h, "message already refused");
-        return;
-    }
-    if (test_bit(p, st->applied)) {
-        s->remote->duplicates++;
-        lumen_remote_reply(s, h, LUMEN_PKT_ACK, LUMEN_STATUS_OK, 0, NULL, 0);
-        return;
-    }
-    why = lumen_remote_window(s, h, LUMEN_WIN_WRITE, true,
-                              (uint64_t)p * LUMEN_PKT_PAYLOAD_MAX, len, x,
-                              &nx);
-    if (why) {
-        st->status = LUMEN_STATUS_ACCESS;
-        lumen_remote_refuse(s, h, why);
+    if (!lumen_remote_pkt_start(s, st, h, len, x, &nx)) {
         return;
     }
     for (i = 0, off = 0; i < nx; off += x[i++].len) {
