@@ -712,6 +712,46 @@ struct cmd_case {
 	struct lumen_cmd cmd;
 };
 
+/* Append a case to the local array cases[] (counted by n): expr as is, or
+ * base with one field set to val. */
+#define ADD(name, expr)							\
+	do {								\
+		struct lumen_cmd _c = (expr);				\
+		assert_true(n < (int)(sizeof(cases) / sizeof(cases[0])));	\
+		cases[n].what = (name);					\
+		cases[n++].cmd = _c;					\
+	} while (0)
+#define MOD(name, base, field, val)					\
+	do {								\
+		struct lumen_cmd _c = (base);				\
+		_c.field = (val);					\
+		assert_true(n < (int)(sizeof(cases) / sizeof(cases[0])));	\
+		cases[n].what = (name);					\
+		cases[n++].cmd = _c;					\
+	} while (0)
+
+/*
+ * SUBMIT refuses the case with -@want, behind a good SIGNAL of the first
+ * word of c->buf (zeroed first: the caller checks it stays so) and alone.
+ */
+static void expect_refused(struct ctx *c, const struct cmd_case *k, int want)
+{
+	struct lumen_cmd job[3] = { ld_cmd_signal(c->buf.va, 0x5151), k->cmd, ld_cmd_nop() };
+	struct drm_lumen_submit s = submit_of(c, job, 3);
+	int ret;
+
+	*(volatile uint64_t *)c->buf.map = 0;
+	ret = submit_raw(c, &s);
+	if (ret != -want)
+		fail_msg("'%s' behind a SIGNAL: %d (%s), want %d (%s)", k->what, ret,
+			 strerror(-ret), -want, strerror(want));
+	s = submit_of(c, &k->cmd, 1);
+	ret = submit_raw(c, &s);
+	if (ret != -want)
+		fail_msg("'%s' alone: %d (%s), want %d (%s)", k->what, ret, strerror(-ret),
+			 -want, strerror(want));
+}
+
 /* Malformed descriptors: -EINVAL, and nothing of the job runs. */
 static void test_submit_descriptors(void **state)
 {
@@ -720,20 +760,6 @@ static void test_submit_descriptors(void **state)
 	struct cmd_case cases[40];
 	int n = 0;
 	volatile uint64_t *word = (volatile uint64_t *)c->buf.map;
-
-#define ADD(name, expr)							\
-	do {								\
-		struct lumen_cmd _c = (expr);				\
-		cases[n].what = (name);					\
-		cases[n++].cmd = _c;					\
-	} while (0)
-#define MOD(name, base, field, val)					\
-	do {								\
-		struct lumen_cmd _c = (base);				\
-		_c.field = (val);					\
-		cases[n].what = (name);					\
-		cases[n++].cmd = _c;					\
-	} while (0)
 
 	MOD("opcode LAUNCH", ld_cmd_nop(), opcode, LUMEN_CMD_LAUNCH);
 	MOD("opcode 7", ld_cmd_nop(), opcode, LUMEN_CMD_OP_COUNT);
@@ -760,23 +786,8 @@ static void test_submit_descriptors(void **state)
 	ADD("copy size ~0", ld_cmd_copy(w, w + 64, ~0ull));
 	ADD("fill size over max", ld_cmd_fill(w, LUMEN_CMD_MAX_SIZE + 1, 0));
 
-	for (int i = 0; i < n; i++) {
-		/* The bad command behind a good SIGNAL, and alone. */
-		struct lumen_cmd job[3] = { ld_cmd_signal(w, 0x5151), cases[i].cmd, ld_cmd_nop() };
-		struct drm_lumen_submit s = submit_of(c, job, 3);
-		int ret;
-
-		*word = 0;
-		ret = submit_raw(c, &s);
-		if (ret != -EINVAL)
-			fail_msg("descriptor '%s' at index 1: %d (%s), want -EINVAL",
-				 cases[i].what, ret, strerror(-ret));
-		s = submit_of(c, &cases[i].cmd, 1);
-		ret = submit_raw(c, &s);
-		if (ret != -EINVAL)
-			fail_msg("descriptor '%s' alone: %d (%s), want -EINVAL", cases[i].what,
-				 ret, strerror(-ret));
-	}
+	for (int i = 0; i < n; i++)
+		expect_refused(c, &cases[i], EINVAL);
 	/* None of the rejected jobs ran: a good job after them sees the word
 	 * untouched before it writes it. */
 	{
@@ -799,8 +810,6 @@ static void test_submit_descriptors(void **state)
 		assert_int_equal(word[0], 0x42);
 		assert_true(word[1] != 0);
 	}
-#undef ADD
-#undef MOD
 }
 
 /* ---- SUBMIT: reductions (CAPS.REDUCE) ------------------------------------------------ */
@@ -888,24 +897,9 @@ static void test_reduce_needs_cap(void **state)
 		printf("# the card has CAPS.REDUCE and CAPS.LINKS: no -EOPNOTSUPP path applies\n");
 		skip();
 	}
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct lumen_cmd job[2] = { ld_cmd_signal(w, 0x5151), cases[i].cmd };
-		struct drm_lumen_submit s = submit_of(c, job, 2);
-		int ret;
-
-		if (cases[i].cmd.opcode == DRM_LUMEN_CMD_REDUCE ? !no_reduce : !no_rreduce)
-			continue;
-		*word = 0;
-		ret = submit_raw(c, &s);
-		if (ret != -EOPNOTSUPP)
-			fail_msg("'%s' behind a SIGNAL: %d (%s), want -EOPNOTSUPP", cases[i].what,
-				 ret, strerror(-ret));
-		s = submit_of(c, &cases[i].cmd, 1);
-		ret = submit_raw(c, &s);
-		if (ret != -EOPNOTSUPP)
-			fail_msg("'%s' alone: %d (%s), want -EOPNOTSUPP", cases[i].what, ret,
-				 strerror(-ret));
-	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (cases[i].cmd.opcode == DRM_LUMEN_CMD_REDUCE ? no_reduce : no_rreduce)
+			expect_refused(c, &cases[i], EOPNOTSUPP);
 	assert_int_equal(run1(c->fd, c->q, ld_cmd_copy(w + 8, w, 8)), 0);
 	assert_int_equal(word[0], 0);
 	assert_int_equal(word[1], 0);
@@ -924,21 +918,6 @@ static void test_submit_reduce_descriptors(void **state)
 	struct cmd_case cases[80];
 	int links = !!(card_caps(c->fd) & DRM_LUMEN_CAP_LINKS);
 	int n = 0, rreduce_skipped = 0;
-
-#define ADD(name, expr)							\
-	do {								\
-		struct lumen_cmd _c = (expr);				\
-		assert_true(n < (int)(sizeof(cases) / sizeof(cases[0])));	\
-		cases[n].what = (name);					\
-		cases[n++].cmd = _c;					\
-	} while (0)
-#define MOD(name, base, field, val)					\
-	do {								\
-		struct lumen_cmd _c = (base);				\
-		_c.field = (val);					\
-		cases[n].what = (name);					\
-		cases[n++].cmd = _c;					\
-	} while (0)
 
 	/* REDUCE: type and operation. */
 	ADD("reduce dtype 4", ld_cmd_reduce(d, s, 64, 4, SUM));
@@ -1015,25 +994,10 @@ static void test_submit_reduce_descriptors(void **state)
 	ld_pattern(before, sizeof(before), 77);
 	memcpy(c->buf.map + 4096, before, sizeof(before));
 	for (int i = 0; i < n; i++) {
-		/* The bad command behind a good SIGNAL, and alone. */
-		struct lumen_cmd job[3] = { ld_cmd_signal(w, 0x5151), cases[i].cmd, ld_cmd_nop() };
-		struct drm_lumen_submit sub = submit_of(c, job, 3);
-		int ret;
-
-		if (cases[i].cmd.opcode == DRM_LUMEN_CMD_RREDUCE && !links) {
+		if (cases[i].cmd.opcode == DRM_LUMEN_CMD_RREDUCE && !links)
 			rreduce_skipped++;
-			continue;
-		}
-		*word = 0;
-		ret = submit_raw(c, &sub);
-		if (ret != -EINVAL)
-			fail_msg("descriptor '%s' at index 1: %d (%s), want -EINVAL",
-				 cases[i].what, ret, strerror(-ret));
-		sub = submit_of(c, &cases[i].cmd, 1);
-		ret = submit_raw(c, &sub);
-		if (ret != -EINVAL)
-			fail_msg("descriptor '%s' alone: %d (%s), want -EINVAL", cases[i].what,
-				 ret, strerror(-ret));
+		else
+			expect_refused(c, &cases[i], EINVAL);
 	}
 	if (rreduce_skipped)
 		printf("# CAPS.LINKS clear: %d RREDUCE cases not run (test_reduce_needs_cap)\n",
@@ -1045,9 +1009,9 @@ static void test_submit_reduce_descriptors(void **state)
 	assert_int_equal(word[1], 0);
 	assert_memory_equal(c->buf.map + 4096, before, sizeof(before));
 	assert_ctx_clean(c->fd);
+}
 #undef ADD
 #undef MOD
-}
 
 /* IEEE binary16 bit patterns. */
 #define H_M1	0xbc00	/* -1.0 */
