@@ -6,10 +6,12 @@
 
 #include <drm/lumen_accel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace lumen::rt {
 
@@ -122,5 +124,17 @@ drm_lumen_cmd cmd_nop();
 drm_lumen_cmd cmd_copy(uint64_t dst, uint64_t src, uint64_t size);
 drm_lumen_cmd cmd_fill(uint64_t dst, uint64_t size, uint64_t pattern);
 drm_lumen_cmd cmd_timestamp(uint64_t addr);
+
+// A transfer of `bytes` as commands of at most `max` bytes each:
+// make(offset, size) builds the command of [offset, offset + size).
+template <typename Make>
+std::vector<drm_lumen_cmd> cmds_in_pieces(uint64_t bytes, uint64_t max, Make make)
+{
+	std::vector<drm_lumen_cmd> cmds;
+	cmds.reserve(bytes / max + 1);
+	for (uint64_t done = 0; done < bytes; done += max)
+		cmds.push_back(make(done, std::min(max, bytes - done)));
+	return cmds;
+}
 
 } // namespace lumen::rt

@@ -98,17 +98,6 @@ void check_aligned(uint64_t a, uint64_t size, const char *name)
 							   std::to_string(size) + "-byte element");
 }
 
-// Commands of at most `max` bytes each (a multiple of every element size).
-template <typename Make>
-std::vector<drm_lumen_cmd> split(uint64_t bytes, uint64_t max, Make make)
-{
-	std::vector<drm_lumen_cmd> cmds;
-	cmds.reserve(bytes / max + 1);
-	for (uint64_t done = 0; done < bytes; done += max)
-		cmds.push_back(make(done, std::min(max, bytes - done)));
-	return cmds;
-}
-
 } // namespace
 } // namespace lumen::rt
 
@@ -137,18 +126,21 @@ lumen_status_t lumen_reduce_async(lumen_stream_t stream, lumen_devptr_t dst, lum
 		if (dst != src && dst < src + bytes && src < dst + bytes)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "dst " + hex(dst) + " and src " + hex(src) + " overlap by part of " +
-				     std::to_string(bytes) + " bytes (only dst == src is in place)");
-		auto cmds = split(bytes, DRM_LUMEN_CMD_MAX_BYTES, [&](uint64_t off, uint64_t n) {
-			drm_lumen_cmd c;
-			std::memset(&c, 0, sizeof(c));
-			c.opcode = DRM_LUMEN_CMD_REDUCE;
-			c.u.reduce.src = htole64(src + off);
-			c.u.reduce.dst = htole64(dst + off);
-			c.u.reduce.size = htole64(n);
-			c.u.reduce.dtype = htole32(dtype);
-			c.u.reduce.op = htole32(op);
-			return c;
-		});
+				     std::to_string(bytes) +
+				     " bytes (only dst == src is in place)");
+		// The limits are powers of two: every piece is whole elements.
+		auto cmds = cmds_in_pieces(bytes, DRM_LUMEN_CMD_MAX_BYTES,
+					   [&](uint64_t off, uint64_t n) {
+						   drm_lumen_cmd c;
+						   std::memset(&c, 0, sizeof(c));
+						   c.opcode = DRM_LUMEN_CMD_REDUCE;
+						   c.u.reduce.src = htole64(src + off);
+						   c.u.reduce.dst = htole64(dst + off);
+						   c.u.reduce.size = htole64(n);
+						   c.u.reduce.dtype = htole32(dtype);
+						   c.u.reduce.op = htole32(op);
+						   return c;
+					   });
 		s->submit(std::move(cmds), std::string("reduce (") + dtype_name(dtype) + " " +
 						   op_name(op) + ") of " + std::to_string(count) +
 						   " elements");
@@ -177,8 +169,8 @@ lumen_status_t lumen_remote_reduce_async(lumen_stream_t stream, const lumen_wind
 		if (bytes == 0)
 			return LUMEN_SUCCESS;
 		s->ctx().mem().check_device(src, bytes, "src");
-		auto cmds =
-			split(bytes, DRM_LUMEN_CMD_REMOTE_MAX_BYTES, [&](uint64_t off, uint64_t n) {
+		auto cmds = cmds_in_pieces(
+			bytes, DRM_LUMEN_CMD_REMOTE_MAX_BYTES, [&](uint64_t off, uint64_t n) {
 				drm_lumen_cmd c;
 				std::memset(&c, 0, sizeof(c));
 				c.opcode = DRM_LUMEN_CMD_RREDUCE;
@@ -192,11 +184,12 @@ lumen_status_t lumen_remote_reduce_async(lumen_stream_t stream, const lumen_wind
 				c.u.rreduce.op = htole32(op);
 				return c;
 			});
-		s->submit(std::move(cmds), std::string("remote reduce (") + dtype_name(dtype) + " " +
-						   op_name(op) + ") of " + std::to_string(count) +
-						   " elements, chip " + std::to_string(dst->chip_id) +
-						   " window " + std::to_string(dst->window) +
-						   " offset " + std::to_string(offset));
+		s->submit(std::move(cmds), std::string("remote reduce (") + dtype_name(dtype) +
+						   " " + op_name(op) + ") of " +
+						   std::to_string(count) + " elements, chip " +
+						   std::to_string(dst->chip_id) + " window " +
+						   std::to_string(dst->window) + " offset " +
+						   std::to_string(offset));
 		return LUMEN_SUCCESS;
 	});
 }

@@ -41,12 +41,10 @@ std::string describe(const char *op, uint64_t size, const lumen_window_desc_t &d
 void transfer(Stream &s, uint8_t opcode, uint64_t local, const lumen_window_desc_t &d,
 	      uint64_t offset, uint64_t size)
 {
-	std::vector<drm_lumen_cmd> cmds;
-	cmds.reserve(size / DRM_LUMEN_CMD_REMOTE_MAX_BYTES + 1);
-	for (uint64_t done = 0; done < size; done += DRM_LUMEN_CMD_REMOTE_MAX_BYTES) {
-		uint64_t n = std::min<uint64_t>(DRM_LUMEN_CMD_REMOTE_MAX_BYTES, size - done);
-		cmds.push_back(cmd_remote(opcode, local + done, d, offset + done, n));
-	}
+	auto cmds = cmds_in_pieces(
+		size, DRM_LUMEN_CMD_REMOTE_MAX_BYTES, [&](uint64_t done, uint64_t n) {
+			return cmd_remote(opcode, local + done, d, offset + done, n);
+		});
 	s.submit(std::move(cmds),
 		 describe(opcode == DRM_LUMEN_CMD_RWRITE ? "remote write" : "remote read", size, d,
 			  offset));
