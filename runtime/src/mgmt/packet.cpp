@@ -7,17 +7,6 @@
 
 namespace lumen::mgmt {
 
-namespace {
-
-uint32_t le32(const uint8_t *p)
-{
-	uint32_t v;
-	std::memcpy(&v, p, 4);
-	return lumen_le32_to_cpu(v);
-}
-
-} // namespace
-
 Request get(uint8_t attr, const Path &path, uint32_t attr_mod)
 {
 	Request r;
