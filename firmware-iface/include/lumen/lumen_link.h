@@ -176,6 +176,16 @@ LUMEN_CHECK_OFFSET(struct lumen_link_train, crc32, LUMEN_LINK_CRC_OFFSET);
 #define LUMEN_LINK_PKT_MAX		(64 + 4096)
 #define LUMEN_LINK_FRAME_MAX		(32 + LUMEN_LINK_PKT_MAX)
 
+/*
+ * N1's nominal port figures (hw-spec 13, "Nominal figures"): one port moves this many bytes
+ * per second in each direction, and a packet spends this long per hop (the
+ * fiber plus the forwarding chip). Route queries and the collectives' cost
+ * model estimate with them; the emulated fibers' rate and latency are
+ * lumen-fabric's options and may differ.
+ */
+#define LUMEN_LINK_NOMINAL_BYTES_PER_S	50000000000ull
+#define LUMEN_LINK_NOMINAL_HOP_NS	500u
+
 /* Time-to-live a packet starts with (TTL_DEFAULT resets to this). */
 #define LUMEN_LINK_TTL_DEFAULT		32
 #define LUMEN_LINK_TTL_MAX		63

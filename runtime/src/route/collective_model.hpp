@@ -49,6 +49,8 @@
 #include <string>
 #include <vector>
 
+#include <lumen/lumen_link.h>
+
 namespace lumen::route {
 
 // Bad model parameters or shapes; the message names the problem.
@@ -61,9 +63,11 @@ class ModelError : public std::invalid_argument {
 // emulation's: lumen-fabric defaults to 0 latency and an unlimited rate
 // (qemu-device/fabric/README.md), which no model can use.
 struct AlphaBeta {
-	double hop_latency_s = 0.5e-6;	 // fiber plus one forwarding chip
+	// fiber plus one forwarding chip
+	double hop_latency_s = LUMEN_LINK_NOMINAL_HOP_NS * 1e-9;
 	double launch_overhead_s = 5e-6; // software that starts one step
-	double port_bandwidth = 50e9;	 // bytes/s, one port, one direction
+	// bytes/s, one port, one direction
+	double port_bandwidth = double(LUMEN_LINK_NOMINAL_BYTES_PER_S);
 	unsigned hops_per_step = 1;	 // ring neighbours' distance
 
 	double alpha() const noexcept { return hops_per_step * hop_latency_s + launch_overhead_s; }
