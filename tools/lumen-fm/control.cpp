@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "log.hpp"
+#include "query.hpp"
 
 namespace lumen_fm {
 
 namespace {
 
 constexpr size_t kMaxClients = 16;
-constexpr size_t kMaxLine = 4096;
 constexpr double kClientMs = 2000;
 
 bool fill_addr(const std::string &path, struct sockaddr_un &a)
@@ -98,7 +98,7 @@ void ControlServer::serve(const std::function<nlohmann::json(const std::string &
 		if (c < 0)
 			break;
 		if (clients_.size() >= kMaxClients) {
-			write_all(c, "{\"error\":\"too many clients\"}\n");
+			write_all(c, error_answer(code::kBusy, "too many clients").dump() + "\n");
 			::close(c);
 			continue;
 		}
@@ -109,28 +109,32 @@ void ControlServer::serve(const std::function<nlohmann::json(const std::string &
 	double now = mono_ms();
 	for (size_t i = 0; i < clients_.size();) {
 		Client &cl = clients_[i];
-		char buf[1024];
+		char buf[16384];
 		bool done = false;
-		for (;;) {
+		// Whatever has arrived, never waiting (the socket is non-blocking):
+		// a long line comes in over several calls, each woken by SIGIO.
+		size_t nl = cl.in.find('\n');
+		while (nl == std::string::npos && cl.in.size() <= kMaxLine) {
 			ssize_t n = recv(cl.fd, buf, sizeof(buf), 0);
-			if (n > 0) {
-				cl.in.append(buf, size_t(n));
-				if (cl.in.size() > kMaxLine)
-					break;
+			if (n < 0 && errno == EINTR)
 				continue;
-			}
 			if (n == 0)
 				done = true; // EOF: a request without newline is whole too
-			break;
+			if (n <= 0)
+				break;
+			size_t was = cl.in.size();
+			cl.in.append(buf, size_t(n));
+			nl = cl.in.find('\n', was);
 		}
-		size_t nl = cl.in.find('\n');
-		bool too_long = cl.in.size() > kMaxLine;
+		bool too_long = (nl == std::string::npos ? cl.in.size() : nl) > kMaxLine;
 		if (nl != std::string::npos || done || too_long || now - cl.since_ms > kClientMs) {
 			nlohmann::json ans;
 			if (too_long)
-				ans = {{"error", "request longer than 4096 bytes"}};
+				ans = error_answer(code::kUsage, "request longer than " +
+									 std::to_string(kMaxLine) +
+									 " bytes");
 			else if (nl == std::string::npos && !done)
-				ans = {{"error", "no request line within 2 s"}};
+				ans = error_answer(code::kUsage, "no request line within 2 s");
 			else
 				ans = handle(cl.in.substr(0, nl));
 			write_all(cl.fd, ans.dump() + "\n");

@@ -13,6 +13,10 @@
 
 namespace lumen_fm {
 
+// Longest request line (without its newline): a `routes` request of some
+// 6000 pairs.
+constexpr size_t kMaxLine = 65536;
+
 class ControlServer {
       public:
 	ControlServer() = default;

@@ -3,7 +3,8 @@
 //   lumen-fm run [--card N] [--mkey HEX] [--priority P] [--state-dir DIR]
 //                [--sweep-interval-ms MS] [--heartbeat-ms MS] [--takeover-ms MS]
 //                [--engine auto|dor|agnostic] [--verbose]
-//   lumen-fm ctl [--state-dir DIR] status|topology|events [--since SEQ]|verify|sweep|route S D
+//   lumen-fm ctl [--state-dir DIR] status|topology|events [--since SEQ]|verify|sweep|
+//                route S D|routes S:D...|port CHIP PORT
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -81,8 +82,10 @@ int main(int argc, char **argv)
 	ctl->add_option("--timeout", timeout_s, "seconds to wait for the answer")
 		->check(CLI::Range(0.1, 3600.0));
 	ctl->add_option("--since", since, "events: only those after sequence number SEQ");
-	ctl->add_option("command", words,
-			"status | topology | events [--since SEQ] | verify | sweep | route SRC DST")
+	ctl->add_option(
+		   "command", words,
+		   "status | topology | events [--since SEQ] | verify | sweep | route SRC DST | "
+		   "routes SRC:DST... | port CHIP PORT")
 		->required();
 
 	// Usage errors exit 2 (as getopt tools do), not CLI11's own codes.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "manager.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -268,10 +269,15 @@ void Manager::route_and_upload(const std::string &reason, double discover_ms, un
 	UploadStats st = uploader_.upload(
 		*ch_, disc_, *rr.routes, cfg_.mkey, [this](uint32_t c) { return back_of(c); },
 		mopts_);
-	if (st.blocks || st.ports)
+	// A new master's first tables are a new generation even where the
+	// chips held them already: clients of the old master or of a standby's
+	// mirror see the number move on, never back.
+	const bool bumped = st.blocks || st.ports || first_routes_;
+	if (bumped)
 		generation_++;
+	first_routes_ = false;
 	routes_programmed_ = st.failures == 0;
-	routes_ = std::move(rr);
+	set_routes(std::move(rr), RoutesFrom::Computed);
 	last_sweep_["upload_ms"] = st.ms;
 	last_sweep_["upload_bytes"] = st.bytes;
 	last_sweep_["blocks"] = st.blocks;
@@ -284,7 +290,7 @@ void Manager::route_and_upload(const std::string &reason, double discover_ms, un
 			      {"ok", routes_programmed_},
 			      {"generation", generation_},
 			      {"blocks", st.blocks}});
-	if (st.blocks || st.ports)
+	if (bumped)
 		events_.add("reroute", {{"generation", generation_}, {"reason", reason}});
 	publish();
 }
@@ -320,8 +326,13 @@ void Manager::become_master(const std::string &why)
 	role_ = Role::Master;
 	watching_ = false;
 	log_info("master ({}), guid {:016x}", why, self_.guid);
-	if (takeover)
+	if (takeover) {
 		deposed_ = watch_.master();
+		// Number on from the old master's generation (as last polled, or
+		// as mirrored if that is newer).
+		generation_ = std::max<uint64_t>(generation_, watch_.master().sweep);
+	}
+	first_routes_ = true;
 	if (takeover)
 		events_.add("takeover",
 			    {{"why", why}, {"guid", fmt::format("{:016x}", self_.guid)}});
@@ -334,6 +345,7 @@ void Manager::become_standby(const ManagerRecord &m, const std::string &why)
 {
 	role_ = Role::Standby;
 	deposed_.reset();
+	mirrored_.reset(); // mirror this master's tables at the next poll
 	watch_ = Watch(m, mono_ms());
 	watching_ = true;
 	log_info("standby ({}): master {:016x} on chip {}", why, m.guid, m.chip_id);
@@ -406,6 +418,7 @@ void Manager::standby_poll()
 	case Watch::Verdict::Follow:
 		log_info("master is now {:016x} on chip {}", watch_.master().guid,
 			 watch_.master().chip_id);
+		mirrored_.reset(); // another master's generations
 		if (role_ == Role::Starting)
 			become_standby(watch_.master(), "a new master");
 		break;
@@ -415,6 +428,87 @@ void Manager::standby_poll()
 	case Watch::Verdict::Keep:
 		break;
 	}
+	// The master's tables, read again only when its generation moves (at
+	// most one mirror per poll; a failed one is retried at the next).
+	if (role_ == Role::Standby && rec && (!mirrored_ || *mirrored_ != rec->sweep))
+		mirror(rec->sweep);
+}
+
+void Manager::set_routes(RouteResult rr, RoutesFrom from)
+{
+	routes_ = std::move(rr);
+	routes_from_ = routes_.topo && routes_.routes ? from : RoutesFrom::None;
+	grid_ = routes_.topo ? lumen::route::infer_grid(*routes_.topo) : std::nullopt;
+}
+
+bool Manager::mirror(uint32_t generation)
+{
+	const double t0 = mono_ms();
+	Discovery d = discover(*ch_, {LUMEN_MGMT_MAX_HOPS, mopts_});
+	unsigned gets = d.gets;
+	take_discovery(std::move(d));
+	auto failed = [&](const std::string &why) {
+		// Every poll retries: say it once, not twice a second.
+		if (why != mirror_problem_)
+			log_warn("mirror of generation {}: {}; keeping generation {}, retrying",
+				 generation, why, generation_);
+		else
+			log_debug("mirror of generation {}: {}", generation, why);
+		mirror_problem_ = why;
+		return false;
+	};
+	if (cabling_.empty())
+		return failed("no fibers discovered");
+	RouteResult rr;
+	try {
+		// The topology as the master builds it: the cabling discovered.
+		rr.topo = std::make_unique<lumen::route::Topology>(
+			lumen::route::Topology::from_fibers({cabling_.begin(), cabling_.end()},
+							    "discovered"));
+	} catch (const std::exception &e) {
+		return failed(e.what());
+	}
+	TablesRead tr = read_tables(rr.topo->id_limit());
+	gets += tr.gets;
+	if (!tr.problems.empty())
+		return failed(fmt::format("{} GETs failed, the first: {}", tr.problems.size(),
+					  tr.problems.front()));
+	rr.ok = true;
+	rr.full = true;
+	rr.routes = std::make_unique<lumen::route::Routes>(std::move(tr.routes));
+	for (const Fiber &f : cabling_)
+		if (!up_.count(f))
+			rr.down.push_back(f);
+	for (uint32_t c : rr.topo->chips())
+		if (!disc_.chip(c))
+			rr.unreachable.push_back(c);
+	// What the chips hold, proven as the master proves its own: kept
+	// even when it fails (it is what packets follow), with verify "failed".
+	const double t1 = mono_ms();
+	lumen::route::VerifyOptions vo;
+	vo.cut = rr.down;
+	if (!rr.unreachable.empty()) {
+		for (uint32_t c : rr.topo->chips())
+			if (disc_.chip(c))
+				vo.only.push_back(c);
+		if (vo.only.size() < 2)
+			vo.only.clear();
+	}
+	rr.report = lumen::route::verify(*rr.topo, *rr.routes, vo);
+	rr.verify_ms = mono_ms() - t1;
+	verify_state_ = rr.report.ok() ? "ok" : "failed";
+	if (!rr.report.ok())
+		log_warn("mirror of generation {}: the tables read fail the verifier: {}",
+			 generation, rr.report.str());
+	set_routes(std::move(rr), RoutesFrom::Mirror);
+	generation_ = generation;
+	mirrored_ = generation;
+	mirror_problem_.clear();
+	log_info("mirror of generation {}: {} chips, {} fibers, {} gets, {:.1f} ms, verify {}",
+		 generation, disc_.chips.size(), up_.size(), gets, mono_ms() - t0, verify_state_);
+	events_.add("mirror", {{"generation", generation}});
+	publish();
+	return true;
 }
 
 void Manager::apply_traps(const TrapBatch &b)
@@ -479,25 +573,30 @@ void Manager::publish()
 
 json Manager::status() const
 {
+	static const char *const from[] = {"none", "computed", "mirror"};
 	uint32_t master_chip = role_ == Role::Master ? local_ : watch_.master().chip_id;
 	size_t down = 0;
 	for (const Fiber &f : cabling_)
 		down += !up_.count(f);
-	return {{"role", role_name(role_)},
-		{"guid", fmt::format("{:016x}", self_.guid)},
-		{"chip", local_},
-		{"master_chip",
-		 watching_ || role_ == Role::Master ? json(master_chip) : json(nullptr)},
-		{"sweep", sweep_no_},
-		{"generation", generation_},
-		{"chips", disc_.chips.size()},
-		{"fibers", up_.size()},
-		{"links_down", down},
-		{"unreachable", routes_.unreachable.size()},
-		{"engine", routes_.engine.empty() ? "dor" : routes_.engine},
-		{"verify", verify_state_},
-		{"routes_programmed", routes_programmed_},
-		{"last_sweep", last_sweep_}};
+	json st = {{"role", role_name(role_)},
+		   {"guid", fmt::format("{:016x}", self_.guid)},
+		   {"chip", local_},
+		   {"master_chip",
+		    watching_ || role_ == Role::Master ? json(master_chip) : json(nullptr)},
+		   {"sweep", sweep_no_},
+		   {"generation", generation_},
+		   {"chips", disc_.chips.size()},
+		   {"fibers", up_.size()},
+		   {"links_down", down},
+		   {"unreachable", routes_.unreachable.size()},
+		   {"engine", routes_.engine.empty() ? "dor" : routes_.engine},
+		   {"verify", verify_state_},
+		   {"routes_programmed", routes_programmed_},
+		   {"last_sweep", last_sweep_},
+		   {"event_seq", events_.last_seq()},
+		   {"routes_from", from[static_cast<int>(routes_from_)]}};
+	st.update(grid_fields(grid_));
+	return st;
 }
 
 json Manager::topology() const
@@ -506,16 +605,19 @@ json Manager::topology() const
 	for (const ChipNode &c : disc_.chips) {
 		json ports = json::array();
 		for (const auto &p : c.ports) {
-			static const char *const names[] = {"down", "training", "up", "error"};
-			json jp = {{"port", p.port}, {"state", p.state < 4 ? names[p.state] : "?"}};
+			json jp = {{"port", p.port}, {"state", link_state_name(p.state)}};
 			if (p.state == LUMEN_LINK_UP) {
 				jp["peer_chip"] = p.peer_chip;
 				jp["peer_port"] = p.peer_port;
 			}
 			ports.push_back(jp);
 		}
-		chips.push_back(
-			{{"id", c.id}, {"serial", c.serial}, {"path", c.path}, {"ports", ports}});
+		chips.push_back({{"id", c.id},
+				 {"serial", c.serial},
+				 {"path", c.path},
+				 {"num_ports", c.num_ports},
+				 {"coords", grid_coords(grid_, c.id)},
+				 {"ports", ports}});
 	}
 	json fibers = json::array(), down = json::array();
 	for (const Fiber &f : up_)
@@ -531,15 +633,9 @@ json Manager::topology() const
 	return {{"chips", chips}, {"fibers", fibers}, {"down", down}, {"conflicts", conflicts}};
 }
 
-json Manager::verify_inband()
+Manager::TablesRead Manager::read_tables(uint32_t limit)
 {
-	if (!routes_.topo)
-		return {{"ok", false},	 {"pairs", 0},
-			{"arrived", 0},	 {"cdg_acyclic", false},
-			{"max_hops", 0}, {"problems", {"no routes computed yet"}}};
-	const auto &t = *routes_.topo;
-	uint32_t limit = t.id_limit();
-	uint32_t blocks = (limit + kBlock - 1) / kBlock;
+	const uint32_t blocks = (limit + kBlock - 1) / kBlock;
 	std::vector<lumen::mgmt::Request> reqs;
 	struct Of {
 		uint32_t chip;
@@ -559,13 +655,12 @@ json Manager::verify_inband()
 		}
 	}
 	auto res = ch_->transact(reqs, mopts_);
-	lumen::route::Routes rb(limit);
-	json problems = json::array();
+	TablesRead tr{lumen::route::Routes(limit), {}, static_cast<unsigned>(reqs.size())};
 	for (size_t i = 0; i < res.size(); i++) {
 		if (!res[i].ok()) {
-			problems.push_back(fmt::format("chip {}: {} {}: {}", of[i].chip,
-						       of[i].kind ? "GET PORT" : "GET ROUTES",
-						       of[i].arg, res[i].what()));
+			tr.problems.push_back(fmt::format("chip {}: {} {}: {}", of[i].chip,
+							  of[i].kind ? "GET PORT" : "GET ROUTES",
+							  of[i].arg, res[i].what()));
 			continue;
 		}
 		const uint8_t *d = res[i].answer.data();
@@ -574,20 +669,32 @@ json Manager::verify_inband()
 				uint32_t dst = of[i].arg * kBlock + k, w;
 				memcpy(&w, d + 4 * k, 4);
 				if (dst < limit && of[i].chip < limit)
-					rb.set(of[i].chip, dst, lumen_le32_to_cpu(w));
+					tr.routes.set(of[i].chip, dst, lumen_le32_to_cpu(w));
 			}
 		} else if (of[i].chip < limit) {
 			uint32_t ctrl;
 			memcpy(&ctrl, d, 4);
-			rb.set_dateline(of[i].chip, of[i].arg,
-					lumen_le32_to_cpu(ctrl) & LUMEN_LCTRL_DATELINE);
+			tr.routes.set_dateline(of[i].chip, of[i].arg,
+					       lumen_le32_to_cpu(ctrl) & LUMEN_LCTRL_DATELINE);
 		}
 	}
+	return tr;
+}
+
+json Manager::verify_inband()
+{
+	if (!routes_.topo)
+		return {{"ok", false},	 {"pairs", 0},
+			{"arrived", 0},	 {"cdg_acyclic", false},
+			{"max_hops", 0}, {"problems", {"no routes computed yet"}}};
+	const auto &t = *routes_.topo;
+	TablesRead tr = read_tables(t.id_limit());
+	json problems = tr.problems;
 	lumen::route::VerifyOptions vo;
 	for (const Fiber &f : cabling_)
 		if (!up_.count(f))
 			vo.cut.push_back(f);
-	auto rep = lumen::route::verify(t, rb, vo);
+	auto rep = lumen::route::verify(t, tr.routes, vo);
 	for (const auto &p : rep.problems)
 		problems.push_back(p);
 	return {{"ok", rep.ok() && problems.size() == rep.problems.size()},
@@ -598,29 +705,61 @@ json Manager::verify_inband()
 		{"problems", problems}};
 }
 
-json Manager::route_query(uint32_t src, uint32_t dst) const
+RouteView Manager::route_view() const
 {
-	if (!routes_.topo || !routes_.routes)
-		return {{"error", "no routes uploaded yet"}};
-	const auto &t = *routes_.topo;
-	if (!t.has_chip(src) || !t.has_chip(dst) || src == dst)
-		return {{"error", fmt::format("no route from chip {} to chip {}", src, dst)}};
-	lumen::route::LinkState ls(t);
+	RouteView v;
+	v.topo = routes_.topo.get();
+	v.routes = routes_.routes.get();
 	for (const Fiber &f : cabling_)
 		if (!up_.count(f))
-			ls.cut(f);
-	auto path = lumen::route::walk(*routes_.routes, ls, src, dst);
-	json hops = json::array();
-	for (const auto &h : path.hops)
-		hops.push_back({{"chip", h.chip},
-				{"port", h.out_port},
-				{"port_name", lumen::route::port_name(h.out_port)},
-				{"lane", h.lane}});
-	return {{"src", src},
-		{"dst", dst},
-		{"outcome", lumen::route::outcome_name(path.outcome)},
-		{"generation", generation_},
-		{"hops", hops}};
+			v.down.push_back(f);
+	v.generation = generation_;
+	return v;
+}
+
+json Manager::port_query(const std::vector<std::string> &w)
+{
+	uint32_t chip, port;
+	if (w.size() != 3)
+		return error_answer(code::kUsage, "usage: port CHIP PORT");
+	if (!parse_u32(w[1], chip) || !parse_u32(w[2], port))
+		return error_answer(code::kUsage, "bad number in 'port " + w[1] + " " + w[2] + "'");
+	if (!ch_)
+		return error_answer(code::kNoCard, "no card open");
+	const ChipNode *n = disc_.chip(chip);
+	if (!n)
+		return error_answer(code::kInvalidChip,
+				    fmt::format("chip {} is not in the fabric", chip));
+	if (port >= n->num_ports)
+		return error_answer(
+			code::kInvalidPort,
+			fmt::format("chip {} has {} ports, no port {}", chip, n->num_ports, port));
+	lumen::mgmt::Result r;
+	try {
+		r = ch_->call(lumen::mgmt::get(LUMEN_MGMT_ATTR_PORT, n->path, port), mopts_);
+	} catch (const lumen::mgmt::ChannelError &e) {
+		return error_answer(code::kNoCard, e.what()); // the loop reopens the card
+	}
+	if (!r.ok())
+		return error_answer(code::kUnreachable,
+				    fmt::format("GET PORT {} of chip {} via {}: {}", port, chip,
+						lumen::mgmt::path_str(n->path), r.what()));
+	// The neighbour: from the fibers up (traps keep them current on a
+	// master), else as the last discovery saw the port.
+	const PortRef me{chip, static_cast<uint8_t>(port)};
+	std::optional<PortRef> peer;
+	for (const Fiber &f : up_)
+		if (f.a == me || f.b == me)
+			peer = f.a == me ? f.b : f.a;
+	for (const auto &p : n->ports)
+		if (!peer && p.port == port && p.state == LUMEN_LINK_UP &&
+		    p.peer_port < lumen::route::kMaxPorts)
+			peer = PortRef{p.peer_chip, static_cast<uint8_t>(p.peer_port)};
+	try {
+		return port_answer(chip, port, r.answer.data(), r.answer.data_len(), peer);
+	} catch (const lumen::mgmt::PacketError &e) {
+		return error_answer(code::kUnreachable, fmt::format("chip {}: {}", chip, e.what()));
+	}
 }
 
 json Manager::handle(const std::string &line)
@@ -630,7 +769,7 @@ json Manager::handle(const std::string &line)
 	for (std::string s; in >> s;)
 		w.push_back(s);
 	if (w.empty())
-		return {{"error", "empty request"}};
+		return error_answer(code::kUsage, "empty request");
 	try {
 		if (w[0] == "status")
 			return status();
@@ -641,32 +780,36 @@ json Manager::handle(const std::string &line)
 			if (w.size() == 3 && w[1] == "--since")
 				since = std::stoull(w[2]);
 			else if (w.size() != 1)
-				return {{"error", "usage: events [--since SEQ]"}};
+				return error_answer(code::kUsage, "usage: events [--since SEQ]");
 			return {{"events", events_.since(since)}};
 		}
 		if (w[0] == "verify") {
 			if (!ch_)
-				return {{"error", "no card open"}};
+				return error_answer(code::kNoCard, "no card open");
 			return verify_inband();
 		}
 		if (w[0] == "sweep") {
 			if (role_ != Role::Master)
-				return {{"error", std::string("this manager is ") +
-							  role_name(role_) + ", not master"}};
+				return error_answer(code::kNotMaster,
+						    std::string("this manager is ") +
+							    role_name(role_) + ", not master");
 			full_sweep("requested");
 			next_sweep_ = mono_ms() + cfg_.sweep_ms;
 			return status();
 		}
-		if (w[0] == "route") {
-			if (w.size() != 3)
-				return {{"error", "usage: route SRC DST"}};
-			return route_query(std::stoul(w[1]), std::stoul(w[2]));
-		}
+		if (w[0] == "route")
+			return answer_route(route_view(), w);
+		if (w[0] == "routes")
+			return answer_routes(route_view(), w);
+		if (w[0] == "port")
+			return port_query(w);
 	} catch (const std::logic_error &e) {
-		return {{"error", "bad number in '" + line + "'"}};
+		return error_answer(code::kUsage, "bad number in '" + line + "'");
 	}
-	return {{"error", "unknown command '" + w[0] +
-				  "' (status, topology, events, verify, sweep, route)"}};
+	return error_answer(
+		code::kUnknownCommand,
+		"unknown command '" + w[0] +
+			"' (status, topology, events, verify, sweep, route, routes, port)");
 }
 
 int Manager::run(volatile std::sig_atomic_t *stop)

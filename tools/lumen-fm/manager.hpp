@@ -19,6 +19,7 @@
 #include "control.hpp"
 #include "discovery.hpp"
 #include "election.hpp"
+#include "query.hpp"
 #include "routing.hpp"
 #include "state.hpp"
 #include "sys/drm_device.hpp"
@@ -37,6 +38,11 @@ struct Config {
 };
 
 enum class Role { Starting, Standby, Master };
+
+// Where the tables a manager answers route queries from come from: its own
+// routing (a master), or read in-band from the chips (a standby's mirror of
+// the master's generation).
+enum class RoutesFrom { None, Computed, Mirror };
 
 class Manager {
       public:
@@ -59,12 +65,25 @@ class Manager {
 	void refresh_paths();
 	lumen::mgmt::Path back_of(uint32_t chip) const;
 	lumen::mgmt::ManagerRecord my_record(uint8_t state) const;
+	void set_routes(RouteResult rr, RoutesFrom from);
+	bool mirror(uint32_t generation);
+
+	// Every discovered chip's route words below limit and DATELINE bits,
+	// read in-band (GET ROUTES, GET PORT); problems name the GETs that
+	// failed (their words stay invalid).
+	struct TablesRead {
+		lumen::route::Routes routes;
+		std::vector<std::string> problems;
+		unsigned gets = 0;
+	};
+	TablesRead read_tables(uint32_t limit);
 
 	nlohmann::json handle(const std::string &line);
 	nlohmann::json status() const;
 	nlohmann::json topology() const;
 	nlohmann::json verify_inband();
-	nlohmann::json route_query(uint32_t src, uint32_t dst) const;
+	RouteView route_view() const;
+	nlohmann::json port_query(const std::vector<std::string> &w);
 	void publish();
 
 	Config cfg_;
@@ -85,6 +104,12 @@ class Manager {
 	std::set<lumen::route::Fiber> cabling_, up_;
 	FabricRouting routing_;
 	RouteResult routes_;
+	RoutesFrom routes_from_ = RoutesFrom::None;
+	std::optional<lumen::route::GridShape> grid_; // of routes_.topo
+	// A standby: the master's generation its tables mirror (none yet).
+	std::optional<uint32_t> mirrored_;
+	std::string mirror_problem_; // the last mirror's failure, logged once
+	bool first_routes_ = false;  // this master has uploaded no tables yet
 	bool routes_programmed_ = false;
 	std::string verify_state_ = "failed";
 	Uploader uploader_;
