@@ -41,6 +41,11 @@ static void status_strings(void **state)
 	assert_string_equal(lumen_status_string(LUMEN_ERROR_REMOTE_ACCESS),
 			    "LUMEN_ERROR_REMOTE_ACCESS");
 	assert_string_equal(lumen_status_string(LUMEN_ERROR_UNREACHABLE), "LUMEN_ERROR_UNREACHABLE");
+	assert_int_equal(LUMEN_ERROR_INVALID_CHIP, 18);
+	assert_int_equal(LUMEN_ERROR_FABRIC_UNAVAILABLE, 19);
+	assert_string_equal(lumen_status_string(LUMEN_ERROR_INVALID_CHIP), "LUMEN_ERROR_INVALID_CHIP");
+	assert_string_equal(lumen_status_string(LUMEN_ERROR_FABRIC_UNAVAILABLE),
+			    "LUMEN_ERROR_FABRIC_UNAVAILABLE");
 	assert_non_null(lumen_status_string((lumen_status_t)999));
 	assert_int_equal(lumen_get_version(), 1u << 16 | 1u << 8);
 }

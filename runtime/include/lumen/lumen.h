@@ -84,6 +84,13 @@ typedef enum lumen_status {
 	LUMEN_ERROR_REMOTE_ACCESS = 16,
 	/** No route leads to the remote chip, or the packet's TTL ran out. (1.1) */
 	LUMEN_ERROR_UNREACHABLE = 17,
+	/** A chip id or port that the supernode does not have. (1.1) */
+	LUMEN_ERROR_INVALID_CHIP = 18,
+	/**
+	 * No fabric manager answers on this host (lumen-fm is not running,
+	 * or not yet routing): fabric queries need one. (1.1)
+	 */
+	LUMEN_ERROR_FABRIC_UNAVAILABLE = 19,
 } lumen_status_t;
 
 /** Short constant name of a status, e.g. "LUMEN_ERROR_TIMEOUT". */
@@ -491,6 +498,198 @@ LUMEN_API lumen_status_t lumen_remote_reduce_async(lumen_stream_t stream,
 						   const lumen_window_desc_t *dst, uint64_t offset,
 						   lumen_devptr_t src, size_t count,
 						   lumen_dtype_t dtype, lumen_reduce_op_t op);
+
+/* ---- The fabric: chips, ports, routes and events (1.1) --------------------- */
+
+/*
+ * What the supernode looks like and how traffic crosses it, as the fabric
+ * manager (lumen-fm, docs/fabric-manager.md) on this host knows it: the
+ * runtime asks it over its control socket, $LUMEN_FM_SOCKET or
+ * /run/lumen-fm/fm.sock, and every call is one short request (2 s at most).
+ * A standby manager answers too, from tables it read from the chips.
+ * Nothing here needs a device context or root.
+ *
+ * Errors: LUMEN_ERROR_FABRIC_UNAVAILABLE when no manager answers or it has
+ * no routes yet, LUMEN_ERROR_INVALID_CHIP for a chip id (or port) the fabric
+ * does not have, LUMEN_ERROR_UNREACHABLE for a chip no route reaches,
+ * LUMEN_ERROR_INVALID_ARGUMENT for NULL pointers and bad sizes.
+ *
+ * Bandwidths are bytes per second in one direction, latencies nanoseconds;
+ * both are N1's nominal figures (docs/hw-spec.md 13, "Nominal figures"),
+ * not measurements.
+ */
+
+/** lumen_fabric_info_t::flags */
+#define LUMEN_FABRIC_VERIFIED (1u << 0) /**< the tables were proven deadlock-free */
+#define LUMEN_FABRIC_MIRROR   (1u << 1) /**< answered by a standby manager */
+
+typedef struct lumen_fabric_info {
+	size_t struct_size;	  /**< in: sizeof(lumen_fabric_info_t) */
+	uint64_t generation;	  /**< routing generation: grows with every new set of tables */
+	uint64_t event_seq;	  /**< sequence number of the newest fabric event */
+	uint32_t num_chips;	  /**< chips discovered */
+	uint32_t num_fibers;	  /**< fibers up */
+	uint32_t links_down;	  /**< fibers cabled but not up */
+	uint32_t num_unreachable; /**< chips no route reaches (a split fabric) */
+	uint32_t dims[3];	  /**< grid shape (1 for unused dimensions); 0 0 0: no grid */
+	uint32_t wrap;		  /**< 1: torus or ring, 0: mesh or no grid */
+	uint32_t manager_chip;	  /**< chip whose host runs the master manager */
+	uint32_t flags;		  /**< LUMEN_FABRIC_* */
+	char shape[32];		  /**< "torus:2x4", "ring:8", "mesh:4x4", or "" (no grid) */
+	char engine[16];	  /**< routing engine: "dor" or "agnostic" */
+} lumen_fabric_info_t;
+
+/** The supernode as a whole. */
+LUMEN_API lumen_status_t lumen_fabric_get_info(lumen_fabric_info_t *info);
+
+/**
+ * Chip ids of the supernode, ascending: up to max of them into ids (which
+ * may be NULL when max is 0); *count is how many there are, so a call with
+ * max 0 sizes the array.
+ */
+LUMEN_API lumen_status_t lumen_fabric_get_chips(uint32_t *ids, size_t max, size_t *count);
+
+typedef struct lumen_chip_info {
+	size_t struct_size;   /**< in: sizeof(lumen_chip_info_t) */
+	uint32_t chip_id;     /**< the chip's supernode id */
+	uint32_t num_ports;   /**< its link ports */
+	uint32_t ports_up;    /**< bit p: port p is up */
+	uint32_t has_coords;  /**< 1: coords are its grid coordinates (x, y, z) */
+	uint32_t coords[3];   /**< valid when has_coords */
+	int32_t device_index; /**< this host's lumen_device_get() index of it, or -1 */
+	char serial[32];      /**< the card's serial number */
+} lumen_chip_info_t;
+
+/** One chip; device_index says whether it is one of this host's cards. */
+LUMEN_API lumen_status_t lumen_fabric_get_chip_info(uint32_t chip_id, lumen_chip_info_t *info);
+
+typedef enum lumen_port_state {
+	LUMEN_PORT_DOWN = 0,	 /**< no light or disabled */
+	LUMEN_PORT_TRAINING = 1, /**< light, not yet agreed with the neighbour */
+	LUMEN_PORT_UP = 2,	 /**< carries traffic */
+	LUMEN_PORT_ERROR = 3,	 /**< replay gave up; retrains shortly */
+} lumen_port_state_t;
+
+typedef struct lumen_port_info {
+	size_t struct_size;		/**< in: sizeof(lumen_port_info_t) */
+	uint32_t chip_id;		/**< the chip */
+	uint32_t port;			/**< the port (0-5: +x -x +y -y +z -z) */
+	lumen_port_state_t state;	/**< LUMEN_PORT_* */
+	uint32_t enabled;		/**< 1: the port is enabled */
+	uint32_t peer_chip;		/**< neighbour while up, else UINT32_MAX */
+	uint32_t peer_port;		/**< neighbour's port while up, else UINT32_MAX */
+	uint64_t bandwidth_bytes_per_s; /**< nominal, one direction */
+	uint64_t latency_ns;		/**< nominal, one hop over this port */
+	/* Counters since the card's reset, read from the chip now. */
+	uint64_t tx_bytes;	  /**< bytes of the link frames sent */
+	uint64_t rx_bytes;	  /**< bytes of the link frames received */
+	uint64_t tx_frames;	  /**< link frames sent */
+	uint64_t rx_frames;	  /**< link frames received */
+	uint64_t crc_errors;	  /**< frames dropped for a bad CRC */
+	uint64_t retransmits;	  /**< frames sent again (link-level replay) */
+	uint64_t down_events;	  /**< times the port left UP */
+	uint64_t retrains;	  /**< times the port entered ERROR */
+	uint64_t failovers;	  /**< packets sent here as the alternative port */
+	uint64_t credit_stalls;	  /**< times a packet waited for credit */
+	uint64_t ttl_drops;	  /**< packets that arrived with no TTL left */
+	uint64_t replay_timeouts; /**< replay timer expiries */
+} lumen_port_info_t;
+
+/** One port of any chip of the supernode, with its counters (read in-band). */
+LUMEN_API lumen_status_t lumen_fabric_get_port_info(uint32_t chip_id, uint32_t port,
+						    lumen_port_info_t *info);
+
+/** lumen_route_hop_t::alt_port when the hop has no alternative port */
+#define LUMEN_PORT_NONE 0xffu
+/** lumen_route_hop_t::flags: the packet leaves on an alternative port */
+#define LUMEN_HOP_DETOUR (1u << 0)
+
+/** One hop of a route: the chip that sends the packet on, and how. */
+typedef struct lumen_route_hop {
+	uint32_t chip_id; /**< the chip forwarding (the source for the first hop) */
+	uint8_t port;	  /**< the port it leaves on */
+	uint8_t vc;	  /**< virtual channel it leaves on (requests; answers use vc + 2) */
+	uint8_t alt_port; /**< the port it fails over to if port goes down, or LUMEN_PORT_NONE */
+	uint8_t flags;	  /**< LUMEN_HOP_* */
+} lumen_route_hop_t;
+
+typedef struct lumen_route_info {
+	size_t struct_size;		   /**< in: sizeof(lumen_route_info_t) */
+	uint32_t src;			   /**< source chip */
+	uint32_t dst;			   /**< destination chip */
+	uint32_t num_hops;		   /**< hops of the route (0 when src == dst) */
+	uint32_t reserved;		   /**< zero */
+	uint64_t bottleneck_bytes_per_s;   /**< the slowest hop's bandwidth (0: no hop) */
+	uint64_t latency_ns;		   /**< estimated one-way latency */
+	uint64_t generation;		   /**< routing generation the route is of */
+} lumen_route_info_t;
+
+/**
+ * The path requests from src to dst take through the tables the chips hold
+ * now. Up to max_hops hops go to hops (NULL when max_hops is 0);
+ * info->num_hops says how many there are. src == dst is a route of no hop.
+ * LUMEN_ERROR_UNREACHABLE (info filled as far as known) when the tables lead
+ * nowhere: no route, a dead end or a loop.
+ */
+LUMEN_API lumen_status_t lumen_fabric_get_route(uint32_t src, uint32_t dst,
+						lumen_route_info_t *info,
+						lumen_route_hop_t *hops, size_t max_hops);
+
+/** One pair of lumen_fabric_get_routes(). */
+typedef struct lumen_route_summary {
+	uint32_t src;			 /**< in: source chip */
+	uint32_t dst;			 /**< in: destination chip */
+	lumen_status_t status;		 /**< out: SUCCESS, UNREACHABLE or INVALID_CHIP */
+	uint32_t num_hops;		 /**< out */
+	uint64_t bottleneck_bytes_per_s; /**< out */
+	uint64_t latency_ns;		 /**< out */
+} lumen_route_summary_t;
+
+/**
+ * Many routes at once, without their hops: for each of the count pairs,
+ * src and dst in, the rest out. Returns SUCCESS when every pair was
+ * answered (each says its own status); *generation (may be NULL) is the
+ * routing generation of them all.
+ */
+LUMEN_API lumen_status_t lumen_fabric_get_routes(lumen_route_summary_t *pairs, size_t count,
+						 uint64_t *generation);
+
+typedef enum lumen_fabric_event_type {
+	LUMEN_FABRIC_EVENT_OTHER = 0,	  /**< anything else the manager logs */
+	LUMEN_FABRIC_EVENT_LINK_DOWN = 1, /**< a fiber went down (chip, port) */
+	LUMEN_FABRIC_EVENT_LINK_UP = 2,	  /**< a fiber came up (chip, port) */
+	LUMEN_FABRIC_EVENT_REROUTE = 3,	  /**< new tables (generation) */
+	LUMEN_FABRIC_EVENT_REPATCH = 4,	  /**< the cabling changed (an OCS re-patch) */
+	LUMEN_FABRIC_EVENT_TAKEOVER = 5,  /**< another manager became master */
+} lumen_fabric_event_type_t;
+
+typedef struct lumen_fabric_event {
+	uint64_t seq;		     /**< the manager's event number, ascending */
+	uint64_t generation;	     /**< routing generation the event brought, or 0 */
+	uint64_t time_ms;	     /**< the manager's monotonic clock */
+	lumen_fabric_event_type_t type;
+	uint32_t chip_id;	     /**< link events: the chip, else UINT32_MAX */
+	uint32_t port;		     /**< link events: its port, else UINT32_MAX */
+	uint32_t reserved;	     /**< zero */
+	char name[24];		     /**< the manager's name of the event, e.g. "link_down" */
+} lumen_fabric_event_t;
+
+/**
+ * Events after sequence number after_seq (0: all the manager still has),
+ * oldest first, up to max of them; *count how many were written.
+ */
+LUMEN_API lumen_status_t lumen_fabric_get_events(uint64_t after_seq,
+						 lumen_fabric_event_t *events, size_t max,
+						 size_t *count);
+
+/**
+ * Wait until the routing generation is past seen, for at most timeout_ms
+ * (0: just look; -1: no limit); *generation gets the current one. SUCCESS
+ * when it moved, LUMEN_ERROR_TIMEOUT (not sticky) when it did not. What a
+ * collective waits on before it re-plans its rings.
+ */
+LUMEN_API lumen_status_t lumen_fabric_wait_generation(uint64_t seen, int timeout_ms,
+						      uint64_t *generation);
 
 #ifdef __cplusplus
 }

@@ -18,9 +18,11 @@
 #include <lumen/lumen.h>
 
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace lumen {
 
@@ -415,6 +417,114 @@ class Stream {
 	using Handle = detail::Owned<lumen_stream_t, lumen_stream_destroy>;
 	Handle h_;
 };
+
+/**
+ * The supernode as the fabric manager knows it (lumen.h, "The fabric"):
+ *
+ *   auto r = lumen::fabric::route(0, 5);
+ *   for (const auto &h : r.hops)
+ *           printf("chip %u port %u vc %u\n", h.chip_id, h.port, h.vc);
+ */
+namespace fabric {
+
+inline lumen_fabric_info_t info()
+{
+	lumen_fabric_info_t i{};
+	LUMEN_STRUCT_INIT(i);
+	check(lumen_fabric_get_info(&i));
+	return i;
+}
+
+/** Chip ids, ascending. */
+inline std::vector<uint32_t> chips()
+{
+	size_t n = 0;
+	check(lumen_fabric_get_chips(nullptr, 0, &n));
+	std::vector<uint32_t> ids(n);
+	// The fabric may have grown in between: ask until the array is large enough.
+	while (n) {
+		check(lumen_fabric_get_chips(ids.data(), ids.size(), &n));
+		if (n <= ids.size())
+			break;
+		ids.resize(n);
+	}
+	ids.resize(n);
+	return ids;
+}
+
+inline lumen_chip_info_t chip(uint32_t chip_id)
+{
+	lumen_chip_info_t c{};
+	LUMEN_STRUCT_INIT(c);
+	check(lumen_fabric_get_chip_info(chip_id, &c));
+	return c;
+}
+
+inline lumen_port_info_t port(uint32_t chip_id, uint32_t port)
+{
+	lumen_port_info_t p{};
+	LUMEN_STRUCT_INIT(p);
+	check(lumen_fabric_get_port_info(chip_id, port, &p));
+	return p;
+}
+
+struct Route {
+	lumen_route_info_t info;
+	std::vector<lumen_route_hop_t> hops;
+};
+
+/** The route src -> dst with its hops (throws UNREACHABLE when there is none). */
+inline Route route(uint32_t src, uint32_t dst)
+{
+	Route r{};
+	LUMEN_STRUCT_INIT(r.info);
+	// A route is at most the TTL long; ask again if the answer says more.
+	r.hops.resize(64);
+	for (;;) {
+		check(lumen_fabric_get_route(src, dst, &r.info, r.hops.data(), r.hops.size()));
+		if (r.info.num_hops <= r.hops.size())
+			break;
+		r.hops.resize(r.info.num_hops);
+	}
+	r.hops.resize(r.info.num_hops);
+	return r;
+}
+
+/** Summaries of many routes; each pair carries its own status. */
+inline std::vector<lumen_route_summary_t>
+routes(const std::vector<std::pair<uint32_t, uint32_t>> &pairs, uint64_t *generation = nullptr)
+{
+	std::vector<lumen_route_summary_t> out(pairs.size());
+	for (size_t i = 0; i < pairs.size(); i++) {
+		out[i].src = pairs[i].first;
+		out[i].dst = pairs[i].second;
+	}
+	check(lumen_fabric_get_routes(out.data(), out.size(), generation));
+	return out;
+}
+
+/** Events after seq after_seq (at most max). */
+inline std::vector<lumen_fabric_event_t> events(uint64_t after_seq = 0, size_t max = 1024)
+{
+	std::vector<lumen_fabric_event_t> ev(max);
+	size_t n = 0;
+	check(lumen_fabric_get_events(after_seq, ev.data(), ev.size(), &n));
+	ev.resize(n);
+	return ev;
+}
+
+/** The new generation once it is past seen, or nothing after timeout_ms. */
+inline std::optional<uint64_t> wait_generation(uint64_t seen, int timeout_ms)
+{
+	uint64_t g = 0;
+	lumen_status_t s = lumen_fabric_wait_generation(seen, timeout_ms, &g);
+	if (s == LUMEN_ERROR_TIMEOUT)
+		return std::nullopt;
+	check(s);
+	return g;
+}
+
+} // namespace fabric
 
 inline void Event::record(const Stream &s)
 {

@@ -157,6 +157,10 @@ const char *lumen_status_string(lumen_status_t status)
 		return "LUMEN_ERROR_REMOTE_ACCESS";
 	case LUMEN_ERROR_UNREACHABLE:
 		return "LUMEN_ERROR_UNREACHABLE";
+	case LUMEN_ERROR_INVALID_CHIP:
+		return "LUMEN_ERROR_INVALID_CHIP";
+	case LUMEN_ERROR_FABRIC_UNAVAILABLE:
+		return "LUMEN_ERROR_FABRIC_UNAVAILABLE";
 	}
 	return "LUMEN_ERROR_UNKNOWN";
 }
