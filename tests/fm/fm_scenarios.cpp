@@ -42,6 +42,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime_view.hpp"
 #include "vm_sync.h"
 
 // Last: cmocka's fail() macro would break the standard headers.
@@ -786,6 +787,7 @@ void cut_under_traffic(int by, int nth, const char *tag)
 		expect_verify((t + ": before the cut").c_str());
 	Traffic tr = traffic_start("/tmp/fm-" + t);
 	traffic_wait_running(tr);
+	const auto rt_seen = fm_runtime::now_seen();
 	barrier("fm-" + t + "-running");
 	if (driver(by)) {
 		const long seq = last_seq();
@@ -812,6 +814,13 @@ void cut_under_traffic(int by, int nth, const char *tag)
 	}
 	barrier("fm-" + t + "-rerouted");
 	expect_tables_avoid(f, ("cut " + t).c_str());
+	// What an application sees through liblumen, from this guest's manager
+	// (a standby answers from the tables it mirrors).
+	const std::string rt_bad = fm_runtime::check_reroute(rt_seen, f, F->chips, kRerouteMs);
+	if (!rt_bad.empty()) {
+		fm_report();
+		fail_msg("cut %s, liblumen: %s", tag, rt_bad.c_str());
+	}
 	barrier("fm-" + t + "-checked");
 	traffic_finish(tr, ("traffic across cut " + t).c_str());
 	// Back to the whole fabric: restored, rerouted, verified.
@@ -971,6 +980,24 @@ void second_manager_refused()
 	if (role != before)
 		fail_msg("the first manager is %s after the second one's refusal, was %s",
 			 role.c_str(), before.c_str());
+}
+
+// liblumen's fabric queries in every guest (the master's and a standby's
+// manager) against lumen-fabric's fibers and the driver's ports.
+void runtime_view()
+{
+	begin(__func__);
+	fm_runtime::Expect e;
+	e.chips = F->chips;
+	e.lit = fabric_fibers();
+	e.mirror = F->guests > 1 && !driver(0);
+	const std::string bad = fm_runtime::check_view(e, kRerouteMs);
+	if (!bad.empty()) {
+		fm_report();
+		fail_msg("liblumen: %s", bad.c_str());
+	}
+	barrier("fm-runtime-view");
+	done();
 }
 
 // events --since, on each guest's manager; no prerequisite of the others.
@@ -1166,6 +1193,7 @@ int main()
 		SCENARIO(ctl_without_daemon),
 		SCENARIO(bad_flags),
 		SCENARIO(discover),
+		SCENARIO(runtime_view),
 		SCENARIO(events_since),
 		SCENARIO(every_pair),
 		SCENARIO(cut_rerouted),
