@@ -11,12 +11,14 @@
  * it into the window of card (i + 1) % n; after that it reads the window of
  * card (i + 2) % n back into its own memory and checks that it holds the byte
  * of card (i + 1) % n; and it adds 1 to card 0's counter ADDS times. The
- * routes must be programmed first (lumen-route program --topology SPEC).
+ * routes must be programmed first (lumen-fm, or lumen-route program --topology SPEC).
  *
  *   peer_ring [BYTES [ADDS]]      (default: 16 MiB, 64 adds per card)
  *
  * Exit status 0 only if every byte and the counter are right.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+
 #include <lumen/lumen.h>
 
 #include <inttypes.h>

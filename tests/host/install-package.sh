@@ -177,7 +177,7 @@ examples=()
 for f in "$out/bin"/* "$out/pkgconfig"/*; do
 	[[ -f $f && -x $f ]] && examples+=("$f")
 done
-for e in vector_copy two_streams vector_copy_cpp; do
+for e in vector_copy two_streams peer_ring fabric_info vector_copy_cpp; do
 	[[ -x $out/bin/$e && -x $out/pkgconfig/$e ]] || fail "example $e was not built both ways"
 done
 for f in "${examples[@]}"; do
@@ -198,4 +198,11 @@ if [[ ! -e /dev/accel ]]; then
 	[[ $msg == *"vector_copy: "* ]] || fail "vector_copy without a device said: $msg"
 	step "  without a device: $(grep -m1 "vector_copy: " <<<"$msg")"
 fi
+# No fabric manager: the fabric example fails with a message naming it.
+rc=0
+msg=$(LUMEN_FM_SOCKET="$build/no-such-fm.sock" LD_BIND_NOW=1 LD_LIBRARY_PATH="$lib" \
+	"$out/pkgconfig/fabric_info" 2>&1) || rc=$?
+[[ $rc == 1 && $msg == *"LUMEN_ERROR_FABRIC_UNAVAILABLE"*"no-such-fm.sock"* ]] ||
+	fail "fabric_info without a fabric manager exited $rc: $msg"
+step "  without a fabric manager: $msg"
 step "OK: ${#examples[@]} example binaries in ${out#"$build"/}; staged tree ${stage#"$build"/}"
