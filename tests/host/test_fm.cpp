@@ -134,6 +134,46 @@ TEST(TrapCoalescer, SequenceGapAndDuplicates)
 	EXPECT_FALSE(c.take().seq_gap);
 }
 
+TEST(UploadWaves, DownstreamFirst)
+{
+	// The torus:2x4 cut of 0.-y/6.+y: 6's new route to 0 leads via 4,
+	// whose route to 0 changes too (to 2, unchanged): 4 first, then 6.
+	std::map<uint32_t, std::vector<RouteChange>> ch = {
+		{6, {{0, 4}}},
+		{4, {{0, 2}}},
+	};
+	auto w = route_waves(ch);
+	EXPECT_EQ(w.at(4), 0u);
+	EXPECT_EQ(w.at(6), 1u);
+	// A chain of three, and a chip whose next hop's entry for another
+	// destination changed (no wait: only the same destination counts).
+	ch = {{1, {{9, 2}}}, {2, {{9, 3}}}, {3, {{9, 9}, {1, 2}}}, {5, {{7, 3}}}};
+	w = route_waves(ch);
+	EXPECT_EQ(w.at(3), 0u);
+	EXPECT_EQ(w.at(2), 1u);
+	EXPECT_EQ(w.at(1), 2u);
+	EXPECT_EQ(w.at(5), 0u);
+	// Waits in a cycle (over two destinations): the cycle shares the last
+	// wave after what does not wait.
+	ch = {{1, {{8, 2}}}, {2, {{9, 1}}}, {1 + 10, {}}};
+	ch[1].push_back({9, 7});
+	ch[2].push_back({8, 7});
+	w = route_waves(ch);
+	EXPECT_EQ(w.at(11), 0u);
+	EXPECT_EQ(w.at(1), 1u);
+	EXPECT_EQ(w.at(2), 1u);
+	// Entries leading nowhere known, or to the chip itself, wait for nobody.
+	ch = {{1, {{2, UINT32_MAX}, {3, 1}}}, {2, {{2, 5}}}};
+	w = route_waves(ch);
+	EXPECT_EQ(w.at(1), 0u);
+	EXPECT_EQ(w.at(2), 0u);
+	// Too many changes to order: one wave.
+	ch = {{6, {{0, 4}}}, {4, {{0, 2}}}};
+	w = route_waves(ch, 1);
+	EXPECT_EQ(w.at(4), 0u);
+	EXPECT_EQ(w.at(6), 0u);
+}
+
 TEST(UploadShadow, ChangedBlocks)
 {
 	Shadow s;

@@ -281,8 +281,9 @@ void Manager::route_and_upload(const std::string &reason, double discover_ms, un
 	last_sweep_["upload_ms"] = st.ms;
 	last_sweep_["upload_bytes"] = st.bytes;
 	last_sweep_["blocks"] = st.blocks;
-	log_info("{} upload {:.1f} ms ({} blocks, {} ports, {} trap paths, {} bytes{})", line,
-		 st.ms, st.blocks, st.ports, st.trap_paths, st.bytes,
+	last_sweep_["upload_waves"] = st.waves;
+	log_info("{} upload {:.1f} ms ({} blocks, {} ports, {} trap paths, {} bytes, {} waves{})",
+		 line, st.ms, st.blocks, st.ports, st.trap_paths, st.bytes, st.waves,
 		 st.failures ? fmt::format(", {} FAILED", st.failures) : "");
 	write_records(LUMEN_MGMT_MANAGER_MASTER);
 	events_.add("sweep", {{"sweep", sweep_no_},

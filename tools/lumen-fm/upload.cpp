@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "upload.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "log.hpp"
 
@@ -39,6 +41,57 @@ void shadow_store(Shadow &s, uint32_t block, const uint32_t *words)
 	}
 	std::memcpy(&s.words[size_t(block) * kBlock], words, kBlock * 4);
 	s.have[block] = true;
+}
+
+std::map<uint32_t, unsigned>
+route_waves(const std::map<uint32_t, std::vector<RouteChange>> &changes, size_t max_changes)
+{
+	std::map<uint32_t, unsigned> wave;
+	size_t total = 0;
+	for (const auto &[chip, list] : changes)
+		total += list.size();
+	if (total > max_changes) {
+		for (const auto &kv : changes)
+			wave[kv.first] = 0;
+		return wave;
+	}
+	// Every changed (chip, destination), to look up where a new entry leads.
+	std::vector<uint64_t> changed;
+	changed.reserve(total);
+	for (const auto &[chip, list] : changes)
+		for (const RouteChange &c : list)
+			changed.push_back(uint64_t(chip) << 32 | c.dst);
+	std::sort(changed.begin(), changed.end());
+	auto is_changed = [&](uint32_t chip, uint32_t dst) {
+		return std::binary_search(changed.begin(), changed.end(),
+					  uint64_t(chip) << 32 | dst);
+	};
+	std::map<uint32_t, std::set<uint32_t>> waits; // chip -> chips it waits for
+	for (const auto &[chip, list] : changes) {
+		waits[chip];
+		for (const RouteChange &c : list)
+			if (c.next != UINT32_MAX && c.next != chip && is_changed(c.next, c.dst))
+				waits[chip].insert(c.next);
+	}
+	unsigned w = 0;
+	while (!waits.empty()) {
+		std::vector<uint32_t> ready;
+		for (const auto &[chip, on] : waits)
+			if (std::none_of(on.begin(), on.end(),
+					 [&](uint32_t n) { return waits.count(n) != 0; }))
+				ready.push_back(chip);
+		if (ready.empty()) { // a cycle: the rest together
+			for (const auto &kv : waits)
+				wave[kv.first] = w;
+			break;
+		}
+		for (uint32_t chip : ready) {
+			wave[chip] = w;
+			waits.erase(chip);
+		}
+		w++;
+	}
+	return wave;
 }
 
 const Shadow *Uploader::shadow(uint32_t chip) const
@@ -114,6 +167,7 @@ UploadStats Uploader::upload(lumen::mgmt::Channel &ch, const Discovery &d,
 	};
 	std::vector<Request> sets;
 	std::vector<Pending> pend;
+	std::map<uint32_t, std::vector<RouteChange>> changes;
 	for (const ChipNode &c : d.chips) {
 		Shadow &s = shadows_[c.id];
 		if (mkey && !c.mkey_set) {
@@ -129,6 +183,18 @@ UploadStats Uploader::upload(lumen::mgmt::Channel &ch, const Discovery &d,
 		for (uint32_t b : changed_blocks(s, want)) {
 			std::vector<uint32_t> w(want.begin() + size_t(b) * kBlock,
 						want.begin() + size_t(b + 1) * kBlock);
+			const bool known = b < s.have.size() && s.have[b];
+			for (uint32_t i = 0; i < kBlock; i++) {
+				const size_t dst = size_t(b) * kBlock + i;
+				if (known && s.words[dst] == w[i])
+					continue;
+				auto e = lumen::route::RouteEntry::decode(w[i]);
+				uint32_t next = UINT32_MAX;
+				if (e.valid && e.port < c.ports.size() &&
+				    c.ports[e.port].state == LUMEN_LINK_UP)
+					next = c.ports[e.port].peer_chip;
+				changes[c.id].push_back({static_cast<uint32_t>(dst), next});
+			}
 			sets.push_back(lumen::mgmt::set(LUMEN_MGMT_ATTR_ROUTES, c.path,
 							lumen::mgmt::encode_le32s(w.data(), kBlock),
 							mkey, b * kBlock));
@@ -153,18 +219,38 @@ UploadStats Uploader::upload(lumen::mgmt::Channel &ch, const Discovery &d,
 			pend.push_back({c.id, 2, 0, {}, back});
 		}
 	}
-	if (!sets.empty()) {
-		auto res = ch.transact(sets, opts);
-		for (size_t i = 0; i < res.size(); i++) {
+	// Route blocks in waves (route_waves); keys, ports and trap paths with
+	// the first, in the order they were queued.
+	const auto waves = route_waves(changes);
+	unsigned last = 0;
+	for (const auto &kv : waves)
+		last = std::max(last, kv.second);
+	for (unsigned wave = 0; wave <= last && !sets.empty(); wave++) {
+		std::vector<size_t> idx;
+		for (size_t i = 0; i < sets.size(); i++) {
+			auto it = waves.find(pend[i].chip);
+			unsigned w = pend[i].kind == 0 && it != waves.end() ? it->second : 0;
+			if (w == wave)
+				idx.push_back(i);
+		}
+		if (idx.empty())
+			continue;
+		std::vector<Request> batch;
+		for (size_t i : idx)
+			batch.push_back(sets[i]);
+		auto res = ch.transact(batch, opts);
+		st.waves++;
+		for (size_t k = 0; k < res.size(); k++) {
+			const size_t i = idx[k];
 			const Pending &p = pend[i];
 			Shadow &s = shadows_[p.chip];
 			st.bytes += LUMEN_MGMT_HDR_SIZE + sets[i].data.size();
-			if (!res[i].ok()) {
+			if (!res[k].ok()) {
 				st.failures++;
 				static const char *const what[] = {"route block", "port",
 								   "trap path", "key"};
 				log_warn("upload: chip {} {} {}: {}", p.chip, what[p.kind], p.arg,
-					 res[i].what());
+					 res[k].what());
 				if (p.kind == 0 && p.arg < s.have.size())
 					s.have[p.arg] = false; // read it back next time
 				continue;

@@ -36,8 +36,28 @@ std::vector<uint32_t> changed_blocks(const Shadow &s, const std::vector<uint32_t
 // Records a block the chip confirmed.
 void shadow_store(Shadow &s, uint32_t block, const uint32_t *words);
 
+// A route entry a chip is about to get: its destination, and the chip the
+// new entry leads to (UINT32_MAX when it leads nowhere known).
+struct RouteChange {
+	uint32_t dst;
+	uint32_t next;
+};
+
+// Pure (host-tested): the wave each changed chip's route blocks are sent
+// in, downstream first. A chip whose new entry for some destination leads
+// to a chip whose entry for it changes too waits for that chip: with the
+// new entry at one chip and the old one still at the next, a packet can be
+// sent back and forth until its TTL runs out (a cut of 0.-y/6.+y on
+// torus:2x4 did: 6's new route to 0 via 4, 4's old one via 6). Chips left
+// in a cycle of such waits share the last wave. At most max_changes
+// entries are ordered; beyond (a first upload at scale), one wave.
+std::map<uint32_t, unsigned>
+route_waves(const std::map<uint32_t, std::vector<RouteChange>> &changes,
+	    size_t max_changes = size_t(1) << 20);
+
 struct UploadStats {
 	unsigned blocks = 0, ports = 0, trap_paths = 0, keys = 0, reads = 0, failures = 0;
+	unsigned waves = 0; // transactions the SETs went out in
 	size_t bytes = 0;
 	double ms = 0;
 };
