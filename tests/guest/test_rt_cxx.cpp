@@ -155,6 +155,44 @@ void reduce_wrapper(void **)
 	assert_true(caught);
 }
 
+// Peer access between two contexts of card 0 (loopback over its link
+// engine); skipped on a card without one.
+void peer_wrapper(void **)
+{
+	const size_t n = 4096;
+	lumen::Device dev = lumen::Device::get(0);
+	uint32_t caps = 0;
+	try {
+		dev.link_info();
+	} catch (const lumen::Error &e) {
+		if (e.status() != LUMEN_ERROR_NOT_SUPPORTED)
+			throw;
+		skip(); // no link engine
+	}
+	if (!dev.can_access_peer(dev.chip_id(), &caps) || !(caps & LUMEN_PEER_WRITE))
+		fail_msg("card 0 cannot write to its own chip: caps %#x", caps);
+	lumen::Context a(dev), b(dev);
+	lumen::Stream s(a);
+	lumen::DeviceBuffer<uint8_t> x(a, n), y(b, n);
+	std::vector<uint8_t> in(n), out(n);
+	for (size_t i = 0; i < n; i++)
+		in[i] = static_cast<uint8_t>(i * 13 + 1);
+	s.copy_to_device(x, in.data());
+	bool caught = false;
+	try {
+		s.memcpy_peer(b, y.get(), a, x.get(), n);
+	} catch (const lumen::Error &e) {
+		caught = e.status() == LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED;
+	}
+	assert_true(caught);
+	a.enable_peer_access(b);
+	s.memcpy_peer(b, y.get(), a, x.get(), n);
+	s.synchronize();
+	b.memcpy(out.data(), reinterpret_cast<const void *>(y.get()), n, LUMEN_COPY_DEVICE_TO_HOST);
+	assert_memory_equal(out.data(), in.data(), n);
+	a.disable_peer_access(b);
+}
+
 } // namespace
 
 int main()
@@ -164,6 +202,7 @@ int main()
 		cmocka_unit_test(errors_throw),
 		cmocka_unit_test(two_streams),
 		cmocka_unit_test(reduce_wrapper),
+		cmocka_unit_test(peer_wrapper),
 	};
 
 	return cmocka_run_group_tests_name("rt_cxx", tests, nullptr, nullptr);

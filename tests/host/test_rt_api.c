@@ -46,6 +46,9 @@ static void status_strings(void **state)
 	assert_string_equal(lumen_status_string(LUMEN_ERROR_INVALID_CHIP), "LUMEN_ERROR_INVALID_CHIP");
 	assert_string_equal(lumen_status_string(LUMEN_ERROR_FABRIC_UNAVAILABLE),
 			    "LUMEN_ERROR_FABRIC_UNAVAILABLE");
+	assert_int_equal(LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED, 20);
+	assert_string_equal(lumen_status_string(LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED),
+			    "LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED");
 	assert_non_null(lumen_status_string((lumen_status_t)999));
 	assert_int_equal(lumen_get_version(), 1u << 16 | 1u << 8);
 }
@@ -104,6 +107,19 @@ static void peer_api_without_device(void **state)
 			 LUMEN_ERROR_INVALID_HANDLE);
 	assert_non_null(
 		strstr(lumen_get_last_error(), "lumen_remote_reduce_async: stream handle"));
+	int can = 5;
+	uint32_t caps = 5;
+	assert_int_equal(lumen_device_can_access_peer(NULL, 0, &can, &caps),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_context_enable_peer_access(bogus_ctx, bogus_ctx),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_context_enable_peer_access: context"));
+	assert_int_equal(lumen_context_disable_peer_access(NULL, bogus_ctx),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_memcpy_peer_async(bogus_stream, bogus_ctx, 0x100000000ull, bogus_ctx,
+						 0x100000000ull, 1),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_memcpy_peer_async: stream handle"));
 }
 
 static void no_device(void **state)

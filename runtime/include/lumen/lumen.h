@@ -91,6 +91,8 @@ typedef enum lumen_status {
 	 * or not yet routing): fabric queries need one. (1.1)
 	 */
 	LUMEN_ERROR_FABRIC_UNAVAILABLE = 19,
+	/** A peer copy between contexts whose peer access is not enabled. (1.1) */
+	LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED = 20,
 } lumen_status_t;
 
 /** Short constant name of a status, e.g. "LUMEN_ERROR_TIMEOUT". */
@@ -444,6 +446,64 @@ LUMEN_API lumen_status_t lumen_remote_atomic_async(lumen_stream_t stream,
 						   const lumen_window_desc_t *dst, uint64_t offset,
 						   lumen_atomic_op_t op, uint64_t operand,
 						   lumen_devptr_t result);
+
+/* ---- Peer access between contexts (1.1) ------------------------------------ */
+
+/*
+ * Contexts of this process on different chips (or on one chip) copy between
+ * their memories over the links, CUDA-style: enable access once, then
+ * lumen_memcpy_peer_async with plain device pointers. The runtime opens a
+ * window on each peer allocation a copy touches (all rights, on the peer
+ * context, counted against its window slots) and closes it when that
+ * memory is freed or its context destroyed. Copies are remote writes or
+ * reads: ordered, exactly once, errors as in "Peer memory" above.
+ */
+
+/** lumen_device_can_access_peer() capabilities */
+#define LUMEN_PEER_READ	  (1u << 0) /**< copies from the peer */
+#define LUMEN_PEER_WRITE  (1u << 1) /**< copies to the peer */
+#define LUMEN_PEER_ATOMIC (1u << 2) /**< remote atomics */
+#define LUMEN_PEER_REDUCE (1u << 3) /**< remote reductions (known for this host's chips only) */
+
+/**
+ * Can device reach chip peer_chip over the links? *can_access 1 and its
+ * LUMEN_PEER_* capabilities when a route from the device's chip arrives
+ * there now (the fabric manager's tables; without lumen-fm the device's own
+ * route table, which needs CAP_SYS_ADMIN), or peer_chip is the device's own
+ * chip (loopback); 0 and 0 otherwise, also for a card without a link
+ * engine. LUMEN_ERROR_INVALID_CHIP for a chip the supernode does not have.
+ * caps may be NULL.
+ */
+LUMEN_API lumen_status_t lumen_device_can_access_peer(lumen_device_t device, uint32_t peer_chip,
+						      int *can_access, uint32_t *caps);
+
+/**
+ * Let ctx's streams copy to and from peer's memory (one way: peer needs its
+ * own call for the other direction). Idempotent. LUMEN_ERROR_UNREACHABLE
+ * when no route leads from ctx's chip to peer's, NOT_SUPPORTED without a
+ * link engine, INVALID_ARGUMENT for peer == ctx.
+ */
+LUMEN_API lumen_status_t lumen_context_enable_peer_access(lumen_context_t ctx,
+							  lumen_context_t peer);
+/**
+ * Take it back: later peer copies fail with PEER_ACCESS_NOT_ENABLED.
+ * Idempotent. Copies already queued still run.
+ */
+LUMEN_API lumen_status_t lumen_context_disable_peer_access(lumen_context_t ctx,
+							   lumen_context_t peer);
+
+/**
+ * Copy size bytes from src in src_ctx to dst in dst_ctx, in the order of
+ * stream, which belongs to one of them (LUMEN_ERROR_WRONG_DEVICE otherwise):
+ * on src_ctx's stream a remote write, on dst_ctx's a remote read; that
+ * context needs peer access to the other
+ * (LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED). Each range lies inside one device
+ * allocation of its context (INVALID_ARGUMENT naming it). src_ctx ==
+ * dst_ctx is an ordinary device-to-device copy. A size of 0 does nothing.
+ */
+LUMEN_API lumen_status_t lumen_memcpy_peer_async(lumen_stream_t stream, lumen_context_t dst_ctx,
+						 lumen_devptr_t dst, lumen_context_t src_ctx,
+						 lumen_devptr_t src, size_t size);
 
 /* ---- Reductions (1.1) ------------------------------------------------------ */
 

@@ -116,6 +116,13 @@ class Device {
 		check(lumen_device_get_link_info(d_, &li));
 		return li;
 	}
+	/** Can this device reach chip peer_chip now? caps: LUMEN_PEER_* */
+	bool can_access_peer(uint32_t peer_chip, uint32_t *caps = nullptr) const
+	{
+		int can = 0;
+		check(lumen_device_can_access_peer(d_, peer_chip, &can, caps));
+		return can != 0;
+	}
 	lumen_device_t get() const noexcept { return d_; }
 
       private:
@@ -157,6 +164,15 @@ class Context {
 	void memset(lumen_devptr_t dst, int value, size_t size)
 	{
 		check(lumen_memset(get(), dst, value, size));
+	}
+	/** This context's streams may copy to and from peer's memory (one way). */
+	void enable_peer_access(const Context &peer)
+	{
+		check(lumen_context_enable_peer_access(get(), peer.get()));
+	}
+	void disable_peer_access(const Context &peer)
+	{
+		check(lumen_context_disable_peer_access(get(), peer.get()));
 	}
 
       private:
@@ -397,6 +413,12 @@ class Stream {
 		check(lumen_remote_atomic_async(get(), &dst, offset, op, operand, result));
 	}
 	/** Reductions (lumen.h "Reductions"): dst[i] = dst[i] op src[i]. */
+	/** bytes from src of src_ctx to dst of dst_ctx; this stream is of one of them. */
+	void memcpy_peer(const Context &dst_ctx, lumen_devptr_t dst, const Context &src_ctx,
+			 lumen_devptr_t src, size_t bytes) const
+	{
+		check(lumen_memcpy_peer_async(get(), dst_ctx.get(), dst, src_ctx.get(), src, bytes));
+	}
 	void reduce(lumen_devptr_t dst, lumen_devptr_t src, size_t count, lumen_dtype_t dtype,
 		    lumen_reduce_op_t op) const
 	{

@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "rt/handles.hpp"
+#include "rt/peer.hpp"
 #include "rt/registry.hpp"
 #include "rt/status.hpp"
 #include "rt/stream.hpp"
@@ -371,6 +372,7 @@ lumen_status_t lumen_context_destroy(lumen_context_t ctx)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "a host callback may not destroy the context of its own stream");
 		auto c = contexts().remove(ctx);
+		peer_forget_context(*c);
 		for (uintptr_t h : c->take_children()) {
 			destroy_stream_handle(h);
 			destroy_event_handle(h);

@@ -2,6 +2,7 @@
 // C API of memory: device and pinned host allocation, registration, trim
 // and usage queries.
 #include "rt/context.hpp"
+#include "rt/peer.hpp"
 #include "rt/kernel.hpp"
 #include "rt/status.hpp"
 
@@ -27,7 +28,10 @@ lumen_status_t lumen_free(lumen_context_t ctx, lumen_devptr_t ptr)
 		if (ptr == 0)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT, "ptr is 0");
 		// The driver refuses to unmap a window's memory: close it first.
+		// Windows of peer copies are the runtime's: it closes them.
 		auto a = c->mem().allocation_of(ptr);
+		if (a && a->first == ptr)
+			peer_release_allocation(*c, ptr);
 		if (a && a->first == ptr)
 			if (auto w = c->window_over(a->first, a->second))
 				fail(LUMEN_ERROR_BUSY,

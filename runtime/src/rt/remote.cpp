@@ -7,6 +7,8 @@
 
 #include "rt/context.hpp"
 #include "rt/handles.hpp"
+#include "rt/kernel.hpp"
+#include "rt/remote.hpp"
 #include "rt/status.hpp"
 #include "rt/stream.hpp"
 #include "rt/window.hpp"
@@ -36,21 +38,20 @@ std::string describe(const char *op, uint64_t size, const lumen_window_desc_t &d
 	       std::to_string(offset);
 }
 
-// RWRITE or RREAD of [offset, offset + size) as commands of at most
-// DRM_LUMEN_CMD_REMOTE_MAX_BYTES, in one job (16 GiB is 64 commands).
-void transfer(Stream &s, uint8_t opcode, uint64_t local, const lumen_window_desc_t &d,
-	      uint64_t offset, uint64_t size)
+} // namespace
+
+void remote_transfer(Stream &s, bool write, uint64_t local, const lumen_window_desc_t &d,
+		     uint64_t offset, uint64_t size)
 {
+	const uint8_t opcode = write ? DRM_LUMEN_CMD_RWRITE : DRM_LUMEN_CMD_RREAD;
 	auto cmds = cmds_in_pieces(
 		size, DRM_LUMEN_CMD_REMOTE_MAX_BYTES, [&](uint64_t done, uint64_t n) {
 			return cmd_remote(opcode, local + done, d, offset + done, n);
 		});
 	s.submit(std::move(cmds),
-		 describe(opcode == DRM_LUMEN_CMD_RWRITE ? "remote write" : "remote read", size, d,
-			  offset));
+		 describe(write ? "remote write" : "remote read", size, d, offset));
 }
 
-} // namespace
 } // namespace lumen::rt
 
 using namespace lumen::rt;
@@ -68,7 +69,7 @@ lumen_status_t lumen_remote_write_async(lumen_stream_t stream, const lumen_windo
 		if (size == 0)
 			return LUMEN_SUCCESS;
 		s->ctx().mem().check_device(src, size, "src");
-		transfer(*s, DRM_LUMEN_CMD_RWRITE, src, *dst, offset, size);
+		remote_transfer(*s, true, src, *dst, offset, size);
 		return LUMEN_SUCCESS;
 	});
 }
@@ -84,7 +85,7 @@ lumen_status_t lumen_remote_read_async(lumen_stream_t stream, lumen_devptr_t dst
 		if (size == 0)
 			return LUMEN_SUCCESS;
 		s->ctx().mem().check_device(dst, size, "dst");
-		transfer(*s, DRM_LUMEN_CMD_RREAD, dst, *src, offset, size);
+		remote_transfer(*s, false, dst, *src, offset, size);
 		return LUMEN_SUCCESS;
 	});
 }

@@ -161,6 +161,8 @@ const char *lumen_status_string(lumen_status_t status)
 		return "LUMEN_ERROR_INVALID_CHIP";
 	case LUMEN_ERROR_FABRIC_UNAVAILABLE:
 		return "LUMEN_ERROR_FABRIC_UNAVAILABLE";
+	case LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED:
+		return "LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED";
 	}
 	return "LUMEN_ERROR_UNKNOWN";
 }
