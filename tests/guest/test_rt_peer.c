@@ -25,6 +25,9 @@
  */
 #include "rt_test.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <lumen/lumen.h>
 
 #define MAX_CARDS 4
@@ -316,6 +319,174 @@ static void windows(void **state)
 	RT_OK(lumen_free(b->ctx, p[0]));
 }
 
+/* The child of fabric_handles, in a process of its own (exec'd): import the
+ * handle given in hex, write pattern seed into its first n bytes from card
+ * idx, exit 0 when the stream says the write completed. */
+static int child_write(const char *hexh, int idx, uint32_t seed, size_t n)
+{
+	lumen_fabric_handle_t h;
+	lumen_device_t dev;
+	lumen_context_t ctx;
+	lumen_stream_t s;
+	lumen_devptr_t remote, src;
+	uint8_t *buf = malloc(n);
+
+	if (!buf || strlen(hexh) != 2 * sizeof(h))
+		return 2;
+	for (size_t i = 0; i < sizeof(h); i++) {
+		unsigned v;
+		if (sscanf(hexh + 2 * i, "%2x", &v) != 1)
+			return 2;
+		((uint8_t *)&h)[i] = (uint8_t)v;
+	}
+	if (rt_context_open(idx, &dev, &ctx, "rt_peer child"))
+		return 3;
+	ld_pattern(buf, n, seed);
+	lumen_status_t st = lumen_mem_import_fabric(ctx, &h, &remote);
+	if (!st)
+		st = lumen_stream_create(ctx, &s);
+	if (!st)
+		st = lumen_malloc(ctx, n, &src);
+	if (!st)
+		st = lumen_memcpy_h2d_async(s, src, buf, n);
+	if (!st)
+		st = lumen_memcpy_peer_async(s, ctx, remote, ctx, src, n);
+	if (!st)
+		st = lumen_stream_synchronize(s);
+	if (st) {
+		fprintf(stderr, "rt_peer child: %s: %s\n", lumen_status_string(st),
+			lumen_get_last_error());
+		return 1;
+	}
+	printf("# child pid %d: wrote %zu bytes into chip %u's region through its handle\n",
+	       (int)getpid(), n, h.window.chip_id);
+	lumen_context_destroy(ctx);
+	free(buf);
+	return 0;
+}
+
+/* Run child_write in a new process (this binary, exec'd). */
+static int spawn_writer(const lumen_fabric_handle_t *h, int idx, uint32_t seed, size_t n)
+{
+	char hexh[2 * sizeof(*h) + 1], a1[16], a2[16], a3[24];
+	int status = 0;
+
+	for (size_t i = 0; i < sizeof(*h); i++)
+		snprintf(hexh + 2 * i, 3, "%02x", ((const uint8_t *)h)[i]);
+	snprintf(a1, sizeof(a1), "%d", idx);
+	snprintf(a2, sizeof(a2), "%u", seed);
+	snprintf(a3, sizeof(a3), "%zu", n);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", "guest_test_rt_peer", "--write-into", hexh, a1, a2, a3,
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void fabric_handles(void **state)
+{
+	struct card *a = &F->c[0], *b = &F->twin;
+	lumen_fabric_handle_t h, bad;
+	lumen_devptr_t r, r2;
+	const size_t n = 64 * KiB;
+
+	(void)state;
+	need_links();
+	/* The region: 64 KiB of b at an unaligned offset. */
+	guard_fill(b);
+	RT_FAIL(lumen_mem_export_fabric(b->ctx, b->dst + 100, n, 0, &h),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_mem_export_fabric(b->ctx, b->dst + 100, BUF, LUMEN_WINDOW_WRITE, &h),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_mem_export_fabric(b->ctx, b->dst, 0, LUMEN_WINDOW_WRITE, &h),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_OK(lumen_mem_export_fabric(b->ctx, b->dst + 100, n,
+				      LUMEN_WINDOW_READ | LUMEN_WINDOW_WRITE, &h));
+	assert_int_equal(h.magic, LUMEN_FABRIC_HANDLE_MAGIC);
+	assert_int_equal(h.version, LUMEN_FABRIC_HANDLE_VERSION);
+	assert_int_equal(h.window.chip_id, b->chip);
+	assert_int_equal(h.window.size, n);
+
+	/* Hostile handles. */
+	bad = h;
+	bad.magic ^= 1;
+	RT_FAIL(lumen_mem_import_fabric(a->ctx, &bad, &r), LUMEN_ERROR_INVALID_ARGUMENT);
+	bad = h;
+	bad.version = 2;
+	RT_FAIL(lumen_mem_import_fabric(a->ctx, &bad, &r), LUMEN_ERROR_INVALID_ARGUMENT);
+	bad = h;
+	bad.reserved = 1;
+	RT_FAIL(lumen_mem_import_fabric(a->ctx, &bad, &r), LUMEN_ERROR_INVALID_ARGUMENT);
+	bad = h;
+	bad.window.size = 0;
+	RT_FAIL(lumen_mem_import_fabric(a->ctx, &bad, &r), LUMEN_ERROR_INVALID_ARGUMENT);
+	bad = h;
+	bad.window.window = 1u << 20;
+	RT_FAIL(lumen_mem_import_fabric(a->ctx, &bad, &r), LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_mem_import_fabric(a->ctx, NULL, &r), LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_mem_import_fabric(a->ctx, &h, NULL), LUMEN_ERROR_INVALID_ARGUMENT);
+
+	/* Imported: a write then a read through the remote pointer, no peer access. */
+	RT_OK(lumen_mem_import_fabric(a->ctx, &h, &r));
+	ld_pattern(F->host, 4096, 77);
+	rt_h2d(a->ctx, a->src, F->host, 4096);
+	RT_OK(lumen_memcpy_peer_async(a->s, a->ctx, r + 10, a->ctx, a->src, 4096));
+	RT_OK(lumen_memcpy_peer_async(a->s, a->ctx, a->dst, a->ctx, r + 10, 4096));
+	RT_OK(lumen_stream_synchronize(a->s));
+	expect_copied(b, 110, 4096, 77, "write through an imported handle");
+	rt_d2h(a->ctx, F->back, a->dst, 4096);
+	rt_expect_pattern(F->back, 4096, 77, 0, "read through an imported handle");
+	/* Misuse of the remote pointer. */
+	RT_FAIL(lumen_memcpy_peer_async(a->s, a->ctx, r + n - 8, a->ctx, a->src, 16),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_memcpy_peer_async(a->s, a->ctx, r, a->ctx, r + 4096, 16),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_memcpy_peer_async(b->s, b->ctx, r, b->ctx, b->src, 16),
+		LUMEN_ERROR_INVALID_ARGUMENT); /* b did not import it */
+	RT_FAIL(lumen_memcpy_d2d_async(a->s, r, a->src, 16), LUMEN_ERROR_INVALID_ARGUMENT);
+
+	/* Another process, with only the handle's bytes. */
+	int idx = F->fabric ? F->n - 1 : 0;
+	guard_fill(b);
+	int rc = spawn_writer(&h, idx, 78, 8192);
+	if (rc != 0)
+		fail_msg("the writer process exited %d", rc);
+	expect_copied(b, 100, 8192, 78, "written by another process through the handle");
+
+	/* A read-only export refuses writes before anything is queued. */
+	lumen_fabric_handle_t ro;
+	RT_OK(lumen_mem_export_fabric(b->ctx, b->src, 4096, LUMEN_WINDOW_READ, &ro));
+	RT_OK(lumen_mem_import_fabric(a->ctx, &ro, &r2));
+	RT_FAIL(lumen_memcpy_peer_async(a->s, a->ctx, r2, a->ctx, a->src, 16),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_OK(lumen_mem_release_fabric(a->ctx, r2));
+	RT_FAIL(lumen_mem_release_fabric(a->ctx, r2), LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_memcpy_peer_async(a->s, a->ctx, a->dst, a->ctx, r2, 16),
+		LUMEN_ERROR_INVALID_ARGUMENT);
+
+	/* Revoked: the target refuses, the region keeps its bytes. */
+	RT_OK(lumen_mem_revoke_fabric(b->ctx, &h));
+	RT_FAIL(lumen_mem_revoke_fabric(b->ctx, &h), LUMEN_ERROR_INVALID_ARGUMENT);
+	guard_fill(b);
+	RT_OK(lumen_memcpy_peer_async(a->s, a->ctx, r, a->ctx, a->src, 4096));
+	RT_FAIL(lumen_stream_synchronize(a->s), LUMEN_ERROR_REMOTE_ACCESS);
+	expect_copied(b, 0, 0, 0, "a revoked region");
+	RT_OK(lumen_mem_release_fabric(a->ctx, r));
+
+	/* Freeing exported memory closes the export: the free works. */
+	lumen_devptr_t p;
+	RT_OK(lumen_malloc(b->ctx, 512 * KiB, &p));
+	RT_OK(lumen_mem_export_fabric(b->ctx, p, 512 * KiB, LUMEN_WINDOW_WRITE, &h));
+	RT_OK(lumen_free(b->ctx, p));
+	RT_FAIL(lumen_mem_revoke_fabric(b->ctx, &h), LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_OK(lumen_mem_revoke_fabric(b->ctx, &ro));
+}
+
 /* Last: destroys the twin context. */
 static void peer_destroyed(void **state)
 {
@@ -337,12 +508,16 @@ static void peer_destroyed(void **state)
 	RT_OK(lumen_context_create(a->dev, &b->ctx));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 6 && !strcmp(argv[1], "--write-into"))
+		return child_write(argv[2], atoi(argv[3]), (uint32_t)strtoul(argv[4], NULL, 0),
+				   strtoull(argv[5], NULL, 0));
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(can_access), cmocka_unit_test(bad_arguments),
-		cmocka_unit_test(same_chip),  cmocka_unit_test(every_pair),
-		cmocka_unit_test(windows),    cmocka_unit_test(peer_destroyed),
+		cmocka_unit_test(can_access),	  cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(same_chip),	  cmocka_unit_test(every_pair),
+		cmocka_unit_test(windows),	  cmocka_unit_test(fabric_handles),
+		cmocka_unit_test(peer_destroyed),
 	};
 	return cmocka_run_group_tests_name("rt_peer", tests, setup, teardown);
 }

@@ -120,6 +120,28 @@ static void peer_api_without_device(void **state)
 						 0x100000000ull, 1),
 			 LUMEN_ERROR_INVALID_HANDLE);
 	assert_non_null(strstr(lumen_get_last_error(), "lumen_memcpy_peer_async: stream handle"));
+	lumen_fabric_handle_t fh;
+	lumen_devptr_t rp = 0;
+	memset(&fh, 0, sizeof(fh));
+	assert_int_equal(lumen_mem_export_fabric(bogus_ctx, 0x100000000ull, 4096,
+						 LUMEN_WINDOW_READ, &fh),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_mem_import_fabric(bogus_ctx, &fh, &rp), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_mem_revoke_fabric(NULL, &fh), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_mem_release_fabric(NULL, 1ull << 63), LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(rp, 0);
+}
+
+/* The fabric handle is wire format too: 64 bytes, the window inside. */
+static void fabric_handle_layout(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(lumen_fabric_handle_t), 64);
+	assert_int_equal(offsetof(lumen_fabric_handle_t, magic), 0);
+	assert_int_equal(offsetof(lumen_fabric_handle_t, version), 4);
+	assert_int_equal(offsetof(lumen_fabric_handle_t, window), 8);
+	assert_int_equal(offsetof(lumen_fabric_handle_t, reserved), 56);
+	assert_memory_equal(&(uint32_t){LUMEN_FABRIC_HANDLE_MAGIC}, "LFAB", 4);
 }
 
 static void no_device(void **state)
@@ -210,6 +232,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(status_strings),
 		cmocka_unit_test(window_desc_layout),
+		cmocka_unit_test(fabric_handle_layout),
 		cmocka_unit_test(peer_api_without_device),
 		cmocka_unit_test(no_device),
 		cmocka_unit_test(null_arguments),	 cmocka_unit_test(invalid_handles),

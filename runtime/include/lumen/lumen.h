@@ -499,11 +499,60 @@ LUMEN_API lumen_status_t lumen_context_disable_peer_access(lumen_context_t ctx,
  * context needs peer access to the other
  * (LUMEN_ERROR_PEER_ACCESS_NOT_ENABLED). Each range lies inside one device
  * allocation of its context (INVALID_ARGUMENT naming it). src_ctx ==
- * dst_ctx is an ordinary device-to-device copy. A size of 0 does nothing.
+ * dst_ctx is an ordinary device-to-device copy, or, when dst or src is a
+ * pointer lumen_mem_import_fabric gave that context, a remote write to or
+ * read from the imported region (the other one local). A size of 0 does
+ * nothing.
  */
 LUMEN_API lumen_status_t lumen_memcpy_peer_async(lumen_stream_t stream, lumen_context_t dst_ctx,
 						 lumen_devptr_t dst, lumen_context_t src_ctx,
 						 lumen_devptr_t src, size_t size);
+
+/*
+ * Fabric handles: a region of device memory registered for the fabric,
+ * named by a fixed-size POD that travels to other processes and hosts as
+ * plain bytes; whoever imports it copies to and from the region with
+ * lumen_memcpy_peer_async, no peer access needed (the handle is the
+ * capability, until revoked).
+ */
+
+/** lumen_fabric_handle_t::magic: "LFAB" in memory order. */
+#define LUMEN_FABRIC_HANDLE_MAGIC 0x4241464cu
+#define LUMEN_FABRIC_HANDLE_VERSION 1u
+
+typedef struct lumen_fabric_handle {
+	uint32_t magic;		    /**< LUMEN_FABRIC_HANDLE_MAGIC */
+	uint32_t version;	    /**< LUMEN_FABRIC_HANDLE_VERSION */
+	lumen_window_desc_t window; /**< the window that exposes the region */
+	uint64_t reserved;	    /**< zero */
+} lumen_fabric_handle_t;
+
+/**
+ * Register [ptr, ptr + size) of a device allocation of ctx with rights
+ * LUMEN_WINDOW_* (at least one) and describe it in *handle. The runtime
+ * keeps the window open until lumen_mem_revoke_fabric, lumen_free of the
+ * memory or the context's end; importers then get REMOTE_ACCESS.
+ * LUMEN_ERROR_BUSY when the context or card has no window slot free.
+ */
+LUMEN_API lumen_status_t lumen_mem_export_fabric(lumen_context_t ctx, lumen_devptr_t ptr,
+						 size_t size, unsigned rights,
+						 lumen_fabric_handle_t *handle);
+/** Close the region handle names (exported by ctx); later access is refused. */
+LUMEN_API lumen_status_t lumen_mem_revoke_fabric(lumen_context_t ctx,
+						 const lumen_fabric_handle_t *handle);
+/**
+ * Make an exported region usable from ctx: *remote_ptr is a pointer into it
+ * (offset 0; remote_ptr + i is byte i) that lumen_memcpy_peer_async accepts
+ * as dst or src with ctx as its context, and nothing else does. The
+ * handle is checked (magic, version, reserved, window fields) and the
+ * chip must be reachable from ctx's chip: INVALID_ARGUMENT naming the field,
+ * UNREACHABLE, INVALID_CHIP.
+ */
+LUMEN_API lumen_status_t lumen_mem_import_fabric(lumen_context_t ctx,
+						 const lumen_fabric_handle_t *handle,
+						 lumen_devptr_t *remote_ptr);
+/** Forget an imported region (remote_ptr as import returned it). */
+LUMEN_API lumen_status_t lumen_mem_release_fabric(lumen_context_t ctx, lumen_devptr_t remote_ptr);
 
 /* ---- Reductions (1.1) ------------------------------------------------------ */
 

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 
+#include "rt/fabric_handle.hpp"
 #include "rt/handles.hpp"
 #include "rt/peer.hpp"
 #include "rt/registry.hpp"
@@ -373,6 +374,7 @@ lumen_status_t lumen_context_destroy(lumen_context_t ctx)
 			     "a host callback may not destroy the context of its own stream");
 		auto c = contexts().remove(ctx);
 		peer_forget_context(*c);
+		fabric_forget_context(*c);
 		for (uintptr_t h : c->take_children()) {
 			destroy_stream_handle(h);
 			destroy_event_handle(h);

@@ -2,6 +2,7 @@
 // C API of memory: device and pinned host allocation, registration, trim
 // and usage queries.
 #include "rt/context.hpp"
+#include "rt/fabric_handle.hpp"
 #include "rt/peer.hpp"
 #include "rt/kernel.hpp"
 #include "rt/status.hpp"
@@ -30,8 +31,10 @@ lumen_status_t lumen_free(lumen_context_t ctx, lumen_devptr_t ptr)
 		// The driver refuses to unmap a window's memory: close it first.
 		// Windows of peer copies are the runtime's: it closes them.
 		auto a = c->mem().allocation_of(ptr);
-		if (a && a->first == ptr)
+		if (a && a->first == ptr) {
 			peer_release_allocation(*c, ptr);
+			fabric_release_allocation(*c, a->first, a->second);
+		}
 		if (a && a->first == ptr)
 			if (auto w = c->window_over(a->first, a->second))
 				fail(LUMEN_ERROR_BUSY,

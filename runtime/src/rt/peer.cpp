@@ -14,6 +14,7 @@
 #include "rt/context.hpp"
 #include "rt/device.hpp"
 #include "rt/fabric_client.hpp"
+#include "rt/fabric_handle.hpp"
 #include "rt/handles.hpp"
 #include "rt/kernel.hpp"
 #include "rt/remote.hpp"
@@ -128,7 +129,43 @@ std::pair<lumen_window_desc_t, uint64_t> peer_window(const std::shared_ptr<Conte
 	return {it->second->desc(), ptr - a->first};
 }
 
+// memcpy_peer within one context: a device copy, or a remote write to or
+// read from a region it imported.
+lumen_status_t copy_within(Stream &s, lumen_stream_t stream, uint64_t dst, uint64_t src,
+			   uint64_t size)
+{
+	auto to = imported_range(s.ctx(), dst, size, "dst");
+	auto from = imported_range(s.ctx(), src, size, "src");
+	if (!to && !from)
+		return lumen_memcpy_d2d_async(stream, dst, src, size);
+	if (to && from)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     "dst and src are both imported regions: copy through local memory");
+	s.ctx().check();
+	const ImportedRange &r = to ? *to : *from;
+	check_desc(&r.desc, to ? "dst" : "src", to ? LUMEN_WINDOW_WRITE : LUMEN_WINDOW_READ,
+		   r.offset, size);
+	s.ctx().mem().check_device(to ? src : dst, size, to ? "src" : "dst");
+	if (size)
+		remote_transfer(s, bool(to), to ? src : dst, r.desc, r.offset, size);
+	return LUMEN_SUCCESS;
+}
+
 } // namespace
+
+void peer_require_route(Device &dev, uint32_t chip)
+{
+	try {
+		if (!reaches(dev, chip))
+			fail(LUMEN_ERROR_UNREACHABLE, "no route leads from device " +
+							      std::to_string(dev.index()) + " to " +
+							      chip_str(chip));
+	} catch (const Error &e) {
+		// Nobody can tell (no lumen-fm, no CAP_SYS_ADMIN): the copies will.
+		if (e.status() != LUMEN_ERROR_FABRIC_UNAVAILABLE)
+			throw;
+	}
+}
 
 void peer_release_allocation(Context &c, uint64_t base) noexcept
 {
@@ -249,7 +286,7 @@ lumen_status_t lumen_memcpy_peer_async(lumen_stream_t stream, lumen_context_t ds
 			fail(LUMEN_ERROR_WRONG_DEVICE,
 			     "the stream belongs to neither dst_ctx nor src_ctx");
 		if (d == sc)
-			return lumen_memcpy_d2d_async(stream, dst, src, size);
+			return copy_within(*s, stream, dst, src, size);
 		mine.check();
 		const bool write = &mine == sc.get(); // else: read from src_ctx
 		const auto &peer = write ? d : sc;
