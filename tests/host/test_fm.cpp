@@ -923,7 +923,7 @@ std::string ask(ControlServer &srv, const std::string &path, const std::string &
 	});
 	const auto t0 = std::chrono::steady_clock::now();
 	while (!done && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10)) {
-		srv.serve([seen](const std::string &l) {
+		srv.serve([seen](const std::string &l, bool) {
 			seen->push_back(l);
 			return json{{"len", l.size()}};
 		});

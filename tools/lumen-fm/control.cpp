@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -77,8 +78,11 @@ void ControlServer::open(const std::string &path)
 		::close(probe);
 	}
 	unlink(path.c_str());
+	// Anyone may connect (liblumen's queries need no root; what changes
+	// the fabric is refused to non-root clients by the handler). A long
+	// backlog: clients connect while a sweep keeps the loop busy.
 	if (bind(fd_, reinterpret_cast<struct sockaddr *>(&a), sizeof(a)) != 0 ||
-	    listen(fd_, 8) != 0) {
+	    chmod(path.c_str(), 0666) != 0 || listen(fd_, 128) != 0) {
 		int err = errno;
 		::close(fd_);
 		fd_ = -1;
@@ -89,7 +93,7 @@ void ControlServer::open(const std::string &path)
 	fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_ASYNC | O_NONBLOCK);
 }
 
-void ControlServer::serve(const std::function<nlohmann::json(const std::string &)> &handle)
+void ControlServer::serve(const std::function<nlohmann::json(const std::string &, bool)> &handle)
 {
 	if (fd_ < 0)
 		return;
@@ -104,7 +108,11 @@ void ControlServer::serve(const std::function<nlohmann::json(const std::string &
 		}
 		fcntl(c, F_SETOWN, getpid());
 		fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_ASYNC);
-		clients_.push_back({c, {}, mono_ms()});
+		struct ucred cred = {};
+		socklen_t len = sizeof(cred);
+		bool root =
+			getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
+		clients_.push_back({c, {}, mono_ms(), root});
 	}
 	double now = mono_ms();
 	for (size_t i = 0; i < clients_.size();) {
@@ -136,7 +144,7 @@ void ControlServer::serve(const std::function<nlohmann::json(const std::string &
 			else if (nl == std::string::npos && !done)
 				ans = error_answer(code::kUsage, "no request line within 2 s");
 			else
-				ans = handle(cl.in.substr(0, nl));
+				ans = handle(cl.in.substr(0, nl), cl.privileged);
 			write_all(cl.fd, ans.dump() + "\n");
 			::close(cl.fd);
 			clients_.erase(clients_.begin() + long(i));

@@ -28,7 +28,9 @@ class ControlServer {
 	void open(const std::string &path);
 	// Accepts and serves what is ready, without blocking on a slow client
 	// longer than a short per-client deadline.
-	void serve(const std::function<nlohmann::json(const std::string &)> &handle);
+	// handle(line, privileged): privileged when the client runs as root
+	// (SO_PEERCRED), for the commands that make the manager work.
+	void serve(const std::function<nlohmann::json(const std::string &, bool)> &handle);
 	void close();
 
       private:
@@ -36,6 +38,7 @@ class ControlServer {
 		int fd;
 		std::string in;
 		double since_ms;
+		bool privileged;
 	};
 	int fd_ = -1;
 	std::string path_;

@@ -375,6 +375,10 @@ void Manager::start_election()
 		else if (r.err == 0)
 			log_warn("GET MANAGER: {} (a chip without ATTR_MANAGER?)", r.what());
 	}
+	// Number generations on from every record's (a restart or another
+	// manager's), so clients waiting on it never see it go back.
+	for (const ManagerRecord &r : seen)
+		generation_ = std::max<uint64_t>(generation_, r.sweep);
 	auto m = find_master(seen, self_);
 	if (!m) {
 		become_master("no master on the fabric");
@@ -431,7 +435,8 @@ void Manager::standby_poll()
 	}
 	// The master's tables, read again only when its generation moves (at
 	// most one mirror per poll; a failed one is retried at the next).
-	if (role_ == Role::Standby && rec && (!mirrored_ || *mirrored_ != rec->sweep))
+	if (role_ == Role::Standby && rec && (!mirrored_ || *mirrored_ != rec->sweep) &&
+	    mono_ms() >= mirror_next_ms_)
 		mirror(rec->sweep);
 }
 
@@ -456,6 +461,9 @@ bool Manager::mirror(uint32_t generation)
 		else
 			log_debug("mirror of generation {}: {}", generation, why);
 		mirror_problem_ = why;
+		mirror_backoff_ms_ =
+			std::min(8000u, mirror_backoff_ms_ ? 2 * mirror_backoff_ms_ : 500u);
+		mirror_next_ms_ = mono_ms() + mirror_backoff_ms_;
 		return false;
 	};
 	if (cabling_.empty())
@@ -474,6 +482,18 @@ bool Manager::mirror(uint32_t generation)
 	if (!tr.problems.empty())
 		return failed(fmt::format("{} GETs failed, the first: {}", tr.problems.size(),
 					  tr.problems.front()));
+	// The master may have uploaded (part of) new tables while they were
+	// read: its record says so; read them again at the next poll.
+	if (const ChipNode *m = disc_.chip(watch_.master().chip_id)) {
+		auto r = ch_->call(lumen::mgmt::get(LUMEN_MGMT_ATTR_MANAGER, m->path), mopts_);
+		if (!r.ok())
+			return failed("the master's record: " + r.what());
+		auto now = lumen::mgmt::decode_manager(r.answer.data(), r.answer.data_len());
+		if (now.sweep != generation)
+			return failed(fmt::format("the master moved on to generation {} while its "
+						  "tables were read",
+						  now.sweep));
+	}
 	rr.ok = true;
 	rr.full = true;
 	rr.routes = std::make_unique<lumen::route::Routes>(std::move(tr.routes));
@@ -502,12 +522,20 @@ bool Manager::mirror(uint32_t generation)
 		log_warn("mirror of generation {}: the tables read fail the verifier: {}",
 			 generation, rr.report.str());
 	set_routes(std::move(rr), RoutesFrom::Mirror);
-	generation_ = generation;
+	// The master's number, unless ours is past it already (a deposed
+	// master's, or seeded from every record at start): then tables new
+	// since the last mirror still move it on.
+	if (generation > generation_)
+		generation_ = generation;
+	else if (mirrored_)
+		generation_++;
 	mirrored_ = generation;
 	mirror_problem_.clear();
+	mirror_backoff_ms_ = 0;
+	mirror_next_ms_ = 0;
 	log_info("mirror of generation {}: {} chips, {} fibers, {} gets, {:.1f} ms, verify {}",
 		 generation, disc_.chips.size(), up_.size(), gets, mono_ms() - t0, verify_state_);
-	events_.add("mirror", {{"generation", generation}});
+	events_.add("mirror", {{"generation", generation_}, {"master_generation", generation}});
 	publish();
 	return true;
 }
@@ -763,7 +791,7 @@ json Manager::port_query(const std::vector<std::string> &w)
 	}
 }
 
-json Manager::handle(const std::string &line)
+json Manager::handle(const std::string &line, bool privileged)
 {
 	std::istringstream in(line);
 	std::vector<std::string> w;
@@ -784,6 +812,9 @@ json Manager::handle(const std::string &line)
 				return error_answer(code::kUsage, "usage: events [--since SEQ]");
 			return {{"events", events_.since(since)}};
 		}
+		if ((w[0] == "verify" || w[0] == "sweep") && !privileged)
+			return error_answer(code::kNotPermitted,
+					    "'" + w[0] + "' makes the manager work: root only");
 		if (w[0] == "verify") {
 			if (!ch_)
 				return error_answer(code::kNoCard, "no card open");
@@ -830,7 +861,11 @@ int Manager::run(volatile std::sig_atomic_t *stop)
 		log_error("{}", e.what());
 		return 1;
 	}
-	auto serve = [this] { ctl_.serve([this](const std::string &l) { return handle(l); }); };
+	auto serve = [this] {
+		ctl_.serve([this](const std::string &l, bool privileged) {
+			return handle(l, privileged);
+		});
+	};
 	unsigned backoff_ms = 100;
 	bool started = false;
 	while (!*stop) {

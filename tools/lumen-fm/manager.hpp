@@ -78,7 +78,7 @@ class Manager {
 	};
 	TablesRead read_tables(uint32_t limit);
 
-	nlohmann::json handle(const std::string &line);
+	nlohmann::json handle(const std::string &line, bool privileged);
 	nlohmann::json status() const;
 	nlohmann::json topology() const;
 	nlohmann::json verify_inband();
@@ -109,6 +109,11 @@ class Manager {
 	// A standby: the master's generation its tables mirror (none yet).
 	std::optional<uint32_t> mirrored_;
 	std::string mirror_problem_; // the last mirror's failure, logged once
+	// After a failed mirror, the next attempt waits (0.5 s doubling to
+	// 8 s): a mirror is a whole discovery and every table, and the loop
+	// must keep serving clients and watching the master.
+	double mirror_next_ms_ = 0;
+	unsigned mirror_backoff_ms_ = 0;
 	bool first_routes_ = false;  // this master has uploaded no tables yet
 	bool routes_programmed_ = false;
 	std::string verify_state_ = "failed";

@@ -32,6 +32,7 @@ constexpr const char *kNotMaster = "not_master";     // sweep on a standby
 constexpr const char *kNoCard = "no_card";	     // no card open (or gone)
 constexpr const char *kUnknownCommand = "unknown_command";
 constexpr const char *kBusy = "busy"; // the socket's own: too many clients
+constexpr const char *kNotPermitted = "not_permitted"; // sweep, verify: root only
 } // namespace code
 
 // {"error": message, "code": code}

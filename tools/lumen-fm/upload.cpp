@@ -219,22 +219,35 @@ UploadStats Uploader::upload(lumen::mgmt::Channel &ch, const Discovery &d,
 			pend.push_back({c.id, 2, 0, {}, back});
 		}
 	}
-	// Route blocks in waves (route_waves); keys, ports and trap paths with
-	// the first, in the order they were queued.
+	// Route blocks and DATELINE bits in their chip's wave (route_waves):
+	// new datelines with the routes they were computed for. Keys and trap
+	// paths with the first wave, in the order they were queued (a key
+	// before the SETs that carry it). A route block that fails holds back
+	// the later waves, which may lead through it: they go out at the next
+	// sweep, from the shadow.
 	const auto waves = route_waves(changes);
 	unsigned last = 0;
 	for (const auto &kv : waves)
 		last = std::max(last, kv.second);
+	bool held = false;
 	for (unsigned wave = 0; wave <= last && !sets.empty(); wave++) {
 		std::vector<size_t> idx;
 		for (size_t i = 0; i < sets.size(); i++) {
 			auto it = waves.find(pend[i].chip);
-			unsigned w = pend[i].kind == 0 && it != waves.end() ? it->second : 0;
+			const bool routing = pend[i].kind == 0 || pend[i].kind == 1;
+			unsigned w = routing && it != waves.end() ? it->second : 0;
 			if (w == wave)
 				idx.push_back(i);
 		}
 		if (idx.empty())
 			continue;
+		if (held) {
+			st.failures += static_cast<unsigned>(idx.size());
+			log_warn("upload: wave {} ({} SETs) held back: a route block of an earlier "
+				 "wave failed",
+				 wave, idx.size());
+			continue;
+		}
 		std::vector<Request> batch;
 		for (size_t i : idx)
 			batch.push_back(sets[i]);
@@ -247,6 +260,7 @@ UploadStats Uploader::upload(lumen::mgmt::Channel &ch, const Discovery &d,
 			st.bytes += LUMEN_MGMT_HDR_SIZE + sets[i].data.size();
 			if (!res[k].ok()) {
 				st.failures++;
+				held |= p.kind == 0;
 				static const char *const what[] = {"route block", "port",
 								   "trap path", "key"};
 				log_warn("upload: chip {} {} {}: {}", p.chip, what[p.kind], p.arg,
