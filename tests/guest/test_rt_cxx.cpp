@@ -191,6 +191,23 @@ void peer_wrapper(void **)
 	b.memcpy(out.data(), reinterpret_cast<const void *>(y.get()), n, LUMEN_COPY_DEVICE_TO_HOST);
 	assert_memory_equal(out.data(), in.data(), n);
 	a.disable_peer_access(b);
+
+	// The same through a fabric handle: no peer access, RAII export/import.
+	std::fill(out.begin(), out.end(), 0);
+	{
+		lumen::FabricExport ex(b, y.get(), n, LUMEN_WINDOW_READ | LUMEN_WINDOW_WRITE);
+		lumen::FabricImport im(a, ex.handle());
+		assert_true(im.get() >> 63);
+		s.memset(x.get(), 0x3c, n);
+		s.memcpy_peer(a, im.get(), a, x.get(), n);
+		s.synchronize();
+		b.memcpy(out.data(), reinterpret_cast<const void *>(y.get()), n,
+			 LUMEN_COPY_DEVICE_TO_HOST);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(out[i], 0x3c);
+		lumen::FabricImport moved = std::move(im);
+		assert_int_equal(im.get(), 0);
+	}
 }
 
 } // namespace

@@ -18,6 +18,12 @@
  *     pair of cards: writes (the source's stream) and reads (the
  *     destination's stream) of 1 B to 1 MiB + 3 at unaligned offsets,
  *     guards around the range intact; the same context is a d2d copy;
+ *   - fabric handles: hostile handles, copies through an imported remote
+ *     pointer, another process writing with only the handle's bytes,
+ *     read-only exports, revoke, free of exported memory, a caller's own
+ *     window making lumen_free fail before it changes anything;
+ *   - an IPC import as peer memory: lumen_ipc_close closes the runtime's
+ *     window on it;
  *   - the runtime's windows: freeing peer memory a copy used works (its
  *     window is closed), more peer allocations than a context's window
  *     slots give BUSY naming the limit, slots come back when freed, and a
@@ -478,6 +484,20 @@ static void fabric_handles(void **state)
 	expect_copied(b, 0, 0, 0, "a revoked region");
 	RT_OK(lumen_mem_release_fabric(a->ctx, r));
 
+	/* A window of the caller's own makes lumen_free fail before anything
+	 * changed: the export on the same memory still works. */
+	lumen_window_t uw;
+	lumen_devptr_t r3;
+	RT_OK(lumen_mem_export_fabric(b->ctx, b->dst, 4096, LUMEN_WINDOW_WRITE, &h));
+	RT_OK(lumen_window_open(b->ctx, b->dst, 64, LUMEN_WINDOW_READ, &uw));
+	RT_FAIL(lumen_free(b->ctx, b->dst), LUMEN_ERROR_BUSY);
+	RT_OK(lumen_mem_import_fabric(a->ctx, &h, &r3));
+	RT_OK(lumen_memcpy_peer_async(a->s, a->ctx, r3, a->ctx, a->src, 64));
+	RT_OK(lumen_stream_synchronize(a->s));
+	RT_OK(lumen_window_close(uw));
+	RT_OK(lumen_mem_revoke_fabric(b->ctx, &h));
+	RT_OK(lumen_mem_release_fabric(a->ctx, r3));
+
 	/* Freeing exported memory closes the export: the free works. */
 	lumen_devptr_t p;
 	RT_OK(lumen_malloc(b->ctx, 512 * KiB, &p));
@@ -485,6 +505,32 @@ static void fabric_handles(void **state)
 	RT_OK(lumen_free(b->ctx, p));
 	RT_FAIL(lumen_mem_revoke_fabric(b->ctx, &h), LUMEN_ERROR_INVALID_ARGUMENT);
 	RT_OK(lumen_mem_revoke_fabric(b->ctx, &ro));
+}
+
+/* An IPC import is peer memory like any other: a copy reaches it, and
+ * lumen_ipc_close closes the runtime's window on it instead of failing. */
+static void ipc_import_as_peer(void **state)
+{
+	struct card *a = &F->c[0], *b = &F->twin;
+	lumen_devptr_t big, imp;
+	size_t isz = 0;
+	int fd = -1;
+
+	(void)state;
+	need_links();
+	RT_OK(lumen_malloc(a->ctx, 1 * MiB, &big));
+	RT_OK(lumen_ipc_export(a->ctx, big, &fd));
+	RT_OK(lumen_ipc_import(b->ctx, fd, &imp, &isz));
+	close(fd);
+	ld_pattern(F->host, 4096, 91);
+	rt_h2d(a->ctx, a->src, F->host, 4096);
+	RT_OK(lumen_context_enable_peer_access(a->ctx, b->ctx));
+	RT_OK(lumen_memcpy_peer_async(a->s, b->ctx, imp + 8, a->ctx, a->src, 4096));
+	RT_OK(lumen_stream_synchronize(a->s));
+	rt_d2h(a->ctx, F->back, big + 8, 4096);
+	rt_expect_pattern(F->back, 4096, 91, 0, "a peer copy into an IPC import");
+	RT_OK(lumen_ipc_close(b->ctx, imp));
+	RT_OK(lumen_free(a->ctx, big));
 }
 
 /* Last: destroys the twin context. */
@@ -514,9 +560,13 @@ int main(int argc, char **argv)
 		return child_write(argv[2], atoi(argv[3]), (uint32_t)strtoul(argv[4], NULL, 0),
 				   strtoull(argv[5], NULL, 0));
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(can_access),	  cmocka_unit_test(bad_arguments),
-		cmocka_unit_test(same_chip),	  cmocka_unit_test(every_pair),
-		cmocka_unit_test(windows),	  cmocka_unit_test(fabric_handles),
+		cmocka_unit_test(can_access),
+		cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(same_chip),
+		cmocka_unit_test(every_pair),
+		cmocka_unit_test(windows),
+		cmocka_unit_test(fabric_handles),
+		cmocka_unit_test(ipc_import_as_peer),
 		cmocka_unit_test(peer_destroyed),
 	};
 	return cmocka_run_group_tests_name("rt_peer", tests, setup, teardown);

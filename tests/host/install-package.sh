@@ -105,7 +105,13 @@ if nm -D --defined-only "$so" | grep -qE 'lumen_[a-z0-9_]+@@?LUMEN_'; then
 	unversioned=$(nm -D --defined-only "$so" | awk '$NF ~ /^lumen_/ && $NF !~ /@/ { print $NF }')
 	[[ -z $unversioned ]] || fail "symbols without a version: $unversioned"
 fi
-step "  $(wc -l <<<"$declared") functions, all declared, nothing else exported"
+# LUMEN_1.0 is frozen: a function added to lumen.h but not to a newer node of
+# liblumen.map would land in it through the lumen_* wildcard.
+v10=$(nm -D --defined-only "$so" | awk '{ print $NF }' | sed -n 's/@@LUMEN_1\.0$//p' | sort)
+want10=$(grep -v '^#' "$src/runtime/liblumen-1.0.abi" | sort)
+[[ $v10 == "$want10" ]] ||
+	fail "LUMEN_1.0 exports differ from runtime/liblumen-1.0.abi: $(diff <(echo "$want10") <(echo "$v10") | grep '^[<>]' | tr '\n' ' ')"
+step "  $(wc -l <<<"$declared") functions, all declared, nothing else exported; LUMEN_1.0 as frozen"
 # docs/runtime-api.md's function reference keeps up with lumen.h.
 undocumented=$(while IFS= read -r f; do grep -qF "\`$f(" "$src/docs/runtime-api.md" || echo "$f"; done <<<"$declared")
 [[ -z $undocumented ]] || fail "docs/runtime-api.md does not document: $(tr '\n' ' ' <<<"$undocumented")"

@@ -58,7 +58,7 @@ static void *serve(void *arg)
 		char *nl = strchr(req, '\n');
 		if (nl)
 			*nl = 0;
-		fm.requests++;
+		__atomic_fetch_add(&fm.requests, 1, __ATOMIC_SEQ_CST);
 		if (fm.silent) {
 			/* hold the connection until the client gives up */
 			char b;
@@ -110,7 +110,8 @@ static int stop(void **state)
 }
 
 static const char status_ok[] =
-	"{\"role\":\"master\",\"chip\":0,\"master_chip\":0,\"generation\":7,"
+	"{\"role\":\"master\",\"guid\":\"00c0ffee12345678\",\"chip\":0,\"master_chip\":0,"
+	"\"generation\":7,"
 	"\"event_seq\":42,\"chips\":8,\"fibers\":15,\"links_down\":1,\"unreachable\":0,"
 	"\"dims\":[4,2,1],\"wrap\":true,\"shape\":\"torus:4x2\",\"engine\":\"dor\","
 	"\"verify\":\"ok\",\"routes_from\":\"computed\"}\n";
@@ -209,6 +210,7 @@ static void info_and_chips(void **state)
 	assert_int_equal(info.flags, LUMEN_FABRIC_VERIFIED);
 	assert_string_equal(info.shape, "torus:4x2");
 	assert_string_equal(info.engine, "dor");
+	assert_int_equal(info.manager_guid, 0x00c0ffee12345678ull);
 
 	/* An older caller's shorter struct: only its prefix is written. */
 	struct {
@@ -349,7 +351,7 @@ static void routes_batched(void **state)
 	pairs[6].dst = 12;
 	assert_int_equal(lumen_fabric_get_routes(pairs, N, &gen), LUMEN_SUCCESS);
 	assert_int_equal(gen, 9);
-	assert_true(fm.requests >= 4);
+	assert_true(__atomic_load_n(&fm.requests, __ATOMIC_SEQ_CST) >= 4);
 	for (unsigned i = 0; i < N; i++) {
 		lumen_status_t want = i == 5   ? LUMEN_ERROR_INVALID_CHIP
 				      : i == 6 ? LUMEN_ERROR_UNREACHABLE
@@ -365,7 +367,7 @@ static void routes_batched(void **state)
  * gets one consistent view. */
 static void answer_batch_moving(const char *req, char *out, size_t size)
 {
-	fm.generation++;
+	__atomic_fetch_add(&fm.generation, 1, __ATOMIC_SEQ_CST);
 	answer_batch(req, out, size);
 }
 
@@ -419,10 +421,11 @@ static void wait_generation(void **state)
 	assert_int_equal(g, 7);
 	assert_int_equal(lumen_fabric_wait_generation(7, 0, &g), LUMEN_ERROR_TIMEOUT);
 	assert_int_equal(g, 7);
-	unsigned before = fm.requests;
+	unsigned before = __atomic_load_n(&fm.requests, __ATOMIC_SEQ_CST);
 	assert_int_equal(lumen_fabric_wait_generation(7, 100, &g), LUMEN_ERROR_TIMEOUT);
-	assert_true(fm.requests - before >= 2); /* it polled */
-	assert_true(fm.requests - before <= 12);
+	unsigned polls = __atomic_load_n(&fm.requests, __ATOMIC_SEQ_CST) - before;
+	assert_true(polls >= 2); /* it polled */
+	assert_true(polls <= 12);
 	assert_int_equal(lumen_fabric_wait_generation(7, -2, &g), LUMEN_ERROR_INVALID_ARGUMENT);
 }
 
@@ -449,7 +452,18 @@ static void hostile_answers(void **state)
 		{"{\"generation\":-1}\n", "no count"},
 		{"{\"role\":\"master\"}\n", "has no \"generation\""},
 		{"{\"error\":\"busy\",\"code\":\"not_master\"}\n", "busy"},
-		{"{\"error\":{\"x\":1}}\n", "{\"x\":1}"},
+		{"{\"error\":{\"x\":1}}\n", "an error that is a object"},
+		/* a field of another JSON type than the manager's contract says */
+		{"{\"role\":\"master\",\"guid\":\"1\",\"generation\":7,\"event_seq\":1,"
+		 "\"chips\":8,\"fibers\":1,\"links_down\":0,\"unreachable\":0,\"dims\":null,"
+		 "\"wrap\":\"yes\",\"shape\":\"\",\"engine\":\"dor\",\"verify\":\"ok\","
+		 "\"routes_from\":\"computed\"}\n",
+		 "not as expected"},
+		{"{\"role\":\"master\",\"guid\":\"xyz\",\"generation\":7,\"event_seq\":1,"
+		 "\"chips\":8,\"fibers\":1,\"links_down\":0,\"unreachable\":0,\"dims\":null,"
+		 "\"wrap\":true,\"shape\":\"\",\"engine\":\"dor\",\"verify\":\"ok\","
+		 "\"routes_from\":\"computed\"}\n",
+		 "guid"},
 	};
 	lumen_fabric_info_t info;
 
@@ -463,6 +477,32 @@ static void hostile_answers(void **state)
 			fail_msg("case %zu: '%s' does not say '%s'", i, lumen_get_last_error(),
 				 cases[i].says);
 	}
+	/* Nested 100000 deep (a stack overflow in a recursive dump or walk):
+	 * refused unread. */
+	{
+		static char deep[200016];
+		size_t k = 0;
+		k += (size_t)sprintf(deep, "{\"error\":");
+		for (int i = 0; i < 100000; i++)
+			deep[k++] = '[';
+		for (int i = 0; i < 100000; i++)
+			deep[k++] = ']';
+		strcpy(deep + k, "}\n");
+		hostile_answer = deep;
+		LUMEN_STRUCT_INIT(info);
+		assert_int_equal(lumen_fabric_get_info(&info), LUMEN_ERROR_FABRIC_UNAVAILABLE);
+		assert_non_null(strstr(lumen_get_last_error(), "nested deeper"));
+	}
+	/* A hop's port beyond a byte. */
+	hostile_answer = "{\"src\":1,\"dst\":2,\"outcome\":\"arrived\",\"generation\":1,"
+			 "\"hop_count\":1,\"bottleneck_bytes_per_s\":1,\"latency_ns\":1,"
+			 "\"hops\":[{\"chip\":1,\"port\":300,\"vc\":0,\"alt_port\":null}]}\n";
+	lumen_route_info_t ri;
+	lumen_route_hop_t hop;
+	LUMEN_STRUCT_INIT(ri);
+	assert_int_equal(lumen_fabric_get_route(1, 2, &ri, &hop, 1),
+			 LUMEN_ERROR_FABRIC_UNAVAILABLE);
+	assert_non_null(strstr(lumen_get_last_error(), "beyond a byte"));
 	/* A status of the manager before routes: not available yet. */
 	hostile_answer = "{\"role\":\"starting\",\"generation\":0,\"event_seq\":1,\"chips\":0,"
 			 "\"fibers\":0,\"links_down\":0,\"unreachable\":0,\"dims\":null,"
@@ -491,6 +531,28 @@ static void hostile_answers(void **state)
 	assert_non_null(strstr(lumen_get_last_error(), "another pair"));
 }
 
+/* A manager with no room for another client says "busy": the client tries
+ * again within its time. */
+static void answer_busy_twice(const char *req, char *out, size_t size)
+{
+	if (__atomic_load_n(&fm.requests, __ATOMIC_SEQ_CST) <= 2)
+		snprintf(out, size, "{\"error\":\"too many clients\",\"code\":\"busy\"}\n");
+	else
+		answer_good(req, out, size);
+}
+
+static void busy_manager(void **state)
+{
+	lumen_fabric_info_t info;
+
+	(void)state;
+	start(answer_busy_twice);
+	LUMEN_STRUCT_INIT(info);
+	assert_int_equal(lumen_fabric_get_info(&info), LUMEN_SUCCESS);
+	assert_int_equal(__atomic_load_n(&fm.requests, __ATOMIC_SEQ_CST), 3);
+	assert_int_equal(info.generation, 7);
+}
+
 /* A manager that takes the request and never answers: bounded wait. */
 static void silent_manager(void **state)
 {
@@ -516,6 +578,7 @@ int main(void)
 		cmocka_unit_test_teardown(events, stop),
 		cmocka_unit_test_teardown(wait_generation, stop),
 		cmocka_unit_test_teardown(hostile_answers, stop),
+		cmocka_unit_test_teardown(busy_manager, stop),
 		cmocka_unit_test_teardown(silent_manager, stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

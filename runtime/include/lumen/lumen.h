@@ -468,11 +468,13 @@ LUMEN_API lumen_status_t lumen_remote_atomic_async(lumen_stream_t stream,
 /**
  * Can device reach chip peer_chip over the links? *can_access 1 and its
  * LUMEN_PEER_* capabilities when a route from the device's chip arrives
- * there now (the fabric manager's tables; without lumen-fm the device's own
- * route table, which needs CAP_SYS_ADMIN), or peer_chip is the device's own
+ * there now (the fabric manager's tables), or peer_chip is the device's own
  * chip (loopback); 0 and 0 otherwise, also for a card without a link
- * engine. LUMEN_ERROR_INVALID_CHIP for a chip the supernode does not have.
- * caps may be NULL.
+ * engine. Without lumen-fm the device's own route table answers (needs
+ * CAP_SYS_ADMIN): its entry for the chip leads out of a port that is up.
+ * LUMEN_ERROR_INVALID_CHIP for a chip the supernode does not have (known
+ * with lumen-fm; without it, ids beyond the route table),
+ * LUMEN_ERROR_FABRIC_UNAVAILABLE when neither can tell. caps may be NULL.
  */
 LUMEN_API lumen_status_t lumen_device_can_access_peer(lumen_device_t device, uint32_t peer_chip,
 						      int *can_access, uint32_t *caps);
@@ -480,7 +482,8 @@ LUMEN_API lumen_status_t lumen_device_can_access_peer(lumen_device_t device, uin
 /**
  * Let ctx's streams copy to and from peer's memory (one way: peer needs its
  * own call for the other direction). Idempotent. LUMEN_ERROR_UNREACHABLE
- * when no route leads from ctx's chip to peer's, NOT_SUPPORTED without a
+ * when no route leads from ctx's chip to peer's (as lumen_device_can_access_peer
+ * sees it; when nothing can tell, the copies will), NOT_SUPPORTED without a
  * link engine, INVALID_ARGUMENT for peer == ctx.
  */
 LUMEN_API lumen_status_t lumen_context_enable_peer_access(lumen_context_t ctx,
@@ -532,7 +535,10 @@ typedef struct lumen_fabric_handle {
  * LUMEN_WINDOW_* (at least one) and describe it in *handle. The runtime
  * keeps the window open until lumen_mem_revoke_fabric, lumen_free of the
  * memory or the context's end; importers then get REMOTE_ACCESS.
- * LUMEN_ERROR_BUSY when the context or card has no window slot free.
+ * LUMEN_ERROR_BUSY when the context or card has no window slot free. Like
+ * every window it is page-granular: a forged handle reaches the rest of
+ * the first and last 4 KiB page, so export page-aligned buffers to share
+ * nothing else.
  */
 LUMEN_API lumen_status_t lumen_mem_export_fabric(lumen_context_t ctx, lumen_devptr_t ptr,
 						 size_t size, unsigned rights,
@@ -614,7 +620,9 @@ LUMEN_API lumen_status_t lumen_remote_reduce_async(lumen_stream_t stream,
  * What the supernode looks like and how traffic crosses it, as the fabric
  * manager (lumen-fm, docs/fabric-manager.md) on this host knows it: the
  * runtime asks it over its control socket, $LUMEN_FM_SOCKET or
- * /run/lumen-fm/fm.sock, and every call is one short request (2 s at most).
+ * /run/lumen-fm/fm.sock, each request bounded at 2 s (a manager that is busy
+ * is asked again within them); most calls make one request, batched routes
+ * one per few thousand pairs, waits one per 20 ms.
  * A standby manager answers too, from tables it read from the chips.
  * Nothing here needs a device context or root.
  *
@@ -642,10 +650,16 @@ typedef struct lumen_fabric_info {
 	uint32_t num_unreachable; /**< chips no route reaches (a split fabric) */
 	uint32_t dims[3];	  /**< grid shape (1 for unused dimensions); 0 0 0: no grid */
 	uint32_t wrap;		  /**< 1: torus or ring, 0: mesh or no grid */
-	uint32_t manager_chip;	  /**< chip whose host runs the master manager */
+	uint32_t manager_chip;	  /**< chip whose host runs the master, UINT32_MAX unknown */
 	uint32_t flags;		  /**< LUMEN_FABRIC_* */
 	char shape[32];		  /**< "torus:2x4", "ring:8", "mesh:4x4", or "" (no grid) */
 	char engine[16];	  /**< routing engine: "dor" or "agnostic" */
+	/**
+	 * The answering manager's instance. Event seqs are per instance: a
+	 * new guid (a restarted manager) starts them again; the generation
+	 * only grows, across restarts too.
+	 */
+	uint64_t manager_guid;
 } lumen_fabric_info_t;
 
 /** The supernode as a whole. */
@@ -704,7 +718,10 @@ typedef struct lumen_port_info {
 	uint64_t replay_timeouts; /**< replay timer expiries */
 } lumen_port_info_t;
 
-/** One port of any chip of the supernode, with its counters (read in-band). */
+/**
+ * One port of any chip of the supernode, with its counters (read in-band):
+ * LUMEN_ERROR_UNREACHABLE when the chip does not answer the read.
+ */
 LUMEN_API lumen_status_t lumen_fabric_get_port_info(uint32_t chip_id, uint32_t port,
 						    lumen_port_info_t *info);
 
@@ -713,7 +730,8 @@ LUMEN_API lumen_status_t lumen_fabric_get_port_info(uint32_t chip_id, uint32_t p
 /** lumen_route_hop_t::flags: the packet leaves on an alternative port */
 #define LUMEN_HOP_DETOUR (1u << 0)
 
-/** One hop of a route: the chip that sends the packet on, and how. */
+/** One hop of a route: the chip that sends the packet on, and how. An array
+ * element: its layout is fixed for 1.x. */
 typedef struct lumen_route_hop {
 	uint32_t chip_id; /**< the chip forwarding (the source for the first hop) */
 	uint8_t port;	  /**< the port it leaves on */
@@ -744,7 +762,8 @@ LUMEN_API lumen_status_t lumen_fabric_get_route(uint32_t src, uint32_t dst,
 						lumen_route_info_t *info,
 						lumen_route_hop_t *hops, size_t max_hops);
 
-/** One pair of lumen_fabric_get_routes(). */
+/** One pair of lumen_fabric_get_routes(). An array element: its layout is
+ * fixed for 1.x. */
 typedef struct lumen_route_summary {
 	uint32_t src;			 /**< in: source chip */
 	uint32_t dst;			 /**< in: destination chip */
@@ -758,7 +777,8 @@ typedef struct lumen_route_summary {
  * Many routes at once, without their hops: for each of the count pairs,
  * src and dst in, the rest out. Returns SUCCESS when every pair was
  * answered (each says its own status); *generation (may be NULL) is the
- * routing generation of them all.
+ * routing generation of them all. LUMEN_ERROR_NOT_READY when the fabric
+ * was rerouted between the requests of a large batch three times running.
  */
 LUMEN_API lumen_status_t lumen_fabric_get_routes(lumen_route_summary_t *pairs, size_t count,
 						 uint64_t *generation);
@@ -784,8 +804,10 @@ typedef struct lumen_fabric_event {
 } lumen_fabric_event_t;
 
 /**
- * Events after sequence number after_seq (0: all the manager still has),
- * oldest first, up to max of them; *count how many were written.
+ * Events after sequence number after_seq (0: all the manager still has,
+ * its last 1024), oldest first, up to max of them; *count how many were
+ * written. Ask again from the last seq for more. Seqs are per manager run
+ * (lumen_fabric_info_t.manager_guid).
  */
 LUMEN_API lumen_status_t lumen_fabric_get_events(uint64_t after_seq,
 						 lumen_fabric_event_t *events, size_t max,

@@ -396,6 +396,12 @@ class Stream {
 	{
 		check(lumen_memset_d32_async(get(), dst, value, bytes));
 	}
+	/** bytes from src of src_ctx to dst of dst_ctx; this stream is of one of them. */
+	void memcpy_peer(const Context &dst_ctx, lumen_devptr_t dst, const Context &src_ctx,
+			 lumen_devptr_t src, size_t bytes) const
+	{
+		check(lumen_memcpy_peer_async(get(), dst_ctx.get(), dst, src_ctx.get(), src, bytes));
+	}
 	/** Remote operations (lumen.h "Peer memory"): failures surface in synchronize(). */
 	void remote_write(const lumen_window_desc_t &dst, uint64_t offset, lumen_devptr_t src,
 			  size_t bytes) const
@@ -413,12 +419,6 @@ class Stream {
 		check(lumen_remote_atomic_async(get(), &dst, offset, op, operand, result));
 	}
 	/** Reductions (lumen.h "Reductions"): dst[i] = dst[i] op src[i]. */
-	/** bytes from src of src_ctx to dst of dst_ctx; this stream is of one of them. */
-	void memcpy_peer(const Context &dst_ctx, lumen_devptr_t dst, const Context &src_ctx,
-			 lumen_devptr_t src, size_t bytes) const
-	{
-		check(lumen_memcpy_peer_async(get(), dst_ctx.get(), dst, src_ctx.get(), src, bytes));
-	}
 	void reduce(lumen_devptr_t dst, lumen_devptr_t src, size_t count, lumen_dtype_t dtype,
 		    lumen_reduce_op_t op) const
 	{
@@ -438,6 +438,78 @@ class Stream {
       private:
 	using Handle = detail::Owned<lumen_stream_t, lumen_stream_destroy>;
 	Handle h_;
+};
+
+/** A region exported for the fabric; revoked when destroyed. */
+class FabricExport {
+      public:
+	FabricExport(const Context &ctx, lumen_devptr_t ptr, size_t bytes, unsigned rights)
+	    : ctx_(ctx.get())
+	{
+		check(lumen_mem_export_fabric(ctx_, ptr, bytes, rights, &h_));
+		live_ = true;
+	}
+	~FabricExport() { reset(); }
+	FabricExport(FabricExport &&o) noexcept
+	    : ctx_(o.ctx_), h_(o.h_), live_(std::exchange(o.live_, false))
+	{
+	}
+	FabricExport &operator=(FabricExport &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			ctx_ = o.ctx_;
+			h_ = o.h_;
+			live_ = std::exchange(o.live_, false);
+		}
+		return *this;
+	}
+	FabricExport(const FabricExport &) = delete;
+	FabricExport &operator=(const FabricExport &) = delete;
+	/** The 64 bytes to hand to importers. */
+	const lumen_fabric_handle_t &handle() const noexcept { return h_; }
+	void reset() noexcept
+	{
+		if (std::exchange(live_, false))
+			(void)lumen_mem_revoke_fabric(ctx_, &h_);
+	}
+
+      private:
+	lumen_context_t ctx_;
+	lumen_fabric_handle_t h_{};
+	bool live_ = false;
+};
+
+/** An imported region: get() is its remote pointer for Stream::memcpy_peer. */
+class FabricImport {
+      public:
+	FabricImport(const Context &ctx, const lumen_fabric_handle_t &h) : ctx_(ctx.get())
+	{
+		check(lumen_mem_import_fabric(ctx_, &h, &ptr_));
+	}
+	~FabricImport() { reset(); }
+	FabricImport(FabricImport &&o) noexcept : ctx_(o.ctx_), ptr_(std::exchange(o.ptr_, 0)) {}
+	FabricImport &operator=(FabricImport &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			ctx_ = o.ctx_;
+			ptr_ = std::exchange(o.ptr_, 0);
+		}
+		return *this;
+	}
+	FabricImport(const FabricImport &) = delete;
+	FabricImport &operator=(const FabricImport &) = delete;
+	lumen_devptr_t get() const noexcept { return ptr_; }
+	void reset() noexcept
+	{
+		if (ptr_)
+			(void)lumen_mem_release_fabric(ctx_, std::exchange(ptr_, 0));
+	}
+
+      private:
+	lumen_context_t ctx_;
+	lumen_devptr_t ptr_ = 0;
 };
 
 /**

@@ -307,10 +307,10 @@ uint32_t Context::chip_id()
 	return *chip_id_;
 }
 
-void Context::add_window(uint32_t id, uint64_t ptr, uint64_t size)
+void Context::add_window(uint32_t id, uint64_t ptr, uint64_t size, bool runtime_owned)
 {
 	std::lock_guard lk(m_);
-	windows_.push_back(WindowRange{id, ptr, size});
+	windows_.push_back(WindowRange{id, ptr, size, runtime_owned});
 }
 
 void Context::remove_window(uint32_t id) noexcept
@@ -327,7 +327,7 @@ std::optional<uint32_t> Context::window_over(uint64_t ptr, uint64_t size) const
 {
 	std::lock_guard lk(m_);
 	for (const auto &w : windows_)
-		if (ptr < w.ptr + w.size && w.ptr < ptr + size)
+		if (!w.runtime_owned && ptr < w.ptr + w.size && w.ptr < ptr + size)
 			return w.id;
 	return std::nullopt;
 }

@@ -47,8 +47,10 @@ class Context {
 	// a link engine.
 	uint32_t chip_id();
 	// Remote windows open on the context's memory: [ptr, ptr + size) may
-	// not be freed while one is open.
-	void add_window(uint32_t id, uint64_t ptr, uint64_t size);
+	// not be freed while one is open. The caller's (lumen_window_open) make
+	// lumen_free fail; the runtime's own (peer copies, fabric exports) are
+	// closed by it: window_over() finds only the caller's.
+	void add_window(uint32_t id, uint64_t ptr, uint64_t size, bool runtime_owned);
 	void remove_window(uint32_t id) noexcept;
 	std::optional<uint32_t> window_over(uint64_t ptr, uint64_t size) const;
 
@@ -96,6 +98,7 @@ class Context {
 	struct WindowRange {
 		uint32_t id;
 		uint64_t ptr, size;
+		bool runtime_owned;
 	};
 	std::vector<WindowRange> windows_;
 	std::vector<std::unique_ptr<PinnedBuffer>> slot_pages_;

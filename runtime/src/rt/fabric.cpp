@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <thread>
@@ -38,7 +39,8 @@ uint64_t number(const json &j, const char *key, const char *cmd)
 {
 	const json &v = member(j, key, cmd);
 	if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
-		bad_answer(cmd, std::string("has \"") + key + "\" that is no count: " + v.dump());
+		bad_answer(cmd, std::string("has \"") + key + "\" that is no count but a " +
+					v.type_name());
 	return v.get<uint64_t>();
 }
 
@@ -190,10 +192,34 @@ lumen_fabric_event_t decode_event(const json &e)
 			ev.chip_id = p.chip;
 			ev.port = p.port;
 		} catch (const lumen::route::TopologyError &) {
-			bad_answer("events", "names a fiber end it cannot parse: " + f->dump());
+			bad_answer("events", "names a fiber end it cannot parse");
 		}
 	}
 	return ev;
+}
+
+// guard() for the calls here: an answer field of another JSON type than
+// expected (nlohmann throws) is a manager we cannot read, not a system error.
+template <typename F> lumen_status_t fabric_guard(const char *fn, F &&f) noexcept
+{
+	return guard(fn, [&] {
+		try {
+			return f();
+		} catch (const nlohmann::json::exception &e) {
+			fail(LUMEN_ERROR_FABRIC_UNAVAILABLE,
+			     std::string("lumen-fm's answer is not as expected (a manager of "
+					 "another version?): ") +
+				     e.what());
+		}
+	});
+}
+
+uint8_t byte(const json &j, const char *key, const char *cmd)
+{
+	uint32_t v = number32(j, key, cmd);
+	if (v > 0xff)
+		bad_answer(cmd, std::string("has \"") + key + "\" beyond a byte");
+	return static_cast<uint8_t>(v);
 }
 
 } // namespace
@@ -202,7 +228,7 @@ extern "C" {
 
 lumen_status_t lumen_fabric_get_info(lumen_fabric_info_t *info)
 {
-	return guard(__func__, [&] {
+	return fabric_guard(__func__, [&] {
 		require(info, "info");
 		json st = fabric_request("status");
 		lumen_fabric_info_t out{};
@@ -227,6 +253,11 @@ lumen_status_t lumen_fabric_get_info(lumen_fabric_info_t *info)
 			out.flags |= LUMEN_FABRIC_VERIFIED;
 		copy_text(out.shape, sizeof(out.shape), text(st, "shape", "status"));
 		copy_text(out.engine, sizeof(out.engine), text(st, "engine", "status"));
+		const std::string guid = text(st, "guid", "status");
+		char *end = nullptr;
+		out.manager_guid = std::strtoull(guid.c_str(), &end, 16);
+		if (guid.empty() || guid.size() > 16 || *end)
+			bad_answer("status", "has a \"guid\" that is no 64-bit hex number");
 		copy_versioned(info, out, "info");
 		return LUMEN_SUCCESS;
 	});
@@ -234,7 +265,7 @@ lumen_status_t lumen_fabric_get_info(lumen_fabric_info_t *info)
 
 lumen_status_t lumen_fabric_get_chips(uint32_t *ids, size_t max, size_t *count)
 {
-	return guard(__func__, [&] {
+	return fabric_guard(__func__, [&] {
 		require(count, "count");
 		if (max && !ids)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
@@ -252,7 +283,7 @@ lumen_status_t lumen_fabric_get_chips(uint32_t *ids, size_t max, size_t *count)
 
 lumen_status_t lumen_fabric_get_chip_info(uint32_t chip_id, lumen_chip_info_t *info)
 {
-	return guard(__func__, [&] {
+	return fabric_guard(__func__, [&] {
 		require(info, "info");
 		json c = chip_entry(fabric_request("topology"), chip_id);
 		lumen_chip_info_t out{};
@@ -274,7 +305,7 @@ lumen_status_t lumen_fabric_get_chip_info(uint32_t chip_id, lumen_chip_info_t *i
 
 lumen_status_t lumen_fabric_get_port_info(uint32_t chip_id, uint32_t port, lumen_port_info_t *info)
 {
-	return guard(__func__, [&] {
+	return fabric_guard(__func__, [&] {
 		require(info, "info");
 		json p = fabric_request("port " + chip_arg(chip_id) + " " + std::to_string(port));
 		lumen_port_info_t out{};
@@ -308,7 +339,7 @@ lumen_status_t lumen_fabric_get_port_info(uint32_t chip_id, uint32_t port, lumen
 lumen_status_t lumen_fabric_get_route(uint32_t src, uint32_t dst, lumen_route_info_t *info,
 				      lumen_route_hop_t *hops, size_t max_hops)
 {
-	return guard(__func__, [&] {
+	return fabric_guard(__func__, [&] {
 		require(info, "info");
 		if (max_hops && !hops)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
@@ -329,10 +360,12 @@ lumen_status_t lumen_fabric_get_route(uint32_t src, uint32_t dst, lumen_route_in
 			const json &h = jh[i];
 			lumen_route_hop_t hop{};
 			hop.chip_id = number32(h, "chip", "route");
-			hop.port = static_cast<uint8_t>(number32(h, "port", "route"));
-			hop.vc = static_cast<uint8_t>(number32(h, "vc", "route"));
-			hop.alt_port = static_cast<uint8_t>(
-				number_or(h, "alt_port", LUMEN_PORT_NONE, "route"));
+			hop.port = byte(h, "port", "route");
+			hop.vc = byte(h, "vc", "route");
+			uint32_t alt = number_or(h, "alt_port", LUMEN_PORT_NONE, "route");
+			if (alt > 0xff)
+				bad_answer("route", "has \"alt_port\" beyond a byte");
+			hop.alt_port = static_cast<uint8_t>(alt);
 			hop.flags = h.value("detour", false) ? LUMEN_HOP_DETOUR : 0;
 			hops[i] = hop;
 		}
@@ -350,7 +383,7 @@ lumen_status_t lumen_fabric_get_route(uint32_t src, uint32_t dst, lumen_route_in
 lumen_status_t lumen_fabric_get_routes(lumen_route_summary_t *pairs, size_t count,
 				       uint64_t *generation)
 {
-	return guard(__func__, [&] {
+	return fabric_guard(__func__, [&] {
 		if (count && !pairs)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "pairs is NULL with count " + std::to_string(count));
@@ -402,7 +435,7 @@ lumen_status_t lumen_fabric_get_routes(lumen_route_summary_t *pairs, size_t coun
 lumen_status_t lumen_fabric_get_events(uint64_t after_seq, lumen_fabric_event_t *events, size_t max,
 				       size_t *count)
 {
-	return guard(__func__, [&] {
+	return fabric_guard(__func__, [&] {
 		require(count, "count");
 		if (max && !events)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
@@ -424,7 +457,7 @@ lumen_status_t lumen_fabric_get_events(uint64_t after_seq, lumen_fabric_event_t 
 
 lumen_status_t lumen_fabric_wait_generation(uint64_t seen, int timeout_ms, uint64_t *generation)
 {
-	return guard(__func__, [&] {
+	return fabric_guard(__func__, [&] {
 		if (timeout_ms < -1)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "timeout_ms " + std::to_string(timeout_ms) + " (0, a time or -1)");

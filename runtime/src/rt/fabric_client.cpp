@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "rt/fabric_client.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <poll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -20,7 +22,7 @@ constexpr size_t kMaxAnswer = 64u << 20;
 
 class Socket {
       public:
-	Socket() : fd_(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
+	Socket() : fd_(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) {}
 	~Socket()
 	{
 		if (fd_ >= 0)
@@ -80,31 +82,69 @@ lumen_status_t status_of_code(const std::string &code)
 
 std::string fabric_socket_path()
 {
-	const char *env = std::getenv("LUMEN_FM_SOCKET");
+	const char *env = secure_getenv("LUMEN_FM_SOCKET");
 	return env && *env ? env : "/run/lumen-fm/fm.sock";
 }
 
-nlohmann::json fabric_request(const std::string &line, int timeout_ms)
-{
-	std::string path = fabric_socket_path();
-	struct sockaddr_un a = {};
-	a.sun_family = AF_UNIX;
-	if (path.size() >= sizeof(a.sun_path))
-		fail(LUMEN_ERROR_INVALID_ARGUMENT,
-		     "LUMEN_FM_SOCKET is longer than a socket path may be: " + path);
-	std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+namespace {
 
-	auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+// Deepest nesting of arrays and objects in JSON text (strings skipped).
+// nlohmann's dump() and our walks recurse: a hostile answer nested 100000
+// deep would overflow the stack, so answers deeper than kMaxDepth are
+// refused before they are parsed.
+constexpr int kMaxDepth = 16;
+
+int json_depth(const std::string &t)
+{
+	int depth = 0, deepest = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < t.size(); i++) {
+		char c = t[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{')
+			deepest = std::max(deepest, ++depth);
+		else if (c == ']' || c == '}')
+			depth--;
+	}
+	return deepest;
+}
+
+// One request on a new connection; throws like fabric_request. *busy: the
+// manager had no room for this client (try again).
+nlohmann::json attempt(const std::string &path, const struct sockaddr_un &a,
+		       const std::string &line, std::chrono::steady_clock::time_point deadline,
+		       int timeout_ms, bool *busy)
+{
+	*busy = false;
 	Socket s;
 	if (s.fd() < 0)
 		fail_errno("socket(AF_UNIX)", errno);
-	if (connect(s.fd(), reinterpret_cast<struct sockaddr *>(&a), sizeof(a)) != 0)
-		unavailable(path, std::strerror(errno));
+	// Non-blocking: a manager whose backlog is full (it is busy with a
+	// sweep) makes a blocking connect() wait without limit.
+	for (;;) {
+		if (connect(s.fd(), reinterpret_cast<const struct sockaddr *>(&a), sizeof(a)) == 0)
+			break;
+		if ((errno == EAGAIN || errno == EINTR) && left_ms(deadline) > 0) {
+			struct timespec pause = {0, 10 * 1000 * 1000};
+			nanosleep(&pause, nullptr);
+			continue;
+		}
+		unavailable(path, errno == EAGAIN ? "it took no connection within " +
+							    std::to_string(timeout_ms) + " ms"
+						  : std::strerror(errno));
+	}
 
 	std::string req = line + "\n";
 	for (size_t off = 0; off < req.size();) {
-		ssize_t n = send(s.fd(), req.data() + off, req.size() - off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(s.fd(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
 		if (n > 0) {
 			off += size_t(n);
 			continue;
@@ -124,7 +164,7 @@ nlohmann::json fabric_request(const std::string &line, int timeout_ms)
 	for (;;) {
 		if (!wait_for(s.fd(), POLLIN, deadline))
 			unavailable(path, "no answer within " + std::to_string(timeout_ms) + " ms");
-		ssize_t n = recv(s.fd(), buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = recv(s.fd(), buf, sizeof(buf), 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
@@ -141,16 +181,51 @@ nlohmann::json fabric_request(const std::string &line, int timeout_ms)
 	if (nl == std::string::npos)
 		unavailable(path, "it closed the connection without a whole answer");
 	in.resize(nl);
+	if (json_depth(in) > kMaxDepth)
+		unavailable(path, "its answer is nested deeper than " + std::to_string(kMaxDepth));
 	nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
 	if (j.is_discarded() || !j.is_object())
 		unavailable(path, "its answer is not a JSON object");
 	auto err = j.find("error");
 	if (err != j.end()) {
-		std::string msg = err->is_string() ? err->get<std::string>() : err->dump();
-		std::string code = j.value("code", std::string());
+		std::string msg = err->is_string() ? err->get<std::string>().substr(0, 512)
+						   : std::string("(an error that is a ") +
+							     err->type_name() + ")";
+		auto c = j.find("code");
+		std::string code = c != j.end() && c->is_string() ? c->get<std::string>() : "";
+		if (code == "busy") {
+			*busy = true;
+			return {};
+		}
 		fail(status_of_code(code), "lumen-fm: " + msg);
 	}
 	return j;
+}
+
+} // namespace
+
+nlohmann::json fabric_request(const std::string &line, int timeout_ms)
+{
+	std::string path = fabric_socket_path();
+	struct sockaddr_un a = {};
+	a.sun_family = AF_UNIX;
+	if (path.size() >= sizeof(a.sun_path))
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     "LUMEN_FM_SOCKET is longer than a socket path may be: " + path);
+	std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+	for (;;) {
+		bool busy = false;
+		nlohmann::json j = attempt(path, a, line, deadline, timeout_ms, &busy);
+		if (!busy)
+			return j;
+		if (left_ms(deadline) <= 0)
+			unavailable(path, "it was too busy for another client for " +
+						  std::to_string(timeout_ms) + " ms");
+		struct timespec pause = {0, 20 * 1000 * 1000};
+		nanosleep(&pause, nullptr);
+	}
 }
 
 } // namespace lumen::rt

@@ -21,9 +21,14 @@ namespace {
 static_assert(sizeof(lumen_fabric_handle_t) == 64, "lumen_fabric_handle_t is wire format");
 
 constexpr unsigned kRights = LUMEN_WINDOW_READ | LUMEN_WINDOW_WRITE | LUMEN_WINDOW_ATOMIC;
-// A remote pointer: kRemotePtr | slot << kSlotShift | offset.
-constexpr unsigned kSlotShift = 40;
-constexpr uint64_t kOffsetMask = (1ull << kSlotShift) - 1;
+// A remote pointer: kRemotePtr | slot << kSlotShift | offset, with a zero
+// guard bit between offset and slot: ptr + i past 2^40 sets it instead of
+// silently naming another import.
+constexpr unsigned kOffsetBits = 40;
+constexpr uint64_t kOffsetMask = (1ull << kOffsetBits) - 1;
+constexpr uint64_t kGuardBit = 1ull << kOffsetBits;
+constexpr unsigned kSlotShift = kOffsetBits + 1;
+constexpr uint32_t kSlotLimit = 1u << (63 - kSlotShift);
 constexpr uint32_t kMaxImports = 1u << 20;
 
 struct Export {
@@ -119,6 +124,10 @@ std::optional<ImportedRange> imported_range(Context &c, uint64_t ptr, uint64_t s
 		return std::nullopt;
 	const uint32_t slot = static_cast<uint32_t>((ptr & ~kRemotePtr) >> kSlotShift);
 	const uint64_t offset = ptr & kOffsetMask;
+	if (ptr & kGuardBit)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     std::string(name) + " " + hex(ptr) +
+			     " is 2^40 or more past the start of an imported region");
 	HandleState &st = state();
 	std::lock_guard lk(st.m);
 	auto it = st.imports.find(c.handle);
@@ -158,15 +167,28 @@ lumen_status_t lumen_mem_export_fabric(lumen_context_t ctx, lumen_devptr_t ptr, 
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "size " + std::to_string(size) + " is not 1 .. 2^40");
 		c->mem().check_device(ptr, size, "ptr");
-		auto w = std::make_unique<Window>(c, ptr, size, rights);
+		auto w = std::make_unique<Window>(c, ptr, size, rights, true);
 		lumen_fabric_handle_t h{};
 		h.magic = LUMEN_FABRIC_HANDLE_MAGIC;
 		h.version = LUMEN_FABRIC_HANDLE_VERSION;
 		h.window = w->desc();
 		HandleState &st = state();
+		bool gone = false;
 		{
 			std::lock_guard lk(st.m);
-			st.exports[c->handle][h.window.window] = Export{ptr, size, std::move(w)};
+			// Destroyed meanwhile: fabric_forget_context would not see it.
+			try {
+				context_from_handle(ctx);
+			} catch (const Error &) {
+				gone = true;
+			}
+			if (!gone)
+				st.exports[c->handle][h.window.window] =
+					Export{ptr, size, std::move(w)};
+		}
+		if (gone) {
+			w->close();
+			fail(LUMEN_ERROR_INVALID_HANDLE, "the context was destroyed meanwhile");
 		}
 		*handle = h;
 		return LUMEN_SUCCESS;
@@ -215,8 +237,8 @@ lumen_status_t lumen_mem_import_fabric(lumen_context_t ctx, const lumen_fabric_h
 			fail(LUMEN_ERROR_BUSY, "the context has " + std::to_string(kMaxImports) +
 						       " imported regions: release some");
 		uint32_t slot = st.next_import;
-		while (mine.count(slot) || slot == 0 || slot >= (1u << 23))
-			slot = slot >= (1u << 23) - 1 ? 1 : slot + 1;
+		while (slot == 0 || slot >= kSlotLimit || mine.count(slot))
+			slot = slot >= kSlotLimit - 1 ? 1 : slot + 1;
 		st.next_import = slot + 1;
 		mine[slot] = handle->window;
 		*remote_ptr = kRemotePtr | uint64_t(slot) << kSlotShift;
@@ -233,7 +255,7 @@ lumen_status_t lumen_mem_release_fabric(lumen_context_t ctx, lumen_devptr_t remo
 		HandleState &st = state();
 		std::lock_guard lk(st.m);
 		auto it = st.imports.find(c->handle);
-		if (!(remote_ptr & kRemotePtr) || (remote_ptr & kOffsetMask) ||
+		if (!(remote_ptr & kRemotePtr) || (remote_ptr & (kOffsetMask | kGuardBit)) ||
 		    it == st.imports.end() || !it->second.erase(slot))
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "remote_ptr " + hex(remote_ptr) +

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // C API of IPC: device allocations shared between processes as dma-bufs.
 #include "rt/context.hpp"
+#include "rt/peer.hpp"
 #include "rt/status.hpp"
 
 using namespace lumen::rt;
@@ -40,12 +41,14 @@ lumen_status_t lumen_ipc_close(lumen_context_t ctx, lumen_devptr_t ptr)
 	return guard(__func__, [&] {
 		auto c = context_from_handle(ctx);
 		auto a = c->mem().allocation_of(ptr);
-		if (a && a->first == ptr)
+		if (a && a->first == ptr) {
 			if (auto w = c->window_over(a->first, a->second))
 				fail(LUMEN_ERROR_BUSY,
 				     "ptr " + hex(ptr) + " is in remote window " +
 					     std::to_string(*w) +
 					     "; close the window before this import");
+			runtime_windows_release(*c, a->first, a->second);
+		}
 		c->mem().ipc_close(ptr);
 		return LUMEN_SUCCESS;
 	});

@@ -2,9 +2,8 @@
 // C API of memory: device and pinned host allocation, registration, trim
 // and usage queries.
 #include "rt/context.hpp"
-#include "rt/fabric_handle.hpp"
-#include "rt/peer.hpp"
 #include "rt/kernel.hpp"
+#include "rt/peer.hpp"
 #include "rt/status.hpp"
 
 using namespace lumen::rt;
@@ -28,19 +27,18 @@ lumen_status_t lumen_free(lumen_context_t ctx, lumen_devptr_t ptr)
 		auto c = context_from_handle(ctx);
 		if (ptr == 0)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT, "ptr is 0");
-		// The driver refuses to unmap a window's memory: close it first.
-		// Windows of peer copies are the runtime's: it closes them.
+		// The driver refuses to unmap a window's memory: the caller's
+		// windows make this fail before anything changed; the runtime's
+		// (peer copies, fabric exports) it closes itself.
 		auto a = c->mem().allocation_of(ptr);
 		if (a && a->first == ptr) {
-			peer_release_allocation(*c, ptr);
-			fabric_release_allocation(*c, a->first, a->second);
-		}
-		if (a && a->first == ptr)
 			if (auto w = c->window_over(a->first, a->second))
 				fail(LUMEN_ERROR_BUSY,
 				     "ptr " + hex(ptr) + " is in remote window " +
 					     std::to_string(*w) +
 					     "; close the window before freeing it");
+			runtime_windows_release(*c, a->first, a->second);
+		}
 		c->mem().free(ptr, "ptr");
 		return LUMEN_SUCCESS;
 	});

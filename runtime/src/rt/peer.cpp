@@ -86,7 +86,8 @@ bool reaches(Device &dev, uint32_t dst)
 	try {
 		auto r = fabric_request("route " + std::to_string(info.chip_id) + " " +
 					std::to_string(dst));
-		return r.value("outcome", std::string()) == "arrived";
+		auto o = r.find("outcome");
+		return o != r.end() && o->is_string() && o->get<std::string>() == "arrived";
 	} catch (const Error &e) {
 		if (e.status() != LUMEN_ERROR_FABRIC_UNAVAILABLE)
 			throw;
@@ -119,14 +120,54 @@ std::pair<lumen_window_desc_t, uint64_t> peer_window(const std::shared_ptr<Conte
 		fail(LUMEN_ERROR_INVALID_ARGUMENT,
 		     std::string(name) + " " + hex(ptr) + " is in no allocation of its context");
 	PeerState &st = state();
-	std::lock_guard lk(st.m);
-	auto key = std::make_pair(peer->handle, a->first);
-	auto it = st.windows.find(key);
-	if (it == st.windows.end()) {
-		auto w = std::make_unique<Window>(peer, a->first, a->second, kAllRights);
-		it = st.windows.emplace(key, std::move(w)).first;
+	const auto key = std::make_pair(peer->handle, a->first);
+	{
+		std::lock_guard lk(st.m);
+		auto it = st.windows.find(key);
+		if (it != st.windows.end())
+			return {it->second->desc(), ptr - a->first};
 	}
-	return {it->second->desc(), ptr - a->first};
+	// WINDOW_OPEN outside the lock: a stalled ioctl must not stop every
+	// other context's copies, frees and teardown.
+	std::unique_ptr<Window> w;
+	try {
+		w = std::make_unique<Window>(peer, a->first, a->second, kAllRights, true);
+	} catch (const Error &e) {
+		if (e.status() != LUMEN_ERROR_BUSY)
+			throw;
+		fail(LUMEN_ERROR_BUSY, std::string(name) +
+					       "'s context has no remote window slot "
+					       "left for a peer copy into another of its "
+					       "allocations (one window per allocation "
+					       "reached; lumen.ko max_file_windows): use "
+					       "fewer, larger peer buffers");
+	}
+	std::unique_ptr<Window> spare; // closed after the lock, if not kept
+	lumen_window_desc_t desc{};
+	bool gone = false;
+	{
+		std::lock_guard lk(st.m);
+		// The peer destroyed meanwhile (peer_forget_context ran, or runs
+		// after this): keep nothing it would not find.
+		try {
+			context_from_handle(reinterpret_cast<lumen_context_t>(peer->handle));
+		} catch (const Error &) {
+			gone = true;
+		}
+		if (gone) {
+			spare = std::move(w);
+		} else {
+			auto [it, added] = st.windows.try_emplace(key, std::move(w));
+			if (!added)
+				spare = std::move(w); // another copy opened one first
+			desc = it->second->desc();
+		}
+	}
+	if (spare)
+		spare->close();
+	if (gone)
+		fail(LUMEN_ERROR_INVALID_HANDLE, std::string(name) + "'s context was destroyed");
+	return {desc, ptr - a->first};
 }
 
 // memcpy_peer within one context: a device copy, or a remote write to or
@@ -167,8 +208,9 @@ void peer_require_route(Device &dev, uint32_t chip)
 	}
 }
 
-void peer_release_allocation(Context &c, uint64_t base) noexcept
+void runtime_windows_release(Context &c, uint64_t base, uint64_t size) noexcept
 {
+	fabric_release_allocation(c, base, size);
 	PeerState &st = state();
 	std::unique_ptr<Window> w;
 	{
@@ -249,11 +291,7 @@ lumen_status_t lumen_context_enable_peer_access(lumen_context_t ctx, lumen_conte
 		p->check();
 		require_links(*c);
 		require_links(*p);
-		const uint32_t to = p->chip_id();
-		if (!reaches(c->device(), to))
-			fail(LUMEN_ERROR_UNREACHABLE, "no route leads from " +
-							      chip_str(c->chip_id()) + " to " +
-							      chip_str(to));
+		peer_require_route(c->device(), p->chip_id());
 		PeerState &st = state();
 		std::lock_guard lk(st.m);
 		st.enabled.insert({c->handle, p->handle});

@@ -15,9 +15,10 @@ class Device;
 // the card's own table needs CAP_SYS_ADMIN).
 void peer_require_route(Device &dev, uint32_t chip);
 
-// Close the window peer copies opened on c's allocation at base (before
-// lumen_free unmaps it).
-void peer_release_allocation(Context &c, uint64_t base) noexcept;
+// Close the windows the runtime opened on c's allocation [base, base +
+// size): for peer copies and fabric exports (before lumen_free or
+// lumen_ipc_close unmaps it).
+void runtime_windows_release(Context &c, uint64_t base, uint64_t size) noexcept;
 // Forget c: its peer pairs either way, and close the windows on its memory.
 void peer_forget_context(Context &c) noexcept;
 

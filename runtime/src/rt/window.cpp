@@ -43,7 +43,8 @@ void require_links(Context &c)
 			     " has no link engine (DRM_LUMEN_CAP_LINKS)");
 }
 
-Window::Window(std::shared_ptr<Context> ctx, uint64_t ptr, uint64_t size, unsigned flags)
+Window::Window(std::shared_ptr<Context> ctx, uint64_t ptr, uint64_t size, unsigned flags,
+	       bool runtime_owned)
     : ctx_(std::move(ctx))
 {
 	const uint32_t chip = ctx_->chip_id();
@@ -80,7 +81,7 @@ Window::Window(std::shared_ptr<Context> ctx, uint64_t ptr, uint64_t size, unsign
 	desc_.size = size;
 	desc_.base = ptr - start;
 	try {
-		ctx_->add_window(o.window, ptr, size);
+		ctx_->add_window(o.window, ptr, size, runtime_owned);
 		open_ = true;
 	} catch (...) {
 		drm_lumen_window_close c{};
@@ -142,9 +143,9 @@ void check_desc(const lumen_window_desc_t *d, const char *name, unsigned right, 
 			     " is beyond the " + std::to_string(d->size) + " bytes of " + n);
 	// A forged size could make base + offset wrap in the command.
 	if (offset + size > UINT64_MAX - d->base)
-		fail(LUMEN_ERROR_INVALID_ARGUMENT,
-		     n + "->base + offset " + std::to_string(offset) + " + size " +
-			     std::to_string(size) + " overflows");
+		fail(LUMEN_ERROR_INVALID_ARGUMENT, n + "->base + offset " + std::to_string(offset) +
+							   " + size " + std::to_string(size) +
+							   " overflows");
 }
 
 } // namespace lumen::rt

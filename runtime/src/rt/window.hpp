@@ -18,7 +18,9 @@ class Context;
 class Window {
       public:
 	// WINDOW_OPEN over the pages of [ptr, ptr + size); throws.
-	Window(std::shared_ptr<Context> ctx, uint64_t ptr, uint64_t size, unsigned flags);
+	// runtime_owned: opened by the runtime for itself (Context::add_window).
+	Window(std::shared_ptr<Context> ctx, uint64_t ptr, uint64_t size, unsigned flags,
+	       bool runtime_owned = false);
 	~Window() { close(); }
 	// WINDOW_CLOSE, once; errors are ignored (a reset card has closed it).
 	void close() noexcept;
