@@ -23,6 +23,10 @@
  *     at once, fetch-add 1 to one counter on chip 0: the counter is exact,
  *     its guard words intact, and the old values (exchanged) are each seen
  *     exactly once;
+ *   - fabric_handles_every_pair: every chip exports a region, the guests
+ *     swap the fabric handles, every chip writes and reads back its slot of
+ *     every chip's region through an imported remote pointer; each guest
+ *     checks its regions whole;
  *   - refused_across_guests: a write to a window its guest closed, and a
  *     write with a wrong key, both to another guest's chip, fail with
  *     LUMEN_ERROR_REMOTE_ACCESS, the stream goes on, the targets unchanged.
@@ -518,6 +522,101 @@ static void atomics_from_every_chip(void **state)
 	free(all);
 }
 
+/* Fabric handles across hosts: every chip exports a region, the guests swap
+ * the 64-byte handles over their Ethernet, and every chip writes its own
+ * slot of every chip's region through an imported remote pointer, then
+ * reads it back. */
+#define FH_SLOT	  4099
+#define FH_OFF(w) (7 + (size_t)(w)*FH_SLOT)
+
+struct fh_rec {
+	uint32_t chip;
+	uint32_t pad;
+	lumen_fabric_handle_t h;
+};
+
+static void fabric_handles_every_pair(void **state)
+{
+	struct fx *f = *state;
+	const size_t region = FH_OFF(f->chips) + 9;
+	struct fh_rec mine[LU_MAX_CARDS];
+	lumen_fabric_handle_t handle[MAX_CHIPS];
+	lumen_devptr_t mem[LU_MAX_CARDS];
+	uint8_t *buf;
+
+	need_fabric();
+	buf = malloc(region);
+	assert_non_null(buf);
+	memset(buf, GUARD, region);
+	memset(handle, 0, sizeof(handle));
+	for (int i = 0; i < f->n; i++) {
+		struct card *c = &f->c[i];
+
+		RT_OK(lumen_malloc(c->ctx, region, &mem[i]));
+		rt_h2d(c->ctx, mem[i], buf, region);
+		mine[i].chip = c->lc->chip;
+		mine[i].pad = 0;
+		RT_OK(lumen_mem_export_fabric(c->ctx, mem[i], region,
+					      LUMEN_WINDOW_READ | LUMEN_WINDOW_WRITE, &mine[i].h));
+	}
+	assert_int_equal(exchange("fh", mine, sizeof(mine[0]) * (size_t)f->n), 0);
+	for (int g = 0; g < f->guests; g++) {
+		size_t len = 0;
+		struct fh_rec *r = exchanged("fh", g, &len);
+
+		assert_non_null(r);
+		for (size_t k = 0; k < len / sizeof(*r); k++)
+			if (r[k].chip < MAX_CHIPS)
+				handle[r[k].chip] = r[k].h;
+		free(r);
+	}
+	for (int i = 0; i < f->n; i++) {
+		struct card *c = &f->c[i];
+		uint32_t w = c->lc->chip;
+
+		ld_pattern(buf, FH_SLOT, 5000 + w);
+		rt_h2d(c->ctx, c->src, buf, FH_SLOT);
+		for (uint32_t b = 0; b < (uint32_t)f->chips; b++) {
+			lumen_devptr_t r;
+
+			if (handle[b].magic != LUMEN_FABRIC_HANDLE_MAGIC)
+				fail_msg("no fabric handle came for chip %u", b);
+			RT_OK(lumen_mem_import_fabric(c->ctx, &handle[b], &r));
+			RT_OK(lumen_memcpy_peer_async(c->s, c->ctx, r + FH_OFF(w), c->ctx, c->src,
+						      FH_SLOT));
+			RT_OK(lumen_memcpy_peer_async(c->s, c->ctx, c->dst, c->ctx, r + FH_OFF(w),
+						      FH_SLOT));
+			stream_done(c, "a write and read through a fabric handle");
+			rt_d2h(c->ctx, buf, c->dst, FH_SLOT);
+			rt_expect_pattern(buf, FH_SLOT, 5000 + w, 0,
+					  "read back through the handle");
+			RT_OK(lumen_mem_release_fabric(c->ctx, r));
+		}
+	}
+	assert_int_equal(rendezvous("fh", "written"), 0);
+	for (int i = 0; i < f->n; i++) {
+		struct card *c = &f->c[i];
+
+		rt_d2h(c->ctx, buf, mem[i], region);
+		for (uint32_t w = 0; w < (uint32_t)f->chips; w++)
+			rt_expect_pattern(buf + FH_OFF(w), FH_SLOT, 5000 + w, 0,
+					  "a slot written from another host");
+		for (size_t k = 0; k < FH_OFF(0); k++)
+			assert_int_equal(buf[k], GUARD);
+		for (size_t k = FH_OFF(f->chips); k < region; k++)
+			assert_int_equal(buf[k], GUARD);
+	}
+	printf("# %d chips wrote their slot of every chip's region through fabric handles "
+	       "swapped between %d guests\n",
+	       f->chips, f->guests);
+	assert_int_equal(rendezvous("fh", "checked"), 0);
+	for (int i = 0; i < f->n; i++) {
+		RT_OK(lumen_mem_revoke_fabric(f->c[i].ctx, &mine[i].h));
+		RT_OK(lumen_free(f->c[i].ctx, mem[i]));
+	}
+	free(buf);
+}
+
 /* One write from card c that its target must refuse; the stream goes on. */
 static void expect_refused(struct card *c, const lumen_window_desc_t *d, const char *what)
 {
@@ -584,6 +683,7 @@ int main(void)
 		cmocka_unit_test(write_every_pair),
 		cmocka_unit_test(read_every_pair),
 		cmocka_unit_test(atomics_from_every_chip),
+		cmocka_unit_test(fabric_handles_every_pair),
 		cmocka_unit_test(refused_across_guests),
 	};
 	return cmocka_run_group_tests_name("rt_cross_guest", tests, setup, teardown);
