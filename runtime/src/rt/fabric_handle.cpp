@@ -20,7 +20,7 @@ namespace {
 
 static_assert(sizeof(lumen_fabric_handle_t) == 64, "lumen_fabric_handle_t is wire format");
 
-constexpr unsigned kRights = LUMEN_WINDOW_READ | LUMEN_WINDOW_WRITE | LUMEN_WINDOW_ATOMIC;
+constexpr unsigned kRights = kWindowRights;
 // A remote pointer: kRemotePtr | slot << kSlotShift | offset, with a zero
 // guard bit between offset and slot: ptr + i past 2^40 sets it instead of
 // silently naming another import.
@@ -159,10 +159,7 @@ lumen_status_t lumen_mem_export_fabric(lumen_context_t ctx, lumen_devptr_t ptr, 
 		require(handle, "handle");
 		c->check();
 		require_links(*c);
-		if (!rights || (rights & ~kRights))
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "rights " + hex(rights) +
-				     " must be LUMEN_WINDOW_READ, _WRITE, _ATOMIC or a mix");
+		check_window_rights(rights, "rights");
 		if (size == 0 || size > kOffsetMask + 1)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "size " + std::to_string(size) + " is not 1 .. 2^40");

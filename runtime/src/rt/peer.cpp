@@ -25,7 +25,7 @@
 namespace lumen::rt {
 namespace {
 
-constexpr unsigned kAllRights = LUMEN_WINDOW_READ | LUMEN_WINDOW_WRITE | LUMEN_WINDOW_ATOMIC;
+constexpr unsigned kAllRights = kWindowRights;
 
 // Process-wide: which contexts may reach which, and the windows opened on
 // allocations for them, by (context handle, allocation start). A window

@@ -18,7 +18,7 @@ namespace {
 static_assert(sizeof(lumen_window_desc_t) == 48, "lumen_window_desc_t is wire format");
 
 constexpr uint64_t kPage = 4096;
-constexpr unsigned kRights = LUMEN_WINDOW_READ | LUMEN_WINDOW_WRITE | LUMEN_WINDOW_ATOMIC;
+constexpr unsigned kRights = kWindowRights;
 
 Registry<Window> &windows()
 {
@@ -34,6 +34,14 @@ const char *right_name(unsigned right)
 }
 
 } // namespace
+
+void check_window_rights(unsigned rights, const char *name)
+{
+	if (!rights || (rights & ~kRights))
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     std::string(name) + " " + hex(rights) +
+			     " must be LUMEN_WINDOW_READ, _WRITE, _ATOMIC or a mix");
+}
 
 void require_links(Context &c)
 {
@@ -162,10 +170,7 @@ lumen_status_t lumen_window_open(lumen_context_t ctx, lumen_devptr_t ptr, size_t
 		require(window, "window");
 		c->check();
 		require_links(*c);
-		if (!flags || (flags & ~kRights))
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "flags " + hex(flags) +
-				     " must be LUMEN_WINDOW_READ, _WRITE, _ATOMIC or a mix");
+		check_window_rights(flags, "flags");
 		if (size == 0)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT, "size 0 is invalid");
 		c->mem().check_device(ptr, size, "ptr");

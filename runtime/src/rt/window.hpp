@@ -40,6 +40,11 @@ class Window {
 // NOT_SUPPORTED unless the context's card has a link engine.
 void require_links(Context &c);
 
+// Every right a window can grant.
+constexpr unsigned kWindowRights = LUMEN_WINDOW_READ | LUMEN_WINDOW_WRITE | LUMEN_WINDOW_ATOMIC;
+// INVALID_ARGUMENT naming `name` unless rights is a non-empty mix of them.
+void check_window_rights(unsigned rights, const char *name);
+
 // The checks every remote operation makes on a descriptor a peer handed us:
 // INVALID_ARGUMENT naming the field unless it is well-formed, grants right
 // (LUMEN_WINDOW_*) and covers [offset, offset + size).
