@@ -24,6 +24,9 @@
  *     window making lumen_free fail before it changes anything;
  *   - an IPC import as peer memory: lumen_ipc_close closes the runtime's
  *     window on it;
+ *   - a stream waiting on a word of its memory (lumen_stream_wait_value64)
+ *     until another chip's remote write and atomic release it, the work
+ *     behind the wait held until then; lumen_stream_write_value64;
  *   - the runtime's windows: freeing peer memory a copy used works (its
  *     window is closed), more peer allocations than a context's window
  *     slots give BUSY naming the limit, slots come back when freed, and a
@@ -533,6 +536,58 @@ static void ipc_import_as_peer(void **state)
 	RT_OK(lumen_free(a->ctx, big));
 }
 
+/* A stream held by a word of its memory until a peer's remote atomic
+ * releases it: the device-side ordering collectives build on. */
+static void wait_on_peer(void **state)
+{
+	struct card *a = &F->c[0], *b = F->fabric ? &F->c[F->n - 1] : &F->twin;
+	lumen_devptr_t flag;
+	lumen_window_t w;
+	lumen_window_desc_t d;
+	lumen_devptr_t inbox;
+	uint64_t v = 0;
+
+	(void)state;
+	need_links();
+	/* a: [flag | inbox 4 KiB] in one allocation, a window on it for b. */
+	RT_OK(lumen_malloc(a->ctx, 8 + 4096, &flag));
+	inbox = flag + 8;
+	RT_OK(lumen_memset(a->ctx, flag, 0, 8 + 4096));
+	RT_OK(lumen_window_open(a->ctx, flag, 8 + 4096, LUMEN_WINDOW_WRITE | LUMEN_WINDOW_ATOMIC,
+				&w));
+	RT_OK(lumen_window_get_desc(w, &d));
+	/* Bad arguments. */
+	RT_FAIL(lumen_stream_wait_value64(a->s, flag + 4, 1), LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_stream_write_value64(a->s, 0x1000, 1), LUMEN_ERROR_INVALID_ARGUMENT);
+	RT_FAIL(lumen_stream_wait_value64(NULL, flag, 1), LUMEN_ERROR_INVALID_HANDLE);
+	RT_FAIL(lumen_stream_write_value64(a->s, b->src, 1), LUMEN_ERROR_WRONG_DEVICE);
+	/* a's stream: wait for the flag, then copy the inbox out. */
+	RT_OK(lumen_memset(a->ctx, a->dst, 0, 4096));
+	RT_OK(lumen_stream_wait_value64(a->s, flag, 1));
+	RT_OK(lumen_memcpy_d2d_async(a->s, a->dst, inbox, 4096));
+	rt_sleep_ms(300);
+	assert_int_equal(lumen_stream_query(a->s), LUMEN_ERROR_NOT_READY); /* held by the wait */
+	/* b: the data, then the flag, in order on one stream to one chip. */
+	ld_pattern(F->host, 4096, 123);
+	rt_h2d(b->ctx, b->src, F->host, 4096);
+	RT_OK(lumen_remote_write_async(b->s, &d, 8, b->src, 4096));
+	RT_OK(lumen_remote_atomic_async(b->s, &d, 0, LUMEN_ATOMIC_FETCH_ADD, 1, 0));
+	RT_OK(lumen_stream_synchronize(b->s));
+	RT_OK(lumen_stream_synchronize(a->s));
+	rt_d2h(a->ctx, F->back, a->dst, 4096);
+	rt_expect_pattern(F->back, 4096, 123, 0,
+			  "the inbox copied once the peer released the wait");
+	printf("# chip %u's stream waited for chip %u's remote atomic\n", a->chip, b->chip);
+	/* write_value64, then a wait it already satisfies. */
+	RT_OK(lumen_stream_write_value64(a->s, flag, 41));
+	RT_OK(lumen_stream_wait_value64(a->s, flag, 41));
+	RT_OK(lumen_stream_synchronize(a->s));
+	RT_OK(lumen_memcpy(a->ctx, &v, (void *)(uintptr_t)flag, 8, LUMEN_COPY_DEVICE_TO_HOST));
+	assert_int_equal(v, 41);
+	RT_OK(lumen_window_close(w));
+	RT_OK(lumen_free(a->ctx, flag));
+}
+
 /* Last: destroys the twin context. */
 static void peer_destroyed(void **state)
 {
@@ -567,6 +622,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(windows),
 		cmocka_unit_test(fabric_handles),
 		cmocka_unit_test(ipc_import_as_peer),
+		cmocka_unit_test(wait_on_peer),
 		cmocka_unit_test(peer_destroyed),
 	};
 	return cmocka_run_group_tests_name("rt_peer", tests, setup, teardown);

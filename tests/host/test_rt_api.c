@@ -130,6 +130,11 @@ static void peer_api_without_device(void **state)
 	assert_int_equal(lumen_mem_revoke_fabric(NULL, &fh), LUMEN_ERROR_INVALID_HANDLE);
 	assert_int_equal(lumen_mem_release_fabric(NULL, 1ull << 63), LUMEN_ERROR_INVALID_HANDLE);
 	assert_int_equal(rp, 0);
+	assert_int_equal(lumen_stream_wait_value64(bogus_stream, 0x100000000ull, 1),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_int_equal(lumen_stream_write_value64(NULL, 0x100000000ull, 1),
+			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_stream_write_value64: stream handle"));
 }
 
 /* The fabric handle is wire format too: 64 bytes, the window inside. */

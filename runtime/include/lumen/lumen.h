@@ -560,6 +560,29 @@ LUMEN_API lumen_status_t lumen_mem_import_fabric(lumen_context_t ctx,
 /** Forget an imported region (remote_ptr as import returned it). */
 LUMEN_API lumen_status_t lumen_mem_release_fabric(lumen_context_t ctx, lumen_devptr_t remote_ptr);
 
+/* ---- Stream memory operations (1.1) ---------------------------------------- */
+
+/*
+ * A stream waits on, or writes, a 64-bit word of device memory, on the card
+ * (no host round trip): with remote atomics a peer chip releases a stream
+ * here, which is how collectives order their steps between chips. ptr is
+ * 8-byte aligned, inside a device allocation of the stream's context
+ * (INVALID_ARGUMENT naming it otherwise).
+ */
+
+/** When the stream reaches it: *ptr = value. */
+LUMEN_API lumen_status_t lumen_stream_write_value64(lumen_stream_t stream, lumen_devptr_t ptr,
+						    uint64_t value);
+/**
+ * The stream waits until *ptr >= value (unsigned); its later work waits
+ * too. Whatever writes the word releases it: this context's streams, a
+ * copy, a peer's remote write or atomic. A wait nobody ends is a hung job:
+ * after lumen.ko's job timeout the context fails (LUMEN_ERROR_TIMEOUT,
+ * sticky), as for any hang.
+ */
+LUMEN_API lumen_status_t lumen_stream_wait_value64(lumen_stream_t stream, lumen_devptr_t ptr,
+						   uint64_t value);
+
 /* ---- Reductions (1.1) ------------------------------------------------------ */
 
 /*

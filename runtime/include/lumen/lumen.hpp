@@ -396,6 +396,16 @@ class Stream {
 	{
 		check(lumen_memset_d32_async(get(), dst, value, bytes));
 	}
+	/** Wait on the card until the device word *ptr >= value. */
+	void wait_value(lumen_devptr_t ptr, uint64_t value) const
+	{
+		check(lumen_stream_wait_value64(get(), ptr, value));
+	}
+	/** *ptr = value when the stream gets there. */
+	void write_value(lumen_devptr_t ptr, uint64_t value) const
+	{
+		check(lumen_stream_write_value64(get(), ptr, value));
+	}
 	/** bytes from src of src_ctx to dst of dst_ctx; this stream is of one of them. */
 	void memcpy_peer(const Context &dst_ctx, lumen_devptr_t dst, const Context &src_ctx,
 			 lumen_devptr_t src, size_t bytes) const

@@ -251,4 +251,20 @@ drm_lumen_cmd cmd_timestamp(uint64_t addr)
 	return c;
 }
 
+drm_lumen_cmd cmd_signal(uint64_t addr, uint64_t value)
+{
+	drm_lumen_cmd c = cmd_of(DRM_LUMEN_CMD_SIGNAL);
+	c.u.fence.addr = htole64(addr);
+	c.u.fence.value = htole64(value);
+	return c;
+}
+
+drm_lumen_cmd cmd_wait(uint64_t addr, uint64_t value)
+{
+	drm_lumen_cmd c = cmd_of(DRM_LUMEN_CMD_WAIT);
+	c.u.fence.addr = htole64(addr);
+	c.u.fence.value = htole64(value);
+	return c;
+}
+
 } // namespace lumen::rt

@@ -124,6 +124,9 @@ drm_lumen_cmd cmd_nop();
 drm_lumen_cmd cmd_copy(uint64_t dst, uint64_t src, uint64_t size);
 drm_lumen_cmd cmd_fill(uint64_t dst, uint64_t size, uint64_t pattern);
 drm_lumen_cmd cmd_timestamp(uint64_t addr);
+// SIGNAL (*addr = value) and WAIT (until *addr >= value).
+drm_lumen_cmd cmd_signal(uint64_t addr, uint64_t value);
+drm_lumen_cmd cmd_wait(uint64_t addr, uint64_t value);
 
 // A transfer of `bytes` as commands of at most `max` bytes each:
 // make(offset, size) builds the command of [offset, offset + size).

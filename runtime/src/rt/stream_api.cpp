@@ -115,6 +115,32 @@ lumen_status_t lumen_launch_nop_async(lumen_stream_t stream)
 	});
 }
 
+lumen_status_t lumen_stream_write_value64(lumen_stream_t stream, lumen_devptr_t ptr, uint64_t value)
+{
+	return guard(__func__, [&] {
+		auto s = stream_from_handle(stream);
+		if (ptr % 8)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "ptr " + hex(ptr) + " is not 8-byte aligned");
+		s->ctx().mem().check_device(ptr, 8, "ptr");
+		s->submit({cmd_signal(ptr, value)});
+		return LUMEN_SUCCESS;
+	});
+}
+
+lumen_status_t lumen_stream_wait_value64(lumen_stream_t stream, lumen_devptr_t ptr, uint64_t value)
+{
+	return guard(__func__, [&] {
+		auto s = stream_from_handle(stream);
+		if (ptr % 8)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "ptr " + hex(ptr) + " is not 8-byte aligned");
+		s->ctx().mem().check_device(ptr, 8, "ptr");
+		s->submit({cmd_wait(ptr, value)});
+		return LUMEN_SUCCESS;
+	});
+}
+
 lumen_status_t lumen_launch_host_func(lumen_stream_t stream, lumen_host_fn_t fn, void *user_data)
 {
 	return guard(__func__, [&] {
