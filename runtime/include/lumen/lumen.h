@@ -562,6 +562,9 @@ LUMEN_API lumen_status_t lumen_mem_release_fabric(lumen_context_t ctx, lumen_dev
 
 /* ---- Stream memory operations (1.1) ---------------------------------------- */
 
+/** The context a stream belongs to (libraries that take a stream check it). */
+LUMEN_API lumen_status_t lumen_stream_get_context(lumen_stream_t stream, lumen_context_t *ctx);
+
 /*
  * A stream waits on, or writes, a 64-bit word of device memory, on the card
  * (no host round trip): with remote atomics a peer chip releases a stream

@@ -115,6 +115,16 @@ lumen_status_t lumen_launch_nop_async(lumen_stream_t stream)
 	});
 }
 
+lumen_status_t lumen_stream_get_context(lumen_stream_t stream, lumen_context_t *ctx)
+{
+	return guard(__func__, [&] {
+		auto s = stream_from_handle(stream);
+		require(ctx, "ctx");
+		*ctx = reinterpret_cast<lumen_context_t>(s->ctx().handle);
+		return LUMEN_SUCCESS;
+	});
+}
+
 lumen_status_t lumen_stream_write_value64(lumen_stream_t stream, lumen_devptr_t ptr, uint64_t value)
 {
 	return guard(__func__, [&] {
