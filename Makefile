@@ -81,7 +81,7 @@ test-link: test-link-ring test-link-guests test-link-stop
 # a 64 MiB remote write (link_faults).
 test-link-ring: guest-deps
 	$(VM) --cards 4 --fabric ring -- \
-	  sh -c 'lumen-route program --topology ring:4 >/dev/null; lumen-guest-tests link link_faults rt_remote rt_reduce rt_peer'
+	  sh -c 'lumen-route program --topology ring:4 >/dev/null; lumen-guest-tests link link_faults rt_remote rt_reduce rt_peer ccl'
 
 # Peer memory across two guests that exchange window descriptors over their
 # management Ethernet (tests/guest/test_rt_cross_guest.c).

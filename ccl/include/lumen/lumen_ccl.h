@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * liblumen-ccl: collectives over the Lumen supernode's links, NCCL-shaped.
+ *
+ * A communicator is one rank: a liblumen context on one chip. Collectives
+ * are queued on a stream of that context, like any other work, and run on
+ * the cards: data moves chip to chip with remote writes into the next
+ * rank's staging buffer, reductions run in the DMA engine, and the steps
+ * are ordered by device-side waits on flags that the previous rank bumps
+ * with remote atomics (lumen_stream_wait_value64). The host only queues.
+ *
+ * This first version: communicators of one process (lumen_ccl_comm_init_all,
+ * one context per chip), a ring over the ranks in rank order, and
+ * all-reduce, all-gather, reduce-scatter and broadcast. Every rank must
+ * queue the same collectives in the same order (as with NCCL); calls for
+ * several ranks from one thread need no grouping, since queuing never
+ * blocks.
+ *
+ * Errors are lumen_status_t; lumen_ccl_get_last_error() says what failed
+ * (with liblumen's message when a liblumen call did). A collective whose
+ * peer never takes part hangs its stream until lumen.ko's job timeout fails
+ * the context (LUMEN_ERROR_TIMEOUT).
+ */
+#ifndef LUMEN_CCL_H
+#define LUMEN_CCL_H
+
+#include <lumen/lumen.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lumen_ccl_comm_s *lumen_ccl_comm_t;
+
+/** Message of the calling thread's last failed lumen_ccl_* call, or "". */
+LUMEN_API const char *lumen_ccl_get_last_error(void);
+
+/**
+ * One communicator per context of ctxs (ranks 0 .. n - 1 in that order),
+ * each on a chip of its own or sharing one; the ring follows rank order.
+ * Each needs peer reachability to the next rank's chip and two window
+ * slots of its context.
+ */
+LUMEN_API lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n,
+						 const lumen_context_t *ctxs);
+/** Wait for the communicator's queued work, then free it. */
+LUMEN_API lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm);
+LUMEN_API lumen_status_t lumen_ccl_comm_count(lumen_ccl_comm_t comm, int *count);
+LUMEN_API lumen_status_t lumen_ccl_comm_rank(lumen_ccl_comm_t comm, int *rank);
+
+/** recv[i] = op over ranks of send[i], count elements; send == recv in place. */
+LUMEN_API lumen_status_t lumen_ccl_all_reduce(lumen_devptr_t send, lumen_devptr_t recv,
+					      size_t count, lumen_dtype_t dtype,
+					      lumen_reduce_op_t op, lumen_ccl_comm_t comm,
+					      lumen_stream_t stream);
+/** recv = every rank's send (send_count elements each), in rank order. */
+LUMEN_API lumen_status_t lumen_ccl_all_gather(lumen_devptr_t send, lumen_devptr_t recv,
+					      size_t send_count, lumen_dtype_t dtype,
+					      lumen_ccl_comm_t comm, lumen_stream_t stream);
+/** recv (recv_count elements) = op over ranks of this rank's block of send. */
+LUMEN_API lumen_status_t lumen_ccl_reduce_scatter(lumen_devptr_t send, lumen_devptr_t recv,
+						  size_t recv_count, lumen_dtype_t dtype,
+						  lumen_reduce_op_t op, lumen_ccl_comm_t comm,
+						  lumen_stream_t stream);
+/** recv on every rank = send of rank root (count elements). */
+LUMEN_API lumen_status_t lumen_ccl_broadcast(lumen_devptr_t send, lumen_devptr_t recv, size_t count,
+					     lumen_dtype_t dtype, int root, lumen_ccl_comm_t comm,
+					     lumen_stream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LUMEN_CCL_H */

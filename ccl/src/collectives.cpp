@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+// The C API of liblumen-ccl: communicators of one process and the ring
+// collectives, each a sequence of Ring sends and receives on the caller's
+// stream, in slices of at most one staging slot.
+#include <lumen/lumen_ccl.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <set>
+#include <vector>
+
+#include "ring.hpp"
+
+struct lumen_ccl_comm_s {
+	lumen_context_t ctx;
+	int rank, n;
+	std::unique_ptr<lumen::ccl::Ring> ring;
+	std::set<lumen_stream_t> streams; // that queued collectives
+};
+
+namespace lumen::ccl {
+namespace {
+
+thread_local std::string last_error;
+
+std::mutex live_m;
+std::set<const lumen_ccl_comm_s *> live; // communicators not destroyed
+
+template <typename F> lumen_status_t guard(const char *fn, F &&f) noexcept
+{
+	try {
+		f();
+		return LUMEN_SUCCESS;
+	} catch (const Failure &e) {
+		last_error = std::string(fn) + ": " + e.what;
+		return e.status;
+	} catch (const std::bad_alloc &) {
+		last_error = std::string(fn) + ": out of host memory";
+		return LUMEN_ERROR_OUT_OF_MEMORY;
+	} catch (const std::exception &e) {
+		last_error = std::string(fn) + ": " + e.what();
+		return LUMEN_ERROR_SYSTEM;
+	}
+}
+
+lumen_ccl_comm_s &comm_of(lumen_ccl_comm_t c)
+{
+	std::lock_guard lk(live_m);
+	if (!c || !live.count(c))
+		fail(LUMEN_ERROR_INVALID_HANDLE, "comm is NULL or destroyed");
+	return *c;
+}
+
+size_t elem_size(lumen_dtype_t t)
+{
+	switch (t) {
+	case LUMEN_DTYPE_F32:
+	case LUMEN_DTYPE_I32:
+		return 4;
+	case LUMEN_DTYPE_F16:
+	case LUMEN_DTYPE_BF16:
+		return 2;
+	}
+	fail(LUMEN_ERROR_INVALID_ARGUMENT,
+	     "dtype " + std::to_string(static_cast<int>(t)) + " is not a lumen_dtype_t");
+}
+
+void check_op(lumen_reduce_op_t op)
+{
+	if (op != LUMEN_REDUCE_SUM && op != LUMEN_REDUCE_MAX && op != LUMEN_REDUCE_MIN)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     "op " + std::to_string(static_cast<int>(op)) + " is not a lumen_reduce_op_t");
+}
+
+// The stream must be of the communicator's context.
+void check_stream(const lumen_ccl_comm_s &c, lumen_stream_t s)
+{
+	lumen_context_t sc = nullptr;
+	check(lumen_stream_get_context(s, &sc), "lumen_stream_get_context");
+	if (sc != c.ctx)
+		fail(LUMEN_ERROR_WRONG_DEVICE, "the stream is not of the communicator's context");
+}
+
+// Streams that queued work on the staging area: destroy waits for them.
+void remember(lumen_ccl_comm_s &c, lumen_stream_t s)
+{
+	c.streams.insert(s);
+}
+
+// Elements per slice: a whole number of elements in a slot.
+uint64_t slice_elems(size_t esize)
+{
+	return kSlotBytes / esize;
+}
+
+// Block b of n blocks of count elements: [first, first + len).
+void block(size_t count, int n, int b, size_t *first, size_t *len)
+{
+	size_t base = count / size_t(n), extra = count % size_t(n);
+	*first = size_t(b) * base + std::min<size_t>(size_t(b), extra);
+	*len = base + (size_t(b) < extra ? 1 : 0);
+}
+
+int mod(int a, int n)
+{
+	return ((a % n) + n) % n;
+}
+
+// One ring step: send block `out` of buf to the next rank while receiving
+// block `in` from the previous one, slice by slice, interleaved so that
+// neither side waits for the other's whole block (reduce: in += received).
+void step(lumen_ccl_comm_s &c, lumen_stream_t s, lumen_devptr_t buf, size_t count, size_t esize,
+	  int out, int in, bool reduce, lumen_dtype_t dtype, lumen_reduce_op_t op)
+{
+	size_t of, ol, inf, inl;
+	block(count, c.n, out, &of, &ol);
+	block(count, c.n, in, &inf, &inl);
+	const uint64_t per = slice_elems(esize);
+	for (size_t k = 0; k * per < std::max(ol, inl); k++) {
+		if (k * per < ol)
+			c.ring->send(s, buf + (of + k * per) * esize,
+				     std::min<uint64_t>(per, ol - k * per) * esize);
+		if (k * per < inl) {
+			lumen_devptr_t dst = buf + (inf + k * per) * esize;
+			uint64_t m = std::min<uint64_t>(per, inl - k * per);
+			if (reduce)
+				c.ring->recv_reduce(s, dst, m, dtype, op);
+			else
+				c.ring->recv_copy(s, dst, m * esize);
+		}
+	}
+}
+
+// Ring reduce-scatter in place on buf (count elements): afterwards rank r
+// holds the reduced block (r + 1) mod n.
+void reduce_scatter_ring(lumen_ccl_comm_s &c, lumen_stream_t s, lumen_devptr_t buf, size_t count,
+			 size_t esize, lumen_dtype_t dtype, lumen_reduce_op_t op)
+{
+	for (int k = 0; k < c.n - 1; k++)
+		step(c, s, buf, count, esize, mod(c.rank - k, c.n), mod(c.rank - k - 1, c.n), true,
+		     dtype, op);
+}
+
+// Ring all-gather in place: rank r starts with block (r + shift) mod n.
+void all_gather_ring(lumen_ccl_comm_s &c, lumen_stream_t s, lumen_devptr_t buf, size_t count,
+		     size_t esize, int shift)
+{
+	for (int k = 0; k < c.n - 1; k++)
+		step(c, s, buf, count, esize, mod(c.rank + shift - k, c.n),
+		     mod(c.rank + shift - k - 1, c.n), false, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM);
+}
+
+void copy_if(lumen_stream_t s, lumen_devptr_t dst, lumen_devptr_t src, uint64_t bytes)
+{
+	if (dst != src && bytes)
+		check(lumen_memcpy_d2d_async(s, dst, src, bytes), "lumen_memcpy_d2d_async");
+}
+
+} // namespace
+} // namespace lumen::ccl
+
+using namespace lumen::ccl;
+
+extern "C" {
+
+const char *lumen_ccl_get_last_error(void)
+{
+	return last_error.c_str();
+}
+
+lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n, const lumen_context_t *ctxs)
+{
+	return guard(__func__, [&] {
+		if (!comms || !ctxs)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "comms or ctxs is NULL");
+		if (n < 1 || n > 4096)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "n " + std::to_string(n) + " is not 1 .. 4096");
+		std::vector<std::unique_ptr<lumen_ccl_comm_s>> made;
+		for (int r = 0; r < n; r++) {
+			auto c = std::make_unique<lumen_ccl_comm_s>();
+			c->ctx = ctxs[r];
+			c->rank = r;
+			c->n = n;
+			try {
+				c->ring = std::make_unique<Ring>(ctxs[r]);
+			} catch (const Failure &e) {
+				fail(e.status, "rank " + std::to_string(r) + ": " + e.what);
+			}
+			made.push_back(std::move(c));
+		}
+		for (int r = 0; r < n; r++)
+			made[r]->ring->connect(made[(r + 1) % n]->ring->handle(),
+					       made[(r + n - 1) % n]->ring->handle());
+		std::lock_guard lk(live_m);
+		for (int r = 0; r < n; r++) {
+			live.insert(made[r].get());
+			comms[r] = made[r].release();
+		}
+	});
+}
+
+lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm)
+{
+	return guard(__func__, [&] {
+		{
+			std::lock_guard lk(live_m);
+			if (!comm || !live.erase(comm))
+				fail(LUMEN_ERROR_INVALID_HANDLE, "comm is NULL or destroyed");
+		}
+		// The staging area must outlive the work queued on it (a stream
+		// destroyed meanwhile has finished its work).
+		lumen_status_t st = LUMEN_SUCCESS;
+		for (lumen_stream_t s : comm->streams) {
+			lumen_status_t r = lumen_stream_synchronize(s);
+			if (r != LUMEN_SUCCESS && r != LUMEN_ERROR_INVALID_HANDLE && !st)
+				st = r;
+		}
+		delete comm;
+		check(st, "lumen_stream_synchronize of a stream the communicator used");
+	});
+}
+
+lumen_status_t lumen_ccl_comm_count(lumen_ccl_comm_t comm, int *count)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		if (!count)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "count is NULL");
+		*count = c.n;
+	});
+}
+
+lumen_status_t lumen_ccl_comm_rank(lumen_ccl_comm_t comm, int *rank)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		if (!rank)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "rank is NULL");
+		*rank = c.rank;
+	});
+}
+
+lumen_status_t lumen_ccl_all_reduce(lumen_devptr_t send, lumen_devptr_t recv, size_t count,
+				    lumen_dtype_t dtype, lumen_reduce_op_t op,
+				    lumen_ccl_comm_t comm, lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		const size_t es = elem_size(dtype);
+		check_op(op);
+		check_stream(c, stream);
+		if (count == 0)
+			return;
+		remember(c, stream);
+		copy_if(stream, recv, send, count * es);
+		if (c.n == 1)
+			return;
+		reduce_scatter_ring(c, stream, recv, count, es, dtype, op);
+		all_gather_ring(c, stream, recv, count, es, 1);
+	});
+}
+
+lumen_status_t lumen_ccl_reduce_scatter(lumen_devptr_t send, lumen_devptr_t recv, size_t recv_count,
+					lumen_dtype_t dtype, lumen_reduce_op_t op,
+					lumen_ccl_comm_t comm, lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		const size_t es = elem_size(dtype);
+		check_op(op);
+		check_stream(c, stream);
+		if (recv_count == 0)
+			return;
+		remember(c, stream);
+		const uint64_t block_bytes = recv_count * es;
+		copy_if(stream, recv, send + uint64_t(c.rank) * block_bytes, block_bytes);
+		if (c.n == 1)
+			return;
+		// Block j's partial starts at rank j + 1 and goes round to rank j,
+		// each rank adding its own block j on the way; slice by slice, each
+		// slice all the way round before the next (so no rank's sends wait
+		// on credits its next rank can only give after sending itself).
+		const uint64_t per = slice_elems(es);
+		for (size_t k = 0; k * per < recv_count; k++) {
+			const uint64_t m = std::min<uint64_t>(per, recv_count - k * per);
+			auto at = [&](int b) {
+				return send + uint64_t(b) * block_bytes + k * per * es;
+			};
+			c.ring->send(stream, at(mod(c.rank - 1, c.n)), m * es);
+			for (int step = 1; step < c.n - 1; step++)
+				c.ring->recv_reduce_forward(stream, at(mod(c.rank - 1 - step, c.n)),
+							    m, dtype, op, m * es);
+			c.ring->recv_reduce(stream, recv + k * per * es, m, dtype, op);
+		}
+	});
+}
+
+lumen_status_t lumen_ccl_all_gather(lumen_devptr_t send, lumen_devptr_t recv, size_t send_count,
+				    lumen_dtype_t dtype, lumen_ccl_comm_t comm,
+				    lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		const size_t es = elem_size(dtype);
+		check_stream(c, stream);
+		if (send_count == 0)
+			return;
+		remember(c, stream);
+		const size_t total = send_count * size_t(c.n);
+		copy_if(stream, recv + size_t(c.rank) * send_count * es, send, send_count * es);
+		if (c.n > 1)
+			all_gather_ring(c, stream, recv, total, es, 0);
+	});
+}
+
+lumen_status_t lumen_ccl_broadcast(lumen_devptr_t send, lumen_devptr_t recv, size_t count,
+				   lumen_dtype_t dtype, int root, lumen_ccl_comm_t comm,
+				   lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		const size_t es = elem_size(dtype);
+		check_stream(c, stream);
+		if (root < 0 || root >= c.n)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "root " + std::to_string(root) +
+								   " is not a rank (0 .. " +
+								   std::to_string(c.n - 1) + ")");
+		if (count == 0)
+			return;
+		remember(c, stream);
+		const uint64_t per = slice_elems(es);
+		const bool last = mod(c.rank + 1, c.n) == root; // passes nothing on
+		if (c.rank == root)
+			copy_if(stream, recv, send, count * es);
+		// A chain root -> root + 1 -> ..., slice by slice.
+		for (size_t k = 0; k * per < count; k++) {
+			const uint64_t m = std::min<uint64_t>(per, count - k * per);
+			const lumen_devptr_t at = recv + k * per * es;
+			if (c.rank != root)
+				c.ring->recv_copy(stream, at, m * es);
+			if (!last)
+				c.ring->send(stream, at, m * es);
+		}
+	});
+}
+
+} // extern "C"

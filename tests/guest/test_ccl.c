@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+/*
+ * liblumen-ccl (ccl/include/lumen/lumen_ccl.h) on real cards and links,
+ * against a CPU reference:
+ *
+ *   tests/vm/run --no-build --cards 4 --fabric ring -- \
+ *     sh -c 'lumen-route program --topology ring:4 && lumen-guest-tests ccl'
+ *
+ * Ranks: one context per card on a fabric, else three contexts on card 0
+ * (the ring runs over its loopback). Every collective runs on all ranks'
+ * streams at once from one thread, with sizes that span several staging
+ * slices per block and do not divide by the ranks:
+ *   - all-reduce: f32 sum (out of place and in place), i32 max, bf16 sum,
+ *     three in a row without a synchronisation between them;
+ *   - all-gather, reduce-scatter (f32 sum), broadcast from every root;
+ *   - one rank alone (a copy);
+ *   - argument checks: bad communicator, dtype, op, root, a stream of
+ *     another context, a destroyed communicator.
+ */
+#include "rt_test.h"
+
+#include <lumen/lumen_ccl.h>
+
+#define MAX_RANKS 4
+
+struct fx {
+	int n;
+	lumen_context_t ctx[MAX_RANKS];
+	lumen_stream_t s[MAX_RANKS];
+	lumen_ccl_comm_t comm[MAX_RANKS];
+	lumen_devptr_t a[MAX_RANKS], b[MAX_RANKS];
+	size_t bytes; /* of a and b */
+	uint8_t *host;
+};
+
+static struct fx *F;
+
+#define CCL_OK(call)                                                                               \
+	do {                                                                                       \
+		lumen_status_t st_ = (call);                                                       \
+		if (st_ != LUMEN_SUCCESS)                                                          \
+			fail_msg("%s -> %s: %s", #call, lumen_status_string(st_),                  \
+				 lumen_ccl_get_last_error());                                      \
+	} while (0)
+
+#define CCL_FAIL(call, want)                                                                       \
+	do {                                                                                       \
+		lumen_status_t st_ = (call);                                                       \
+		if (st_ != (want))                                                                 \
+			fail_msg("%s -> %s, expected %s (%s)", #call, lumen_status_string(st_),    \
+				 lumen_status_string(want), lumen_ccl_get_last_error());           \
+		if (!*lumen_ccl_get_last_error())                                                  \
+			fail_msg("%s: no message", #call);                                         \
+	} while (0)
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	lumen_link_info_t li;
+	lumen_device_t dev;
+	int cards = 0;
+
+	if (!f)
+		return -1;
+	*state = F = f;
+	if (lumen_device_count(&cards) || cards < 1)
+		return -1;
+	const int fabric = getenv("LUMEN_VM_FABRIC") != NULL && cards > 1;
+	f->n = fabric ? (cards < MAX_RANKS ? cards : MAX_RANKS) : 3;
+	f->bytes = 8 * MiB;
+	f->host = malloc(f->bytes);
+	if (!f->host)
+		return -1;
+	for (int r = 0; r < f->n; r++) {
+		if (rt_context_open(fabric ? r : 0, &dev, &f->ctx[r], "ccl setup"))
+			return -1;
+		if (lumen_stream_create(f->ctx[r], &f->s[r]) ||
+		    lumen_malloc(f->ctx[r], f->bytes, &f->a[r]) ||
+		    lumen_malloc(f->ctx[r], f->bytes, &f->b[r]))
+			return -1;
+	}
+	LUMEN_STRUCT_INIT(li);
+	if (lumen_device_get_link_info(dev, &li)) {
+		printf("# no link engine: ccl skips\n");
+		f->n = 0;
+		return 0;
+	}
+	if (lumen_ccl_comm_init_all(f->comm, f->n, f->ctx)) {
+		fprintf(stderr, "ccl setup: %s\n", lumen_ccl_get_last_error());
+		return -1;
+	}
+	printf("# %d ranks, %s\n", f->n,
+	       fabric ? "one per card over the fabric" : "on card 0's loopback");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	for (int r = 0; r < f->n; r++)
+		if (f->comm[r])
+			lumen_ccl_comm_destroy(f->comm[r]);
+	for (int r = 0; r < MAX_RANKS; r++)
+		if (f->ctx[r])
+			lumen_context_destroy(f->ctx[r]);
+	free(f->host);
+	free(f);
+	return 0;
+}
+
+static void need_ranks(void)
+{
+	if (!F->n)
+		skip();
+}
+
+/* Rank r's input value at element i: small integers, exact in f32, bf16 sums. */
+static int32_t val(int r, size_t i)
+{
+	return (int32_t)((i * 7 + (size_t)r * 13) % 61) - 30;
+}
+
+static uint16_t bf16_of(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return (uint16_t)(u >> 16); /* exact for these small integers */
+}
+
+static float f32_of_bf16(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+static void fill(int r, lumen_devptr_t dst, size_t count, lumen_dtype_t t)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (t == LUMEN_DTYPE_F32)
+			((float *)F->host)[i] = (float)val(r, i);
+		else if (t == LUMEN_DTYPE_I32)
+			((int32_t *)F->host)[i] = val(r, i);
+		else
+			((uint16_t *)F->host)[i] = bf16_of((float)val(r, i));
+	}
+	rt_h2d(F->ctx[r], dst, F->host, count * (t == LUMEN_DTYPE_BF16 ? 2 : 4));
+}
+
+static void sync_all(void)
+{
+	for (int r = 0; r < F->n; r++)
+		RT_OK(lumen_stream_synchronize(F->s[r]));
+}
+
+/* recv of every rank against op over ranks of val(). */
+static void expect_reduced(lumen_devptr_t *buf, size_t count, lumen_dtype_t t, lumen_reduce_op_t op,
+			   const char *what)
+{
+	for (int r = 0; r < F->n; r++) {
+		rt_d2h(F->ctx[r], F->host, buf[r], count * (t == LUMEN_DTYPE_BF16 ? 2 : 4));
+		for (size_t i = 0; i < count; i++) {
+			int64_t want = val(0, i);
+			for (int q = 1; q < F->n; q++)
+				want = op == LUMEN_REDUCE_SUM ? want + val(q, i)
+				       : op == LUMEN_REDUCE_MAX
+					       ? (val(q, i) > want ? val(q, i) : want)
+					       : (val(q, i) < want ? val(q, i) : want);
+			double got = t == LUMEN_DTYPE_F32   ? ((float *)F->host)[i]
+				     : t == LUMEN_DTYPE_I32 ? ((int32_t *)F->host)[i]
+							    : f32_of_bf16(((uint16_t *)F->host)[i]);
+			if (got != (double)want)
+				fail_msg("%s: rank %d element %zu of %zu is %g, expected %lld",
+					 what, r, i, count, got, (long long)want);
+		}
+	}
+}
+
+/* 4 * 300000 + 7 f32: blocks of ~1.2 MB, two staging slices each. */
+#define AR_COUNT (4 * 300000 + 7)
+
+static void all_reduce(void **state)
+{
+	(void)state;
+	need_ranks();
+	for (int r = 0; r < F->n; r++)
+		fill(r, F->a[r], AR_COUNT, LUMEN_DTYPE_F32);
+	for (int r = 0; r < F->n; r++)
+		CCL_OK(lumen_ccl_all_reduce(F->a[r], F->b[r], AR_COUNT, LUMEN_DTYPE_F32,
+					    LUMEN_REDUCE_SUM, F->comm[r], F->s[r]));
+	sync_all();
+	expect_reduced(F->b, AR_COUNT, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, "all-reduce f32 sum");
+	/* In place, i32 max, then bf16 sum: queued back to back. */
+	for (int r = 0; r < F->n; r++)
+		fill(r, F->a[r], AR_COUNT, LUMEN_DTYPE_I32);
+	for (int r = 0; r < F->n; r++)
+		fill(r, F->b[r], AR_COUNT, LUMEN_DTYPE_BF16);
+	for (int r = 0; r < F->n; r++) {
+		CCL_OK(lumen_ccl_all_reduce(F->a[r], F->a[r], AR_COUNT, LUMEN_DTYPE_I32,
+					    LUMEN_REDUCE_MAX, F->comm[r], F->s[r]));
+		CCL_OK(lumen_ccl_all_reduce(F->b[r], F->b[r], AR_COUNT, LUMEN_DTYPE_BF16,
+					    LUMEN_REDUCE_SUM, F->comm[r], F->s[r]));
+	}
+	sync_all();
+	expect_reduced(F->a, AR_COUNT, LUMEN_DTYPE_I32, LUMEN_REDUCE_MAX, "all-reduce i32 max");
+	expect_reduced(F->b, AR_COUNT, LUMEN_DTYPE_BF16, LUMEN_REDUCE_SUM, "all-reduce bf16 sum");
+	printf("# all-reduce of %d elements on %d ranks: f32 sum, i32 max in place, bf16 sum\n",
+	       AR_COUNT, F->n);
+}
+
+static void all_gather(void **state)
+{
+	const size_t per = 300001; /* i32 per rank */
+
+	(void)state;
+	need_ranks();
+	for (int r = 0; r < F->n; r++)
+		fill(r, F->a[r], per, LUMEN_DTYPE_I32);
+	for (int r = 0; r < F->n; r++)
+		CCL_OK(lumen_ccl_all_gather(F->a[r], F->b[r], per, LUMEN_DTYPE_I32, F->comm[r],
+					    F->s[r]));
+	sync_all();
+	for (int r = 0; r < F->n; r++) {
+		rt_d2h(F->ctx[r], F->host, F->b[r], per * (size_t)F->n * 4);
+		for (int q = 0; q < F->n; q++)
+			for (size_t i = 0; i < per; i++)
+				if (((int32_t *)F->host)[(size_t)q * per + i] != val(q, i))
+					fail_msg("all-gather: rank %d, block %d element %zu", r, q,
+						 i);
+	}
+}
+
+static void reduce_scatter(void **state)
+{
+	const size_t per = 300001; /* f32 each rank ends with */
+
+	(void)state;
+	need_ranks();
+	for (int r = 0; r < F->n; r++)
+		fill(r, F->a[r], per * (size_t)F->n, LUMEN_DTYPE_F32);
+	for (int r = 0; r < F->n; r++)
+		CCL_OK(lumen_ccl_reduce_scatter(F->a[r], F->b[r], per, LUMEN_DTYPE_F32,
+						LUMEN_REDUCE_SUM, F->comm[r], F->s[r]));
+	sync_all();
+	for (int r = 0; r < F->n; r++) {
+		rt_d2h(F->ctx[r], F->host, F->b[r], per * 4);
+		for (size_t i = 0; i < per; i++) {
+			size_t g = (size_t)r * per + i;
+			int64_t want = 0;
+			for (int q = 0; q < F->n; q++)
+				want += val(q, g);
+			if (((float *)F->host)[i] != (float)want)
+				fail_msg("reduce-scatter: rank %d element %zu is %g, expected %lld",
+					 r, i, ((float *)F->host)[i], (long long)want);
+		}
+	}
+}
+
+static void broadcast(void **state)
+{
+	const size_t count = 700001; /* i32: 2.8 MB, three slices */
+
+	(void)state;
+	need_ranks();
+	for (int root = 0; root < F->n; root++) {
+		for (int r = 0; r < F->n; r++) {
+			RT_OK(lumen_memset(F->ctx[r], F->b[r], 0, count * 4));
+			fill(r, F->a[r], count, LUMEN_DTYPE_I32);
+		}
+		for (int r = 0; r < F->n; r++)
+			CCL_OK(lumen_ccl_broadcast(F->a[r], F->b[r], count, LUMEN_DTYPE_I32, root,
+						   F->comm[r], F->s[r]));
+		sync_all();
+		for (int r = 0; r < F->n; r++) {
+			rt_d2h(F->ctx[r], F->host, F->b[r], count * 4);
+			for (size_t i = 0; i < count; i++)
+				if (((int32_t *)F->host)[i] != val(root, i))
+					fail_msg("broadcast from %d: rank %d element %zu", root, r,
+						 i);
+		}
+	}
+}
+
+static void single_rank(void **state)
+{
+	lumen_ccl_comm_t one;
+	int n = 0, rank = -1;
+
+	(void)state;
+	need_ranks();
+	CCL_OK(lumen_ccl_comm_init_all(&one, 1, &F->ctx[0]));
+	CCL_OK(lumen_ccl_comm_count(one, &n));
+	CCL_OK(lumen_ccl_comm_rank(one, &rank));
+	assert_int_equal(n, 1);
+	assert_int_equal(rank, 0);
+	fill(0, F->a[0], 1000, LUMEN_DTYPE_F32);
+	CCL_OK(lumen_ccl_all_reduce(F->a[0], F->b[0], 1000, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, one,
+				    F->s[0]));
+	RT_OK(lumen_stream_synchronize(F->s[0]));
+	rt_d2h(F->ctx[0], F->host, F->b[0], 4000);
+	for (size_t i = 0; i < 1000; i++)
+		assert_true(((float *)F->host)[i] == (float)val(0, i));
+	CCL_OK(lumen_ccl_comm_destroy(one));
+	CCL_FAIL(lumen_ccl_comm_destroy(one), LUMEN_ERROR_INVALID_HANDLE);
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[0], F->b[0], 1, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, one,
+				      F->s[0]),
+		 LUMEN_ERROR_INVALID_HANDLE);
+}
+
+static void bad_arguments(void **state)
+{
+	lumen_ccl_comm_t c[2];
+	int n;
+
+	(void)state;
+	need_ranks();
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[0], F->b[0], 1, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, NULL,
+				      F->s[0]),
+		 LUMEN_ERROR_INVALID_HANDLE);
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[0], F->b[0], 1, (lumen_dtype_t)7, LUMEN_REDUCE_SUM,
+				      F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[0], F->b[0], 1, LUMEN_DTYPE_F32, (lumen_reduce_op_t)9,
+				      F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[0], F->b[0], 1, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM,
+				      F->comm[0], F->s[1]),
+		 LUMEN_ERROR_WRONG_DEVICE);
+	CCL_FAIL(lumen_ccl_broadcast(F->a[0], F->b[0], 1, LUMEN_DTYPE_F32, F->n, F->comm[0],
+				     F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_broadcast(F->a[0], F->b[0], 1, LUMEN_DTYPE_F32, -1, F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_comm_init_all(c, 0, F->ctx), LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_comm_init_all(NULL, 2, F->ctx), LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_comm_count(F->comm[0], NULL), LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_comm_count((lumen_ccl_comm_t)(uintptr_t)0x1234, &n),
+		 LUMEN_ERROR_INVALID_HANDLE);
+	/* Count 0 does nothing. */
+	CCL_OK(lumen_ccl_all_reduce(F->a[0], F->b[0], 0, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM,
+				    F->comm[0], F->s[0]));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(all_reduce),	  cmocka_unit_test(all_gather),
+		cmocka_unit_test(reduce_scatter), cmocka_unit_test(broadcast),
+		cmocka_unit_test(single_rank),	  cmocka_unit_test(bad_arguments),
+	};
+	return cmocka_run_group_tests_name("ccl", tests, setup, teardown);
+}
