@@ -134,10 +134,11 @@ static void peer_api_without_device(void **state)
 			 LUMEN_ERROR_INVALID_HANDLE);
 	assert_int_equal(lumen_stream_write_value64(NULL, 0x100000000ull, 1),
 			 LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_stream_write_value64: stream handle"));
 	lumen_context_t sc = bogus_ctx;
 	assert_int_equal(lumen_stream_get_context(bogus_stream, &sc), LUMEN_ERROR_INVALID_HANDLE);
 	assert_ptr_equal(sc, bogus_ctx);
-	assert_non_null(strstr(lumen_get_last_error(), "lumen_stream_write_value64: stream handle"));
+	assert_non_null(strstr(lumen_get_last_error(), "lumen_stream_get_context: stream handle"));
 }
 
 /* The fabric handle is wire format too: 64 bytes, the window inside. */
