@@ -13,10 +13,23 @@
 
 #include "ring.hpp"
 
+// What the communicators of one lumen_ccl_comm_init_all share: once a
+// collective failed after part of it was queued, the ranks' counters no
+// longer agree, and every later call on any of them fails.
+struct lumen_ccl_clique {
+	std::mutex m;
+	lumen_status_t broken = LUMEN_SUCCESS;
+	std::string why;
+};
+
 struct lumen_ccl_comm_s {
 	lumen_context_t ctx;
 	int rank, n;
 	std::unique_ptr<lumen::ccl::Ring> ring;
+	std::shared_ptr<lumen_ccl_clique> clique;
+	std::mutex m;			  // one collective queued at a time
+	lumen_event_t done = nullptr;	  // recorded after each collective
+	lumen_stream_t last = nullptr;	  // the stream of the last one
 	std::set<lumen_stream_t> streams; // that queued collectives
 };
 
@@ -87,6 +100,46 @@ void check_stream(const lumen_ccl_comm_s &c, lumen_stream_t s)
 void remember(lumen_ccl_comm_s &c, lumen_stream_t s)
 {
 	c.streams.insert(s);
+}
+
+// Runs queue(), which puts one collective of c on stream s: in the order
+// of the communicator's collectives whatever the stream (a collective on
+// another stream than the last one waits for it), one at a time, and a
+// failure once something was queued breaks the clique.
+template <typename F> void queued(lumen_ccl_comm_s &c, lumen_stream_t s, F &&queue)
+{
+	std::lock_guard lk(c.m);
+	{
+		std::lock_guard ck(c.clique->m);
+		if (c.clique->broken)
+			fail(c.clique->broken, "the communicator is unusable: " + c.clique->why);
+	}
+	remember(c, s);
+	if (c.last && c.last != s)
+		check(lumen_stream_wait_event(s, c.done), "lumen_stream_wait_event");
+	try {
+		queue();
+		check(lumen_event_record(c.done, s), "lumen_event_record");
+		c.last = s;
+	} catch (const Failure &e) {
+		std::lock_guard ck(c.clique->m);
+		if (!c.clique->broken) {
+			c.clique->broken = e.status;
+			c.clique->why = "rank " + std::to_string(c.rank) + ": " + e.what;
+		}
+		throw;
+	}
+}
+
+// count elements of esize bytes, times `times`, in bytes; INVALID_ARGUMENT
+// when that overflows.
+uint64_t bytes_of(size_t count, size_t esize, size_t times, const char *what)
+{
+	unsigned __int128 b = (unsigned __int128)count * esize * times;
+	if (b >> 62)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT, std::string(what) + " " + std::to_string(count) +
+							   " is too large: its bytes overflow");
+	return static_cast<uint64_t>(b);
 }
 
 // Elements per slice: a whole number of elements in a slot.
@@ -179,14 +232,19 @@ lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n, const lum
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "n " + std::to_string(n) + " is not 1 .. 4096");
 		std::vector<std::unique_ptr<lumen_ccl_comm_s>> made;
+		auto clique = std::make_shared<lumen_ccl_clique>();
 		for (int r = 0; r < n; r++) {
 			auto c = std::make_unique<lumen_ccl_comm_s>();
 			c->ctx = ctxs[r];
 			c->rank = r;
 			c->n = n;
+			c->clique = clique;
 			try {
 				c->ring = std::make_unique<Ring>(ctxs[r]);
+				check(lumen_event_create(ctxs[r], &c->done), "lumen_event_create");
 			} catch (const Failure &e) {
+				for (auto &m : made)
+					lumen_event_destroy(m->done);
 				fail(e.status, "rank " + std::to_string(r) + ": " + e.what);
 			}
 			made.push_back(std::move(c));
@@ -211,13 +269,22 @@ lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm)
 				fail(LUMEN_ERROR_INVALID_HANDLE, "comm is NULL or destroyed");
 		}
 		// The staging area must outlive the work queued on it (a stream
-		// destroyed meanwhile has finished its work).
+		// destroyed meanwhile has finished its work), the next rank's last
+		// acknowledgements included.
 		lumen_status_t st = LUMEN_SUCCESS;
+		if (comm->last) {
+			try {
+				comm->ring->drain(comm->last);
+			} catch (const Failure &e) {
+				st = e.status;
+			}
+		}
 		for (lumen_stream_t s : comm->streams) {
 			lumen_status_t r = lumen_stream_synchronize(s);
 			if (r != LUMEN_SUCCESS && r != LUMEN_ERROR_INVALID_HANDLE && !st)
 				st = r;
 		}
+		lumen_event_destroy(comm->done);
 		delete comm;
 		check(st, "lumen_stream_synchronize of a stream the communicator used");
 	});
@@ -254,12 +321,14 @@ lumen_status_t lumen_ccl_all_reduce(lumen_devptr_t send, lumen_devptr_t recv, si
 		check_stream(c, stream);
 		if (count == 0)
 			return;
-		remember(c, stream);
-		copy_if(stream, recv, send, count * es);
-		if (c.n == 1)
-			return;
-		reduce_scatter_ring(c, stream, recv, count, es, dtype, op);
-		all_gather_ring(c, stream, recv, count, es, 1);
+		bytes_of(count, es, 1, "count");
+		queued(c, stream, [&] {
+			copy_if(stream, recv, send, count * es);
+			if (c.n == 1)
+				return;
+			reduce_scatter_ring(c, stream, recv, count, es, dtype, op);
+			all_gather_ring(c, stream, recv, count, es, 1);
+		});
 	});
 }
 
@@ -274,27 +343,30 @@ lumen_status_t lumen_ccl_reduce_scatter(lumen_devptr_t send, lumen_devptr_t recv
 		check_stream(c, stream);
 		if (recv_count == 0)
 			return;
-		remember(c, stream);
-		const uint64_t block_bytes = recv_count * es;
-		copy_if(stream, recv, send + uint64_t(c.rank) * block_bytes, block_bytes);
-		if (c.n == 1)
-			return;
-		// Block j's partial starts at rank j + 1 and goes round to rank j,
-		// each rank adding its own block j on the way; slice by slice, each
-		// slice all the way round before the next (so no rank's sends wait
-		// on credits its next rank can only give after sending itself).
-		const uint64_t per = slice_elems(es);
-		for (size_t k = 0; k * per < recv_count; k++) {
-			const uint64_t m = std::min<uint64_t>(per, recv_count - k * per);
-			auto at = [&](int b) {
-				return send + uint64_t(b) * block_bytes + k * per * es;
-			};
-			c.ring->send(stream, at(mod(c.rank - 1, c.n)), m * es);
-			for (int step = 1; step < c.n - 1; step++)
-				c.ring->recv_reduce_forward(stream, at(mod(c.rank - 1 - step, c.n)),
-							    m, dtype, op, m * es);
-			c.ring->recv_reduce(stream, recv + k * per * es, m, dtype, op);
-		}
+		bytes_of(recv_count, es, size_t(c.n), "recv_count");
+		queued(c, stream, [&] {
+			const uint64_t block_bytes = recv_count * es;
+			copy_if(stream, recv, send + uint64_t(c.rank) * block_bytes, block_bytes);
+			if (c.n == 1)
+				return;
+			// Block j's partial starts at rank j + 1 and goes round to rank j,
+			// each rank adding its own block j on the way; slice by slice, each
+			// slice all the way round before the next (so no rank's sends wait
+			// on credits its next rank can only give after sending itself).
+			const uint64_t per = slice_elems(es);
+			for (size_t k = 0; k * per < recv_count; k++) {
+				const uint64_t m = std::min<uint64_t>(per, recv_count - k * per);
+				auto at = [&](int b) {
+					return send + uint64_t(b) * block_bytes + k * per * es;
+				};
+				c.ring->send(stream, at(mod(c.rank - 1, c.n)), m * es);
+				for (int step = 1; step < c.n - 1; step++)
+					c.ring->recv_reduce_forward(stream,
+								    at(mod(c.rank - 1 - step, c.n)),
+								    m, dtype, op, m * es);
+				c.ring->recv_reduce(stream, recv + k * per * es, m, dtype, op);
+			}
+		});
 	});
 }
 
@@ -308,11 +380,14 @@ lumen_status_t lumen_ccl_all_gather(lumen_devptr_t send, lumen_devptr_t recv, si
 		check_stream(c, stream);
 		if (send_count == 0)
 			return;
-		remember(c, stream);
-		const size_t total = send_count * size_t(c.n);
-		copy_if(stream, recv + size_t(c.rank) * send_count * es, send, send_count * es);
-		if (c.n > 1)
-			all_gather_ring(c, stream, recv, total, es, 0);
+		bytes_of(send_count, es, size_t(c.n), "send_count");
+		queued(c, stream, [&] {
+			const size_t total = send_count * size_t(c.n);
+			copy_if(stream, recv + size_t(c.rank) * send_count * es, send,
+				send_count * es);
+			if (c.n > 1)
+				all_gather_ring(c, stream, recv, total, es, 0);
+		});
 	});
 }
 
@@ -330,20 +405,22 @@ lumen_status_t lumen_ccl_broadcast(lumen_devptr_t send, lumen_devptr_t recv, siz
 								   std::to_string(c.n - 1) + ")");
 		if (count == 0)
 			return;
-		remember(c, stream);
-		const uint64_t per = slice_elems(es);
-		const bool last = mod(c.rank + 1, c.n) == root; // passes nothing on
-		if (c.rank == root)
-			copy_if(stream, recv, send, count * es);
-		// A chain root -> root + 1 -> ..., slice by slice.
-		for (size_t k = 0; k * per < count; k++) {
-			const uint64_t m = std::min<uint64_t>(per, count - k * per);
-			const lumen_devptr_t at = recv + k * per * es;
-			if (c.rank != root)
-				c.ring->recv_copy(stream, at, m * es);
-			if (!last)
-				c.ring->send(stream, at, m * es);
-		}
+		bytes_of(count, es, 1, "count");
+		queued(c, stream, [&] {
+			const uint64_t per = slice_elems(es);
+			const bool last = mod(c.rank + 1, c.n) == root; // passes nothing on
+			if (c.rank == root)
+				copy_if(stream, recv, send, count * es);
+			// A chain root -> root + 1 -> ..., slice by slice.
+			for (size_t k = 0; k * per < count; k++) {
+				const uint64_t m = std::min<uint64_t>(per, count - k * per);
+				const lumen_devptr_t at = recv + k * per * es;
+				if (c.rank != root)
+					c.ring->recv_copy(stream, at, m * es);
+				if (!last)
+					c.ring->send(stream, at, m * es);
+			}
+		});
 	});
 }
 

@@ -87,6 +87,13 @@ void Ring::recv_reduce(lumen_stream_t s, lumen_devptr_t dst, uint64_t count, lum
 	release(s);
 }
 
+void Ring::drain(lumen_stream_t s)
+{
+	if (sent_)
+		check(lumen_stream_wait_value64(s, area_ + kAck, sent_),
+		      "lumen_stream_wait_value64 (last acknowledgements)");
+}
+
 void Ring::recv_reduce_forward(lumen_stream_t s, lumen_devptr_t mine, uint64_t count,
 			       lumen_dtype_t dtype, lumen_reduce_op_t op, uint64_t bytes)
 {

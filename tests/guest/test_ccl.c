@@ -15,7 +15,9 @@
  *   - all-gather, reduce-scatter (f32 sum), broadcast from every root;
  *   - one rank alone (a copy);
  *   - argument checks: bad communicator, dtype, op, root, a stream of
- *     another context, a destroyed communicator.
+ *     another context, a destroyed communicator;
+ *   - a collective failing after part of it was queued makes every rank's
+ *     communicator refuse further calls (their counters no longer agree).
  */
 #include "rt_test.h"
 
@@ -345,12 +347,33 @@ static void bad_arguments(void **state)
 				    F->comm[0], F->s[0]));
 }
 
+/* Last: a collective that fails once part of it is queued (a misaligned
+ * in-place buffer: the first receive's reduction refuses it) leaves the
+ * ranks' counters apart; every later call on any rank says so. */
+static void broken_after_failure(void **state)
+{
+	(void)state;
+	need_ranks();
+	if (F->n < 2)
+		skip();
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[0] + 2, F->a[0] + 2, 4096, LUMEN_DTYPE_F32,
+				      LUMEN_REDUCE_SUM, F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[1], F->b[1], 4096, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM,
+				      F->comm[1], F->s[1]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_ccl_get_last_error(), "unusable"));
+	assert_non_null(strstr(lumen_ccl_get_last_error(), "rank 0"));
+	printf("# after the failure: %s\n", lumen_ccl_get_last_error());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(all_reduce),	  cmocka_unit_test(all_gather),
 		cmocka_unit_test(reduce_scatter), cmocka_unit_test(broadcast),
 		cmocka_unit_test(single_rank),	  cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(broken_after_failure),
 	};
 	return cmocka_run_group_tests_name("ccl", tests, setup, teardown);
 }

@@ -12,14 +12,25 @@
  * This first version: communicators of one process (lumen_ccl_comm_init_all,
  * one context per chip), a ring over the ranks in rank order, and
  * all-reduce, all-gather, reduce-scatter and broadcast. Every rank must
- * queue the same collectives in the same order (as with NCCL); calls for
- * several ranks from one thread need no grouping, since queuing never
- * blocks.
+ * queue the same collectives in the same order (as with NCCL). The
+ * collectives of one communicator run in the order they were queued, on
+ * whatever streams; one thread queues them at a time.
+ *
+ * Queuing from one thread for every rank works while a rank's part fits
+ * in lumen.ko's limit of jobs in flight per context (512; about 6 jobs per
+ * 1 MiB slice): a larger collective blocks the queuing thread on a rank
+ * whose peers are not queued yet. Queue each rank from a thread of its
+ * own for those (group calls that interleave the ranks are to come).
  *
  * Errors are lumen_status_t; lumen_ccl_get_last_error() says what failed
- * (with liblumen's message when a liblumen call did). A collective whose
- * peer never takes part hangs its stream until lumen.ko's job timeout fails
- * the context (LUMEN_ERROR_TIMEOUT).
+ * (with liblumen's message when a liblumen call did). A collective that
+ * fails after part of it was queued leaves the ranks out of step: every
+ * later call on any communicator of the same lumen_ccl_comm_init_all fails
+ * too; destroy them. A remote error on one rank's stream (a peer gone, a
+ * window closed) makes every rank's result of that collective wrong, not
+ * only that rank's. Ranks must reach a collective within lumen.ko's job
+ * timeout of each other: a stream waiting longer for its peer fails its
+ * context (LUMEN_ERROR_TIMEOUT), as does a peer that never takes part.
  */
 #ifndef LUMEN_CCL_H
 #define LUMEN_CCL_H
@@ -38,12 +49,16 @@ LUMEN_API const char *lumen_ccl_get_last_error(void);
 /**
  * One communicator per context of ctxs (ranks 0 .. n - 1 in that order),
  * each on a chip of its own or sharing one; the ring follows rank order.
- * Each needs peer reachability to the next rank's chip and two window
- * slots of its context.
+ * Each needs a route to the next rank's chip, one window slot of its
+ * context and 2 MiB + 4 KiB of its device memory (the staging area).
  */
 LUMEN_API lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n,
 						 const lumen_context_t *ctxs);
-/** Wait for the communicator's queued work, then free it. */
+/**
+ * Wait for the communicator's queued work (and the next rank's last
+ * acknowledgements), then free it. Call it once every rank's work is
+ * queued.
+ */
 LUMEN_API lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm);
 LUMEN_API lumen_status_t lumen_ccl_comm_count(lumen_ccl_comm_t comm, int *count);
 LUMEN_API lumen_status_t lumen_ccl_comm_rank(lumen_ccl_comm_t comm, int *rank);
