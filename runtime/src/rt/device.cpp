@@ -105,6 +105,19 @@ const std::vector<std::shared_ptr<Device>> &device_table()
 	return table;
 }
 
+std::shared_ptr<Device> device_of_chip(uint32_t chip)
+{
+	for (const auto &d : device_table()) {
+		try {
+			const drm_lumen_device_info &info = d->info();
+			if ((info.capabilities & DRM_LUMEN_CAP_LINKS) && info.chip_id == chip)
+				return d;
+		} catch (const Error &) {
+		}
+	}
+	return nullptr;
+}
+
 std::shared_ptr<Device> device_from_handle(lumen_device_t h)
 {
 	device_table();

@@ -45,6 +45,9 @@ class Device {
 // Every card, enumerated on the first call.
 const std::vector<std::shared_ptr<Device>> &device_table();
 std::shared_ptr<Device> device_from_handle(lumen_device_t h);
+// This process's card with a link engine whose chip id is chip, or null
+// (cards that cannot be opened are none).
+std::shared_ptr<Device> device_of_chip(uint32_t chip);
 // Opens a new fd of the card (a new device context), mapping errors.
 sys::DrmDevice open_drm(const Device &dev);
 

@@ -100,22 +100,6 @@ json chip_entry(const json &topo, uint32_t chip)
 	     "chip " + chip_arg(chip) + " is not in the supernode (lumen_fabric_get_chips)");
 }
 
-// This host's device index of the chip, or -1. Cards that cannot be opened
-// or have no link engine are no chip of the fabric.
-int32_t local_index(uint32_t chip)
-{
-	for (const auto &d : device_table()) {
-		try {
-			const drm_lumen_device_info &info = d->info();
-			if ((info.capabilities & DRM_LUMEN_CAP_LINKS) && info.chip_id == chip)
-				return d->index();
-		} catch (const Error &) {
-			continue;
-		}
-	}
-	return -1;
-}
-
 lumen_status_t outcome_status(const std::string &outcome)
 {
 	if (outcome == "arrived")
@@ -267,9 +251,7 @@ lumen_status_t lumen_fabric_get_chips(uint32_t *ids, size_t max, size_t *count)
 {
 	return fabric_guard(__func__, [&] {
 		require(count, "count");
-		if (max && !ids)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "ids is NULL with max " + std::to_string(max));
+		require_array(ids, max, "ids", "max");
 		json topo = fabric_request("topology");
 		std::vector<uint32_t> all;
 		for (const json &c : member(topo, "chips", "topology"))
@@ -297,7 +279,8 @@ lumen_status_t lumen_fabric_get_chip_info(uint32_t chip_id, lumen_chip_info_t *i
 		}
 		out.has_coords = triple(c, "coords", out.coords, "topology") ? 1 : 0;
 		copy_text(out.serial, sizeof(out.serial), text(c, "serial", "topology"));
-		out.device_index = local_index(chip_id);
+		auto local = device_of_chip(chip_id);
+		out.device_index = local ? local->index() : -1;
 		copy_versioned(info, out, "info");
 		return LUMEN_SUCCESS;
 	});
@@ -341,9 +324,7 @@ lumen_status_t lumen_fabric_get_route(uint32_t src, uint32_t dst, lumen_route_in
 {
 	return fabric_guard(__func__, [&] {
 		require(info, "info");
-		if (max_hops && !hops)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "hops is NULL with max_hops " + std::to_string(max_hops));
+		require_array(hops, max_hops, "hops", "max_hops");
 		json r = fabric_request("route " + chip_arg(src) + " " + chip_arg(dst));
 		const json &jh = member(r, "hops", "route");
 		if (!jh.is_array())
@@ -384,9 +365,7 @@ lumen_status_t lumen_fabric_get_routes(lumen_route_summary_t *pairs, size_t coun
 				       uint64_t *generation)
 {
 	return fabric_guard(__func__, [&] {
-		if (count && !pairs)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "pairs is NULL with count " + std::to_string(count));
+		require_array(pairs, count, "pairs", "count");
 		// lumen-fm reads requests of up to 64 KiB: a few thousand pairs
 		// each. A reroute between two requests mixes generations: start
 		// again, a few times.
@@ -437,9 +416,7 @@ lumen_status_t lumen_fabric_get_events(uint64_t after_seq, lumen_fabric_event_t 
 {
 	return fabric_guard(__func__, [&] {
 		require(count, "count");
-		if (max && !events)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "events is NULL with max " + std::to_string(max));
+		require_array(events, max, "events", "max");
 		json r = fabric_request("events --since " + std::to_string(after_seq));
 		const json &list = member(r, "events", "events");
 		if (!list.is_array())

@@ -95,20 +95,6 @@ bool reaches(Device &dev, uint32_t dst)
 	}
 }
 
-// This process's card with that chip, if any.
-std::shared_ptr<Device> local_device(uint32_t chip)
-{
-	for (const auto &d : device_table()) {
-		try {
-			const auto &i = d->info();
-			if ((i.capabilities & DRM_LUMEN_CAP_LINKS) && i.chip_id == chip)
-				return d;
-		} catch (const Error &) {
-		}
-	}
-	return nullptr;
-}
-
 // A window on the whole allocation of peer holding [ptr, ptr + size), opened
 // on first use; its descriptor, and the range's offset in it.
 std::pair<lumen_window_desc_t, uint64_t> peer_window(const std::shared_ptr<Context> &peer,
@@ -270,7 +256,7 @@ lumen_status_t lumen_device_can_access_peer(lumen_device_t device, uint32_t peer
 		*can_access = 1;
 		if (caps) {
 			*caps = LUMEN_PEER_READ | LUMEN_PEER_WRITE | LUMEN_PEER_ATOMIC;
-			auto peer = peer_chip == info.chip_id ? dev : local_device(peer_chip);
+			auto peer = peer_chip == info.chip_id ? dev : device_of_chip(peer_chip);
 			if ((info.capabilities & DRM_LUMEN_CAP_REDUCE) && peer &&
 			    (peer->info().capabilities & DRM_LUMEN_CAP_REDUCE))
 				*caps |= LUMEN_PEER_REDUCE;

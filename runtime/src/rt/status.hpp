@@ -57,6 +57,15 @@ inline void require(const void *p, const char *name)
 		fail(LUMEN_ERROR_INVALID_ARGUMENT, std::string(name) + " is NULL");
 }
 
+// Throw INVALID_ARGUMENT when an output array p of n (> 0) elements is
+// NULL; names both arguments.
+inline void require_array(const void *p, size_t n, const char *name, const char *n_name)
+{
+	if (n && !p)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT, std::string(name) + " is NULL with " + n_name +
+							   " " + std::to_string(n));
+}
+
 // Copy a versioned struct (first member size_t struct_size) out to the
 // caller: only the prefix both sides know; struct_size stays the caller's.
 template <typename T> void copy_versioned(T *out, const T &full, const char *name)

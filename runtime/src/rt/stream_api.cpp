@@ -17,6 +17,16 @@ Registry<Stream> &streams()
 	return r;
 }
 
+// A 64-bit word SIGNAL or WAIT may name: 8-byte aligned, inside a device
+// allocation of s's context (INVALID_ARGUMENT naming ptr otherwise).
+uint64_t checked_word(Stream &s, lumen_devptr_t ptr)
+{
+	if (ptr % 8)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT, "ptr " + hex(ptr) + " is not 8-byte aligned");
+	s.ctx().mem().check_device(ptr, 8, "ptr");
+	return ptr;
+}
+
 } // namespace
 
 std::shared_ptr<Stream> stream_from_handle(lumen_stream_t h)
@@ -129,11 +139,7 @@ lumen_status_t lumen_stream_write_value64(lumen_stream_t stream, lumen_devptr_t 
 {
 	return guard(__func__, [&] {
 		auto s = stream_from_handle(stream);
-		if (ptr % 8)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "ptr " + hex(ptr) + " is not 8-byte aligned");
-		s->ctx().mem().check_device(ptr, 8, "ptr");
-		s->submit({cmd_signal(ptr, value)});
+		s->submit({cmd_signal(checked_word(*s, ptr), value)});
 		return LUMEN_SUCCESS;
 	});
 }
@@ -142,11 +148,7 @@ lumen_status_t lumen_stream_wait_value64(lumen_stream_t stream, lumen_devptr_t p
 {
 	return guard(__func__, [&] {
 		auto s = stream_from_handle(stream);
-		if (ptr % 8)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "ptr " + hex(ptr) + " is not 8-byte aligned");
-		s->ctx().mem().check_device(ptr, 8, "ptr");
-		s->submit({cmd_wait(ptr, value)});
+		s->submit({cmd_wait(checked_word(*s, ptr), value)});
 		return LUMEN_SUCCESS;
 	});
 }
