@@ -392,18 +392,26 @@ void Manager::start_election()
 	publish();
 }
 
+std::optional<ManagerRecord> Manager::read_master_record(std::string *why)
+{
+	const ChipNode *n = disc_.chip(watch_.master().chip_id);
+	if (!n) {
+		if (why)
+			*why = fmt::format("chip {} is not discovered", watch_.master().chip_id);
+		return std::nullopt;
+	}
+	auto r = ch_->call(lumen::mgmt::get(LUMEN_MGMT_ATTR_MANAGER, n->path), mopts_);
+	if (!r.ok()) {
+		if (why)
+			*why = r.what();
+		return std::nullopt;
+	}
+	return lumen::mgmt::decode_manager(r.answer.data(), r.answer.data_len());
+}
+
 void Manager::standby_poll()
 {
-	auto read_record = [this]() -> std::optional<ManagerRecord> {
-		const ChipNode *n = disc_.chip(watch_.master().chip_id);
-		if (!n)
-			return std::nullopt;
-		auto r = ch_->call(lumen::mgmt::get(LUMEN_MGMT_ATTR_MANAGER, n->path), mopts_);
-		if (!r.ok())
-			return std::nullopt;
-		return lumen::mgmt::decode_manager(r.answer.data(), r.answer.data_len());
-	};
-	std::optional<ManagerRecord> rec = read_record();
+	std::optional<ManagerRecord> rec = read_master_record();
 	if (!rec) {
 		// The directed route to the master's chip may cross a fiber that
 		// just went down (the master is rerouting around it): find the
@@ -413,7 +421,7 @@ void Manager::standby_poll()
 		log_debug("standby: master's chip {} silent, discover {:.1f} ms ({} chips)",
 			  watch_.master().chip_id, mono_ms() - t0, d.chips.size());
 		take_discovery(std::move(d));
-		rec = read_record();
+		rec = read_master_record();
 	}
 	switch (watch_.poll(rec, mono_ms(), cfg_.takeover_ms)) {
 	case Watch::Verdict::Alive:
@@ -484,15 +492,15 @@ bool Manager::mirror(uint32_t generation)
 					  tr.problems.front()));
 	// The master may have uploaded (part of) new tables while they were
 	// read: its record says so; read them again at the next poll.
-	if (const ChipNode *m = disc_.chip(watch_.master().chip_id)) {
-		auto r = ch_->call(lumen::mgmt::get(LUMEN_MGMT_ATTR_MANAGER, m->path), mopts_);
-		if (!r.ok())
-			return failed("the master's record: " + r.what());
-		auto now = lumen::mgmt::decode_manager(r.answer.data(), r.answer.data_len());
-		if (now.sweep != generation)
+	if (disc_.chip(watch_.master().chip_id)) {
+		std::string why;
+		auto now = read_master_record(&why);
+		if (!now)
+			return failed("the master's record: " + why);
+		if (now->sweep != generation)
 			return failed(fmt::format("the master moved on to generation {} while its "
 						  "tables were read",
-						  now.sweep));
+						  now->sweep));
 	}
 	rr.ok = true;
 	rr.full = true;

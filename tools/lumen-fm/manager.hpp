@@ -58,6 +58,9 @@ class Manager {
 	void apply_traps(const TrapBatch &b);
 	void heartbeat();
 	void standby_poll();
+	// The watched master's record, read from its chip now; nullopt (and
+	// *why, if given) when its chip is not discovered or does not answer.
+	std::optional<lumen::mgmt::ManagerRecord> read_master_record(std::string *why = nullptr);
 	void write_records(uint8_t state);
 	void become_master(const std::string &why);
 	void become_standby(const lumen::mgmt::ManagerRecord &m, const std::string &why);
@@ -114,7 +117,7 @@ class Manager {
 	// must keep serving clients and watching the master.
 	double mirror_next_ms_ = 0;
 	unsigned mirror_backoff_ms_ = 0;
-	bool first_routes_ = false;  // this master has uploaded no tables yet
+	bool first_routes_ = false; // this master has uploaded no tables yet
 	bool routes_programmed_ = false;
 	std::string verify_state_ = "failed";
 	Uploader uploader_;
