@@ -11,7 +11,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest test-link
-.PHONY: test-guests test-link-ring test-link-guests test-link-stop test-fm
+.PHONY: test-guests test-link-ring test-link-guests test-ccl-guests test-link-stop test-fm
 .PHONY: test-tcg-race test-device-asan
 .PHONY: bench bench-fabric clean
 .PHONY: install examples test-examples
@@ -72,21 +72,27 @@ test-examples: examples guest-deps
 	  --add $(BUILD)/install-test/usr/local/lib -- \
 	  env LD_LIBRARY_PATH=/add/lib sh -c '/add/bin/vector_copy && /add/bin/two_streams && /add/bin/vector_copy_cpp'
 
-# The link engine on cards cabled by lumen-fabric; the three parts below
-# (about 2 minutes on 2 busy cores: 70 + 40 + 25 s).
-test-link: test-link-ring test-link-guests test-link-stop
+# The link engine on cards cabled by lumen-fabric; the four parts below
+# (about 4 minutes on 2 busy cores: 90 + 40 + 90 + 25 s).
+test-link: test-link-ring test-link-guests test-ccl-guests test-link-stop
 
 # 4 cards in a ring: training, cuts and retraining (link), peer memory between
 # every pair of chips (rt_remote), bit errors and a fiber cut in the middle of
 # a 64 MiB remote write (link_faults).
 test-link-ring: guest-deps
 	$(VM) --cards 4 --fabric ring -- \
-	  sh -c 'lumen-route program --topology ring:4 >/dev/null; lumen-guest-tests link link_faults rt_remote rt_reduce rt_peer ccl'
+	  sh -c 'lumen-route program --topology ring:4 >/dev/null; lumen-guest-tests link link_faults rt_remote rt_reduce rt_peer ccl ccl_ranks'
 
 # Peer memory across two guests that exchange window descriptors over their
 # management Ethernet (tests/guest/test_rt_cross_guest.c).
 test-link-guests: guest-deps
 	$(VM) --guests 2 --cards 2 --fabric ring --timeout 600 -- lumen-guest-tests rt_cross_guest
+
+# Collectives of 8 ranks on 2 guests x 4 cards (torus:2x4): the ranks meet
+# through lumen_ccl_comm_init_rank over the management Ethernet
+# (tests/guest/test_ccl_ranks.c). About 90 s.
+test-ccl-guests: guest-deps
+	$(VM) --guests 2 --cards 4 --fabric torus:2x4 --timeout 900 -- lumen-guest-tests ccl_ranks
 
 # lumen-fabric SIGSTOPped for 5 s under remote traffic (tests/link/fabric-stop).
 test-link-stop: guest-deps

@@ -5,12 +5,15 @@
 #include <lumen/lumen_ccl.h>
 
 #include <algorithm>
+#include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <set>
 #include <vector>
 
+#include "bootstrap.hpp"
 #include "ring.hpp"
 
 // What the communicators of one lumen_ccl_comm_init_all share: once a
@@ -31,6 +34,12 @@ struct lumen_ccl_comm_s {
 	lumen_event_t done = nullptr;	  // recorded after each collective
 	lumen_stream_t last = nullptr;	  // the stream of the last one
 	std::set<lumen_stream_t> streams; // that queued collectives
+
+	~lumen_ccl_comm_s()
+	{
+		if (done)
+			lumen_event_destroy(done);
+	}
 };
 
 namespace lumen::ccl {
@@ -96,6 +105,14 @@ void check_stream(const lumen_ccl_comm_s &c, lumen_stream_t s)
 		fail(LUMEN_ERROR_WRONG_DEVICE, "the stream is not of the communicator's context");
 }
 
+void check_root(const lumen_ccl_comm_s &c, int root)
+{
+	if (root < 0 || root >= c.n)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT, "root " + std::to_string(root) +
+							   " is not a rank (0 .. " +
+							   std::to_string(c.n - 1) + ")");
+}
+
 // Streams that queued work on the staging area: destroy waits for them.
 void remember(lumen_ccl_comm_s &c, lumen_stream_t s)
 {
@@ -154,6 +171,68 @@ void block(size_t count, int n, int b, size_t *first, size_t *len)
 	size_t base = count / size_t(n), extra = count % size_t(n);
 	*first = size_t(b) * base + std::min<size_t>(size_t(b), extra);
 	*len = base + (size_t(b) < extra ? 1 : 0);
+}
+
+// What a rank hands the others at bootstrap.
+struct RankBlob {
+	uint32_t magic; // kBlobMagic
+	uint32_t version;
+	lumen_fabric_handle_t ring; // its staging area
+};
+constexpr uint32_t kBlobMagic = 0x4b4e4152; // "RANK"
+
+// Rank r of n on ctx, not yet connected to its neighbours.
+std::unique_ptr<lumen_ccl_comm_s> new_rank(lumen_context_t ctx, int r, int n,
+					   std::shared_ptr<lumen_ccl_clique> clique)
+{
+	auto c = std::make_unique<lumen_ccl_comm_s>();
+	c->ctx = ctx;
+	c->rank = r;
+	c->n = n;
+	c->clique = std::move(clique);
+	try {
+		c->ring = std::make_unique<Ring>(ctx);
+		check(lumen_event_create(ctx, &c->done), "lumen_event_create");
+	} catch (const Failure &e) {
+		fail(e.status, "rank " + std::to_string(r) + ": " + e.what);
+	}
+	return c;
+}
+
+void check_ranks(int n, int rank)
+{
+	if (n < 1 || n > 4096)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     "nranks " + std::to_string(n) + " is not 1 .. 4096");
+	if (rank < 0 || rank >= n)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     "rank " + std::to_string(rank) + " is not 0 .. " + std::to_string(n - 1));
+}
+
+// The communicators of this process that one bootstrap made share a clique.
+std::shared_ptr<lumen_ccl_clique> clique_of(uint64_t nonce)
+{
+	static std::mutex m;
+	static std::map<uint64_t, std::weak_ptr<lumen_ccl_clique>> cliques;
+	std::lock_guard lk(m);
+	for (auto it = cliques.begin(); it != cliques.end();)
+		it = it->second.expired() ? cliques.erase(it) : std::next(it);
+	auto &w = cliques[nonce];
+	auto c = w.lock();
+	if (!c) {
+		c = std::make_shared<lumen_ccl_clique>();
+		w = c;
+	}
+	return c;
+}
+
+void publish(lumen_ccl_comm_t *out, std::vector<std::unique_ptr<lumen_ccl_comm_s>> &made)
+{
+	std::lock_guard lk(live_m);
+	for (size_t r = 0; r < made.size(); r++) {
+		live.insert(made[r].get());
+		out[r] = made[r].release();
+	}
 }
 
 int mod(int a, int n)
@@ -228,35 +307,55 @@ lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n, const lum
 	return guard(__func__, [&] {
 		if (!comms || !ctxs)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT, "comms or ctxs is NULL");
-		if (n < 1 || n > 4096)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "n " + std::to_string(n) + " is not 1 .. 4096");
+		check_ranks(n, 0);
 		std::vector<std::unique_ptr<lumen_ccl_comm_s>> made;
 		auto clique = std::make_shared<lumen_ccl_clique>();
-		for (int r = 0; r < n; r++) {
-			auto c = std::make_unique<lumen_ccl_comm_s>();
-			c->ctx = ctxs[r];
-			c->rank = r;
-			c->n = n;
-			c->clique = clique;
-			try {
-				c->ring = std::make_unique<Ring>(ctxs[r]);
-				check(lumen_event_create(ctxs[r], &c->done), "lumen_event_create");
-			} catch (const Failure &e) {
-				for (auto &m : made)
-					lumen_event_destroy(m->done);
-				fail(e.status, "rank " + std::to_string(r) + ": " + e.what);
-			}
-			made.push_back(std::move(c));
-		}
+		for (int r = 0; r < n; r++)
+			made.push_back(new_rank(ctxs[r], r, n, clique));
 		for (int r = 0; r < n; r++)
 			made[r]->ring->connect(made[(r + 1) % n]->ring->handle(),
 					       made[(r + n - 1) % n]->ring->handle());
-		std::lock_guard lk(live_m);
-		for (int r = 0; r < n; r++) {
-			live.insert(made[r].get());
-			comms[r] = made[r].release();
+		publish(comms, made);
+	});
+}
+
+lumen_status_t lumen_ccl_get_unique_id(lumen_ccl_unique_id_t *id)
+{
+	return guard(__func__, [&] {
+		if (!id)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "id is NULL");
+		UniqueId u = start_root();
+		memcpy(id, &u, sizeof(u));
+	});
+}
+
+lumen_status_t lumen_ccl_comm_init_rank(lumen_ccl_comm_t *comm, int nranks,
+					lumen_ccl_unique_id_t id, int rank, lumen_context_t ctx)
+{
+	return guard(__func__, [&] {
+		if (!comm)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "comm is NULL");
+		check_ranks(nranks, rank);
+		UniqueId u;
+		memcpy(&u, &id, sizeof(u));
+		std::vector<std::unique_ptr<lumen_ccl_comm_s>> made;
+		made.push_back(new_rank(ctx, rank, nranks, clique_of(u.nonce)));
+		RankBlob mine{kBlobMagic, 1, made[0]->ring->handle()};
+		std::vector<uint8_t> blob(sizeof(mine));
+		memcpy(blob.data(), &mine, sizeof(mine));
+		auto all = join(u, rank, nranks, blob);
+		std::vector<RankBlob> ranks(static_cast<size_t>(nranks));
+		for (int r = 0; r < nranks; r++) {
+			memcpy(&ranks[size_t(r)], all[size_t(r)].data(), sizeof(RankBlob));
+			if (ranks[size_t(r)].magic != kBlobMagic || ranks[size_t(r)].version != 1 ||
+			    ranks[size_t(r)].ring.magic != LUMEN_FABRIC_HANDLE_MAGIC)
+				fail(LUMEN_ERROR_SYSTEM, "bootstrap: rank " + std::to_string(r) +
+								 " sent what is not a rank's "
+								 "description");
 		}
+		made[0]->ring->connect(ranks[size_t((rank + 1) % nranks)].ring,
+				       ranks[size_t((rank + nranks - 1) % nranks)].ring);
+		publish(comm, made);
 	});
 }
 
@@ -284,7 +383,6 @@ lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm)
 			if (r != LUMEN_SUCCESS && r != LUMEN_ERROR_INVALID_HANDLE && !st)
 				st = r;
 		}
-		lumen_event_destroy(comm->done);
 		delete comm;
 		check(st, "lumen_stream_synchronize of a stream the communicator used");
 	});
@@ -399,10 +497,7 @@ lumen_status_t lumen_ccl_broadcast(lumen_devptr_t send, lumen_devptr_t recv, siz
 		auto &c = comm_of(comm);
 		const size_t es = elem_size(dtype);
 		check_stream(c, stream);
-		if (root < 0 || root >= c.n)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT, "root " + std::to_string(root) +
-								   " is not a rank (0 .. " +
-								   std::to_string(c.n - 1) + ")");
+		check_root(c, root);
 		if (count == 0)
 			return;
 		bytes_of(count, es, 1, "count");
@@ -419,6 +514,60 @@ lumen_status_t lumen_ccl_broadcast(lumen_devptr_t send, lumen_devptr_t recv, siz
 					c.ring->recv_copy(stream, at, m * es);
 				if (!last)
 					c.ring->send(stream, at, m * es);
+			}
+		});
+	});
+}
+
+lumen_status_t lumen_ccl_reduce(lumen_devptr_t send, lumen_devptr_t recv, size_t count,
+				lumen_dtype_t dtype, lumen_reduce_op_t op, int root,
+				lumen_ccl_comm_t comm, lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		const size_t es = elem_size(dtype);
+		check_op(op);
+		check_stream(c, stream);
+		check_root(c, root);
+		if (count == 0)
+			return;
+		bytes_of(count, es, 1, "count");
+		queued(c, stream, [&] {
+			const uint64_t per = slice_elems(es);
+			const bool first = mod(root + 1, c.n) == c.rank; // receives nothing
+			if (c.rank == root)
+				copy_if(stream, recv, send, count * es);
+			// A chain root + 1 -> ... -> root, each rank adding its send on
+			// the way, slice by slice.
+			for (size_t k = 0; k * per < count; k++) {
+				const uint64_t m = std::min<uint64_t>(per, count - k * per);
+				const uint64_t at = k * per * es;
+				if (c.n == 1)
+					break;
+				if (c.rank == root)
+					c.ring->recv_reduce(stream, recv + at, m, dtype, op);
+				else if (first)
+					c.ring->send(stream, send + at, m * es);
+				else
+					c.ring->recv_reduce_forward(stream, send + at, m, dtype, op,
+								    m * es);
+			}
+		});
+	});
+}
+
+lumen_status_t lumen_ccl_barrier(lumen_ccl_comm_t comm, lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		check_stream(c, stream);
+		// Round k's token leaves a rank only after round k - 1's arrived
+		// (stream order), so after n - 1 rounds every rank has heard,
+		// through its predecessors, from all the others.
+		queued(c, stream, [&] {
+			for (int k = 0; k < c.n - 1; k++) {
+				c.ring->send(stream, c.ring->scratch(), 8);
+				c.ring->recv_copy(stream, c.ring->scratch() + 8, 8);
 			}
 		});
 	});

@@ -3,18 +3,6 @@
 
 namespace lumen::ccl {
 
-void fail(lumen_status_t s, const std::string &what)
-{
-	throw Failure{s, what};
-}
-
-void check(lumen_status_t s, const char *call)
-{
-	if (s != LUMEN_SUCCESS)
-		fail(s, std::string(call) + ": " + lumen_status_string(s) + ": " +
-				lumen_get_last_error());
-}
-
 Ring::Ring(lumen_context_t ctx) : ctx_(ctx)
 {
 	const uint64_t bytes = kFlagsBytes + kSlots * kSlotBytes;

@@ -16,24 +16,16 @@
 #include <lumen/lumen.h>
 
 #include <cstdint>
-#include <string>
+
+#include "failure.hpp"
 
 namespace lumen::ccl {
-
-// A failed call: the status and what failed (liblumen's message included).
-struct Failure {
-	lumen_status_t status;
-	std::string what;
-};
-
-[[noreturn]] void fail(lumen_status_t s, const std::string &what);
-// Throws Failure unless s is SUCCESS, naming the call.
-void check(lumen_status_t s, const char *call);
 
 constexpr uint64_t kSlots = 2;
 constexpr uint64_t kSlotBytes = 1u << 20;
 constexpr uint64_t kFlagsBytes = 4096; // READY at 0, ACK at 8
 constexpr uint64_t kReady = 0, kAck = 8;
+constexpr uint64_t kScratch = 64, kScratchBytes = 64; // barrier tokens, in the flags page
 
 class Ring {
       public:
@@ -44,6 +36,8 @@ class Ring {
 	Ring &operator=(const Ring &) = delete;
 
 	const lumen_fabric_handle_t &handle() const noexcept { return mine_; }
+	// kScratchBytes of this rank's device memory for the library's own use.
+	lumen_devptr_t scratch() const noexcept { return area_ + kScratch; }
 	// The next rank's staging area (its handle()).
 	void connect(const lumen_fabric_handle_t &next, const lumen_fabric_handle_t &prev);
 

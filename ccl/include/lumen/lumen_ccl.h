@@ -9,10 +9,13 @@
  * are ordered by device-side waits on flags that the previous rank bumps
  * with remote atomics (lumen_stream_wait_value64). The host only queues.
  *
- * This first version: communicators of one process (lumen_ccl_comm_init_all,
- * one context per chip), a ring over the ranks in rank order, and
- * all-reduce, all-gather, reduce-scatter and broadcast. Every rank must
- * queue the same collectives in the same order (as with NCCL). The
+ * Communicators: all ranks in one process (lumen_ccl_comm_init_all, one
+ * context per rank), or ranks in several processes and hosts that meet
+ * through a unique id (lumen_ccl_get_unique_id, lumen_ccl_comm_init_rank;
+ * the bootstrap runs over the management network). A ring over the ranks
+ * in rank order carries all-reduce, all-gather, reduce-scatter, broadcast,
+ * reduce and barrier. Every rank must queue the same collectives in the
+ * same order (as with NCCL). The
  * collectives of one communicator run in the order they were queued, on
  * whatever streams; one thread queues them at a time.
  *
@@ -43,6 +46,17 @@ extern "C" {
 
 typedef struct lumen_ccl_comm_s *lumen_ccl_comm_t;
 
+#define LUMEN_CCL_UNIQUE_ID_BYTES 128
+
+/**
+ * Names one bootstrap of a communicator whose ranks are in several
+ * processes or hosts: plain bytes, handed to every rank by the caller's
+ * own means (MPI, a file, a socket), like ncclUniqueId.
+ */
+typedef struct lumen_ccl_unique_id {
+	char internal[LUMEN_CCL_UNIQUE_ID_BYTES];
+} lumen_ccl_unique_id_t;
+
 /** Message of the calling thread's last failed lumen_ccl_* call, or "". */
 LUMEN_API const char *lumen_ccl_get_last_error(void);
 
@@ -54,6 +68,25 @@ LUMEN_API const char *lumen_ccl_get_last_error(void);
  */
 LUMEN_API lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n,
 						 const lumen_context_t *ctxs);
+/**
+ * A new unique id, and its root: a thread of the calling process that the
+ * ranks' lumen_ccl_comm_init_rank calls meet at, over the management
+ * network with libfabric's tcp provider (interface
+ * $LUMEN_CCL_SOCKET_IFNAME, else the first IPv4 one other than loopback,
+ * else loopback). The process must live until every rank's init returned.
+ */
+LUMEN_API lumen_status_t lumen_ccl_get_unique_id(lumen_ccl_unique_id_t *id);
+/**
+ * Rank rank of nranks of the communicator named by id, on context ctx.
+ * Blocks until every rank has called it (each from its own thread or
+ * process) or $LUMEN_CCL_BOOTSTRAP_TIMEOUT seconds (default 120) passed
+ * (LUMEN_ERROR_TIMEOUT). Ranks that disagree on nranks, or two ranks of
+ * one number, fail every rank's init (INVALID_ARGUMENT, naming it). The
+ * ring follows rank order, as for lumen_ccl_comm_init_all.
+ */
+LUMEN_API lumen_status_t lumen_ccl_comm_init_rank(lumen_ccl_comm_t *comm, int nranks,
+						  lumen_ccl_unique_id_t id, int rank,
+						  lumen_context_t ctx);
 /**
  * Wait for the communicator's queued work (and the next rank's last
  * acknowledgements), then free it. Call it once every rank's work is
@@ -81,6 +114,15 @@ LUMEN_API lumen_status_t lumen_ccl_reduce_scatter(lumen_devptr_t send, lumen_dev
 LUMEN_API lumen_status_t lumen_ccl_broadcast(lumen_devptr_t send, lumen_devptr_t recv, size_t count,
 					     lumen_dtype_t dtype, int root, lumen_ccl_comm_t comm,
 					     lumen_stream_t stream);
+
+/** recv on rank root = op over ranks of send (count elements); recv is
+ * not touched on the other ranks (may be 0 there). */
+LUMEN_API lumen_status_t lumen_ccl_reduce(lumen_devptr_t send, lumen_devptr_t recv, size_t count,
+					  lumen_dtype_t dtype, lumen_reduce_op_t op, int root,
+					  lumen_ccl_comm_t comm, lumen_stream_t stream);
+/** Work queued on stream after the barrier starts once every rank's stream
+ * has reached its barrier (n - 1 token steps round the ring). */
+LUMEN_API lumen_status_t lumen_ccl_barrier(lumen_ccl_comm_t comm, lumen_stream_t stream);
 
 #ifdef __cplusplus
 }

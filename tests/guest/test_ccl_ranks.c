@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: MIT
+/*
+ * liblumen-ccl communicators whose ranks meet through
+ * lumen_ccl_comm_init_rank, each rank in a thread of its own as it would
+ * be in a process of its own, against a CPU reference:
+ *
+ *   tests/vm/run --no-build --cards 4 --fabric ring -- \
+ *     sh -c 'lumen-route program --topology ring:4 && lumen-guest-tests ccl_ranks'
+ *   tests/vm/run --no-build --guests 2 --cards 4 --fabric torus:2x4 -- \
+ *     lumen-guest-tests ccl_ranks
+ *
+ * Ranks: one per card, guest g's cards being ranks g * cards ..; the
+ * unique id travels from guest 0 over the management Ethernet and the
+ * bootstrap runs over it (libfabric's tcp provider). Without a fabric,
+ * three ranks on card 0's loopback. Each test runs on every rank at once:
+ *   - all-reduce for every dtype and op, non-power-of-two counts, in place
+ *     and out of place, and one of several staging slices per block;
+ *   - all-gather, reduce-scatter, broadcast and reduce from two roots;
+ *   - a barrier holds every rank's stream until the last rank's stream
+ *     reaches it (rank 0's held by a host callback);
+ *   - argument checks of reduce and barrier.
+ */
+#include "rt_test.h"
+#include "link_util.h"
+#include "vm_sync.h"
+
+#include <stdbool.h>
+
+#include <lumen/lumen_ccl.h>
+
+#define MAX_LOCAL 4
+#define SYNC_S	  300
+
+struct rank {
+	int rank, card;
+	lumen_context_t ctx;
+	lumen_stream_t s;
+	lumen_ccl_comm_t comm;
+	lumen_devptr_t a, b;
+	uint8_t *host;
+	char err[512];
+	pthread_t t;
+};
+
+struct fx {
+	int g, guests, local, n;
+	lumen_ccl_unique_id_t id;
+	struct rank r[MAX_LOCAL];
+};
+
+static struct fx *F;
+
+#define BUF_BYTES (8 * MiB)
+
+static void rank_fail(struct rank *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rank_fail(struct rank *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->err[0])
+		return; /* the first failure says most */
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+}
+
+/* Each of r's steps: false once it failed (the rest of that rank's part skips). */
+#define R_OK(r, call)                                                                              \
+	({                                                                                         \
+		lumen_status_t st_ = (call);                                                       \
+		if (st_ != LUMEN_SUCCESS)                                                          \
+			rank_fail((r), "rank %d: %s -> %s: %s %s", (r)->rank, #call,               \
+				  lumen_status_string(st_), lumen_ccl_get_last_error(),            \
+				  lumen_get_last_error());                                         \
+		st_ == LUMEN_SUCCESS;                                                              \
+	})
+
+struct phase {
+	void (*fn)(struct rank *r, const void *arg);
+	const void *arg;
+	struct rank *r;
+};
+
+static void *phase_thread(void *p)
+{
+	struct phase *ph = p;
+
+	ph->fn(ph->r, ph->arg);
+	return NULL;
+}
+
+/* fn on every local rank at once, each in its thread; fails the test with
+ * the first rank's error. */
+static void on_every_rank(void (*fn)(struct rank *, const void *), const void *arg)
+{
+	struct phase ph[MAX_LOCAL];
+
+	for (int i = 0; i < F->local; i++) {
+		F->r[i].err[0] = 0;
+		ph[i] = (struct phase){fn, arg, &F->r[i]};
+		assert_int_equal(pthread_create(&F->r[i].t, NULL, phase_thread, &ph[i]), 0);
+	}
+	for (int i = 0; i < F->local; i++)
+		pthread_join(F->r[i].t, NULL);
+	for (int i = 0; i < F->local; i++)
+		if (F->r[i].err[0])
+			fail_msg("%s", F->r[i].err);
+}
+
+/* ---- values and their reference ---------------------------------------------- */
+
+/* Rank r's input at element i: small integers, exact in every dtype and in
+ * every partial sum of up to 8 ranks. */
+static int32_t val(int r, size_t i)
+{
+	return (int32_t)((i * 7 + (size_t)r * 13) % 61) - 30;
+}
+
+static size_t esize(lumen_dtype_t t)
+{
+	return t == LUMEN_DTYPE_F16 || t == LUMEN_DTYPE_BF16 ? 2 : 4;
+}
+
+static void put(void *buf, size_t i, lumen_dtype_t t, int32_t v)
+{
+	float f = (float)v;
+	uint32_t u;
+
+	switch (t) {
+	case LUMEN_DTYPE_F32:
+		((float *)buf)[i] = f;
+		break;
+	case LUMEN_DTYPE_I32:
+		((int32_t *)buf)[i] = v;
+		break;
+	case LUMEN_DTYPE_F16:
+		((_Float16 *)buf)[i] = (_Float16)f;
+		break;
+	case LUMEN_DTYPE_BF16:
+		memcpy(&u, &f, 4);
+		((uint16_t *)buf)[i] = (uint16_t)(u >> 16); /* exact for small integers */
+		break;
+	}
+}
+
+static double get(const void *buf, size_t i, lumen_dtype_t t)
+{
+	uint32_t u;
+	float f;
+
+	switch (t) {
+	case LUMEN_DTYPE_F32:
+		return ((const float *)buf)[i];
+	case LUMEN_DTYPE_I32:
+		return ((const int32_t *)buf)[i];
+	case LUMEN_DTYPE_F16:
+		return (double)((const _Float16 *)buf)[i];
+	case LUMEN_DTYPE_BF16:
+		u = (uint32_t)((const uint16_t *)buf)[i] << 16;
+		memcpy(&f, &u, 4);
+		return f;
+	}
+	return 0;
+}
+
+static int64_t reduced(size_t i, lumen_reduce_op_t op)
+{
+	int64_t want = val(0, i);
+
+	for (int q = 1; q < F->n; q++) {
+		int64_t v = val(q, i);
+
+		want = op == LUMEN_REDUCE_SUM	? want + v
+		       : op == LUMEN_REDUCE_MAX ? (v > want ? v : want)
+						: (v < want ? v : want);
+	}
+	return want;
+}
+
+/* count elements of rank r's values, from element `first` on, to dst. */
+static bool fill(struct rank *r, lumen_devptr_t dst, size_t first, size_t count, lumen_dtype_t t)
+{
+	for (size_t i = 0; i < count; i++)
+		put(r->host, i, t, val(r->rank, first + i));
+	/* The source is captured before the call returns. */
+	return R_OK(r, lumen_memcpy_h2d_async(r->s, dst, r->host, count * esize(t)));
+}
+
+static bool fetch(struct rank *r, lumen_devptr_t src, size_t bytes)
+{
+	return R_OK(r, lumen_memcpy_d2h_async(r->s, r->host, src, bytes)) &&
+	       R_OK(r, lumen_stream_synchronize(r->s));
+}
+
+static const char *dtype_name(lumen_dtype_t t)
+{
+	static const char *const n[] = {"f32", "f16", "bf16", "i32"};
+
+	return (unsigned)t < 4 ? n[t] : "?";
+}
+
+/* ---- fixture -------------------------------------------------------------------- */
+
+static void init_rank(struct rank *r, const void *arg)
+{
+	(void)arg;
+	if (!R_OK(r, lumen_stream_create(r->ctx, &r->s)) ||
+	    !R_OK(r, lumen_malloc(r->ctx, BUF_BYTES, &r->a)) ||
+	    !R_OK(r, lumen_malloc(r->ctx, BUF_BYTES, &r->b)))
+		return;
+	R_OK(r, lumen_ccl_comm_init_rank(&r->comm, F->n, F->id, r->rank, r->ctx));
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	lumen_device_t dev;
+	int cards = 0;
+
+	if (!f)
+		return -1;
+	*state = F = f;
+	if (lumen_device_count(&cards) || cards < 1)
+		return -1;
+	const int fabric = getenv("LUMEN_VM_FABRIC") != NULL && cards > 1;
+	f->g = vs_env_int("LUMEN_VM_GUEST", 0);
+	f->guests = vs_env_int("LUMEN_VM_GUESTS", 1);
+	f->local = fabric ? (cards < MAX_LOCAL ? cards : MAX_LOCAL) : 3;
+	f->n = f->local * f->guests;
+	if (f->guests > 1) {
+		/* Every chip on the way has its routes before any traffic. */
+		if (lu_program_routes() || vs_barrier("ccl_ranks setup", "ccl-routes", SYNC_S))
+			return -1;
+	}
+	for (int i = 0; i < f->local; i++) {
+		struct rank *r = &f->r[i];
+
+		r->rank = f->g * f->local + i;
+		r->card = fabric ? i : 0;
+		r->host = malloc(BUF_BYTES);
+		if (!r->host || rt_context_open(r->card, &dev, &r->ctx, "ccl_ranks setup"))
+			return -1;
+	}
+	if (f->g == 0 && lumen_ccl_get_unique_id(&f->id)) {
+		fprintf(stderr, "ccl_ranks setup: %s\n", lumen_ccl_get_last_error());
+		return -1;
+	}
+	if (f->guests > 1) {
+		size_t len = 0;
+		void *id;
+
+		if (vs_exchange("ccl_ranks setup", "ccl-id", &f->id, sizeof(f->id), SYNC_S))
+			return -1;
+		id = vs_exchanged("ccl-id", 0, &len);
+		if (!id || len != sizeof(f->id)) {
+			fprintf(stderr, "ccl_ranks setup: no unique id from guest 0\n");
+			free(id);
+			return -1;
+		}
+		memcpy(&f->id, id, sizeof(f->id));
+		free(id);
+	}
+	struct phase ph[MAX_LOCAL];
+
+	for (int i = 0; i < f->local; i++) {
+		ph[i] = (struct phase){init_rank, NULL, &f->r[i]};
+		if (pthread_create(&f->r[i].t, NULL, phase_thread, &ph[i]))
+			return -1;
+	}
+	for (int i = 0; i < f->local; i++)
+		pthread_join(f->r[i].t, NULL);
+	for (int i = 0; i < f->local; i++)
+		if (f->r[i].err[0]) {
+			fprintf(stderr, "ccl_ranks setup: %s\n", f->r[i].err);
+			return -1;
+		}
+	printf("# %d ranks (%d guest%s x %d), %s\n", f->n, f->guests, f->guests > 1 ? "s" : "",
+	       f->local, fabric ? "one per card over the fabric" : "on card 0's loopback");
+	return 0;
+}
+
+static void destroy_rank(struct rank *r, const void *arg)
+{
+	(void)arg;
+	if (r->comm)
+		R_OK(r, lumen_ccl_comm_destroy(r->comm));
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	struct phase ph[MAX_LOCAL];
+
+	/* Each rank drains its neighbours' acknowledgements: all at once. */
+	for (int i = 0; i < f->local; i++) {
+		f->r[i].err[0] = 0;
+		ph[i] = (struct phase){destroy_rank, NULL, &f->r[i]};
+		pthread_create(&f->r[i].t, NULL, phase_thread, &ph[i]);
+	}
+	for (int i = 0; i < f->local; i++) {
+		pthread_join(f->r[i].t, NULL);
+		if (f->r[i].err[0])
+			fprintf(stderr, "ccl_ranks teardown: %s\n", f->r[i].err);
+		if (f->r[i].ctx)
+			lumen_context_destroy(f->r[i].ctx);
+		free(f->r[i].host);
+	}
+	if (f->guests > 1)
+		vs_barrier("ccl_ranks teardown", "ccl-done", SYNC_S);
+	free(f);
+	return 0;
+}
+
+/* ---- the collectives ------------------------------------------------------------ */
+
+struct ar_case {
+	lumen_dtype_t t;
+	lumen_reduce_op_t op;
+	size_t count;
+	bool in_place;
+};
+
+static void all_reduce_rank(struct rank *r, const void *arg)
+{
+	const struct ar_case *c = arg;
+	lumen_devptr_t recv = c->in_place ? r->a : r->b;
+
+	if (!fill(r, r->a, 0, c->count, c->t) ||
+	    !R_OK(r, lumen_ccl_all_reduce(r->a, recv, c->count, c->t, c->op, r->comm, r->s)) ||
+	    !fetch(r, recv, c->count * esize(c->t)))
+		return;
+	for (size_t i = 0; i < c->count; i++)
+		if (get(r->host, i, c->t) != (double)reduced(i, c->op)) {
+			rank_fail(r,
+				  "all-reduce %s op %d count %zu%s: rank %d element %zu is %g, "
+				  "expected %lld",
+				  dtype_name(c->t), c->op, c->count, c->in_place ? " in place" : "",
+				  r->rank, i, get(r->host, i, c->t), (long long)reduced(i, c->op));
+			return;
+		}
+}
+
+static void all_reduce_every_dtype_and_op(void **state)
+{
+	static const lumen_dtype_t types[] = {LUMEN_DTYPE_F32, LUMEN_DTYPE_F16, LUMEN_DTYPE_BF16,
+					      LUMEN_DTYPE_I32};
+	static const lumen_reduce_op_t ops[] = {LUMEN_REDUCE_SUM, LUMEN_REDUCE_MAX,
+						LUMEN_REDUCE_MIN};
+	int k = 0;
+
+	(void)state;
+	for (size_t t = 0; t < 4; t++)
+		for (size_t o = 0; o < 3; o++, k++) {
+			/* Counts that divide neither by the ranks nor by a slice. */
+			struct ar_case c = {types[t], ops[o], 20011 + (size_t)k * 997, k % 2 == 1};
+
+			on_every_rank(all_reduce_rank, &c);
+		}
+	printf("# all-reduce on %d ranks: f32, f16, bf16, i32 x sum, max, min\n", F->n);
+}
+
+static void all_reduce_several_slices(void **state)
+{
+	/* f32: blocks of several 1 MiB staging slices, whatever the ranks. */
+	struct ar_case c = {LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, (size_t)F->n * 400000 + 3,
+			    .in_place = false};
+
+	(void)state;
+	if (c.count * 4 > BUF_BYTES)
+		c.count = BUF_BYTES / 4 - 5;
+	on_every_rank(all_reduce_rank, &c);
+}
+
+#define AG_COUNT 70001
+
+static void all_gather_rank(struct rank *r, const void *arg)
+{
+	(void)arg;
+	if (!fill(r, r->a, 0, AG_COUNT, LUMEN_DTYPE_I32) ||
+	    !R_OK(r, lumen_ccl_all_gather(r->a, r->b, AG_COUNT, LUMEN_DTYPE_I32, r->comm, r->s)) ||
+	    !fetch(r, r->b, (size_t)F->n * AG_COUNT * 4))
+		return;
+	for (int q = 0; q < F->n; q++)
+		for (size_t i = 0; i < AG_COUNT; i++)
+			if (((int32_t *)r->host)[(size_t)q * AG_COUNT + i] != val(q, i)) {
+				rank_fail(r, "all-gather: rank %d, block %d element %zu", r->rank,
+					  q, i);
+				return;
+			}
+}
+
+static void all_gather(void **state)
+{
+	(void)state;
+	on_every_rank(all_gather_rank, NULL);
+}
+
+static void reduce_scatter_rank(struct rank *r, const void *arg)
+{
+	(void)arg;
+	if (!fill(r, r->a, 0, (size_t)F->n * AG_COUNT, LUMEN_DTYPE_F32) ||
+	    !R_OK(r, lumen_ccl_reduce_scatter(r->a, r->b, AG_COUNT, LUMEN_DTYPE_F32,
+					      LUMEN_REDUCE_SUM, r->comm, r->s)) ||
+	    !fetch(r, r->b, AG_COUNT * 4))
+		return;
+	for (size_t i = 0; i < AG_COUNT; i++) {
+		size_t g = (size_t)r->rank * AG_COUNT + i;
+
+		if (((float *)r->host)[i] != (float)reduced(g, LUMEN_REDUCE_SUM)) {
+			rank_fail(r, "reduce-scatter: rank %d element %zu", r->rank, i);
+			return;
+		}
+	}
+}
+
+static void reduce_scatter(void **state)
+{
+	(void)state;
+	on_every_rank(reduce_scatter_rank, NULL);
+}
+
+struct rooted {
+	int root;
+	lumen_reduce_op_t op;
+};
+
+static void broadcast_rank(struct rank *r, const void *arg)
+{
+	const struct rooted *c = arg;
+
+	if (!R_OK(r, lumen_memset(r->ctx, r->b, 0, AG_COUNT * 4)) ||
+	    !fill(r, r->a, 0, AG_COUNT, LUMEN_DTYPE_I32) ||
+	    !R_OK(r, lumen_ccl_broadcast(r->a, r->b, AG_COUNT, LUMEN_DTYPE_I32, c->root, r->comm,
+					 r->s)) ||
+	    !fetch(r, r->b, AG_COUNT * 4))
+		return;
+	for (size_t i = 0; i < AG_COUNT; i++)
+		if (((int32_t *)r->host)[i] != val(c->root, i)) {
+			rank_fail(r, "broadcast from %d: rank %d element %zu", c->root, r->rank, i);
+			return;
+		}
+}
+
+static void reduce_rank(struct rank *r, const void *arg)
+{
+	const struct rooted *c = arg;
+	const uint32_t untouched = 0xa5a5a5a5;
+
+	/* recv of the other ranks stays as it was. */
+	for (size_t i = 0; i < AG_COUNT; i++)
+		((uint32_t *)r->host)[i] = untouched;
+	if (!R_OK(r, lumen_memcpy_h2d_async(r->s, r->b, r->host, AG_COUNT * 4)) ||
+	    !fill(r, r->a, 0, AG_COUNT, LUMEN_DTYPE_F32) ||
+	    !R_OK(r, lumen_ccl_reduce(r->a, r->b, AG_COUNT, LUMEN_DTYPE_F32, c->op, c->root,
+				      r->comm, r->s)) ||
+	    !fetch(r, r->b, AG_COUNT * 4))
+		return;
+	for (size_t i = 0; i < AG_COUNT; i++) {
+		bool ok = r->rank == c->root ? ((float *)r->host)[i] == (float)reduced(i, c->op)
+					     : ((uint32_t *)r->host)[i] == untouched;
+
+		if (!ok) {
+			rank_fail(r, "reduce op %d to %d: rank %d element %zu is %g", c->op,
+				  c->root, r->rank, i, ((float *)r->host)[i]);
+			return;
+		}
+	}
+	/* The send buffer is not changed on any rank. */
+	if (!fetch(r, r->a, AG_COUNT * 4))
+		return;
+	for (size_t i = 0; i < AG_COUNT; i++)
+		if (((float *)r->host)[i] != (float)val(r->rank, i)) {
+			rank_fail(r, "reduce changed rank %d's send at %zu", r->rank, i);
+			return;
+		}
+}
+
+static void broadcast_and_reduce(void **state)
+{
+	const int roots[] = {0, F->n - 1, F->n / 2};
+
+	(void)state;
+	for (int k = 0; k < 3; k++) {
+		struct rooted c = {roots[k], k == 1 ? LUMEN_REDUCE_MAX : LUMEN_REDUCE_SUM};
+
+		on_every_rank(broadcast_rank, &c);
+		on_every_rank(reduce_rank, &c);
+	}
+}
+
+/* ---- barrier --------------------------------------------------------------------- */
+
+struct barrier_case {
+	struct rt_gate gate; /* holds global rank 0's stream before its barrier */
+	int held_ms;
+};
+
+static void barrier_rank(struct rank *r, const void *arg)
+{
+	struct barrier_case *c = (struct barrier_case *)arg;
+	lumen_status_t q;
+
+	if (r->rank == 0 && !R_OK(r, lumen_launch_host_func(r->s, rt_gate_fn, &c->gate)))
+		return;
+	if (!R_OK(r, lumen_ccl_barrier(r->comm, r->s)))
+		return;
+	if (r->rank == 0) {
+		/* Every other rank of this guest is held meanwhile. */
+		rt_sleep_ms((unsigned)c->held_ms);
+		rt_gate_open(&c->gate);
+	} else if (F->g == 0) {
+		rt_sleep_ms((unsigned)c->held_ms / 2);
+		q = lumen_stream_query(r->s);
+		if (q != LUMEN_ERROR_NOT_READY)
+			rank_fail(r, "rank %d passed the barrier while rank 0 was held (%s)",
+				  r->rank, lumen_status_string(q));
+	}
+	R_OK(r, lumen_stream_synchronize(r->s));
+	/* And barriers back to back pass. */
+	for (int k = 0; k < 3; k++)
+		if (!R_OK(r, lumen_ccl_barrier(r->comm, r->s)))
+			return;
+	R_OK(r, lumen_stream_synchronize(r->s));
+}
+
+static void barrier_holds_until_the_last_rank(void **state)
+{
+	struct barrier_case c = {.held_ms = 600};
+
+	(void)state;
+	rt_gate_init(&c.gate);
+	on_every_rank(barrier_rank, &c);
+}
+
+static void bad_arguments(void **state)
+{
+	struct rank *r = &F->r[0];
+	lumen_stream_t other;
+
+	(void)state;
+	assert_int_equal(lumen_ccl_reduce(r->a, r->b, 1, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, F->n,
+					  r->comm, r->s),
+			 LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_ccl_get_last_error(), "root"));
+	assert_int_equal(lumen_ccl_reduce(r->a, r->b, 1, LUMEN_DTYPE_F32, (lumen_reduce_op_t)5, 0,
+					  r->comm, r->s),
+			 LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_int_equal(lumen_ccl_barrier(NULL, r->s), LUMEN_ERROR_INVALID_HANDLE);
+	if (F->local > 1) {
+		RT_OK(lumen_stream_create(F->r[1].ctx, &other));
+		assert_int_equal(lumen_ccl_barrier(r->comm, other), LUMEN_ERROR_WRONG_DEVICE);
+		RT_OK(lumen_stream_destroy(other));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(all_reduce_every_dtype_and_op),
+		cmocka_unit_test(all_reduce_several_slices),
+		cmocka_unit_test(all_gather),
+		cmocka_unit_test(reduce_scatter),
+		cmocka_unit_test(broadcast_and_reduce),
+		cmocka_unit_test(barrier_holds_until_the_last_rank),
+		cmocka_unit_test(bad_arguments),
+	};
+	return cmocka_run_group_tests_name("ccl_ranks", tests, setup, teardown);
+}
