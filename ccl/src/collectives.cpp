@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bootstrap.hpp"
+#include "plan.hpp"
 #include "ring.hpp"
 
 // What the communicators of one lumen_ccl_comm_init_all share: once a
@@ -34,6 +35,9 @@ struct lumen_ccl_comm_s {
 	lumen_event_t done = nullptr;	  // recorded after each collective
 	lumen_stream_t last = nullptr;	  // the stream of the last one
 	std::set<lumen_stream_t> streams; // that queued collectives
+	uint32_t chip = lumen::ccl::kNoChip, next_chip = lumen::ccl::kNoChip,
+		 prev_chip = lumen::ccl::kNoChip;
+	lumen::ccl::Plan plan; // of the routes to the ring neighbours
 
 	~lumen_ccl_comm_s()
 	{
@@ -131,6 +135,9 @@ template <typename F> void queued(lumen_ccl_comm_s &c, lumen_stream_t s, F &&que
 		if (c.clique->broken)
 			fail(c.clique->broken, "the communicator is unusable: " + c.clique->why);
 	}
+	// Before anything is queued: a neighbour the new tables do not reach
+	// fails this collective cleanly (nothing queued, nothing broken).
+	replan_if_moved(c.plan, c.rank, c.chip, c.next_chip, c.prev_chip);
 	remember(c, s);
 	if (c.last && c.last != s)
 		check(lumen_stream_wait_event(s, c.done), "lumen_stream_wait_event");
@@ -178,7 +185,27 @@ struct RankBlob {
 	uint32_t magic; // kBlobMagic
 	uint32_t version;
 	lumen_fabric_handle_t ring; // its staging area
+	uint32_t chip;		    // its chip, kNoChip if not known
+	uint32_t reserved;
 };
+
+uint32_t chip_of(lumen_context_t ctx)
+{
+	lumen_device_t dev = nullptr;
+	uint32_t chip = kNoChip;
+	if (lumen_context_get_device(ctx, &dev) != LUMEN_SUCCESS ||
+	    lumen_device_get_chip_id(dev, &chip) != LUMEN_SUCCESS)
+		return kNoChip;
+	return chip;
+}
+
+// Rank c between its neighbours' chips: its first plan.
+void place(lumen_ccl_comm_s &c, uint32_t next_chip, uint32_t prev_chip)
+{
+	c.next_chip = next_chip;
+	c.prev_chip = prev_chip;
+	replan_if_moved(c.plan, c.rank, c.chip, c.next_chip, c.prev_chip);
+}
 constexpr uint32_t kBlobMagic = 0x4b4e4152; // "RANK"
 
 // Rank r of n on ctx, not yet connected to its neighbours.
@@ -193,6 +220,7 @@ std::unique_ptr<lumen_ccl_comm_s> new_rank(lumen_context_t ctx, int r, int n,
 	try {
 		c->ring = std::make_unique<Ring>(ctx);
 		check(lumen_event_create(ctx, &c->done), "lumen_event_create");
+		c->chip = chip_of(ctx);
 	} catch (const Failure &e) {
 		fail(e.status, "rank " + std::to_string(r) + ": " + e.what);
 	}
@@ -312,9 +340,11 @@ lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n, const lum
 		auto clique = std::make_shared<lumen_ccl_clique>();
 		for (int r = 0; r < n; r++)
 			made.push_back(new_rank(ctxs[r], r, n, clique));
-		for (int r = 0; r < n; r++)
-			made[r]->ring->connect(made[(r + 1) % n]->ring->handle(),
-					       made[(r + n - 1) % n]->ring->handle());
+		for (int r = 0; r < n; r++) {
+			auto &next = *made[(r + 1) % n], &prev = *made[(r + n - 1) % n];
+			made[r]->ring->connect(next.ring->handle(), prev.ring->handle());
+			place(*made[r], next.chip, prev.chip);
+		}
 		publish(comms, made);
 	});
 }
@@ -340,7 +370,7 @@ lumen_status_t lumen_ccl_comm_init_rank(lumen_ccl_comm_t *comm, int nranks,
 		memcpy(&u, &id, sizeof(u));
 		std::vector<std::unique_ptr<lumen_ccl_comm_s>> made;
 		made.push_back(new_rank(ctx, rank, nranks, clique_of(u.nonce)));
-		RankBlob mine{kBlobMagic, 1, made[0]->ring->handle()};
+		RankBlob mine{kBlobMagic, 1, made[0]->ring->handle(), made[0]->chip, 0};
 		std::vector<uint8_t> blob(sizeof(mine));
 		memcpy(blob.data(), &mine, sizeof(mine));
 		auto all = join(u, rank, nranks, blob);
@@ -353,8 +383,10 @@ lumen_status_t lumen_ccl_comm_init_rank(lumen_ccl_comm_t *comm, int nranks,
 								 " sent what is not a rank's "
 								 "description");
 		}
-		made[0]->ring->connect(ranks[size_t((rank + 1) % nranks)].ring,
-				       ranks[size_t((rank + nranks - 1) % nranks)].ring);
+		const RankBlob &next = ranks[size_t((rank + 1) % nranks)],
+			       &prev = ranks[size_t((rank + nranks - 1) % nranks)];
+		made[0]->ring->connect(next.ring, prev.ring);
+		place(*made[0], next.chip, prev.chip);
 		publish(comm, made);
 	});
 }
@@ -405,6 +437,35 @@ lumen_status_t lumen_ccl_comm_rank(lumen_ccl_comm_t comm, int *rank)
 		if (!rank)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT, "rank is NULL");
 		*rank = c.rank;
+	});
+}
+
+lumen_status_t lumen_ccl_comm_get_info(lumen_ccl_comm_t comm, lumen_ccl_comm_info_t *info)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		if (!info)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "info is NULL");
+		if (info->struct_size < sizeof(*info))
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "info->struct_size " + std::to_string(info->struct_size) +
+				     " is less than sizeof(lumen_ccl_comm_info_t) " +
+				     std::to_string(sizeof(*info)) + " (LUMEN_STRUCT_INIT)");
+		std::lock_guard lk(c.m);
+		lumen_ccl_comm_info_t out{};
+		out.struct_size = sizeof(out);
+		out.nranks = c.n;
+		out.rank = c.rank;
+		out.chip_id = c.chip;
+		out.next_chip_id = c.next_chip;
+		out.prev_chip_id = c.prev_chip;
+		out.next_hops = c.plan.next_hops;
+		out.prev_hops = c.plan.prev_hops;
+		out.generation = c.plan.generation;
+		out.replans = c.plan.replans;
+		out.channels = 1;
+		snprintf(out.algorithm, sizeof(out.algorithm), "ring");
+		*info = out;
 	});
 }
 

@@ -18,9 +18,13 @@
  *   - all-gather, reduce-scatter, broadcast and reduce from two roots;
  *   - a barrier holds every rank's stream until the last rank's stream
  *     reaches it (rank 0's held by a host callback);
- *   - argument checks of reduce and barrier.
+ *   - argument checks of reduce and barrier;
+ *   - with lumen-fm in one guest: an all-reduce loop across a fiber cut
+ *     that the manager reroutes; every result right, the communicator
+ *     reports the new generation and its re-plan.
  */
 #include "rt_test.h"
+#include "guest_util.h"
 #include "link_util.h"
 #include "vm_sync.h"
 
@@ -74,6 +78,14 @@ static void rank_fail(struct rank *r, const char *fmt, ...)
 				  lumen_get_last_error());                                         \
 		st_ == LUMEN_SUCCESS;                                                              \
 	})
+
+#define CCL_OK(call)                                                                               \
+	do {                                                                                       \
+		lumen_status_t st_ = (call);                                                       \
+		if (st_ != LUMEN_SUCCESS)                                                          \
+			fail_msg("%s -> %s: %s", #call, lumen_status_string(st_),                  \
+				 lumen_ccl_get_last_error());                                      \
+	} while (0)
 
 struct phase {
 	void (*fn)(struct rank *r, const void *arg);
@@ -532,6 +544,109 @@ static void barrier_holds_until_the_last_rank(void **state)
 	on_every_rank(barrier_rank, &c);
 }
 
+/* ---- a fiber cut under an all-reduce loop ----------------------------------------- */
+
+#define CUT_ITERS  12
+#define CUT_AT	   3 /* iterations before rank 0 cuts */
+#define CUT_COUNT  (300000 + 11)
+#define FM_WAIT_MS 120000
+
+struct cut_case {
+	char port[16];	 /* the fiber's end to cut, "C.+x" */
+	uint64_t before; /* routing generation before the cut */
+	int iters_after; /* iterations rank 0 ran once the manager rerouted */
+};
+
+static const char *const port_names[] = {"+x", "-x", "+y", "-y", "+z", "-z"};
+
+static void cut_loop_rank(struct rank *r, const void *arg)
+{
+	struct cut_case *c = (struct cut_case *)arg;
+	const struct ar_case ar = {LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, CUT_COUNT, .in_place = false};
+
+	for (int k = 0; k < CUT_ITERS && !r->err[0]; k++) {
+		if (r->rank == 0 && k == CUT_AT) {
+			uint64_t g = 0;
+
+			if (gu_system("lumen-fabric-ctl '{\"cmd\":\"cut\",\"port\":\"%s\"}' "
+				      ">/dev/null",
+				      c->port)) {
+				rank_fail(r, "lumen-fabric-ctl cut %s failed", c->port);
+				return;
+			}
+			/* The rest of the loop runs on the manager's new tables. */
+			if (!R_OK(r, lumen_fabric_wait_generation(c->before, FM_WAIT_MS, &g)))
+				return;
+			printf("# cut %s at iteration %d: generation %llu -> %llu\n", c->port, k,
+			       (unsigned long long)c->before, (unsigned long long)g);
+		}
+		all_reduce_rank(r, &ar);
+		if (r->rank == 0 && k >= CUT_AT)
+			c->iters_after++;
+	}
+}
+
+/* An all-reduce loop on every rank while rank 0 cuts the fiber rank 1 sends
+ * to rank 2 over, and lumen-fm reroutes: every iteration's result is right,
+ * and rank 1's communicator reports the new generation, a re-plan and the
+ * longer way round. Needs one guest, 3 cards or more on a ring, lumen-fm and
+ * the fabric's control socket. */
+static void all_reduce_loop_across_a_fiber_cut(void **state)
+{
+	struct cut_case c = {0};
+	lumen_ccl_comm_info_t info;
+	lumen_fabric_info_t fi;
+	lumen_route_info_t ri;
+	lumen_route_hop_t hop;
+
+	(void)state;
+	if (F->guests > 1 || F->local < 3 || !getenv("LUMEN_FABRIC_CTL") ||
+	    gu_system("command -v lumen-fm >/dev/null"))
+		skip();
+	assert_int_equal(gu_system("lumen-fm run >/tmp/ccl-fm.log 2>&1 & echo $! >/tmp/ccl-fm.pid"),
+			 0);
+	assert_int_equal(
+		gu_system("i=0; until lumen-fm ctl status 2>/dev/null | "
+			  "grep -q '\"routes_programmed\":true'; do i=$((i + 1)); "
+			  "[ $i -lt 1200 ] || { cat /tmp/ccl-fm.log; exit 1; }; sleep 0.1; "
+			  "done"),
+		0);
+	LUMEN_STRUCT_INIT(fi);
+	RT_OK(lumen_fabric_get_info(&fi));
+	c.before = fi.generation;
+	LUMEN_STRUCT_INIT(info);
+	CCL_OK(lumen_ccl_comm_get_info(F->r[1].comm, &info));
+	LUMEN_STRUCT_INIT(ri);
+	RT_OK(lumen_fabric_get_route(info.chip_id, info.next_chip_id, &ri, &hop, 1));
+	assert_int_equal(ri.num_hops, 1);
+	assert_true(hop.port < 6);
+	snprintf(c.port, sizeof(c.port), "%u.%s", info.chip_id, port_names[hop.port]);
+
+	on_every_rank(cut_loop_rank, &c);
+
+	LUMEN_STRUCT_INIT(info);
+	CCL_OK(lumen_ccl_comm_get_info(F->r[1].comm, &info));
+	printf("# rank 1 after %d iterations past the cut: generation %llu, %u re-plan(s), %u "
+	       "hops to the next rank\n",
+	       c.iters_after, (unsigned long long)info.generation, info.replans, info.next_hops);
+	assert_true(info.generation > c.before);
+	assert_true(info.replans >= 1);
+	assert_true(info.next_hops >= 2); /* the other way round the ring */
+	assert_true(c.iters_after >= CUT_ITERS - CUT_AT);
+
+	/* The whole ring back, rerouted, before the manager goes. */
+	LUMEN_STRUCT_INIT(fi);
+	RT_OK(lumen_fabric_get_info(&fi));
+	assert_int_equal(gu_system("lumen-fabric-ctl '{\"cmd\":\"restore\",\"all\":true}' "
+				   ">/dev/null"),
+			 0);
+	RT_OK(lumen_fabric_wait_generation(fi.generation, FM_WAIT_MS, &c.before));
+	assert_int_equal(gu_system("kill $(cat /tmp/ccl-fm.pid); i=0; while kill -0 $(cat "
+				   "/tmp/ccl-fm.pid) 2>/dev/null; do i=$((i + 1)); [ $i -lt 150 ] "
+				   "|| exit 1; sleep 0.1; done"),
+			 0);
+}
+
 static void bad_arguments(void **state)
 {
 	struct rank *r = &F->r[0];
@@ -563,6 +678,7 @@ int main(void)
 		cmocka_unit_test(broadcast_and_reduce),
 		cmocka_unit_test(barrier_holds_until_the_last_rank),
 		cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(all_reduce_loop_across_a_fiber_cut),
 	};
 	return cmocka_run_group_tests_name("ccl_ranks", tests, setup, teardown);
 }

@@ -203,6 +203,12 @@ TEST(CclApi, BadCommunicators)
 	EXPECT_EQ(lumen_ccl_comm_count(nullptr, &v), LUMEN_ERROR_INVALID_HANDLE);
 	EXPECT_EQ(lumen_ccl_comm_rank(nullptr, &v), LUMEN_ERROR_INVALID_HANDLE);
 	EXPECT_EQ(lumen_ccl_comm_destroy(nullptr), LUMEN_ERROR_INVALID_HANDLE);
+	lumen_ccl_comm_info_t info{};
+	LUMEN_STRUCT_INIT(info);
+	EXPECT_EQ(lumen_ccl_comm_get_info(nullptr, &info), LUMEN_ERROR_INVALID_HANDLE);
+	EXPECT_EQ(lumen_ccl_reduce(0, 0, 1, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, 0, nullptr, nullptr),
+		  LUMEN_ERROR_INVALID_HANDLE);
+	EXPECT_EQ(lumen_ccl_barrier(nullptr, nullptr), LUMEN_ERROR_INVALID_HANDLE);
 	auto bogus = reinterpret_cast<lumen_ccl_comm_t>(&v);
 	EXPECT_EQ(lumen_ccl_all_reduce(0, 0, 1, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM, bogus, nullptr),
 		  LUMEN_ERROR_INVALID_HANDLE);

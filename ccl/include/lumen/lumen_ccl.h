@@ -96,6 +96,36 @@ LUMEN_API lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm);
 LUMEN_API lumen_status_t lumen_ccl_comm_count(lumen_ccl_comm_t comm, int *count);
 LUMEN_API lumen_status_t lumen_ccl_comm_rank(lumen_ccl_comm_t comm, int *rank);
 
+/** How a communicator's rank runs its collectives, and on which routes. */
+typedef struct lumen_ccl_comm_info {
+	size_t struct_size;    /**< in: sizeof(lumen_ccl_comm_info_t) (LUMEN_STRUCT_INIT) */
+	int nranks;	       /**< ranks of the communicator */
+	int rank;	       /**< this one */
+	uint32_t chip_id;      /**< this rank's chip (UINT32_MAX: no link engine) */
+	uint32_t next_chip_id; /**< the chip of the rank it sends to */
+	uint32_t prev_chip_id; /**< the chip of the rank it receives from */
+	uint32_t next_hops;    /**< hops of the route to the next rank (0: same chip or unknown) */
+	uint32_t prev_hops;    /**< hops of the route from here to the previous rank */
+	uint32_t replans;      /**< times the plan was made again after a reroute */
+	/**
+	 * Routing generation (lumen_fabric_info_t) of the routes the plan was
+	 * made from; 0 when no fabric manager answered.
+	 */
+	uint64_t generation;
+	uint32_t channels;  /**< rings run at once */
+	char algorithm[16]; /**< "ring" */
+} lumen_ccl_comm_info_t;
+
+/**
+ * The rank's plan. A collective queued after the fabric's routing
+ * generation moved (a fiber cut and rerouted, a re-patch: lumen-fm's
+ * tables, watched by a thread of the process every 250 ms) plans again
+ * first, and fails with LUMEN_ERROR_UNREACHABLE, nothing queued, if a ring
+ * neighbour is no longer reachable.
+ */
+LUMEN_API lumen_status_t lumen_ccl_comm_get_info(lumen_ccl_comm_t comm,
+						 lumen_ccl_comm_info_t *info);
+
 /** recv[i] = op over ranks of send[i], count elements; send == recv in place. */
 LUMEN_API lumen_status_t lumen_ccl_all_reduce(lumen_devptr_t send, lumen_devptr_t recv,
 					      size_t count, lumen_dtype_t dtype,
