@@ -70,7 +70,7 @@ examples: userspace
 test-examples: examples guest-deps
 	$(VM) --cards 1 --add $(BUILD)/examples-installed/bin \
 	  --add $(BUILD)/install-test/usr/local/lib -- \
-	  env LD_LIBRARY_PATH=/add/lib sh -c '/add/bin/vector_copy && /add/bin/two_streams && /add/bin/vector_copy_cpp'
+	  env LD_LIBRARY_PATH=/add/lib sh -c '/add/bin/vector_copy && /add/bin/two_streams && /add/bin/vector_copy_cpp && /add/bin/ccl_all_reduce'
 
 # The link engine on cards cabled by lumen-fabric; the four parts below
 # (about 4 minutes on 2 busy cores: 90 + 40 + 90 + 25 s).

@@ -104,6 +104,7 @@ install(CODE "
   set(_lumen_pc_libdir \"${CMAKE_INSTALL_LIBDIR}\")
   set(_lumen_pc_includedir \"${CMAKE_INSTALL_INCLUDEDIR}\")
   set(_lumen_pc_dir \"${LUMEN_INSTALL_PKGCONFIGDIR}\")
+  set(_lumen_pc_name lumen)
   include(\"${CMAKE_CURRENT_LIST_DIR}/LumenPkgConfig.cmake\")
 " COMPONENT lumen_devel)
 

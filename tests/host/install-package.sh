@@ -117,6 +117,35 @@ undocumented=$(while IFS= read -r f; do grep -qF "\`$f(" "$src/docs/runtime-api.
 [[ -z $undocumented ]] || fail "docs/runtime-api.md does not document: $(tr '\n' ' ' <<<"$undocumented")"
 
 # --- 4. pkg-config -------------------------------------------------------------------------
+step "liblumen-ccl: files, SONAME, exports, pkg-config"
+cclhdr=$src/ccl/include/lumen/lumen_ccl.h
+cclver=$(awk '/^#define LUMEN_CCL_VERSION_(MAJOR|MINOR|PATCH) /{ v = v (v == "" ? "" : ".") $3 } END { print v }' "$cclhdr")
+cclmajor=${cclver%%.*}
+[[ $cclver =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "cannot read the version from $cclhdr"
+for f in "$libdir/liblumen-ccl.so.$cclver" "$includedir/lumen/lumen_ccl.h" \
+	"$libdir/pkgconfig/lumen-ccl.pc" "$libdir/cmake/lumen-ccl/lumen-cclConfig.cmake" \
+	"$libdir/cmake/lumen-ccl/lumen-cclConfigVersion.cmake" \
+	"$libdir/cmake/lumen-ccl/lumen-cclTargets.cmake"; do
+	[[ -f $root/$f ]] || fail "$prefix/$f not installed"
+done
+[[ $(readlink "$lib/liblumen-ccl.so") == "liblumen-ccl.so.$cclmajor" ]] ||
+	fail "$libdir/liblumen-ccl.so (namelink) is not a symlink to liblumen-ccl.so.$cclmajor"
+cclso=$lib/liblumen-ccl.so.$cclver
+soname=$(readelf -d "$cclso" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[[ $soname == "liblumen-ccl.so.$cclmajor" ]] || fail "liblumen-ccl's SONAME is '$soname'"
+exported=$(nm -D --defined-only "$cclso" | awk '{ print $NF }' | sed 's/@.*//' | grep -vxE 'LUMEN_CCL_[0-9.]+' | sort -u)
+declared=$(grep -oE '^LUMEN_API[^(]*[^a-z_(]lumen_ccl_[a-z0-9_]+ *\(' "$cclhdr" |
+	sed -E 's/.*(lumen_ccl_[a-z0-9_]+) *\($/\1/' | sort -u)
+[[ $exported == "$declared" ]] ||
+	fail "liblumen-ccl exports differ from lumen_ccl.h: $(diff <(echo "$declared") <(echo "$exported") | grep '^[<>]' | tr '\n' ' ')"
+pc_env=(env PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$stage")
+got=$("${pc_env[@]}" pkg-config --modversion lumen-ccl) || fail "pkg-config does not find lumen-ccl.pc"
+[[ $got == "$cclver" ]] || fail "pkg-config --modversion lumen-ccl: $got, expected $cclver"
+libs=$("${pc_env[@]}" pkg-config --libs lumen-ccl)
+[[ " $libs " == *" -llumen-ccl "* && " $libs " == *" -llumen "* ]] ||
+	fail "pkg-config --libs lumen-ccl: '$libs' (wants -llumen-ccl and, through lumen, -llumen)"
+step "  $(wc -l <<<"$declared") functions, all declared, nothing else exported; --libs: $libs"
+
 step "pkg-config"
 pc_env=(env PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$stage")
 got=$("${pc_env[@]}" pkg-config --modversion lumen) || fail "pkg-config does not find lumen.pc"
@@ -183,12 +212,16 @@ examples=()
 for f in "$out/bin"/* "$out/pkgconfig"/*; do
 	[[ -f $f && -x $f ]] && examples+=("$f")
 done
-for e in vector_copy two_streams peer_ring fabric_info vector_copy_cpp; do
+for e in vector_copy two_streams peer_ring fabric_info vector_copy_cpp ccl_all_reduce; do
 	[[ -x $out/bin/$e && -x $out/pkgconfig/$e ]] || fail "example $e was not built both ways"
 done
 for f in "${examples[@]}"; do
 	readelf -d "$f" | grep -q "(NEEDED).*\[liblumen.so.$major\]" ||
-		fail "${f#"$build"/} does not link liblumen.so.$major"
+		[[ ${f##*/} == ccl_* ]] || fail "${f#"$build"/} does not link liblumen.so.$major"
+done
+for f in "$out/bin/ccl_all_reduce" "$out/pkgconfig/ccl_all_reduce"; do
+	readelf -d "$f" | grep -q "(NEEDED).*\[liblumen-ccl.so.$cclmajor\]" ||
+		fail "${f#"$build"/} does not link liblumen-ccl.so.$cclmajor"
 done
 for f in "$out/bin"/*; do
 	resolved=$(ldd "$f" | awk '$1 == "liblumen.so.'"$major"'" { print $3 }')

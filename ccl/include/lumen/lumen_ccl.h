@@ -40,6 +40,11 @@
 
 #include <lumen/lumen.h>
 
+/* 0.x: the ABI may change with the minor version (SONAME liblumen-ccl.so.0). */
+#define LUMEN_CCL_VERSION_MAJOR 0
+#define LUMEN_CCL_VERSION_MINOR 2
+#define LUMEN_CCL_VERSION_PATCH 0
+
 #ifdef __cplusplus
 extern "C" {
 #endif
