@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <optional>
+#include <thread>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "bootstrap.hpp"
+#include "p2p.hpp"
 #include "plan.hpp"
 #include "ring.hpp"
 
@@ -30,6 +34,7 @@ struct lumen_ccl_comm_s {
 	lumen_context_t ctx;
 	int rank, n;
 	std::unique_ptr<lumen::ccl::Ring> ring;
+	std::unique_ptr<lumen::ccl::P2p> p2p; // send, receive, all-to-all
 	std::shared_ptr<lumen_ccl_clique> clique;
 	std::mutex m;			  // one collective queued at a time
 	lumen_event_t done = nullptr;	  // recorded after each collective
@@ -117,6 +122,14 @@ void check_root(const lumen_ccl_comm_s &c, int root)
 							   std::to_string(c.n - 1) + ")");
 }
 
+void check_peer(const lumen_ccl_comm_s &c, int peer)
+{
+	if (peer < 0 || peer >= c.n)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT, "peer " + std::to_string(peer) +
+							   " is not a rank (0 .. " +
+							   std::to_string(c.n - 1) + ")");
+}
+
 // Streams that queued work on the staging area: destroy waits for them.
 void remember(lumen_ccl_comm_s &c, lumen_stream_t s)
 {
@@ -127,7 +140,7 @@ void remember(lumen_ccl_comm_s &c, lumen_stream_t s)
 // of the communicator's collectives whatever the stream (a collective on
 // another stream than the last one waits for it), one at a time, and a
 // failure once something was queued breaks the clique.
-template <typename F> void queued(lumen_ccl_comm_s &c, lumen_stream_t s, F &&queue)
+void run_queued(lumen_ccl_comm_s &c, lumen_stream_t s, const std::function<void()> &queue)
 {
 	std::lock_guard lk(c.m);
 	{
@@ -152,6 +165,58 @@ template <typename F> void queued(lumen_ccl_comm_s &c, lumen_stream_t s, F &&que
 			c.clique->why = "rank " + std::to_string(c.rank) + ": " + e.what;
 		}
 		throw;
+	}
+}
+
+// ---- group calls -------------------------------------------------------------------
+
+// What a group of this thread deferred: a collective, or one send or
+// receive (consecutive ones of a communicator on one stream are queued as
+// one batch, so that their slices interleave).
+struct Deferred {
+	lumen_ccl_comm_s *c;
+	lumen_stream_t s;
+	std::function<void()> queue; // a collective
+	std::optional<P2pOp> p2p;    // or this
+};
+
+struct Group {
+	int depth = 0;
+	std::vector<Deferred> items;
+};
+thread_local Group group;
+
+// Queues a collective now, or at the end of this thread's group.
+void queued(lumen_ccl_comm_s &c, lumen_stream_t s, std::function<void()> queue)
+{
+	if (group.depth)
+		group.items.push_back({&c, s, std::move(queue), std::nullopt});
+	else
+		run_queued(c, s, queue);
+}
+
+void queued_p2p(lumen_ccl_comm_s &c, lumen_stream_t s, const P2pOp &op)
+{
+	if (group.depth)
+		group.items.push_back({&c, s, nullptr, op});
+	else
+		run_queued(c, s, [&] { c.p2p->run(s, {op}); });
+}
+
+// One communicator's part of a group, in the order it was called.
+void run_group_part(const std::vector<Deferred *> &items)
+{
+	for (size_t i = 0; i < items.size();) {
+		Deferred &d = *items[i];
+		if (!d.p2p) {
+			run_queued(*d.c, d.s, d.queue);
+			i++;
+			continue;
+		}
+		std::vector<P2pOp> batch;
+		for (; i < items.size() && items[i]->p2p && items[i]->s == d.s; i++)
+			batch.push_back(*items[i]->p2p);
+		run_queued(*d.c, d.s, [&] { d.c->p2p->run(d.s, batch); });
 	}
 }
 
@@ -185,6 +250,7 @@ struct RankBlob {
 	uint32_t magic; // kBlobMagic
 	uint32_t version;
 	lumen_fabric_handle_t ring; // its staging area
+	lumen_fabric_handle_t p2p;  // its p2p area
 	uint32_t chip;		    // its chip, kNoChip if not known
 	uint32_t reserved;
 };
@@ -219,6 +285,7 @@ std::unique_ptr<lumen_ccl_comm_s> new_rank(lumen_context_t ctx, int r, int n,
 	c->clique = std::move(clique);
 	try {
 		c->ring = std::make_unique<Ring>(ctx);
+		c->p2p = std::make_unique<P2p>(ctx, r, n);
 		check(lumen_event_create(ctx, &c->done), "lumen_event_create");
 		c->chip = chip_of(ctx);
 	} catch (const Failure &e) {
@@ -340,7 +407,11 @@ lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n, const lum
 		auto clique = std::make_shared<lumen_ccl_clique>();
 		for (int r = 0; r < n; r++)
 			made.push_back(new_rank(ctxs[r], r, n, clique));
+		std::vector<lumen_fabric_handle_t> areas;
+		for (auto &m : made)
+			areas.push_back(m->p2p->handle());
 		for (int r = 0; r < n; r++) {
+			made[r]->p2p->connect(areas);
 			auto &next = *made[(r + 1) % n], &prev = *made[(r + n - 1) % n];
 			made[r]->ring->connect(next.ring->handle(), prev.ring->handle());
 			place(*made[r], next.chip, prev.chip);
@@ -370,19 +441,25 @@ lumen_status_t lumen_ccl_comm_init_rank(lumen_ccl_comm_t *comm, int nranks,
 		memcpy(&u, &id, sizeof(u));
 		std::vector<std::unique_ptr<lumen_ccl_comm_s>> made;
 		made.push_back(new_rank(ctx, rank, nranks, clique_of(u.nonce)));
-		RankBlob mine{kBlobMagic, 1, made[0]->ring->handle(), made[0]->chip, 0};
+		RankBlob mine{kBlobMagic,    2, made[0]->ring->handle(), made[0]->p2p->handle(),
+			      made[0]->chip, 0};
 		std::vector<uint8_t> blob(sizeof(mine));
 		memcpy(blob.data(), &mine, sizeof(mine));
 		auto all = join(u, rank, nranks, blob);
 		std::vector<RankBlob> ranks(static_cast<size_t>(nranks));
 		for (int r = 0; r < nranks; r++) {
 			memcpy(&ranks[size_t(r)], all[size_t(r)].data(), sizeof(RankBlob));
-			if (ranks[size_t(r)].magic != kBlobMagic || ranks[size_t(r)].version != 1 ||
-			    ranks[size_t(r)].ring.magic != LUMEN_FABRIC_HANDLE_MAGIC)
+			if (ranks[size_t(r)].magic != kBlobMagic || ranks[size_t(r)].version != 2 ||
+			    ranks[size_t(r)].ring.magic != LUMEN_FABRIC_HANDLE_MAGIC ||
+			    ranks[size_t(r)].p2p.magic != LUMEN_FABRIC_HANDLE_MAGIC)
 				fail(LUMEN_ERROR_SYSTEM, "bootstrap: rank " + std::to_string(r) +
 								 " sent what is not a rank's "
 								 "description");
 		}
+		std::vector<lumen_fabric_handle_t> areas;
+		for (const auto &rb : ranks)
+			areas.push_back(rb.p2p);
+		made[0]->p2p->connect(areas);
 		const RankBlob &next = ranks[size_t((rank + 1) % nranks)],
 			       &prev = ranks[size_t((rank + nranks - 1) % nranks)];
 		made[0]->ring->connect(next.ring, prev.ring);
@@ -481,7 +558,7 @@ lumen_status_t lumen_ccl_all_reduce(lumen_devptr_t send, lumen_devptr_t recv, si
 		if (count == 0)
 			return;
 		bytes_of(count, es, 1, "count");
-		queued(c, stream, [&] {
+		queued(c, stream, [=, &c] {
 			copy_if(stream, recv, send, count * es);
 			if (c.n == 1)
 				return;
@@ -503,7 +580,7 @@ lumen_status_t lumen_ccl_reduce_scatter(lumen_devptr_t send, lumen_devptr_t recv
 		if (recv_count == 0)
 			return;
 		bytes_of(recv_count, es, size_t(c.n), "recv_count");
-		queued(c, stream, [&] {
+		queued(c, stream, [=, &c] {
 			const uint64_t block_bytes = recv_count * es;
 			copy_if(stream, recv, send + uint64_t(c.rank) * block_bytes, block_bytes);
 			if (c.n == 1)
@@ -540,7 +617,7 @@ lumen_status_t lumen_ccl_all_gather(lumen_devptr_t send, lumen_devptr_t recv, si
 		if (send_count == 0)
 			return;
 		bytes_of(send_count, es, size_t(c.n), "send_count");
-		queued(c, stream, [&] {
+		queued(c, stream, [=, &c] {
 			const size_t total = send_count * size_t(c.n);
 			copy_if(stream, recv + size_t(c.rank) * send_count * es, send,
 				send_count * es);
@@ -562,7 +639,7 @@ lumen_status_t lumen_ccl_broadcast(lumen_devptr_t send, lumen_devptr_t recv, siz
 		if (count == 0)
 			return;
 		bytes_of(count, es, 1, "count");
-		queued(c, stream, [&] {
+		queued(c, stream, [=, &c] {
 			const uint64_t per = slice_elems(es);
 			const bool last = mod(c.rank + 1, c.n) == root; // passes nothing on
 			if (c.rank == root)
@@ -593,7 +670,7 @@ lumen_status_t lumen_ccl_reduce(lumen_devptr_t send, lumen_devptr_t recv, size_t
 		if (count == 0)
 			return;
 		bytes_of(count, es, 1, "count");
-		queued(c, stream, [&] {
+		queued(c, stream, [=, &c] {
 			const uint64_t per = slice_elems(es);
 			const bool first = mod(root + 1, c.n) == c.rank; // receives nothing
 			if (c.rank == root)
@@ -625,12 +702,124 @@ lumen_status_t lumen_ccl_barrier(lumen_ccl_comm_t comm, lumen_stream_t stream)
 		// Round k's token leaves a rank only after round k - 1's arrived
 		// (stream order), so after n - 1 rounds every rank has heard,
 		// through its predecessors, from all the others.
-		queued(c, stream, [&] {
+		queued(c, stream, [=, &c] {
 			for (int k = 0; k < c.n - 1; k++) {
 				c.ring->send(stream, c.ring->scratch(), 8);
 				c.ring->recv_copy(stream, c.ring->scratch() + 8, 8);
 			}
 		});
+	});
+}
+
+lumen_status_t lumen_ccl_send(lumen_devptr_t send, size_t count, lumen_dtype_t dtype, int peer,
+			      lumen_ccl_comm_t comm, lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		const size_t es = elem_size(dtype);
+		check_stream(c, stream);
+		check_peer(c, peer);
+		if (count)
+			queued_p2p(c, stream, {true, send, bytes_of(count, es, 1, "count"), peer});
+	});
+}
+
+lumen_status_t lumen_ccl_recv(lumen_devptr_t recv, size_t count, lumen_dtype_t dtype, int peer,
+			      lumen_ccl_comm_t comm, lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		const size_t es = elem_size(dtype);
+		check_stream(c, stream);
+		check_peer(c, peer);
+		if (count)
+			queued_p2p(c, stream, {false, recv, bytes_of(count, es, 1, "count"), peer});
+	});
+}
+
+lumen_status_t lumen_ccl_all_to_all(lumen_devptr_t send, lumen_devptr_t recv, size_t count,
+				    lumen_dtype_t dtype, lumen_ccl_comm_t comm,
+				    lumen_stream_t stream)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		const size_t es = elem_size(dtype);
+		check_stream(c, stream);
+		if (count == 0)
+			return;
+		const uint64_t block = bytes_of(count, es, 1, "count");
+		bytes_of(count, es, size_t(c.n), "count");
+		if (send == recv)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "send and recv are the same buffer: all-to-all is not in place");
+		// One batch: every peer's block goes out while the others' come in.
+		std::vector<P2pOp> ops;
+		for (int k = 1; k < c.n; k++) {
+			const int to = mod(c.rank + k, c.n), from = mod(c.rank - k, c.n);
+			ops.push_back({true, send + uint64_t(to) * block, block, to});
+			ops.push_back({false, recv + uint64_t(from) * block, block, from});
+		}
+		queued(c, stream, [=, &c] {
+			copy_if(stream, recv + uint64_t(c.rank) * block,
+				send + uint64_t(c.rank) * block, block);
+			c.p2p->run(stream, ops);
+		});
+	});
+}
+
+lumen_status_t lumen_ccl_group_start(void)
+{
+	return guard(__func__, [&] {
+		if (group.depth == INT32_MAX)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "groups nested too deep");
+		group.depth++;
+	});
+}
+
+lumen_status_t lumen_ccl_group_end(void)
+{
+	return guard(__func__, [&] {
+		if (!group.depth)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "no group to end: lumen_ccl_group_start was not called");
+		if (--group.depth)
+			return;
+		std::vector<Deferred> items = std::move(group.items);
+		group.items.clear();
+		// Each communicator's part in call order; the parts at once, a
+		// thread each when there are several (the ranks of one
+		// lumen_ccl_comm_init_all queued from one thread), so that no
+		// rank's queuing waits on a rank queued after it.
+		std::vector<lumen_ccl_comm_s *> comms;
+		std::map<lumen_ccl_comm_s *, std::vector<Deferred *>> parts;
+		for (auto &d : items) {
+			comm_of(d.c); // still alive
+			if (!parts.count(d.c))
+				comms.push_back(d.c);
+			parts[d.c].push_back(&d);
+		}
+		if (comms.size() == 1) {
+			run_group_part(parts[comms[0]]);
+			return;
+		}
+		std::vector<std::optional<Failure>> failed(comms.size());
+		std::vector<std::thread> threads;
+		for (size_t i = 0; i < comms.size(); i++)
+			threads.emplace_back([&, i] {
+				try {
+					run_group_part(parts[comms[i]]);
+				} catch (const Failure &f) {
+					failed[i] = f;
+				} catch (const std::bad_alloc &) {
+					failed[i] = Failure{LUMEN_ERROR_OUT_OF_MEMORY,
+							    "out of host memory"};
+				}
+			});
+		for (auto &t : threads)
+			t.join();
+		for (auto &f : failed)
+			if (f)
+				throw *f;
 	});
 }
 

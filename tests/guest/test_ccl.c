@@ -16,6 +16,10 @@
  *   - one rank alone (a copy);
  *   - argument checks: bad communicator, dtype, op, root, a stream of
  *     another context, a destroyed communicator;
+ *   - a group of eight 8 MiB all-reduces for every rank from one thread
+ *     (more jobs than a context may have in flight); sends and receives
+ *     both ways between neighbours and to itself in one group; all-to-all;
+ *     argument checks of p2p and groups;
  *   - a collective failing after part of it was queued makes every rank's
  *     communicator refuse further calls (their counters no longer agree).
  */
@@ -347,6 +351,137 @@ static void bad_arguments(void **state)
 				    F->comm[0], F->s[0]));
 }
 
+/* Eight in-place i32 all-reduces of 8 MiB for every rank, queued from this
+ * one thread inside a group: more jobs than lumen.ko lets a context have in
+ * flight (512), which without the group would block this thread on rank 0
+ * before rank 1 is queued. Each round multiplies the sums by n. */
+static void group_of_many_all_reduces(void **state)
+{
+	const size_t count = F->bytes / 4;
+	const int rounds = 8;
+
+	(void)state;
+	need_ranks();
+	for (int r = 0; r < F->n; r++)
+		fill(r, F->a[r], count, LUMEN_DTYPE_I32);
+	CCL_OK(lumen_ccl_group_start());
+	for (int k = 0; k < rounds; k++)
+		for (int r = 0; r < F->n; r++)
+			CCL_OK(lumen_ccl_all_reduce(F->a[r], F->a[r], count, LUMEN_DTYPE_I32,
+						    LUMEN_REDUCE_SUM, F->comm[r], F->s[r]));
+	CCL_OK(lumen_ccl_group_end());
+	sync_all();
+	int64_t scale = 1;
+	for (int k = 1; k < rounds; k++)
+		scale *= F->n;
+	for (int r = 0; r < F->n; r++) {
+		rt_d2h(F->ctx[r], F->host, F->a[r], count * 4);
+		for (size_t i = 0; i < count; i += 997) {
+			int64_t want = 0;
+			for (int q = 0; q < F->n; q++)
+				want += val(q, i);
+			want *= scale;
+			if (((int32_t *)F->host)[i] != (int32_t)want)
+				fail_msg("group of all-reduces: rank %d element %zu is %d, "
+					 "expected %lld",
+					 r, i, ((int32_t *)F->host)[i], (long long)want);
+		}
+	}
+}
+
+/* In one group: every rank sends 1 MiB + 12 bytes (several p2p slots) to
+ * the next and the previous rank and to itself, and receives from them:
+ * pairs that send to each other both ways at once. */
+static void send_recv_in_a_group(void **state)
+{
+	const size_t count = (1u << 18) + 3; /* i32 */
+	const size_t bytes = count * 4;
+
+	(void)state;
+	need_ranks();
+	for (int r = 0; r < F->n; r++) {
+		fill(r, F->a[r], count, LUMEN_DTYPE_I32);
+		RT_OK(lumen_memset(F->ctx[r], F->b[r], 0xff, 3 * bytes));
+	}
+	CCL_OK(lumen_ccl_group_start());
+	for (int r = 0; r < F->n; r++) {
+		const int next = (r + 1) % F->n, prev = (r + F->n - 1) % F->n;
+
+		CCL_OK(lumen_ccl_send(F->a[r], count, LUMEN_DTYPE_I32, next, F->comm[r], F->s[r]));
+		CCL_OK(lumen_ccl_send(F->a[r], count, LUMEN_DTYPE_I32, prev, F->comm[r], F->s[r]));
+		CCL_OK(lumen_ccl_send(F->a[r], count, LUMEN_DTYPE_I32, r, F->comm[r], F->s[r]));
+		CCL_OK(lumen_ccl_recv(F->b[r], count, LUMEN_DTYPE_I32, prev, F->comm[r], F->s[r]));
+		CCL_OK(lumen_ccl_recv(F->b[r] + bytes, count, LUMEN_DTYPE_I32, next, F->comm[r],
+				      F->s[r]));
+		CCL_OK(lumen_ccl_recv(F->b[r] + 2 * bytes, count, LUMEN_DTYPE_I32, r, F->comm[r],
+				      F->s[r]));
+	}
+	CCL_OK(lumen_ccl_group_end());
+	sync_all();
+	for (int r = 0; r < F->n; r++) {
+		const int from[3] = {(r + F->n - 1) % F->n, (r + 1) % F->n, r};
+
+		rt_d2h(F->ctx[r], F->host, F->b[r], 3 * bytes);
+		for (int k = 0; k < 3; k++)
+			for (size_t i = 0; i < count; i++)
+				if (((int32_t *)F->host)[(size_t)k * count + i] != val(from[k], i))
+					fail_msg("send/recv: rank %d, what rank %d sent, element "
+						 "%zu",
+						 r, from[k], i);
+	}
+}
+
+/* Block j of rank r's send goes to block r of rank j's recv. */
+static void all_to_all(void **state)
+{
+	const size_t count = 70001; /* i32 per block */
+
+	(void)state;
+	need_ranks();
+	for (int r = 0; r < F->n; r++)
+		fill(r, F->a[r], count * (size_t)F->n, LUMEN_DTYPE_I32);
+	CCL_OK(lumen_ccl_group_start());
+	for (int r = 0; r < F->n; r++)
+		CCL_OK(lumen_ccl_all_to_all(F->a[r], F->b[r], count, LUMEN_DTYPE_I32, F->comm[r],
+					    F->s[r]));
+	CCL_OK(lumen_ccl_group_end());
+	sync_all();
+	for (int r = 0; r < F->n; r++) {
+		rt_d2h(F->ctx[r], F->host, F->b[r], count * (size_t)F->n * 4);
+		for (int j = 0; j < F->n; j++)
+			for (size_t i = 0; i < count; i++)
+				if (((int32_t *)F->host)[(size_t)j * count + i] !=
+				    val(j, (size_t)r * count + i))
+					fail_msg("all-to-all: rank %d, block from %d, element %zu",
+						 r, j, i);
+	}
+}
+
+static void p2p_and_group_arguments(void **state)
+{
+	(void)state;
+	need_ranks();
+	CCL_FAIL(lumen_ccl_group_end(), LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_ccl_get_last_error(), "no group"));
+	CCL_FAIL(lumen_ccl_send(F->a[0], 1, LUMEN_DTYPE_F32, F->n, F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_ccl_get_last_error(), "peer"));
+	CCL_FAIL(lumen_ccl_recv(F->a[0], 1, LUMEN_DTYPE_F32, -1, F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_send(F->a[0], 1, (lumen_dtype_t)9, 0, F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_all_to_all(F->a[0], F->a[0], 1, LUMEN_DTYPE_F32, F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_send(F->a[0], 1, LUMEN_DTYPE_F32, 0, NULL, F->s[0]),
+		 LUMEN_ERROR_INVALID_HANDLE);
+	/* Inside a group too, bad arguments fail at the call; the group still
+	 * ends cleanly with nothing queued. */
+	CCL_OK(lumen_ccl_group_start());
+	CCL_FAIL(lumen_ccl_send(F->a[0], 1, LUMEN_DTYPE_F32, F->n + 3, F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_OK(lumen_ccl_group_end());
+}
+
 /* Last: a collective that fails once part of it is queued (a misaligned
  * in-place buffer: the first receive's reduction refuses it) leaves the
  * ranks' counters apart; every later call on any rank says so. */
@@ -370,9 +505,16 @@ static void broken_after_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(all_reduce),	  cmocka_unit_test(all_gather),
-		cmocka_unit_test(reduce_scatter), cmocka_unit_test(broadcast),
-		cmocka_unit_test(single_rank),	  cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(all_reduce),
+		cmocka_unit_test(all_gather),
+		cmocka_unit_test(reduce_scatter),
+		cmocka_unit_test(broadcast),
+		cmocka_unit_test(single_rank),
+		cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(group_of_many_all_reduces),
+		cmocka_unit_test(send_recv_in_a_group),
+		cmocka_unit_test(all_to_all),
+		cmocka_unit_test(p2p_and_group_arguments),
 		cmocka_unit_test(broken_after_failure),
 	};
 	return cmocka_run_group_tests_name("ccl", tests, setup, teardown);

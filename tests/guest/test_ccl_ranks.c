@@ -16,6 +16,7 @@
  *   - all-reduce for every dtype and op, non-power-of-two counts, in place
  *     and out of place, and one of several staging slices per block;
  *   - all-gather, reduce-scatter, broadcast and reduce from two roots;
+ *   - sends and receives to the next two ranks in a group, all-to-all;
  *   - a barrier holds every rank's stream until the last rank's stream
  *     reaches it (rank 0's held by a host callback);
  *   - argument checks of reduce and barrier;
@@ -500,6 +501,70 @@ static void broadcast_and_reduce(void **state)
 	}
 }
 
+/* ---- point to point ----------------------------------------------------------------- */
+
+#define P2P_COUNT (300000 + 7) /* i32: 1.2 MB, several p2p slots */
+
+/* Every rank sends to the ranks 1 and 2 after it and receives from those
+ * before it, in one group; across guests when there are several. */
+static void send_recv_rank(struct rank *r, const void *arg)
+{
+	const size_t bytes = P2P_COUNT * 4;
+	const int n = F->n;
+
+	(void)arg;
+	if (!fill(r, r->a, 0, P2P_COUNT, LUMEN_DTYPE_I32) ||
+	    !R_OK(r, lumen_memset(r->ctx, r->b, 0, 2 * bytes)) || !R_OK(r, lumen_ccl_group_start()))
+		return;
+	for (int k = 1; k <= 2; k++) {
+		R_OK(r, lumen_ccl_send(r->a, P2P_COUNT, LUMEN_DTYPE_I32, (r->rank + k) % n, r->comm,
+				       r->s));
+		R_OK(r, lumen_ccl_recv(r->b + (size_t)(k - 1) * bytes, P2P_COUNT, LUMEN_DTYPE_I32,
+				       (r->rank + n - k) % n, r->comm, r->s));
+	}
+	if (!R_OK(r, lumen_ccl_group_end()) || !fetch(r, r->b, 2 * bytes))
+		return;
+	for (int k = 1; k <= 2; k++)
+		for (size_t i = 0; i < P2P_COUNT; i++)
+			if (((int32_t *)r->host)[(size_t)(k - 1) * P2P_COUNT + i] !=
+			    val((r->rank + n - k) % n, i)) {
+				rank_fail(r, "send/recv: rank %d, from rank %d, element %zu",
+					  r->rank, (r->rank + n - k) % n, i);
+				return;
+			}
+}
+
+static void send_recv(void **state)
+{
+	(void)state;
+	on_every_rank(send_recv_rank, NULL);
+}
+
+#define A2A_COUNT 20011 /* i32 per block */
+
+static void all_to_all_rank(struct rank *r, const void *arg)
+{
+	(void)arg;
+	if (!fill(r, r->a, 0, A2A_COUNT * (size_t)F->n, LUMEN_DTYPE_I32) ||
+	    !R_OK(r, lumen_ccl_all_to_all(r->a, r->b, A2A_COUNT, LUMEN_DTYPE_I32, r->comm, r->s)) ||
+	    !fetch(r, r->b, A2A_COUNT * (size_t)F->n * 4))
+		return;
+	for (int j = 0; j < F->n; j++)
+		for (size_t i = 0; i < A2A_COUNT; i++)
+			if (((int32_t *)r->host)[(size_t)j * A2A_COUNT + i] !=
+			    val(j, (size_t)r->rank * A2A_COUNT + i)) {
+				rank_fail(r, "all-to-all: rank %d, block from %d, element %zu",
+					  r->rank, j, i);
+				return;
+			}
+}
+
+static void all_to_all(void **state)
+{
+	(void)state;
+	on_every_rank(all_to_all_rank, NULL);
+}
+
 /* ---- barrier --------------------------------------------------------------------- */
 
 struct barrier_case {
@@ -676,6 +741,8 @@ int main(void)
 		cmocka_unit_test(all_gather),
 		cmocka_unit_test(reduce_scatter),
 		cmocka_unit_test(broadcast_and_reduce),
+		cmocka_unit_test(send_recv),
+		cmocka_unit_test(all_to_all),
 		cmocka_unit_test(barrier_holds_until_the_last_rank),
 		cmocka_unit_test(bad_arguments),
 		cmocka_unit_test(all_reduce_loop_across_a_fiber_cut),

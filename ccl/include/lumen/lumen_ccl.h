@@ -14,7 +14,8 @@
  * through a unique id (lumen_ccl_get_unique_id, lumen_ccl_comm_init_rank;
  * the bootstrap runs over the management network). A ring over the ranks
  * in rank order carries all-reduce, all-gather, reduce-scatter, broadcast,
- * reduce and barrier. Every rank must queue the same collectives in the
+ * reduce and barrier; point-to-point sends and receives and all-to-all go
+ * through per-pair channels. Every rank must queue the same collectives in the
  * same order (as with NCCL). The
  * collectives of one communicator run in the order they were queued, on
  * whatever streams; one thread queues them at a time.
@@ -22,8 +23,8 @@
  * Queuing from one thread for every rank works while a rank's part fits
  * in lumen.ko's limit of jobs in flight per context (512; about 6 jobs per
  * 1 MiB slice): a larger collective blocks the queuing thread on a rank
- * whose peers are not queued yet. Queue each rank from a thread of its
- * own for those (group calls that interleave the ranks are to come).
+ * whose peers are not queued yet. Queue the ranks inside a group
+ * (lumen_ccl_group_start/end) or each from a thread of its own for those.
  *
  * Errors are lumen_status_t; lumen_ccl_get_last_error() says what failed
  * (with liblumen's message when a liblumen call did). A collective that
@@ -158,6 +159,42 @@ LUMEN_API lumen_status_t lumen_ccl_reduce(lumen_devptr_t send, lumen_devptr_t re
 /** Work queued on stream after the barrier starts once every rank's stream
  * has reached its barrier (n - 1 token steps round the ring). */
 LUMEN_API lumen_status_t lumen_ccl_barrier(lumen_ccl_comm_t comm, lumen_stream_t stream);
+
+/**
+ * count elements at send to rank peer, which receives them with
+ * lumen_ccl_recv: a pair's sends and receives match in the order they were
+ * called, and their counts and dtype sizes must agree. Data goes through
+ * the peer's p2p area for this rank (two slots of at most 256 KiB; the
+ * area takes at most 16 MiB of each rank's memory). A rank may send to
+ * and receive from itself. A send and a receive that wait on each other
+ * (A sends to B and B to A, both then receive) need a group so that their
+ * slices interleave: group calls are what make exchanges deadlock-free.
+ */
+LUMEN_API lumen_status_t lumen_ccl_send(lumen_devptr_t send, size_t count, lumen_dtype_t dtype,
+					int peer, lumen_ccl_comm_t comm, lumen_stream_t stream);
+/** count elements from rank peer into recv (see lumen_ccl_send). */
+LUMEN_API lumen_status_t lumen_ccl_recv(lumen_devptr_t recv, size_t count, lumen_dtype_t dtype,
+					int peer, lumen_ccl_comm_t comm, lumen_stream_t stream);
+/**
+ * Block j (count elements) of send goes to rank j, which puts it at block
+ * rank of its recv; send and recv are n * count elements and distinct.
+ */
+LUMEN_API lumen_status_t lumen_ccl_all_to_all(lumen_devptr_t send, lumen_devptr_t recv,
+					      size_t count, lumen_dtype_t dtype,
+					      lumen_ccl_comm_t comm, lumen_stream_t stream);
+
+/**
+ * Group calls: the calls of this thread between lumen_ccl_group_start and
+ * the matching lumen_ccl_group_end (groups nest; the outermost end counts)
+ * are checked at once but queued at the end: sends and receives of one
+ * communicator on one stream as one batch whose slices interleave, and
+ * the parts of several communicators (the ranks of one
+ * lumen_ccl_comm_init_all) from a thread each, so one thread can queue
+ * collectives of any size for all ranks. lumen_ccl_group_end returns the
+ * first failure of what it queued.
+ */
+LUMEN_API lumen_status_t lumen_ccl_group_start(void);
+LUMEN_API lumen_status_t lumen_ccl_group_end(void);
 
 #ifdef __cplusplus
 }
