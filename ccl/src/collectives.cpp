@@ -497,6 +497,57 @@ lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm)
 	});
 }
 
+lumen_status_t lumen_ccl_comm_abort(lumen_ccl_comm_t comm)
+{
+	return guard(__func__, [&] {
+		{
+			std::lock_guard lk(live_m);
+			if (!comm || !live.erase(comm))
+				fail(LUMEN_ERROR_INVALID_HANDLE, "comm is NULL or destroyed");
+		}
+		{
+			std::lock_guard ck(comm->clique->m);
+			if (!comm->clique->broken) {
+				comm->clique->broken = LUMEN_ERROR_INVALID_HANDLE;
+				comm->clique->why =
+					"rank " + std::to_string(comm->rank) + " aborted";
+			}
+		}
+		// No more writes from the peers, no more waits on them; then the
+		// streams end (errors are what an abort is for: ignored) and the
+		// areas can go.
+		comm->ring->abort();
+		comm->p2p->abort();
+		for (lumen_stream_t s : comm->streams)
+			lumen_stream_synchronize(s);
+		delete comm;
+	});
+}
+
+lumen_status_t lumen_ccl_comm_get_async_error(lumen_ccl_comm_t comm, lumen_status_t *error)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		if (!error)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "error is NULL");
+		{
+			std::lock_guard ck(c.clique->m);
+			if (c.clique->broken) {
+				*error = c.clique->broken;
+				last_error = "the communicator is unusable: " + c.clique->why;
+				return;
+			}
+		}
+		lumen_fault_t fault{};
+		LUMEN_STRUCT_INIT(fault);
+		const lumen_status_t st = lumen_context_get_fault(c.ctx, &fault);
+		*error = st;
+		if (st != LUMEN_SUCCESS)
+			last_error = std::string("the communicator's context failed: ") +
+				     lumen_status_string(st) + ": " + lumen_get_last_error();
+	});
+}
+
 lumen_status_t lumen_ccl_comm_count(lumen_ccl_comm_t comm, int *count)
 {
 	return guard(__func__, [&] {

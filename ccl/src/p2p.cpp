@@ -53,6 +53,14 @@ P2p::~P2p()
 	lumen_free(ctx_, area_);
 }
 
+void P2p::abort()
+{
+	if (exported_)
+		lumen_mem_revoke_fabric(ctx_, &mine_);
+	exported_ = false;
+	lumen_memset(ctx_, area_, 0xff, flags_bytes());
+}
+
 uint64_t P2p::flags_bytes() const noexcept
 {
 	return (uint64_t(n_) * 16 + kPage - 1) / kPage * kPage;

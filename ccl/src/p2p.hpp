@@ -48,6 +48,8 @@ class P2p {
 	void connect(const std::vector<lumen_fabric_handle_t> &areas);
 	uint64_t slot_bytes() const noexcept { return slot_; }
 
+	// As Ring::abort.
+	void abort();
 	// Queues the batch on s: each peer's slices in the order of its ops
 	// (sends and receives of a pair match in order, as in NCCL), the
 	// peers' interleaved round by round.

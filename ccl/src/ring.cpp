@@ -26,6 +26,15 @@ Ring::~Ring()
 	lumen_free(ctx_, area_);
 }
 
+void Ring::abort()
+{
+	if (exported_)
+		lumen_mem_revoke_fabric(ctx_, &mine_);
+	exported_ = false;
+	// Every word past anything a WAIT of this rank compares it with.
+	lumen_memset(ctx_, area_, 0xff, kScratch);
+}
+
 void Ring::connect(const lumen_fabric_handle_t &next, const lumen_fabric_handle_t &prev)
 {
 	next_ = next.window;

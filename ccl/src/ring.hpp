@@ -53,6 +53,10 @@ class Ring {
 	// result travelling round the ring (reduce-scatter).
 	void recv_reduce_forward(lumen_stream_t s, lumen_devptr_t mine, uint64_t count,
 				 lumen_dtype_t dtype, lumen_reduce_op_t op, uint64_t bytes);
+	// Abort: peers' writes into the area fail from now on, and every wait
+	// of this rank's streams on its flags is released (what follows them
+	// computes garbage, which an aborted communicator may).
+	void abort();
 	// Wait on s until the next rank acknowledged every slice sent: after
 	// it, nothing of the next rank's still writes into this area.
 	void drain(lumen_stream_t s);

@@ -20,6 +20,8 @@
  *     (more jobs than a context may have in flight); sends and receives
  *     both ways between neighbours and to itself in one group; all-to-all;
  *     argument checks of p2p and groups;
+ *   - abort of a rank whose peer never comes releases its stream at once and
+ *     leaves its context sound; the async error of the other rank says so;
  *   - a collective failing after part of it was queued makes every rank's
  *     communicator refuse further calls (their counters no longer agree).
  */
@@ -482,6 +484,52 @@ static void p2p_and_group_arguments(void **state)
 	CCL_OK(lumen_ccl_group_end());
 }
 
+/* A rank whose peer never comes: rank 0 of a fresh pair queues an
+ * all-reduce alone, its stream waits for rank 1. Aborting it releases the
+ * wait at once (well before lumen.ko's 2 s hang detector would fail the
+ * context), the context stays sound, and rank 1's communicator of the same
+ * init says it was aborted. */
+static void abort_releases_a_rank_left_waiting(void **state)
+{
+	lumen_ccl_comm_t pair[2];
+	lumen_status_t err = LUMEN_SUCCESS;
+	lumen_fault_t fault;
+	struct timespec t0, t1;
+
+	(void)state;
+	need_ranks();
+	if (F->n < 2)
+		skip();
+	CCL_OK(lumen_ccl_comm_init_all(pair, 2, F->ctx));
+	CCL_OK(lumen_ccl_comm_get_async_error(pair[0], &err));
+	assert_int_equal(err, LUMEN_SUCCESS);
+	CCL_OK(lumen_ccl_all_reduce(F->a[0], F->a[0], 300000, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM,
+				    pair[0], F->s[0]));
+	rt_sleep_ms(300);
+	assert_int_equal(lumen_stream_query(F->s[0]), LUMEN_ERROR_NOT_READY);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CCL_OK(lumen_ccl_comm_abort(pair[0]));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	const double ms =
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	printf("# abort of a rank left waiting: %.0f ms\n", ms);
+	assert_true(ms < 1500);
+	RT_OK(lumen_stream_synchronize(F->s[0]));
+	LUMEN_STRUCT_INIT(fault);
+	assert_int_equal(lumen_context_get_fault(F->ctx[0], &fault), LUMEN_SUCCESS);
+	CCL_FAIL(lumen_ccl_comm_abort(pair[0]), LUMEN_ERROR_INVALID_HANDLE);
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[1], F->a[1], 1, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM,
+				      pair[1], F->s[1]),
+		 LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_ccl_get_last_error(), "aborted"));
+	CCL_OK(lumen_ccl_comm_get_async_error(pair[1], &err));
+	assert_int_equal(err, LUMEN_ERROR_INVALID_HANDLE);
+	assert_non_null(strstr(lumen_ccl_get_last_error(), "rank 0 aborted"));
+	CCL_OK(lumen_ccl_comm_abort(pair[1]));
+	CCL_FAIL(lumen_ccl_comm_get_async_error(pair[1], &err), LUMEN_ERROR_INVALID_HANDLE);
+	CCL_FAIL(lumen_ccl_comm_get_async_error(F->comm[0], NULL), LUMEN_ERROR_INVALID_ARGUMENT);
+}
+
 /* Last: a collective that fails once part of it is queued (a misaligned
  * in-place buffer: the first receive's reduction refuses it) leaves the
  * ranks' counters apart; every later call on any rank says so. */
@@ -500,6 +548,12 @@ static void broken_after_failure(void **state)
 	assert_non_null(strstr(lumen_ccl_get_last_error(), "unusable"));
 	assert_non_null(strstr(lumen_ccl_get_last_error(), "rank 0"));
 	printf("# after the failure: %s\n", lumen_ccl_get_last_error());
+	{
+		lumen_status_t err = LUMEN_SUCCESS;
+
+		CCL_OK(lumen_ccl_comm_get_async_error(F->comm[1], &err));
+		assert_int_equal(err, LUMEN_ERROR_INVALID_ARGUMENT);
+	}
 }
 
 int main(void)
@@ -515,6 +569,7 @@ int main(void)
 		cmocka_unit_test(send_recv_in_a_group),
 		cmocka_unit_test(all_to_all),
 		cmocka_unit_test(p2p_and_group_arguments),
+		cmocka_unit_test(abort_releases_a_rank_left_waiting),
 		cmocka_unit_test(broken_after_failure),
 	};
 	return cmocka_run_group_tests_name("ccl", tests, setup, teardown);

@@ -99,6 +99,26 @@ LUMEN_API lumen_status_t lumen_ccl_comm_init_rank(lumen_ccl_comm_t *comm, int nr
  * queued.
  */
 LUMEN_API lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm);
+/**
+ * End the communicator without waiting for its peers (one of them died, a
+ * collective failed): the peers' writes into its areas fail from now on,
+ * the waits its streams still have on them are released (what those
+ * collectives compute is undefined), every later call on the other
+ * communicators of its init in this process fails, and it returns once the
+ * streams that ran its collectives are done, then frees it. Call it on
+ * every rank that gives up.
+ */
+LUMEN_API lumen_status_t lumen_ccl_comm_abort(lumen_ccl_comm_t comm);
+/**
+ * Without waiting: *error is SUCCESS while the communicator is sound, else
+ * why not (lumen_ccl_get_last_error() says more): a collective that failed
+ * half queued or an abort on a communicator of the same init, or the
+ * status of its context (a fault, a job that hung and was reset, a lost
+ * device). Remote errors of single operations show on the stream that
+ * queued them (lumen_stream_synchronize).
+ */
+LUMEN_API lumen_status_t lumen_ccl_comm_get_async_error(lumen_ccl_comm_t comm,
+							 lumen_status_t *error);
 LUMEN_API lumen_status_t lumen_ccl_comm_count(lumen_ccl_comm_t comm, int *count);
 LUMEN_API lumen_status_t lumen_ccl_comm_rank(lumen_ccl_comm_t comm, int *rank);
 
