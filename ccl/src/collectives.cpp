@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <thread>
 #include <memory>
 #include <mutex>
@@ -178,6 +179,7 @@ struct Deferred {
 	lumen_stream_t s;
 	std::function<void()> queue; // a collective
 	std::optional<P2pOp> p2p;    // or this
+	bool blocking = false;	     // queue() waits for the ranks itself (split)
 };
 
 struct Group {
@@ -208,6 +210,11 @@ void run_group_part(const std::vector<Deferred *> &items)
 {
 	for (size_t i = 0; i < items.size();) {
 		Deferred &d = *items[i];
+		if (d.blocking) {
+			d.queue();
+			i++;
+			continue;
+		}
 		if (!d.p2p) {
 			run_queued(*d.c, d.s, d.queue);
 			i++;
@@ -377,6 +384,111 @@ void all_gather_ring(lumen_ccl_comm_s &c, lumen_stream_t s, lumen_devptr_t buf, 
 	for (int k = 0; k < c.n - 1; k++)
 		step(c, s, buf, count, esize, mod(c.rank + shift - k, c.n),
 		     mod(c.rank + shift - k - 1, c.n), false, LUMEN_DTYPE_F32, LUMEN_REDUCE_SUM);
+}
+
+// Every rank's bytes (the same size on all) through c's ring, rank order:
+// a collective of c on a stream of its own, waited for.
+std::vector<uint8_t> gather_on_cards(lumen_ccl_comm_s &c, const void *mine, size_t bytes)
+{
+	struct Temp {
+		lumen_context_t ctx;
+		lumen_stream_t s = nullptr;
+		lumen_devptr_t buf = 0;
+		~Temp()
+		{
+			if (s)
+				lumen_stream_destroy(s);
+			if (buf)
+				lumen_free(ctx, buf);
+		}
+	} t{c.ctx};
+	const size_t all = bytes * size_t(c.n);
+	check(lumen_stream_create(c.ctx, &t.s), "lumen_stream_create");
+	check(lumen_malloc(c.ctx, all, &t.buf), "lumen_malloc");
+	check(lumen_memcpy_h2d_async(t.s, t.buf + bytes * size_t(c.rank), mine, bytes),
+	      "lumen_memcpy_h2d_async");
+	std::vector<uint8_t> out(all);
+	// Bytes as i32 elements: bytes is a multiple of 4.
+	run_queued(c, t.s, [&] {
+		if (c.n > 1)
+			all_gather_ring(c, t.s, t.buf, all / 4, 4, 0);
+	});
+	check(lumen_memcpy_d2h_async(t.s, out.data(), t.buf, all), "lumen_memcpy_d2h_async");
+	check(lumen_stream_synchronize(t.s), "lumen_stream_synchronize (split exchange)");
+	return out;
+}
+
+static_assert(sizeof(RankBlob) % 4 == 0, "gather_on_cards moves 4-byte elements");
+
+// What each rank says at a split: its color and key, and a random number
+// (the lowest rank of a color's names the new communicator's clique).
+struct SplitRecord {
+	int32_t color, key;
+	uint64_t nonce;
+};
+
+// The ranks of c with its color, ordered by key then rank, make a new
+// communicator (*newcomm; NULL for LUMEN_CCL_SPLIT_NOCOLOR). Two exchanges
+// through c's ring: the records, then the new ranks' areas.
+void split(lumen_ccl_comm_s &c, int color, int key, lumen_ccl_comm_t *newcomm)
+{
+	std::random_device rd;
+	const SplitRecord mine{color, key, (uint64_t(rd()) << 32) | rd()};
+	const auto raw = gather_on_cards(c, &mine, sizeof(mine));
+	std::vector<SplitRecord> recs(static_cast<size_t>(c.n));
+	memcpy(recs.data(), raw.data(), raw.size());
+	std::vector<int> members;
+	if (color != LUMEN_CCL_SPLIT_NOCOLOR)
+		for (int r = 0; r < c.n; r++)
+			if (recs[size_t(r)].color == color)
+				members.push_back(r);
+	std::sort(members.begin(), members.end(), [&](int a, int b) {
+		return recs[size_t(a)].key != recs[size_t(b)].key
+			       ? recs[size_t(a)].key < recs[size_t(b)].key
+			       : a < b;
+	});
+	// Every rank takes part in the second exchange, whatever happened to
+	// its own part, so that no rank waits for it in vain.
+	std::vector<std::unique_ptr<lumen_ccl_comm_s>> made;
+	RankBlob blob{};
+	std::optional<Failure> failed;
+	if (!members.empty()) {
+		const int newrank =
+			int(std::find(members.begin(), members.end(), c.rank) - members.begin());
+		try {
+			made.push_back(new_rank(c.ctx, newrank, int(members.size()),
+						clique_of(recs[size_t(members[0])].nonce)));
+			blob = {kBlobMagic,    2, made[0]->ring->handle(), made[0]->p2p->handle(),
+				made[0]->chip, 0};
+		} catch (const Failure &f) {
+			failed = f;
+		}
+	}
+	const auto blobs_raw = gather_on_cards(c, &blob, sizeof(blob));
+	if (failed)
+		throw *failed;
+	if (members.empty())
+		return;
+	std::vector<RankBlob> ranks;
+	for (int r : members) {
+		RankBlob b;
+		memcpy(&b, blobs_raw.data() + size_t(r) * sizeof(b), sizeof(b));
+		if (b.magic != kBlobMagic)
+			fail(LUMEN_ERROR_SYSTEM,
+			     "split: rank " + std::to_string(r) + " could not make its part");
+		ranks.push_back(b);
+	}
+	std::vector<lumen_fabric_handle_t> areas;
+	for (const auto &b : ranks)
+		areas.push_back(b.p2p);
+	auto &nc = *made[0];
+	const int nn = int(members.size());
+	nc.p2p->connect(areas);
+	const RankBlob &next = ranks[size_t((nc.rank + 1) % nn)],
+		       &prev = ranks[size_t((nc.rank + nn - 1) % nn)];
+	nc.ring->connect(next.ring, prev.ring);
+	place(nc, next.chip, prev.chip);
+	publish(newcomm, made);
 }
 
 void copy_if(lumen_stream_t s, lumen_devptr_t dst, lumen_devptr_t src, uint64_t bytes)
@@ -815,6 +927,26 @@ lumen_status_t lumen_ccl_all_to_all(lumen_devptr_t send, lumen_devptr_t recv, si
 				send + uint64_t(c.rank) * block, block);
 			c.p2p->run(stream, ops);
 		});
+	});
+}
+
+lumen_status_t lumen_ccl_comm_split(lumen_ccl_comm_t comm, int color, int key,
+				    lumen_ccl_comm_t *newcomm)
+{
+	return guard(__func__, [&] {
+		auto &c = comm_of(comm);
+		if (!newcomm)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT, "newcomm is NULL");
+		if (color < 0 && color != LUMEN_CCL_SPLIT_NOCOLOR)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "color " + std::to_string(color) +
+				     " is negative and not LUMEN_CCL_SPLIT_NOCOLOR");
+		*newcomm = nullptr;
+		auto work = [&c, color, key, newcomm] { split(c, color, key, newcomm); };
+		if (group.depth)
+			group.items.push_back({&c, nullptr, work, std::nullopt, true});
+		else
+			work();
 	});
 }
 

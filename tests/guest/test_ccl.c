@@ -20,6 +20,8 @@
  *     (more jobs than a context may have in flight); sends and receives
  *     both ways between neighbours and to itself in one group; all-to-all;
  *     argument checks of p2p and groups;
+ *   - split by parity in a group (one rank out, keys reversing the order),
+ *     then an all-reduce on each new communicator;
  *   - abort of a rank whose peer never comes releases its stream at once and
  *     leaves its context sound; the async error of the other rank says so;
  *   - a collective failing after part of it was queued makes every rank's
@@ -484,6 +486,66 @@ static void p2p_and_group_arguments(void **state)
 	CCL_OK(lumen_ccl_group_end());
 }
 
+/* Split by parity inside a group (one thread for all ranks), the last rank
+ * taking no part, keys reversing the order: then an all-reduce on every
+ * new communicator sums over its members only. */
+static void split_by_parity(void **state)
+{
+	lumen_ccl_comm_t sub[MAX_RANKS] = {0};
+	const size_t count = 10007;
+	const int last = F->n - 1;
+
+	(void)state;
+	need_ranks();
+	if (F->n < 3)
+		skip();
+	CCL_OK(lumen_ccl_group_start());
+	for (int r = 0; r < F->n; r++)
+		CCL_OK(lumen_ccl_comm_split(F->comm[r], r == last ? LUMEN_CCL_SPLIT_NOCOLOR : r % 2,
+					    -r, &sub[r]));
+	CCL_OK(lumen_ccl_group_end());
+	assert_null(sub[last]);
+	for (int r = 0; r < last; r++) {
+		int n = 0, rank = -1, want_n = 0, want_rank = 0;
+
+		assert_non_null(sub[r]);
+		for (int q = 0; q < last; q++)
+			if (q % 2 == r % 2) {
+				want_n++;
+				want_rank += q > r; /* key -q: the higher ranks first */
+			}
+		CCL_OK(lumen_ccl_comm_count(sub[r], &n));
+		CCL_OK(lumen_ccl_comm_rank(sub[r], &rank));
+		assert_int_equal(n, want_n);
+		assert_int_equal(rank, want_rank);
+		fill(r, F->a[r], count, LUMEN_DTYPE_I32);
+	}
+	CCL_OK(lumen_ccl_group_start());
+	for (int r = 0; r < last; r++)
+		CCL_OK(lumen_ccl_all_reduce(F->a[r], F->b[r], count, LUMEN_DTYPE_I32,
+					    LUMEN_REDUCE_SUM, sub[r], F->s[r]));
+	CCL_OK(lumen_ccl_group_end());
+	sync_all();
+	for (int r = 0; r < last; r++) {
+		rt_d2h(F->ctx[r], F->host, F->b[r], count * 4);
+		for (size_t i = 0; i < count; i++) {
+			int64_t want = 0;
+
+			for (int q = 0; q < last; q++)
+				if (q % 2 == r % 2)
+					want += val(q, i);
+			if (((int32_t *)F->host)[i] != (int32_t)want)
+				fail_msg("split: rank %d element %zu is %d, expected %lld", r, i,
+					 ((int32_t *)F->host)[i], (long long)want);
+		}
+	}
+	for (int r = 0; r < last; r++)
+		CCL_OK(lumen_ccl_comm_destroy(sub[r]));
+	CCL_FAIL(lumen_ccl_comm_split(F->comm[0], -7, 0, &sub[0]), LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_comm_split(F->comm[0], 0, 0, NULL), LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_comm_split(NULL, 0, 0, &sub[0]), LUMEN_ERROR_INVALID_HANDLE);
+}
+
 /* A rank whose peer never comes: rank 0 of a fresh pair queues an
  * all-reduce alone, its stream waits for rank 1. Aborting it releases the
  * wait at once (well before lumen.ko's 2 s hang detector would fail the
@@ -569,6 +631,7 @@ int main(void)
 		cmocka_unit_test(send_recv_in_a_group),
 		cmocka_unit_test(all_to_all),
 		cmocka_unit_test(p2p_and_group_arguments),
+		cmocka_unit_test(split_by_parity),
 		cmocka_unit_test(abort_releases_a_rank_left_waiting),
 		cmocka_unit_test(broken_after_failure),
 	};

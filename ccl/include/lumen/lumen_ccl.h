@@ -152,6 +152,20 @@ typedef struct lumen_ccl_comm_info {
 LUMEN_API lumen_status_t lumen_ccl_comm_get_info(lumen_ccl_comm_t comm,
 						 lumen_ccl_comm_info_t *info);
 
+/** The color of a rank that takes part in a split but joins no communicator. */
+#define LUMEN_CCL_SPLIT_NOCOLOR (-1)
+
+/**
+ * A collective of comm: the ranks that pass the same color (>= 0) make a
+ * new communicator, ranked by key then by their rank in comm, on the same
+ * contexts. A rank passing LUMEN_CCL_SPLIT_NOCOLOR gets NULL. Blocks until
+ * every rank of comm has called it (the ranks and their areas travel
+ * through comm's ring), so ranks of one process call it from a thread each,
+ * or all inside a group (then *newcomm is set at lumen_ccl_group_end).
+ */
+LUMEN_API lumen_status_t lumen_ccl_comm_split(lumen_ccl_comm_t comm, int color, int key,
+					      lumen_ccl_comm_t *newcomm);
+
 /** recv[i] = op over ranks of send[i], count elements; send == recv in place. */
 LUMEN_API lumen_status_t lumen_ccl_all_reduce(lumen_devptr_t send, lumen_devptr_t recv,
 					      size_t count, lumen_dtype_t dtype,
