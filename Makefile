@@ -15,6 +15,7 @@ DESTDIR   ?=
 .PHONY: test-tcg-race test-device-asan
 .PHONY: bench bench-fabric clean
 .PHONY: install examples test-examples
+.PHONY: test-fi
 
 all: userspace kmod qemu
 
@@ -98,6 +99,23 @@ test-ccl-guests: guest-deps
 test-link-stop: guest-deps
 	tests/link/fabric-stop --no-build
 
+# npu-smi: every subcommand and format on 4 cards in a ring, as root and as
+# an unprivileged user, proc in a PID namespace, reset under a user
+# (tests/smi/run; promtool from Debian's prometheus lints the exporter).
+test-smi: guest-deps
+	LUMEN_BUILD=$(BUILD) tests/smi/run --no-build
+
+# The libfabric provider lumen (fi/, docs/libfabric-provider.md) on 4 cards
+# in a ring (fi/tests/test-fi-guest.sh, ~2 min): fi_info, lumen-fi-functional,
+# fi_pingpong between two chips, Open MPI's all-reduce on 4 ranks over it.
+FI_HOST_FILES := /usr/bin/fi_info /usr/bin/fi_pingpong /usr/bin/mpirun /usr/bin/orterun \
+  /usr/bin/orted /usr/lib/x86_64-linux-gnu/openmpi /usr/lib/x86_64-linux-gnu/pmix2 \
+  /usr/share/openmpi /etc/openmpi
+test-fi: guest-deps
+	LUMEN_BUILD=$(BUILD) $(VM) --cards 4 --fabric ring --timeout 1200 \
+	  $(addprefix --host ,$(FI_HOST_FILES)) --add $(BUILD)/fi-provider \
+	  --add fi/tests/test-fi-guest.sh -- sh /add/test-fi-guest.sh
+
 # The fabric manager (tools/lumen-fm) in 2 guests x 4 cards on torus:2x4
 # (tests/fm/run, tests/fm/README.md): discovery of 8 chips and 16 fibers,
 # remote writes between every pair, a fiber cut under traffic rerouted,
@@ -112,7 +130,7 @@ test-guests: guest-deps
 	$(VM) --guests 2 --cards 1 --fabric ring --timeout 300 \
 	  --add tests/vm/guests-selftest -- /add/guests-selftest
 
-test: deps test-host test-device test-tcg-race test-guest test-link test-fm test-examples
+test: deps test-host test-device test-tcg-race test-guest test-link test-fm test-examples test-fi
 
 # Benchmarks (tests/bench/benches) print figures next to a baseline from the
 # same guest (memcpy, NVMe read, raw uAPI) and their targets; not pass/fail.
