@@ -12,7 +12,7 @@ DESTDIR   ?=
 
 .PHONY: all deps userspace kmod qemu guest-deps demo test test-host test-device test-guest test-link
 .PHONY: test-guests test-link-ring test-link-guests test-ccl-guests test-link-stop test-fm
-.PHONY: test-tcg-race test-device-asan
+.PHONY: test-tcg-race test-device-asan test-smi
 .PHONY: bench bench-fabric clean
 .PHONY: install examples test-examples
 .PHONY: test-fi
@@ -130,7 +130,7 @@ test-guests: guest-deps
 	$(VM) --guests 2 --cards 1 --fabric ring --timeout 300 \
 	  --add tests/vm/guests-selftest -- /add/guests-selftest
 
-test: deps test-host test-device test-tcg-race test-guest test-link test-fm test-examples test-fi
+test: deps test-host test-device test-tcg-race test-guest test-link test-fm test-examples test-fi test-smi
 
 # Benchmarks (tests/bench/benches) print figures next to a baseline from the
 # same guest (memcpy, NVMe read, raw uAPI) and their targets; not pass/fail.
@@ -153,6 +153,11 @@ install:
 	@[ -f $(BUILD)/CMakeCache.txt ] || $(MAKE) --no-print-directory userspace
 	cmake --build $(BUILD) -j $(JOBS)
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+	@# The group of 70-lumen.rules, on the live system only.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		getent group lumen >/dev/null || groupadd --system lumen; \
+		udevadm control --reload-rules 2>/dev/null; \
+		udevadm trigger --subsystem-match=accel 2>/dev/null || true; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -24,6 +24,21 @@
  *                   "queue_hang", "flr", "pci_error", "resume", "user"),
  *                   or "none"
  *   state           "ok", "resetting" or "lost" (the last reset failed)
+ *   mem_used        device memory allocated to buffer objects, bytes
+ *   num_queues      hardware DMA queues the driver uses, decimal
+ *   driver_version  the DRM driver's (uAPI) version, "major.minor.patch"
+ *   device_errors   device errors the driver logged since it bound (error
+ *                   interrupts, not counting remote commands that failed),
+ *                   decimal
+ *
+ * With CAPS.TELEMETRY, also the telemetry registers (docs/hw-spec.md 8),
+ * read from the card on each access; temperature and power are in hwmon:
+ *
+ *   clk_core_mhz    core clock, MHz
+ *   clk_mem_mhz     memory clock, MHz
+ *   busy_ns         cumulative engine busy time since the last device
+ *                   reset, ns (utilisation is its change over wall time)
+ *   uptime_ms       time since the last device reset, ms (wraps at 2^32)
  *
  * Readable by everyone: none of this is secret, and tools must work without
  * root.
@@ -35,7 +50,11 @@
 #include <linux/pci.h>
 #include <linux/sysfs.h>
 
+#include <drm/drm_drv.h>
+
+#include "lumen_devmem.h"
 #include "lumen_drv.h"
+#include "lumen_hw.h"
 #include "lumen_reset.h"
 #include "lumen_sysfs.h"
 
@@ -132,6 +151,75 @@ static ssize_t mem_size_show(struct device *dev, struct device_attribute *attr, 
 }
 static DEVICE_ATTR_RO(mem_size);
 
+static ssize_t mem_used_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct lumen_device *ldev = lumen_sysfs_ldev(dev);
+
+	return sysfs_emit(buf, "%llu\n", ldev->mem.size - lumen_devmem_avail(ldev));
+}
+static DEVICE_ATTR_RO(mem_used);
+
+static ssize_t num_queues_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", lumen_sysfs_ldev(dev)->num_queues);
+}
+static DEVICE_ATTR_RO(num_queues);
+
+static ssize_t driver_version_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	const struct drm_driver *drv = lumen_sysfs_ldev(dev)->drm.driver;
+
+	return sysfs_emit(buf, "%d.%d.%d\n", drv->major, drv->minor, drv->patchlevel);
+}
+static DEVICE_ATTR_RO(driver_version);
+
+static ssize_t device_errors_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&lumen_sysfs_ldev(dev)->err_count));
+}
+static DEVICE_ATTR_RO(device_errors);
+
+/*
+ * One telemetry register, read like hwmon does: inside drm_dev_enter() so
+ * that a read racing with unbind gets -ENODEV instead of an unmapped BAR.
+ */
+static ssize_t lumen_sysfs_telemetry(struct device *dev, char *buf, u32 reg, bool wide)
+{
+	struct lumen_device *ldev = lumen_sysfs_ldev(dev);
+	u64 val;
+	int idx;
+
+	if (!drm_dev_enter(&ldev->drm, &idx))
+		return -ENODEV;
+	val = wide ? lumen_rd64(ldev, reg) : lumen_rd32(ldev, reg);
+	drm_dev_exit(idx);
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+static ssize_t clk_core_mhz_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return lumen_sysfs_telemetry(dev, buf, LUMEN_REG_CLK_CORE_MHZ, false);
+}
+static DEVICE_ATTR_RO(clk_core_mhz);
+
+static ssize_t clk_mem_mhz_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return lumen_sysfs_telemetry(dev, buf, LUMEN_REG_CLK_MEM_MHZ, false);
+}
+static DEVICE_ATTR_RO(clk_mem_mhz);
+
+static ssize_t busy_ns_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return lumen_sysfs_telemetry(dev, buf, LUMEN_REG_BUSY_NS_LO, true);
+}
+static DEVICE_ATTR_RO(busy_ns);
+
+static ssize_t uptime_ms_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return lumen_sysfs_telemetry(dev, buf, LUMEN_REG_UPTIME_MS, false);
+}
+static DEVICE_ATTR_RO(uptime_ms);
+
 static struct attribute *lumen_dev_attrs[] = {
 	&dev_attr_serial.attr,
 	&dev_attr_chip_id.attr,
@@ -144,6 +232,10 @@ static struct attribute *lumen_dev_attrs[] = {
 	&dev_attr_reset_count.attr,
 	&dev_attr_reset_reason.attr,
 	&dev_attr_state.attr,
+	&dev_attr_mem_used.attr,
+	&dev_attr_num_queues.attr,
+	&dev_attr_driver_version.attr,
+	&dev_attr_device_errors.attr,
 	NULL,
 };
 
@@ -151,7 +243,29 @@ static const struct attribute_group lumen_dev_group = {
 	.attrs = lumen_dev_attrs,
 };
 
+static struct attribute *lumen_telemetry_attrs[] = {
+	&dev_attr_clk_core_mhz.attr,
+	&dev_attr_clk_mem_mhz.attr,
+	&dev_attr_busy_ns.attr,
+	&dev_attr_uptime_ms.attr,
+	NULL,
+};
+
+/* Without CAPS.TELEMETRY the block reads 0: no files rather than zeros. */
+static umode_t lumen_telemetry_visible(struct kobject *kobj, struct attribute *attr, int n)
+{
+	struct lumen_device *ldev = lumen_sysfs_ldev(kobj_to_dev(kobj));
+
+	return ldev && (ldev->id.caps & LUMEN_CAP_TELEMETRY) ? attr->mode : 0;
+}
+
+static const struct attribute_group lumen_telemetry_group = {
+	.attrs = lumen_telemetry_attrs,
+	.is_visible = lumen_telemetry_visible,
+};
+
 const struct attribute_group *lumen_dev_groups[] = {
 	&lumen_dev_group,
+	&lumen_telemetry_group,
 	NULL,
 };

@@ -3,11 +3,10 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
-#include "sys/device_enum.hpp"
 #include "sys/error.hpp"
+#include "sysfs.hpp"
 
 namespace npusmi {
 
@@ -26,26 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// First line of a sysfs file; throws sys::Error naming the file.
-std::string read_line(const fs::path &path)
-{
-	std::ifstream in(path);
-	std::string line;
-	if (!in || !std::getline(in, line))
-		throw lumen::sys::Error(path.string() + ": cannot read", errno ? errno : EIO);
-	return line;
-}
-
-uint64_t read_u64(const fs::path &path)
-{
-	const std::string s = read_line(path);
-	try {
-		return std::stoull(s);
-	} catch (const std::exception &) {
-		throw lumen::sys::Error(path.string() + ": not a number: '" + s + "'", EINVAL);
-	}
-}
-
 // -1 in sysfs means "no neighbour".
 std::optional<uint32_t> read_peer(const fs::path &path)
 {
@@ -60,17 +39,12 @@ std::optional<uint32_t> read_peer(const fs::path &path)
 std::vector<Counter> read_counters(const fs::path &dir, const std::vector<std::string> &names)
 {
 	std::vector<Counter> out;
-	for (const auto &n : names) {
-		Counter c{n, std::nullopt};
-		std::error_code ec;
-		if (fs::exists(dir / n, ec))
-			c.value = read_u64(dir / n);
-		out.push_back(std::move(c));
-	}
+	for (const auto &n : names)
+		out.push_back(Counter{n, read_u64_opt(dir / n)});
 	return out;
 }
 
-PortReport read_port(const fs::path &dir, unsigned port)
+PortReport read_port(const fs::path &dir, unsigned port, bool full)
 {
 	PortReport p;
 	p.port = port;
@@ -78,14 +52,17 @@ PortReport read_port(const fs::path &dir, unsigned port)
 	p.peer_chip = read_peer(dir / "peer_chip");
 	p.peer_port = read_peer(dir / "peer_port");
 	p.light = read_u64(dir / "light") != 0;
+	p.crc_errors = read_u64(dir / "crc_errors");
+	p.frame_errors = read_u64(dir / "frame_errors");
+	// What health and topology need ends here.
+	if (!full)
+		return p;
 	p.enabled = read_u64(dir / "enabled") != 0;
 	p.generation = read_u64(dir / "generation");
 	p.tx_frames = read_u64(dir / "tx_frames");
 	p.rx_frames = read_u64(dir / "rx_frames");
 	p.tx_bytes = read_u64(dir / "tx_bytes");
 	p.rx_bytes = read_u64(dir / "rx_bytes");
-	p.crc_errors = read_u64(dir / "crc_errors");
-	p.frame_errors = read_u64(dir / "frame_errors");
 	p.retransmits = read_u64(dir / "retransmits");
 	p.down_events = read_u64(dir / "down_events");
 	p.engine = read_counters(dir, kPortEngineCounters);
@@ -94,7 +71,7 @@ PortReport read_port(const fs::path &dir, unsigned port)
 
 } // namespace
 
-void read_card_links(const fs::path &dev, CardLinks &c)
+void read_card_links(const fs::path &dev, CardLinks &c, bool full)
 {
 	try {
 		// The device's chip_id; links/chip_id (link engine) says the same.
@@ -102,28 +79,15 @@ void read_card_links(const fs::path &dev, CardLinks &c)
 		c.chip_id = static_cast<uint32_t>(read_u64(fs::exists(dev / "chip_id", ec)
 								   ? dev / "chip_id"
 								   : dev / "links" / "chip_id"));
-		c.chip = read_counters(dev / "links", kChipCounters);
+		if (full)
+			c.chip = read_counters(dev / "links", kChipCounters);
 		for (unsigned p = 0; fs::exists(dev / "links" / ("port" + std::to_string(p)), ec);
 		     p++)
 			c.ports.push_back(
-				read_port(dev / "links" / ("port" + std::to_string(p)), p));
+				read_port(dev / "links" / ("port" + std::to_string(p)), p, full));
 	} catch (const lumen::sys::Error &e) {
 		c.error = e.what();
 	}
-}
-
-std::vector<CardLinks> collect_links()
-{
-	std::vector<CardLinks> out;
-	const auto nodes = lumen::sys::enumerate_devices();
-	for (size_t i = 0; i < nodes.size(); i++) {
-		CardLinks c;
-		c.index = static_cast<unsigned>(i);
-		c.pci_address = nodes[i].pci_address;
-		read_card_links(fs::path("/sys/bus/pci/devices") / c.pci_address, c);
-		out.push_back(std::move(c));
-	}
-	return out;
 }
 
 } // namespace npusmi

@@ -46,12 +46,10 @@ struct CardLinks {
 	std::optional<std::string> error;
 };
 
-// Link ports of every lumen card, in device-index order. Throws
-// lumen::sys::Error if enumeration itself fails.
-std::vector<CardLinks> collect_links();
-
 // The links of one card from its PCI device's sysfs directory dev (chip_id,
-// links/): fills chip_id, ports and chip counters, or error.
-void read_card_links(const std::filesystem::path &dev, CardLinks &c);
+// links/): fills chip_id, ports and chip counters, or error. Without full,
+// only what health and topology use: each port's state, peer, light, CRC
+// and frame errors (a third of the files); no chip counters.
+void read_card_links(const std::filesystem::path &dev, CardLinks &c, bool full = true);
 
 } // namespace npusmi

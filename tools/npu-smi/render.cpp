@@ -32,53 +32,75 @@ std::string render_info_table(const std::vector<CardReport> &cards)
 	if (cards.empty())
 		return "No Lumen NPU found.\n";
 	std::string out =
-		fmt::format("{:<4} {:<13} {:<14} {:>4}  {:<9} {:>8} {:>8} {:>8}\n", "NPU",
-			    "PCI Address", "Serial", "Chip", "Firmware", "Memory", "Temp", "Power");
+		fmt::format("{:<4} {:<13} {:<14} {:>4}  {:<9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>5} "
+			    "{:>6} {:<6}\n",
+			    "NPU", "PCI Address", "Serial", "Chip", "Firmware", "Memory", "Used",
+			    "Temp", "Power", "Core MHz", "Busy", "Resets", "Health");
 	for (const auto &c : cards) {
 		if (c.error) {
 			out += fmt::format("{:<4} {:<13} error: {}\n", c.index, c.pci_address,
 					   *c.error);
 			continue;
 		}
-		out += fmt::format("{:<4} {:<13} {:<14} {:>4}  {:<9} {:>8} {:>8} {:>8}\n", c.index,
-				   c.pci_address, c.serial, c.chip_id, c.firmware_version,
-				   mem_string(c.memory_bytes), opt_fixed(c.temperature_c, "C"),
-				   opt_fixed(c.power_w, "W"));
+		out += fmt::format(
+			"{:<4} {:<13} {:<14} {:>4}  {:<9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>5} "
+			"{:>6} "
+			"{:<6}\n",
+			c.index, c.pci_address, c.serial, c.chip_id, c.firmware_version,
+			mem_string(c.memory_bytes),
+			c.memory_used_bytes ? fmt::format("{} MiB", *c.memory_used_bytes >> 20)
+					    : std::string("N/A"),
+			opt_fixed(c.temperature_c, "C"), opt_fixed(c.power_w, "W"),
+			c.clk_core_mhz ? std::to_string(*c.clk_core_mhz) : std::string("N/A"),
+			c.busy_percent ? fmt::format("{:.0f}%", *c.busy_percent)
+				       : std::string("N/A"),
+			c.reset_count, health_name(c.health));
 	}
 	return out;
 }
 
 std::string render_info_json(const std::vector<CardReport> &cards)
 {
-	nlohmann::json devices = nlohmann::json::array();
+	return render_fields(cards, parse_fields("all"), Format::kJson);
+}
+
+std::string render_info_csv(const std::vector<CardReport> &cards)
+{
+	return render_fields(cards, parse_fields("all"), Format::kCsv);
+}
+
+std::string render_health_table(const std::vector<CardReport> &cards)
+{
+	if (cards.empty())
+		return "No Lumen NPU found.\n";
+	std::string out =
+		fmt::format("{:<4} {:<13} {:<6} {}\n", "NPU", "PCI Address", "Health", "Reasons");
 	for (const auto &c : cards) {
-		nlohmann::json d = {
-			{"index", c.index},
-			{"pci_address", c.pci_address},
-			{"device_node", c.device_node},
-			{"numa_node", c.numa_node},
-		};
-		if (c.error) {
-			d["error"] = *c.error;
-		} else {
-			d["serial"] = c.serial;
-			d["chip_id"] = c.chip_id;
-			d["driver_version"] = c.driver_version;
-			d["firmware_version"] = c.firmware_version;
-			d["firmware_build_id"] = c.firmware_build_id;
-			d["hw_version"] = c.hw_version;
-			d["memory_total_bytes"] = c.memory_bytes;
-			d["num_queues"] = c.num_queues;
-			d["num_link_ports"] = c.num_link_ports;
-			d["temperature_c"] = opt_json(c.temperature_c);
-			d["temperature_crit_c"] = opt_json(c.temperature_crit_c);
-			d["power_w"] = opt_json(c.power_w);
-			d["power_cap_w"] = opt_json(c.power_cap_w);
-		}
-		devices.push_back(std::move(d));
+		std::string why;
+		for (const auto &r : c.health_reasons)
+			why += (why.empty() ? "" : "; ") + r;
+		out += fmt::format("{:<4} {:<13} {:<6} {}\n", c.index, c.pci_address,
+				   health_name(c.health), why.empty() ? "-" : why);
 	}
-	nlohmann::json doc = {{"schema_version", kJsonSchemaVersion}, {"devices", devices}};
+	return out;
+}
+
+std::string render_health_json(const std::vector<CardReport> &cards)
+{
+	nlohmann::json arr = nlohmann::json::array();
+	for (const auto &c : cards)
+		arr.push_back({{"index", c.index},
+			       {"pci_address", c.pci_address},
+			       {"health", health_name(c.health)},
+			       {"reasons", c.health_reasons}});
+	nlohmann::json doc = {{"schema_version", kSchemaVersion}, {"devices", arr}};
 	return doc.dump(2) + "\n";
+}
+
+std::string render_health_csv(const std::vector<CardReport> &cards)
+{
+	return render_fields(cards, parse_fields("index,pci_address,health,health_reasons"),
+			     Format::kCsv);
 }
 
 namespace {
@@ -231,6 +253,40 @@ std::string render_link_table(const std::vector<CardLinks> &cards, bool errors_o
 		out += engine_port_table(cards, errors_only);
 	if (chips)
 		out += engine_chip_table(cards, errors_only);
+	return out;
+}
+
+std::string render_link_csv(const std::vector<CardLinks> &cards, bool errors_only)
+{
+	std::string out = "index,pci_address,chip_id,port,name,state,light,enabled,peer_chip,"
+			  "peer_port,generation,tx_frames,rx_frames,tx_bytes,rx_bytes,crc_errors,"
+			  "frame_errors,retransmits,down_events,error";
+	for (const auto &n : kPortEngineCounters)
+		out += "," + n;
+	out += "\n";
+	for (const auto &c : cards) {
+		if (c.error) {
+			out += fmt::format("{},{},,,,,,,,,,,,,,,,,,{}", c.index, c.pci_address,
+					   csv_cell(*c.error));
+			out += std::string(kPortEngineCounters.size(), ',') + "\n";
+			continue;
+		}
+		for (const auto &p : c.ports) {
+			if (errors_only && !has_errors(p))
+				continue;
+			out += fmt::format(
+				"{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},",
+				c.index, c.pci_address, opt_u32(c.chip_id), p.port,
+				port_name(p.port), p.state, p.light, p.enabled,
+				p.peer_chip ? std::to_string(*p.peer_chip) : "",
+				p.peer_port ? std::to_string(*p.peer_port) : "", p.generation,
+				p.tx_frames, p.rx_frames, p.tx_bytes, p.rx_bytes, p.crc_errors,
+				p.frame_errors, p.retransmits, p.down_events);
+			for (const auto &k : p.engine)
+				out += "," + (k.value ? std::to_string(*k.value) : std::string());
+			out += "\n";
+		}
+	}
 	return out;
 }
 
