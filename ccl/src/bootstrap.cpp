@@ -185,36 +185,41 @@ class Endpoint {
 	}
 
 	const std::vector<uint8_t> &name() const { return name_; }
+	// The length of every address of this provider (a sockaddr_in).
+	size_t addr_len() const { return info_->src_addrlen; }
 
+	// FI_ADDR_UNSPEC when the provider refuses the address.
 	fi_addr_t insert(const uint8_t *addr)
 	{
 		fi_addr_t a = FI_ADDR_UNSPEC;
-		int ret = fi_av_insert(av_.get(), addr, 1, &a, 0, nullptr);
-		if (ret != 1)
-			fail(LUMEN_ERROR_SYSTEM,
-			     "bootstrap: fi_av_insert of a peer's address failed");
+		if (fi_av_insert(av_.get(), addr, 1, &a, 0, nullptr) != 1)
+			return FI_ADDR_UNSPEC;
 		return a;
 	}
 
-	// Retries while the provider is out of resources (progress meanwhile).
-	void post_recv(void *buf, size_t len, fi_context *ctx)
+	// Both retry while the provider is out of resources, progressing it,
+	// until deadline (TIMEOUT).
+	void post_recv(void *buf, size_t len, fi_context *ctx, Clock::time_point deadline)
 	{
 		ssize_t r;
 		while ((r = fi_recv(ep_.get(), buf, len, nullptr, FI_ADDR_UNSPEC, ctx)) ==
 		       -FI_EAGAIN)
-			progress();
+			progress(deadline, "fi_recv");
 		fi_check(int(r), "fi_recv");
 	}
-	void send(const void *buf, size_t len, fi_addr_t to, fi_context *ctx)
+	void send(const void *buf, size_t len, fi_addr_t to, fi_context *ctx,
+		  Clock::time_point deadline)
 	{
 		ssize_t r;
 		while ((r = fi_send(ep_.get(), buf, len, nullptr, to, ctx)) == -FI_EAGAIN)
-			progress();
+			progress(deadline, "fi_send");
 		fi_check(int(r), "fi_send");
 	}
 
-	// Reads completions: on_done(context, len) for each, false if none.
-	bool poll(const std::function<void(void *, size_t)> &on_done)
+	// Reads completions: on_done(context, len) for each, on_error(context,
+	// what) for each failed one; false if there were none.
+	bool poll(const std::function<void(void *, size_t)> &on_done,
+		  const std::function<void(void *, const std::string &)> &on_error)
 	{
 		fi_cq_msg_entry e[8];
 		ssize_t r = fi_cq_read(cq_.get(), e, 8);
@@ -222,10 +227,13 @@ class Endpoint {
 			return false;
 		if (r == -FI_EAVAIL) {
 			fi_cq_err_entry err{};
-			fi_cq_readerr(cq_.get(), &err, 0);
-			fail(LUMEN_ERROR_SYSTEM, std::string("bootstrap: a transfer failed: ") +
+			if (fi_cq_readerr(cq_.get(), &err, 0) != 1)
+				return true;
+			on_error(err.op_context, std::string(fi_strerror(err.err)) + " (" +
 							 fi_cq_strerror(cq_.get(), err.prov_errno,
-									err.err_data, nullptr, 0));
+									err.err_data, nullptr, 0) +
+							 ")");
+			return true;
 		}
 		fi_check(r < 0 ? int(r) : 0, "fi_cq_read");
 		for (ssize_t i = 0; i < r; i++)
@@ -234,8 +242,12 @@ class Endpoint {
 	}
 
       private:
-	void progress()
+	void progress(Clock::time_point deadline, const char *call)
 	{
+		if (Clock::now() >= deadline)
+			fail(LUMEN_ERROR_TIMEOUT,
+			     std::string("bootstrap: ") + call +
+				     ": the provider stayed busy until the bootstrap's deadline");
 		fi_cq_msg_entry e;
 		fi_cq_read(cq_.get(), &e, 0);
 	}
@@ -258,14 +270,23 @@ void idle(bool busy)
 }
 
 // The root of one bootstrap: its endpoint and the thread that serves it.
+// Whatever arrives (junk, joins for other ids, joiners that die before
+// their answer), it goes on serving until every rank has the table, then
+// for kGrace more so that a late joiner learns it came too late, or until
+// LUMEN_CCL_BOOTSTRAP_TIMEOUT passed without a join. Then the endpoint
+// closes; nothing it does can end the process.
 class Root {
       public:
-	Root() : nonce_(std::random_device{}() | (uint64_t(std::random_device{}()) << 32))
+	Root()
+	    : nonce_(std::random_device{}() | (uint64_t(std::random_device{}()) << 32)),
+	      timeout_(bootstrap_timeout()), ep_(std::make_unique<Endpoint>())
 	{
+		const auto deadline = Clock::now() + timeout_;
 		bufs_.resize(kRootRecvs, std::vector<uint8_t>(kMaxJoin));
 		ctxs_.resize(kRootRecvs);
 		for (int i = 0; i < kRootRecvs; i++)
-			ep_.post_recv(bufs_[i].data(), kMaxJoin, &ctxs_[i]);
+			ep_->post_recv(bufs_[i].data(), kMaxJoin, &ctxs_[i], deadline);
+		id_ = make_id();
 		thread_ = std::thread([this] { serve(); });
 	}
 	~Root()
@@ -276,76 +297,107 @@ class Root {
 	Root(const Root &) = delete;
 	Root &operator=(const Root &) = delete;
 
-	UniqueId id() const
+	const UniqueId &id() const { return id_; }
+	bool finished() const { return finished_; }
+
+      private:
+	static constexpr auto kGrace = std::chrono::seconds(5);
+
+	struct Reply {
+		std::shared_ptr<const std::vector<uint8_t>> msg; // the table is shared
+		fi_context ctx{};
+	};
+
+	UniqueId make_id() const
 	{
 		UniqueId id{};
 		id.magic = kIdMagic;
 		id.version = kIdVersion;
 		id.nonce = nonce_;
-		const auto &name = ep_.name();
+		const auto &name = ep_->name();
 		if (name.size() > sizeof(id.addr))
 			fail(LUMEN_ERROR_SYSTEM, "bootstrap: the root's address is too long");
 		id.addr_len = uint16_t(name.size());
 		memcpy(id.addr, name.data(), name.size());
 		return id;
 	}
-	bool finished() const { return finished_; }
-
-      private:
-	struct Reply {
-		std::vector<uint8_t> msg;
-		fi_context ctx{};
-	};
 
 	void serve() noexcept
 	{
 		try {
 			loop();
-		} catch (const Failure &) {
+		} catch (...) {
 			// The joiners time out and say so; nobody else to tell.
 		}
+		ep_.reset(); // closed before the buffers it may still hold go
 		finished_ = true;
 	}
 
 	void loop()
 	{
-		Clock::time_point deadline = Clock::time_point::max();
+		Clock::time_point deadline = Clock::now() + timeout_;
 		while (!stop_ && Clock::now() < deadline) {
-			bool busy = ep_.poll([&](void *ctx, size_t len) {
-				for (int i = 0; i < kRootRecvs; i++) {
-					if (ctx != &ctxs_[i])
-						continue;
-					if (deadline == Clock::time_point::max())
-						deadline = Clock::now() + bootstrap_timeout();
-					take(bufs_[i].data(), len);
-					ep_.post_recv(bufs_[i].data(), kMaxJoin, &ctxs_[i]);
-					return;
-				}
-				for (auto &r : replies_)
-					if (ctx == &r.ctx)
-						sent_++;
-			});
-			if (n_ > 0 && joined_ == n_ && sent_ == replies_.size())
-				return; // every rank has the table (or the error)
+			const bool busy = ep_->poll(
+				[&](void *ctx, size_t len) {
+					if (int i = recv_index(ctx); i >= 0) {
+						if (!done_)
+							deadline = Clock::now() + timeout_;
+						take(bufs_[size_t(i)].data(), len, deadline);
+						ep_->post_recv(bufs_[size_t(i)].data(), kMaxJoin,
+							       &ctxs_[size_t(i)], deadline);
+					} else {
+						sent(ctx);
+					}
+				},
+				[&](void *ctx, const std::string &) {
+					// A receive that failed (a truncated message) is posted
+					// again; a reply that failed (its joiner is gone) is over.
+					if (int i = recv_index(ctx); i >= 0)
+						ep_->post_recv(bufs_[size_t(i)].data(), kMaxJoin,
+							       &ctxs_[size_t(i)], deadline);
+					else
+						sent(ctx);
+				});
+			if (!done_ && n_ > 0 && joined_ == n_ && replies_.empty()) {
+				done_ = true;
+				deadline = Clock::now() + kGrace;
+			}
 			idle(busy);
 		}
 	}
 
+	int recv_index(void *ctx) const
+	{
+		for (int i = 0; i < kRootRecvs; i++)
+			if (ctx == &ctxs_[size_t(i)])
+				return i;
+		return -1;
+	}
+
+	void sent(void *ctx)
+	{
+		replies_.remove_if([ctx](const Reply &r) { return &r.ctx == ctx; });
+	}
+
 	// One join message of len bytes.
-	void take(const uint8_t *p, size_t len)
+	void take(const uint8_t *p, size_t len, Clock::time_point deadline)
 	{
 		JoinHdr h;
 		if (len < sizeof(h))
 			return;
 		memcpy(&h, p, sizeof(h));
-		if (h.magic != kJoinMagic || h.nonce != nonce_ || h.name_len == 0 ||
-		    h.name_len > kMaxName || h.blob_len > kMaxBlob ||
-		    len != sizeof(h) + h.name_len + h.blob_len)
-			return; // not for this bootstrap: ignore
+		if (h.magic != kJoinMagic || h.nonce != nonce_ || h.name_len != ep_->addr_len() ||
+		    h.blob_len > kMaxBlob || len != sizeof(h) + h.name_len + h.blob_len)
+			return; // not a join of this bootstrap: ignore
 		const uint8_t *name = p + sizeof(h);
-		fi_addr_t to = ep_.insert(name);
+		const fi_addr_t to = ep_->insert(name);
+		if (to == FI_ADDR_UNSPEC)
+			return; // nobody to answer
 		std::string why;
-		if (n_ < 0) {
+		if (done_)
+			why = "rank " + std::to_string(h.rank) +
+			      " joined after every rank had (the bootstrap is over)";
+		else if (n_ < 0) {
 			if (h.n < 1 || h.n > 4096)
 				why = "nranks " + std::to_string(h.n) + " is not 1 .. 4096";
 			else {
@@ -366,57 +418,85 @@ class Root {
 		else if (why.empty() && to_[size_t(h.rank)] != FI_ADDR_UNSPEC)
 			why = "rank " + std::to_string(h.rank) + " joined twice";
 		if (!why.empty()) {
+			if (done_) {
+				reply_error(to, why, deadline);
+				return;
+			}
 			if (!failed_) {
 				failed_ = true;
 				why_ = why;
 				// Those who joined learn it too.
 				for (int r = 0; r < n_; r++)
 					if (to_[size_t(r)] != FI_ADDR_UNSPEC)
-						reply(to_[size_t(r)]);
+						reply_error(to_[size_t(r)], why_, deadline);
 			}
-			reply(to);
+			reply_error(to, why_, deadline);
 			return;
 		}
 		to_[size_t(h.rank)] = to;
 		blobs_[size_t(h.rank)].assign(name + h.name_len, name + h.name_len + h.blob_len);
 		joined_++;
 		if (failed_)
-			reply(to);
+			reply_error(to, why_, deadline);
 		else if (joined_ == n_)
-			for (int r = 0; r < n_; r++)
-				reply(to_[size_t(r)]);
+			reply_tables(deadline);
 	}
 
-	void reply(fi_addr_t to)
+	TableHdr header(lumen_status_t status, const std::string &why) const
 	{
 		TableHdr t{};
 		t.magic = kTableMagic;
 		t.nonce = nonce_;
 		t.n = n_;
 		t.blob_len = blob_len_;
-		t.status = failed_ ? LUMEN_ERROR_INVALID_ARGUMENT : LUMEN_SUCCESS;
-		snprintf(t.why, sizeof(t.why), "%s", why_.c_str());
-		auto &r = replies_.emplace_back();
-		r.msg.resize(sizeof(t) + (failed_ ? 0 : size_t(n_) * blob_len_));
-		memcpy(r.msg.data(), &t, sizeof(t));
-		if (!failed_)
-			for (int i = 0; i < n_; i++)
-				memcpy(r.msg.data() + sizeof(t) + size_t(i) * blob_len_,
-				       blobs_[size_t(i)].data(), blob_len_);
-		ep_.send(r.msg.data(), r.msg.size(), to, &r.ctx);
+		t.status = status;
+		snprintf(t.why, sizeof(t.why), "%s", why.c_str());
+		return t;
 	}
 
-	Endpoint ep_;
+	void send(std::shared_ptr<const std::vector<uint8_t>> msg, fi_addr_t to,
+		  Clock::time_point deadline)
+	{
+		auto &r = replies_.emplace_back();
+		r.msg = std::move(msg);
+		ep_->send(r.msg->data(), r.msg->size(), to, &r.ctx, deadline);
+	}
+
+	void reply_error(fi_addr_t to, const std::string &why, Clock::time_point deadline)
+	{
+		const TableHdr t = header(LUMEN_ERROR_INVALID_ARGUMENT, why);
+		auto msg = std::make_shared<std::vector<uint8_t>>(sizeof(t));
+		memcpy(msg->data(), &t, sizeof(t));
+		send(std::move(msg), to, deadline);
+	}
+
+	// One table for all: n blobs of blob_len, rank order.
+	void reply_tables(Clock::time_point deadline)
+	{
+		const TableHdr t = header(LUMEN_SUCCESS, "");
+		auto msg =
+			std::make_shared<std::vector<uint8_t>>(sizeof(t) + size_t(n_) * blob_len_);
+		memcpy(msg->data(), &t, sizeof(t));
+		for (int i = 0; i < n_; i++)
+			memcpy(msg->data() + sizeof(t) + size_t(i) * blob_len_,
+			       blobs_[size_t(i)].data(), blob_len_);
+		for (int r = 0; r < n_; r++)
+			send(msg, to_[size_t(r)], deadline);
+	}
+
 	const uint64_t nonce_;
+	const std::chrono::milliseconds timeout_;
+	// Buffers the endpoint may hold, then the endpoint: destroyed first.
 	std::vector<std::vector<uint8_t>> bufs_;
 	std::vector<fi_context> ctxs_;
-	std::list<Reply> replies_; // stable addresses for their contexts
-	size_t sent_ = 0;
+	std::list<Reply> replies_; // in flight; stable addresses for their contexts
+	std::unique_ptr<Endpoint> ep_;
+	UniqueId id_{};
 	int n_ = -1, joined_ = 0;
 	uint32_t blob_len_ = 0;
 	std::vector<std::vector<uint8_t>> blobs_;
 	std::vector<fi_addr_t> to_;
-	bool failed_ = false;
+	bool failed_ = false, done_ = false;
 	std::string why_;
 	std::atomic<bool> stop_{false}, finished_{false};
 	std::thread thread_;
@@ -447,26 +527,37 @@ std::vector<std::vector<uint8_t>> join(const UniqueId &id, int rank, int n,
 	if (blob.size() > kMaxBlob)
 		fail(LUMEN_ERROR_INVALID_ARGUMENT, "bootstrap: blob too large");
 	const auto timeout = bootstrap_timeout();
-	Endpoint ep;
-	fi_addr_t root = ep.insert(id.addr);
-
+	const auto deadline = Clock::now() + timeout;
+	// What the endpoint may hold, then the endpoint (closed first).
 	std::vector<uint8_t> table(sizeof(TableHdr) + size_t(n) * blob.size());
+	std::vector<uint8_t> msg;
 	fi_context rctx{}, sctx{};
-	ep.post_recv(table.data(), table.size(), &rctx);
+	Endpoint ep;
+	if (id.addr_len != ep.addr_len())
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     "the unique id's address is not one of libfabric's tcp provider");
+	const fi_addr_t root = ep.insert(id.addr);
+	if (root == FI_ADDR_UNSPEC)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     "the unique id's address is refused by libfabric's tcp provider");
+	ep.post_recv(table.data(), table.size(), &rctx, deadline);
 
 	JoinHdr h{kJoinMagic,		kIdVersion, id.nonce, rank, n, uint32_t(ep.name().size()),
 		  uint32_t(blob.size())};
-	std::vector<uint8_t> msg(sizeof(h) + ep.name().size() + blob.size());
+	msg.resize(sizeof(h) + ep.name().size() + blob.size());
 	memcpy(msg.data(), &h, sizeof(h));
 	memcpy(msg.data() + sizeof(h), ep.name().data(), ep.name().size());
 	if (!blob.empty())
 		memcpy(msg.data() + sizeof(h) + ep.name().size(), blob.data(), blob.size());
-	ep.send(msg.data(), msg.size(), root, &sctx);
+	ep.send(msg.data(), msg.size(), root, &sctx, deadline);
 
 	bool sent = false, got = false;
 	size_t got_len = 0;
-	const auto deadline = Clock::now() + timeout;
+	std::string failed;
 	while (!(sent && got)) {
+		if (!failed.empty())
+			fail(LUMEN_ERROR_SYSTEM,
+			     "bootstrap: rank " + std::to_string(rank) + ": " + failed);
 		if (Clock::now() >= deadline)
 			fail(LUMEN_ERROR_TIMEOUT,
 			     "bootstrap: rank " + std::to_string(rank) + " of " +
@@ -476,14 +567,20 @@ std::vector<std::vector<uint8_t>> join(const UniqueId &id, int rank, int n,
 						     timeout)
 						     .count()) +
 				     " s (LUMEN_CCL_BOOTSTRAP_TIMEOUT), or the root is gone");
-		idle(ep.poll([&](void *ctx, size_t len) {
-			if (ctx == &sctx)
-				sent = true;
-			else if (ctx == &rctx) {
-				got = true;
-				got_len = len;
-			}
-		}));
+		idle(ep.poll(
+			[&](void *ctx, size_t len) {
+				if (ctx == &sctx)
+					sent = true;
+				else if (ctx == &rctx) {
+					got = true;
+					got_len = len;
+				}
+			},
+			[&](void *ctx, const std::string &what) {
+				failed = (ctx == &sctx ? "sending the join failed: "
+						       : "the root's answer failed: ") +
+					 what;
+			}));
 	}
 	TableHdr t;
 	if (got_len < sizeof(t))
@@ -493,8 +590,7 @@ std::vector<std::vector<uint8_t>> join(const UniqueId &id, int rank, int n,
 	if (t.magic != kTableMagic || t.nonce != id.nonce)
 		fail(LUMEN_ERROR_SYSTEM, "bootstrap: the root's answer is not for this bootstrap");
 	if (t.status != LUMEN_SUCCESS)
-		fail(static_cast<lumen_status_t>(t.status),
-		     std::string("bootstrap: the ranks disagree: ") + t.why);
+		fail(static_cast<lumen_status_t>(t.status), std::string("bootstrap: ") + t.why);
 	if (t.n != n || t.blob_len != blob.size() || got_len != table.size())
 		fail(LUMEN_ERROR_SYSTEM, "bootstrap: the root's table does not match this rank");
 	std::vector<std::vector<uint8_t>> out(static_cast<size_t>(n));

@@ -6,8 +6,14 @@
 // that come before any card is touched.
 #include <gtest/gtest.h>
 
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+
 #include <lumen/lumen_ccl.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -94,15 +100,115 @@ TEST_F(Bootstrap, TwoBootstrapsDoNotMix)
 {
 	UniqueId a = start_root(), b = start_root();
 	EXPECT_NE(a.nonce, b.nonce);
-	std::vector<Joined> ga, gb;
-	std::thread ta([&] { ga = run(a, {0, 1}, {2, 2}); });
-	std::thread tb([&] { gb = run(b, {0, 1, 2}, {3, 3, 3}); });
-	ta.join();
-	tb.join();
-	for (const auto &j : ga)
+	// Blobs that say which bootstrap they are of.
+	std::vector<Joined> ga(2), gb(3);
+	std::vector<std::thread> t;
+	for (int r = 0; r < 2; r++)
+		t.emplace_back([&, r] { ga[size_t(r)] = join_as(a, r, 2, {uint8_t(0xa0 + r)}); });
+	for (int r = 0; r < 3; r++)
+		t.emplace_back([&, r] { gb[size_t(r)] = join_as(b, r, 3, {uint8_t(0xb0 + r)}); });
+	for (auto &th : t)
+		th.join();
+	for (const auto &j : ga) {
 		ASSERT_EQ(j.table.size(), 2u) << j.why;
-	for (const auto &j : gb)
+		for (int r = 0; r < 2; r++)
+			EXPECT_EQ(j.table[size_t(r)], std::vector<uint8_t>{uint8_t(0xa0 + r)});
+	}
+	for (const auto &j : gb) {
 		ASSERT_EQ(j.table.size(), 3u) << j.why;
+		for (int r = 0; r < 3; r++)
+			EXPECT_EQ(j.table[size_t(r)], std::vector<uint8_t>{uint8_t(0xb0 + r)});
+	}
+}
+
+// What a broken or hostile peer sends the root: len bytes of junk from an
+// endpoint of libfabric's tcp provider. Waits for the send's completion.
+void send_junk(const UniqueId &id, size_t len)
+{
+	fi_info *hints = fi_allocinfo();
+	hints->ep_attr->type = FI_EP_RDM;
+	hints->caps = FI_MSG;
+	hints->mode = FI_CONTEXT;
+	hints->addr_format = FI_SOCKADDR_IN;
+	hints->fabric_attr->prov_name = strdup("tcp;ofi_rxm");
+	fi_info *info = nullptr;
+	ASSERT_EQ(fi_getinfo(FI_VERSION(1, 17), "127.0.0.1", nullptr, 0, hints, &info), 0);
+	fi_freeinfo(hints);
+	fid_fabric *fab;
+	fid_domain *dom;
+	fid_cq *cq;
+	fid_av *av;
+	fid_ep *ep;
+	ASSERT_EQ(fi_fabric(info->fabric_attr, &fab, nullptr), 0);
+	ASSERT_EQ(fi_domain(fab, info, &dom, nullptr), 0);
+	fi_cq_attr cqa{};
+	cqa.format = FI_CQ_FORMAT_MSG;
+	ASSERT_EQ(fi_cq_open(dom, &cqa, &cq, nullptr), 0);
+	fi_av_attr ava{};
+	ava.type = FI_AV_MAP;
+	ASSERT_EQ(fi_av_open(dom, &ava, &av, nullptr), 0);
+	ASSERT_EQ(fi_endpoint(dom, info, &ep, nullptr), 0);
+	ASSERT_EQ(fi_ep_bind(ep, &cq->fid, FI_SEND | FI_RECV), 0);
+	ASSERT_EQ(fi_ep_bind(ep, &av->fid, 0), 0);
+	ASSERT_EQ(fi_enable(ep), 0);
+	fi_addr_t root;
+	ASSERT_EQ(fi_av_insert(av, id.addr, 1, &root, 0, nullptr), 1);
+	std::vector<uint8_t> junk(len, 0x5a);
+	fi_context ctx{};
+	ssize_t r;
+	while ((r = fi_send(ep, junk.data(), junk.size(), nullptr, root, &ctx)) == -FI_EAGAIN)
+		fi_cq_read(cq, nullptr, 0);
+	ASSERT_EQ(r, 0);
+	fi_cq_msg_entry e;
+	const auto t0 = std::chrono::steady_clock::now();
+	while (fi_cq_read(cq, &e, 1) == -FI_EAGAIN &&
+	       std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5))
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	fi_close(&ep->fid);
+	fi_close(&av->fid);
+	fi_close(&cq->fid);
+	fi_close(&dom->fid);
+	fi_close(&fab->fid);
+	fi_freeinfo(info);
+}
+
+TEST_F(Bootstrap, JunkDoesNotStopTheRoot)
+{
+	UniqueId id = start_root();
+	send_junk(id, 64 * 1024); // more than a join: truncated at the root
+	send_junk(id, 3);	  // less than a join's header
+	send_junk(id, 200);	  // a header's size of junk
+	auto got = run(id, {1, 0}, {2, 2});
+	for (const auto &j : got) {
+		ASSERT_EQ(j.status, LUMEN_SUCCESS) << j.why;
+		EXPECT_EQ(j.table.at(1), blob_of(1));
+	}
+}
+
+TEST_F(Bootstrap, ALateJoinerIsToldAndDoesNotHang)
+{
+	UniqueId id = start_root();
+	auto got = run(id, {0, 1}, {2, 2});
+	for (const auto &j : got)
+		ASSERT_EQ(j.status, LUMEN_SUCCESS) << j.why;
+	const auto t0 = std::chrono::steady_clock::now();
+	auto late = join_as(id, 1, 2, blob_of(1));
+	EXPECT_EQ(late.status, LUMEN_ERROR_INVALID_ARGUMENT);
+	EXPECT_NE(late.why.find("over"), std::string::npos) << late.why;
+	EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
+TEST_F(Bootstrap, AJoinOfAnotherIdIsIgnored)
+{
+	UniqueId id = start_root(); // serves 20 s without a join
+	setenv("LUMEN_CCL_BOOTSTRAP_TIMEOUT", "2", 1);
+	UniqueId other = id;
+	other.nonce ^= 1;
+	auto stray = join_as(other, 0, 1, blob_of(0)); // the root does not answer it
+	EXPECT_EQ(stray.status, LUMEN_ERROR_TIMEOUT);
+	setenv("LUMEN_CCL_BOOTSTRAP_TIMEOUT", "20", 1);
+	auto got = run(id, {0}, {1});
+	EXPECT_EQ(got[0].status, LUMEN_SUCCESS) << got[0].why;
 }
 
 TEST_F(Bootstrap, RanksThatDisagreeOnTheCountAllFail)
