@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <map>
 #include <optional>
@@ -43,7 +44,8 @@ struct lumen_ccl_comm_s {
 	std::set<lumen_stream_t> streams; // that queued collectives
 	uint32_t chip = lumen::ccl::kNoChip, next_chip = lumen::ccl::kNoChip,
 		 prev_chip = lumen::ccl::kNoChip;
-	lumen::ccl::Plan plan; // of the routes to the ring neighbours
+	lumen::ccl::Plan plan;	    // of the routes to the ring neighbours
+	lumen::ccl::WatchRef watch; // keeps the process's fabric watcher going
 
 	~lumen_ccl_comm_s()
 	{
@@ -131,6 +133,20 @@ void check_peer(const lumen_ccl_comm_s &c, int peer)
 							   std::to_string(c.n - 1) + ")");
 }
 
+// a (alen bytes) and b (blen bytes) must not overlap, unless in_place and
+// a is exactly b + offset (the collective's in-place form).
+void check_apart(lumen_devptr_t a, uint64_t alen, lumen_devptr_t b, uint64_t blen, uint64_t offset,
+		 bool in_place, const char *what)
+{
+	if (in_place && a == b + offset)
+		return;
+	if (a < b + blen && b < a + alen)
+		fail(LUMEN_ERROR_INVALID_ARGUMENT,
+		     std::string(what) +
+			     " overlap (in place, the one must sit exactly where the collective "
+			     "puts it in the other)");
+}
+
 // Streams that queued work on the staging area: destroy waits for them.
 void remember(lumen_ccl_comm_s &c, lumen_stream_t s)
 {
@@ -149,9 +165,7 @@ void run_queued(lumen_ccl_comm_s &c, lumen_stream_t s, const std::function<void(
 		if (c.clique->broken)
 			fail(c.clique->broken, "the communicator is unusable: " + c.clique->why);
 	}
-	// Before anything is queued: a neighbour the new tables do not reach
-	// fails this collective cleanly (nothing queued, nothing broken).
-	replan_if_moved(c.plan, c.rank, c.chip, c.next_chip, c.prev_chip);
+	replan_if_moved(c.plan, c.chip, c.next_chip, c.prev_chip);
 	remember(c, s);
 	if (c.last && c.last != s)
 		check(lumen_stream_wait_event(s, c.done), "lumen_stream_wait_event");
@@ -277,7 +291,7 @@ void place(lumen_ccl_comm_s &c, uint32_t next_chip, uint32_t prev_chip)
 {
 	c.next_chip = next_chip;
 	c.prev_chip = prev_chip;
-	replan_if_moved(c.plan, c.rank, c.chip, c.next_chip, c.prev_chip);
+	replan_if_moved(c.plan, c.chip, c.next_chip, c.prev_chip);
 }
 constexpr uint32_t kBlobMagic = 0x4b4e4152; // "RANK"
 
@@ -588,13 +602,26 @@ lumen_status_t lumen_ccl_comm_destroy(lumen_ccl_comm_t comm)
 			if (!comm || !live.erase(comm))
 				fail(LUMEN_ERROR_INVALID_HANDLE, "comm is NULL or destroyed");
 		}
-		// The staging area must outlive the work queued on it (a stream
-		// destroyed meanwhile has finished its work), the next rank's last
-		// acknowledgements included.
+		// The areas must outlive the work queued on them and the peers'
+		// last acknowledgements of what this rank sent: waited for on the
+		// p2p area's own stream (the user's may be gone), after the last
+		// collective. Not when the clique is broken: the counters no
+		// longer agree and the wait would only time the context out.
+		bool broken;
+		{
+			std::lock_guard ck(comm->clique->m);
+			broken = comm->clique->broken != LUMEN_SUCCESS;
+		}
 		lumen_status_t st = LUMEN_SUCCESS;
-		if (comm->last) {
+		if (!broken) {
+			const lumen_stream_t ds = comm->p2p->stream();
 			try {
-				comm->ring->drain(comm->last);
+				if (comm->last)
+					check(lumen_stream_wait_event(ds, comm->done),
+					      "lumen_stream_wait_event");
+				comm->ring->drain(ds);
+				comm->p2p->drain(ds);
+				check(lumen_stream_synchronize(ds), "lumen_stream_synchronize");
 			} catch (const Failure &e) {
 				st = e.status;
 			}
@@ -703,6 +730,7 @@ lumen_status_t lumen_ccl_comm_get_info(lumen_ccl_comm_t comm, lumen_ccl_comm_inf
 		out.prev_hops = c.plan.prev_hops;
 		out.generation = c.plan.generation;
 		out.replans = c.plan.replans;
+		out.unreachable = c.plan.unreachable;
 		out.channels = 1;
 		snprintf(out.algorithm, sizeof(out.algorithm), "ring");
 		*info = out;
@@ -721,6 +749,7 @@ lumen_status_t lumen_ccl_all_reduce(lumen_devptr_t send, lumen_devptr_t recv, si
 		if (count == 0)
 			return;
 		bytes_of(count, es, 1, "count");
+		check_apart(send, count * es, recv, count * es, 0, true, "send and recv");
 		queued(c, stream, [=, &c] {
 			copy_if(stream, recv, send, count * es);
 			if (c.n == 1)
@@ -743,6 +772,8 @@ lumen_status_t lumen_ccl_reduce_scatter(lumen_devptr_t send, lumen_devptr_t recv
 		if (recv_count == 0)
 			return;
 		bytes_of(recv_count, es, size_t(c.n), "recv_count");
+		check_apart(recv, recv_count * es, send, recv_count * es * size_t(c.n),
+			    uint64_t(c.rank) * recv_count * es, true, "recv and send");
 		queued(c, stream, [=, &c] {
 			const uint64_t block_bytes = recv_count * es;
 			copy_if(stream, recv, send + uint64_t(c.rank) * block_bytes, block_bytes);
@@ -780,6 +811,8 @@ lumen_status_t lumen_ccl_all_gather(lumen_devptr_t send, lumen_devptr_t recv, si
 		if (send_count == 0)
 			return;
 		bytes_of(send_count, es, size_t(c.n), "send_count");
+		check_apart(send, send_count * es, recv, send_count * es * size_t(c.n),
+			    uint64_t(c.rank) * send_count * es, true, "send and recv");
 		queued(c, stream, [=, &c] {
 			const size_t total = send_count * size_t(c.n);
 			copy_if(stream, recv + size_t(c.rank) * send_count * es, send,
@@ -802,6 +835,8 @@ lumen_status_t lumen_ccl_broadcast(lumen_devptr_t send, lumen_devptr_t recv, siz
 		if (count == 0)
 			return;
 		bytes_of(count, es, 1, "count");
+		if (c.rank == root)
+			check_apart(send, count * es, recv, count * es, 0, true, "send and recv");
 		queued(c, stream, [=, &c] {
 			const uint64_t per = slice_elems(es);
 			const bool last = mod(c.rank + 1, c.n) == root; // passes nothing on
@@ -833,6 +868,8 @@ lumen_status_t lumen_ccl_reduce(lumen_devptr_t send, lumen_devptr_t recv, size_t
 		if (count == 0)
 			return;
 		bytes_of(count, es, 1, "count");
+		if (c.rank == root)
+			check_apart(send, count * es, recv, count * es, 0, true, "send and recv");
 		queued(c, stream, [=, &c] {
 			const uint64_t per = slice_elems(es);
 			const bool first = mod(root + 1, c.n) == c.rank; // receives nothing
@@ -912,9 +949,8 @@ lumen_status_t lumen_ccl_all_to_all(lumen_devptr_t send, lumen_devptr_t recv, si
 			return;
 		const uint64_t block = bytes_of(count, es, 1, "count");
 		bytes_of(count, es, size_t(c.n), "count");
-		if (send == recv)
-			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "send and recv are the same buffer: all-to-all is not in place");
+		check_apart(send, block * uint64_t(c.n), recv, block * uint64_t(c.n), 0, false,
+			    "send and recv: all-to-all is not in place, and the buffers");
 		// One batch: every peer's block goes out while the others' come in.
 		std::vector<P2pOp> ops;
 		for (int k = 1; k < c.n; k++) {
@@ -985,24 +1021,34 @@ lumen_status_t lumen_ccl_group_end(void)
 			run_group_part(parts[comms[0]]);
 			return;
 		}
-		std::vector<std::optional<Failure>> failed(comms.size());
+		std::vector<std::vector<Deferred *>> work;
+		for (auto *cm : comms)
+			work.push_back(std::move(parts[cm]));
+		std::vector<std::exception_ptr> failed(work.size());
 		std::vector<std::thread> threads;
-		for (size_t i = 0; i < comms.size(); i++)
-			threads.emplace_back([&, i] {
-				try {
-					run_group_part(parts[comms[i]]);
-				} catch (const Failure &f) {
-					failed[i] = f;
-				} catch (const std::bad_alloc &) {
-					failed[i] = Failure{LUMEN_ERROR_OUT_OF_MEMORY,
-							    "out of host memory"};
-				}
-			});
-		for (auto &t : threads)
-			t.join();
+		auto join_all = [&] {
+			for (auto &t : threads)
+				t.join();
+		};
+		try {
+			for (size_t i = 0; i < work.size(); i++)
+				threads.emplace_back([&, i] {
+					try {
+						run_group_part(work[i]);
+					} catch (...) {
+						failed[i] = std::current_exception();
+					}
+				});
+		} catch (...) {
+			// No thread for the rest: what was started ends first.
+			join_all();
+			fail(LUMEN_ERROR_SYSTEM,
+			     "cannot start a thread for each communicator of the group");
+		}
+		join_all();
 		for (auto &f : failed)
 			if (f)
-				throw *f;
+				std::rethrow_exception(f);
 	});
 }
 

@@ -35,22 +35,45 @@ P2p::P2p(lumen_context_t ctx, int rank, int n)
 	const uint64_t bytes = flags_bytes() + uint64_t(n) * kP2pSlots * slot_;
 	check(lumen_malloc(ctx_, bytes, &area_), "lumen_malloc of the p2p area");
 	try {
+		check(lumen_stream_create(ctx_, &rs_), "lumen_stream_create (p2p receives)");
+		check(lumen_event_create(ctx_, &fork_), "lumen_event_create");
+		check(lumen_event_create(ctx_, &join_), "lumen_event_create");
 		check(lumen_memset(ctx_, area_, 0, flags_bytes()), "lumen_memset of the p2p flags");
 		check(lumen_mem_export_fabric(ctx_, area_, bytes,
 					      LUMEN_WINDOW_WRITE | LUMEN_WINDOW_ATOMIC, &mine_),
 		      "lumen_mem_export_fabric of the p2p area");
 		exported_ = true;
 	} catch (...) {
-		lumen_free(ctx_, area_);
+		release();
 		throw;
 	}
 }
 
 P2p::~P2p()
 {
+	release();
+}
+
+void P2p::release() noexcept
+{
 	if (exported_)
 		lumen_mem_revoke_fabric(ctx_, &mine_);
+	exported_ = false;
+	if (rs_)
+		lumen_stream_destroy(rs_); // waits for its work: nothing uses the area after
+	if (fork_)
+		lumen_event_destroy(fork_);
+	if (join_)
+		lumen_event_destroy(join_);
 	lumen_free(ctx_, area_);
+}
+
+void P2p::drain(lumen_stream_t s)
+{
+	for (int p = 0; p < n_; p++)
+		if (sent_[size_t(p)])
+			check(lumen_stream_wait_value64(s, area_ + ack_at(p), sent_[size_t(p)]),
+			      "lumen_stream_wait_value64 (last p2p acknowledgements)");
 }
 
 void P2p::abort()
@@ -59,6 +82,7 @@ void P2p::abort()
 		lumen_mem_revoke_fabric(ctx_, &mine_);
 	exported_ = false;
 	lumen_memset(ctx_, area_, 0xff, flags_bytes());
+	lumen_stream_synchronize(rs_);
 }
 
 uint64_t P2p::flags_bytes() const noexcept
@@ -111,20 +135,33 @@ void P2p::run(lumen_stream_t s, const std::vector<P2pOp> &ops)
 		uint64_t bytes;
 	};
 	std::vector<std::vector<Slice>> out(static_cast<size_t>(n_)), in(static_cast<size_t>(n_));
-	for (const auto &op : ops)
+	bool receives = false;
+	for (const auto &op : ops) {
+		receives |= !op.send && op.bytes;
 		for (uint64_t at = 0; at < op.bytes; at += slot_)
 			(op.send ? out : in)[size_t(op.peer)].push_back(
 				{op.buf + at, std::min(slot_, op.bytes - at)});
+	}
 	size_t rounds = 0;
 	for (int p = 0; p < n_; p++)
 		rounds = std::max({rounds, out[size_t(p)].size(), in[size_t(p)].size()});
+	// The receives start where the caller's stream is, and it goes on once
+	// they are done.
+	if (receives) {
+		check(lumen_event_record(fork_, s), "lumen_event_record (p2p fork)");
+		check(lumen_stream_wait_event(rs_, fork_), "lumen_stream_wait_event (p2p fork)");
+	}
 	for (size_t k = 0; k < rounds; k++) {
 		for (int p = 0; p < n_; p++)
 			if (k < out[size_t(p)].size())
 				send_slice(s, p, out[size_t(p)][k].buf, out[size_t(p)][k].bytes);
 		for (int p = 0; p < n_; p++)
 			if (k < in[size_t(p)].size())
-				recv_slice(s, p, in[size_t(p)][k].buf, in[size_t(p)][k].bytes);
+				recv_slice(rs_, p, in[size_t(p)][k].buf, in[size_t(p)][k].bytes);
+	}
+	if (receives) {
+		check(lumen_event_record(join_, rs_), "lumen_event_record (p2p join)");
+		check(lumen_stream_wait_event(s, join_), "lumen_stream_wait_event (p2p join)");
 	}
 }
 

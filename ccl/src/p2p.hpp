@@ -8,10 +8,13 @@
 // caller's stream.
 //
 // A batch of sends and receives (one send or receive alone, a group's, an
-// all-to-all) is queued slice round by slice round, each round's sends
-// before its receives: a send of round k waits only for its peer's receive
-// of round k - kP2pSlots, which that peer queued before its own round k,
-// so no two ranks' streams wait on each other whatever the batch.
+// all-to-all) queues its sends on the caller's stream and its receives on
+// a stream of the area's own, forked from the caller's and joined back:
+// a send never waits behind a receive of its own rank, and a receive
+// (whose slot only a matching send fills) never behind a send, so that
+// what each rank's receives need comes from sends that need only earlier
+// receives. Within each, the peers' slices interleave round by round, each
+// peer's in the order of its ops.
 #pragma once
 
 #include <lumen/lumen.h>
@@ -50,6 +53,11 @@ class P2p {
 
 	// As Ring::abort.
 	void abort();
+	// Queues on s a wait for every peer's acknowledgement of every slice
+	// sent to it: after it, no peer touches this area any more.
+	void drain(lumen_stream_t s);
+	// The area's own stream (receives; the communicator's drains).
+	lumen_stream_t stream() const noexcept { return rs_; }
 	// Queues the batch on s: each peer's slices in the order of its ops
 	// (sends and receives of a pair match in order, as in NCCL), the
 	// peers' interleaved round by round.
@@ -57,10 +65,13 @@ class P2p {
 
       private:
 	uint64_t flags_bytes() const noexcept;
+	void release() noexcept;
 	void send_slice(lumen_stream_t s, int peer, lumen_devptr_t src, uint64_t bytes);
 	void recv_slice(lumen_stream_t s, int peer, lumen_devptr_t dst, uint64_t bytes);
 
 	lumen_context_t ctx_;
+	lumen_stream_t rs_ = nullptr;			// receives, and drains
+	lumen_event_t fork_ = nullptr, join_ = nullptr; // between it and the caller's
 	int rank_, n_;
 	uint64_t slot_ = 0;
 	lumen_devptr_t area_ = 0;

@@ -3,8 +3,11 @@
 
 #include <lumen/lumen.h>
 
+#include <atomic>
 #include <chrono>
-#include <string>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "failure.hpp"
 
@@ -17,51 +20,83 @@ constexpr auto kPoll = std::chrono::milliseconds(250);
 
 } // namespace
 
-FabricWatch &FabricWatch::get()
-{
-	static FabricWatch w;
-	return w;
-}
+namespace {
 
-FabricWatch::FabricWatch()
-{
-	// A first look now, so that communicators made right after start
-	// with a plan of the current tables.
-	uint64_t g = 0;
-	if (lumen_fabric_wait_generation(0, 0, &g) == LUMEN_SUCCESS)
-		gen_.store(g, std::memory_order_release);
-	thread_ = std::thread([this] { loop(); });
-}
+std::atomic<uint64_t> seen{0};
+std::mutex m; // the fields below
+std::condition_variable cv;
+size_t users = 0;   // WatchRefs alive
+uint64_t epoch = 0; // a watcher runs while it is the one it started in
+// Never destroyed: the last WatchRef joins the thread; a process that
+// leaks communicators exits with it running (no std::terminate at exit).
+std::thread &watcher = *new std::thread;
 
-FabricWatch::~FabricWatch()
+// Looks every kPoll until its epoch is over.
+void loop(uint64_t mine)
 {
-	{
-		std::lock_guard lk(m_);
-		stop_ = true;
-	}
-	cv_.notify_all();
-	thread_.join();
-}
-
-void FabricWatch::loop()
-{
-	std::unique_lock lk(m_);
-	while (!cv_.wait_for(lk, kPoll, [this] { return stop_; })) {
+	std::unique_lock lk(m);
+	while (epoch == mine) {
 		lk.unlock();
 		uint64_t g = 0;
 		// 0 ms: only look. No manager (yet, or any more): keep the last.
 		const lumen_status_t s = lumen_fabric_wait_generation(0, 0, &g);
 		if ((s == LUMEN_SUCCESS || s == LUMEN_ERROR_TIMEOUT) && g)
-			gen_.store(g, std::memory_order_release);
+			seen.store(g, std::memory_order_release);
 		lk.lock();
+		cv.wait_for(lk, kPoll, [mine] { return epoch != mine; });
 	}
+}
+
+} // namespace
+
+uint64_t FabricWatch::generation() noexcept
+{
+	return seen.load(std::memory_order_acquire);
+}
+
+void FabricWatch::acquire()
+{
+	std::unique_lock lk(m);
+	if (users++)
+		return;
+	// A first look now, so that communicators made right after start with
+	// a plan of the current tables.
+	lk.unlock();
+	uint64_t g = 0;
+	if (lumen_fabric_wait_generation(0, 0, &g) == LUMEN_SUCCESS)
+		seen.store(g, std::memory_order_release);
+	lk.lock();
+	if (users && !watcher.joinable()) {
+		try {
+			watcher = std::thread(loop, epoch);
+		} catch (...) {
+			users--;
+			throw;
+		}
+	}
+}
+
+void FabricWatch::release() noexcept
+{
+	std::thread done;
+	{
+		std::lock_guard lk(m);
+		if (--users)
+			return;
+		epoch++;
+		done = std::move(watcher);
+	}
+	cv.notify_all();
+	if (done.joinable())
+		done.join();
 }
 
 namespace {
 
 // Hops from src to dst in the chips' tables now; 0 for the same chip or
-// when no manager answers (nothing known). Throws for an unreachable dst.
-uint32_t hops(int rank, const char *who, uint32_t src, uint32_t dst)
+// when no manager answers (nothing known). *unreachable when the tables
+// lead nowhere.
+uint32_t hops(uint32_t src, uint32_t dst, bool *unreachable)
 {
 	if (src == dst || src == kNoChip || dst == kNoChip)
 		return 0;
@@ -69,23 +104,21 @@ uint32_t hops(int rank, const char *who, uint32_t src, uint32_t dst)
 	LUMEN_STRUCT_INIT(info);
 	const lumen_status_t s = lumen_fabric_get_route(src, dst, &info, nullptr, 0);
 	if (s == LUMEN_ERROR_UNREACHABLE)
-		fail(s, "rank " + std::to_string(rank) + ": no route from chip " +
-				std::to_string(src) + " to the " + who + " rank's chip " +
-				std::to_string(dst) + " in routing generation " +
-				std::to_string(info.generation));
+		*unreachable = true;
 	return s == LUMEN_SUCCESS ? info.num_hops : 0;
 }
 
 } // namespace
 
-void replan_if_moved(Plan &plan, int rank, uint32_t chip, uint32_t next_chip, uint32_t prev_chip)
+void replan_if_moved(Plan &plan, uint32_t chip, uint32_t next_chip, uint32_t prev_chip)
 {
-	const uint64_t g = FabricWatch::get().generation();
+	const uint64_t g = FabricWatch::generation();
 	if (g == plan.generation)
 		return;
 	Plan p = plan;
-	p.next_hops = hops(rank, "next", chip, next_chip);
-	p.prev_hops = hops(rank, "previous", chip, prev_chip);
+	p.unreachable = false;
+	p.next_hops = hops(chip, next_chip, &p.unreachable);
+	p.prev_hops = hops(chip, prev_chip, &p.unreachable);
 	if (plan.generation)
 		p.replans++;
 	p.generation = g;

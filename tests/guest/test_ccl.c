@@ -16,9 +16,12 @@
  *   - one rank alone (a copy);
  *   - argument checks: bad communicator, dtype, op, root, a stream of
  *     another context, a destroyed communicator;
+ *   - all-gather and reduce-scatter in place; overlapping buffers refused;
  *   - a group of eight 8 MiB all-reduces for every rank from one thread
  *     (more jobs than a context may have in flight); sends and receives
- *     both ways between neighbours and to itself in one group; all-to-all;
+ *     both ways between neighbours and to itself in one group; a pair that
+ *     batches matching p2p ops differently; destroy after a send waits for
+ *     the peer's acknowledgement; all-to-all;
  *     argument checks of p2p and groups;
  *   - split by parity in a group (one rank out, keys reversing the order),
  *     then an all-reduce on each new communicator;
@@ -355,6 +358,72 @@ static void bad_arguments(void **state)
 				    F->comm[0], F->s[0]));
 }
 
+/* All-gather and reduce-scatter in place (rank r's block where the
+ * collective puts it), and buffers that overlap otherwise refused. */
+static void in_place_gather_and_scatter(void **state)
+{
+	const size_t per = 30011;
+	const size_t bytes = per * 4;
+
+	(void)state;
+	need_ranks();
+	/* all-gather: rank r's block already at block r of recv */
+	for (int r = 0; r < F->n; r++) {
+		for (size_t i = 0; i < per; i++)
+			((int32_t *)F->host)[i] = val(r, i);
+		rt_h2d(F->ctx[r], F->b[r] + (size_t)r * bytes, F->host, bytes);
+	}
+	CCL_OK(lumen_ccl_group_start());
+	for (int r = 0; r < F->n; r++)
+		CCL_OK(lumen_ccl_all_gather(F->b[r] + (size_t)r * bytes, F->b[r], per,
+					    LUMEN_DTYPE_I32, F->comm[r], F->s[r]));
+	CCL_OK(lumen_ccl_group_end());
+	sync_all();
+	for (int r = 0; r < F->n; r++) {
+		rt_d2h(F->ctx[r], F->host, F->b[r], bytes * (size_t)F->n);
+		for (int q = 0; q < F->n; q++)
+			for (size_t i = 0; i < per; i++)
+				if (((int32_t *)F->host)[(size_t)q * per + i] != val(q, i))
+					fail_msg(
+						"in-place all-gather: rank %d block %d element %zu",
+						r, q, i);
+	}
+	/* reduce-scatter: recv is block r of send */
+	for (int r = 0; r < F->n; r++)
+		fill(r, F->a[r], per * (size_t)F->n, LUMEN_DTYPE_I32);
+	CCL_OK(lumen_ccl_group_start());
+	for (int r = 0; r < F->n; r++)
+		CCL_OK(lumen_ccl_reduce_scatter(F->a[r], F->a[r] + (size_t)r * bytes, per,
+						LUMEN_DTYPE_I32, LUMEN_REDUCE_SUM, F->comm[r],
+						F->s[r]));
+	CCL_OK(lumen_ccl_group_end());
+	sync_all();
+	for (int r = 0; r < F->n; r++) {
+		rt_d2h(F->ctx[r], F->host, F->a[r] + (size_t)r * bytes, bytes);
+		for (size_t i = 0; i < per; i++) {
+			int64_t want = 0;
+
+			for (int q = 0; q < F->n; q++)
+				want += val(q, (size_t)r * per + i);
+			if (((int32_t *)F->host)[i] != (int32_t)want)
+				fail_msg("in-place reduce-scatter: rank %d element %zu", r, i);
+		}
+	}
+	/* Overlaps that are not the in-place form. */
+	CCL_FAIL(lumen_ccl_all_gather(F->b[0] + 4, F->b[0], per, LUMEN_DTYPE_I32, F->comm[0],
+				      F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+	assert_non_null(strstr(lumen_ccl_get_last_error(), "overlap"));
+	/* send == recv is in place only for rank 0 */
+	if (F->n > 1)
+		CCL_FAIL(lumen_ccl_reduce_scatter(F->a[1], F->a[1], per, LUMEN_DTYPE_I32,
+						  LUMEN_REDUCE_SUM, F->comm[1], F->s[1]),
+			 LUMEN_ERROR_INVALID_ARGUMENT);
+	CCL_FAIL(lumen_ccl_all_reduce(F->a[0], F->a[0] + 4, per, LUMEN_DTYPE_I32, LUMEN_REDUCE_SUM,
+				      F->comm[0], F->s[0]),
+		 LUMEN_ERROR_INVALID_ARGUMENT);
+}
+
 /* Eight in-place i32 all-reduces of 8 MiB for every rank, queued from this
  * one thread inside a group: more jobs than lumen.ko lets a context have in
  * flight (512), which without the group would block this thread on rank 0
@@ -433,6 +502,84 @@ static void send_recv_in_a_group(void **state)
 						 "%zu",
 						 r, from[k], i);
 	}
+}
+
+/* A pair that batches matching sends and receives differently: rank 0
+ * sends 1 MiB alone, then in a group 256 KiB more and receives 768 KiB;
+ * rank 1 receives both in a group that also sends. Rank 0's lone send
+ * waits for rank 1's receives, rank 1's send for rank 0's receive: neither
+ * stream may hold the other's. */
+static void p2p_batched_differently(void **state)
+{
+	const size_t big = (1u << 20) / 4, small = (256u << 10) / 4, back = (768u << 10) / 4;
+
+	(void)state;
+	need_ranks();
+	if (F->n < 2)
+		skip();
+	fill(0, F->a[0], big + small, LUMEN_DTYPE_I32);
+	fill(1, F->a[1], back, LUMEN_DTYPE_I32);
+	CCL_OK(lumen_ccl_send(F->a[0], big, LUMEN_DTYPE_I32, 1, F->comm[0], F->s[0]));
+	CCL_OK(lumen_ccl_group_start());
+	CCL_OK(lumen_ccl_send(F->a[0] + big * 4, small, LUMEN_DTYPE_I32, 1, F->comm[0], F->s[0]));
+	CCL_OK(lumen_ccl_recv(F->b[0], back, LUMEN_DTYPE_I32, 1, F->comm[0], F->s[0]));
+	CCL_OK(lumen_ccl_group_end());
+	CCL_OK(lumen_ccl_group_start());
+	CCL_OK(lumen_ccl_recv(F->b[1], big, LUMEN_DTYPE_I32, 0, F->comm[1], F->s[1]));
+	CCL_OK(lumen_ccl_recv(F->b[1] + big * 4, small, LUMEN_DTYPE_I32, 0, F->comm[1], F->s[1]));
+	CCL_OK(lumen_ccl_send(F->a[1], back, LUMEN_DTYPE_I32, 0, F->comm[1], F->s[1]));
+	CCL_OK(lumen_ccl_group_end());
+	sync_all();
+	rt_d2h(F->ctx[1], F->host, F->b[1], (big + small) * 4);
+	for (size_t i = 0; i < big + small; i++)
+		if (((int32_t *)F->host)[i] != val(0, i))
+			fail_msg("batched differently: rank 1 element %zu", i);
+	rt_d2h(F->ctx[0], F->host, F->b[0], back * 4);
+	for (size_t i = 0; i < back; i++)
+		if (((int32_t *)F->host)[i] != val(1, i))
+			fail_msg("batched differently: rank 0 element %zu", i);
+}
+
+static void *destroy_thread(void *arg)
+{
+	lumen_ccl_comm_t c = arg;
+
+	return (void *)(intptr_t)lumen_ccl_comm_destroy(c);
+}
+
+/* Rank 0 of a fresh pair sends and destroys its communicator while rank 1
+ * has not received yet (its stream held): destroy waits for rank 1's
+ * acknowledgement, so rank 1's receive completes without an error. */
+static void destroy_waits_for_the_peers_acknowledgements(void **state)
+{
+	lumen_ccl_comm_t pair[2];
+	struct rt_gate gate;
+	pthread_t t;
+	void *ret;
+	const size_t count = (64u << 10) / 4; /* one slot */
+
+	(void)state;
+	need_ranks();
+	if (F->n < 2)
+		skip();
+	CCL_OK(lumen_ccl_comm_init_all(pair, 2, F->ctx));
+	fill(0, F->a[0], count, LUMEN_DTYPE_I32);
+	rt_gate_init(&gate);
+	RT_OK(lumen_launch_host_func(F->s[1], rt_gate_fn, &gate));
+	CCL_OK(lumen_ccl_recv(F->b[1], count, LUMEN_DTYPE_I32, 0, pair[1], F->s[1]));
+	CCL_OK(lumen_ccl_send(F->a[0], count, LUMEN_DTYPE_I32, 1, pair[0], F->s[0]));
+	RT_OK(lumen_stream_synchronize(F->s[0]));
+	assert_int_equal(pthread_create(&t, NULL, destroy_thread, pair[0]), 0);
+	rt_sleep_ms(300);
+	rt_gate_open(&gate);
+	pthread_join(t, &ret);
+	assert_int_equal((int)(intptr_t)ret, LUMEN_SUCCESS);
+	RT_OK(lumen_stream_synchronize(F->s[1]));
+	rt_d2h(F->ctx[1], F->host, F->b[1], count * 4);
+	for (size_t i = 0; i < count; i++)
+		if (((int32_t *)F->host)[i] != val(0, i))
+			fail_msg("destroy after send: rank 1 element %zu", i);
+	CCL_OK(lumen_ccl_comm_destroy(pair[1]));
 }
 
 /* Block j of rank r's send goes to block r of rank j's recv. */
@@ -627,8 +774,11 @@ int main(void)
 		cmocka_unit_test(broadcast),
 		cmocka_unit_test(single_rank),
 		cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(in_place_gather_and_scatter),
 		cmocka_unit_test(group_of_many_all_reduces),
 		cmocka_unit_test(send_recv_in_a_group),
+		cmocka_unit_test(p2p_batched_differently),
+		cmocka_unit_test(destroy_waits_for_the_peers_acknowledgements),
 		cmocka_unit_test(all_to_all),
 		cmocka_unit_test(p2p_and_group_arguments),
 		cmocka_unit_test(split_by_parity),

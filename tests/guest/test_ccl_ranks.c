@@ -697,7 +697,6 @@ static void all_reduce_loop_across_a_fiber_cut(void **state)
 	assert_true(info.generation > c.before);
 	assert_true(info.replans >= 1);
 	assert_true(info.next_hops >= 2); /* the other way round the ring */
-	assert_true(c.iters_after >= CUT_ITERS - CUT_AT);
 
 	/* The whole ring back, rerouted, before the manager goes. */
 	LUMEN_STRUCT_INIT(fi);

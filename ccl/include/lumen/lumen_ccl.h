@@ -69,8 +69,10 @@ LUMEN_API const char *lumen_ccl_get_last_error(void);
 /**
  * One communicator per context of ctxs (ranks 0 .. n - 1 in that order),
  * each on a chip of its own or sharing one; the ring follows rank order.
- * Each needs a route to the next rank's chip, one window slot of its
- * context and 2 MiB + 4 KiB of its device memory (the staging area).
+ * Each needs routes to the other ranks' chips, two window slots of its
+ * context, and of its device memory 2 MiB + 4 KiB (the ring's staging
+ * area) plus its p2p area (see lumen_ccl_send: at most 16 MiB up to 2048
+ * ranks, 32 MiB at 4096).
  */
 LUMEN_API lumen_status_t lumen_ccl_comm_init_all(lumen_ccl_comm_t *comms, int n,
 						 const lumen_context_t *ctxs);
@@ -133,6 +135,9 @@ typedef struct lumen_ccl_comm_info {
 	uint32_t next_hops;    /**< hops of the route to the next rank (0: same chip or unknown) */
 	uint32_t prev_hops;    /**< hops of the route from here to the previous rank */
 	uint32_t replans;      /**< times the plan was made again after a reroute */
+	/** 1: the tables of that generation reach a ring neighbour no more (the
+	 * collectives are still queued; their streams report remote errors) */
+	uint32_t unreachable;
 	/**
 	 * Routing generation (lumen_fabric_info_t) of the routes the plan was
 	 * made from; 0 when no fabric manager answered.
@@ -145,9 +150,8 @@ typedef struct lumen_ccl_comm_info {
 /**
  * The rank's plan. A collective queued after the fabric's routing
  * generation moved (a fiber cut and rerouted, a re-patch: lumen-fm's
- * tables, watched by a thread of the process every 250 ms) plans again
- * first, and fails with LUMEN_ERROR_UNREACHABLE, nothing queued, if a ring
- * neighbour is no longer reachable.
+ * tables, watched by a thread of the process every 250 ms while a
+ * communicator exists) plans again first.
  */
 LUMEN_API lumen_status_t lumen_ccl_comm_get_info(lumen_ccl_comm_t comm,
 						 lumen_ccl_comm_info_t *info);
@@ -198,11 +202,14 @@ LUMEN_API lumen_status_t lumen_ccl_barrier(lumen_ccl_comm_t comm, lumen_stream_t
  * count elements at send to rank peer, which receives them with
  * lumen_ccl_recv: a pair's sends and receives match in the order they were
  * called, and their counts and dtype sizes must agree. Data goes through
- * the peer's p2p area for this rank (two slots of at most 256 KiB; the
- * area takes at most 16 MiB of each rank's memory). A rank may send to
- * and receive from itself. A send and a receive that wait on each other
- * (A sends to B and B to A, both then receive) need a group so that their
- * slices interleave: group calls are what make exchanges deadlock-free.
+ * the peer's p2p area for this rank (two slots of 16 MiB / (2 n), 4 KiB to
+ * 256 KiB: the area takes at most 16 MiB of each rank's memory, 32 MiB at
+ * 4096 ranks). Sends queue on the caller's stream, receives on a stream of
+ * the communicator's own forked from it and joined back, so a rank's sends
+ * and receives never wait behind each other. A rank may send to and
+ * receive from itself. Sends of one stream still run in order: as with
+ * NCCL, a send that waits for its peer holds the sends queued after it on
+ * that stream, so exchanges belong in one group.
  */
 LUMEN_API lumen_status_t lumen_ccl_send(lumen_devptr_t send, size_t count, lumen_dtype_t dtype,
 					int peer, lumen_ccl_comm_t comm, lumen_stream_t stream);
