@@ -505,6 +505,19 @@ void split(lumen_ccl_comm_s &c, int color, int key, lumen_ccl_comm_t *newcomm)
 	publish(newcomm, made);
 }
 
+// A send (or receive) of count elements at buf with peer, checked, then
+// queued or deferred to the group.
+void p2p_call(bool send, lumen_devptr_t buf, size_t count, lumen_dtype_t dtype, int peer,
+	      lumen_ccl_comm_t comm, lumen_stream_t stream)
+{
+	auto &c = comm_of(comm);
+	const size_t es = elem_size(dtype);
+	check_stream(c, stream);
+	check_peer(c, peer);
+	if (count)
+		queued_p2p(c, stream, {send, buf, bytes_of(count, es, 1, "count"), peer});
+}
+
 void copy_if(lumen_stream_t s, lumen_devptr_t dst, lumen_devptr_t src, uint64_t bytes)
 {
 	if (dst != src && bytes)
@@ -914,27 +927,13 @@ lumen_status_t lumen_ccl_barrier(lumen_ccl_comm_t comm, lumen_stream_t stream)
 lumen_status_t lumen_ccl_send(lumen_devptr_t send, size_t count, lumen_dtype_t dtype, int peer,
 			      lumen_ccl_comm_t comm, lumen_stream_t stream)
 {
-	return guard(__func__, [&] {
-		auto &c = comm_of(comm);
-		const size_t es = elem_size(dtype);
-		check_stream(c, stream);
-		check_peer(c, peer);
-		if (count)
-			queued_p2p(c, stream, {true, send, bytes_of(count, es, 1, "count"), peer});
-	});
+	return guard(__func__, [&] { p2p_call(true, send, count, dtype, peer, comm, stream); });
 }
 
 lumen_status_t lumen_ccl_recv(lumen_devptr_t recv, size_t count, lumen_dtype_t dtype, int peer,
 			      lumen_ccl_comm_t comm, lumen_stream_t stream)
 {
-	return guard(__func__, [&] {
-		auto &c = comm_of(comm);
-		const size_t es = elem_size(dtype);
-		check_stream(c, stream);
-		check_peer(c, peer);
-		if (count)
-			queued_p2p(c, stream, {false, recv, bytes_of(count, es, 1, "count"), peer});
-	});
+	return guard(__func__, [&] { p2p_call(false, recv, count, dtype, peer, comm, stream); });
 }
 
 lumen_status_t lumen_ccl_all_to_all(lumen_devptr_t send, lumen_devptr_t recv, size_t count,

@@ -32,7 +32,7 @@
  */
 #include "rt_test.h"
 
-#include <lumen/lumen_ccl.h>
+#include "ccl_test.h"
 
 #define MAX_RANKS 4
 
@@ -47,24 +47,6 @@ struct fx {
 };
 
 static struct fx *F;
-
-#define CCL_OK(call)                                                                               \
-	do {                                                                                       \
-		lumen_status_t st_ = (call);                                                       \
-		if (st_ != LUMEN_SUCCESS)                                                          \
-			fail_msg("%s -> %s: %s", #call, lumen_status_string(st_),                  \
-				 lumen_ccl_get_last_error());                                      \
-	} while (0)
-
-#define CCL_FAIL(call, want)                                                                       \
-	do {                                                                                       \
-		lumen_status_t st_ = (call);                                                       \
-		if (st_ != (want))                                                                 \
-			fail_msg("%s -> %s, expected %s (%s)", #call, lumen_status_string(st_),    \
-				 lumen_status_string(want), lumen_ccl_get_last_error());           \
-		if (!*lumen_ccl_get_last_error())                                                  \
-			fail_msg("%s: no message", #call);                                         \
-	} while (0)
 
 static int setup(void **state)
 {

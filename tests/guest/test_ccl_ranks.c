@@ -31,7 +31,7 @@
 
 #include <stdbool.h>
 
-#include <lumen/lumen_ccl.h>
+#include "ccl_test.h"
 
 #define MAX_LOCAL 4
 #define SYNC_S	  300
@@ -79,14 +79,6 @@ static void rank_fail(struct rank *r, const char *fmt, ...)
 				  lumen_get_last_error());                                         \
 		st_ == LUMEN_SUCCESS;                                                              \
 	})
-
-#define CCL_OK(call)                                                                               \
-	do {                                                                                       \
-		lumen_status_t st_ = (call);                                                       \
-		if (st_ != LUMEN_SUCCESS)                                                          \
-			fail_msg("%s -> %s: %s", #call, lumen_status_string(st_),                  \
-				 lumen_ccl_get_last_error());                                      \
-	} while (0)
 
 struct phase {
 	void (*fn)(struct rank *r, const void *arg);
