@@ -163,6 +163,7 @@ struct Ep {
 	void progress_tx();
 	void progress_rx();
 	void on_fragment(uint32_t ring, const FragHdr &h, const uint8_t *payload);
+	void abandon(RingRx &rr);
 	void complete_tx(const TxOp &op);
 	void complete_recv(const RecvReq &r, const Incoming &in, uint64_t msg_len, uint64_t data,
 			   bool has_data);

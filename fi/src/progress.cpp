@@ -5,6 +5,7 @@
 // allow; an operation completes once every fragment of it is confirmed by
 // its target. Receive: one poll of the inbox; fragments are matched,
 // reassembled and completed.
+#include "info.hpp"
 #include "log.hpp"
 #include "objects.hpp"
 
@@ -16,12 +17,22 @@ namespace lumen_fi {
 
 void Ep::progress()
 {
+	// An endpoint bound to a CQ but not enabled (no AV yet) has nothing to
+	// deliver to: what peers sent waits in its inbox.
+	if (!enabled || !av)
+		return;
 	progress_tx();
 	progress_rx();
 }
 
 void Ep::complete_tx(const TxOp &op)
 {
+	if (op.state == TxOp::Failed && !op.completion && !op.context && op.op != Op::ReadReq) {
+		// The provider's own operation (a read answer): nobody to tell.
+		LFI_WARN(FI_LOG_EP_DATA, "an internal transfer failed (%d) and was dropped\n",
+			 op.err);
+		return;
+	}
 	if (op.state == TxOp::Failed) {
 		Completion c;
 		c.e.op_context = op.context;
@@ -190,6 +201,31 @@ void Ep::deliver_unexpected(Unexpected *u)
 	matcher.remove(u);
 }
 
+// The message a ring was receiving is given up: its receive fails with
+// FI_EIO, its unexpected entry goes.
+void Ep::abandon(RingRx &rr)
+{
+	if (rr.req) {
+		Completion c;
+		c.e.op_context = rr.req->context;
+		c.e.flags = rr.in.tagged ? FI_TAGGED | FI_RECV : FI_MSG | FI_RECV;
+		c.err = FI_EIO;
+		cq_push(rxcq, c);
+		rr.req.reset();
+	}
+	if (rr.ux) {
+		if (rr.ux->req) { // a receive already waits on it
+			Completion c;
+			c.e.op_context = rr.ux->req->context;
+			c.e.flags = rr.in.tagged ? FI_TAGGED | FI_RECV : FI_MSG | FI_RECV;
+			c.err = FI_EIO;
+			cq_push(rxcq, c);
+		}
+		matcher.remove(rr.ux);
+		rr.ux = nullptr;
+	}
+}
+
 void Ep::on_fragment(uint32_t ring, const FragHdr &h, const uint8_t *payload)
 {
 	RingRx &rr = rings[ring];
@@ -207,7 +243,18 @@ void Ep::on_fragment(uint32_t ring, const FragHdr &h, const uint8_t *payload)
 	}
 	case Op::Msg:
 	case Op::Tagged: {
+		if (h.offset == 0 && h.msg_len > kMaxMsgSize) {
+			LFI_WARN(FI_LOG_EP_DATA,
+				 "ring %u: a message of %lu bytes (more than max_msg_size) "
+				 "dropped\n",
+				 ring, (unsigned long)h.msg_len);
+			abandon(rr);
+			return;
+		}
 		if (h.offset == 0) {
+			// A new message while one was still arriving: the sender gave
+			// the old one up.
+			abandon(rr);
 			rr.in.tagged = Op(h.op) == Op::Tagged;
 			rr.in.src = rr.have_src ? av->lookup(rr.src) : FI_ADDR_NOTAVAIL;
 			rr.in.tag = h.tag;
@@ -220,7 +267,8 @@ void Ep::on_fragment(uint32_t ring, const FragHdr &h, const uint8_t *payload)
 				       : matcher.add_unexpected(rr.in, h.msg_len, h.data,
 								rr.has_data);
 		}
-		if (h.offset != rr.got || h.offset + h.frag_len > rr.msg_len) {
+		if ((!rr.req && !rr.ux) || h.offset != rr.got ||
+		    h.offset + h.frag_len > rr.msg_len) {
 			LFI_WARN(FI_LOG_EP_DATA, "ring %u: fragment out of sequence dropped\n",
 				 ring);
 			return;
@@ -320,7 +368,12 @@ void Ep::on_fragment(uint32_t ring, const FragHdr &h, const uint8_t *payload)
 void Ep::progress_rx()
 {
 	int r = tp->poll([this](uint32_t ring, const FragHdr &h, const uint8_t *p) {
-		on_fragment(ring, h, p);
+		// Whatever a peer sends, the application's process goes on.
+		try {
+			on_fragment(ring, h, p);
+		} catch (const std::exception &e) {
+			LFI_WARN(FI_LOG_EP_DATA, "ring %u: fragment dropped: %s\n", ring, e.what());
+		}
 	});
 	if (r < 0)
 		LFI_WARN(FI_LOG_EP_DATA, "polling the inbox failed (%d)\n", r);
