@@ -29,10 +29,11 @@
  *   driver_version  the DRM driver's (uAPI) version, "major.minor.patch"
  *   device_errors   device errors the driver logged since it bound (error
  *                   interrupts, not counting remote commands that failed),
- *                   decimal
+ *                   unsigned decimal (wraps at 2^32)
  *
  * With CAPS.TELEMETRY, also the telemetry registers (docs/hw-spec.md 8),
- * read from the card on each access; temperature and power are in hwmon:
+ * read from the card on each access, -EBUSY while a reset has the card or
+ * it is down (no value this time); temperature and power are in hwmon:
  *
  *   clk_core_mhz    core clock, MHz
  *   clk_mem_mhz     memory clock, MHz
@@ -175,25 +176,35 @@ static DEVICE_ATTR_RO(driver_version);
 
 static ssize_t device_errors_show(struct device *dev, struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", atomic_read(&lumen_sysfs_ldev(dev)->err_count));
+	return sysfs_emit(buf, "%u\n", (u32)atomic_read(&lumen_sysfs_ldev(dev)->err_count));
 }
 static DEVICE_ATTR_RO(device_errors);
 
 /*
- * One telemetry register, read like hwmon does: inside drm_dev_enter() so
- * that a read racing with unbind gets -ENODEV instead of an unmapped BAR.
+ * One telemetry register: inside drm_dev_enter() so that a read racing with
+ * unbind gets -ENODEV instead of an unmapped BAR, and only while the card
+ * runs and no reset has it (@reset_lock, without waiting: a reset holds it
+ * for seconds, and registers read during one are all-ones). -EBUSY then:
+ * no value this time.
  */
 static ssize_t lumen_sysfs_telemetry(struct device *dev, char *buf, u32 reg, bool wide)
 {
 	struct lumen_device *ldev = lumen_sysfs_ldev(dev);
+	ssize_t ret = -EBUSY;
 	u64 val;
 	int idx;
 
 	if (!drm_dev_enter(&ldev->drm, &idx))
 		return -ENODEV;
-	val = wide ? lumen_rd64(ldev, reg) : lumen_rd32(ldev, reg);
+	if (down_read_trylock(&ldev->reset_lock)) {
+		if (ldev->hw_up && !ldev->lost) {
+			val = wide ? lumen_rd64(ldev, reg) : lumen_rd32(ldev, reg);
+			ret = sysfs_emit(buf, "%llu\n", val);
+		}
+		up_read(&ldev->reset_lock);
+	}
 	drm_dev_exit(idx);
-	return sysfs_emit(buf, "%llu\n", val);
+	return ret;
 }
 
 static ssize_t clk_core_mhz_show(struct device *dev, struct device_attribute *attr, char *buf)

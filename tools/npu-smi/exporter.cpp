@@ -190,6 +190,7 @@ std::string render_prometheus(const std::vector<CardReport> &cards,
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include "sys/error.hpp"
 
@@ -261,9 +262,15 @@ void serve_metrics(const std::string &listen, const std::function<std::string()>
 	std::signal(SIGPIPE, SIG_IGN);
 	for (unsigned served = 0; max_requests == 0 || served < max_requests;) {
 		Socket c(::accept4(srv.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-		if (c.get() < 0)
+		if (c.get() < 0) {
+			// Out of descriptors or a connection gone: not a reason to spin.
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				std::this_thread::sleep_for(std::chrono::milliseconds(100));
 			continue;
-		const auto deadline = std::chrono::steady_clock::now() + timeout;
+		}
+		// The request head within the timeout; the answer gets a window of
+		// its own after the scrape (which has the timeout for the cards).
+		auto deadline = std::chrono::steady_clock::now() + timeout;
 		// The request head; a client that sends nothing in time is dropped.
 		std::string req;
 		char buf[4096];
@@ -292,9 +299,17 @@ void serve_metrics(const std::string &listen, const std::function<std::string()>
 			status = "404 Not Found";
 			body = "npu-smi exporter: metrics are at /metrics\n";
 		} else {
-			body = scrape();
+			// A card gone or unreadable, threads that cannot start: an
+			// error answer for this scrape, and the exporter goes on.
+			try {
+				body = scrape();
+			} catch (const std::exception &e) {
+				status = "500 Internal Server Error";
+				body = std::string("npu-smi exporter: ") + e.what() + "\n";
+			}
 			served++;
 		}
+		deadline = std::chrono::steady_clock::now() + timeout;
 		send_all(c.get(),
 			 fmt::format(
 				 "HTTP/1.0 {}\r\nContent-Type: text/plain; version=0.0.4; "

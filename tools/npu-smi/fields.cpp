@@ -160,7 +160,7 @@ std::string csv_cell(const json &v)
 	if (v.is_null())
 		return "";
 	if (!v.is_string())
-		return v.dump();
+		return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 	const std::string s = v.get<std::string>();
 	if (s.find_first_of(",\"\r\n") == std::string::npos)
 		return s;
@@ -184,7 +184,7 @@ std::string render_fields(const std::vector<CardReport> &cards,
 		}
 		nlohmann::ordered_json doc = {{"schema_version", kSchemaVersion},
 					      {"devices", devices}};
-		return doc.dump(2) + "\n";
+		return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 	}
 	std::vector<std::vector<std::string>> rows;
 	rows.emplace_back();
@@ -194,10 +194,12 @@ std::string render_fields(const std::vector<CardReport> &cards,
 		rows.emplace_back();
 		for (const Field *f : fields) {
 			const json v = f->get(c);
-			rows.back().push_back(format == Format::kCsv ? csv_cell(v)
-					      : v.is_null()	     ? std::string("N/A")
-					      : v.is_string()	     ? v.get<std::string>()
-								     : v.dump());
+			rows.back().push_back(
+				format == Format::kCsv ? csv_cell(v)
+				: v.is_null()	       ? std::string("N/A")
+				: v.is_string()	       ? v.get<std::string>()
+						       : v.dump(-1, ' ', false,
+								nlohmann::json::error_handler_t::replace));
 		}
 	}
 	std::string out;

@@ -371,7 +371,10 @@ int main(int argc, char **argv)
 				if (i > 0 && f == Format::kCsv) // the header once
 					out.erase(0, out.find('\n') + 1);
 				if (loop_s > 0 && f == Format::kJson) // one document per line
-					out = nlohmann::ordered_json::parse(out).dump() + "\n";
+					out = nlohmann::ordered_json::parse(out).dump(
+						      -1, ' ', false,
+						      nlohmann::json::error_handler_t::replace) +
+					      "\n";
 				std::cout << out;
 				return card_status(cards);
 			});
@@ -381,11 +384,15 @@ int main(int argc, char **argv)
 			return sample_loop(loop_s, count, [&](unsigned i) {
 				const auto cards = sampler.sample();
 				if (fmt_choice == Format::kJson)
-					std::cout << (loop_s > 0 ? nlohmann::ordered_json::parse(
-									   render_info_json(cards))
-										   .dump() +
-									   "\n"
-								 : render_info_json(cards));
+					std::cout
+						<< (loop_s > 0
+							    ? nlohmann::ordered_json::parse(
+								      render_info_json(cards))
+									      .dump(-1, ' ', false,
+										    nlohmann::json::error_handler_t::
+											    replace) +
+								      "\n"
+							    : render_info_json(cards));
 				else if (fmt_choice == Format::kCsv) {
 					std::string out = render_info_csv(cards);
 					if (i > 0)
@@ -464,9 +471,14 @@ int main(int argc, char **argv)
 					fmt::format("--matrix is for at most {} chips; this "
 						    "supernode has {} (use --neighbors)",
 						    kMatrixMaxChips, t.chips.size()));
-			std::cout << (json  ? topo_json(t, neighbors, matrix).dump(2) + "\n"
-				      : csv ? render_topo_csv(t, neighbors)
-					    : render_topo_text(t, neighbors, matrix));
+			std::cout
+				<< (json ? topo_json(t, neighbors, matrix)
+							    .dump(2, ' ', false,
+								  nlohmann::json::error_handler_t::
+									  replace) +
+						    "\n"
+				    : csv ? render_topo_csv(t, neighbors)
+					  : render_topo_text(t, neighbors, matrix));
 			return kOk;
 		}
 		if (route->parsed()) {
@@ -479,7 +491,9 @@ int main(int argc, char **argv)
 			}
 			if (json) {
 				r["schema_version"] = kSchemaVersion;
-				std::cout << r.dump(2) << "\n";
+				std::cout << r.dump(2, ' ', false,
+						    nlohmann::json::error_handler_t::replace)
+					  << "\n";
 			} else {
 				std::cout << (csv ? render_route_csv(r) : render_route_text(r));
 			}

@@ -188,7 +188,7 @@ std::string render_proc_json(const std::vector<ProcessUse> &procs, unsigned hidd
 	nlohmann::json doc = {{"schema_version", kSchemaVersion},
 			      {"processes", arr},
 			      {"processes_not_readable", hidden}};
-	return doc.dump(2) + "\n";
+	return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string render_proc_csv(const std::vector<ProcessUse> &procs)

@@ -94,7 +94,7 @@ std::string render_health_json(const std::vector<CardReport> &cards)
 			       {"health", health_name(c.health)},
 			       {"reasons", c.health_reasons}});
 	nlohmann::json doc = {{"schema_version", kSchemaVersion}, {"devices", arr}};
-	return doc.dump(2) + "\n";
+	return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string render_health_csv(const std::vector<CardReport> &cards)
@@ -326,7 +326,7 @@ std::string render_link_json(const std::vector<CardLinks> &cards)
 		card["chip_counters"] = counters_json(c.chip);
 		j["cards"].push_back(std::move(card));
 	}
-	return j.dump(2) + "\n";
+	return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 } // namespace npusmi

@@ -100,11 +100,12 @@ uint64_t read_u64(const fs::path &path)
 
 std::optional<uint64_t> read_u64_opt(const fs::path &path)
 {
-	// One open: ENOENT is an attribute this driver lacks, anything else an error.
+	// One open: ENOENT is an attribute this driver lacks, EBUSY/EAGAIN one
+	// without a value now (a reset has the card), anything else an error.
 	errno = 0;
 	auto line = read_first_line(path);
 	if (!line) {
-		if (errno == ENOENT)
+		if (errno == ENOENT || errno == EBUSY || errno == EAGAIN)
 			return std::nullopt;
 		const int err = errno ? errno : EIO;
 		throw lumen::sys::Error(path.string() + ": cannot read: " + std::strerror(err),
