@@ -75,6 +75,9 @@ struct SendArgs {
 	uint64_t flags;
 	uint64_t tag = 0, data = 0;
 	uint64_t rma_addr = 0, rma_key = 0;
+	// fi_inject*: never a completion. FI_INJECT in flags alone (fi_sendmsg,
+	// tx op_flags) only means the buffer is free at return.
+	bool inject_call = false;
 };
 
 ssize_t post_send(Ep *ep, const SendArgs &a)
@@ -108,7 +111,7 @@ ssize_t post_send(Ep *ep, const SendArgs &a)
 		return -FI_EAGAIN;
 	op.op = a.op;
 	op.context = a.context;
-	op.completion = !(a.flags & FI_INJECT) && (!ep->tx_selective || (a.flags & FI_COMPLETION));
+	op.completion = !a.inject_call && (!ep->tx_selective || (a.flags & FI_COMPLETION));
 	op.cq_flags = a.op == Op::Write ? FI_RMA | FI_WRITE
 					: FI_SEND | (a.op == Op::Tagged ? FI_TAGGED : FI_MSG);
 	op.tag = a.tag;
@@ -230,8 +233,9 @@ ssize_t msg_inject(fid_ep *e, const void *buf, size_t len, fi_addr_t dest)
 {
 	iovec iov{const_cast<void *>(buf), len};
 	Ep *ep = ep_of(e);
-	return post_send(
-		ep, {"fi_inject", Op::Msg, &iov, 1, dest, nullptr, ep->tx_op_flags | FI_INJECT});
+	SendArgs a{"fi_inject", Op::Msg, &iov, 1, dest, nullptr, ep->tx_op_flags | FI_INJECT};
+	a.inject_call = true;
+	return post_send(ep, a);
 }
 
 ssize_t msg_senddata(fid_ep *e, const void *buf, size_t len, void *, uint64_t data, fi_addr_t dest,
@@ -255,6 +259,7 @@ ssize_t msg_injectdata(fid_ep *e, const void *buf, size_t len, uint64_t data, fi
 		   dest,
 		   nullptr,
 		   ep->tx_op_flags | FI_INJECT | FI_REMOTE_CQ_DATA};
+	a.inject_call = true;
 	a.data = data;
 	return post_send(ep, a);
 }
@@ -319,6 +324,7 @@ ssize_t tag_inject(fid_ep *e, const void *buf, size_t len, fi_addr_t dest, uint6
 	iovec iov{const_cast<void *>(buf), len};
 	Ep *ep = ep_of(e);
 	SendArgs a{"fi_tinject", Op::Tagged, &iov, 1, dest, nullptr, ep->tx_op_flags | FI_INJECT};
+	a.inject_call = true;
 	a.tag = tag;
 	return post_send(ep, a);
 }
@@ -352,6 +358,7 @@ ssize_t tag_injectdata(fid_ep *e, const void *buf, size_t len, uint64_t data, fi
 		   dest,
 		   nullptr,
 		   ep->tx_op_flags | FI_INJECT | FI_REMOTE_CQ_DATA};
+	a.inject_call = true;
 	a.tag = tag;
 	a.data = data;
 	return post_send(ep, a);
@@ -474,6 +481,7 @@ ssize_t rma_inject(fid_ep *e, const void *buf, size_t len, fi_addr_t dest, uint6
 	Ep *ep = ep_of(e);
 	SendArgs a{"fi_inject_write",	       Op::Write, &iov, 1, dest, nullptr,
 		   ep->tx_op_flags | FI_INJECT};
+	a.inject_call = true;
 	a.rma_addr = addr;
 	a.rma_key = key;
 	return post_send(ep, a);
@@ -504,6 +512,7 @@ ssize_t rma_injectdata(fid_ep *e, const void *buf, size_t len, uint64_t data, fi
 		   dest,
 		   nullptr,
 		   ep->tx_op_flags | FI_INJECT | FI_REMOTE_CQ_DATA};
+	a.inject_call = true;
 	a.rma_addr = addr;
 	a.rma_key = key;
 	a.data = data;

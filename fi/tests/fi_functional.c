@@ -164,6 +164,19 @@ static void test_tags(void)
 	OK(fi_trecv(b->ep, &x, 8, NULL, FI_ADDR_UNSPEC, 0xdead, 0, &x));
 	CHECK(fi_cancel(&b->ep->fid, &x) == 0, "cancel");
 	CHECK(wait_cq(1, &e, &err) == 1 && err.err == FI_ECANCELED, "cancel completion");
+	// fi_tsendmsg with FI_INJECT | FI_COMPLETION: the buffer is free at
+	// return and the send still completes (only fi_inject* calls do not).
+	uint64_t v5 = 555, w = 0;
+	struct iovec iov5 = {&v5, 8};
+	struct fi_msg_tagged m5 = {
+		.msg_iov = &iov5, .iov_count = 1, .addr = a->peer[1], .tag = 0x500, .context = &v5};
+	OK(fi_tsendmsg(a->ep, &m5, FI_INJECT | FI_COMPLETION));
+	v5 = 0;
+	CHECK(wait_cq(0, &e, NULL) == 0 && e.op_context == &v5,
+	      "fi_tsendmsg(FI_INJECT | FI_COMPLETION) completion");
+	OK(fi_trecv(b->ep, &w, 8, NULL, FI_ADDR_UNSPEC, 0x500, 0, &w));
+	CHECK(wait_cq(1, &e, NULL) == 0 && e.op_context == &w && w == 555,
+	      "injected tsendmsg received %lu", (unsigned long)w);
 }
 
 // Nodes 0, 2 and 3 each send 40 messages to node 1 before it posts a single
