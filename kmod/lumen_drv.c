@@ -61,6 +61,7 @@
 #include "lumen_reset.h"
 #include "lumen_route.h"
 #include "lumen_sysfs.h"
+#include "lumen_uq.h"
 #include "lumen_vm.h"
 #include "lumen_window.h"
 
@@ -170,6 +171,10 @@ static const struct drm_ioctl_desc lumen_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(LUMEN_PORT_CTRL, lumen_port_ctrl_ioctl, 0),
 	DRM_IOCTL_DEF_DRV(LUMEN_MGMT_SEND, lumen_mgmt_send_ioctl, 0),
 	DRM_IOCTL_DEF_DRV(LUMEN_MGMT_RECV, lumen_mgmt_recv_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_UQ_CREATE, lumen_uq_create_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_UQ_DESTROY, lumen_uq_destroy_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_UQ_WAIT, lumen_uq_wait_ioctl, 0),
+	DRM_IOCTL_DEF_DRV(LUMEN_UQ_FENCE, lumen_uq_fence_ioctl, 0),
 };
 
 /* DRM_ACCEL_FOPS with the ioctl gate of lumen_ioctl.c in front of the core. */

@@ -43,7 +43,7 @@ struct lumen_win_table;
  */
 #define LUMEN_DRIVER_CAPS	(LUMEN_CAP_MAILBOX | LUMEN_CAP_TELEMETRY | LUMEN_CAP_MMU | \
 			 LUMEN_CAP_DMA_QUEUES | LUMEN_CAP_FAULT_INJECT | LUMEN_CAP_LINK_PORTS | \
-			 LUMEN_CAP_LINKS | LUMEN_CAP_REDUCE)
+			 LUMEN_CAP_LINKS | LUMEN_CAP_REDUCE | LUMEN_CAP_USER_QUEUES)
 
 /**
  * struct lumen_identity - what the card is, fixed for the life of a binding

@@ -206,12 +206,15 @@ static struct dma_fence *lumen_job_run(struct drm_sched_job *sjob)
 	return &f->base;
 }
 
-/*
- * How long a queue may sit at a remote command without progress: twice
- * the card's E2E_TIMEOUT_MS (the driver leaves it at its default), for
- * the timing of the checks. The caller is in drm_dev_enter().
+/**
+ * lumen_job_remote_grace_ms() - how long a queue may sit at a remote
+ *	command without progress
+ * @ldev: device; the caller is in drm_dev_enter()
+ *
+ * Return: twice the card's E2E_TIMEOUT_MS (the driver leaves it at its
+ * default), for the timing of the checks.
  */
-static u32 lumen_job_remote_grace_ms(struct lumen_device *ldev)
+u32 lumen_job_remote_grace_ms(struct lumen_device *ldev)
 {
 	u32 e2e = lumen_rd32(ldev, LUMEN_REG_E2E_TIMEOUT_MS);
 

@@ -61,6 +61,7 @@ struct lumen_job {
 
 extern const struct drm_sched_backend_ops lumen_sched_ops;
 
+u32 lumen_job_remote_grace_ms(struct lumen_device *ldev);
 int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file);
 int lumen_wait_ioctl(struct drm_device *drm, void *data, struct drm_file *file);
 void lumen_context_status(struct lumen_file *lfile, struct drm_lumen_context_status *st);

@@ -44,7 +44,8 @@ struct lumen_mmu_pt {
 };
 
 /* Leaf permission/target bits accepted by lumen_mmu_map(). */
-#define LUMEN_MMU_MAP_FLAGS	(LUMEN_PTE_READ | LUMEN_PTE_WRITE | LUMEN_PTE_TARGET_MASK)
+#define LUMEN_MMU_MAP_FLAGS	(LUMEN_PTE_READ | LUMEN_PTE_WRITE | LUMEN_PTE_TARGET_MASK | \
+				 LUMEN_PTE_PRIV)
 
 int lumen_mmu_pt_init(struct lumen_mmu_pt *pt, struct device *dev);
 void lumen_mmu_pt_fini(struct lumen_mmu_pt *pt);

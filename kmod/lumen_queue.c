@@ -57,6 +57,7 @@
 #include "lumen_queue.h"
 #include "lumen_reset.h"
 #include "lumen_trace.h"
+#include "lumen_uq.h"
 #include "lumen_vm.h"
 
 unsigned int lumen_max_file_queues = 16;
@@ -185,6 +186,17 @@ int lumen_queue_check_priority(u32 prio)
 	if (prio == DRM_LUMEN_PRIORITY_HIGH && !capable(CAP_SYS_NICE))
 		return -EPERM;
 	return 0;
+}
+
+/**
+ * lumen_queue_prio_hw() - the QCTRL.PRIO value of a uAPI priority
+ * @prio: DRM_LUMEN_PRIORITY_*, checked by lumen_queue_check_priority()
+ *
+ * Return: LUMEN_QPRIO_*.
+ */
+u32 lumen_queue_prio_hw(u32 prio)
+{
+	return lumen_prio_map[prio].hw;
 }
 
 static u32 lumen_queue_ctrl(struct lumen_queue *q, u32 prio)
@@ -492,14 +504,18 @@ static void lumen_ctx_kick_queues(struct lumen_device *ldev, u32 ctx_id)
 	spin_lock_irqsave(&qm->lock, flags);
 	for (i = 0; i < qm->num; i++) {
 		struct lumen_queue *q = qm->hwq[i].owner;
+		struct lumen_uq *uq = qm->hwq[i].uq_owner;
 
 		if (q && q->uctx->ctx_id == ctx_id)
 			drm_sched_fault(&q->sched);
+		/* Nobody checks what a user-mode queue runs: it stops now. */
+		if (uq && uq->uctx->ctx_id == ctx_id)
+			lumen_uq_kill(uq, -ECANCELED);
 	}
 	spin_unlock_irqrestore(&qm->lock, flags);
 }
 
-static void lumen_uctx_record(struct lumen_uctx *uctx, struct lumen_queue *q, int err,
+static void lumen_uctx_record(struct lumen_uctx *uctx, u32 qid, int err,
 			      u32 flag, u32 kind, u64 addr, bool write)
 {
 	struct drm_lumen_context_status *st = &uctx->status;
@@ -508,7 +524,7 @@ static void lumen_uctx_record(struct lumen_uctx *uctx, struct lumen_queue *q, in
 	spin_lock_irqsave(&uctx->lock, flags);
 	if (!st->error) {
 		st->error = err;
-		st->fault_queue = q ? q->id : 0;
+		st->fault_queue = qid;
 	}
 	if ((flag & DRM_LUMEN_CTX_FAULTED) && kind) {
 		if (!st->fault_kind) {
@@ -518,7 +534,7 @@ static void lumen_uctx_record(struct lumen_uctx *uctx, struct lumen_queue *q, in
 			 * that faulted.
 			 */
 			if (st->error == err)
-				st->fault_queue = q ? q->id : 0;
+				st->fault_queue = qid;
 			st->fault_kind = kind;
 			st->fault_addr = addr;
 			st->fault_access = write;
@@ -543,7 +559,19 @@ static void lumen_uctx_record(struct lumen_uctx *uctx, struct lumen_queue *q, in
  */
 void lumen_uctx_fail(struct lumen_uctx *uctx, struct lumen_queue *q, int err, u32 flag)
 {
-	lumen_uctx_record(uctx, q, err, flag, 0, 0, false);
+	lumen_uctx_fail_id(uctx, q ? q->id : 0, err, flag);
+}
+
+/**
+ * lumen_uctx_fail_id() - lumen_uctx_fail() for a queue named by its id
+ * @uctx: context
+ * @qid: uAPI id of the queue that failed first (a user-mode queue's), or 0
+ * @err: errno, as for lumen_uctx_fail()
+ * @flag: likewise
+ */
+void lumen_uctx_fail_id(struct lumen_uctx *uctx, u32 qid, int err, u32 flag)
+{
+	lumen_uctx_record(uctx, qid, err, flag, 0, 0, false);
 	lumen_ctx_kick_queues(uctx->ldev, uctx->ctx_id);
 }
 
@@ -560,8 +588,8 @@ void lumen_uctx_fail(struct lumen_uctx *uctx, struct lumen_queue *q, int err, u3
 void lumen_queue_mmu_fault(struct lumen_device *ldev)
 {
 	struct lumen_qmgr *qm = READ_ONCE(ldev->qm);
-	struct lumen_queue *q = NULL;
-	u32 ctx, info, hwq, tag, i;
+	struct lumen_uctx *uctx = NULL;
+	u32 ctx, info, hwq, tag, i, qid = 0;
 	unsigned long flags;
 	u64 addr;
 
@@ -592,21 +620,28 @@ void lumen_queue_mmu_fault(struct lumen_device *ldev)
 	spin_lock(&qm->lock);
 	for (i = 0; i < qm->num; i++) {
 		struct lumen_queue *o = qm->hwq[i].owner;
+		struct lumen_uq *uo = qm->hwq[i].uq_owner;
 
-		if (o && o->uctx->ctx_id == ctx && (!q || i == hwq))
-			q = o;
+		if (o && o->uctx->ctx_id == ctx && (!uctx || i == hwq)) {
+			uctx = o->uctx;
+			qid = o->id;
+		}
+		if (uo && uo->uctx->ctx_id == ctx && (!uctx || i == hwq)) {
+			uctx = uo->uctx;
+			qid = uo->id;
+		}
 	}
 	spin_unlock(&qm->lock);
 
-	if (q)
-		lumen_uctx_record(q->uctx, q, -EFAULT, DRM_LUMEN_CTX_FAULTED,
+	if (uctx)
+		lumen_uctx_record(uctx, qid, -EFAULT, DRM_LUMEN_CTX_FAULTED,
 				  info & LUMEN_MMU_FAULT_KIND_MASK, addr,
 				  info & LUMEN_MMU_FAULT_WRITE_ACCESS);
 	/* Free the record only once the context's status holds it. */
 	lumen_wr32(ldev, LUMEN_REG_MMU_FAULT_STATUS, 1);
 	spin_unlock_irqrestore(&qm->fault_lock, flags);
 
-	if (!q) {
+	if (!uctx) {
 		dev_warn_ratelimited(lumen_dev(ldev),
 				     "MMU fault in context %u, which runs no queue\n", ctx);
 		return;
@@ -622,6 +657,7 @@ static irqreturn_t lumen_hwq_irq(int irq, void *arg)
 	struct lumen_device *ldev = hwq->ldev;
 	struct lumen_qmgr *qm = ldev->qm;
 	struct lumen_queue *q;
+	struct lumen_uq *uq;
 	u32 sts, code;
 
 	/*
@@ -634,7 +670,12 @@ static irqreturn_t lumen_hwq_irq(int irq, void *arg)
 	/* Valid until this handler returns, see lumen_queue_release_hw(). */
 	spin_lock(&qm->lock);
 	q = hwq->owner;
+	uq = hwq->uq_owner;
 	spin_unlock(&qm->lock);
+	if (uq) {
+		lumen_uq_irq(uq);
+		return IRQ_HANDLED;
+	}
 	if (!q)
 		return IRQ_NONE;
 
@@ -723,6 +764,7 @@ static void lumen_queue_unplug(void *arg)
 	struct lumen_device *ldev = arg;
 
 	lumen_queue_for_each_owner(ldev, lumen_queue_unplug_one);
+	lumen_uq_lose_all(ldev, true);
 }
 
 /**
@@ -736,6 +778,7 @@ static void lumen_queue_unplug(void *arg)
 void lumen_queue_lose_all(struct lumen_device *ldev)
 {
 	lumen_queue_for_each_owner(ldev, lumen_queue_lose);
+	lumen_uq_lose_all(ldev, false);
 }
 
 /**
@@ -784,7 +827,8 @@ static bool lumen_queue_ring_empty(struct lumen_queue *q)
  *
  * Stops every queue's scheduler, so nothing new reaches a ring, then waits
  * for the jobs already on the rings. Jobs not yet on a ring stay queued
- * and run after lumen_queue_resume_all().
+ * and run after lumen_queue_resume_all(). User-mode queues are reset and
+ * lost (-ENODEV): only their processes could drain them.
  *
  * Return: true if every ring drained in time.
  */
@@ -796,6 +840,8 @@ bool lumen_queue_suspend_all(struct lumen_device *ldev, unsigned int timeout_ms)
 	u32 i;
 
 	lumen_queue_for_each_owner(ldev, lumen_queue_stop_one);
+	/* Nobody feeds a user-mode queue but its process: stop them for good. */
+	lumen_uq_lose_all(ldev, true);
 	for (;;) {
 		idle = true;
 		for (i = 0; i < qm->num && idle; i++) {
@@ -953,6 +999,60 @@ struct lumen_queue *lumen_queue_lookup(struct lumen_uctx *uctx, u32 id)
 	return q;
 }
 
+/**
+ * lumen_queue_sync_irqs() - wait for every queue and error vector handler
+ * @ldev: device
+ *
+ * Every queue vector and the error vector look owners up: any queue
+ * vector may run the MMU fault path, which can pick any queue. So once an
+ * owner is cleared, this makes sure no handler still uses it.
+ */
+void lumen_queue_sync_irqs(struct lumen_device *ldev)
+{
+	struct lumen_qmgr *qm = ldev->qm;
+	u32 i;
+
+	for (i = 0; i < qm->num; i++)
+		synchronize_irq(qm->hwq[i].irq);
+	if (ldev->irq_error > 0)
+		synchronize_irq(ldev->irq_error);
+}
+
+/**
+ * lumen_hwq_alloc() - take a free hardware queue
+ * @ldev: device
+ *
+ * Return: the hardware queue, or NULL if all are taken.
+ */
+struct lumen_hwq *lumen_hwq_alloc(struct lumen_device *ldev)
+{
+	struct lumen_qmgr *qm = ldev->qm;
+	unsigned long flags;
+	u32 hw;
+
+	spin_lock_irqsave(&qm->lock, flags);
+	hw = find_first_zero_bit(qm->used, qm->num);
+	if (hw < qm->num)
+		set_bit(hw, qm->used);
+	spin_unlock_irqrestore(&qm->lock, flags);
+	return hw < qm->num ? &qm->hwq[hw] : NULL;
+}
+
+/**
+ * lumen_hwq_free() - give a hardware queue back
+ * @ldev: device
+ * @hwq: from lumen_hwq_alloc(), without an owner
+ */
+void lumen_hwq_free(struct lumen_device *ldev, struct lumen_hwq *hwq)
+{
+	struct lumen_qmgr *qm = ldev->qm;
+	unsigned long flags;
+
+	spin_lock_irqsave(&qm->lock, flags);
+	clear_bit(hwq->index, qm->used);
+	spin_unlock_irqrestore(&qm->lock, flags);
+}
+
 /* Give the hardware queue back; no interrupt handler uses @q on return. */
 static void lumen_queue_release_hw(struct lumen_queue *q)
 {
@@ -960,7 +1060,6 @@ static void lumen_queue_release_hw(struct lumen_queue *q)
 	struct lumen_qmgr *qm = ldev->qm;
 	unsigned long flags;
 	int idx;
-	u32 i;
 
 	if (drm_dev_enter(&ldev->drm, &idx)) {
 		lumen_qwr(q, LUMEN_QREG_CTRL, LUMEN_QCTRL_RESET);
@@ -970,14 +1069,7 @@ static void lumen_queue_release_hw(struct lumen_queue *q)
 	spin_lock_irqsave(&qm->lock, flags);
 	q->hwq->owner = NULL;
 	spin_unlock_irqrestore(&qm->lock, flags);
-	/*
-	 * Every queue vector and the error vector look owners up: any queue
-	 * vector may run the MMU fault path, which can pick any queue.
-	 */
-	for (i = 0; i < qm->num; i++)
-		synchronize_irq(qm->hwq[i].irq);
-	if (ldev->irq_error > 0)
-		synchronize_irq(ldev->irq_error);
+	lumen_queue_sync_irqs(ldev);
 }
 
 static void lumen_queue_free_mem(struct lumen_queue *q)
@@ -992,12 +1084,7 @@ static void lumen_queue_free_mem(struct lumen_queue *q)
 
 static void lumen_queue_free_hwq(struct lumen_queue *q)
 {
-	struct lumen_qmgr *qm = q->ldev->qm;
-	unsigned long flags;
-
-	spin_lock_irqsave(&qm->lock, flags);
-	clear_bit(q->hwq->index, qm->used);
-	spin_unlock_irqrestore(&qm->lock, flags);
+	lumen_hwq_free(q->ldev, q->hwq);
 }
 
 /*
@@ -1161,16 +1248,12 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 		goto err_mem;
 	}
 
-	spin_lock_irqsave(&qm->lock, flags);
-	hw = find_first_zero_bit(qm->used, qm->num);
-	if (hw < qm->num)
-		set_bit(hw, qm->used);
-	spin_unlock_irqrestore(&qm->lock, flags);
-	if (hw >= qm->num) {
+	q->hwq = lumen_hwq_alloc(ldev);
+	if (!q->hwq) {
 		ret = -EBUSY;
 		goto err_mem;
 	}
-	q->hwq = &qm->hwq[hw];
+	hw = q->hwq->index;
 
 	q->fence_va = LUMEN_VA_FENCE(hw);
 	ret = lumen_vm_map_kernel(&lfile->vm, q->fence_va, q->fence_dma, SZ_4K, true);
@@ -1249,12 +1332,22 @@ int lumen_queue_destroy_ioctl(struct drm_device *drm, void *data, struct drm_fil
 {
 	struct drm_lumen_queue_destroy *args = data;
 	struct lumen_file *lfile = file->driver_priv;
+	struct xarray *queues = &lfile->uctx->queues;
 	struct lumen_queue *q;
 
 	if (args->reserved)
 		return -EINVAL;
 
-	q = xa_erase(&lfile->uctx->queues, args->queue_id);
+	/*
+	 * Only a queue that exists: a reserved id (a queue being created, or
+	 * a user-mode queue's) stays reserved, or it could be handed out
+	 * twice.
+	 */
+	xa_lock(queues);
+	q = xa_load(queues, args->queue_id);
+	if (q)
+		__xa_erase(queues, args->queue_id);
+	xa_unlock(queues);
 	if (!q)
 		return -ENOENT;
 	lumen_queue_destroy(q);
@@ -1281,6 +1374,7 @@ int lumen_uctx_open(struct lumen_file *lfile)
 	uctx->lfile = lfile;
 	uctx->ctx_id = LUMEN_CONTEXTS_MAX;	/* none until lumen_file_get_ctx() */
 	xa_init_flags(&uctx->queues, XA_FLAGS_ALLOC1);
+	xa_init(&uctx->uqs);
 	spin_lock_init(&uctx->lock);
 	lfile->uctx = uctx;
 	return 0;
@@ -1312,14 +1406,21 @@ struct dma_fence *lumen_uctx_busy_fence(struct lumen_uctx *uctx)
 	struct dma_fence_array *array;
 	struct dma_fence **fences, *f;
 	struct lumen_queue *q;
+	struct lumen_uq *uq;
 	unsigned long id;
 	u32 n = 0, max = 0, i;
 
 	xa_for_each(&uctx->queues, id, q)
 		max++;
+	xa_for_each(&uctx->uqs, id, uq)
+		max++;
 	if (!max)
 		return NULL;
 	fences = kmalloc_array(max, sizeof(*fences), GFP_KERNEL);
+	if (fences)
+		n = lumen_uq_busy_fences(uctx, fences, max);
+	else
+		lumen_uq_kill_file(uctx, -ENOMEM);	/* stops them at once */
 
 	xa_for_each(&uctx->queues, id, q) {
 		q = lumen_queue_lookup(uctx, id);
@@ -1366,6 +1467,7 @@ void lumen_uctx_close(struct lumen_file *lfile)
 
 	if (!uctx)
 		return;
+	lumen_uq_close_all(uctx);
 	xa_for_each(&uctx->queues, id, q) {
 		xa_erase(&uctx->queues, id);
 		lumen_queue_destroy(q);
@@ -1442,14 +1544,19 @@ void lumen_queue_debugfs_show(struct lumen_device *ldev, struct seq_file *m)
 	for (i = 0; i < qm->num; i++) {
 		u32 base = LUMEN_REG_QUEUE(i, 0), sts;
 		struct lumen_queue *q;
+		struct lumen_uq *uq;
 
 		sts = lumen_rd32(ldev, base + LUMEN_QREG_STATUS);
 		seq_printf(m, "%-3u ", i);
 		spin_lock_irqsave(&qm->lock, flags);
 		q = qm->hwq[i].owner;
+		uq = qm->hwq[i].uq_owner;
 		if (q)
 			seq_printf(m, "%-3u %-4u %-5u %-7d ", q->uctx->ctx_id, q->uctx->lfile->id,
 				   q->id, pid_nr(q->pid));
+		else if (uq)
+			seq_printf(m, "%-3u %-4u %-5u %-7d ", uq->uctx->ctx_id, uq->uctx->lfile->id,
+				   uq->id, pid_nr(uq->pid));
 		else
 			seq_puts(m, "-   -    -     -       ");
 		seq_printf(m, "%-6u %-6u %-8s %-5u %-9u",
@@ -1461,6 +1568,9 @@ void lumen_queue_debugfs_show(struct lumen_device *ldev, struct seq_file *m)
 		if (q)
 			seq_printf(m, " %-7llu %-7llu %d", READ_ONCE(q->seqno),
 				   le64_to_cpu(READ_ONCE(*q->fence_cpu)), atomic_read(&q->jobs));
+		else if (uq)
+			seq_printf(m, " user    %-7llu %d", READ_ONCE(uq->done),
+				   READ_ONCE(uq->error));
 		seq_putc(m, '\n');
 		spin_unlock_irqrestore(&qm->lock, flags);
 	}

@@ -31,6 +31,8 @@ struct drm_file;
 struct lumen_device;
 struct lumen_file;
 struct lumen_queue;
+struct lumen_uq;
+struct page;
 struct seq_file;
 
 /*
@@ -61,14 +63,17 @@ static_assert(DRM_LUMEN_MAX_CMDS + LUMEN_JOB_KERNEL_CMDS <= LUMEN_RING_ENTRIES);
  * @ldev: device
  * @index: hardware queue number
  * @irq: Linux IRQ of its completion vector (LUMEN_VEC_QUEUE_BASE + @index)
- * @owner: user queue that owns it, or NULL; written under
+ * @owner: kernel queue that owns it, or NULL; written under
  *	&lumen_qmgr.lock, read by the interrupt handlers under that lock
+ * @uq_owner: user-mode queue (lumen_uq.c) that owns it instead, or NULL;
+ *	likewise
  */
 struct lumen_hwq {
 	struct lumen_device *ldev;
 	u32 index;
 	int irq;
 	struct lumen_queue *owner;
+	struct lumen_uq *uq_owner;
 };
 
 /**
@@ -79,7 +84,7 @@ struct lumen_hwq {
  *	context, so process context uses the _irqsave variants
  * @fault_lock: serializes reading and freeing the MMU fault record, which
  *	both the error vector and the stopped queues' vectors do
- * @used: hardware queues owned by a user queue
+ * @used: hardware queues owned by a kernel or user-mode queue
  * @hwq: per hardware queue state
  */
 struct lumen_qmgr {
@@ -105,7 +110,9 @@ struct lumen_qmgr {
  * @ctx_id: MMU context id the file's queues run in; LUMEN_CONTEXTS_MAX
  *	until the file's device context exists (it does before any queue)
  * @queues: the file's &struct lumen_queue by uAPI id; its own lock
- *	protects lookups, each entry holds a reference
+ *	protects lookups, each entry holds a reference. A user-mode queue's
+ *	id is a reserved (NULL) entry here, so ids are unique per file
+ * @uqs: the file's &struct lumen_uq by the same ids, likewise
  * @lock: protects @status; taken in hard IRQ context
  * @status: what DRM_LUMEN_QUERY_CONTEXT_STATUS reports; the BANNED flag is
  *	sticky and read locklessly by the submit and run paths
@@ -119,6 +126,7 @@ struct lumen_uctx {
 	atomic64_t busy_ns;
 	u32 ctx_id;
 	struct xarray queues;
+	struct xarray uqs;
 	/* protects @status */
 	spinlock_t lock;
 	struct drm_lumen_context_status status;
@@ -259,6 +267,12 @@ void lumen_queue_hw_priority(struct lumen_queue *q, u32 prio);
 bool lumen_uctx_banned(struct lumen_uctx *uctx);
 int lumen_uctx_error(struct lumen_uctx *uctx);
 void lumen_uctx_fail(struct lumen_uctx *uctx, struct lumen_queue *q, int err, u32 flag);
+void lumen_uctx_fail_id(struct lumen_uctx *uctx, u32 qid, int err, u32 flag);
+
+u32 lumen_queue_prio_hw(u32 prio);
+struct lumen_hwq *lumen_hwq_alloc(struct lumen_device *ldev);
+void lumen_hwq_free(struct lumen_device *ldev, struct lumen_hwq *hwq);
+void lumen_queue_sync_irqs(struct lumen_device *ldev);
 
 void lumen_queue_mmu_fault(struct lumen_device *ldev);
 int lumen_queue_inject(struct lumen_device *ldev, u32 kind, u32 hwq);

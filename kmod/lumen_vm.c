@@ -329,7 +329,7 @@ static int lumen_vm_insert_locked(struct lumen_vm *vm, struct lumen_vm_mapping *
 int lumen_vm_map_kernel(struct lumen_vm *vm, u64 va, dma_addr_t dma, u64 size, bool writable)
 {
 	struct lumen_vm_mapping *m;
-	u64 end;
+	u64 end, prot;
 	int ret;
 
 	if (!size || !IS_ALIGNED(va | dma | size, SZ_4K) || va < LUMEN_VA_KERNEL_START ||
@@ -340,9 +340,13 @@ int lumen_vm_map_kernel(struct lumen_vm *vm, u64 va, dma_addr_t dma, u64 size, b
 	if (!m)
 		return -ENOMEM;
 
+	/* Out of reach of user-mode queues, whose descriptors no one checks. */
+	prot = LUMEN_PTE_READ | (writable ? LUMEN_PTE_WRITE : 0);
+	if (vm->ldev->id.caps & LUMEN_DRIVER_CAPS & LUMEN_CAP_USER_QUEUES)
+		prot |= LUMEN_PTE_PRIV;
+
 	mutex_lock(&vm->lock);
-	ret = lumen_vm_insert_locked(vm, m, va, size, dma,
-				     LUMEN_PTE_READ | (writable ? LUMEN_PTE_WRITE : 0));
+	ret = lumen_vm_insert_locked(vm, m, va, size, dma, prot);
 	mutex_unlock(&vm->lock);
 	if (ret)
 		kfree(m);

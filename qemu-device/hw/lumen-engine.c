@@ -722,9 +722,21 @@ static bool lumen_queue_fetch(LumenState *s, unsigned int q)
         lumen_inject_wedge(s, q);   /* RUNNING until a device reset */
         return false;
     }
-    if (inject == LUMEN_INJECT_DMA_FAIL ||
-        pci_dma_read(PCI_DEVICE(s), addr, &lq->cur, sizeof(lq->cur)) !=
-        MEMTX_OK) {
+    if (inject != LUMEN_INJECT_DMA_FAIL && (lq->ctrl & LUMEN_QCTRL_USER)) {
+        /* A user-mode ring is a device VA: fetched through the MMU. */
+        enum lumen_status st = lumen_engine_rw(s, q, addr, &lq->cur,
+                                               sizeof(lq->cur), false);
+
+        if (st != LUMEN_STATUS_OK) {
+            lumen_engine_fail(s, q, 0, st, 0);
+            return false;
+        }
+        if (lumen_engine_was_reset(s)) {
+            return false;
+        }
+    } else if (inject == LUMEN_INJECT_DMA_FAIL ||
+               pci_dma_read(PCI_DEVICE(s), addr, &lq->cur,
+                            sizeof(lq->cur)) != MEMTX_OK) {
         qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
                       "descriptor fetch at 0x%" PRIx64 " failed%s\n",
                       s->chip_id, q, addr,
@@ -885,9 +897,10 @@ static bool lumen_queue_run(LumenState *s, unsigned int q, uint64_t budget,
         lq->progress = 0;
         lq->head++;
         lq->completed++;
-        if (lq->cur.flags & LUMEN_CMD_F_IRQ) {
-            lumen_irq_queue(s, q);
-        }
+        lumen_queue_retired(s, q, lq->cur.flags & LUMEN_CMD_F_IRQ);
+    }
+    if (!lumen_engine_was_reset(s)) {
+        lumen_queue_post_cpl(s, q);     /* leaving the queue (USER) */
     }
     /* REDUCE is as busy as a COPY of its bytes (hw-spec 10). */
     *busy_ns += descs * LUMEN_DESC_BUSY_NS + moved / LUMEN_BYTES_PER_BUSY_NS;

@@ -77,8 +77,12 @@ static const LumenTlbEntry *lumen_tlb_insert(LumenMmuCtx *c, uint64_t va,
 static bool lumen_pte_ok(LumenState *s, uint64_t pte, uint64_t span)
 {
     uint64_t addr = pte & LUMEN_PTE_ADDR_MASK;
+    uint64_t reserved = LUMEN_PTE_RESERVED_MASK;
 
-    if (pte & LUMEN_PTE_RESERVED_MASK) {
+    if (s->caps & LUMEN_CAP_USER_QUEUES) {
+        reserved &= ~LUMEN_PTE_PRIV;
+    }
+    if (pte & reserved) {
         return false;
     }
     switch (LUMEN_PTE_TARGET(pte)) {
@@ -227,6 +231,7 @@ int lumen_mmu_lookup(LumenState *s, unsigned int ctx, uint64_t va,
     out->addr = (e->pte & LUMEN_PTE_ADDR_MASK) + off;
     out->len = (1ull << e->shift) - off;
     out->host = LUMEN_PTE_TARGET(e->pte) == LUMEN_PTE_T_HOST;
+    out->priv = e->pte & LUMEN_PTE_PRIV;
     return 0;
 }
 
@@ -245,6 +250,9 @@ enum lumen_status lumen_mmu_translate(LumenState *s, unsigned int q,
 
     r = lumen_mmu_lookup(s, lumen_queue_ctx(&s->queues[q]), va, write, out,
                          &bus_addr);
+    if (!r && out->priv && (s->queues[q].ctrl & LUMEN_QCTRL_USER)) {
+        r = LUMEN_MMU_FAULT_PRIV;
+    }
     if (r == LUMEN_MMU_LOOKUP_DMA_ERROR) {
         qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
                       "page-table read at bus address 0x%" PRIx64

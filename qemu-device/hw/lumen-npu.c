@@ -5,7 +5,8 @@
  *
  *   -device lumen-npu[,mem-size=256M][,queues=16][,link-ports=6]
  *                    [,chip-id=N][,serial=STR][,fault-inject=on|off]
- *                    [,reduce=on|off][,port0=CHARDEV ... ,port7=CHARDEV]
+ *                    [,reduce=on|off][,user-queues=on|off]
+ *                    [,port0=CHARDEV ... ,port7=CHARDEV]
  *
  * Test-only: x-remote-streams=N (1..4096), the target's table of
  * exactly-once stream state (lumen-remote.c).
@@ -144,6 +145,9 @@ static void lumen_realize(PCIDevice *pdev, Error **errp)
     }
     if (s->reduce) {
         s->caps |= LUMEN_CAP_REDUCE;
+    }
+    if (s->user_queues) {
+        s->caps |= LUMEN_CAP_USER_QUEUES;
     }
 
     pci_config_set_prog_interface(pdev->config, LUMEN_PCI_CLASS & 0xff);
@@ -451,6 +455,66 @@ static const VMStateDescription vmstate_lumen_progress = {
     },
 };
 
+static const VMStateDescription vmstate_lumen_queue_user = {
+    .name = "lumen-npu/queue-user",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(cpl_lo, LumenQueue),
+        VMSTATE_UINT64(cpl, LumenQueue),
+        VMSTATE_UINT32(completed_hi, LumenQueue),
+        VMSTATE_UINT32(irq_at, LumenQueue),
+        VMSTATE_BOOL(irq_armed, LumenQueue),
+        VMSTATE_UINT64(cpl_done, LumenQueue),
+        VMSTATE_UINT32(cpl_status, LumenQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * User-mode queue state, sent whenever the device has CAPS.USER_QUEUES: a
+ * guest driver that saw the bit puts PRIV in its page tables, which a
+ * destination without the feature would take for a reserved bit.
+ */
+static bool lumen_queue_user_needed(void *opaque)
+{
+    LumenState *s = opaque;
+    unsigned int q;
+
+    if (s->user_queues) {
+        return true;
+    }
+    for (q = 0; q < LUMEN_QUEUES_MAX; q++) {
+        LumenQueue *lq = &s->queues[q];
+
+        if (lq->cpl || lq->cpl_lo || lq->completed_hi || lq->irq_at ||
+            lq->irq_armed || lq->cpl_done || lq->cpl_status) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int lumen_queue_user_post_load(void *opaque, int version_id)
+{
+    LumenState *s = opaque;
+
+    return s->user_queues ? 0 : -EINVAL;
+}
+
+static const VMStateDescription vmstate_lumen_user = {
+    .name = "lumen-npu/user",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = lumen_queue_user_needed,
+    .post_load = lumen_queue_user_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(queues, LumenState, LUMEN_QUEUES_MAX, 1,
+                             vmstate_lumen_queue_user, LumenQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 /* Link port CTRL registers (the only link state that migrates). */
 static const VMStateDescription vmstate_lumen_link_port = {
     .name = "lumen-npu/link-port",
@@ -584,6 +648,7 @@ static const VMStateDescription vmstate_lumen = {
         &vmstate_lumen_inject,
         &vmstate_lumen_wedge,
         &vmstate_lumen_progress,
+        &vmstate_lumen_user,
         &vmstate_lumen_link,
         &vmstate_lumen_engine_regs,
         &vmstate_lumen_remote,
@@ -603,6 +668,7 @@ static const Property lumen_properties[] = {
     DEFINE_PROP_STRING("serial", LumenState, serial),
     DEFINE_PROP_BOOL("fault-inject", LumenState, fault_inject, true),
     DEFINE_PROP_BOOL("reduce", LumenState, reduce, true),
+    DEFINE_PROP_BOOL("user-queues", LumenState, user_queues, true),
     DEFINE_PROP_UINT32("x-remote-streams", LumenState, remote_streams,
                        LUMEN_REMOTE_STREAMS_MAX),
     DEFINE_PROP_CHR("port0", LumenState, link.ports[0].chr),
@@ -653,6 +719,9 @@ static void lumen_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "reduce",
         "REDUCE and RREDUCE descriptors, REDUCE packets as a target "
         "(CAPS.REDUCE)");
+    object_class_property_set_description(klass, "user-queues",
+        "user-mode queues: QCTRL.USER, completion records, IRQ_AT "
+        "(CAPS.USER_QUEUES)");
     object_class_property_set_description(klass, "x-remote-streams",
         "test-only: (source chip, stream) pairs whose exactly-once state "
         "a remote target keeps, 1..4096");

@@ -121,6 +121,7 @@ typedef struct LumenXlate {
     uint64_t addr;                  /* device-memory offset or bus address */
     uint64_t len;                   /* bytes up to the end of the page */
     bool host;                      /* LUMEN_PTE_TARGET_HOST */
+    bool priv;                      /* LUMEN_PTE_PRIV: kernel queues only */
 } LumenXlate;
 
 /* One hardware DMA queue (lumen-queue.c, lumen-engine.c). */
@@ -142,6 +143,14 @@ typedef struct LumenQueue {
     bool has_cur;                   /* cur holds the descriptor at HEAD */
     uint64_t progress;              /* bytes of cur done (COPY, FILL) */
     struct lumen_cmd cur;
+    /* User-mode queues (CTRL.USER) and the completion interrupt. */
+    uint32_t cpl_lo;                /* pending low half until CPL_HI */
+    uint64_t cpl;                   /* completion record VA, 0 = none */
+    uint32_t completed_hi;          /* upper half of the 64-bit count */
+    uint32_t irq_at;                /* IRQ_AT as written */
+    bool irq_armed;                 /* IRQ_AT written, not yet reached */
+    uint64_t cpl_done;              /* count in the last record written */
+    uint32_t cpl_status;            /* status in the last record written */
 } LumenQueue;
 
 /*
@@ -265,6 +274,7 @@ struct LumenState {
     char *serial;
     bool fault_inject;
     bool reduce;                    /* CAPS.REDUCE */
+    bool user_queues;               /* CAPS.USER_QUEUES */
     uint32_t remote_streams;        /* x-remote-streams (test-only) */
 
     /* Derived at realize. */
@@ -369,6 +379,8 @@ bool lumen_queue_post_load(LumenState *s);
 bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val);
 bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val);
 void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code);
+void lumen_queue_retired(LumenState *s, unsigned int q, bool irq);
+void lumen_queue_post_cpl(LumenState *s, unsigned int q);
 unsigned int lumen_queue_ctx(LumenQueue *lq);
 unsigned int lumen_queue_prio(LumenQueue *lq);
 

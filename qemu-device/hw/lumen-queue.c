@@ -22,9 +22,17 @@
 #include "trace.h"
 
 #define LUMEN_QCTRL_STORED      (LUMEN_QCTRL_ENABLE | LUMEN_QCTRL_PRIO_MASK | \
-                                 LUMEN_QCTRL_CTX_MASK)
-#define LUMEN_QCTRL_RESERVED    (~(LUMEN_QCTRL_STORED | LUMEN_QCTRL_RESET))
+                                 LUMEN_QCTRL_CTX_MASK | LUMEN_QCTRL_USER)
+/* What a queue keeps across QCTRL_RESET and disabling: its identity. */
+#define LUMEN_QCTRL_IDENTITY    (LUMEN_QCTRL_CTX_MASK | LUMEN_QCTRL_USER)
 #define LUMEN_QPRIO_RESERVED    3
+
+/* The CTRL bits this device stores; USER only with CAPS.USER_QUEUES. */
+static uint32_t lumen_qctrl_stored(LumenState *s)
+{
+    return s->caps & LUMEN_CAP_USER_QUEUES ? LUMEN_QCTRL_STORED :
+           LUMEN_QCTRL_STORED & ~LUMEN_QCTRL_USER;
+}
 
 uint64_t lumen_doorbell_bar_size(uint32_t num_queues)
 {
@@ -74,7 +82,102 @@ void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code)
     lq->waiting = false;
     lq->progress = 0;
     lumen_remote_queue_abandon(s, q);
+    lumen_queue_post_cpl(s, q);
     lumen_irq_queue(s, q);
+}
+
+/*
+ * One untorn 8-byte store at @off into the translated record, ordered
+ * after the stores before it (a poller on another vCPU reads the count
+ * last written after the status). False if the DMA failed.
+ */
+static bool lumen_queue_cpl_store(LumenState *s, const LumenXlate *x,
+                                  uint64_t off, uint64_t val)
+{
+    smp_wmb();
+    if (!x->host) {
+        stq_le_p(lumen_engine_devmem(s, x->addr + off), val);
+        memory_region_set_dirty(&s->mem, x->addr + off, 8);
+        return true;
+    }
+    return stq_le_pci_dma(PCI_DEVICE(s), x->addr + off, val,
+                          MEMTXATTRS_UNSPECIFIED) == MEMTX_OK;
+}
+
+/*
+ * Write the completion record of a USER queue if the count or the status
+ * changed since the last one. A record that cannot be written stops the
+ * queue like a data access would (MMU_FAULT or DMA_ERROR); the record is
+ * then not retried until the count or the status moves on.
+ */
+void lumen_queue_post_cpl(LumenState *s, unsigned int q)
+{
+    LumenQueue *lq = &s->queues[q];
+    uint64_t done = (uint64_t)lq->completed_hi << 32 | lq->completed;
+    uint64_t word;
+    enum lumen_status st;
+    LumenXlate x;
+
+    if (!(lq->ctrl & LUMEN_QCTRL_USER) || !lq->cpl ||
+        (done == lq->cpl_done && lq->status == lq->cpl_status)) {
+        return;
+    }
+    lq->cpl_done = done;
+    lq->cpl_status = lq->status;
+    st = lumen_mmu_translate(s, q, lq->cpl, true, &x);
+    if (st == LUMEN_STATUS_OK) {
+        /* 16-byte aligned: the record never crosses a page. */
+        word = (uint64_t)lq->error << 32 | lq->status;
+        if (lumen_queue_cpl_store(s, &x, 8, word) &&
+            lumen_queue_cpl_store(s, &x, 0, done)) {
+            return;
+        }
+        qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
+                      "completion record write at device VA 0x%" PRIx64
+                      " failed\n", s->chip_id, q, lq->cpl);
+        lumen_report_error(s, LUMEN_ERR_DMA, LUMEN_STATUS_DMA_ERROR, lq->cpl);
+        st = LUMEN_STATUS_DMA_ERROR;
+    }
+    if (lq->status != LUMEN_QSTS_STOPPED) {
+        lq->cpl_status = LUMEN_QSTS_STOPPED;    /* no second attempt */
+        lumen_queue_stop(s, q, st);
+    }
+}
+
+/*
+ * Queue @q retired a descriptor (COMPLETED already counts it): signal its
+ * vector for an F_IRQ descriptor (@irq) or an armed IRQ_AT now reached,
+ * with the completion record written first.
+ */
+void lumen_queue_retired(LumenState *s, unsigned int q, bool irq)
+{
+    LumenQueue *lq = &s->queues[q];
+
+    if (lq->completed == 0) {
+        lq->completed_hi++;
+    }
+    if (lq->irq_armed && (int32_t)(lq->completed - lq->irq_at) >= 0) {
+        lq->irq_armed = false;
+        irq = true;
+    }
+    if (irq) {
+        lumen_queue_post_cpl(s, q);
+        lumen_irq_queue(s, q);
+    }
+}
+
+/* IRQ_AT: arm the vector for COMPLETED reaching @val; now if it has. */
+static void lumen_queue_arm_irq(LumenState *s, unsigned int q, uint32_t val)
+{
+    LumenQueue *lq = &s->queues[q];
+
+    lq->irq_at = val;
+    lq->irq_armed = true;
+    if ((int32_t)(lq->completed - val) >= 0) {
+        lq->irq_armed = false;
+        lumen_queue_post_cpl(s, q);
+        lumen_irq_queue(s, q);
+    }
 }
 
 /*
@@ -84,14 +187,16 @@ void lumen_queue_stop(LumenState *s, unsigned int q, enum lumen_status code)
  */
 static void lumen_queue_clear(LumenQueue *lq)
 {
-    uint32_t base_lo = lq->base_lo, order = lq->order;
-    uint64_t base = lq->base;
-    uint32_t ctx = lq->ctrl & LUMEN_QCTRL_CTX_MASK;
+    uint32_t base_lo = lq->base_lo, order = lq->order, cpl_lo = lq->cpl_lo;
+    uint64_t base = lq->base, cpl = lq->cpl;
+    uint32_t ctx = lq->ctrl & LUMEN_QCTRL_IDENTITY;
 
     memset(lq, 0, sizeof(*lq));
     lq->base_lo = base_lo;
     lq->base = base;
     lq->order = order;
+    lq->cpl_lo = cpl_lo;
+    lq->cpl = cpl;
     lq->ctrl = ctx;
     lq->status = LUMEN_QSTS_DISABLED;
     lq->inject = LUMEN_INJECT_NONE;
@@ -122,7 +227,7 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
     uint32_t ctx = (val & LUMEN_QCTRL_CTX_MASK) >> LUMEN_QCTRL_CTX_SHIFT;
     bool enable = val & LUMEN_QCTRL_ENABLE;
 
-    if (val & LUMEN_QCTRL_RESERVED) {
+    if (val & ~(lumen_qctrl_stored(s) | LUMEN_QCTRL_RESET)) {
         lumen_reg_error(s, addr, LUMEN_STATUS_BAD_ARGUMENT,
                         "queue CTRL reserved bits set");
         return;
@@ -133,13 +238,13 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
         lumen_remote_queue_abandon(s, q);
     }
     if (lq->status != LUMEN_QSTS_DISABLED &&
-        (lq->ctrl & LUMEN_QCTRL_CTX_MASK) != (val & LUMEN_QCTRL_CTX_MASK)) {
+        (lq->ctrl & LUMEN_QCTRL_IDENTITY) != (val & LUMEN_QCTRL_IDENTITY)) {
         lumen_reg_error(s, addr, LUMEN_STATUS_BAD_STATE,
-                        "queue CTRL.CTX changed while enabled");
+                        "queue CTRL.CTX or USER changed while enabled");
         return;
     }
     if (!enable) {
-        lq->ctrl = val & (LUMEN_QCTRL_PRIO_MASK | LUMEN_QCTRL_CTX_MASK);
+        lq->ctrl = val & (LUMEN_QCTRL_PRIO_MASK | LUMEN_QCTRL_IDENTITY);
         /*
          * A STOPPED queue stays STOPPED until RESET. A queue busy with a
          * COPY or FILL finishes it first (lumen-engine.c); a parked WAIT
@@ -168,10 +273,12 @@ static void lumen_queue_ctrl_write(LumenState *s, unsigned int q, hwaddr addr,
             return;
         }
         if ((lq->base & 63) || lq->order < LUMEN_QUEUE_ORDER_MIN ||
-            lq->order > LUMEN_QUEUE_ORDER_MAX) {
+            lq->order > LUMEN_QUEUE_ORDER_MAX ||
+            ((val & LUMEN_QCTRL_USER) && (lq->cpl & 15))) {
             qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u not "
-                          "enabled: ring base 0x%" PRIx64 " order %u\n",
-                          s->chip_id, q, lq->base, lq->order);
+                          "enabled: ring base 0x%" PRIx64 " order %u "
+                          "record 0x%" PRIx64 "\n",
+                          s->chip_id, q, lq->base, lq->order, lq->cpl);
             lumen_report_error(s, LUMEN_ERR_QUEUE_DESC,
                                LUMEN_STATUS_BAD_ARGUMENT, q);
             return;
@@ -242,6 +349,15 @@ bool lumen_queue_read(LumenState *s, hwaddr addr, uint32_t *val)
     case LUMEN_QREG_PROGRESS:
         *val = lq->written;
         return true;
+    case LUMEN_QREG_CPL_LO:
+        *val = (uint32_t)lq->cpl;
+        return true;
+    case LUMEN_QREG_CPL_HI:
+        *val = lq->cpl >> 32;
+        return true;
+    case LUMEN_QREG_IRQ_AT:
+        *val = lq->irq_at;
+        return true;
     default:
         return false;
     }
@@ -259,6 +375,12 @@ bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val)
     case LUMEN_QREG_RING_BASE_LO:
     case LUMEN_QREG_RING_BASE_HI:
     case LUMEN_QREG_RING_ORDER:
+    case LUMEN_QREG_CPL_LO:
+    case LUMEN_QREG_CPL_HI:
+        if ((reg == LUMEN_QREG_CPL_LO || reg == LUMEN_QREG_CPL_HI) &&
+            !(s->caps & LUMEN_CAP_USER_QUEUES)) {
+            return false;
+        }
         if (lq->status != LUMEN_QSTS_DISABLED) {
             lumen_reg_error(s, addr, LUMEN_STATUS_BAD_STATE,
                             "queue ring programmed while not DISABLED");
@@ -268,12 +390,22 @@ bool lumen_queue_write(LumenState *s, hwaddr addr, uint32_t val)
             lq->base_lo = val;
         } else if (reg == LUMEN_QREG_RING_BASE_HI) {
             lq->base = (uint64_t)val << 32 | lq->base_lo;
+        } else if (reg == LUMEN_QREG_CPL_LO) {
+            lq->cpl_lo = val;
+        } else if (reg == LUMEN_QREG_CPL_HI) {
+            lq->cpl = (uint64_t)val << 32 | lq->cpl_lo;
         } else {
             lq->order = val;    /* checked when the queue is enabled */
         }
         return true;
     case LUMEN_QREG_CTRL:
         lumen_queue_ctrl_write(s, lq - s->queues, addr, val);
+        return true;
+    case LUMEN_QREG_IRQ_AT:
+        if (!(s->caps & LUMEN_CAP_USER_QUEUES)) {
+            return false;
+        }
+        lumen_queue_arm_irq(s, lq - s->queues, val);
         return true;
     case LUMEN_QREG_HEAD:
     case LUMEN_QREG_TAIL:
@@ -359,6 +491,20 @@ static void lumen_doorbell_write(void *opaque, hwaddr addr, uint64_t data,
                              "doorbell of a queue being disabled");
         return;
     }
+    /*
+     * TAIL never moves back over submitted work: what waits for it (a
+     * driver's fences on a user-mode queue's count) must come to pass.
+     */
+    if ((s->caps & LUMEN_CAP_USER_QUEUES) &&
+        tail - lq->head < lq->tail - lq->head) {
+        qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
+                      "doorbell %u moves TAIL %u back (HEAD %u)\n",
+                      s->chip_id, q, tail, lq->tail, lq->head);
+        lumen_queue_stop(s, q, LUMEN_STATUS_BAD_ARGUMENT);
+        lumen_report_error(s, LUMEN_ERR_QUEUE_DESC, LUMEN_STATUS_BAD_ARGUMENT,
+                           q);
+        return;
+    }
     if (tail - lq->head > (1u << lq->order)) {
         qemu_log_mask(LOG_GUEST_ERROR, "lumen-npu: chip %u: queue %u: "
                       "doorbell %u overruns the ring (HEAD %u, %u entries)\n",
@@ -419,7 +565,7 @@ bool lumen_queue_post_load(LumenState *s)
             return false;
         }
         /* What a CTRL write can store (RESET never is). */
-        if ((lq->ctrl & ~LUMEN_QCTRL_STORED) ||
+        if ((lq->ctrl & ~lumen_qctrl_stored(s)) || (lq->cpl & 15) ||
             ((lq->ctrl & LUMEN_QCTRL_ENABLE) &&
              lumen_qctrl_prio(lq->ctrl) == LUMEN_QPRIO_RESERVED)) {
             return false;

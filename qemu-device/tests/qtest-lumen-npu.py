@@ -74,7 +74,7 @@ OWN_MAX = 128
 CAPS_ALL = (C.LUMEN_CAP_MAILBOX | C.LUMEN_CAP_TELEMETRY |
             C.LUMEN_CAP_DMA_QUEUES | C.LUMEN_CAP_MMU |
             C.LUMEN_CAP_FAULT_INJECT | C.LUMEN_CAP_LINK_PORTS |
-            C.LUMEN_CAP_LINKS | C.LUMEN_CAP_REDUCE)
+            C.LUMEN_CAP_LINKS | C.LUMEN_CAP_REDUCE | C.LUMEN_CAP_USER_QUEUES)
 
 
 # ---- qtest transport --------------------------------------------------------
@@ -1368,7 +1368,7 @@ def queue_registers(env):
     card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 64 << 8)
     expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
                  ctrl)
-    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 0x10)      # bits 7:4 reserved
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 0x20)      # bits 7:5 reserved
     assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
     card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | 63 << 8)
     assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_IDLE
@@ -1736,6 +1736,164 @@ def fault_record(card):
                 tag=card.reg(C.LUMEN_REG_MMU_FAULT_TAG))
 
 
+class UserQueue(Queue):
+    """A CTRL.USER queue: ring and completion record at device VAs of
+    its context (hw-spec 10, "User-mode queues")."""
+
+    def __init__(self, card, sp, qn, ring_va, cpl_va, order=4):
+        self.sp, self.ring_va, self.cpl_va = sp, ring_va, cpl_va
+        self.card, self.qn, self.ctx, self.order = card, qn, sp.ctx, order
+        self.prio = C.LUMEN_QPRIO_NORMAL
+        card.wreg(qreg(qn, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_RESET)
+        card.wreg64(qreg(qn, C.LUMEN_QREG_RING_BASE_LO), ring_va)
+        card.wreg(qreg(qn, C.LUMEN_QREG_RING_ORDER), order)
+        card.wreg64(qreg(qn, C.LUMEN_QREG_CPL_LO), cpl_va)
+        self.enable()
+
+    def ctrl(self):
+        return Queue.ctrl(self) | C.LUMEN_QCTRL_USER
+
+    def submit(self, cmds, ring=True):
+        entries = 1 << self.order
+        for c in cmds:
+            self.sp.vwrite(self.ring_va + (self.tail % entries) * 64, c)
+            self.tail = (self.tail + 1) & 0xffffffff
+        if ring:
+            self.doorbell(self.tail)
+
+    def record(self):
+        return struct.unpack('<QII', self.sp.vread(self.cpl_va, 16))
+
+
+@test
+def user_queues(env):
+    q, card = queue_card(env)
+    sp = copy_space(card, 3, 'host')
+    ring, cpl = 0x100000000 + 8 * PAGE, 0x300000000 + 0x10
+    sp.vwrite(cpl, bytes(16))
+    uq = UserQueue(card, sp, 5, ring, cpl)
+    assert card.reg(qreg(5, C.LUMEN_QREG_CTRL)) & C.LUMEN_QCTRL_USER
+    # Descriptors fetched through the MMU, the record written after them,
+    # across several wraps of a 16-entry ring.
+    for i in range(5):
+        cmds = [fill(0x200000000 + i * 64, 64, 0x1111 * (i + 1))] + \
+            [nop()] * 6
+        uq.run(cmds)
+        done = 7 * (i + 1)
+        assert uq.record() == (done, C.LUMEN_QSTS_IDLE, 0), uq.record()
+        assert uq.reg(C.LUMEN_QREG_COMPLETED) == done
+        assert sp.vread(0x200000000 + i * 64, 8) == struct.pack(
+            '<Q', 0x1111 * (i + 1))
+    # IRQ_AT: fires once COMPLETED reaches it, at once if already there.
+    card.clear_msi()
+    card.wreg(qreg(5, C.LUMEN_QREG_IRQ_AT), 35)
+    assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 5)
+    card.clear_msi()
+    card.wreg(qreg(5, C.LUMEN_QREG_IRQ_AT), 38)
+    assert card.reg(qreg(5, C.LUMEN_QREG_IRQ_AT)) == 38
+    uq.run([nop(), nop()])
+    assert not card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 5)
+    uq.run([nop()])
+    assert card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 5)
+    assert uq.record()[0] == 38
+    card.clear_msi()
+    uq.run([nop()])                         # disarmed after firing
+    assert not card.msi_fired(C.LUMEN_VEC_QUEUE_BASE + 5)
+    # A kernel page (PRIV): a USER queue faults PRIV, a driver queue of
+    # the same context writes it.
+    priv = 0x700000000
+    sp.map(priv, HOST_T, 0x6800000, PAGE, perms=RW | C.LUMEN_PTE_PRIV)
+    kq = Queue(card, 6, ctx=3)
+    kq.run([fence(C.LUMEN_CMD_SIGNAL, priv, 5)])
+    assert sp.vread(priv, 8) == struct.pack('<Q', 5)
+    card.clear_errors()
+    uq.submit([fence(C.LUMEN_CMD_SIGNAL, priv + 8, 6, tag=0x77)])
+    uq.expect_stop(C.LUMEN_STATUS_MMU_FAULT, index=39)
+    rec = fault_record(card)
+    assert (rec['ctx'], rec['addr'], rec['queue'], rec['tag']) == \
+        (3, priv + 8, 5, 0x77), rec
+    assert rec['info'] == C.LUMEN_MMU_FAULT_PRIV | \
+        C.LUMEN_MMU_FAULT_WRITE_ACCESS, rec
+    assert uq.record() == (39, C.LUMEN_QSTS_STOPPED,
+                           C.LUMEN_STATUS_MMU_FAULT), uq.record()
+    assert sp.vread(priv + 8, 8) == bytes(8)
+    # RESET keeps ring, record and USER; the count restarts.
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    kq.reset()
+    uq.reset()
+    assert card.reg(qreg(5, C.LUMEN_QREG_CTRL)) & C.LUMEN_QCTRL_USER
+    assert card.reg64(qreg(5, C.LUMEN_QREG_CPL_LO)) == cpl
+    uq.run([nop()])
+    assert uq.record() == (1, C.LUMEN_QSTS_IDLE, 0), uq.record()
+    # A doorbell may repeat TAIL but not move it back over submitted work.
+    card.clear_errors()
+    uq.submit([fence(C.LUMEN_CMD_WAIT, 0x300000000 + 0x100, 1)])
+    uq.doorbell(uq.tail)
+    assert uq.reg(C.LUMEN_QREG_STATUS) == C.LUMEN_QSTS_RUNNING
+    uq.doorbell(uq.tail - 1)
+    uq.expect_stop(C.LUMEN_STATUS_BAD_ARGUMENT)
+    expect_error(card, C.LUMEN_ERR_QUEUE_DESC, C.LUMEN_STATUS_BAD_ARGUMENT, 5)
+    uq.reset()
+    # USER and CPL are locked while enabled.
+    card.clear_errors()
+    card.wreg64(qreg(5, C.LUMEN_QREG_CPL_LO), cpl + 16)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE)
+    card.wreg(qreg(5, C.LUMEN_QREG_CTRL), uq.ctrl() & ~C.LUMEN_QCTRL_USER)
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_STATE)
+    # A ring VA that does not translate: the fetch faults (NOT_MAPPED).
+    card.clear_errors()
+    bad = UserQueue(card, sp, 7, 0x900000000, cpl + 32)
+    bad.doorbell(1)
+    bad.expect_stop(C.LUMEN_STATUS_MMU_FAULT, index=0)
+    rec = fault_record(card)
+    assert rec['addr'] == 0x900000000 and rec['queue'] == 7, rec
+    assert rec['info'] == C.LUMEN_MMU_FAULT_NOT_MAPPED, rec
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    # A record that does not translate stops the queue after the
+    # descriptor ran (not retried); a misaligned one is refused.
+    for qq in (uq, kq):
+        qq.reset()
+    card.clear_errors()
+    rq = UserQueue(card, sp, 8, ring + PAGE, 0x900000000)
+    rq.submit([fill(0x200000000 + 0x800, 8, 0xabc)])
+    rq.expect_stop(C.LUMEN_STATUS_MMU_FAULT)
+    assert sp.vread(0x200000000 + 0x800, 8) == struct.pack('<Q', 0xabc)
+    assert rq.reg(C.LUMEN_QREG_COMPLETED) == 1
+    card.wreg(C.LUMEN_REG_MMU_FAULT_STATUS, 1)
+    card.clear_errors()
+    card.wreg(qreg(9, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_RESET)
+    card.wreg64(qreg(9, C.LUMEN_QREG_RING_BASE_LO), ring)
+    card.wreg(qreg(9, C.LUMEN_QREG_RING_ORDER), 4)
+    card.wreg64(qreg(9, C.LUMEN_QREG_CPL_LO), cpl + 8)
+    card.wreg(qreg(9, C.LUMEN_QREG_CTRL), C.LUMEN_QCTRL_ENABLE |
+              C.LUMEN_QCTRL_USER | 3 << C.LUMEN_QCTRL_CTX_SHIFT)
+    assert card.reg(qreg(9, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
+    expect_error(card, C.LUMEN_ERR_QUEUE_DESC, C.LUMEN_STATUS_BAD_ARGUMENT, 9)
+
+
+@test
+def user_queues_off(env):
+    q, card = queue_card(env, ',user-queues=off')
+    assert not card.reg(C.LUMEN_REG_CAPS) & C.LUMEN_CAP_USER_QUEUES
+    ctrl = qreg(0, C.LUMEN_QREG_CTRL)
+    card.wreg64(qreg(0, C.LUMEN_QREG_RING_BASE_LO), RING_AREA)
+    card.wreg(qreg(0, C.LUMEN_QREG_RING_ORDER), 4)
+    card.clear_errors()
+    card.wreg(ctrl, C.LUMEN_QCTRL_ENABLE | C.LUMEN_QCTRL_USER)
+    assert card.reg(qreg(0, C.LUMEN_QREG_STATUS)) == C.LUMEN_QSTS_DISABLED
+    expect_error(card, C.LUMEN_ERR_REG_ACCESS, C.LUMEN_STATUS_BAD_ARGUMENT,
+                 ctrl)
+    # PRIV is a reserved PTE bit without the capability.
+    sp = Space(card, 2)
+    sp.map(0x100000000, HOST_T, HOST_AREA, PAGE, perms=RW | C.LUMEN_PTE_PRIV)
+    qu = Queue(card, 1, ctx=2)
+    card.clear_errors()
+    qu.submit([fill(0x100000000, 8, 1)])
+    qu.expect_stop(C.LUMEN_STATUS_MMU_FAULT)
+    assert fault_record(card)['info'] & C.LUMEN_MMU_FAULT_KIND_MASK == \
+        C.LUMEN_MMU_FAULT_BAD_PTE
+
+
 @test
 def mmu_faults(env):
     q, card = queue_card(env)
@@ -1765,7 +1923,7 @@ def mmu_faults(env):
     # Bad entries: reserved bits, LEAF at level 1, misaligned 2 MiB leaf,
     # device memory beyond MEM_SIZE, target 2.
     bad_ptes = [
-        (0x600000000, 3, 0x6002000 | HOST_T | RW | 1 | 1 << 6),
+        (0x600000000, 3, 0x6002000 | HOST_T | RW | 1 | 1 << 7),
         (0x640000000, 1, 0x6000000 | HOST_T | RW | 1 | C.LUMEN_PTE_LEAF),
         (0x680000000, 2, 0x6001000 | HOST_T | RW | 1 | C.LUMEN_PTE_LEAF),
         (0x6c0000000, 3, card.mem_size | DEV_T | RW | 1),

@@ -27,6 +27,13 @@ static void test_sizes(void **state)
 	/* Every struct is a multiple of 8 so arrays and 32-bit callers agree. */
 	assert_int_equal(sizeof(struct drm_lumen_device_info) % 8, 0);
 	assert_int_equal(sizeof(struct drm_lumen_telemetry) % 8, 0);
+	/* User-mode queues (1.4); the record is what the device writes. */
+	assert_int_equal(sizeof(struct drm_lumen_uq_create), 48);
+	assert_int_equal(sizeof(struct drm_lumen_uq_destroy), 8);
+	assert_int_equal(sizeof(struct drm_lumen_uq_wait), 40);
+	assert_int_equal(sizeof(struct drm_lumen_uq_fence), 32);
+	assert_int_equal(sizeof(struct drm_lumen_uq_cpl), 16);
+	assert_int_equal(offsetof(struct drm_lumen_uq_cpl, status), 8);
 }
 
 static void test_ioctl_numbers(void **state)
@@ -37,6 +44,10 @@ static void test_ioctl_numbers(void **state)
 	assert_int_equal(_IOC_SIZE(DRM_IOCTL_LUMEN_GET_PARAM), sizeof(struct drm_lumen_get_param));
 	assert_int_equal(_IOC_SIZE(DRM_IOCTL_LUMEN_QUERY), sizeof(struct drm_lumen_query));
 	assert_int_equal(_IOC_DIR(DRM_IOCTL_LUMEN_QUERY), _IOC_READ | _IOC_WRITE);
+	assert_int_equal(_IOC_NR(DRM_IOCTL_LUMEN_UQ_CREATE), DRM_COMMAND_BASE + 0x0f);
+	assert_int_equal(_IOC_NR(DRM_IOCTL_LUMEN_UQ_FENCE), DRM_COMMAND_BASE + 0x12);
+	assert_int_equal(_IOC_SIZE(DRM_IOCTL_LUMEN_UQ_WAIT), sizeof(struct drm_lumen_uq_wait));
+	assert_int_equal(_IOC_DIR(DRM_IOCTL_LUMEN_UQ_FENCE), _IOC_WRITE);
 }
 
 int main(void)

@@ -42,6 +42,13 @@
 #define LUMEN_PTE_TARGET_MASK		(3ull << LUMEN_PTE_TARGET_SHIFT)
 #define LUMEN_PTE_TARGET_DEVMEM		(0ull << LUMEN_PTE_TARGET_SHIFT)
 #define LUMEN_PTE_TARGET_HOST		(1ull << LUMEN_PTE_TARGET_SHIFT)
+/*
+ * A kernel page (CAPS.USER_QUEUES; reserved without it): a leaf with PRIV
+ * is reachable only by queues without QCTRL.USER; a user-mode queue's
+ * access faults PRIV, so user-written descriptors cannot touch the
+ * driver's pages (its fence words) in the context they share.
+ */
+#define LUMEN_PTE_PRIV			(1ull << 6)
 #define LUMEN_PTE_ADDR_MASK		0x000ffffffffff000ull	/* bits 51:12 */
 #define LUMEN_PTE_RESERVED_MASK		(~(LUMEN_PTE_ADDR_MASK | 0x3full))
 
@@ -55,6 +62,7 @@ enum lumen_mmu_fault {
 	LUMEN_MMU_FAULT_WRITE = 3,		/* write of a page without WRITE */
 	LUMEN_MMU_FAULT_BAD_PTE = 4,		/* reserved bits or bad target */
 	LUMEN_MMU_FAULT_BAD_CONTEXT = 5,	/* queue's context not valid */
+	LUMEN_MMU_FAULT_PRIV = 6,		/* user-mode queue, PRIV page */
 };
 
 /* MMU_FAULT_INFO layout. */

@@ -26,6 +26,9 @@
 #define LUMEN_QREG_ERROR_INDEX		0x20	/* RO: descriptor index that failed */
 #define LUMEN_QREG_COMPLETED		0x24	/* RO: descriptors retired */
 #define LUMEN_QREG_PROGRESS		0x28	/* RO: bytes moved, free-running */
+#define LUMEN_QREG_CPL_LO		0x2c	/* RW: completion record, device VA (USER) */
+#define LUMEN_QREG_CPL_HI		0x30
+#define LUMEN_QREG_IRQ_AT		0x34	/* RW: arm the vector for COMPLETED >= value */
 
 /*
  * Rules: a doorbell value with TAIL - HEAD > entries stops the queue with
@@ -65,6 +68,12 @@
  */
 #define LUMEN_QCTRL_PRIO_SHIFT		2
 #define LUMEN_QCTRL_PRIO_MASK		(0x3u << LUMEN_QCTRL_PRIO_SHIFT)
+/*
+ * A user-mode queue (CAPS.USER_QUEUES): RING_BASE and CPL are device VAs in
+ * the queue's context, so descriptor fetches and completion records go
+ * through the MMU like data and fault like data. Programmed while DISABLED.
+ */
+#define LUMEN_QCTRL_USER		(1u << 4)
 #define LUMEN_QCTRL_CTX_SHIFT		8		/* MMU context the queue runs in */
 #define LUMEN_QCTRL_CTX_MASK		(0xffu << LUMEN_QCTRL_CTX_SHIFT)
 
@@ -76,6 +85,25 @@
 #define LUMEN_QSTS_RUNNING		1
 #define LUMEN_QSTS_STOPPED		2	/* error or fault; ERROR says why */
 #define LUMEN_QSTS_DISABLED		3
+
+/**
+ * struct lumen_queue_cpl - completion record of a USER queue (CPL register)
+ * @completed: descriptors retired since the last QCTRL_RESET, 64-bit (its
+ *	low 32 bits are COMPLETED); written untorn, after @status and @error
+ * @status: LUMEN_QSTS_* when the record was written
+ * @error: ERROR (enum lumen_status) when the record was written
+ *
+ * 16 bytes, 16-byte aligned. The engine writes it whenever it leaves the
+ * queue (end of its share of a turn, IDLE, STOPPED) having retired a
+ * descriptor or changed the status, and before it signals the queue's
+ * vector, so a poller that sees @completed reach n sees the writes of the
+ * first n descriptors.
+ */
+struct lumen_queue_cpl {
+	lumen_le64 completed;
+	lumen_le32 status;
+	lumen_le32 error;
+};
 
 /* Descriptor opcodes. */
 enum lumen_cmd_op {

@@ -70,6 +70,7 @@
 #define LUMEN_CAP_FAULT_INJECT		(1u << 6)	/* test-only register block */
 /* bit 7: LUMEN_CAP_LINK_PORTS, lumen_link.h */
 #define LUMEN_CAP_REDUCE		(1u << 8)	/* REDUCE; RREDUCE with CAPS.LINKS */
+#define LUMEN_CAP_USER_QUEUES		(1u << 9)	/* QCTRL.USER, CPL, IRQ_AT */
 
 /* ---- Global registers (0x000 - 0x0ff) ---------------------------------- */
 #define LUMEN_REG_MAGIC			0x000	/* RO: LUMEN_MAGIC */

@@ -69,9 +69,10 @@ extern "C" {
  * DRM_LUMEN_QUERY_LINK, and the admin ioctls for routes, ports and
  * management packets.
  * 1.3: reductions: the REDUCE and RREDUCE commands, DRM_LUMEN_CAP_REDUCE.
+ * 1.4: user-mode queues: DRM_LUMEN_CAP_USER_QUEUES and the UQ_* ioctls.
  */
 #define DRM_LUMEN_UAPI_MAJOR	1
-#define DRM_LUMEN_UAPI_MINOR	3
+#define DRM_LUMEN_UAPI_MINOR	4
 
 #define DRM_LUMEN_GET_PARAM	0x00
 #define DRM_LUMEN_QUERY		0x01
@@ -88,6 +89,10 @@ extern "C" {
 #define DRM_LUMEN_PORT_CTRL	0x0c
 #define DRM_LUMEN_MGMT_SEND	0x0d
 #define DRM_LUMEN_MGMT_RECV	0x0e
+#define DRM_LUMEN_UQ_CREATE	0x0f
+#define DRM_LUMEN_UQ_DESTROY	0x10
+#define DRM_LUMEN_UQ_WAIT	0x11
+#define DRM_LUMEN_UQ_FENCE	0x12
 
 /**
  * enum drm_lumen_param - values readable with DRM_IOCTL_LUMEN_GET_PARAM
@@ -130,6 +135,8 @@ enum drm_lumen_param {
 #define DRM_LUMEN_CAP_LINK_PORTS	(1ULL << 7)
 /* The DMA engine reduces: DRM_LUMEN_CMD_REDUCE; with LINKS, RREDUCE. */
 #define DRM_LUMEN_CAP_REDUCE		(1ULL << 8)
+/* User-mode queues: DRM_IOCTL_LUMEN_UQ_CREATE and the other UQ_* ioctls. */
+#define DRM_LUMEN_CAP_USER_QUEUES	(1ULL << 9)
 
 /**
  * struct drm_lumen_get_param - read one device parameter
@@ -253,8 +260,8 @@ struct drm_lumen_telemetry {
  * @fault_kind: MMU fault kind of the first fault (enum lumen_mmu_fault of
  *	firmware-iface), 0 if none
  * @fault_addr: device virtual address of the first fault
- * @fault_queue: queue id (from DRM_IOCTL_LUMEN_QUEUE_CREATE) that faulted or
- *	timed out first
+ * @fault_queue: queue id (from DRM_IOCTL_LUMEN_QUEUE_CREATE or _UQ_CREATE)
+ *	that faulted or timed out first
  * @fault_access: 1 if the faulting access was a write, 0 for a read
  * @error: negative errno that failed the context's jobs (-EFAULT after an
  *	MMU fault, -ETIMEDOUT after a hang, -EIO after a device error), 0 if
@@ -550,6 +557,11 @@ struct drm_lumen_sync {
 #define DRM_LUMEN_CMD_REDUCE		10	/* dst[i] = dst[i] op src[i] */
 #define DRM_LUMEN_CMD_RREDUCE		11	/* window[i] = window[i] op local[i] */
 
+/*
+ * User-mode queues only (SUBMIT refuses it): interrupt after this command,
+ * which wakes DRM_IOCTL_LUMEN_UQ_WAIT callers without an arming round trip.
+ */
+#define DRM_LUMEN_CMD_F_IRQ		(1U << 0)
 /* Earlier commands of the queue complete before this one starts. */
 #define DRM_LUMEN_CMD_F_BARRIER		(1U << 1)
 
@@ -889,6 +901,169 @@ struct drm_lumen_wait {
 	__u32 reserved;
 };
 
+/*
+ * User-mode queues (DRM_LUMEN_CAP_USER_QUEUES). The process owns the ring:
+ * it writes 64-byte commands (the format above, &struct drm_lumen_cmd) into
+ * a ring in its own device address space and the new tail index into the
+ * queue's doorbell page, which it maps from the accel fd; no system call
+ * per submission. The kernel checks the ring and the record only at
+ * creation; the device then checks every command as it fetches it and
+ * translates every address (the ring's included) through the context's
+ * MMU, so a user-mode queue reaches exactly what its context maps, minus
+ * the driver's own pages, and a bad command or address faults the context
+ * (DRM_LUMEN_QUERY_CONTEXT_STATUS) like a bad job on a kernel queue. The
+ * kernel queues stay the default: they validate commands before the
+ * device sees them, order jobs by syncobjs and recover the innocent jobs
+ * of a reset queue; a user-mode queue trades that for a submission that
+ * costs a few stores.
+ *
+ * Indices: the tail written to the doorbell is a free-running 32-bit
+ * count of commands; the slot of command i is i & (2^ring_order - 1); at
+ * most 2^ring_order commands may be outstanding. The queue counts retired
+ * commands in 64 bits ("count" below), from 0 at creation.
+ *
+ * Progress: the device writes &struct drm_lumen_uq_cpl whenever it leaves
+ * the queue having retired commands or changed state, so polling it costs
+ * no system call; DRM_IOCTL_LUMEN_UQ_WAIT sleeps on the queue's interrupt
+ * instead, and DRM_IOCTL_LUMEN_UQ_FENCE puts the progress into a syncobj
+ * for everyone else (sync_file export, other processes, kernel queues'
+ * in-syncs). A queue that stops making progress for job_timeout_ms while
+ * it has work is hung: the kernel resets it and bans the context, as for a
+ * kernel queue. A device reset loses the queue (-ENODEV).
+ */
+#define DRM_LUMEN_UQ_ORDER_MIN	4	/* 16 commands */
+#define DRM_LUMEN_UQ_ORDER_MAX	16	/* 65536 commands */
+
+/* &drm_lumen_uq_cpl.status */
+#define DRM_LUMEN_UQ_IDLE	0	/* every command submitted has retired */
+#define DRM_LUMEN_UQ_RUNNING	1
+#define DRM_LUMEN_UQ_STOPPED	2	/* a command failed; error says why */
+
+/**
+ * struct drm_lumen_uq_cpl - completion record of a user-mode queue
+ * @completed: commands retired, 64-bit count; written after @status and
+ *	@error, untorn: once it reads n, the first n commands' writes are
+ *	visible
+ * @status: DRM_LUMEN_UQ_IDLE, _RUNNING or _STOPPED
+ * @error: for STOPPED, the device's status code (hw-spec enum lumen_status:
+ *	5 BAD_DESCRIPTOR, 6 MMU_FAULT, 7 DMA_ERROR, ...)
+ *
+ * Written by the device; the kernel never writes it, so after a hang or a
+ * device reset it simply stops moving: DRM_IOCTL_LUMEN_UQ_WAIT tells why.
+ */
+struct drm_lumen_uq_cpl {
+	__u64 completed;
+	__u32 status;
+	__u32 error;
+};
+
+/**
+ * struct drm_lumen_uq_create - create a user-mode queue
+ * @flags: must be zero
+ * @priority: DRM_LUMEN_PRIORITY_NORMAL, _LOW or _HIGH (CAP_SYS_NICE)
+ * @ring_va: device VA of the ring: 2^@ring_order commands, 4 KiB aligned,
+ *	wholly inside VM_BIND mappings of the caller's context
+ * @cpl_va: device VA of the &struct drm_lumen_uq_cpl, 16-byte aligned,
+ *	inside a writable VM_BIND mapping of the caller's context
+ * @ring_order: log2 of the ring's commands, DRM_LUMEN_UQ_ORDER_MIN to _MAX
+ * @queue_id: out, the queue's id (the same id space as kernel queues; a
+ *	SUBMIT to it fails -ENOENT)
+ * @doorbell_offset: out, the fake offset to mmap() the queue's 4 KiB
+ *	doorbell page at, MAP_SHARED, on this fd only; a 32-bit store of the
+ *	new tail at offset 0 starts the device. After destroy, unplug or a
+ *	device reset the page is replaced by a scratch page that swallows
+ *	stores, so a late store never faults the process.
+ * @reserved: must be zero
+ *
+ * The mappings must outlive the queue; unmapping them while it runs
+ * faults the context at the next fetch. Errors: -EINVAL for flags,
+ * reserved, order or alignment; -EFAULT if the ring or record is not
+ * mapped as required; -EPERM for HIGH without CAP_SYS_NICE; -EOPNOTSUPP
+ * without DRM_LUMEN_CAP_USER_QUEUES; -EBUSY when every hardware queue is
+ * taken or the file has max_file_queues queues; -ECANCELED for a banned
+ * context; -ENOMEM; -ENODEV once the card is gone or was reset.
+ */
+struct drm_lumen_uq_create {
+	__u32 flags;
+	__u32 priority;
+	__u64 ring_va;
+	__u64 cpl_va;
+	__u32 ring_order;
+	__u32 queue_id;
+	__u64 doorbell_offset;
+	__u64 reserved;
+};
+
+/**
+ * struct drm_lumen_uq_destroy - destroy a user-mode queue at once
+ * @queue_id: id from DRM_IOCTL_LUMEN_UQ_CREATE
+ * @reserved: must be zero
+ *
+ * Stops the queue where it is (a command in progress is abandoned): the
+ * caller waits for what it needs first. Fences of the queue still pending
+ * fail with -ECANCELED. -ENOENT for an unknown id.
+ */
+struct drm_lumen_uq_destroy {
+	__u32 queue_id;
+	__u32 reserved;
+};
+
+/**
+ * struct drm_lumen_uq_wait - sleep until a user-mode queue reaches a count
+ * @queue_id: the queue
+ * @flags: must be zero
+ * @count: commands retired to wait for; at most what the doorbell was
+ *	given so far (-EINVAL beyond: the device would never get there)
+ * @timeout_ns: absolute CLOCK_MONOTONIC deadline, as in &drm_lumen_wait;
+ *	in the past (0 included) polls, above INT64_MAX waits for ever
+ * @completed: out, commands retired when the call returned
+ * @status: out, 0, or the queue's negative errno once it failed: -EFAULT
+ *	MMU fault, -EIO bad command or DMA error, -ETIMEDOUT hang or a
+ *	remote command's target not answering, -EACCES remote access
+ *	refused, -EHOSTUNREACH no route to the remote chip (these three
+ *	stop the queue but leave the context usable), -ECANCELED context
+ *	banned by another queue's failure or queue destroyed, -ENODEV lost
+ *	in a device reset
+ * @reserved: must be zero
+ *
+ * Returns 0 when @count was reached or the queue failed (see @status),
+ * -ETIME if the deadline passed first, -ENOENT for an unknown queue.
+ */
+struct drm_lumen_uq_wait {
+	__u32 queue_id;
+	__u32 flags;
+	__u64 count;
+	__u64 timeout_ns;
+	__u64 completed;
+	__s32 status;
+	__u32 reserved;
+};
+
+/**
+ * struct drm_lumen_uq_fence - a user-mode queue's progress as a dma_fence
+ * @queue_id: the queue
+ * @flags: must be zero
+ * @count: the fence signals once the queue retired @count commands, or
+ *	with the queue's errno once it failed; at most what the doorbell was
+ *	given so far (-EINVAL beyond), so the fence always signals
+ * @handle: a syncobj of the caller that receives the fence
+ * @reserved: must be zero
+ * @point: timeline point to add the fence at, or 0 to replace the fence
+ *	of a binary syncobj
+ *
+ * Export the syncobj as a sync_file (DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD with
+ * DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE) to hand the progress to
+ * another process or driver. -ENOENT for an unknown queue or syncobj.
+ */
+struct drm_lumen_uq_fence {
+	__u32 queue_id;
+	__u32 flags;
+	__u64 count;
+	__u32 handle;
+	__u32 reserved;
+	__u64 point;
+};
+
 #define DRM_LUMEN_WINDOW_READ	(1U << 0)	/* remote chips may read */
 #define DRM_LUMEN_WINDOW_WRITE	(1U << 1)	/* remote chips may write */
 #define DRM_LUMEN_WINDOW_ATOMIC	(1U << 2)	/* remote chips may RATOMIC */
@@ -1055,6 +1230,14 @@ struct drm_lumen_mgmt {
 	DRM_IOW(DRM_COMMAND_BASE + DRM_LUMEN_MGMT_SEND, struct drm_lumen_mgmt)
 #define DRM_IOCTL_LUMEN_MGMT_RECV \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_MGMT_RECV, struct drm_lumen_mgmt)
+#define DRM_IOCTL_LUMEN_UQ_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_UQ_CREATE, struct drm_lumen_uq_create)
+#define DRM_IOCTL_LUMEN_UQ_DESTROY \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_LUMEN_UQ_DESTROY, struct drm_lumen_uq_destroy)
+#define DRM_IOCTL_LUMEN_UQ_WAIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_LUMEN_UQ_WAIT, struct drm_lumen_uq_wait)
+#define DRM_IOCTL_LUMEN_UQ_FENCE \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_LUMEN_UQ_FENCE, struct drm_lumen_uq_fence)
 
 #if defined(__cplusplus)
 }
