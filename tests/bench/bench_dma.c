@@ -2,7 +2,10 @@
 /*
  * lumen-bench-dma: DMA copy bandwidth of a Lumen card, host -> device and
  * device -> host, for 4 KiB .. 64 MiB (powers of 4), each next to a plain
- * memcpy of the same size between two host buffers in the same guest.
+ * memcpy of the same size between two host buffers in the same guest and,
+ * when tests/bench/run passes LUMEN_HOST_MEMCPY (lumen-bench-host-memcpy,
+ * measured on the host outside the guest in the same run), next to the
+ * machine's own memcpy: the emulated engine's real limit.
  *
  * Usage: lumen-bench-dma [--card N] [--min-ms MS]
  * Each figure is the best of repeated runs lasting at least --min-ms
@@ -21,6 +24,26 @@
 #define MiB (1ull << 20)
 
 static int card, min_ms = 200;
+
+/* The host's memcpy MB/s for size from LUMEN_HOST_MEMCPY, or 0. */
+static double host_memcpy(uint64_t size)
+{
+	const char *s = getenv("LUMEN_HOST_MEMCPY");
+
+	while (s && *s) {
+		char *end;
+		unsigned long long sz = strtoull(s, &end, 10);
+		double mbps;
+
+		if (*end != ':')
+			return 0;
+		mbps = strtod(end + 1, &end);
+		if (sz == size)
+			return mbps;
+		s = *end == ',' ? end + 1 : NULL;
+	}
+	return 0;
+}
 
 struct dma_copy {
 	int fd;
@@ -111,13 +134,14 @@ int main(int argc, char **argv)
 
 	printf("lumen-bench-dma: card %d, best of >= %d ms per point, MB/s = 1e6 B/s\n",
 	       card, min_ms);
-	printf("%10s %12s %12s %12s %9s %9s\n", "size", "h2d MB/s", "d2h MB/s",
-	       "memcpy MB/s", "h2d/mcpy", "d2h/mcpy");
+	printf("%10s %12s %12s %12s %9s %9s %12s %9s %9s\n", "size", "h2d MB/s", "d2h MB/s",
+	       "memcpy MB/s", "h2d/mcpy", "d2h/mcpy", "host MB/s", "h2d/host", "d2h/host");
 	for (uint64_t size = 4096; size <= max; size *= 4) {
 		double th = dma_time(fd, q, d.va, h.va, size, bos);
 		double td = dma_time(fd, q, h.va, d.va, size, bos);
 		double tm = memcpy_time(b, a, size);
 		double bh = size / th / 1e6, bd = size / td / 1e6, bm = size / tm / 1e6;
+		double hm = host_memcpy(size);
 		char label[16];
 
 		if (th < 0 || td < 0)
@@ -126,12 +150,22 @@ int main(int argc, char **argv)
 			snprintf(label, sizeof(label), "%llu MiB", (unsigned long long)(size / MiB));
 		else
 			snprintf(label, sizeof(label), "%llu KiB", (unsigned long long)(size / 1024));
-		printf("%10s %12.1f %12.1f %12.1f %9.3f %9.3f\n", label, bh, bd, bm, bh / bm,
+		printf("%10s %12.1f %12.1f %12.1f %9.3f %9.3f", label, bh, bd, bm, bh / bm,
 		       bd / bm);
+		if (hm > 0)
+			printf(" %12.1f %9.3f %9.3f", hm, bh / hm, bd / hm);
+		printf("\n");
 		fflush(stdout);
 		if (size * 4 > max) { /* the largest size is the headline */
 			bench_figure("dma.h2d.largest", bh, "MB/s", "memcpy", bm);
 			bench_figure("dma.d2h.largest", bd, "MB/s", "memcpy", bm);
+			if (hm > 0) {
+				bench_figure("dma.h2d.vs_host", bh, "MB/s", "host_memcpy", hm);
+				bench_figure("dma.d2h.vs_host", bd, "MB/s", "host_memcpy", hm);
+			} else {
+				printf("no LUMEN_HOST_MEMCPY: run through tests/bench/run for "
+				       "the host memcpy figures\n");
+			}
 		}
 	}
 	/* Sanity: the last d2h copy brought back what h2d put there. */
