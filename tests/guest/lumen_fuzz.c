@@ -16,7 +16,12 @@
  * the page allocator; fixed by b8f6962), dmabuf-mmap (mmap of the PRIME fd
  * of a USERPTR BO oopsed; b8f6962), bo-leak (BOs left after the run are
  * only reported; ca12370 leaked those of SIGKILLed processes, fixed by
- * b5a4bdf). --verbose adds where each process spent its time.
+ * b5a4bdf), uq-id (early 1.4 modules: QUEUE_DESTROY of a user-mode
+ * queue's id said -ENOENT but erased the id's reservation, so the next
+ * QUEUE_CREATE or UQ_CREATE got the same id and the live queue leaked with
+ * its hardware queue; fixed by QUEUE_DESTROY erasing only a queue that
+ * exists: no QUEUE_DESTROY of a live user-mode queue's id then).
+ * --verbose adds where each process spent its time.
  *
  * A parent forks the processes, SIGKILLs one at a random moment every
  * 0.1-1.6 s and respawns it; process slot i runs (seed, i, generation)'s
@@ -28,8 +33,8 @@
  *
  * random  The whole ioctl space of the fd: DRM core numbers 0x00-0x3f and
  *         0xa0-0xff (the allow-listed ones more often), the driver's
- *         0x40-0x4e, 0x4f-0x55 just past its table and, rarely, the rest of
- *         the driver range; random direction bits and sizes (mostly the real
+ *         0x40-0x52 (0x40-0x4e before uAPI 1.4), 7 numbers just past its
+ *         table and, rarely, the rest of the driver range; random direction bits and sizes (mostly the real
  *         ones), sometimes another ioctl type. Arguments are made of
  *         interesting values (0, small numbers, live handles, ~0, sign bits,
  *         page multiples, device VAs at the user range's edges, BO mmap
@@ -75,7 +80,33 @@
  *         context unbanned (a ban there is a finding). Without CAPS.LINKS
  *         the same calls must all say -EOPNOTSUPP. The parent saves every
  *         card's route table and port controls before the run and writes
- *         them back after it.
+ *         them back after it. With uAPI 1.4 (CAPS.USER_QUEUES) user-mode
+ *         queues: UQ_CREATE well-formed (ring and record in a BO of their
+ *         own, or in the pool's mappings) or with one thing wrong, each
+ *         checked against its documented errno (unmapped or too short ring,
+ *         unmapped or read-only record, fd2's memory: -EFAULT; misaligned
+ *         ring or record, order, flags, reserved: -EINVAL; a banned
+ *         context: -ECANCELED; no hardware queue left: -EBUSY) or one field
+ *         mutated; at most 2 per file. Pushes through the mmapped doorbell
+ *         (no syscall) of the SUBMIT commands, with F_IRQ now and then, or
+ *         with one command mutated (any field, random opcodes, reserved
+ *         bits, addresses in no mapping) or a tail the device must refuse;
+ *         UQ_WAIT with short deadlines and counts beyond what the doorbell
+ *         got (-EINVAL); UQ_FENCE into the slot's syncobjs; UQ_DESTROY
+ *         idle, under long FILLs, after unmapping the ring, with the file
+ *         closed under live queues (their doorbells still mapped, so a store
+ *         still reaches them), and stores into destroyed queues' doorbell
+ *         mappings, which must land in the scratch page (a signal fails the
+ *         run); second doorbell mmaps, and ones that must fail (MAP_PRIVATE,
+ *         two pages, on fd2). A WAIT on a 0 word is released from the CPU,
+ *         or (once per slot, UQ_HANG_BUDGET) left to the kernel's hang
+ *         detection, which must stop the queue with -ETIMEDOUT and ban the
+ *         context within three check periods (job_timeout_ms, at least
+ *         twice the E2E timeout with links); the slot waits for that with
+ *         100 ms UQ_WAITs, unless the parent SIGKILLs it first (a process
+ *         dying with a hung queue). Any UQ ioctl errno outside the uAPI's
+ *         lists (plus -EINTR, -ENODEV), or a result the uAPI rules out, is
+ *         reported and fails the run.
  *
  * Bounds (CI is a 2-core TCG guest with 1 GiB): the run is bounded by the
  * ioctl count, not time; a one-shot 150 ms SIGALRM interrupts any ioctl that
@@ -86,7 +117,9 @@
  * binding or touching it allocates all of it in guest RAM (the OOM killer).
  *
  * Pass: every child exits 0 or by the parent's SIGKILL (any other signal,
- * or a SIGKILL the parent did not send, e.g. the OOM killer's, fails), the
+ * or a SIGKILL the parent did not send, e.g. the OOM killer's, fails), no
+ * unexplained ban, no user-mode-queue result the uAPI rules out and no
+ * doorbell store that raised a signal, the
  * kernel log since the start has no oops/BUG/WARNING lines, every card's
  * debugfs bo_stats returns to its count before the run, and a fresh fd on
  * every card copies bytes exactly through a queue.
@@ -163,10 +196,16 @@ struct lf_mode_closefb {
 #define LF_UAPI_1_1	0
 #endif
 
-/* uAPI 1.2: the link engine (windows, remote commands, routes, ports, management). */
-#if DRM_LUMEN_UAPI_MINOR >= 2
+/* uAPI 1.2: the link engine (windows, remote commands, routes, ports, management).
+ * uAPI 1.4: user-mode queues (UQ_CREATE, UQ_DESTROY, UQ_WAIT, UQ_FENCE). */
+#ifdef DRM_LUMEN_UQ_FENCE
+#define LF_UQ		1
+#define LF_DRV_LAST	DRM_LUMEN_UQ_FENCE
+#elif DRM_LUMEN_UAPI_MINOR >= 2
+#define LF_UQ		0
 #define LF_DRV_LAST	DRM_LUMEN_MGMT_RECV
 #else
+#define LF_UQ		0
 #define LF_DRV_LAST	DRM_LUMEN_WAIT
 #endif
 
@@ -179,6 +218,7 @@ struct lf_mode_closefb {
 
 #define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
+#define MAX(a, b)	((a) > (b) ? (a) : (b))
 
 /* ---- statistics, shared between the parent and the children -------------- */
 
@@ -186,15 +226,22 @@ struct lf_mode_closefb {
 enum lf_op {
 	OP_GET_PARAM, OP_QUERY, OP_BO_CREATE, OP_BO_INFO, OP_VM_BIND, OP_QUEUE_CREATE,
 	OP_QUEUE_DESTROY, OP_SUBMIT, OP_WAIT, OP_WINDOW_OPEN, OP_WINDOW_CLOSE, OP_ROUTE,
-	OP_PORT_CTRL, OP_MGMT_SEND, OP_MGMT_RECV, OP_DRV_OTHER, OP_GEM_CLOSE, OP_PRIME,
-	OP_SYNCOBJ, OP_CORE_INFO, OP_CORE_OTHER, OP_COUNT
+	OP_PORT_CTRL, OP_MGMT_SEND, OP_MGMT_RECV, OP_UQ_CREATE, OP_UQ_DESTROY, OP_UQ_WAIT,
+	OP_UQ_FENCE, OP_DRV_OTHER, OP_GEM_CLOSE, OP_PRIME, OP_SYNCOBJ, OP_CORE_INFO,
+	OP_CORE_OTHER, OP_COUNT
 };
+
+#if LF_UQ
+_Static_assert(OP_UQ_FENCE == DRM_LUMEN_UQ_FENCE && OP_MGMT_RECV == DRM_LUMEN_MGMT_RECV,
+	       "OP_x must equal DRM_LUMEN_x");
+#endif
 
 static const char *const op_names[OP_COUNT] = {
 	"GET_PARAM", "QUERY", "BO_CREATE", "BO_INFO", "VM_BIND", "QUEUE_CREATE",
 	"QUEUE_DESTROY", "SUBMIT", "WAIT", "WINDOW_OPEN", "WINDOW_CLOSE", "ROUTE",
-	"PORT_CTRL", "MGMT_SEND", "MGMT_RECV", "drv-beyond", "GEM_CLOSE", "PRIME",
-	"SYNCOBJ", "VERSION/GET_CAP", "core-other",
+	"PORT_CTRL", "MGMT_SEND", "MGMT_RECV", "UQ_CREATE", "UQ_DESTROY", "UQ_WAIT",
+	"UQ_FENCE", "drv-beyond", "GEM_CLOSE", "PRIME", "SYNCOBJ", "VERSION/GET_CAP",
+	"core-other",
 };
 
 /* The processes share one budget: the fast ones go on while a slow one
@@ -214,6 +261,10 @@ struct lf_slot {
 	uint64_t mmaps, mmap_ok, munmaps, touches, touch_faults, touch_signals;
 	uint64_t reopens, bans, unexplained_bans, enodev, jobs, job_errors, hangs;
 	uint64_t remote_errors;		/* jobs a remote refusal failed, context fine */
+	/* User-mode queues (uAPI 1.4, struct mode). */
+	uint64_t uq_creates, uq_pushes, uq_cmds, uq_destroys, uq_hangs, uq_hangs_seen;
+	uint64_t uq_db_stores, uq_stale_stores, uq_db_faults, uq_unexpected;
+	uint64_t uq_hang_ms_max;	/* longest hang detection seen */
 	uint32_t pub[8];		/* handle numbers it holds, for other processes */
 	int mode;			/* LF_MODE_RANDOM or LF_MODE_STRUCT */
 	int card;			/* struct mode: the card it works on */
@@ -233,7 +284,7 @@ static int g_fd_floor;			/* fds from here on are the fuzzer's files */
 static uint64_t g_rs;			/* RNG state */
 /* --known / LUMEN_FUZZ_KNOWN: kernel bugs found and not fixed yet, which
  * the fuzzer steers around (or only reports) so it can look for others. */
-static int g_avoid_count, g_avoid_dmabuf_mmap, g_known_bo_leak;
+static int g_avoid_count, g_avoid_dmabuf_mmap, g_known_bo_leak, g_avoid_uq_id;
 
 static struct {
 	uint8_t *arena;
@@ -328,6 +379,10 @@ static const unsigned long core_reqs[] = {
 #if LF_DRV_LAST > DRM_LUMEN_WAIT
 	DRM_IOCTL_LUMEN_WINDOW_OPEN, DRM_IOCTL_LUMEN_WINDOW_CLOSE, DRM_IOCTL_LUMEN_ROUTE,
 	DRM_IOCTL_LUMEN_PORT_CTRL, DRM_IOCTL_LUMEN_MGMT_SEND, DRM_IOCTL_LUMEN_MGMT_RECV,
+#endif
+#if LF_UQ
+	DRM_IOCTL_LUMEN_UQ_CREATE, DRM_IOCTL_LUMEN_UQ_DESTROY, DRM_IOCTL_LUMEN_UQ_WAIT,
+	DRM_IOCTL_LUMEN_UQ_FENCE,
 #endif
 };
 
@@ -914,6 +969,7 @@ struct r_state {
 	int fd[GU_MAX_CARDS];
 	uint32_t seed_q[GU_MAX_CARDS];
 	int queues;			/* queues created since the seed ones */
+	uint32_t uq[GU_MAX_CARDS];	/* the one user-mode queue a random UQ_CREATE left */
 	void *user[GU_MAX_CARDS];
 	uint64_t opened_at, reopen_after;
 	int need_reopen;
@@ -925,6 +981,7 @@ static void r_open(struct r_state *r)
 {
 	memset(&K, 0, sizeof(K));
 	r->queues = 0;
+	memset(r->uq, 0, sizeof(r->uq));
 	for (int c = 0; c < g_ncards; c++) {
 		int fd = open_card(c);
 		struct drm_lumen_bo_info bi;
@@ -1053,6 +1110,11 @@ static void sanitize(unsigned int nr, unsigned int dir, unsigned int size, uint8
 		set_tmo(p, offsetof(struct drm_lumen_mgmt, timeout_ns), in);
 		break;
 #endif
+#if LF_UQ
+	case DRM_COMMAND_BASE + DRM_LUMEN_UQ_WAIT:
+		set_tmo(p, offsetof(struct drm_lumen_uq_wait, timeout_ns), in);
+		break;
+#endif
 	case 0xc3:
 		set_tmo(p, offsetof(struct drm_syncobj_wait, timeout_nsec), in);
 		break;
@@ -1161,7 +1223,7 @@ static void r_after(struct r_state *r, int fd, unsigned int nr, unsigned int dir
 			for (c = 0; c < g_ncards && r->fd[c] != fd; c++)
 				;
 			for (uint32_t id = 1; id <= 8 && c < g_ncards; id++)
-				if (id != r->seed_q[c])
+				if (id != r->seed_q[c] && !(g_avoid_uq_id && id == r->uq[c]))
 					x_queue_destroy(fd, id);
 			r->queues = 0;
 		}
@@ -1170,6 +1232,30 @@ static void r_after(struct r_state *r, int fd, unsigned int nr, unsigned int dir
 		if (out && size >= 16)
 			known_add_handle(((const struct drm_lumen_bo_create *)p)->handle);
 		break;
+#if LF_UQ
+	case DRM_COMMAND_BASE + DRM_LUMEN_UQ_CREATE:
+		/* Keep one user-mode queue per file (its id and doorbell offset
+		 * feed the interesting values, so random mmaps and stores reach
+		 * it); the one before gives its hardware queue back. */
+		if (out && size >= sizeof(struct drm_lumen_uq_create)) {
+			const struct drm_lumen_uq_create *u = (const void *)p;
+			struct drm_lumen_uq_destroy d = { 0 };
+			int c;
+
+			for (c = 0; c < g_ncards && r->fd[c] != fd; c++)
+				;
+			if (c == g_ncards)
+				break;
+			if (r->uq[c] && r->uq[c] != u->queue_id) {
+				d.queue_id = r->uq[c];
+				fz_ioctl(OP_UQ_DESTROY, fd, DRM_IOCTL_LUMEN_UQ_DESTROY, &d);
+			}
+			r->uq[c] = u->queue_id;
+			known_add_handle(u->queue_id);
+			known_add_moff(u->doorbell_offset);
+		}
+		break;
+#endif
 	case DRM_COMMAND_BASE + DRM_LUMEN_BO_INFO:
 		if (out && size >= 24)
 			known_add_moff(((const struct drm_lumen_bo_info *)p)->mmap_offset);
@@ -1212,6 +1298,12 @@ static void r_template(struct r_state *r, int c, unsigned int nr, uint8_t *p, si
 		struct drm_lumen_route rt;
 		struct drm_lumen_port_ctrl pc;
 		struct drm_lumen_mgmt mg;
+#endif
+#if LF_UQ
+		struct drm_lumen_uq_create uc;
+		struct drm_lumen_uq_destroy ud;
+		struct drm_lumen_uq_wait uw;
+		struct drm_lumen_uq_fence uf;
 #endif
 	} u;
 	const uint64_t va = DRM_LUMEN_VA_USER_START + 2 * MiB * rn(3);
@@ -1299,6 +1391,28 @@ static void r_template(struct r_state *r, int c, unsigned int nr, uint8_t *p, si
 		u.mg.size = DRM_LUMEN_MGMT_MAX;
 		break;
 #endif
+#if LF_UQ
+	case DRM_LUMEN_UQ_CREATE:
+		/* Ring and record in one of the seed BOs (64 KiB each at va). */
+		u.uc.ring_order = DRM_LUMEN_UQ_ORDER_MIN + (uint32_t)rn(5);
+		u.uc.ring_va = va + PAGE * rn(4);
+		u.uc.cpl_va = va + R_USER_LEN - 16 * (1 + rn(64));
+		u.uc.priority = pct(80) ? 0 : (uint32_t)rn(3);
+		break;
+	case DRM_LUMEN_UQ_DESTROY:
+		u.ud.queue_id = pct(50) ? r->uq[c] : (uint32_t)rn(8);
+		break;
+	case DRM_LUMEN_UQ_WAIT:
+		u.uw.queue_id = pct(70) ? r->uq[c] : (uint32_t)rn(8);
+		u.uw.count = rn(4);
+		break;
+	case DRM_LUMEN_UQ_FENCE:
+		u.uf.queue_id = pct(70) ? r->uq[c] : (uint32_t)rn(8);
+		u.uf.count = rn(4);
+		u.uf.handle = some_handle();
+		u.uf.point = pct(50) ? 0 : rn(8);
+		break;
+#endif
 	default:	/* QUEUE_CREATE: all zero */
 		break;
 	}
@@ -1326,6 +1440,9 @@ static int sensitive(unsigned int nr)
 	       nr == DRM_COMMAND_BASE + DRM_LUMEN_WAIT ||
 #if LF_DRV_LAST > DRM_LUMEN_WAIT
 	       nr == DRM_COMMAND_BASE + DRM_LUMEN_MGMT_RECV ||
+#endif
+#if LF_UQ
+	       nr == DRM_COMMAND_BASE + DRM_LUMEN_UQ_WAIT ||
 #endif
 	       (nr >= 0xc3 && nr <= 0xcd);
 }
@@ -1373,6 +1490,13 @@ static void r_ioctl(struct r_state *r)
 		if (sensitive(nr) && (in_maps(arg) || in_arena(arg) ||
 				      (g_avoid_count && in_ro(arg))))
 			arg = HOLE_PTR;
+	}
+	if (g_avoid_uq_id && nr == DRM_COMMAND_BASE + DRM_LUMEN_QUEUE_DESTROY && r->uq[c]) {
+		/* --known uq-id: never the live user-mode queue's id. */
+		if (!p)
+			arg = HOLE_PTR;
+		else if (p + 4 <= M.arena + ARENA_LEN && !memcmp(p, &r->uq[c], 4))
+			memset(p, 0xff, 4);
 	}
 	ret = fz_ioctl(op_of_nr(nr), fd, req, (void *)(uintptr_t)arg);
 	if (nr == DRM_COMMAND_BASE + DRM_LUMEN_SUBMIT && ret == -ECANCELED) {
@@ -1552,6 +1676,30 @@ struct s_user {
 	size_t len;
 };
 
+/*
+ * A user-mode queue of the slot's file (uAPI 1.4). Well-formed ones have a
+ * BO of their own, the ring followed by the record, mapped at map_va and
+ * on the CPU at cpu; others point into the pool's mappings (cpu NULL: the
+ * ring holds whatever is there, so a doorbell store runs garbage).
+ */
+#define S_MAX_UQ	2
+#define S_MAX_STALE_DB	4
+#define UQ_HANG_BUDGET	1	/* queues per slot left to the kernel's hang detection */
+
+struct s_uq {
+	uint32_t id, entries, order;
+	uint32_t ring_h;		/* its own BO, 0 if none */
+	uint64_t map_va, bo_size;	/* that BO's VM_BIND mapping */
+	uint64_t ring_va, cpl_va;
+	uint8_t *cpu;			/* CPU view of the BO */
+	volatile uint32_t *db;		/* the doorbell page, NULL until mapped */
+	uint64_t db_off;
+	uint32_t tail;			/* last value stored into the doorbell */
+	uint64_t pushed;		/* commands given (64-bit) */
+	uint64_t fenced;		/* highest count a UQ_FENCE asked for */
+	int bad;			/* stored a bad tail or ran garbage: may stop */
+};
+
 /* An open remote window of the slot's file (uAPI 1.2). */
 struct s_win {
 	uint32_t id, flags;
@@ -1588,6 +1736,13 @@ struct s_state {
 	int nwin;
 	uint32_t stale_win[8];	/* windows closed since the open */
 	unsigned int nstale_win;
+	struct s_uq uq[S_MAX_UQ];
+	int nuq;
+	int uq_caps;		/* CAPS.USER_QUEUES */
+	uint32_t job_timeout_ms;
+	volatile uint32_t *stale_db[S_MAX_STALE_DB];	/* doorbells of destroyed queues */
+	int nstale_db;
+	uint64_t fd2_va;	/* fd2 maps its BO there (not fd's memory); 0 if not */
 	int tainted;		/* something since the open may ban the context */
 	int inflight;		/* jobs may be running */
 	int need_reopen;
@@ -1783,8 +1938,13 @@ static void s_new_map(struct s_state *s)
 		s_add_map(s, a.va, a.size, a.handle, a.flags);
 }
 
+static void s_uq_close_all(struct s_state *s);
+static void s_uq_after_close(struct s_state *s);
+static int s_uq_idle(struct s_state *s);
+
 static void s_close(struct s_state *s)
 {
+	s_uq_close_all(s);
 	maps_drop_all();
 	for (int i = 0; i < s->nbo; i++)
 		if (s->bo[i].cpu && !(s->bo[i].flags & DRM_LUMEN_BO_USERPTR))
@@ -1792,6 +1952,7 @@ static void s_close(struct s_state *s)
 	if (s->ctl)
 		munmap((void *)s->ctl, PAGE);
 	close_range((unsigned int)g_fd_floor, ~0u, 0);
+	s_uq_after_close(s);
 	for (int i = 0; i < s->nuser; i++)
 		munmap(s->user[i].p, s->user[i].len);
 	s->nbo = s->nmap = s->nq = s->nsy = s->nprime = s->nuser = 0;
@@ -1856,6 +2017,22 @@ static void s_open(struct s_state *s)
 	}
 	s->fd2_handle = 0;
 	x_bo_create(s->fd2, PAGE, DRM_LUMEN_BO_HOST, 0, &s->fd2_handle, NULL);
+	s->nuq = s->nstale_db = 0;
+	s->fd2_va = 0;
+	s->uq_caps = 0;
+	s->job_timeout_ms = 2000;
+#if LF_UQ
+	{
+		struct drm_lumen_limits lim;
+		uint32_t size = sizeof(lim);
+		uint64_t caps = 0;
+
+		s->uq_caps = !ld_get_param(s->fd, DRM_LUMEN_PARAM_CAPABILITIES, &caps) &&
+			     (caps & DRM_LUMEN_CAP_USER_QUEUES);
+		if (!ld_query(s->fd, DRM_LUMEN_QUERY_LIMITS, &lim, &size) && lim.job_timeout_ms)
+			s->job_timeout_ms = lim.job_timeout_ms;
+	}
+#endif
 	s->links = 0;
 #if LF_DRV_LAST > DRM_LUMEN_WAIT
 	{
@@ -1986,6 +2163,8 @@ static uint64_t wrong_handle(struct s_state *s)
 	case 0:
 		return s->nsy ? s->sy[rn(s->nsy)].h : 1;		/* a syncobj */
 	case 1:
+		if (s->nuq && pct(40))					/* a user-mode queue */
+			return s->uq[rn(s->nuq)].id;
 		return s->nq ? s->q[rn(s->nq)] : 1;			/* a queue id */
 	case 2:
 		return s->nbo ? s->bo[rn(s->nbo)].h : 1;		/* a BO */
@@ -2320,6 +2499,8 @@ static void s_vm_unmap(struct s_state *s)
 		s_add_map(s, a.va, a.size, a.handle, a.flags);
 }
 
+static int s_find_uq(struct s_state *s, uint32_t id);
+
 static int s_find_q(struct s_state *s, uint32_t id)
 {
 	for (int i = 0; i < s->nq; i++)
@@ -2364,6 +2545,8 @@ static void s_queue_destroy(struct s_state *s)
 	/* Keep one queue mostly: a well-formed destroy only of a second one. */
 	if (s->nq < 2 || pct(70))
 		MUTATE(s, a, f);
+	if (g_avoid_uq_id && s_find_uq(s, a.queue_id) >= 0)
+		return;
 	if (fz_ioctl(OP_QUEUE_DESTROY, s->fd, DRM_IOCTL_LUMEN_QUEUE_DESTROY, &a))
 		return;
 	i = s_find_q(s, a.queue_id);
@@ -2968,7 +3151,7 @@ static void s_drain(struct s_state *s)
 		else if (st)
 			s_job_status(s, "drained job failed", st);
 	}
-	if (!busy)
+	if (!busy && s_uq_idle(s))
 		s->inflight = 0;
 }
 
@@ -3746,6 +3929,971 @@ static void s_cpu(struct s_state *s)
 	touch_cpu(b->cpu + (rn(b->size - 64) & ~7ull), 64, s_bo_writable(b) && pct(50));
 }
 
+/* ---- structure-aware mode: user-mode queues (uAPI 1.4) ------------------------ */
+
+#if LF_UQ
+static void uq_unexpected(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A result the uAPI does not allow: reported, and the run fails. */
+static void uq_unexpected(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	S->uq_unexpected++;
+	fprintf(stderr, "lumen-fuzz: slot %d: user-mode queue: %s\n", (int)(S - g_slots), msg);
+}
+
+/*
+ * The errnos lumen_accel.h documents for each UQ ioctl, plus -EINTR (the
+ * SIGALRM bound) and -ENODEV (a reset or unplug, any ioctl): UQ_CREATE
+ * -EINVAL -EFAULT -EPERM -EOPNOTSUPP -EBUSY -ECANCELED -ENOMEM; UQ_DESTROY
+ * -EINVAL -ENOENT; UQ_WAIT -EINVAL -ENOENT -ETIME; UQ_FENCE -EINVAL
+ * -ENOENT -ENOMEM.
+ */
+static int uq_errno_documented(int op, int err)
+{
+	switch (err) {
+	case EINTR:
+	case ENODEV:
+	case EINVAL:
+		return 1;
+	case ENOENT:
+		return op != OP_UQ_CREATE;
+	case ETIME:
+		return op == OP_UQ_WAIT;
+	case ENOMEM:
+		return op == OP_UQ_CREATE || op == OP_UQ_FENCE;
+	case EFAULT:
+	case EPERM:
+	case EOPNOTSUPP:
+	case EBUSY:
+	case ECANCELED:
+		return op == OP_UQ_CREATE;
+	}
+	return 0;
+}
+
+/* A UQ ioctl on fd; an errno its uAPI does not document is a finding. */
+static int uq_ioctl(int op, int fd, unsigned long req, void *a)
+{
+	int ret = fz_ioctl(op, fd, req, a);
+
+	if (ret < 0 && !uq_errno_documented(op, -ret))
+		uq_unexpected("%s: %d (%s), an errno its uAPI does not document", op_names[op], ret,
+			      strerror(-ret));
+	return ret;
+}
+
+static int x_uq_wait(struct s_state *s, uint32_t id, uint64_t count, uint64_t deadline,
+		     uint64_t *completed, int32_t *status)
+{
+	struct drm_lumen_uq_wait a = { .queue_id = id, .count = count, .timeout_ns = deadline };
+	int ret = uq_ioctl(OP_UQ_WAIT, s->fd, DRM_IOCTL_LUMEN_UQ_WAIT, &a);
+
+	if (completed)
+		*completed = a.completed;
+	if (status)
+		*status = ret ? 0 : a.status;
+	return ret;
+}
+
+static int x_uq_destroy(struct s_state *s, uint32_t id)
+{
+	struct drm_lumen_uq_destroy a = { .queue_id = id };
+
+	return uq_ioctl(OP_UQ_DESTROY, s->fd, DRM_IOCTL_LUMEN_UQ_DESTROY, &a);
+}
+
+/* A 32-bit store into a doorbell page: live or scratch, it must not raise a signal. */
+static int db_store(volatile uint32_t *db, uint32_t v)
+{
+	S->uq_db_stores++;
+	if (sigsetjmp(touch_jmp, 1)) {
+		S->uq_db_faults++;
+		return -1;
+	}
+	in_touch = 1;
+	*db = v;
+	in_touch = 0;
+	return 0;
+}
+
+static int s_find_uq(struct s_state *s, uint32_t id)
+{
+	for (int i = 0; i < s->nuq; i++)
+		if (s->uq[i].id == id)
+			return i;
+	return -1;
+}
+
+static uint64_t uq_ring_bytes(const struct s_uq *u)
+{
+	return (uint64_t)sizeof(struct lumen_cmd) << u->order;
+}
+
+/* Commands retired: from the record, or a polling UQ_WAIT for ring-less queues. */
+static uint64_t uq_completed(struct s_state *s, struct s_uq *u)
+{
+	uint64_t done = 0;
+
+	if (u->cpu && u->ring_va == u->map_va)
+		return __atomic_load_n((uint64_t *)(u->cpu + uq_ring_bytes(u)), __ATOMIC_ACQUIRE);
+	if (x_uq_wait(s, u->id, 0, 0, &done, NULL))
+		return u->pushed;
+	return done;
+}
+
+/* The queue's own BO: ring then record; 0 or -1. */
+static int uq_bo_new(struct s_state *s, struct s_uq *u)
+{
+	struct drm_lumen_bo_info bi;
+	uint32_t flags = pct(80) ? DRM_LUMEN_BO_HOST : DRM_LUMEN_BO_DEVICE;
+	uint64_t got;
+	void *p;
+
+	u->bo_size = uq_ring_bytes(u) + PAGE;
+	if (x_bo_create(s->fd, u->bo_size, flags, 0, &u->ring_h, &got))
+		return -1;
+	if (x_bo_info(s->fd, u->ring_h, &bi))
+		goto err_close;
+	p = mmap(NULL, u->bo_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, (off_t)bi.mmap_offset);
+	S->mmaps++;
+	if (p == MAP_FAILED)
+		goto err_close;
+	S->mmap_ok++;
+	u->cpu = p;
+	memset(u->cpu + uq_ring_bytes(u), 0, sizeof(struct drm_lumen_uq_cpl));
+	u->map_va = s_va_alloc(s, u->bo_size);
+	if (x_vm_bind(s->fd, DRM_LUMEN_VM_MAP, u->ring_h, u->map_va, 0, u->bo_size, 0)) {
+		munmap(p, u->bo_size);
+		u->cpu = NULL;
+		u->map_va = 0;
+		goto err_close;
+	}
+	return 0;
+
+err_close:
+	x_gem_close(s->fd, u->ring_h);
+	u->ring_h = 0;
+	return -1;
+}
+
+static void uq_bo_free(struct s_state *s, struct s_uq *u)
+{
+	if (u->cpu)
+		munmap(u->cpu, u->bo_size);
+	u->cpu = NULL;
+	if (u->map_va)
+		x_vm_bind(s->fd, DRM_LUMEN_VM_UNMAP, 0, u->map_va, 0, u->bo_size, 0);
+	u->map_va = 0;
+	if (u->ring_h)
+		x_gem_close(s->fd, u->ring_h);
+	u->ring_h = 0;
+}
+
+static void uq_map_db(struct s_state *s, struct s_uq *u)
+{
+	void *p = mmap(NULL, PAGE, PROT_WRITE | (pct(50) ? PROT_READ : 0), MAP_SHARED, s->fd,
+		       (off_t)u->db_off);
+
+	S->mmaps++;
+	if (p == MAP_FAILED) {
+		if (errno != ENODEV && errno != ENOMEM)
+			uq_unexpected("mmap of queue %u's doorbell at 0x%llx: %s", u->id,
+				      (unsigned long long)u->db_off, strerror(errno));
+		return;
+	}
+	S->mmap_ok++;
+	u->db = p;
+}
+
+/* Forget queue i after its destroy; its doorbell mapping stays as a stale one. */
+static void uq_forget(struct s_state *s, int i)
+{
+	struct s_uq *u = &s->uq[i];
+
+	if (u->db) {
+		if (s->nstale_db == S_MAX_STALE_DB) {
+			munmap((void *)s->stale_db[0], PAGE);
+			s->stale_db[0] = s->stale_db[--s->nstale_db];
+		}
+		s->stale_db[s->nstale_db++] = u->db;
+	}
+	uq_bo_free(s, u);
+	s->stale_q[s->nstale_q++ % ARRAY_LEN(s->stale_q)] = u->id;
+	s->uq[i] = s->uq[--s->nuq];
+}
+
+/* A store into a destroyed queue's doorbell lands in the scratch page. */
+static void uq_stale_store(struct s_state *s)
+{
+	volatile uint32_t *db;
+
+	if (!s->nstale_db)
+		return;
+	db = s->stale_db[rn(s->nstale_db)];
+	S->uq_stale_stores++;
+	if (db_store(db, pct(50) ? (uint32_t)rn(64) : (uint32_t)rnd()))
+		uq_unexpected("a store into a destroyed queue's doorbell raised a signal");
+	else if (pct(30))
+		touch_pipe((uint8_t *)db, 4, 0);	/* and reads through the kernel */
+}
+
+/* Destroy queue i (well-formed) and check what is left. */
+static void uq_destroy_idx(struct s_state *s, int i)
+{
+	struct s_uq *u = &s->uq[i];
+	uint64_t done = uq_completed(s, u);
+	uint32_t id = u->id;
+	int ret = x_uq_destroy(s, id);
+
+	if (ret && ret != -ENODEV && ret != -EINTR)
+		uq_unexpected("UQ_DESTROY of live queue %u: %d (%s)%s", id, ret, strerror(-ret),
+			      ret == -ENOENT && !g_avoid_uq_id ? " (a QUEUE_DESTROY of its id "
+			      "freed it? --known uq-id)" : "");
+	if (ret)
+		return;
+	S->uq_destroys++;
+	/* Fences for counts it had not reached fail with -ECANCELED, and
+	 * so would the jobs waiting on them: our doing. */
+	if (u->fenced > done)
+		s->tainted = 1;
+	uq_forget(s, i);
+	if (pct(60))
+		uq_stale_store(s);
+	if (pct(30)) {
+		uint64_t c;
+
+		ret = x_uq_wait(s, id, 0, 0, &c, NULL);
+		if (ret != -ENOENT && ret != -ENODEV && ret != -EINTR)
+			uq_unexpected("UQ_WAIT on destroyed queue %u: %d, want -ENOENT", id, ret);
+	}
+}
+
+/* fd2 maps a page at a VA fd never uses: another file's memory. */
+static uint64_t uq_fd2_va(struct s_state *s)
+{
+	const uint64_t va = DRM_LUMEN_VA_USER_END - 64 * MiB;
+
+	if (!s->fd2_va && s->fd2_handle &&
+	    !x_vm_bind(s->fd2, DRM_LUMEN_VM_MAP, s->fd2_handle, va, 0, PAGE, 0))
+		s->fd2_va = va;
+	return s->fd2_va;
+}
+
+/* A pool mapping of at least len bytes (writable if asked), or -1. */
+static int uq_pick_map(struct s_state *s, uint64_t len, int need_write)
+{
+	int idx[S_MAX_MAP], n = 0;
+
+	for (int i = 0; i < s->nmap; i++)
+		if (s->map[i].size >= len && (!need_write || s->map[i].writable))
+			idx[n++] = i;
+	return n ? idx[rn(n)] : -1;
+}
+
+static void s_uq_destroy(struct s_state *s);
+
+/*
+ * UQ_CREATE: well-formed (own BO, or ring and record in the pool's
+ * mappings) or with one thing wrong that has a documented errno: an
+ * unmapped or too short ring (-EFAULT), an unmapped or read-only record
+ * (-EFAULT), another file's memory (-EFAULT), misalignment, order, flags,
+ * reserved (-EINVAL), or one field mutated at random, or the out fields
+ * set on input (any documented errno, or success).
+ */
+static void s_uq_create(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLD(struct drm_lumen_uq_create, flags, K_FLAGS),
+		FLD(struct drm_lumen_uq_create, priority, K_TYPE),
+		FLD(struct drm_lumen_uq_create, ring_va, K_VA),
+		FLD(struct drm_lumen_uq_create, cpl_va, K_VA),
+		FLDN(struct drm_lumen_uq_create, ring_order, K_COUNT, DRM_LUMEN_UQ_ORDER_MAX),
+		FLD(struct drm_lumen_uq_create, queue_id, K_VAL),
+		FLD(struct drm_lumen_uq_create, doorbell_offset, K_VAL),
+		FLD(struct drm_lumen_uq_create, reserved, K_RSVD),
+	};
+	struct drm_lumen_uq_create a;
+	unsigned int how = (unsigned int)rn(100);
+	const char *what = "well-formed";
+	int want = 0, keep = 1, ret, m;	/* want: 0 success, > 0 that errno, -1 any documented */
+	struct s_uq u;
+
+	if (!s->uq_caps) {
+		memset(&a, 0, sizeof(a));
+		ret = fz_ioctl(OP_UQ_CREATE, s->fd, DRM_IOCTL_LUMEN_UQ_CREATE, &a);
+		if (ret != -EOPNOTSUPP && ret != -EINVAL)
+			uq_unexpected("UQ_CREATE without CAPS.USER_QUEUES: %d", ret);
+		return;
+	}
+	if (s->nuq == S_MAX_UQ) {
+		s_uq_destroy(s);
+		return;
+	}
+	memset(&u, 0, sizeof(u));
+	memset(&a, 0, sizeof(a));
+	u.order = DRM_LUMEN_UQ_ORDER_MIN + (uint32_t)(pct(85) ? rn(5) : rn(11));	/* <= 1 MiB */
+	if (how >= 55 && how < 64 &&
+	    (m = uq_pick_map(s, uq_ring_bytes(&u), 0)) >= 0 && uq_pick_map(s, 16, 1) >= 0) {
+		/* Ring and record in the pool's memory: valid, whatever it holds. */
+		int w = uq_pick_map(s, 16, 1);
+
+		what = "in pool mappings";
+		a.ring_va = s_addr(&s->map[m], uq_ring_bytes(&u), PAGE);
+		a.cpl_va = s_addr(&s->map[w], 16, 16);
+		u.bad = 1;
+	} else {
+		if (uq_bo_new(s, &u))
+			return;
+		a.ring_va = u.map_va;
+		a.cpl_va = u.map_va + uq_ring_bytes(&u);
+	}
+	a.ring_order = u.order;
+	if (pct(25))
+		a.priority = (uint32_t)rn(3);	/* NORMAL, LOW, HIGH (root may) */
+	if (how >= 64 && how < 70) {
+		want = EFAULT;
+		if (pct(50) || u.order > DRM_LUMEN_UQ_ORDER_MAX - 3) {
+			what = "unmapped ring";
+			a.ring_va = s->va_next + PAGE * rn(16);	/* nothing there yet */
+		} else {
+			what = "ring past its mapping";
+			a.ring_order = u.order + 3;
+		}
+	} else if (how >= 70 && how < 74) {
+		int ro = -1;
+
+		want = EFAULT;
+		for (int i = 0; i < s->nmap; i++)
+			if (!s->map[i].writable)
+				ro = i;
+		if (ro >= 0 && pct(60)) {
+			what = "read-only record";
+			a.cpl_va = s_addr(&s->map[ro], 16, 16);
+		} else {
+			what = "unmapped record";
+			a.cpl_va = s->va_next + 16 * rn(256);
+		}
+	} else if (how >= 74 && how < 78 && uq_fd2_va(s)) {
+		want = EFAULT;
+		what = "another file's memory";
+		if (pct(50))
+			a.ring_va = s->fd2_va;
+		else
+			a.cpl_va = s->fd2_va + 16 * rn(PAGE / 16);
+	} else if (how >= 78 && how < 86) {
+		static const uint32_t orders[] = {
+			0, DRM_LUMEN_UQ_ORDER_MIN - 1, DRM_LUMEN_UQ_ORDER_MAX + 1, 32, 64, ~0u,
+		};
+
+		want = EINVAL;
+		switch (rn(6)) {
+		case 0:
+			what = "misaligned ring";
+			a.ring_va += pct(50) ? 64 * (1 + rn(63)) : 8;
+			break;
+		case 1:
+			what = "misaligned record";
+			a.cpl_va += 8 * (1 + 2 * rn(8)) / (pct(30) ? 8 : 1);
+			break;
+		case 2:
+			what = "ring order";
+			a.ring_order = orders[rn(ARRAY_LEN(orders))];
+			break;
+		case 3:
+			what = "flags";
+			a.flags = 1u << rn(32);
+			break;
+		case 4:
+			what = "reserved";
+			a.reserved = 1ull << rn(64);
+			break;
+		default:
+			/* Out fields: the uAPI does not say what a set one does. */
+			what = "output fields set";
+			want = -1;
+			if (pct(50))
+				a.queue_id = 1 + (uint32_t)rn(100);
+			else
+				a.doorbell_offset = PAGE * (1 + rn(1000));
+			break;
+		}
+	} else if (how >= 86) {
+		want = -1;
+		what = "mutated";
+		MUTATE(s, a, f);
+	}
+	ret = uq_ioctl(OP_UQ_CREATE, s->fd, DRM_IOCTL_LUMEN_UQ_CREATE, &a);
+	if (ret == -ECANCELED) {
+		S->bans++;
+		s_banned(s, "UQ_CREATE", ret);
+	} else if (ret == -ENODEV) {
+		s->need_reopen = 1;
+	} else if (want > 0 && ret != -want && ret != -EINTR &&
+		   !(ret == -EPERM && a.priority == DRM_LUMEN_PRIORITY_HIGH)) {
+		uq_unexpected("UQ_CREATE with %s (ring 0x%llx record 0x%llx order %u): %d (%s), "
+			      "want %d", what, (unsigned long long)a.ring_va,
+			      (unsigned long long)a.cpl_va, a.ring_order, ret, strerror(-ret), -want);
+	} else if (!want && ret && ret != -EBUSY && ret != -ENOMEM && ret != -EINTR &&
+		   !(ret == -EPERM && a.priority == DRM_LUMEN_PRIORITY_HIGH)) {
+		uq_unexpected("UQ_CREATE %s (ring 0x%llx record 0x%llx order %u): %d (%s)", what,
+			      (unsigned long long)a.ring_va, (unsigned long long)a.cpl_va,
+			      a.ring_order, ret, strerror(-ret));
+	}
+	if (ret) {
+		uq_bo_free(s, &u);
+		return;
+	}
+	S->uq_creates++;
+	/* Whatever a wrong or mutated argument created is destroyed at once. */
+	if (want)
+		keep = 0;
+	u.id = a.queue_id;
+	u.db_off = a.doorbell_offset;
+	u.entries = 1u << u.order;
+	u.ring_va = a.ring_va;
+	u.cpl_va = a.cpl_va;
+	if (!keep) {
+		if (x_uq_destroy(s, u.id) == 0)
+			S->uq_destroys++;
+		uq_bo_free(s, &u);
+		return;
+	}
+	if (pct(90))
+		uq_map_db(s, &u);
+	s->uq[s->nuq++] = u;
+}
+
+/* Commands for a push: the SUBMIT ones (valid on mapped VAs), F_IRQ now
+ * and then; taints the context if one may fail (REDUCE it cannot do). */
+static struct lumen_cmd uq_cmd(struct s_state *s)
+{
+	struct lumen_cmd c = s_cmd(s);
+
+	if (pct(20))
+		c.flags |= DRM_LUMEN_CMD_F_IRQ;
+#if LF_REDUCE
+	if (c.opcode == DRM_LUMEN_CMD_REDUCE || c.opcode == DRM_LUMEN_CMD_RREDUCE) {
+		uint32_t esz = lf_dtype_size(c.u.reduce.dtype);
+
+		/* SUBMIT refuses what the device would stop on; here nobody does. */
+		if (!s->reduce ||
+		    (c.opcode == DRM_LUMEN_CMD_REDUCE &&
+		     (c.u.reduce.src % esz || c.u.reduce.dst % esz || c.u.reduce.size % esz)))
+			s->tainted = 1;
+	}
+#endif
+	return c;
+}
+
+/*
+ * Write commands into a queue's ring and the tail into its doorbell, no
+ * system call: valid ones mostly, else one mutated command (any field, a
+ * random opcode, reserved bits, an address outside every mapping) or a
+ * tail the device must refuse (past the ring, backwards).
+ */
+static void s_uq_push(struct s_state *s)
+{
+	struct lumen_cmd cmds[8];
+	struct s_uq *u;
+	uint64_t done, out;
+	uint32_t n = 0, room, tail;
+	unsigned int how = (unsigned int)rn(100);
+
+	if (!s->nuq) {
+		s_uq_create(s);
+		return;
+	}
+	u = &s->uq[rn(s->nuq)];
+	if (!u->db) {
+		uq_map_db(s, u);
+		if (!u->db)
+			return;
+	}
+	if (s->nmap < 2)
+		s_new_map(s);
+	done = uq_completed(s, u);
+	out = u->pushed - MIN(done, u->pushed);
+	room = out >= u->entries ? 0 : u->entries - (uint32_t)out;
+	if (room)
+		n = 1 + (uint32_t)rn(MIN(room, 8u));
+	if (!n && how >= 19)
+		return;
+	if (s->ctl)		/* what a mutated command may have overwritten */
+		for (int i = 0; i < 8; i++)
+			s->ctl[CTL_RELEASE + i] = ~0ull;
+	for (uint32_t i = 0; i < n; i++)
+		cmds[i] = uq_cmd(s);
+	tail = u->tail + n;
+	if (n && how < 12) {
+		s_mutate_cmd(s, &cmds[rn(n)]);
+		s->tainted = 1;
+	} else if (n && how < 16) {
+		struct lumen_cmd *c = &cmds[rn(n)];
+
+		switch (rn(3)) {
+		case 0:
+			c->opcode = (uint8_t)(DRM_LUMEN_CMD_RREDUCE + 1 + rn(256 - DRM_LUMEN_CMD_RREDUCE - 1));
+			break;
+		case 1:
+			c->flags |= (uint8_t)(1u << (2 + rn(6)));
+			break;
+		default:
+			c->reserved0 = (uint16_t)(1u << rn(16));
+			break;
+		}
+		s->tainted = 1;
+	} else if (n && how < 19) {
+		/* An address in no mapping: the 2 MiB hole after one, or beyond all. */
+		const struct s_map *m = s->nmap ? &s->map[rn(s->nmap)] : NULL;
+		uint64_t hole = pct(50) || !m ? s->va_next + 8 * rn(4096)
+					      : m->va + ((m->size + 2 * MiB - 1) & ~(2 * MiB - 1)) +
+						8 * rn(4096);
+
+		cmds[rn(n)] = pct(50) ? ld_cmd_fill(hole & ~7ull, 8 * (1 + rn(64)), rnd())
+				      : ld_cmd_signal(hole & ~7ull, rnd());
+		s->tainted = 1;
+	} else if (how < 22) {
+		/* A tail the device refuses: TAIL - HEAD > entries. */
+		tail = pct(60) ? u->tail + u->entries + 1 + (uint32_t)rn(1000)
+			       : u->tail - 1 - (uint32_t)rn(4);
+		u->bad = 1;
+		s->tainted = 1;
+	}
+	if (u->bad)
+		s->tainted = 1;		/* a ring in pool memory runs what is there */
+	if (u->cpu && u->ring_va == u->map_va) {
+		struct lumen_cmd *ring = (struct lumen_cmd *)u->cpu;
+
+		for (uint32_t i = 0; i < n; i++)
+			memcpy(&ring[(u->tail + i) & (u->entries - 1)], &cmds[i], sizeof(cmds[i]));
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (db_store(u->db, tail))
+		uq_unexpected("a store into queue %u's doorbell raised a signal", u->id);
+	u->tail = tail;
+	u->pushed += n;
+	S->uq_pushes++;
+	S->uq_cmds += n;
+	s->inflight = 1;
+	if (pct(25)) {
+		int32_t st = 0;
+
+		if (!x_uq_wait(s, u->id, u->pushed, wait_tmo(WAIT_MAX_NS), NULL, &st) && st)
+			s_job_status(s, "user-mode queue failed", st);
+	}
+}
+
+/* UQ_WAIT: counts up to what was given, short deadlines, counts beyond it
+ * (-EINVAL), one field mutated. */
+static void s_uq_wait(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLD(struct drm_lumen_uq_wait, queue_id, K_QUEUE),
+		FLD(struct drm_lumen_uq_wait, flags, K_FLAGS),
+		FLD(struct drm_lumen_uq_wait, count, K_SEQ),
+		FLD(struct drm_lumen_uq_wait, timeout_ns, K_TMO),
+		FLD(struct drm_lumen_uq_wait, completed, K_VAL),
+		FLD(struct drm_lumen_uq_wait, status, K_VAL),
+		FLD(struct drm_lumen_uq_wait, reserved, K_RSVD),
+	};
+	struct drm_lumen_uq_wait a = { 0 };
+	int beyond = pct(15), mut = !beyond && pct(35), strict, ret;
+	struct s_uq *u;
+
+	if (!s->nuq) {
+		/* A kernel queue's id or a destroyed one: not a user-mode queue. */
+		a.queue_id = pct(50) && s->nq ? s->q[rn(s->nq)]
+					      : s->stale_q[rn(ARRAY_LEN(s->stale_q))];
+		if (!a.queue_id)
+			return;
+		ret = uq_ioctl(OP_UQ_WAIT, s->fd, DRM_IOCTL_LUMEN_UQ_WAIT, &a);
+		if (ret != -ENOENT && ret != -ENODEV && ret != -EINTR)
+			uq_unexpected("UQ_WAIT on %u, no user-mode queue: %d, want -ENOENT",
+				      a.queue_id, ret);
+		return;
+	}
+	u = &s->uq[rn(s->nuq)];
+	strict = !u->bad && !s->tainted;
+	a.queue_id = u->id;
+	a.count = u->pushed ? u->pushed - rn(MIN(u->pushed, 4ull)) : 0;
+	if (beyond)
+		a.count = u->pushed + 1 + rn(pct(50) ? 4 : 1000000);
+	a.timeout_ns = pct(40) ? 0 : pct(80) ? wait_tmo(rn(WAIT_MAX_NS / 4)) : ld_now_ns() - rn(MiB);
+	a.status = 0x7eadbeef;
+	if (mut)
+		MUTATE(s, a, f);
+	ret = uq_ioctl(OP_UQ_WAIT, s->fd, DRM_IOCTL_LUMEN_UQ_WAIT, &a);
+	if (mut)
+		return;
+	if (beyond) {
+		if (strict && ret != -EINVAL && ret != -ENODEV && ret != -EINTR && !(!ret && a.status))
+			uq_unexpected("UQ_WAIT for %llu with %llu given: %d, want -EINVAL",
+				      (unsigned long long)a.count, (unsigned long long)u->pushed, ret);
+		return;
+	}
+	if (!ret && a.status)
+		s_job_status(s, "user-mode queue failed", a.status);
+	else if (!ret && a.completed < a.count)
+		uq_unexpected("UQ_WAIT for %llu returned 0 at %llu without an error",
+			      (unsigned long long)a.count, (unsigned long long)a.completed);
+}
+
+/* UQ_FENCE into the slot's syncobjs (binary, or a new timeline point). */
+static void s_uq_fence(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLD(struct drm_lumen_uq_fence, queue_id, K_QUEUE),
+		FLD(struct drm_lumen_uq_fence, flags, K_FLAGS),
+		FLD(struct drm_lumen_uq_fence, count, K_SEQ),
+		FLD(struct drm_lumen_uq_fence, handle, K_HANDLE),
+		FLD(struct drm_lumen_uq_fence, reserved, K_RSVD),
+		FLD(struct drm_lumen_uq_fence, point, K_POINT),
+	};
+	struct drm_lumen_uq_fence a = { 0 };
+	int beyond = pct(10), mut = !beyond && pct(35), ret, i;
+	struct s_sync *y;
+	struct s_uq *u;
+
+	if (!s->nuq || !s->nsy)
+		return;
+	u = &s->uq[rn(s->nuq)];
+	y = &s->sy[rn(s->nsy)];
+	a.queue_id = u->id;
+	a.count = u->pushed ? u->pushed - rn(MIN(u->pushed, 4ull)) : 0;
+	if (beyond)
+		a.count = u->pushed + 1 + rn(1000);
+	a.handle = y->h;
+	a.point = pct(50) ? 0 : y->point + 1;
+	if (mut)
+		MUTATE(s, a, f);
+	ret = uq_ioctl(OP_UQ_FENCE, s->fd, DRM_IOCTL_LUMEN_UQ_FENCE, &a);
+	if (beyond && !u->bad && !s->tainted && ret != -EINVAL && ret != -ENODEV && ret != -EINTR)
+		uq_unexpected("UQ_FENCE for %llu with %llu given: %d, want -EINVAL",
+			      (unsigned long long)a.count, (unsigned long long)u->pushed, ret);
+	if (ret)
+		return;
+	i = s_find_uq(s, a.queue_id);
+	if (i >= 0 && a.count > s->uq[i].fenced)
+		s->uq[i].fenced = a.count;
+	i = s_find_sync(s, a.handle);
+	if (i >= 0) {
+		s->sy[i].fenced = 1;
+		if (a.point > s->sy[i].point)
+			s->sy[i].point = a.point;
+	}
+}
+
+/*
+ * UQ_DESTROY at random moments: idle, while long commands run, after
+ * unmapping the ring under the queue; then stores into the stale doorbell
+ * mapping. Or close the whole file with its queues running (the next
+ * reopen), or destroy a wrong id (-ENOENT), or mutate a field.
+ */
+static void s_uq_destroy(struct s_state *s)
+{
+	static const struct fdesc f[] = {
+		FLD(struct drm_lumen_uq_destroy, queue_id, K_QUEUE),
+		FLD(struct drm_lumen_uq_destroy, reserved, K_RSVD),
+	};
+	struct drm_lumen_uq_destroy a = { 0 };
+	unsigned int how = (unsigned int)rn(100);
+	struct s_uq *u;
+	int i, ret;
+
+	if (!s->nuq || how >= 90) {
+		a.queue_id = pct(50) && s->nq ? s->q[rn(s->nq)]
+					      : s->stale_q[rn(ARRAY_LEN(s->stale_q))];
+		if (!a.queue_id || s_find_uq(s, a.queue_id) >= 0)
+			return;
+		ret = uq_ioctl(OP_UQ_DESTROY, s->fd, DRM_IOCTL_LUMEN_UQ_DESTROY, &a);
+		if (ret != -ENOENT && ret != -ENODEV && ret != -EINTR)
+			uq_unexpected("UQ_DESTROY of %u, no user-mode queue: %d, want -ENOENT",
+				      a.queue_id, ret);
+		uq_stale_store(s);
+		return;
+	}
+	i = (int)rn(s->nuq);
+	u = &s->uq[i];
+	if (how < 35 && u->db && u->cpu && u->ring_va == u->map_va) {
+		/* Long FILLs and COPYs (up to 4 MiB each): destroyed while they run. */
+		int w = s_pick_map(s, 1);
+		uint64_t done = uq_completed(s, u), out = u->pushed - MIN(done, u->pushed);
+		uint32_t n = (uint32_t)MIN(u->entries - MIN(out, (uint64_t)u->entries), 1 + rn(3));
+		struct lumen_cmd *ring = (struct lumen_cmd *)u->cpu;
+
+		for (uint32_t k = 0; k < n && w >= 0; k++) {
+			const struct s_map *m = &s->map[w];
+
+			ring[(u->tail + k) & (u->entries - 1)] =
+				ld_cmd_fill(m->va, m->size, rnd());
+		}
+		if (w >= 0 && n) {
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			u->tail += n;
+			u->pushed += n;
+			s->inflight = 1;
+			S->uq_pushes++;
+			S->uq_cmds += n;
+			db_store(u->db, u->tail);
+		}
+	} else if (how < 45 && u->map_va) {
+		/* The ring's mapping goes first: the next fetch faults the context. */
+		if (!x_vm_bind(s->fd, DRM_LUMEN_VM_UNMAP, 0, u->map_va, 0, u->bo_size, 0)) {
+			u->map_va = 0;
+			s->tainted = 1;
+			if (u->db && pct(70)) {
+				u->bad = 1;
+				db_store(u->db, ++u->tail);
+				u->pushed++;
+			}
+		}
+	} else if (how < 52) {
+		/* Close the file with its queues live and the doorbells mapped. */
+		s->need_reopen = 1;
+		return;
+	}
+	if (pct(20)) {
+		a.queue_id = u->id;
+		MUTATE(s, a, f);
+		ret = uq_ioctl(OP_UQ_DESTROY, s->fd, DRM_IOCTL_LUMEN_UQ_DESTROY, &a);
+		if (!ret) {
+			i = s_find_uq(s, a.queue_id);
+			if (i >= 0) {
+				S->uq_destroys++;
+				s->tainted |= s->uq[i].fenced > 0;
+				uq_forget(s, i);
+			} else {
+				uq_unexpected("UQ_DESTROY of %u (reserved 0x%x), not a queue of "
+					      "ours, succeeded", a.queue_id, a.reserved);
+			}
+		}
+		return;
+	}
+	uq_destroy_idx(s, i);
+}
+
+/* Doorbell mmaps: another valid mapping, and ones that must be refused
+ * (MAP_PRIVATE, two pages, on the other file); stale-mapping stores. */
+static void s_uq_doorbell(struct s_state *s)
+{
+	unsigned int how = (unsigned int)rn(100);
+	struct s_uq *u;
+	const char *what;
+	int fd, flags = MAP_SHARED, prot = PROT_WRITE;
+	size_t len = PAGE;
+	uint8_t *p;
+
+	if (how < 30 || !s->nuq) {
+		uq_stale_store(s);
+		return;
+	}
+	u = &s->uq[rn(s->nuq)];
+	fd = s->fd;
+	if (how < 50) {
+		what = NULL;		/* a second valid mapping */
+	} else if (how < 62) {
+		what = "MAP_PRIVATE";
+		flags = MAP_PRIVATE;
+		prot |= pct(50) ? PROT_READ : 0;
+	} else if (how < 74) {
+		what = "two pages";
+		len = 2 * PAGE;
+	} else if (how < 86) {
+		what = "on another file";
+		fd = s->fd2;
+	} else {
+		what = NULL;
+		prot = PROT_READ;	/* read through the kernel */
+	}
+	S->mmaps++;
+	p = mmap(NULL, len, prot, flags, fd, (off_t)u->db_off);
+	if (p == MAP_FAILED) {
+		if (!what && errno != ENODEV && errno != ENOMEM)
+			uq_unexpected("second mmap of queue %u's doorbell: %s", u->id,
+				      strerror(errno));
+		return;
+	}
+	S->mmap_ok++;
+	if (what)
+		uq_unexpected("mmap of queue %u's doorbell %s succeeded", u->id, what);
+	else if (prot & PROT_WRITE)
+		db_store((volatile uint32_t *)p, u->tail);	/* the same tail: nothing new */
+	else
+		touch_pipe(p, 4, 0);
+	munmap(p, len);
+}
+
+/*
+ * A WAIT on a control word that is 0: released from the CPU, or (at most
+ * UQ_HANG_BUDGET times per slot) left to the kernel's hang detection,
+ * which must stop the queue with -ETIMEDOUT within a few job timeouts
+ * and ban the context (a SIGKILL of the parent may come first: then the
+ * file closes with a hung queue).
+ */
+static void s_uq_stall(struct s_state *s)
+{
+	struct s_uq *u = NULL;
+	struct lumen_cmd c[2], *ring;
+	uint64_t done, end, t0;
+	uint32_t w, period;
+	int32_t st = 0;
+	int timeout, was_tainted = s->tainted;
+
+	if (!s->ctl || s->hang_next >= 8 || !pct(40))
+		return;
+	for (int i = 0; i < s->nuq && !u; i++)
+		if (s->uq[i].db && s->uq[i].cpu && s->uq[i].ring_va == s->uq[i].map_va &&
+		    !s->uq[i].bad)
+			u = &s->uq[i];
+	if (!u)
+		return;
+	done = uq_completed(s, u);
+	if (u->pushed - MIN(done, u->pushed) + 2 > u->entries)
+		return;
+	w = CTL_HANG + s->hang_next++;
+	c[0] = ld_cmd_wait(s->ctl_va + 8 * w, 1);
+	c[1] = ld_cmd_nop();
+	c[1].flags = DRM_LUMEN_CMD_F_IRQ;
+	ring = (struct lumen_cmd *)u->cpu;
+	for (int k = 0; k < 2; k++)
+		ring[(u->tail + k) & (u->entries - 1)] = c[k];
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	u->tail += 2;
+	u->pushed += 2;
+	S->uq_pushes++;
+	S->uq_cmds += 2;
+	s->inflight = 1;
+	timeout = S->uq_hangs < UQ_HANG_BUDGET && pct(30);
+	if (timeout) {
+		S->uq_hangs++;
+		s->tainted = 1;
+	}
+	db_store(u->db, u->tail);
+	if (!timeout) {
+		usleep((useconds_t)rn(30000));
+		s->ctl[w] = 1;
+		if (!x_uq_wait(s, u->id, u->pushed, wait_tmo(WAIT_MAX_NS), NULL, &st) && st)
+			s_job_status(s, "released user-mode queue failed", st);
+		return;
+	}
+	/* The kernel checks every period and wants two alike: at most three
+	 * periods. The period is job_timeout_ms, or with links at least twice
+	 * the default E2E timeout (lumen_uq_hang_period()). */
+	period = s->job_timeout_ms;
+#if LF_DRV_LAST > DRM_LUMEN_WAIT
+	if (s->links && period < 2 * LUMEN_E2E_TIMEOUT_DEFAULT_MS)
+		period = 2 * LUMEN_E2E_TIMEOUT_DEFAULT_MS;
+#endif
+	t0 = ld_now_ns();
+	end = t0 + (3ull * period + 2000) * 1000000ull;
+	for (;;) {
+		int ret = x_uq_wait(s, u->id, u->pushed, wait_tmo(WAIT_MAX_NS), &done, &st);
+
+		if (!ret && st)
+			break;
+		if (!ret) {
+			if (!was_tainted)
+				uq_unexpected("queue %u retired a WAIT on a word that stays 0",
+					      u->id);
+			break;
+		}
+		if (ret != -ETIME && ret != -EINTR)
+			break;
+		if (ld_now_ns() > end) {
+			const struct drm_lumen_uq_cpl *r =
+				(const void *)(u->cpu + uq_ring_bytes(u));
+			struct drm_lumen_context_status cs;
+
+			memset(&cs, 0, sizeof(cs));
+			ld_ctx_status(s->fd, &cs);
+			uq_unexpected("queue %u hung on a WAIT for %u ms and the kernel did not "
+				      "notice (job_timeout_ms %u, check period %u): UQ_WAIT "
+				      "completed %llu of %llu, "
+				      "record completed %llu status %u error %u, tail %u, context "
+				      "flags 0x%x error %d timeouts %u, tainted before %d", u->id,
+				      3 * period + 2000, s->job_timeout_ms, period,
+				      (unsigned long long)done, (unsigned long long)u->pushed,
+				      (unsigned long long)r->completed, r->status, r->error, u->tail,
+				      cs.flags, cs.error, cs.timeouts, was_tainted);
+			break;
+		}
+	}
+	if (st) {
+		struct drm_lumen_context_status cs;
+
+		S->uq_hangs_seen++;
+		if (st == -ETIMEDOUT)
+			S->uq_hang_ms_max = MAX(S->uq_hang_ms_max, (ld_now_ns() - t0) / 1000000);
+		memset(&cs, 0, sizeof(cs));
+		/* A remote command before the WAIT may have stopped it first
+		 * (refused, unreachable), leaving the context usable. */
+		if (st != -ETIMEDOUT && st != -ECANCELED && st != -ENODEV && st != -EACCES &&
+		    st != -EHOSTUNREACH && !was_tainted)
+			uq_unexpected("hung queue %u failed with %d (%s), want -ETIMEDOUT", u->id, st,
+				      strerror(-st));
+		else if (st == -ETIMEDOUT && !ld_ctx_status(s->fd, &cs) &&
+			 !(cs.flags & DRM_LUMEN_CTX_BANNED))
+			uq_unexpected("hung queue %u left its context unbanned (flags 0x%x)", u->id,
+				      cs.flags);
+	}
+	s->need_reopen = 1;
+}
+
+/* Nothing given to a user-mode queue is still outstanding. */
+static int s_uq_idle(struct s_state *s)
+{
+	for (int i = 0; i < s->nuq; i++)
+		if (uq_completed(s, &s->uq[i]) < s->uq[i].pushed)
+			return 0;
+	return 1;
+}
+
+/* Before the file closes: ring views and stale doorbells go. */
+static void s_uq_close_all(struct s_state *s)
+{
+	for (int i = 0; i < s->nuq; i++) {
+		if (s->uq[i].cpu)
+			munmap(s->uq[i].cpu, s->uq[i].bo_size);
+		s->uq[i].cpu = NULL;
+	}
+	for (int i = 0; i < s->nstale_db; i++)
+		munmap((void *)s->stale_db[i], PAGE);
+	s->nstale_db = 0;
+}
+
+/* After close(): the live doorbell mappings still hold the file, so the
+ * queues run on; a store goes to the queue, then the munmap releases it. */
+static void s_uq_after_close(struct s_state *s)
+{
+	for (int i = 0; i < s->nuq; i++) {
+		if (s->uq[i].db) {
+			if (pct(50))
+				db_store(s->uq[i].db, s->uq[i].tail);
+			munmap((void *)s->uq[i].db, PAGE);
+		}
+	}
+	s->nuq = 0;
+}
+#else
+static void s_uq_create(struct s_state *s) { (void)s; }
+static void s_uq_push(struct s_state *s) { (void)s; }
+static void s_uq_wait(struct s_state *s) { (void)s; }
+static void s_uq_fence(struct s_state *s) { (void)s; }
+static void s_uq_destroy(struct s_state *s) { (void)s; }
+static void s_uq_doorbell(struct s_state *s) { (void)s; }
+static void s_uq_stall(struct s_state *s) { (void)s; }
+static int s_uq_idle(struct s_state *s) { (void)s; return 1; }
+static int s_find_uq(struct s_state *s, uint32_t id) { (void)s; (void)id; return -1; }
+static void s_uq_close_all(struct s_state *s) { (void)s; }
+static void s_uq_after_close(struct s_state *s) { (void)s; }
+#endif
+
 static void struct_main(int card)
 {
 	static const struct {
@@ -3762,6 +4910,11 @@ static void struct_main(int card)
 		{ s_core, "core", 2 }, { s_drain, "drain", 1 }, { s_hang, "hang", 1 },
 		{ s_window_open, "window_open", 4 }, { s_window_close, "window_close", 3 },
 		{ s_link, "link", 4 },
+		/* uAPI 1.4: user-mode queues (stubs without it). */
+		{ s_uq_create, "uq_create", LF_UQ * 3 }, { s_uq_push, "uq_push", LF_UQ * 6 },
+		{ s_uq_wait, "uq_sync", LF_UQ * 3 }, { s_uq_fence, "uq_fence", LF_UQ * 2 },
+		{ s_uq_destroy, "uq_destroy", LF_UQ * 2 },
+		{ s_uq_doorbell, "uq_doorbell", LF_UQ * 1 }, { s_uq_stall, "uq_stall", LF_UQ * 1 },
 	};
 	/* Debugging aid: LUMEN_FUZZ_OPS=submit,map,... runs only those. */
 	const char *only = getenv("LUMEN_FUZZ_OPS");
@@ -3919,6 +5072,17 @@ static void print_summary(const struct lf_opts *o, int nslots, int kills, double
 		t.job_errors += s->job_errors;
 		t.hangs += s->hangs;
 		t.remote_errors += s->remote_errors;
+		t.uq_creates += s->uq_creates;
+		t.uq_pushes += s->uq_pushes;
+		t.uq_cmds += s->uq_cmds;
+		t.uq_destroys += s->uq_destroys;
+		t.uq_hangs += s->uq_hangs;
+		t.uq_hangs_seen += s->uq_hangs_seen;
+		t.uq_db_stores += s->uq_db_stores;
+		t.uq_stale_stores += s->uq_stale_stores;
+		t.uq_db_faults += s->uq_db_faults;
+		t.uq_unexpected += s->uq_unexpected;
+		t.uq_hang_ms_max = MAX(t.uq_hang_ms_max, s->uq_hang_ms_max);
 	}
 	printf("lumen-fuzz: summary: seed %" PRIu64 ", mode %s, %d processes, %.1f s: "
 	       "%" PRIu64 " ioctls (random %" PRIu64 ", struct %" PRIu64 ")\n",
@@ -3930,6 +5094,15 @@ static void print_summary(const struct lf_opts *o, int nslots, int kills, double
 	       " (%" PRIu64 " failed, %" PRIu64 " left to time out)\n",
 	       t.mmaps, t.mmap_ok, t.munmaps, t.touches, t.touch_faults, t.touch_signals, kills,
 	       t.reopens, t.bans, t.enodev, t.jobs, t.job_errors, t.hangs);
+	if (t.uq_creates || t.uq_unexpected || t.uq_db_faults)
+		printf("lumen-fuzz: user-mode queues: %" PRIu64 " created, %" PRIu64 " destroyed, %"
+		       PRIu64 " pushes (%" PRIu64 " commands), %" PRIu64 " doorbell stores (%" PRIu64
+		       " into stale mappings, %" PRIu64 " raised a signal), %" PRIu64 " left to hang (%"
+		       PRIu64 " seen stopped, after at most %" PRIu64 " ms), %" PRIu64
+		       " results the uAPI does not allow\n",
+		       t.uq_creates, t.uq_destroys, t.uq_pushes, t.uq_cmds, t.uq_db_stores,
+		       t.uq_stale_stores, t.uq_db_faults, t.uq_hangs, t.uq_hangs_seen,
+		       t.uq_hang_ms_max, t.uq_unexpected);
 	if (t.remote_errors)
 		printf("lumen-fuzz: %" PRIu64 " jobs failed by a remote refusal (-EACCES, "
 		       "-EHOSTUNREACH, -ETIMEDOUT) with their context left unbanned\n",
@@ -3969,6 +5142,10 @@ static void print_summary(const struct lf_opts *o, int nslots, int kills, double
 	if (t.unexplained_bans)
 		printf("lumen-fuzz: FAIL: %" PRIu64 " bans/job failures of contexts that did "
 		       "nothing wrong (details above)\n", t.unexplained_bans);
+	if (t.uq_unexpected || t.uq_db_faults)
+		printf("lumen-fuzz: FAIL: user-mode queues: %" PRIu64 " results the uAPI does not "
+		       "allow, %" PRIu64 " doorbell stores that raised a signal (details above)\n",
+		       t.uq_unexpected, t.uq_db_faults);
 }
 
 void lf_opts_default(struct lf_opts *o)
@@ -4048,7 +5225,7 @@ int lf_parse_args(struct lf_opts *o, int argc, char **argv)
 		case 'h':
 			printf("Usage: lumen-fuzz [--seed N] [--procs N (1-%d)] [--count N] "
 			       "[--mode random|struct|both] [--no-kill] [--verbose]\n"
-			       "                  [--known syncobj-count,dmabuf-mmap,bo-leak]\n"
+			       "                  [--known syncobj-count,dmabuf-mmap,bo-leak,uq-id]\n"
 			       "Fuzz the ioctls and mmaps of every /dev/accel card bound to lumen "
 			       "(run it in a tests/vm/run guest); see the top of "
 			       "tests/guest/lumen_fuzz.c.\n", LF_MAX_PROCS);
@@ -4241,6 +5418,7 @@ int lf_run(const struct lf_opts *o)
 	g_avoid_count = !!strstr(o->known, "syncobj-count");
 	g_avoid_dmabuf_mmap = !!strstr(o->known, "dmabuf-mmap");
 	g_known_bo_leak = !!strstr(o->known, "bo-leak");
+	g_avoid_uq_id = !!strstr(o->known, "uq-id");
 	g_ncards = ld_num_cards();
 	printf("lumen-fuzz: seed %" PRIu64 " (rerun: lumen-fuzz --seed %" PRIu64 " --procs %d "
 	       "--count %" PRIu64 " --mode %s%s%s%s), %d card(s)\n",
@@ -4370,7 +5548,8 @@ int lf_run(const struct lf_opts *o)
 	}
 	print_summary(o, nslots, kills, (double)(ld_now_ns() - t0) / 1e9);
 	for (int i = 0; i < nslots; i++)
-		if (g_slots[i].unexplained_bans)
+		if (g_slots[i].unexplained_bans || g_slots[i].uq_unexpected ||
+		    g_slots[i].uq_db_faults)
 			failed = 1;
 	/* Routes and ports the run changed, for whatever runs next. */
 	if (fabric_restore())

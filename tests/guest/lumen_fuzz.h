@@ -28,7 +28,8 @@ struct lf_opts {
 	/* Known kernel bugs not to trip over (older modules), comma-separated,
 	 * also from LUMEN_FUZZ_KNOWN: syncobj-count (no huge SYNCOBJ array
 	 * counts), dmabuf-mmap (no mmap of PRIME fds), bo-leak (BOs left after
-	 * the run are reported, not a failure). */
+	 * the run are reported, not a failure), uq-id (no QUEUE_DESTROY of a
+	 * live user-mode queue's id). */
 	char known[128];
 };
 

@@ -927,9 +927,13 @@ struct drm_lumen_wait {
  * no system call; DRM_IOCTL_LUMEN_UQ_WAIT sleeps on the queue's interrupt
  * instead, and DRM_IOCTL_LUMEN_UQ_FENCE puts the progress into a syncobj
  * for everyone else (sync_file export, other processes, kernel queues'
- * in-syncs). A queue that stops making progress for job_timeout_ms while
- * it has work is hung: the kernel resets it and bans the context, as for a
- * kernel queue. A device reset loses the queue (-ENODEV).
+ * in-syncs). A queue that stops making progress while it has work is
+ * hung: the kernel resets it and bans the context, as for a kernel queue.
+ * It checks every job_timeout_ms (on a card with links, every twice the
+ * remote commands' end-to-end timeout if that is longer, so a command
+ * waiting for a slow peer fails by itself first), and a hang shows at the
+ * second check without progress. A device reset or a system suspend loses
+ * the queue (-ENODEV).
  */
 #define DRM_LUMEN_UQ_ORDER_MIN	4	/* 16 commands */
 #define DRM_LUMEN_UQ_ORDER_MAX	16	/* 65536 commands */
