@@ -130,6 +130,51 @@ test-guests: guest-deps
 	$(VM) --guests 2 --cards 1 --fabric ring --timeout 300 \
 	  --add tests/vm/guests-selftest -- /add/guests-selftest
 
+# Sanitizers (issue 14, tests/sanitize/README.md): the userspace built with
+# -DLUMEN_SANITIZE (CMakeLists.txt) in trees of its own, the tests run with
+# options that make any report fail them; suppressions (third-party code
+# only, each justified) in tests/sanitize/. Times measured on 2 cores (in
+# brackets the builds' CPU time; on 2 idle cores the wall time is ~half):
+#   test-host-asan   every CTest test, ASAN+UBSAN (build-asan): the build
+#                    from nothing 56 min on cores shared with a fuzzer and a
+#                    kernel build [23 min CPU, so ~12 min idle]; then the
+#                    tests 22 s (idle) to 100 s (loaded)
+#   test-host-tsan   the threaded host tests (rt_api, rt_fabric: a scripted
+#                    lumen-fm server thread; fm; ccl_bootstrap: one thread
+#                    per rank) under TSAN (build-tsan, only what they need):
+#                    the build [2.6 min CPU], the tests 35-85 s
+#   test-guest-asan  liblumen's in-guest suites (rt_*) with the ASAN+UBSAN
+#                    build-asan in the guest (libasan/libubsan go into the
+#                    initramfs with the binaries): 3 cards for the
+#                    single-chip suites, 4 in a ring for the peer ones:
+#                    with build-asan built, 124 s + 113 s
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+SAN_DIR    := $(CURDIR)/tests/sanitize
+ASAN_OPTS  := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:print_stacktrace=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TSAN_TESTS := rt_api|rt_fabric|fm|ccl_bootstrap
+RT_SUITES  := rt_device rt_memory rt_stream rt_fault rt_ipc rt_threads rt_cxx
+RT_LINK_SUITES := rt_remote rt_reduce rt_peer
+.PHONY: userspace-asan test-host-asan test-host-tsan test-guest-asan
+userspace-asan:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMEN_SANITIZE=address,undefined
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+test-host-asan: userspace-asan
+	$(ASAN_OPTS) LSAN_OPTIONS=suppressions=$(SAN_DIR)/lsan.supp \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+test-host-tsan:
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUMEN_SANITIZE=thread
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(addprefix test_,$(subst |, ,$(TSAN_TESTS)))
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(SAN_DIR)/tsan.supp \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) -R '^($(TSAN_TESTS))$$'
+test-guest-asan: userspace-asan kmod qemu
+	LUMEN_BUILD=$(ASAN_BUILD) $(VM) --cards 3 --timeout 2400 --add tests/sanitize/lsan.supp -- \
+	  env $(ASAN_OPTS) LSAN_OPTIONS=suppressions=/add/lsan.supp lumen-guest-tests $(RT_SUITES)
+	LUMEN_BUILD=$(ASAN_BUILD) $(VM) --cards 4 --fabric ring --timeout 1800 --add tests/sanitize/lsan.supp -- \
+	  env $(ASAN_OPTS) LSAN_OPTIONS=suppressions=/add/lsan.supp \
+	  sh -c 'lumen-route program --topology ring:4 >/dev/null && lumen-guest-tests $(RT_LINK_SUITES)'
+
 test: deps test-host test-device test-tcg-race test-guest test-link test-fm test-examples test-fi test-smi
 
 # Benchmarks (tests/bench/benches) print figures next to a baseline from the

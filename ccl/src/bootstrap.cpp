@@ -247,7 +247,8 @@ class Endpoint {
 		if (Clock::now() >= deadline)
 			fail(LUMEN_ERROR_TIMEOUT,
 			     std::string("bootstrap: ") + call +
-				     ": the provider stayed busy until the bootstrap's deadline");
+				     ": the provider stayed busy until the bootstrap's deadline "
+				     "(LUMEN_CCL_BOOTSTRAP_TIMEOUT)");
 		fi_cq_msg_entry e;
 		fi_cq_read(cq_.get(), &e, 0);
 	}

@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <type_traits>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -87,9 +88,19 @@ lumen_ccl_comm_s &comm_of(lumen_ccl_comm_t c)
 	return *c;
 }
 
-size_t elem_size(lumen_dtype_t t)
+// An enum argument from a C caller may hold any value of the enum's integer
+// type; loading one outside the enumerators' range as the enum is undefined
+// in C++ (UBSAN -fsanitize=enum), so the checks read its integer value.
+template <typename E> std::underlying_type_t<E> enum_value(const E &e) noexcept
 {
-	switch (t) {
+	std::underlying_type_t<E> v;
+	std::memcpy(&v, &e, sizeof(v));
+	return v;
+}
+
+size_t elem_size(const lumen_dtype_t &t)
+{
+	switch (enum_value(t)) {
 	case LUMEN_DTYPE_F32:
 	case LUMEN_DTYPE_I32:
 		return 4;
@@ -97,15 +108,17 @@ size_t elem_size(lumen_dtype_t t)
 	case LUMEN_DTYPE_BF16:
 		return 2;
 	}
-	fail(LUMEN_ERROR_INVALID_ARGUMENT,
-	     "dtype " + std::to_string(static_cast<int>(t)) + " is not a lumen_dtype_t");
+	fail(LUMEN_ERROR_INVALID_ARGUMENT, "dtype " +
+						   std::to_string(static_cast<int>(enum_value(t))) +
+						   " is not a lumen_dtype_t");
 }
 
-void check_op(lumen_reduce_op_t op)
+void check_op(const lumen_reduce_op_t &op)
 {
-	if (op != LUMEN_REDUCE_SUM && op != LUMEN_REDUCE_MAX && op != LUMEN_REDUCE_MIN)
+	const auto v = enum_value(op);
+	if (v != LUMEN_REDUCE_SUM && v != LUMEN_REDUCE_MAX && v != LUMEN_REDUCE_MIN)
 		fail(LUMEN_ERROR_INVALID_ARGUMENT,
-		     "op " + std::to_string(static_cast<int>(op)) + " is not a lumen_reduce_op_t");
+		     "op " + std::to_string(static_cast<int>(v)) + " is not a lumen_reduce_op_t");
 }
 
 // The stream must be of the communicator's context.
@@ -507,7 +520,7 @@ void split(lumen_ccl_comm_s &c, int color, int key, lumen_ccl_comm_t *newcomm)
 
 // A send (or receive) of count elements at buf with peer, checked, then
 // queued or deferred to the group.
-void p2p_call(bool send, lumen_devptr_t buf, size_t count, lumen_dtype_t dtype, int peer,
+void p2p_call(bool send, lumen_devptr_t buf, size_t count, const lumen_dtype_t &dtype, int peer,
 	      lumen_ccl_comm_t comm, lumen_stream_t stream)
 {
 	auto &c = comm_of(comm);

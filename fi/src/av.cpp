@@ -161,11 +161,12 @@ int av_open(fid_domain *domain, fi_av_attr *attr, fid_av **out, void *context)
 		LFI_WARN(FI_LOG_AV, "fi_av_open: domain, attr or av is NULL\n");
 		return -FI_EINVAL;
 	}
-	fi_av_type type = attr->type == FI_AV_UNSPEC ? FI_AV_TABLE : attr->type;
-	if (type != FI_AV_TABLE && type != FI_AV_MAP) {
-		LFI_WARN(FI_LOG_AV, "fi_av_open: type %d unknown\n", attr->type);
+	const auto raw_type = enum_value(attr->type);
+	if (raw_type != FI_AV_UNSPEC && raw_type != FI_AV_TABLE && raw_type != FI_AV_MAP) {
+		LFI_WARN(FI_LOG_AV, "fi_av_open: type %d unknown\n", (int)raw_type);
 		return -FI_EINVAL;
 	}
+	fi_av_type type = attr->type == FI_AV_UNSPEC ? FI_AV_TABLE : attr->type;
 	if (attr->flags || attr->rx_ctx_bits || attr->name) {
 		LFI_WARN(FI_LOG_AV, "fi_av_open: flags, rx_ctx_bits and named AVs unsupported\n");
 		return -FI_EINVAL;

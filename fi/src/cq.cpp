@@ -197,15 +197,18 @@ int cq_open(fid_domain *domain, fi_cq_attr *attr, fid_cq **out, void *context)
 		LFI_WARN(FI_LOG_CQ, "fi_cq_open: domain, attr or cq is NULL\n");
 		return -FI_EINVAL;
 	}
-	fi_cq_format fmt =
-		attr->format == FI_CQ_FORMAT_UNSPEC ? FI_CQ_FORMAT_CONTEXT : attr->format;
-	if (fmt != FI_CQ_FORMAT_CONTEXT && fmt != FI_CQ_FORMAT_MSG && fmt != FI_CQ_FORMAT_DATA &&
-	    fmt != FI_CQ_FORMAT_TAGGED) {
-		LFI_WARN(FI_LOG_CQ, "fi_cq_open: format %d unknown\n", attr->format);
+	const auto raw_fmt = enum_value(attr->format);
+	if (raw_fmt != FI_CQ_FORMAT_UNSPEC && raw_fmt != FI_CQ_FORMAT_CONTEXT &&
+	    raw_fmt != FI_CQ_FORMAT_MSG && raw_fmt != FI_CQ_FORMAT_DATA &&
+	    raw_fmt != FI_CQ_FORMAT_TAGGED) {
+		LFI_WARN(FI_LOG_CQ, "fi_cq_open: format %d unknown\n", (int)raw_fmt);
 		return -FI_EINVAL;
 	}
-	if (attr->wait_obj != FI_WAIT_NONE && attr->wait_obj != FI_WAIT_UNSPEC) {
-		LFI_WARN(FI_LOG_CQ, "fi_cq_open: wait object %d not supported\n", attr->wait_obj);
+	fi_cq_format fmt =
+		attr->format == FI_CQ_FORMAT_UNSPEC ? FI_CQ_FORMAT_CONTEXT : attr->format;
+	const auto raw_wait = enum_value(attr->wait_obj);
+	if (raw_wait != FI_WAIT_NONE && raw_wait != FI_WAIT_UNSPEC) {
+		LFI_WARN(FI_LOG_CQ, "fi_cq_open: wait object %d not supported\n", (int)raw_wait);
 		return -FI_ENOSYS;
 	}
 	if (attr->flags & ~uint64_t(FI_AFFINITY)) {

@@ -93,8 +93,9 @@ int eq_open(fid_fabric *fabric, fi_eq_attr *attr, fid_eq **out, void *context)
 		LFI_WARN(FI_LOG_EQ, "fi_eq_open: fabric, attr or eq is NULL\n");
 		return -FI_EINVAL;
 	}
-	if (attr->wait_obj != FI_WAIT_NONE && attr->wait_obj != FI_WAIT_UNSPEC) {
-		LFI_WARN(FI_LOG_EQ, "fi_eq_open: wait object %d not supported\n", attr->wait_obj);
+	const auto raw_wait = enum_value(attr->wait_obj);
+	if (raw_wait != FI_WAIT_NONE && raw_wait != FI_WAIT_UNSPEC) {
+		LFI_WARN(FI_LOG_EQ, "fi_eq_open: wait object %d not supported\n", (int)raw_wait);
 		return -FI_ENOSYS;
 	}
 	if (attr->flags & ~uint64_t(FI_WRITE)) {

@@ -17,14 +17,26 @@
 #include <rdma/fi_rma.h>
 #include <rdma/fi_tagged.h>
 
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 namespace lumen_fi {
+
+// An enum field of an attribute struct from a C caller may hold any value of
+// the enum's integer type; loading one outside the enumerators' range as the
+// enum is undefined in C++ (UBSAN -fsanitize=enum), so checks read it here.
+template <typename E> std::underlying_type_t<E> enum_value(const E &e) noexcept
+{
+	std::underlying_type_t<E> v;
+	std::memcpy(&v, &e, sizeof(v));
+	return v;
+}
 
 struct Ep;
 

@@ -11,10 +11,18 @@
 #include <rdma/providers/fi_prov.h>
 
 #include <cstring>
+#include <type_traits>
 
 using namespace lumen_fi;
 
 namespace {
+
+// What a C caller can store in an enum field: any value of its integer type
+// (a C++ cast to the enum outside its enumerators' range is undefined).
+template <typename E> void set_raw(E &e, std::underlying_type_t<E> v)
+{
+	std::memcpy(&e, &v, sizeof(v));
+}
 
 Address good_address(uint32_t chip = 3, uint64_t key = 0x1234)
 {
@@ -364,7 +372,7 @@ TEST_F(Objects, AvInsertLookupRemove)
 	ASSERT_EQ(av_open(&dom.dom, &attr, &av, nullptr), 0);
 	EXPECT_EQ(fi_av_insert(av, addrs, 1, nullptr, 0, nullptr), -FI_EINVAL); // MAP needs fi_addr
 	EXPECT_EQ(fi_close(&av->fid), 0);
-	attr.type = fi_av_type(42);
+	set_raw(attr.type, 42);
 	EXPECT_EQ(av_open(&dom.dom, &attr, &av, nullptr), -FI_EINVAL);
 	EXPECT_EQ(dom.refs, 0);
 }
@@ -415,7 +423,7 @@ TEST_F(Objects, CqFormatsAndErrors)
 	fid foreign{FI_CLASS_CQ, nullptr, &other};
 	EXPECT_FALSE(is_cq(&foreign));
 	EXPECT_EQ(fi_close(&cq->fid), 0);
-	attr.format = fi_cq_format(17);
+	set_raw(attr.format, 17);
 	EXPECT_EQ(cq_open(&dom.dom, &attr, &cq, nullptr), -FI_EINVAL);
 	attr.format = FI_CQ_FORMAT_CONTEXT;
 	attr.wait_obj = FI_WAIT_FD;

@@ -112,7 +112,13 @@ install(CODE "
 if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
   add_test(NAME install_package
     COMMAND ${CMAKE_SOURCE_DIR}/tests/host/install-package.sh ${CMAKE_BINARY_DIR})
+  lumen_test_timeout(install_package 300)
   set_tests_properties(install_package PROPERTIES
-    TIMEOUT 300
     ENVIRONMENT "CMAKE=${CMAKE_COMMAND};CMAKE_GENERATOR=${CMAKE_GENERATOR};CC=${CMAKE_C_COMPILER};CXX=${CMAKE_CXX_COMPILER}")
+  # A sanitized liblumen (LUMEN_SANITIZE) needs the sanitizer runtime in the
+  # examples that link it: CMake and the examples' Makefile take LDFLAGS.
+  if(LUMEN_SANITIZE)
+    set_property(TEST install_package APPEND PROPERTY
+      ENVIRONMENT "LDFLAGS=-fsanitize=${LUMEN_SANITIZE}")
+  endif()
 endif()

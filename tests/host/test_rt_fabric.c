@@ -23,7 +23,10 @@
 
 #include <lumen/lumen.h>
 
-/* The scripted manager: answer(request) per connection, in a thread. */
+/* The scripted manager: answer(request) per connection, in a thread. What
+ * the test sets while that thread runs (requests, generation, silent, the
+ * hostile answer) goes through atomics: the socket orders it in practice,
+ * but to the language (and TSAN) it is shared memory of two threads. */
 typedef void (*answer_fn)(const char *req, char *out, size_t size);
 
 static struct {
@@ -59,7 +62,7 @@ static void *serve(void *arg)
 		if (nl)
 			*nl = 0;
 		__atomic_fetch_add(&fm.requests, 1, __ATOMIC_SEQ_CST);
-		if (fm.silent) {
+		if (__atomic_load_n(&fm.silent, __ATOMIC_SEQ_CST)) {
 			/* hold the connection until the client gives up */
 			char b;
 			while (read(c, &b, 1) > 0)
@@ -318,7 +321,8 @@ static void answer_batch(const char *req, char *out, size_t size)
 	const char *p = req + strlen("routes");
 
 	assert_memory_equal(req, "routes", 6);
-	len += snprintf(out + len, size - len, "{\"generation\":%u,\"routes\":[", fm.generation);
+	len += snprintf(out + len, size - len, "{\"generation\":%u,\"routes\":[",
+			__atomic_load_n(&fm.generation, __ATOMIC_SEQ_CST));
 	for (int first = 1; *p == ' '; first = 0) {
 		unsigned s, d;
 		int used;
@@ -342,7 +346,7 @@ static void routes_batched(void **state)
 
 	(void)state;
 	start(answer_batch);
-	fm.generation = 9;
+	__atomic_store_n(&fm.generation, 9, __ATOMIC_SEQ_CST);
 	for (unsigned i = 0; i < N; i++) {
 		pairs[i].src = 100 + i % 4000; /* 12 and 13 only where set below */
 		pairs[i].dst = 100 + (i * 7) % 4000;
@@ -435,7 +439,12 @@ static const char *hostile_answer;
 static void answer_hostile(const char *req, char *out, size_t size)
 {
 	(void)req;
-	snprintf(out, size, "%s", hostile_answer);
+	snprintf(out, size, "%s", __atomic_load_n(&hostile_answer, __ATOMIC_SEQ_CST));
+}
+
+static void set_hostile(const char *answer)
+{
+	__atomic_store_n(&hostile_answer, answer, __ATOMIC_SEQ_CST);
 }
 
 static void hostile_answers(void **state)
@@ -470,7 +479,7 @@ static void hostile_answers(void **state)
 	(void)state;
 	start(answer_hostile);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		hostile_answer = cases[i].answer;
+		set_hostile(cases[i].answer);
 		LUMEN_STRUCT_INIT(info);
 		assert_int_equal(lumen_fabric_get_info(&info), LUMEN_ERROR_FABRIC_UNAVAILABLE);
 		if (!strstr(lumen_get_last_error(), cases[i].says))
@@ -488,15 +497,15 @@ static void hostile_answers(void **state)
 		for (int i = 0; i < 100000; i++)
 			deep[k++] = ']';
 		strcpy(deep + k, "}\n");
-		hostile_answer = deep;
+		set_hostile(deep);
 		LUMEN_STRUCT_INIT(info);
 		assert_int_equal(lumen_fabric_get_info(&info), LUMEN_ERROR_FABRIC_UNAVAILABLE);
 		assert_non_null(strstr(lumen_get_last_error(), "nested deeper"));
 	}
 	/* A hop's port beyond a byte. */
-	hostile_answer = "{\"src\":1,\"dst\":2,\"outcome\":\"arrived\",\"generation\":1,"
-			 "\"hop_count\":1,\"bottleneck_bytes_per_s\":1,\"latency_ns\":1,"
-			 "\"hops\":[{\"chip\":1,\"port\":300,\"vc\":0,\"alt_port\":null}]}\n";
+	set_hostile("{\"src\":1,\"dst\":2,\"outcome\":\"arrived\",\"generation\":1,"
+		    "\"hop_count\":1,\"bottleneck_bytes_per_s\":1,\"latency_ns\":1,"
+		    "\"hops\":[{\"chip\":1,\"port\":300,\"vc\":0,\"alt_port\":null}]}\n");
 	lumen_route_info_t ri;
 	lumen_route_hop_t hop;
 	LUMEN_STRUCT_INIT(ri);
@@ -504,29 +513,29 @@ static void hostile_answers(void **state)
 			 LUMEN_ERROR_FABRIC_UNAVAILABLE);
 	assert_non_null(strstr(lumen_get_last_error(), "beyond a byte"));
 	/* A status of the manager before routes: not available yet. */
-	hostile_answer = "{\"role\":\"starting\",\"generation\":0,\"event_seq\":1,\"chips\":0,"
-			 "\"fibers\":0,\"links_down\":0,\"unreachable\":0,\"dims\":null,"
-			 "\"wrap\":false,\"shape\":\"\",\"engine\":\"dor\",\"verify\":\"failed\","
-			 "\"routes_from\":\"none\"}\n";
+	set_hostile("{\"role\":\"starting\",\"generation\":0,\"event_seq\":1,\"chips\":0,"
+		    "\"fibers\":0,\"links_down\":0,\"unreachable\":0,\"dims\":null,"
+		    "\"wrap\":false,\"shape\":\"\",\"engine\":\"dor\",\"verify\":\"failed\","
+		    "\"routes_from\":\"none\"}\n");
 	assert_int_equal(lumen_fabric_get_info(&info), LUMEN_ERROR_FABRIC_UNAVAILABLE);
 	assert_non_null(strstr(lumen_get_last_error(), "no routes yet"));
 	/* Bad shapes of lists. */
-	hostile_answer = "{\"chips\":[{\"id\":5,\"serial\":\"x\",\"num_ports\":6,"
-			 "\"coords\":[1,2],\"ports\":[]}]}\n";
+	set_hostile("{\"chips\":[{\"id\":5,\"serial\":\"x\",\"num_ports\":6,"
+		    "\"coords\":[1,2],\"ports\":[]}]}\n");
 	lumen_chip_info_t chip;
 	LUMEN_STRUCT_INIT(chip);
 	assert_int_equal(lumen_fabric_get_chip_info(5, &chip), LUMEN_ERROR_FABRIC_UNAVAILABLE);
-	hostile_answer = "{\"events\":[{\"seq\":1,\"ms\":1,\"type\":\"link_up\","
-			 "\"fiber\":[\"bogus\",\"1.+x\"]}]}\n";
+	set_hostile("{\"events\":[{\"seq\":1,\"ms\":1,\"type\":\"link_up\","
+		    "\"fiber\":[\"bogus\",\"1.+x\"]}]}\n");
 	lumen_fabric_event_t ev;
 	size_t n;
 	assert_int_equal(lumen_fabric_get_events(0, &ev, 1, &n), LUMEN_ERROR_FABRIC_UNAVAILABLE);
-	hostile_answer = "{\"generation\":1,\"routes\":[]}\n";
+	set_hostile("{\"generation\":1,\"routes\":[]}\n");
 	lumen_route_summary_t pair = {.src = 1, .dst = 2};
 	assert_int_equal(lumen_fabric_get_routes(&pair, 1, NULL), LUMEN_ERROR_FABRIC_UNAVAILABLE);
-	hostile_answer = "{\"generation\":1,\"routes\":[{\"src\":2,\"dst\":1,\"outcome\":"
-			 "\"arrived\",\"hop_count\":1,\"bottleneck_bytes_per_s\":1,"
-			 "\"latency_ns\":1}]}\n";
+	set_hostile("{\"generation\":1,\"routes\":[{\"src\":2,\"dst\":1,\"outcome\":"
+		    "\"arrived\",\"hop_count\":1,\"bottleneck_bytes_per_s\":1,"
+		    "\"latency_ns\":1}]}\n");
 	assert_int_equal(lumen_fabric_get_routes(&pair, 1, NULL), LUMEN_ERROR_FABRIC_UNAVAILABLE);
 	assert_non_null(strstr(lumen_get_last_error(), "another pair"));
 }
@@ -560,7 +569,7 @@ static void silent_manager(void **state)
 
 	(void)state;
 	start(answer_good);
-	fm.silent = 1;
+	__atomic_store_n(&fm.silent, 1, __ATOMIC_SEQ_CST);
 	LUMEN_STRUCT_INIT(info);
 	assert_int_equal(lumen_fabric_get_info(&info), LUMEN_ERROR_FABRIC_UNAVAILABLE);
 	assert_non_null(strstr(lumen_get_last_error(), "no answer within 2000 ms"));

@@ -209,6 +209,10 @@ lumen_status_t lumen_memcpy(lumen_context_t ctx, void *dst, const void *src, siz
 			    lumen_copy_kind_t kind)
 {
 	return guard(__func__, [&] {
+		if (enum_value(kind) > LUMEN_COPY_HOST_TO_HOST)
+			fail(LUMEN_ERROR_INVALID_ARGUMENT,
+			     "kind " + std::to_string(static_cast<int>(enum_value(kind))) +
+				     " is not a lumen_copy_kind_t");
 		auto c = context_from_handle(ctx);
 		if (is_noop(*c, size))
 			return LUMEN_SUCCESS;

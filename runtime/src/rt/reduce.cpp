@@ -50,10 +50,11 @@ const char *op_name(lumen_reduce_op_t op)
 	return "?";
 }
 
-// Bytes of one element; fails for a value outside the enum.
-uint64_t element_size(lumen_dtype_t t)
+// Bytes of one element; fails for a value outside the enum (the caller's
+// argument, read as an integer: enum_value).
+uint64_t element_size(const lumen_dtype_t &t)
 {
-	switch (t) {
+	switch (enum_value(t)) {
 	case LUMEN_DTYPE_F32:
 	case LUMEN_DTYPE_I32:
 		return 4;
@@ -61,15 +62,17 @@ uint64_t element_size(lumen_dtype_t t)
 	case LUMEN_DTYPE_BF16:
 		return 2;
 	}
-	fail(LUMEN_ERROR_INVALID_ARGUMENT,
-	     "dtype " + std::to_string(static_cast<int>(t)) + " is not a lumen_dtype_t");
+	fail(LUMEN_ERROR_INVALID_ARGUMENT, "dtype " +
+						   std::to_string(static_cast<int>(enum_value(t))) +
+						   " is not a lumen_dtype_t");
 }
 
-void check_op(lumen_reduce_op_t op)
+void check_op(const lumen_reduce_op_t &op)
 {
-	if (op != LUMEN_REDUCE_SUM && op != LUMEN_REDUCE_MAX && op != LUMEN_REDUCE_MIN)
+	const auto v = enum_value(op);
+	if (v != LUMEN_REDUCE_SUM && v != LUMEN_REDUCE_MAX && v != LUMEN_REDUCE_MIN)
 		fail(LUMEN_ERROR_INVALID_ARGUMENT,
-		     "op " + std::to_string(static_cast<int>(op)) + " is not a lumen_reduce_op_t");
+		     "op " + std::to_string(static_cast<int>(v)) + " is not a lumen_reduce_op_t");
 }
 
 void require_reduce(Context &c)

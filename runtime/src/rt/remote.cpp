@@ -103,9 +103,10 @@ lumen_status_t lumen_remote_atomic_async(lumen_stream_t stream, const lumen_wind
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
 			     "offset " + std::to_string(offset) +
 				     " is not an 8-byte aligned word of the target's memory");
-		if (op != LUMEN_ATOMIC_FETCH_ADD && op != LUMEN_ATOMIC_SIGNAL)
+		if (enum_value(op) != LUMEN_ATOMIC_FETCH_ADD &&
+		    enum_value(op) != LUMEN_ATOMIC_SIGNAL)
 			fail(LUMEN_ERROR_INVALID_ARGUMENT,
-			     "op " + std::to_string(static_cast<int>(op)) +
+			     "op " + std::to_string(static_cast<int>(enum_value(op))) +
 				     " is not a lumen_atomic_op_t");
 		if (result) {
 			if (result % 8)

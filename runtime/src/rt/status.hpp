@@ -6,8 +6,10 @@
 #include <lumen/lumen.h>
 
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <string>
+#include <type_traits>
 
 namespace lumen::rt {
 
@@ -64,6 +66,19 @@ inline void require_array(const void *p, size_t n, const char *name, const char 
 	if (n && !p)
 		fail(LUMEN_ERROR_INVALID_ARGUMENT, std::string(name) + " is NULL with " + n_name +
 							   " " + std::to_string(n));
+}
+
+// The value of an enum argument from a C caller, read as the enum's integer
+// type. C lets the caller pass any value of that type; in C++, loading an
+// enum (without a fixed type) whose value lies outside its enumerators' range
+// is undefined, so an argument is validated through this before it is used
+// as the enum (UBSAN: "load of value 99, which is not a valid value for type
+// 'lumen_copy_kind'").
+template <typename E> std::underlying_type_t<E> enum_value(const E &e) noexcept
+{
+	std::underlying_type_t<E> v;
+	std::memcpy(&v, &e, sizeof(v));
+	return v;
 }
 
 // Copy a versioned struct (first member size_t struct_size) out to the
