@@ -255,6 +255,8 @@ static int lumen_pci_init(struct lumen_device *ldev)
 		dev_err(dev, "cannot set a 64-bit DMA mask: %pe\n", ERR_PTR(ret));
 		return ret;
 	}
+	/* The card's MMU maps a DMA segment of any length (lumen_map_segment()). */
+	dma_set_max_seg_size(dev, UINT_MAX);
 
 	return 0;
 }

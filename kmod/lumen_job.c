@@ -984,8 +984,8 @@ int lumen_submit_ioctl(struct drm_device *drm, void *data, struct drm_file *file
 	atomic_inc(&q->jobs);
 	kref_get(&q->ref);	/* the job's; the caller's goes below */
 	trace_lumen_job_submit(job);	/* before the job may run and be freed */
+	args->seqno = job->seqno;	/* likewise */
 	drm_sched_entity_push_job(&job->base);
-	args->seqno = job->seqno;
 	mutex_unlock(&q->submit_lock);
 	lumen_reset_read_unlock(ldev);
 	drm_dev_exit(idx);
