@@ -130,6 +130,24 @@ test-guests: guest-deps
 	$(VM) --guests 2 --cards 1 --fabric ring --timeout 300 \
 	  --add tests/vm/guests-selftest -- /add/guests-selftest
 
+# The debug-kernel guest: Debian's linux-source-6.12 with KASAN, kmemleak,
+# lockdep, debugobjects, DMA-API debugging and allocation fault injection
+# (tests/vm/build-debug-kernel, cached in $(LUMEN_CACHE)/kernel-debug-<key>/),
+# and lumen.ko built against it (build/kmod-debug/). test-debug runs
+# tests/vm/debug-checks there: every guest suite, lumen-fuzz, probes and
+# ioctls under failslab/fail_page_alloc, then kmemleak; any kernel report
+# fails it. A separate CI job, not part of `make test` (tests/vm/README.md:
+# times). DEBUG_CHECKS passes options, e.g. DEBUG_CHECKS='--suites "query mem"'.
+DEBUG_CHECKS ?=
+.PHONY: deps-debug-kernel debug-kernel test-debug
+deps-debug-kernel:
+	$(SUDO) scripts/install-deps --debug-kernel
+debug-kernel: deps-debug-kernel
+	tests/vm/build-debug-kernel --jobs $(JOBS) --module >/dev/null
+test-debug: deps-debug-kernel guest-deps debug-kernel
+	$(VM) --debug-kernel --cards 3 --timeout 7200 --add tests/vm/debug-checks -- \
+	  sh /add/debug-checks $(DEBUG_CHECKS)
+
 # Sanitizers (issue 14, tests/sanitize/README.md): the userspace built with
 # -DLUMEN_SANITIZE (CMakeLists.txt) in trees of its own, the tests run with
 # options that make any report fail them; suppressions (third-party code
