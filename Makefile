@@ -130,6 +130,20 @@ test-guests: guest-deps
 	$(VM) --guests 2 --cards 1 --fabric ring --timeout 300 \
 	  --add tests/vm/guests-selftest -- /add/guests-selftest
 
+# libFuzzer + ASAN (clang-14) for FUZZ_SECONDS (default 120): first the
+# reproducers of earlier crashes (qemu-device/tests/fuzz-repro/), then
+# QEMU's generic-fuzz on lumen-npu (5/8 of the time), lumen-link-fuzz (a
+# hostile peer on a link port, 2/8) and lumen-fabric-fuzz (lumen-fabric's
+# control and port sockets, 1/8), seeded by qemu-device/fuzz/gen-seeds.py
+# (qemu-device/fuzz/README.md). qemu-fuzz-x86_64 is build-qemu --fuzz, its
+# own cached tree (17 minutes from nothing on 2 cores). A crash fails it
+# and prints its reproducer.
+FUZZ_SECONDS ?= 120
+.PHONY: fuzz-device
+fuzz-device: deps qemu
+	qemu-device/tests/qtest-fuzz-repro.py
+	qemu-device/fuzz/run-generic-fuzz --seconds $(FUZZ_SECONDS)
+
 # The debug-kernel guest: Debian's linux-source-6.12 with KASAN, kmemleak,
 # lockdep, debugobjects, DMA-API debugging and allocation fault injection
 # (tests/vm/build-debug-kernel, cached in $(LUMEN_CACHE)/kernel-debug-<key>/),
@@ -193,7 +207,11 @@ test-guest-asan: userspace-asan kmod qemu
 	  env $(ASAN_OPTS) LSAN_OPTIONS=suppressions=/add/lsan.supp \
 	  sh -c 'lumen-route program --topology ring:4 >/dev/null && lumen-guest-tests $(RT_LINK_SUITES)'
 
-test: deps test-host test-device test-tcg-race test-guest test-link test-fm test-examples test-fi test-smi
+# test-host-tsan and fuzz-device (2 minutes of fuzzing, FUZZ_SECONDS) add
+# about 15 minutes from nothing; the ASAN targets (~20) and test-debug run
+# as jobs of their own.
+test: deps test-host test-device test-tcg-race test-guest test-link test-fm test-examples test-fi test-smi \
+  test-host-tsan fuzz-device
 
 # Benchmarks (tests/bench/benches) print figures next to a baseline from the
 # same guest (memcpy, NVMe read, raw uAPI) and their targets; not pass/fail.
