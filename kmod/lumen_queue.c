@@ -1202,15 +1202,10 @@ int lumen_queue_create_ioctl(struct drm_device *drm, void *data, struct drm_file
 	if (ret)
 		goto out_unlock;
 
-	if (atomic_inc_return(&uctx->num_queues) > READ_ONCE(lumen_max_file_queues)) {
-		ret = -EBUSY;
-		goto out_count;
-	}
-
 	/* The id, reserved: lookups see nothing there until the queue works. */
-	ret = xa_alloc(&uctx->queues, &id, NULL, xa_limit_32b, GFP_KERNEL_ACCOUNT);
+	ret = lumen_uctx_id_get(uctx, &id);
 	if (ret)
-		goto out_count;
+		goto out_unlock;
 
 	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
 	if (!q) {
@@ -1308,14 +1303,44 @@ err_mem:
 	put_pid(q->pid);
 	lumen_queue_put(q);
 out_id:
-	xa_erase(&uctx->queues, id);
-out_count:
-	atomic_dec(&uctx->num_queues);
+	lumen_uctx_id_put(uctx, id);
 out_unlock:
 	lumen_reset_read_unlock(ldev);
 out_exit:
 	drm_dev_exit(idx);
 	return ret;
+}
+
+/**
+ * lumen_uctx_id_get() - count a new queue of a file and reserve its id
+ * @uctx: the file's execution state
+ * @id: out, the id; reserved, so lookups find nothing there until the
+ *	queue stores itself, and QUEUE_DESTROY leaves it alone
+ *
+ * One id space serves kernel and user-mode queues.
+ *
+ * Return: 0; -EBUSY if the file has max_file_queues queues; -ENOMEM.
+ */
+int lumen_uctx_id_get(struct lumen_uctx *uctx, u32 *id)
+{
+	int ret = -EBUSY;
+
+	if (atomic_inc_return(&uctx->num_queues) <= READ_ONCE(lumen_max_file_queues))
+		ret = xa_alloc(&uctx->queues, id, NULL, xa_limit_32b, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		atomic_dec(&uctx->num_queues);
+	return ret;
+}
+
+/**
+ * lumen_uctx_id_put() - undo lumen_uctx_id_get() for a queue never stored
+ * @uctx: the file's execution state
+ * @id: the reserved id
+ */
+void lumen_uctx_id_put(struct lumen_uctx *uctx, u32 id)
+{
+	xa_release(&uctx->queues, id);
+	atomic_dec(&uctx->num_queues);
 }
 
 /**

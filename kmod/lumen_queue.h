@@ -268,6 +268,8 @@ bool lumen_uctx_banned(struct lumen_uctx *uctx);
 int lumen_uctx_error(struct lumen_uctx *uctx);
 void lumen_uctx_fail(struct lumen_uctx *uctx, struct lumen_queue *q, int err, u32 flag);
 void lumen_uctx_fail_id(struct lumen_uctx *uctx, u32 qid, int err, u32 flag);
+int lumen_uctx_id_get(struct lumen_uctx *uctx, u32 *id);
+void lumen_uctx_id_put(struct lumen_uctx *uctx, u32 id);
 
 u32 lumen_queue_prio_hw(u32 prio);
 struct lumen_hwq *lumen_hwq_alloc(struct lumen_device *ldev);

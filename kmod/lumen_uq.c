@@ -713,14 +713,10 @@ int lumen_uq_create_ioctl(struct drm_device *drm, void *data, struct drm_file *f
 		ret = -EFAULT;
 		goto out_unlock;
 	}
-	if (atomic_inc_return(&uctx->num_queues) > READ_ONCE(lumen_max_file_queues)) {
-		ret = -EBUSY;
-		goto out_count;
-	}
 	/* An id of the file's queue space, reserved: SUBMIT finds nothing there. */
-	ret = xa_alloc(&uctx->queues, &id, NULL, xa_limit_32b, GFP_KERNEL_ACCOUNT);
+	ret = lumen_uctx_id_get(uctx, &id);
 	if (ret)
-		goto out_count;
+		goto out_unlock;
 	/* And its slot in @uqs, so that storing the queue cannot fail. */
 	ret = xa_reserve(&uctx->uqs, id, GFP_KERNEL_ACCOUNT);
 	if (ret)
@@ -800,9 +796,7 @@ err_put:
 	lumen_uq_put(uq);
 out_id:
 	xa_release(&uctx->uqs, id);
-	xa_release(&uctx->queues, id);
-out_count:
-	atomic_dec(&uctx->num_queues);
+	lumen_uctx_id_put(uctx, id);
 out_unlock:
 	lumen_reset_read_unlock(ldev);
 out_exit:
