@@ -207,11 +207,20 @@ test-guest-asan: userspace-asan kmod qemu
 	  env $(ASAN_OPTS) LSAN_OPTIONS=suppressions=/add/lsan.supp \
 	  sh -c 'lumen-route program --topology ring:4 >/dev/null && lumen-guest-tests $(RT_LINK_SUITES)'
 
-# test-host-tsan and fuzz-device (2 minutes of fuzzing, FUZZ_SECONDS) add
-# about 15 minutes from nothing; the ASAN targets (~20) and test-debug run
-# as jobs of their own.
+# The qtest suites against the ASAN qemu-system-x86_64 that the fuzz tree
+# links from its objects (build-qemu --fuzz: ASAN, without UBSAN), any
+# report fails them: the sanitizer run of `make test`, 4 minutes on 2
+# cores once that tree exists. test-device-asan is the ASAN + UBSAN one.
+.PHONY: test-device-fuzz-asan
+test-device-fuzz-asan: deps
+	q=$$(qemu-device/build-qemu --fuzz | tail -n 1) && \
+	  LUMEN_QEMU_ASAN=$$(dirname "$$q")/qemu-system-x86_64 qemu-device/tests/qtest-asan --no-build
+
+# test-host-tsan, fuzz-device (2 minutes of fuzzing, FUZZ_SECONDS) and
+# test-device-fuzz-asan add about 20 minutes from nothing; the ASAN
+# userspace targets (~20) and test-debug run as jobs of their own.
 test: deps test-host test-device test-tcg-race test-guest test-link test-fm test-examples test-fi test-smi \
-  test-host-tsan fuzz-device
+  test-host-tsan fuzz-device test-device-fuzz-asan
 
 # Benchmarks (tests/bench/benches) print figures next to a baseline from the
 # same guest (memcpy, NVMe read, raw uAPI) and their targets; not pass/fail.
